@@ -1,0 +1,132 @@
+"""The ``diazflow`` command line (spec §5): a thin layer over :mod:`diazflow.pipeline`.
+
+Exit codes: 0 success, 1 invalid protocol, 2 usage error, 3 a failure while running.
+Heavy imports (PyLabRobot, rich) happen inside the commands that need them so ``validate``
+stays fast in a cold process.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import sys
+
+import click
+
+from diazflow import __version__
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUN_FAILED = 0, 1, 2, 3
+
+_format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "github", "junit"]),
+    default="text",
+    show_default=True,
+    help="how diagnostics are printed",
+)
+_deck_option = click.option("--deck", "deck", type=click.Path(dir_okay=False), default=None, help="deck layout to use instead of the protocol's own")
+
+
+def _expand_inputs(paths: tuple[str, ...]) -> list[str]:
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(glob.glob(os.path.join(path, "*.yaml")) + glob.glob(os.path.join(path, "*.yml")))
+            if not found:
+                raise click.UsageError(f"no *.yaml files in directory '{path}'")
+            files.extend(found)
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            raise click.UsageError(f"no such file or directory: '{path}'")
+    return files
+
+
+def _use_color() -> bool:
+    return sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+
+
+def _print_diagnostics(results: dict, output_format: str) -> None:
+    from diazflow import diagnostics as d
+
+    if output_format == "json":
+        click.echo(d.format_json(results))
+    elif output_format == "junit":
+        click.echo(d.format_junit(results))
+    elif output_format == "github":
+        text = d.format_github([x for diags in results.values() for x in diags])
+        if text:
+            click.echo(text)
+    else:
+        text = d.format_text([x for diags in results.values() for x in diags], color=_use_color())
+        if text:
+            click.echo(text)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="diazflow")
+def cli() -> None:
+    """Compile chemistry protocols (YAML) into timed liquid-handler plans and run them on PyLabRobot."""
+
+
+@cli.command()
+@click.argument("workflows", nargs=-1, required=True)
+@_deck_option
+@_format_option
+def validate(workflows: tuple[str, ...], deck: str | None, output_format: str) -> None:
+    """Check protocol files (or every *.yaml in a directory): exit 0 if all are valid, 1 if not."""
+    from diazflow.pipeline import check
+
+    files = _expand_inputs(workflows)
+    results = {}
+    for path in files:
+        result = check(path, deck_override=deck)
+        results[result.path] = list(result.diagnostics)
+    _print_diagnostics(results, output_format)
+    invalid = [name for name, diags in results.items() if any(x.is_error for x in diags)]
+    if output_format == "text":
+        valid = len(results) - len(invalid)
+        click.echo(f"{len(results)} protocol(s): {valid} valid, {len(invalid)} invalid", err=True)
+    sys.exit(EXIT_INVALID if invalid else EXIT_OK)
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="write to a file instead of stdout")
+def schema(output: str | None) -> None:
+    """Print the JSON Schema of the protocol language (for editors: yaml-language-server)."""
+    from diazflow.language.schema import protocol_json_schema
+
+    text = json.dumps(protocol_json_schema(), indent=2, sort_keys=True)
+    if output:
+        _atomic_write(output, text + "\n")
+    else:
+        click.echo(text)
+
+
+def _atomic_write(path: str, text: str) -> None:
+    """Write via a temporary file and rename, so a failure never leaves a partial file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_OK)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,148 @@
+"""Diagnostics: what every stage reports about a protocol, and how the CLI prints them.
+
+Every check in diazflow produces :class:`Diagnostic` values rather than raising, so that one
+``validate`` run reports every defect in a file.  Codes are stable and documented in
+``docs/diagnostics.md``: DF1xx schema, DF2xx quantities, DF3xx chemistry, DF4xx hazards,
+DF5xx deck and robot, DF6xx timing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Iterable, Sequence
+from xml.sax.saxutils import escape as xml_escape
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One finding about one place in one file.
+
+    ``line`` and ``column`` are 1-based; 0 means "the file as a whole" (for example an
+    unreadable file).  The dataclass orders by file, line, column so reports are stable.
+    """
+
+    file: str
+    line: int
+    column: int
+    code: str
+    severity: Severity
+    message: str
+    hint: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["severity"] = self.severity.value
+        return d
+
+
+class DiagnosticsError(Exception):
+    """Raised by a stage that cannot go on; carries every diagnostic found so far."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]):
+        self.diagnostics = tuple(diagnostics)
+        super().__init__("; ".join(f"{d.code}: {d.message}" for d in self.diagnostics[:3]))
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.is_error for d in diagnostics)
+
+
+def sort_unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Sorted by position, each finding once (two checks may reach the same conclusion)."""
+    return sorted(set(diagnostics))
+
+
+# --------------------------------------------------------------------------- formatting
+
+FORMATS = ("text", "json", "github", "junit")
+
+
+def _location(d: Diagnostic) -> str:
+    if d.line <= 0:
+        return d.file
+    return f"{d.file}:{d.line}:{d.column}"
+
+
+def format_text(diagnostics: Sequence[Diagnostic], *, color: bool = False) -> str:
+    """Compiler-style lines: ``file:line:col: error DF301: message`` plus an indented hint."""
+    out: list[str] = []
+    for d in diagnostics:
+        sev = d.severity.value
+        if color:
+            tint = "\x1b[1;31m" if d.is_error else "\x1b[1;33m"
+            sev = f"{tint}{sev}\x1b[0m"
+            loc = f"\x1b[1m{_location(d)}\x1b[0m"
+        else:
+            loc = _location(d)
+        out.append(f"{loc}: {sev} {d.code}: {d.message}")
+        if d.hint:
+            out.append(f"  hint: {d.hint}")
+    return "\n".join(out)
+
+
+def format_json(results: dict[str, Sequence[Diagnostic]]) -> str:
+    """One JSON document: ``{"files": [{"file", "valid", "diagnostics": [...]}]}``."""
+    files = [
+        {
+            "file": name,
+            "valid": not has_errors(diags),
+            "diagnostics": [d.to_dict() for d in diags],
+        }
+        for name, diags in results.items()
+    ]
+    return json.dumps({"files": files}, indent=2, ensure_ascii=False)
+
+
+def _github_escape(text: str, *, property_value: bool = False) -> str:
+    # GitHub workflow-command escaping: %, CR and LF always; ':' and ',' inside properties.
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def format_github(diagnostics: Sequence[Diagnostic]) -> str:
+    """GitHub Actions workflow commands, so errors are annotated on the pull request's lines."""
+    out = []
+    for d in diagnostics:
+        kind = "error" if d.is_error else "warning"
+        props = [f"file={_github_escape(d.file, property_value=True)}"]
+        if d.line > 0:
+            props += [f"line={d.line}", f"col={d.column}"]
+        props.append(f"title={_github_escape(d.code, property_value=True)}")
+        message = d.message + (f" (hint: {d.hint})" if d.hint else "")
+        out.append(f"::{kind} {','.join(props)}::{_github_escape(message)}")
+    return "\n".join(out)
+
+
+def format_junit(results: dict[str, Sequence[Diagnostic]]) -> str:
+    """JUnit XML: one test case per protocol file; errors make it fail, warnings go to system-out."""
+    failures = sum(1 for diags in results.values() if has_errors(diags))
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuite name="diazflow validate" tests="{len(results)}" failures="{failures}" errors="0">',
+    ]
+    for name, diags in results.items():
+        attr = xml_escape(name, {'"': "&quot;"})
+        lines.append(f'  <testcase classname="diazflow.validate" name="{attr}">')
+        errors = [d for d in diags if d.is_error]
+        if errors:
+            summary = xml_escape(f"{len(errors)} error(s): {errors[0].code} {errors[0].message}", {'"': "&quot;"})
+            lines.append(f'    <failure message="{summary}">{xml_escape(format_text(errors))}</failure>')
+        warnings = [d for d in diags if not d.is_error]
+        if warnings:
+            lines.append(f"    <system-out>{xml_escape(format_text(warnings))}</system-out>")
+        lines.append("  </testcase>")
+    lines.append("</testsuite>")
+    return "\n".join(lines)

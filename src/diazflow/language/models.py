@@ -1,0 +1,571 @@
+"""The protocol language (spec §1-3) as pydantic v2 models.
+
+Every model forbids unknown keys and is strict, so YAML 1.1 surprises (``NO`` → False,
+``1:30`` → 90) are errors rather than silent nonsense.  Quantities are validated by
+:mod:`diazflow.language.quantities` and stored as :class:`Quantity` / :class:`QuantityRange`
+values in canonical units.  Models are frozen: later stages read them, never change them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    Tag,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from diazflow.language.quantities import (
+    Dimension,
+    Quantity,
+    QuantityError,
+    QuantityRange,
+    parse_quantity,
+    parse_quantity_or_range,
+    parse_reaction_volumes,
+)
+from diazflow.language.wells import Well, WellError, parse_well_selection
+
+LANGUAGE_VERSION = 1
+
+# --------------------------------------------------------------------------- field types
+
+
+def _room_temperature(info: ValidationInfo) -> float:
+    ctx = info.context or {}
+    return float(ctx.get("room_temperature_c", 22.0))
+
+
+def _quantity_validator(dimension: Dimension, allow_range: bool):
+    def validate(value: Any, info: ValidationInfo):
+        if isinstance(value, (Quantity, QuantityRange)):
+            return value
+        field = info.field_name or "value"
+        try:
+            if allow_range:
+                return parse_quantity_or_range(value, dimension, field=field, room_temperature_c=_room_temperature(info))
+            if isinstance(value, str) and (" to " in value or _looks_like_range(value)):
+                raise QuantityError("DF204", f"{field}: a range is not allowed here ('{value}')", f"give one value, e.g. '{dimension.example}'")
+            return parse_quantity(value, dimension, field=field, room_temperature_c=_room_temperature(info))
+        except QuantityError as exc:
+            raise PydanticCustomError(exc.code, exc.message, {"hint": exc.hint or ""}) from None
+
+    return validate
+
+
+def _looks_like_range(text: str) -> bool:
+    body = text.strip().lstrip("+-")
+    return "-" in body.split(" ")[0][1:] if body else False
+
+
+def _serialize_quantity(q: Quantity | QuantityRange) -> str:
+    return q.text
+
+
+_QUANTITY_PATTERN = r"^\s*[-+]?[0-9.]"
+
+
+def _q(dimension: Dimension, allow_range: bool = False, extra_doc: str = ""):
+    shape = "a quantity or a range" if allow_range else "a quantity"
+    schema: dict[str, Any] = {
+        "type": "string",
+        "description": f"{shape} of {dimension.value} with a unit, e.g. '{dimension.example}'{extra_doc}",
+        "examples": [dimension.example],
+    }
+    if dimension is Dimension.TEMPERATURE:
+        schema = {"anyOf": [{"type": "string", "enum": ["rt"]}, schema]}
+    return (
+        PlainValidator(_quantity_validator(dimension, allow_range)),
+        PlainSerializer(_serialize_quantity, return_type=str),
+        WithJsonSchema(schema),
+    )
+
+
+Amount = Annotated[Quantity, *_q(Dimension.AMOUNT)]
+Volume = Annotated[Quantity, *_q(Dimension.VOLUME)]
+Concentration = Annotated[Quantity, *_q(Dimension.CONCENTRATION)]
+Temperature = Annotated[Quantity, *_q(Dimension.TEMPERATURE)]
+TemperatureOrRange = Annotated[Union[Quantity, QuantityRange], *_q(Dimension.TEMPERATURE, True)]
+Duration = Annotated[Quantity, *_q(Dimension.DURATION)]
+DurationOrRange = Annotated[Union[Quantity, QuantityRange], *_q(Dimension.DURATION, True)]
+Speed = Annotated[Quantity, *_q(Dimension.SPEED)]
+
+
+def _validate_equiv(value: Any, info: ValidationInfo):
+    if isinstance(value, (Quantity, QuantityRange)):
+        return value
+    if isinstance(value, bool):
+        raise PydanticCustomError("DF206", "equiv: expected a number of equivalents such as 1.05", {"hint": ""})
+    if isinstance(value, (int, float)):
+        q = Quantity(float(value), Dimension.EQUIV, f"{value} equiv")
+    else:
+        try:
+            q = parse_quantity_or_range(value, Dimension.EQUIV, field="equiv")
+        except QuantityError as exc:
+            if exc.code == "DF201" and isinstance(value, str):
+                # "0.9-1.0" without a unit is still clearly equivalents
+                try:
+                    q = parse_quantity_or_range(value + " equiv", Dimension.EQUIV, field="equiv")
+                except QuantityError:
+                    raise PydanticCustomError(exc.code, exc.message, {"hint": exc.hint or ""}) from None
+            else:
+                raise PydanticCustomError(exc.code, exc.message, {"hint": exc.hint or ""}) from None
+    low = q.low.value if isinstance(q, QuantityRange) else q.value
+    if low <= 0:
+        raise PydanticCustomError("DF205", "equiv must be greater than 0", {"hint": "e.g. 'equiv: 1.05'"})
+    return q
+
+
+Equiv = Annotated[
+    Union[Quantity, QuantityRange],
+    PlainValidator(_validate_equiv),
+    PlainSerializer(_serialize_quantity, return_type=str),
+    WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string"}], "description": "equivalents of the limiting reagent: 1.05, '1.05 equiv' or a range '0.9-1.0'"}),
+]
+
+
+def _validate_volume_or_reaction_volumes(value: Any, info: ValidationInfo):
+    multiple = parse_reaction_volumes(value)
+    if multiple is not None:
+        if multiple <= 0:
+            raise PydanticCustomError("DF205", "volume must be greater than 0", {"hint": ""})
+        return ReactionVolumes(multiple=multiple)
+    return _quantity_validator(Dimension.VOLUME, False)(value, info)
+
+
+def _validate_molar_mass(value: Any, info: ValidationInfo) -> float:
+    if isinstance(value, bool):
+        raise PydanticCustomError("DF206", "mw: expected a molar mass in g/mol such as 180.2", {"hint": ""})
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        for suffix in ("g/mol", "g mol-1", "Da", "da"):
+            if text.endswith(suffix):
+                text = text[: -len(suffix)].strip()
+        try:
+            number = float(text)
+        except ValueError:
+            raise PydanticCustomError("DF206", f"mw: cannot read '{value}' as a molar mass", {"hint": "write it in g/mol, e.g. 'mw: 180.2'"}) from None
+    else:
+        raise PydanticCustomError("DF206", "mw: expected a molar mass in g/mol", {"hint": "e.g. 'mw: 180.2'"})
+    if not 1.0 <= number <= 100_000:
+        raise PydanticCustomError("DF205", f"mw: {number} g/mol is not a plausible molar mass", {"hint": "molar masses are in g/mol, e.g. 180.2"})
+    return number
+
+
+MolarMass = Annotated[
+    float,
+    PlainValidator(_validate_molar_mass),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}], "description": "molar mass in g/mol"}),
+]
+
+
+def _validate_wells(value: Any, info: ValidationInfo) -> tuple[Well, ...]:
+    if isinstance(value, tuple) and all(isinstance(w, Well) for w in value):
+        return value
+    try:
+        return parse_well_selection(value)
+    except WellError as exc:
+        raise PydanticCustomError(exc.code, exc.message, {"hint": exc.hint or ""}) from None
+
+
+WellSelection = Annotated[
+    tuple[Well, ...],
+    PlainValidator(_validate_wells),
+    PlainSerializer(lambda wells: [w.name for w in wells], return_type=list),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+            "description": "a well ('A1'), a range ('A1:H12'), or a list of wells and ranges",
+            "examples": ["A1:H12", ["A1", "B3:B6"]],
+        }
+    ),
+]
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$", max_length=64)]
+Text = Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True)
+
+
+# --------------------------------------------------------------------------- top-level parts
+
+
+class ReactionVolumes(_Model):
+    """``N reaction volume`` in a quench: a multiple of the well's volume before the quench."""
+
+    multiple: float
+
+
+class Vessels(_Model):
+    labware: Identifier = Field(description="a labware name from the deck layout, e.g. reaction_block")
+    wells: WellSelection
+
+
+class Scale(_Model):
+    limiting: Identifier = Field(description="the reagent whose amount is 1.0 equiv")
+    amount: Amount = Field(description="amount of the limiting reagent per well")
+    concentration: Concentration = Field(description="target concentration of the limiting reagent")
+    solvent: Text = Field(description="the reaction solvent (name or abbreviation: DCE, MeCN, DMF, ...)")
+
+
+class Stock(_Model):
+    concentration: Concentration | None = Field(None, description="omit for a solution used by volume only")
+    solvent: Text
+    source: Identifier | None = Field(None, description="a labware whose wells hold this stock well-for-well")
+
+
+class Solid(_Model):
+    dispense: Literal["powder", "manual"] = Field(description="powder dispenser on the deck, or weighed in by the operator")
+
+
+class Reagent(_Model):
+    name: Text | None = None
+    smiles: Text | None = None
+    mw: MolarMass | None = Field(None, description="molar mass override in g/mol")
+    library: Identifier | None = Field(None, description="identity varies per well: a library name")
+    stock: Stock | None = None
+    neat: bool = Field(False, description="pipetted as the pure liquid (density from property data)")
+    solid: Solid | None = None
+    preloaded: bool = Field(False, description="already in the wells when the stage starts (put there by the operator)")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Reagent":
+        forms = [f for f, on in (("stock", self.stock is not None), ("neat", self.neat), ("solid", self.solid is not None), ("preloaded", self.preloaded)) if on]
+        if len(forms) != 1:
+            if not forms:
+                raise PydanticCustomError(
+                    "DF116",
+                    "a reagent needs exactly one form: 'stock', 'neat: true', 'solid' or 'preloaded: true'",
+                    {"hint": "e.g. 'stock: {concentration: 0.5 M, solvent: DCE}' for a solution"},
+                )
+            raise PydanticCustomError("DF116", f"a reagent has one form, not {' and '.join(forms)}", {"hint": "keep only one of them"})
+        if self.library is None and self.name is None and self.smiles is None:
+            raise PydanticCustomError("DF102", "a reagent needs a 'name' (and usually 'smiles'), or 'library'", {"hint": "e.g. 'name: acetic acid' and 'smiles: CC(=O)O'"})
+        if self.library is not None and (self.smiles is not None or self.mw is not None):
+            raise PydanticCustomError("DF116", "a library reagent takes its SMILES and mw from the library, not from the reagent", {"hint": "remove 'smiles'/'mw' or the 'library' key"})
+        return self
+
+
+class LibraryItem(_Model):
+    name: Text
+    smiles: Text | None = None
+    mw: MolarMass | None = None
+    equiv: Equiv | None = None
+
+
+class Library(_Model):
+    csv: Text | None = Field(None, description="a CSV file (relative to the protocol): well,name,smiles[,equiv][,mw]")
+    by: Literal["well", "row", "column"] = "well"
+    items: Union[list[LibraryItem], dict[str, LibraryItem]] | None = None
+
+    @model_validator(mode="after")
+    def _csv_or_items(self) -> "Library":
+        if (self.csv is None) == (self.items is None):
+            raise PydanticCustomError("DF116", "a library has either 'csv' or 'items'", {"hint": "e.g. 'csv: libraries/aldehydes_96.csv'"})
+        if self.csv is not None and self.by != "well":
+            raise PydanticCustomError("DF116", "a CSV library is one row per well ('by: well')", {"hint": "use inline 'items' for 'by: row' or 'by: column'"})
+        if self.by == "well" and isinstance(self.items, list):
+            raise PydanticCustomError("DF103", "'by: well' items are a mapping from well to item", {"hint": "items: {A1: {name: ..., smiles: ...}}"})
+        if self.by != "well" and isinstance(self.items, dict):
+            raise PydanticCustomError("DF103", f"'by: {self.by}' items are a list, one per {self.by}", {"hint": "items: [{name: ..., smiles: ...}, ...]"})
+        return self
+
+
+class Settings(_Model):
+    room_temperature: Temperature | None = Field(None, description="what 'rt' means (default 22 degC)")
+    duration_policy: Literal["upper", "lower"] = Field("upper", description="how a stir/hold range like 1-4 h is resolved")
+
+
+# --------------------------------------------------------------------------- steps
+
+
+class PortionwiseSpec(_Model):
+    portions: Annotated[int, Field(ge=1, le=1000)]
+    over: DurationOrRange
+
+
+class AddParams(_Model):
+    reagent: Identifier
+    equiv: Equiv | None = None
+    amount: Amount | None = None
+    volume: Volume | None = None
+    dropwise: DurationOrRange | None = Field(None, description="spread each well's volume over this time as even aliquots")
+    portionwise: PortionwiseSpec | None = None
+    keep_below: Temperature | None = Field(None, description="the vessel must stay below this temperature during the addition")
+    wells: WellSelection | None = None
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> "AddParams":
+        given = [k for k in ("equiv", "amount", "volume") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "DF116",
+                "an addition needs exactly one of 'equiv', 'amount' or 'volume'" + (f" (got {', '.join(given)})" if given else ""),
+                {"hint": "e.g. 'equiv: 1.05'"},
+            )
+        if self.dropwise is not None and self.portionwise is not None:
+            raise PydanticCustomError("DF116", "an addition is either 'dropwise' or 'portionwise'", {"hint": "keep one of them"})
+        return self
+
+
+class AddSolventParams(_Model):
+    solvent: Text
+    volume: Volume | None = None
+    to_concentration: Concentration | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "AddSolventParams":
+        if (self.volume is None) == (self.to_concentration is None):
+            raise PydanticCustomError("DF116", "add_solvent needs exactly one of 'volume' or 'to_concentration'", {"hint": "e.g. 'to_concentration: 0.2 M'"})
+        return self
+
+
+class StirParams(_Model):
+    duration: DurationOrRange
+    temperature: Temperature | None = None
+    speed: Speed | None = None
+
+
+class HoldParams(_Model):
+    duration: DurationOrRange
+    temperature: Temperature | None = None
+
+
+class TemperatureChangeParams(_Model):
+    to: TemperatureOrRange
+    over: Duration | None = Field(None, description="a controlled ramp over this time")
+    then_stir: DurationOrRange | None = None
+
+
+class RefluxParams(_Model):
+    duration: DurationOrRange
+
+
+class QuenchParams(_Model):
+    reagent: Identifier
+    volume: Annotated[
+        Union[Quantity, ReactionVolumes],
+        PlainValidator(_validate_volume_or_reaction_volumes),
+        WithJsonSchema({"type": "string", "description": "a volume ('200 uL') or a multiple of the reaction volume ('1 reaction volume')"}),
+    ] | None = None
+    equiv: Equiv | None = None
+    dropwise: DurationOrRange | None = None
+    stir: DurationOrRange | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "QuenchParams":
+        if (self.volume is None) == (self.equiv is None):
+            raise PydanticCustomError("DF116", "a quench needs exactly one of 'volume' or 'equiv'", {"hint": "e.g. 'volume: 1 reaction volume'"})
+        return self
+
+
+class SampleParams(_Model):
+    volume: Volume
+    into: Identifier
+    at: list[Duration] | None = None
+    every: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "SampleParams":
+        if (self.at is None) == (self.every is None):
+            raise PydanticCustomError("DF116", "a sample needs exactly one of 'at' or 'every'", {"hint": "e.g. 'every: 1 h'"})
+        return self
+
+
+class WaitParams(_Model):
+    duration: Duration
+
+
+class OffdeckParams(_Model):
+    message: Text
+    duration: Duration | None = None
+
+
+def _validate_ph(value: Any, info: ValidationInfo) -> tuple[float, float]:
+    if isinstance(value, bool):
+        raise PydanticCustomError("DF206", "target: expected a pH such as 5.5 or a range '5-6'", {"hint": ""})
+    if isinstance(value, (int, float)):
+        low = high = float(value)
+    elif isinstance(value, str):
+        parts = value.replace(" to ", "-").split("-")
+        try:
+            nums = [float(p) for p in parts if p.strip()]
+        except ValueError:
+            raise PydanticCustomError("DF206", f"target: cannot read '{value}' as a pH", {"hint": "e.g. 'target: 5-6'"}) from None
+        if len(nums) not in (1, 2):
+            raise PydanticCustomError("DF206", f"target: cannot read '{value}' as a pH", {"hint": "e.g. 'target: 5-6'"})
+        low, high = nums[0], nums[-1]
+    else:
+        raise PydanticCustomError("DF206", "target: expected a pH such as 5.5 or a range '5-6'", {"hint": ""})
+    if not (0 <= low <= high <= 14):
+        raise PydanticCustomError("DF204", f"target: pH {value} is not a range within 0-14", {"hint": "e.g. 'target: 5-6'"})
+    return (low, high)
+
+
+class AdjustPhParams(_Model):
+    """Add a fixed amount of acid or base chosen to bring the mixture into a pH window.
+
+    The robot cannot measure pH: the amount is the chemist's, the target is recorded in the plan
+    and shown to the operator so a spot check can confirm it.
+    """
+
+    reagent: Identifier
+    target: Annotated[
+        tuple[float, float],
+        PlainValidator(_validate_ph),
+        PlainSerializer(lambda t: f"{t[0]:g}" if t[0] == t[1] else f"{t[0]:g}-{t[1]:g}", return_type=str),
+        WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}], "description": "pH or pH range, e.g. '5-6'"}),
+    ]
+    equiv: Equiv | None = None
+    amount: Amount | None = None
+    volume: Volume | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "AdjustPhParams":
+        given = [k for k in ("equiv", "amount", "volume") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError("DF116", "adjust_ph needs exactly one of 'equiv', 'amount' or 'volume'", {"hint": "e.g. 'equiv: 2.0'"})
+        return self
+
+
+class StageParams(_Model):
+    """Start a new stage (e.g. the next day, after an off-deck purification) with its own scale."""
+
+    name: Text
+    scale: Scale
+
+
+class AddStep(_Model):
+    add: AddParams
+
+
+class AddSolventStep(_Model):
+    add_solvent: AddSolventParams
+
+
+class StirStep(_Model):
+    stir: StirParams
+
+
+class HoldStep(_Model):
+    hold: HoldParams
+
+
+class CoolStep(_Model):
+    cool: TemperatureChangeParams
+
+
+class HeatStep(_Model):
+    heat: TemperatureChangeParams
+
+
+class WarmStep(_Model):
+    warm: TemperatureChangeParams
+
+
+class RefluxStep(_Model):
+    reflux: RefluxParams
+
+
+class QuenchStep(_Model):
+    quench: QuenchParams
+
+
+class SampleStep(_Model):
+    sample: SampleParams
+
+
+class WaitStep(_Model):
+    wait: WaitParams
+
+
+class OffdeckStep(_Model):
+    offdeck: Union[Text, OffdeckParams]
+
+
+class AdjustPhStep(_Model):
+    adjust_ph: AdjustPhParams
+
+
+class StageStep(_Model):
+    stage: StageParams
+
+
+STEP_MODELS: dict[str, type[_Model]] = {
+    "add": AddStep,
+    "add_solvent": AddSolventStep,
+    "stir": StirStep,
+    "hold": HoldStep,
+    "cool": CoolStep,
+    "heat": HeatStep,
+    "warm": WarmStep,
+    "reflux": RefluxStep,
+    "quench": QuenchStep,
+    "sample": SampleStep,
+    "wait": WaitStep,
+    "offdeck": OffdeckStep,
+    "adjust_ph": AdjustPhStep,
+    "stage": StageStep,
+}
+
+
+def step_kind(value: Any) -> str | None:
+    """The discriminator: a step is a one-key mapping whose key names its kind."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            return next(iter(value))
+        return None
+    if isinstance(value, BaseModel):
+        return next(iter(type(value).model_fields))
+    return None
+
+
+Step = Annotated[
+    Union[tuple(Annotated[model, Tag(kind)] for kind, model in STEP_MODELS.items())],  # type: ignore[misc]
+    Discriminator(
+        step_kind,
+        custom_error_type="DF115",
+        custom_error_message="a step is a mapping with exactly one key naming its kind",
+        custom_error_context={"hint": "e.g. '- add: {reagent: x, equiv: 1.0}'; kinds: " + ", ".join(STEP_MODELS)},
+    ),
+]
+
+
+class Protocol(_Model):
+    """A whole protocol file (spec §1)."""
+
+    diazflow: Literal[1] = Field(description="language version")
+    name: Text
+    description: Text | None = None
+    reference: Text | None = None
+    deck: Text | None = Field(None, description="default deck layout, relative to this file")
+    atmosphere: Literal["air", "inert"] = Field("air", description="'inert' when the chemistry needs N2/Ar (NaH, Pd/Cu, Grubbs)")
+    vessels: Vessels
+    scale: Scale
+    reagents: dict[Identifier, Reagent] = Field(min_length=1)
+    libraries: dict[Identifier, Library] = Field(default_factory=dict)
+    steps: list[Step] = Field(min_length=1)
+    settings: Settings = Field(default_factory=Settings)
+
+    @property
+    def room_temperature_c(self) -> float:
+        return self.settings.room_temperature.value if self.settings.room_temperature else 22.0
+
+
+def step_params(step: BaseModel) -> tuple[str, Any]:
+    """(kind, params) of a step model."""
+    kind = step_kind(step)
+    return kind, getattr(step, kind)
