@@ -105,6 +105,64 @@ def schema(output: str | None) -> None:
         click.echo(text)
 
 
+def _format_seconds(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    mnt, s = divmod(rest, 60)
+    return f"{h}h{mnt:02d}m{s:02d}s" if h else f"{mnt}m{s:02d}s"
+
+
+def plan_summary(plan) -> str:
+    """The human summary of a plan: makespan, operations by kind, tips, stocks, warnings."""
+    from collections import Counter
+
+    lines = [
+        f"protocol   {plan.protocol}",
+        f"deck       {plan.deck}",
+        f"wells      {len(plan.wells)}",
+        f"makespan   {_format_seconds(plan.makespan_s)} ({plan.makespan_s:.0f} s); lower bound {plan.lower_bound_s:.0f} s; ratio {plan.makespan_s / plan.lower_bound_s if plan.lower_bound_s else 1:.3f}",
+    ]
+    counts = Counter(op.op for op in plan.operations)
+    lines.append("operations " + ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) + f" (total {len(plan.operations)})")
+    lines.append("tips       " + (", ".join(f"{name} {n}" for name, n in plan.tips_used.items()) or "none"))
+    lines.append("prepare before start:")
+    for s in plan.stocks:
+        if s.form == "solid":
+            lines.append(f"  - {s.substance}: {s.weigh_mg:.1f} mg in total → {s.location}")
+            continue
+        what = f"{s.concentration_M:g} M in {s.solvent}" if s.concentration_M else (s.solvent or s.form)
+        extra = f"; weigh {s.weigh_mg:.1f} mg, make up to {s.volume_uL / 1000:.2f} mL" if s.weigh_mg else ""
+        lines.append(f"  - {s.location}: {s.substance} ({what}), {s.volume_uL:.0f} µL incl. {s.dead_volume_uL:.0f} µL dead volume{extra}")
+    prompts = [op for op in plan.operations if op.device == "operator"]
+    if prompts:
+        lines.append("operator:")
+        for op in prompts:
+            lines.append(f"  - at {_format_seconds(op.t)}: {op.message}")
+    return "\n".join(lines)
+
+
+@cli.command(name="compile")
+@click.argument("workflow", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="write the plan JSON here")
+@_deck_option
+@_format_option
+def compile_command(workflow: str, output: str | None, deck: str | None, output_format: str) -> None:
+    """Compile a protocol into a timed plan and print a summary (makespan, operations, tips, stocks)."""
+    from diazflow.pipeline import check
+
+    result = check(workflow, deck_override=deck)
+    _print_diagnostics({result.path: list(result.diagnostics)}, output_format)
+    if result.plan is None:
+        sys.exit(EXIT_INVALID)
+    if output:
+        _atomic_write(output, result.plan.to_json())
+    if output_format == "text":
+        click.echo(plan_summary(result.plan))
+        if output:
+            click.echo(f"plan written to {output}")
+    sys.exit(EXIT_OK)
+
+
 def _atomic_write(path: str, text: str) -> None:
     """Write via a temporary file and rename, so a failure never leaves a partial file."""
     directory = os.path.dirname(os.path.abspath(path))

@@ -3,16 +3,17 @@
 Each stage lives in its own subpackage and returns immutable data plus diagnostics; this module
 only strings them together and stops at the first stage whose errors make the next meaningless.
 The CLI's ``validate`` and ``compile`` both call :func:`check`, so whatever ``validate`` accepts
-compiles.
+compiles (spec §5).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from diazflow.diagnostics import Diagnostic, has_errors, sort_unique
+from diazflow.diagnostics import Diagnostic, Severity, has_errors, sort_unique
+from diazflow.language import models as m
 from diazflow.language.loader import LoadedProtocol, load_protocol
 
 
@@ -21,7 +22,11 @@ class CheckResult:
     path: str
     diagnostics: tuple[Diagnostic, ...]
     loaded: LoadedProtocol | None = None
-    stages: dict[str, Any] = field(default_factory=dict)
+    chemistry: Any = None  # ResolvedChemistry
+    deck: Any = None  # DeckSpec
+    facts: Any = None  # compiler.facts.DeckFacts
+    plan: Any = None  # compiler.plan.Plan
+    deck_path: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -29,20 +34,179 @@ class CheckResult:
 
 
 def display_path(path: str) -> str:
-    """Paths in diagnostics and plans: relative to the working directory when that is shorter."""
+    """Paths in diagnostics and plans: relative to the working directory when inside it."""
     try:
         rel = os.path.relpath(path)
     except ValueError:
         return path
-    return rel if not rel.startswith("..") or len(rel) < len(path) else path
+    return path if rel.startswith("..") else rel
 
 
-def check(path: str, *, deck_override: str | None = None, stop_after: str | None = None) -> CheckResult:
-    """Run every check of spec §4 on one protocol file."""
+def resolve_deck_path(loaded: LoadedProtocol, deck_override: str | None) -> str | None:
+    if deck_override:
+        return deck_override
+    if loaded.protocol.deck is None:
+        return None
+    return os.path.normpath(os.path.join(loaded.directory, loaded.protocol.deck))
+
+
+def check(path: str, *, deck_override: str | None = None) -> CheckResult:
+    """Run every check of spec §4 on one protocol file, and compile it if it is valid."""
     shown = display_path(path)
-    result = load_protocol(path if os.path.isabs(path) else shown)
+    result = load_protocol(shown)
     diags = list(result.diagnostics)
-    stages: dict[str, Any] = {}
-    if result.loaded is None or has_errors(diags) or stop_after == "language":
-        return CheckResult(shown, tuple(sort_unique(diags)), result.loaded, stages)
-    return CheckResult(shown, tuple(sort_unique(diags)), result.loaded, stages)
+    loaded = result.loaded
+    if loaded is None or has_errors(diags):
+        return CheckResult(shown, tuple(sort_unique(diags)), loaded)
+
+    from diazflow.chemistry.resolve import resolve_chemistry
+
+    chem, chem_diags = resolve_chemistry(loaded)
+    diags.extend(chem_diags)
+    if chem is None or has_errors(diags):
+        return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem)
+
+    deck_path = resolve_deck_path(loaded, deck_override)
+    if deck_path is None:
+        diags.append(loaded.diagnostic(("name",), "DF525", "no deck layout: the protocol has no 'deck:' and no --deck was given", "add 'deck: ../deck_layouts/starlet_chem.yaml' or pass --deck", key=True))
+        return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem)
+
+    from diazflow.deck import DeckLayoutError, load_deck
+
+    try:
+        deck = load_deck(deck_path)
+    except DeckLayoutError as exc:
+        diags.extend(exc.diagnostics)
+        return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem, deck_path=deck_path)
+    except FileNotFoundError:
+        where = ("deck",) if deck_override is None else ("name",)
+        diags.append(loaded.diagnostic(where, "DF525", f"deck layout '{deck_path}' does not exist", "paths in 'deck:' are relative to the protocol file; see deck_layouts/", key=deck_override is not None))
+        return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem, deck_path=deck_path)
+
+    from diazflow.compiler.facts import deck_facts
+
+    facts = deck_facts(deck)
+    diags.extend(_deck_checks(loaded, chem, facts))
+    diags.extend(_chemistry_checks(loaded, chem, facts))
+    if has_errors(diags):
+        return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem, deck, facts, deck_path=deck_path)
+
+    from diazflow.compiler import compile_plan
+
+    plan, compile_diags = compile_plan(loaded, chem, facts, display_path(deck_path))
+    diags.extend(compile_diags)
+    if has_errors(diags):
+        plan = None
+    return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem, deck, facts, plan, deck_path)
+
+
+def _deck_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
+    """DF5xx checks that need only the deck and the per-well volumes."""
+    from diazflow.language.wells import check_in_format
+
+    p = loaded.protocol
+    out: list[Diagnostic] = []
+    vessel = facts.labware.get(p.vessels.labware)
+    if vessel is None:
+        out.append(loaded.diagnostic(("vessels", "labware"), "DF510", f"labware '{p.vessels.labware}' is not on the deck ({os.path.basename(facts.path)})", f"labware on this deck: {', '.join(sorted(facts.labware))}"))
+        return out
+    outside = check_in_format(p.vessels.wells, vessel.rows, vessel.columns)
+    if outside:
+        out.append(loaded.diagnostic(("vessels", "wells"), "DF524", f"well(s) {', '.join(w.name for w in outside[:6])} do not exist on '{vessel.name}' ({vessel.rows}×{vessel.columns})", f"wells run from A1 to {chr(ord('A') + vessel.rows - 1)}{vessel.columns}"))
+        return out
+    for i, step in enumerate(p.steps):
+        kind, params = m.step_params(step)
+        if kind == "sample" and params.into not in facts.labware:
+            out.append(loaded.diagnostic(loaded.step_path(i, "into"), "DF510", f"labware '{params.into}' is not on the deck", f"labware on this deck: {', '.join(sorted(facts.labware))}"))
+    if p.atmosphere == "inert" and facts.atmosphere != "inert":
+        out.append(loaded.diagnostic(("atmosphere",), "DF522", f"the protocol needs an inert atmosphere but the deck ({os.path.basename(facts.path)}) runs in {facts.atmosphere}", "use a deck with an inert-gas enclosure (starlet_chem.yaml)"))
+    limit = vessel.max_volume_ul * facts.fill_limit
+    for step_index in sorted(chem.volumes_after_step):
+        volumes = chem.volumes_after_step[step_index]
+        over = [(w, v) for w, v in volumes.items() if v > limit + 1e-6]
+        if over:
+            well, volume = max(over, key=lambda wv: wv[1])
+            out.append(
+                loaded.diagnostic(
+                    loaded.step_path(step_index),
+                    "DF516",
+                    f"{len(over)} well(s) overfilled: {well.name} holds {volume:.0f} µL after this step, above {facts.fill_limit:.0%} of {vessel.max_volume_ul:.0f} µL ({limit:.0f} µL)",
+                    "use a smaller scale, more concentrated stocks, or a smaller quench volume",
+                    key=True,
+                )
+            )
+            break
+    return out
+
+
+def _chemistry_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
+    from diazflow.chemistry import checks, hazards
+
+    p = loaded.protocol
+    vessel = facts.labware[p.vessels.labware]
+    out = checks.unknown_solvent_diagnostics(loaded, chem)
+    out += checks.temperature_checks(loaded, chem, vessel=vessel.name, sealed=vessel.sealed, condenser=vessel.condenser)
+    uses: list[tuple[tuple, str, str | None, str]] = [(("vessels", "labware"), vessel.name, vessel.material, p.scale.solvent)]
+    for stage in chem.stages[1:]:
+        uses.append((loaded.step_path(stage.first_step, "scale", "solvent"), vessel.name, vessel.material, stage.solvent))
+    bb = facts.labware.get("building_blocks")
+    for rid, r in p.reagents.items():
+        if r.stock is None:
+            continue
+        if r.library and bb is not None and not r.stock.source:
+            uses.append((("reagents", rid, "stock", "solvent"), bb.name, bb.material, r.stock.solvent))
+        elif r.stock.source and r.stock.source in facts.labware:
+            lw = facts.labware[r.stock.source]
+            uses.append((("reagents", rid, "stock", "source"), lw.name, lw.material, r.stock.solvent))
+        elif not r.library:
+            for position in facts.reservoirs[:1]:
+                lw = facts.labware.get(position.split(":", 1)[0])
+                if lw is not None:
+                    uses.append((("reagents", rid, "stock", "solvent"), lw.name, lw.material, r.stock.solvent))
+    for i, step in enumerate(p.steps):
+        kind, params = m.step_params(step)
+        if kind == "sample" and params.into in facts.labware:
+            lw = facts.labware[params.into]
+            uses.append((loaded.step_path(i, "into"), lw.name, lw.material, chem.stage_of_step(i).solvent))
+    out += checks.material_checks(loaded, uses)
+    out += _hazard_diagnostics(loaded, chem, facts, vessel)
+    return out
+
+
+def _hazard_diagnostics(loaded: LoadedProtocol, chem, facts, vessel) -> list[Diagnostic]:
+    from diazflow.chemistry import hazards
+    from diazflow.chemistry.checks import solvent_components
+
+    p = loaded.protocol
+    tags: dict[str, frozenset[str]] = {}
+    for rid, r in p.reagents.items():
+        if r.library:
+            member_tags: set[str] = set()
+            for (lib, _well), sub in chem.members.items():
+                if lib == r.library:
+                    member_tags |= hazards.classify(sub.smiles, sub.name)
+            tags[rid] = frozenset(member_tags)
+        else:
+            own = set(hazards.classify(r.smiles, r.name))
+            if r.stock is not None:
+                own |= hazards.solvent_tags(r.stock.solvent) if hasattr(hazards, "solvent_tags") else set()
+            tags[rid] = frozenset(own)
+    solvent_tags: set[str] = set()
+    for stage in chem.stages:
+        for part in solvent_components(stage.solvent):
+            solvent_tags |= hazards.solvent_tags(part) if hasattr(hazards, "solvent_tags") else hazards.classify(None, part)
+    quench = frozenset(m.step_params(s)[1].reagent for s in p.steps if m.step_kind(s) == "quench")
+    ctx = hazards.HazardContext(
+        reagents=tags,
+        solvents=frozenset(solvent_tags),
+        quench_reagents=quench,
+        vessel_sealed=vessel.sealed,
+        deck_inert=facts.atmosphere == "inert",
+        atmosphere_requested_inert=p.atmosphere == "inert",
+    )
+    out: list[Diagnostic] = []
+    for finding in hazards.evaluate(ctx):
+        rid = next((r for r in finding.reagents if r in p.reagents), None)
+        path = ("reagents", rid) if rid else ("name",)
+        out.append(loaded.diagnostic(path, finding.code, finding.message, finding.hint, severity=Severity.WARNING, key=True))
+    return out

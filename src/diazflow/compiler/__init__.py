@@ -1,0 +1,28 @@
+"""The compiler: a validated, chemistry-resolved protocol on a deck → a timed :class:`Plan`.
+
+Public surface: :func:`compile_plan`, :class:`Plan` and :class:`Operation`.
+"""
+
+from __future__ import annotations
+
+from diazflow.compiler.plan import Operation, Plan
+
+
+def compile_plan(loaded, chem, facts, deck_display: str):
+    """(plan or None, diagnostics): placement of stocks, then lowering and scheduling."""
+    from diazflow.compiler.placement import place_reagents
+    from diazflow.compiler.scheduler import schedule
+
+    diags = []
+
+    def report(path, code, message, hint=None):
+        diags.append(loaded.diagnostic(path, code, message, hint))
+
+    placement = place_reagents(loaded, chem, facts, report)
+    if placement is None or diags:
+        return None, diags
+    plan, schedule_diags = schedule(loaded, chem, facts, placement, deck_display)
+    return plan, diags + schedule_diags
+
+
+__all__ = ["compile_plan", "Plan", "Operation"]

@@ -1,0 +1,331 @@
+"""Resolve a loaded protocol to real chemistry: molecules, stock forms and per-well amounts.
+
+For every addition and every reaction well this computes what a chemist would by hand::
+
+    µmol = equiv × limiting µmol            (or the amount/volume given)
+    µL   = µmol / stock concentration (M)   (1 M = 1 µmol/µL)
+    µL   = µmol × MW / 1000 / density       (neat liquid; mg / (g/mL) = µL)
+    mg   = µmol × MW / 1000                 (solid)
+
+and the volume in each well after each step, so that later stages can check fill limits,
+concentrations and quench volumes.  The result is immutable; diagnostics carry DF3xx codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from diazflow.chemistry import properties
+from diazflow.chemistry.molecules import SmilesError, parse_smiles
+from diazflow.diagnostics import Diagnostic, Severity
+from diazflow.language import models as m
+from diazflow.language.loader import LibraryMember, LoadedProtocol
+from diazflow.language.quantities import Quantity, QuantityRange
+from diazflow.language.wells import Well
+
+CONCENTRATION_TOLERANCE = 0.20
+"""Spec §3: warn when the reaction volume misses scale.concentration by more than 20 %."""
+
+
+def resolve_equiv(q: Quantity | QuantityRange) -> float:
+    """A stoichiometry range is resolved to its midpoint (documented in docs/language.md)."""
+    if isinstance(q, QuantityRange):
+        return (q.low.value + q.high.value) / 2
+    return q.value
+
+
+@dataclass(frozen=True)
+class Substance:
+    """What goes into a well under one reagent id: either the reagent or one library member."""
+
+    name: str
+    smiles: str | None
+    formula: str | None
+    mw: float | None
+
+
+@dataclass(frozen=True)
+class ResolvedReagent:
+    id: str
+    form: str  # "stock" | "neat" | "solid" | "preloaded"
+    substance: Substance | None  # None for a library reagent (see members)
+    library: str | None
+    concentration_m: float | None  # stocks
+    solvent: str | None  # stocks
+    density_g_ml: float | None  # neat liquids
+    dispense: str | None  # solids: "powder" | "manual"
+    source_labware: str | None  # stock.source
+
+
+@dataclass(frozen=True)
+class Addition:
+    """One reagent (or solvent) going into one well in one step."""
+
+    step: int
+    reagent: str  # reagent id, or "solvent:<name>" for add_solvent
+    well: Well
+    umol: float | None
+    ul: float  # 0 for solids
+    mg: float | None  # solids
+    substance: str  # the name of what is added (the library member for library reagents)
+
+
+@dataclass(frozen=True)
+class Stage:
+    index: int  # 0 for the protocol's own scale
+    first_step: int
+    scale: m.Scale
+    limiting_umol: float
+    solvent: str
+
+
+@dataclass(frozen=True)
+class ResolvedChemistry:
+    reagents: Mapping[str, ResolvedReagent]
+    members: Mapping[tuple[str, Well], Substance]  # (library, well) → member
+    additions: tuple[Addition, ...]
+    volumes_after_step: Mapping[int, Mapping[Well, float]]  # step → well → µL in the well after it
+    stages: tuple[Stage, ...]
+    wells: tuple[Well, ...]
+
+    def stage_of_step(self, step: int) -> Stage:
+        current = self.stages[0]
+        for stage in self.stages:
+            if stage.first_step <= step:
+                current = stage
+        return current
+
+    def additions_for_step(self, step: int) -> list[Addition]:
+        return [a for a in self.additions if a.step == step]
+
+    def final_volume(self, well: Well) -> float:
+        if not self.volumes_after_step:
+            return 0.0
+        last = max(self.volumes_after_step)
+        return self.volumes_after_step[last].get(well, 0.0)
+
+    def max_volume(self, well: Well) -> float:
+        return max((v.get(well, 0.0) for v in self.volumes_after_step.values()), default=0.0)
+
+
+@dataclass
+class _Resolver:
+    loaded: LoadedProtocol
+    diags: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def p(self) -> m.Protocol:
+        return self.loaded.protocol
+
+    def error(self, path: tuple, code: str, message: str, hint: str | None = None, severity: Severity = Severity.ERROR) -> None:
+        self.diags.append(self.loaded.diagnostic(path, code, message, hint, severity=severity))
+
+    # ---------------------------------------------------------------- molecules
+
+    def substance(self, path: tuple, name: str | None, smiles: str | None, mw: float | None) -> Substance:
+        formula = None
+        if smiles:
+            try:
+                mol = parse_smiles(smiles)
+                formula = mol.formula
+                if mw is None:
+                    mw = mol.mw
+            except SmilesError as exc:
+                self.error(path + ("smiles",), "DF300", f"invalid SMILES '{smiles}': {exc}", "check the SMILES (e.g. with a structure editor); names go under 'name:'")
+        label = name or smiles or "?"
+        if mw is None and name:
+            props = properties.lookup(name)
+            if props is not None and props.mw:
+                mw = props.mw
+        return Substance(label, smiles, formula, mw)
+
+    def member_substance(self, library: str, member: LibraryMember) -> Substance:
+        file, line, column = member.origin
+        formula = None
+        mw = member.mw
+        if member.smiles:
+            try:
+                mol = parse_smiles(member.smiles)
+                formula = mol.formula
+                if mw is None:
+                    mw = mol.mw
+            except SmilesError as exc:
+                self.diags.append(Diagnostic(file, line, column, "DF300", Severity.ERROR, f"library '{library}' member '{member.name}': invalid SMILES '{member.smiles}': {exc}", "fix the SMILES in the library"))
+        return Substance(member.name, member.smiles, formula, mw)
+
+    # ---------------------------------------------------------------- reagents
+
+    def reagents(self) -> dict[str, ResolvedReagent]:
+        out: dict[str, ResolvedReagent] = {}
+        rt = self.p.room_temperature_c
+        for rid, r in self.p.reagents.items():
+            path = ("reagents", rid)
+            substance = None if r.library else self.substance(path, r.name, r.smiles, r.mw)
+            density = None
+            form = "stock" if r.stock else "neat" if r.neat else "solid" if r.solid else "preloaded"
+            if r.neat:
+                props = properties.lookup(r.name) if r.name else None
+                if props is None and r.smiles:
+                    props = properties.lookup_smiles(r.smiles) if hasattr(properties, "lookup_smiles") else None
+                if props is not None and props.melting_point_c is not None and props.melting_point_c > rt:
+                    self.error(
+                        path + ("neat",),
+                        "DF305",
+                        f"'{r.name}' is a solid at room temperature (mp {props.melting_point_c:.0f} °C) and cannot be pipetted neat",
+                        "declare it 'solid: {dispense: powder}' (or manual), or as a stock solution",
+                    )
+                if props is not None and props.density_g_ml:
+                    density = props.density_g_ml
+                else:
+                    self.error(path + ("neat",), "DF307", f"no liquid density known for '{r.name or r.smiles}', so a neat volume cannot be computed", "give the reagent as a stock solution, or use a name the property data knows")
+            out[rid] = ResolvedReagent(
+                id=rid,
+                form=form,
+                substance=substance,
+                library=r.library,
+                concentration_m=r.stock.concentration.value if r.stock and r.stock.concentration else None,
+                solvent=r.stock.solvent if r.stock else None,
+                density_g_ml=density,
+                dispense=r.solid.dispense if r.solid else None,
+                source_labware=r.stock.source if r.stock else None,
+            )
+        return out
+
+    # ---------------------------------------------------------------- amounts
+
+    def amounts(self, reagent: ResolvedReagent, sub: Substance, path: tuple, *, umol: float | None, ul: float | None) -> tuple[float | None, float, float | None] | None:
+        """(µmol, µL, mg) for one well from a known µmol or µL; None after reporting why not."""
+        if reagent.form == "stock":
+            if reagent.concentration_m is None:
+                if ul is None:
+                    self.error(path, "DF307", f"'{reagent.id}' has no stock concentration, so an amount or equiv cannot become a volume", "give 'volume:' for this reagent, or add 'concentration:' to its stock")
+                    return None
+                return None, ul, None
+            if ul is None:
+                ul = umol / reagent.concentration_m
+            else:
+                umol = ul * reagent.concentration_m
+            return umol, ul, None
+        if sub.mw is None:
+            self.error(path, "DF309", f"no molecular weight for '{sub.name}'", "give 'smiles:' or 'mw:'")
+            return None
+        if reagent.form == "neat":
+            if reagent.density_g_ml is None:
+                return None  # DF307 already reported on the reagent
+            if ul is None:
+                ul = umol * sub.mw / 1000.0 / reagent.density_g_ml
+            else:
+                umol = ul * reagent.density_g_ml * 1000.0 / sub.mw
+            return umol, ul, None
+        if reagent.form == "solid":
+            if ul is not None:
+                self.error(path, "DF305", f"'{reagent.id}' is a solid and cannot be added by volume", "give 'equiv:' or 'amount:'")
+                return None
+            return umol, 0.0, umol * sub.mw / 1000.0
+        return None
+
+    def run(self) -> ResolvedChemistry | None:
+        reagents = self.reagents()
+        members: dict[tuple[str, Well], Substance] = {}
+        for lib_name, lib in self.loaded.libraries.items():
+            for well, member in lib.members.items():
+                members[(lib_name, well)] = self.member_substance(lib_name, member)
+
+        wells = self.p.vessels.wells
+        volume: dict[Well, float] = {w: 0.0 for w in wells}
+        volumes_after: dict[int, dict[Well, float]] = {}
+        additions: list[Addition] = []
+        stages: list[Stage] = [Stage(0, 0, self.p.scale, self.p.scale.amount.value, self.p.scale.solvent)]
+        for i, step in enumerate(self.p.steps):
+            kind, params = m.step_params(step)
+            path = self.loaded.step_path(i)
+            if kind == "stage":
+                stages.append(Stage(len(stages), i, params.scale, params.scale.amount.value, params.scale.solvent))
+                volume = {w: 0.0 for w in wells}  # the operator re-plates the (dried) intermediate
+            stage = stages[-1]
+            if kind in ("add", "adjust_ph", "quench"):
+                reagent = reagents.get(params.reagent)
+                if reagent is None:
+                    continue
+                target_wells = getattr(params, "wells", None) or wells
+                for well in target_wells:
+                    sub = members.get((reagent.library, well)) if reagent.library else reagent.substance
+                    if sub is None:
+                        continue  # library coverage is reported by the loader (DF113)
+                    umol = ul = None
+                    equiv = getattr(params, "equiv", None)
+                    member = self.loaded.libraries[reagent.library].members.get(well) if reagent.library and reagent.library in self.loaded.libraries else None
+                    if member is not None and member.equiv is not None and equiv is not None:
+                        equiv = member.equiv  # the library table overrides the step's equiv per well
+                    if equiv is not None:
+                        umol = resolve_equiv(equiv) * stage.limiting_umol
+                    elif getattr(params, "amount", None) is not None:
+                        umol = params.amount.value
+                    elif kind == "quench" and isinstance(params.volume, m.ReactionVolumes):
+                        ul = params.volume.multiple * volume[well]
+                    else:
+                        ul = params.volume.value
+                    result = self.amounts(reagent, sub, path + ("reagent",), umol=umol, ul=ul)
+                    if result is None:
+                        break  # one diagnostic per step, not one per well
+                    a_umol, a_ul, a_mg = result
+                    additions.append(Addition(i, reagent.id, well, a_umol, a_ul, a_mg, sub.name))
+                    volume[well] += a_ul
+            elif kind == "add_solvent":
+                target = stage.limiting_umol / params.to_concentration.value if params.to_concentration else None
+                for well in wells:
+                    ul = params.volume.value if params.volume else target - volume[well]
+                    if ul < -1e-9:
+                        self.error(
+                            path + ("to_concentration",),
+                            "DF310",
+                            f"well {well.name} already holds {volume[well]:.0f} µL, more than the {target:.0f} µL that {params.to_concentration.text} needs",
+                            "lower the stock concentrations' volumes or choose a lower concentration",
+                        )
+                        break
+                    if ul > 0:
+                        additions.append(Addition(i, f"solvent:{params.solvent}", well, None, ul, None, params.solvent))
+                        volume[well] += ul
+            volumes_after[i] = dict(volume)
+        self.concentration_warnings(stages, volumes_after, wells)
+        return ResolvedChemistry(reagents, members, tuple(additions), volumes_after, tuple(stages), wells)
+
+    def concentration_warnings(self, stages: list[Stage], volumes_after: dict[int, dict[Well, float]], wells: tuple[Well, ...]) -> None:
+        """Spec §3: the reaction volume before the quench should meet scale.concentration (±20 %)."""
+        has_solvent_topup = any(m.step_kind(s) == "add_solvent" and m.step_params(s)[1].to_concentration for s in self.p.steps)
+        if has_solvent_topup:
+            return
+        steps = self.p.steps
+        for n, stage in enumerate(stages):
+            end = stages[n + 1].first_step if n + 1 < len(stages) else len(steps)
+            last = None
+            for i in range(stage.first_step, end):
+                kind = m.step_kind(steps[i])
+                if kind == "quench":
+                    break
+                if kind in ("add", "adjust_ph", "add_solvent"):
+                    last = i
+            if last is None or not wells:
+                continue
+            volume = max(volumes_after[last][w] for w in wells)
+            if volume <= 0:
+                continue
+            actual = stage.limiting_umol / volume
+            target = stage.scale.concentration.value
+            if abs(actual - target) / target > CONCENTRATION_TOLERANCE:
+                path = ("scale", "concentration") if n == 0 else self.loaded.step_path(stage.first_step, "scale", "concentration")
+                wanted = stage.limiting_umol / target
+                self.error(
+                    path,
+                    "DF306",
+                    f"the reaction runs at {actual:.3g} M, not the {stage.scale.concentration.text} asked for ({volume:.0f} µL per well; {wanted:.0f} µL would be {target:g} M)",
+                    f"add 'add_solvent: {{solvent: {stage.solvent}, to_concentration: {stage.scale.concentration.text}}}' before the reaction, or change the stock concentrations",
+                    Severity.WARNING,
+                )
+
+
+def resolve_chemistry(loaded: LoadedProtocol) -> tuple[ResolvedChemistry | None, list[Diagnostic]]:
+    resolver = _Resolver(loaded)
+    result = resolver.run()
+    return result, resolver.diags

@@ -1,0 +1,176 @@
+"""What the compiler needs to know about a deck, independent of the layout file format.
+
+:func:`deck_facts` reads them off a :class:`diazflow.deck.DeckSpec` and its simulator profiles;
+the compiler never touches the layout model or PyLabRobot directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+
+@dataclass(frozen=True)
+class TipType:
+    name: str
+    max_ul: float
+    min_ul: float
+    spots: tuple[str, ...]  # "RACK:WELL" in column-major order, the order tips are used
+
+
+@dataclass(frozen=True)
+class LabwareFacts:
+    name: str
+    role: str
+    rows: int
+    columns: int
+    max_volume_ul: float
+    material: str | None
+    sealed: bool
+    condenser: bool
+    dead_volume_ul: float
+    module: str | None  # the module it sits on
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    name: str
+    kind: str
+    min_c: float
+    max_c: float
+    active_cooling: bool
+    can_shake: bool
+    controls_temperature: bool
+    default_rpm: float | None
+    settle_tolerance_c: float
+    ramp_seconds: Callable[[float, float], float]  # (from °C, to °C) → seconds at full power
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Liquid-handler, shaker and powder timings from the simulator profiles (seconds)."""
+
+    pick_up_s: float
+    drop_s: float
+    move_s: float
+    aspirate_seconds: Callable[[float, float], float]  # (µL, tip max µL) → s
+    dispense_seconds: Callable[[float, float], float]
+    powder_dose_s: float
+    powder_per_mg_s: float
+    shake_stop_s: float
+    set_temperature_s: float
+
+
+@dataclass(frozen=True)
+class DeckFacts:
+    path: str
+    robot: str
+    channels: int  # channels that act together in one aspirate/dispense (OT-2: 1)
+    tips: tuple[TipType, ...]
+    labware: Mapping[str, LabwareFacts]
+    modules: Mapping[str, ModuleFacts]
+    reservoirs: tuple[str, ...]  # "LABWARE:WELL" positions for common reagents, in order of use
+    reservoir_max_ul: Mapping[str, float]
+    reservoir_dead_ul: Mapping[str, float]
+    powder_dispenser: str | None  # device name
+    atmosphere: str
+    ambient_c: float
+    fill_limit: float
+    timings: Timings
+
+    def tip_for(self, volume_ul: float) -> TipType | None:
+        """The smallest tip that takes ``volume_ul`` in one go (None if none does)."""
+        for tip in sorted(self.tips, key=lambda t: t.max_ul):
+            if tip.min_ul <= volume_ul <= tip.max_ul:
+                return tip
+        return None
+
+    @property
+    def largest_tip(self) -> TipType | None:
+        return max(self.tips, key=lambda t: t.max_ul, default=None)
+
+    @property
+    def smallest_min_ul(self) -> float:
+        return min((t.min_ul for t in self.tips), default=0.0)
+
+    def module_of(self, labware: str) -> ModuleFacts | None:
+        lw = self.labware.get(labware)
+        if lw is None or lw.module is None:
+            return None
+        return self.modules.get(lw.module)
+
+    def labware_with_role(self, role: str) -> list[LabwareFacts]:
+        return [lw for lw in self.labware.values() if lw.role == role]
+
+
+def deck_facts(spec) -> DeckFacts:
+    """Read the compiler's facts off a :class:`diazflow.deck.spec.DeckSpec`."""
+    timings = spec.timings
+    powder = None
+    powder_name = spec.powder_dispenser
+    if powder_name is not None:
+        powder = spec.modules[powder_name].profile.powder
+    shake_stop = 0.0
+    set_temperature = 0.0
+    modules: dict[str, ModuleFacts] = {}
+    for name, module in spec.modules.items():
+        thermal = module.thermal
+        shaker = module.shaker
+        if shaker is not None:
+            shake_stop = max(shake_stop, shaker.stop_s)
+        if thermal is not None:
+            set_temperature = max(set_temperature, thermal.set_temperature_s)
+        modules[name] = ModuleFacts(
+            name=name,
+            kind=module.kind,
+            min_c=module.min_temp_c if module.min_temp_c is not None else float("nan"),
+            max_c=module.max_temp_c if module.max_temp_c is not None else float("nan"),
+            active_cooling=module.active_cooling,
+            can_shake=module.can_shake,
+            controls_temperature=thermal is not None,
+            default_rpm=module.default_rpm,
+            settle_tolerance_c=module.settle_tolerance_c or 0.0,
+            ramp_seconds=thermal.ramp_seconds if thermal is not None else (lambda a, b: float("inf")),
+        )
+    labware = {
+        name: LabwareFacts(
+            name=name,
+            role=lw.role,
+            rows=lw.rows,
+            columns=lw.columns,
+            max_volume_ul=lw.max_volume_ul,
+            material=lw.material,
+            sealed=lw.sealed,
+            condenser=lw.condenser,
+            dead_volume_ul=lw.dead_volume_ul,
+            module=lw.module,
+        )
+        for name, lw in spec.labware.items()
+    }
+    tips = tuple(TipType(t.name, t.max_volume_ul, t.min_volume_ul, t.spots()) for t in spec.tip_types)
+    return DeckFacts(
+        path=spec.path,
+        robot=spec.robot.kind,
+        channels=spec.robot.parallel_channels,
+        tips=tips,
+        labware=labware,
+        modules=modules,
+        reservoirs=tuple(r.position for r in spec.reservoirs),
+        reservoir_max_ul={r.position: r.max_volume_ul for r in spec.reservoirs},
+        reservoir_dead_ul={r.position: r.dead_volume_ul for r in spec.reservoirs},
+        powder_dispenser=powder_name,
+        atmosphere=spec.atmosphere,
+        ambient_c=spec.ambient_c,
+        fill_limit=spec.fill_limit,
+        timings=Timings(
+            pick_up_s=timings.tip_pick_up_s,
+            drop_s=timings.tip_drop_s,
+            move_s=timings.move_s,
+            aspirate_seconds=timings.aspirate_seconds,
+            dispense_seconds=timings.dispense_seconds,
+            powder_dose_s=powder.dose_fixed_s if powder else 0.0,
+            powder_per_mg_s=powder.per_mg_s if powder else 0.0,
+            shake_stop_s=shake_stop,
+            set_temperature_s=set_temperature,
+        ),
+    )

@@ -1,0 +1,689 @@
+"""Lower every protocol step to timed operations and schedule them (spec §3, §6).
+
+The schedule is plate-synchronous: a step starts when the previous one has finished in every
+well, so a plate-wide temperature change waits for the last addition, and holds count from the
+moment the last well is ready.  Inside a step the liquid handler works column by column with all
+its channels; dropwise and portionwise additions are interleaved across the plate so that every
+well gets the same addition profile (see docs/compiler.md for the aliquot rule).
+
+Tip policy (docs/compiler.md): every dispense is a free dispense from above the liquid, so a tip
+never touches a reaction mixture.  A common reagent keeps one set of tips for a whole step;
+library members get one tip each, parked in its rack spot between the aliquots of a dropwise
+addition and discarded afterwards; nothing that has been in one stock goes into another.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from diazflow.chemistry import properties
+from diazflow.chemistry.resolve import Addition, ResolvedChemistry
+from diazflow.compiler.facts import DeckFacts, ModuleFacts, TipType
+from diazflow.compiler.placement import Placement, SourceSpot
+from diazflow.compiler.plan import Operation, Plan, StepSummary, StockPlan, WellAmount, WellPlan, r3
+from diazflow.diagnostics import Diagnostic, Severity
+from diazflow.language import models as m
+from diazflow.language.loader import LoadedProtocol
+from diazflow.language.quantities import Quantity, QuantityRange
+from diazflow.language.wells import Well, row_letter
+
+MIN_DROPWISE_ALIQUOTS = 4
+"""Fewer aliquots than this is not a dropwise addition any more, just a split one."""
+
+MAX_DROPWISE_ALIQUOTS = 60
+"""More aliquots than this buys nothing chemically and only wears the robot."""
+
+LIQUID_HANDLER = "liquid_handler"
+OPERATOR = "operator"
+CLOCK = "clock"
+
+
+def resolve_duration(q: Quantity | QuantityRange, policy: str) -> float:
+    if isinstance(q, QuantityRange):
+        return q.high.value if policy == "upper" else q.low.value
+    return q.value
+
+
+def resolve_temperature(q: Quantity | QuantityRange) -> float:
+    """A temperature range is run at its midpoint; checks use its ends."""
+    if isinstance(q, QuantityRange):
+        return (q.low.value + q.high.value) / 2
+    return q.value
+
+
+def window(q: Quantity | QuantityRange) -> tuple[float, float]:
+    if isinstance(q, QuantityRange):
+        return q.low.value, q.high.value
+    return q.value, q.value
+
+
+class _Tips:
+    """Hands out tip spots in rack order and counts them per tip type."""
+
+    def __init__(self, deck: DeckFacts):
+        self.next_index: dict[str, int] = {t.name: 0 for t in deck.tips}
+        self.exhausted: set[str] = set()
+
+    def take(self, tip: TipType, count: int) -> list[str]:
+        start = self.next_index[tip.name]
+        spots = [tip.spots[(start + i) % len(tip.spots)] if tip.spots else f"{tip.name}:{start + i}" for i in range(count)]
+        if start + count > len(tip.spots):
+            self.exhausted.add(tip.name)
+        self.next_index[tip.name] = start + count
+        return spots
+
+    def used(self) -> dict[str, int]:
+        return {name: n for name, n in sorted(self.next_index.items()) if n}
+
+
+@dataclass
+class _Scheduler:
+    loaded: LoadedProtocol
+    chem: ResolvedChemistry
+    deck: DeckFacts
+    placement: Placement
+    diags: list[Diagnostic] = field(default_factory=list)
+    ops: list[dict[str, Any]] = field(default_factory=list)
+    now: float = 0.0
+    temperature: float = 22.0
+    tips: _Tips | None = None
+    steps: list[StepSummary] = field(default_factory=list)
+    last_addition_end: dict[Well, float] = field(default_factory=dict)
+    quench_start: dict[Well, float] = field(default_factory=dict)
+    chain_s: float = 0.0
+    sampled_ul: dict[Well, float] = field(default_factory=dict)
+    sample_wells_used: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ basics
+
+    @property
+    def p(self) -> m.Protocol:
+        return self.loaded.protocol
+
+    @property
+    def policy(self) -> str:
+        return self.p.settings.duration_policy
+
+    @property
+    def vessel(self):
+        return self.deck.labware.get(self.p.vessels.labware)
+
+    @property
+    def module(self) -> ModuleFacts | None:
+        return self.deck.module_of(self.p.vessels.labware)
+
+    @property
+    def block_device(self) -> str:
+        return self.module.name if self.module else CLOCK
+
+    def error(self, step: int, rest: tuple, code: str, message: str, hint: str | None = None, severity: Severity = Severity.ERROR) -> None:
+        self.diags.append(self.loaded.diagnostic(self.loaded.step_path(step, *rest), code, message, hint, severity=severity))
+
+    def emit(self, t: float, duration: float, device: str, op: str, step: int, **params: Any) -> float:
+        self.ops.append({"t": t, "duration": duration, "device": device, "op": op, "step": step, "line": self.loaded.step_line(step), **{k: v for k, v in params.items() if v is not None}})
+        return t + duration
+
+    # ------------------------------------------------------------------ liquid handling timings
+
+    def t_aspirate(self, volumes: list[float], tip: TipType) -> float:
+        tm = self.deck.timings
+        return tm.move_s + tm.aspirate_seconds(max(volumes), tip.max_ul)
+
+    def t_dispense(self, volumes: list[float], tip: TipType) -> float:
+        tm = self.deck.timings
+        return tm.move_s + tm.dispense_seconds(max(volumes), tip.max_ul)
+
+    def t_pick(self) -> float:
+        return self.deck.timings.pick_up_s + self.deck.timings.move_s
+
+    def t_drop(self) -> float:
+        return self.deck.timings.drop_s + self.deck.timings.move_s
+
+    def groups(self, wells: list[Well]) -> list[list[Well]]:
+        """Column by column, at most one well per channel per cycle."""
+        channels = max(1, self.deck.channels)
+        out: list[list[Well]] = []
+        by_column: dict[int, list[Well]] = {}
+        for w in wells:
+            by_column.setdefault(w.column, []).append(w)
+        for column in sorted(by_column):
+            ws = sorted(by_column[column])
+            for i in range(0, len(ws), channels):
+                out.append(ws[i : i + channels])
+        return out
+
+    # ------------------------------------------------------------------ temperature
+
+    def change_temperature(self, step: int, target: float, over: float | None, rest: tuple = ("to",)) -> float:
+        module = self.module
+        if module is None or not module.controls_temperature:
+            self.error(step, rest, "DF511", f"'{self.p.vessels.labware}' does not sit on a temperature module", "place the reaction labware on a temperature module in the deck layout")
+            return self.now
+        if not (module.min_c <= target <= module.max_c):
+            self.error(step, rest, "DF512", f"{target:g} °C is outside the range of {module.name} ({module.min_c:g} to {module.max_c:g} °C)", _range_hint(module, target))
+            return self.now
+        ambient = self.deck.ambient_c
+        if target < ambient - module.settle_tolerance_c and not module.active_cooling:
+            self.error(step, rest, "DF513", f"{module.name} cannot cool below ambient ({ambient:g} °C) to {target:g} °C: it has no active cooling", "use a deck with a cooling module (e.g. starlet_chem.yaml), or run the step at room temperature")
+            return self.now
+        physical = module.ramp_seconds(self.temperature, target)
+        ramp = physical
+        if over is not None:
+            if over + 1e-9 < physical:
+                self.error(step, rest[:-1] + ("over",), "DF603", f"{module.name} needs at least {physical / 60:.1f} min to go from {self.temperature:g} to {target:g} °C, longer than 'over: {over / 60:g} min'", f"allow 'over: {math.ceil(physical / 60)} min' or more")
+            ramp = max(over, physical)
+        tm = self.deck.timings
+        t = self.emit(self.now, tm.set_temperature_s, module.name, "set_temperature", step, celsius=r3(target), ramp_s=r3(over) if over else None)
+        t = self.emit(t, ramp, module.name, "wait_temperature", step, celsius=r3(target))
+        self.temperature = target
+        self.chain_s += tm.set_temperature_s + ramp
+        return t
+
+    def shake(self, step: int, start: float, duration: float, rpm: float | None, rest: tuple) -> float:
+        module = self.module
+        if module is None or not module.can_shake:
+            where = module.name if module else self.p.vessels.labware
+            self.error(step, rest, "DF514", f"'{self.p.vessels.labware}' sits on {where}, which cannot mix: stirring needs a shaker", "use a heater-shaker or heater-cooler-shaker module, or use 'hold' (no mixing)")
+            return start + duration
+        speed = rpm if rpm is not None else module.default_rpm
+        tm = self.deck.timings
+        t = self.emit(start, duration, module.name, "shake", step, rpm=r3(speed) if speed else None)
+        t = self.emit(t, tm.shake_stop_s, module.name, "stop_shaking", step)
+        self.chain_s += duration + tm.shake_stop_s
+        return t
+
+    # ------------------------------------------------------------------ additions
+
+    def add_liquid(self, step: int, kind: str, params: Any, additions: list[Addition]) -> float:
+        """Pipette one reagent into its wells, at once or dropwise/portionwise."""
+        rid = params.reagent
+        volume: dict[Well, float] = {}
+        for a in additions:
+            volume[a.well] = volume.get(a.well, 0.0) + a.ul
+        wells = sorted(volume)
+        if not wells:
+            return self.now
+        source = self.placement.sources.get(rid, {})
+        per_member_tips = len({source.get(w) for w in wells}) > 1
+        keep_below = getattr(params, "keep_below", None)
+        if keep_below is not None:
+            tol = self.module.settle_tolerance_c if self.module else 0.0
+            if self.temperature + tol > keep_below.value:
+                self.error(step, ("keep_below",), "DF605", f"the addition must stay below {keep_below.text} but the block is at {self.temperature:g} °C (±{tol:g})", f"add 'cool: {{to: {max(keep_below.value - 5, -10):g} degC}}' before this step")
+        dropwise = getattr(params, "dropwise", None)
+        portionwise = getattr(params, "portionwise", None)
+        if dropwise is None and portionwise is None:
+            return self.add_at_once(step, rid, wells, volume, source, per_member_tips, additions)
+        lo, hi = window(dropwise if dropwise is not None else portionwise.over)
+        fixed_n = portionwise.portions if portionwise is not None else None
+        return self.add_spread(step, rid, wells, volume, source, per_member_tips, lo, hi, fixed_n, additions, ("dropwise",) if dropwise is not None else ("portionwise",))
+
+    def pick_tip(self, step: int, volumes: list[float], rest: tuple = ("reagent",)) -> TipType | None:
+        lo, hi = min(volumes), max(volumes)
+        for tip in sorted(self.deck.tips, key=lambda t: t.max_ul):
+            if tip.min_ul <= lo and hi <= tip.max_ul:
+                return tip
+        smallest = self.deck.smallest_min_ul
+        if lo < smallest:
+            self.error(step, rest, "DF517", f"{lo:.2f} µL is below the smallest volume this deck's tips handle ({smallest:g} µL)", "use a more dilute stock, a larger scale, or a deck with smaller tips")
+            return None
+        return self.deck.largest_tip
+
+    def transfers(self, tip: TipType, v: float) -> int:
+        return max(1, math.ceil(v / tip.max_ul - 1e-9))
+
+    def substances(self, rid: str, wells: list[Well]) -> list[str]:
+        reagent = self.chem.reagents.get(rid)
+        if reagent is None:
+            return [rid.split(":", 1)[-1]] * len(wells)
+        if reagent.library:
+            return [self.chem.members[(reagent.library, w)].name for w in wells]
+        return [reagent.substance.name if reagent.substance else rid] * len(wells)
+
+    def add_at_once(self, step: int, rid: str, wells: list[Well], volume: dict[Well, float], source: dict[Well, SourceSpot], per_member: bool, additions: list[Addition]) -> float:
+        vols = [volume[w] for w in wells]
+        tip = self.pick_tip(step, [min(vols)] + [min(v, self.deck.largest_tip.max_ul if self.deck.largest_tip else v) for v in vols])
+        if tip is None:
+            return self.now
+        t = self.now
+        groups = self.groups(wells)
+        held: list[str] | None = None
+        for group in groups:
+            channels = list(range(len(group)))
+            n = max(self.transfers(tip, volume[w]) for w in group)
+            if per_member or held is None:
+                held = self.tips.take(tip, len(group)) if per_member else self.tips.take(tip, min(self.deck.channels, len(wells)))
+                t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=list(range(len(held))), tips=held, tip_type=tip.name)
+            for k in range(n):
+                part = [volume[w] / n for w in group]
+                srcs = [str(source[w]) for w in group]
+                t = self.emit(t, self.t_aspirate(part, tip), LIQUID_HANDLER, "aspirate", step, reagent=rid, channels=channels, wells=srcs, volumes_uL=[r3(v) for v in part])
+                t = self.emit(t, self.t_dispense(part, tip), LIQUID_HANDLER, "dispense", step, reagent=rid, substances=self.substances(rid, group), channels=channels, wells=[w.name for w in group], volumes_uL=[r3(v) for v in part])
+            for w in group:
+                self.last_addition_end[w] = t
+            if per_member:
+                t = self.emit(t, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=channels, tips=held)
+        if not per_member and held is not None:
+            t = self.emit(t, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=list(range(len(held))), tips=held)
+        self.chain_s += t - self.now
+        return t
+
+    def add_spread(self, step: int, rid: str, wells: list[Well], volume: dict[Well, float], source: dict[Well, SourceSpot], per_member: bool, lo: float, hi: float, fixed_n: int | None, additions: list[Addition], rest: tuple) -> float:
+        """Dropwise / portionwise: n even aliquots per well, interleaved over the plate."""
+        groups = self.groups(wells)
+        vmin, vmax = min(volume.values()), max(volume.values())
+        smallest = self.deck.smallest_min_ul
+        largest = self.deck.largest_tip.max_ul if self.deck.largest_tip else vmax
+        n_by_volume = int(math.floor(vmin / smallest + 1e-9)) if smallest > 0 else MAX_DROPWISE_ALIQUOTS
+        n_needed_for_tip = math.ceil(vmax / largest - 1e-9)
+
+        def tip_for(n: int) -> TipType | None:
+            for tip in sorted(self.deck.tips, key=lambda t: t.max_ul):
+                if tip.min_ul <= vmin / n + 1e-9 and vmax / n <= tip.max_ul + 1e-9:
+                    return tip
+            return None
+
+        def round_time(n: int) -> float:
+            tip = tip_for(n) or self.deck.largest_tip
+            part = [vmax / n]
+            cycle = self.t_aspirate(part, tip) + self.t_dispense(part, tip)
+            if per_member:
+                cycle += self.t_pick() + self.t_drop()
+            return cycle * len(groups)
+
+        if fixed_n is not None:
+            n = fixed_n
+            if vmin / n < smallest:
+                self.error(step, rest, "DF517", f"{n} portions of {vmin:.2f} µL are {vmin / n:.2f} µL each, below the smallest volume this deck's tips handle ({smallest:g} µL)", "use fewer portions or a more dilute stock")
+                return self.now
+        else:
+            if n_by_volume < 2:
+                self.error(step, rest, "DF604", f"{vmin:.2f} µL per well is too little to add dropwise: an aliquot must be at least {smallest:g} µL", "use a more dilute stock so the volume can be split, or drop 'dropwise'")
+                return self.now
+            n_min = max(min(MIN_DROPWISE_ALIQUOTS, n_by_volume), n_needed_for_tip)
+            if n_min > n_by_volume:
+                n_min = n_by_volume
+            r = round_time(n_min)
+            duration = max(lo, n_min * r)
+            if duration > hi + 1e-9:
+                self.infeasible(step, rest, len(wells), n_min, r, lo, hi)
+                return self.now
+            n = min(n_by_volume, MAX_DROPWISE_ALIQUOTS, max(n_min, int(math.floor(duration / r + 1e-9))))
+        r = round_time(n)
+        duration = max(lo, n * r)
+        if duration > hi + 1e-9:
+            self.infeasible(step, rest, len(wells), n, r, lo, hi)
+            return self.now
+        # Aliquot k of every well starts at t0 + k·Δ (+ its group's place in the round); the last
+        # round ends exactly when the window does: Δ = (D − R) / (n − 1) ≥ R because D ≥ n·R.
+        interval = (duration - r) / (n - 1) if n > 1 else duration
+        part_of = {w: volume[w] / n for w in wells}
+        tip = self.pick_tip(step, list(part_of.values()), rest)
+        if tip is None:
+            return self.now
+        t0 = self.now
+        parked: dict[int, list[str]] = {}
+        held: list[str] | None = None
+        end = t0
+        for k in range(n):
+            t = max(t0 + k * interval, end)
+            for gi, group in enumerate(groups):
+                channels = list(range(len(group)))
+                if per_member:
+                    if gi not in parked:
+                        parked[gi] = self.tips.take(tip, len(group))
+                    t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=channels, tips=parked[gi], tip_type=tip.name)
+                elif held is None:
+                    held = self.tips.take(tip, min(self.deck.channels, len(wells)))
+                    t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=list(range(len(held))), tips=held, tip_type=tip.name)
+                part = [part_of[w] for w in group]
+                srcs = [str(source[w]) for w in group]
+                t = self.emit(t, self.t_aspirate(part, tip), LIQUID_HANDLER, "aspirate", step, reagent=rid, channels=channels, wells=srcs, volumes_uL=[r3(v) for v in part], aliquot=k + 1, aliquots=n)
+                t = self.emit(t, self.t_dispense(part, tip), LIQUID_HANDLER, "dispense", step, reagent=rid, substances=self.substances(rid, group), channels=channels, wells=[w.name for w in group], volumes_uL=[r3(v) for v in part], aliquot=k + 1, aliquots=n)
+                for w in group:
+                    self.last_addition_end[w] = t
+                if per_member:
+                    last = k == n - 1
+                    t = self.emit(t, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=channels, tips=parked[gi], return_tips=None if last else True)
+            end = t
+        end = max(end, t0 + duration)  # a single-aliquot "window" still lasts the window
+        if held is not None:
+            end = self.emit(end, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=list(range(len(held))), tips=held)
+        self.chain_s += end - t0
+        return end
+
+    def infeasible(self, step: int, rest: tuple, wells: int, n: int, round_s: float, lo: float, hi: float) -> None:
+        need = n * round_s
+        channels = self.deck.channels
+        self.error(
+            step,
+            rest,
+            "DF601",
+            f"the robot cannot add {n} aliquots to each of {wells} wells within {hi / 60:g} min: one round over the plate takes {round_s / 60:.1f} min with {channels} channel(s), so it needs {need / 60:.0f} min",
+            f"allow at least {math.ceil(need / 60)} min, use fewer wells, or a deck with more channels",
+        )
+
+    def add_solid(self, step: int, params: Any, additions: list[Addition]) -> float:
+        rid = params.reagent
+        reagent = self.chem.reagents[rid]
+        mg = {a.well: a.mg or 0.0 for a in additions}
+        wells = sorted(mg)
+        if not wells:
+            return self.now
+        if getattr(params, "dropwise", None) is not None:
+            self.error(step, ("dropwise",), "DF606", f"'{rid}' is a solid and cannot be added dropwise", "use 'portionwise: {portions: N, over: ...}'")
+            return self.now
+        portionwise = getattr(params, "portionwise", None)
+        n = portionwise.portions if portionwise else 1
+        manual = reagent.dispense == "manual"
+        if manual:
+            names = self.substances(rid, wells)
+            message = f"Weigh {reagent.substance.name if reagent.substance else rid} into the wells of {self.p.vessels.labware}: " + ", ".join(f"{w.name} {mg[w]:.2f} mg" for w in wells[:4]) + (" …" if len(wells) > 4 else "")
+            t = self.now
+            for k in range(n):
+                t = self.emit(t, 0.0, OPERATOR, "dispense_powder", step, reagent=rid, substances=names, wells=[w.name for w in wells], mg=[r3(mg[w] / n) for w in wells], manual=True, message=message, aliquot=k + 1 if n > 1 else None, aliquots=n if n > 1 else None)
+            for w in wells:
+                self.last_addition_end[w] = t
+            return t
+        device = self.deck.powder_dispenser
+        if device is None:
+            self.error(step, ("reagent",), "DF515", f"'{rid}' is dispensed as a powder but the deck has no powder dispenser", f"declare it 'solid: {{dispense: manual}}' so the operator weighs it in")
+            return self.now
+        tm = self.deck.timings
+
+        def dose_time(w: Well) -> float:
+            return tm.powder_dose_s + tm.powder_per_mg_s * mg[w] / n
+
+        round_s = sum(dose_time(w) for w in wells)
+        lo, hi = window(portionwise.over) if portionwise else (0.0, math.inf)
+        duration = max(lo, n * round_s)
+        if duration > hi + 1e-9:
+            self.error(step, ("portionwise",), "DF602", f"the powder dispenser needs {n * round_s / 60:.0f} min for {n} portions in each of {len(wells)} wells ({round_s / 60:.1f} min per round), longer than {hi / 60:g} min", f"allow at least {math.ceil(n * round_s / 60)} min, use fewer portions or fewer wells")
+            return self.now
+        interval = (duration - round_s) / (n - 1) if n > 1 else duration
+        t = self.now
+        end = t
+        for k in range(n):
+            t = max(self.now + k * interval, end)
+            for w in wells:
+                t = self.emit(t, dose_time(w), device, "dispense_powder", step, reagent=rid, substances=self.substances(rid, [w]), wells=[w.name], mg=[r3(mg[w] / n)], aliquot=k + 1 if n > 1 else None, aliquots=n if n > 1 else None)
+                self.last_addition_end[w] = t
+            end = t
+        end = max(end, self.now + duration)
+        self.chain_s += end - self.now
+        return end
+
+    # ------------------------------------------------------------------ samples
+
+    def take_samples(self, step: int, params: m.SampleParams) -> None:
+        prev = self.steps[-1] if self.steps else None
+        if prev is None:
+            self.error(step, (), "DF604", "a sample step samples during the previous step, but there is none", "put the sample step after a stir or hold")
+            return
+        span = prev.end - prev.start
+        times = [q.value for q in params.at] if params.at else [params.every.value * k for k in range(1, int(span // params.every.value) + 1)]
+        target = self.deck.labware.get(params.into)
+        if target is None:
+            self.error(step, ("into",), "DF510", f"'{params.into}' is not on the deck", f"labware on this deck: {', '.join(sorted(self.deck.labware))}")
+            return
+        wells = list(self.chem.wells)
+        capacity = target.rows * target.columns
+        needed = len(wells) * len(times)
+        if self.sample_wells_used + needed > capacity:
+            self.error(step, ("into",), "DF523", f"{len(times)} sample(s) of {len(wells)} wells need {needed} positions but '{params.into}' has {capacity - self.sample_wells_used} left", "sample fewer time points or fewer wells")
+            return
+        tip = self.pick_tip(step, [params.volume.value], ("volume",))
+        if tip is None:
+            return
+        last_end = -math.inf
+        for at in times:
+            if at > span + 1e-9:
+                self.error(step, ("at",) if params.at else ("every",), "DF604", f"a sample at {at / 60:g} min falls after the previous step ends ({span / 60:g} min)", "sample within the step's duration")
+                return
+            t = prev.start + at
+            if t < last_end:
+                self.error(step, ("every",) if params.every else ("at",), "DF604", f"taking {len(wells)} samples takes {(last_end - (t - (times[1] - times[0]) if len(times) > 1 else 0)) / 60:.1f} min, longer than the interval between samples", "sample less often or fewer wells")
+                return
+            for group in self.groups(wells):
+                channels = list(range(len(group)))
+                spots = self.tips.take(tip, len(group))
+                into = []
+                for _ in group:
+                    i = self.sample_wells_used
+                    into.append(f"{params.into}:{row_letter(i % target.rows)}{i // target.rows + 1}")
+                    self.sample_wells_used += 1
+                t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=channels, tips=spots, tip_type=tip.name)
+                vols = [params.volume.value] * len(group)
+                t = self.emit(t, self.t_aspirate(vols, tip) + self.t_dispense(vols, tip), LIQUID_HANDLER, "sample", step, channels=channels, wells=[w.name for w in group], volumes_uL=[r3(v) for v in vols], into=params.into, message=",".join(into))
+                t = self.emit(t, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=channels, tips=spots)
+                for w in group:
+                    self.sampled_ul[w] = self.sampled_ul.get(w, 0.0) + params.volume.value
+            last_end = t
+
+    # ------------------------------------------------------------------ the steps
+
+    def run(self) -> None:
+        self.tips = _Tips(self.deck)
+        self.temperature = self.deck.ambient_c
+        for i, step in enumerate(self.p.steps):
+            kind, params = m.step_params(step)
+            start = self.now
+            detail = None
+            if kind == "sample":
+                self.take_samples(i, params)
+                self.steps.append(StepSummary(step=i, kind=kind, line=self.loaded.step_line(i), start=r3(start), end=r3(start)))
+                continue
+            if kind in ("add", "adjust_ph", "quench", "add_solvent"):
+                rid = params.reagent if kind != "add_solvent" else f"solvent:{params.solvent}"
+                additions = [a for a in self.chem.additions_for_step(i) if a.reagent == rid]
+                reagent = self.chem.reagents.get(rid)
+                if kind == "quench":
+                    for a in additions:
+                        self.quench_start.setdefault(a.well, self.now)
+                if reagent is not None and reagent.form == "solid":
+                    end = self.add_solid(i, params, additions)
+                elif kind == "add_solvent":
+                    end = self.add_at_once(i, rid, sorted({a.well for a in additions}), {a.well: a.ul for a in additions}, self.placement.sources.get(rid, {}), False, additions) if additions else self.now
+                else:
+                    end = self.add_liquid(i, kind, params, additions)
+                if kind == "quench":
+                    starts = {}
+                    for op in self.ops:
+                        if op["step"] == i and op["op"] == "dispense":
+                            for w in op["wells"]:
+                                starts.setdefault(w, op["t"])
+                    for w in list(self.quench_start):
+                        if w.name in starts:
+                            self.quench_start[w] = starts[w.name]
+                    if params.stir is not None:
+                        end = self.shake(i, end, resolve_duration(params.stir, self.policy), None, ("stir",))
+                if kind == "adjust_ph":
+                    low, high = params.target
+                    detail = f"target pH {low:g}" + (f"-{high:g}" if high != low else "")
+                self.now = end
+            elif kind in ("cool", "heat", "warm"):
+                target = resolve_temperature(params.to)
+                self.now = self.change_temperature(i, target, params.over.value if params.over else None)
+                if params.then_stir is not None:
+                    self.now = self.shake(i, self.now, resolve_duration(params.then_stir, self.policy), None, ("then_stir",))
+            elif kind == "stir":
+                if params.temperature is not None and abs(params.temperature.value - self.temperature) > 1e-9:
+                    self.now = self.change_temperature(i, params.temperature.value, None, ("temperature",))
+                self.now = self.shake(i, self.now, resolve_duration(params.duration, self.policy), params.speed.value if params.speed else None, ("duration",))
+            elif kind == "hold":
+                if params.temperature is not None and abs(params.temperature.value - self.temperature) > 1e-9:
+                    self.now = self.change_temperature(i, params.temperature.value, None, ("temperature",))
+                d = resolve_duration(params.duration, self.policy)
+                self.now = self.emit(self.now, d, self.block_device, "wait", i)
+                self.chain_s += d
+            elif kind == "reflux":
+                bp = self.reflux_temperature(i)
+                if bp is not None:
+                    self.now = self.change_temperature(i, bp, None, ("duration",))
+                    d = resolve_duration(params.duration, self.policy)
+                    if self.module is not None and self.module.can_shake:
+                        self.now = self.shake(i, self.now, d, None, ("duration",))
+                    else:
+                        self.now = self.emit(self.now, d, self.block_device, "wait", i)
+                        self.chain_s += d
+                    detail = f"reflux at {bp:.1f} °C"
+            elif kind == "wait":
+                self.now = self.emit(self.now, params.duration.value, CLOCK, "wait", i)
+                self.chain_s += params.duration.value
+            elif kind == "offdeck":
+                message = params if isinstance(params, str) else params.message
+                d = 0.0 if isinstance(params, str) or params.duration is None else params.duration.value
+                self.now = self.emit(self.now, d, OPERATOR, "prompt", i, message=message)
+                self.chain_s += d
+            elif kind == "stage":
+                limiting = params.scale.limiting
+                reagent = self.p.reagents.get(limiting)
+                what = reagent.name if reagent and reagent.name else limiting
+                message = f"Stage '{params.name}': place {params.scale.amount.text} of {what} in each well of {self.p.vessels.labware}"
+                self.now = self.emit(self.now, 0.0, OPERATOR, "prompt", i, message=message)
+            self.steps.append(StepSummary(step=i, kind=kind, line=self.loaded.step_line(i), start=r3(start), end=r3(self.now), detail=detail))
+
+    def reflux_temperature(self, step: int) -> float | None:
+        solvent = self.chem.stage_of_step(step).solvent
+        props = properties.lookup(solvent)
+        if props is None or props.boiling_point_c is None:
+            self.error(step, (), "DF308", f"the boiling point of '{solvent}' is not known, so reflux has no temperature", "use a solvent the property data knows, or 'heat: {to: ...}' with a hold")
+            return None
+        return props.boiling_point_c
+
+
+def _range_hint(module: ModuleFacts, target: float) -> str:
+    if target < module.min_c:
+        return f"{module.name} goes down to {module.min_c:g} °C; use a deck with a colder module (e.g. starlet_chem.yaml reaches -10 °C) or a higher temperature"
+    return f"{module.name} goes up to {module.max_c:g} °C; use a lower temperature or a hotter module"
+
+
+# --------------------------------------------------------------------------- assembling the plan
+
+
+def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
+    out: dict[str, WellPlan] = {}
+    # each well's reaction starts when its last reagent (not the quench) is in
+    quench_steps = {i for i, st in enumerate(s.p.steps) if m.step_kind(st) == "quench"}
+    last_add: dict[str, float] = {}
+    for op in s.ops:
+        if op["op"] in ("dispense", "dispense_powder") and op["step"] not in quench_steps:
+            end = op["t"] + op["duration"]
+            for name in op.get("wells") or ():
+                if last_add.get(name, -1.0) < end:
+                    last_add[name] = end
+    per_well: dict[Well, dict[str, dict[str, float | str | None]]] = {}
+    for a in s.chem.additions:
+        entry = per_well.setdefault(a.well, {}).setdefault(a.reagent, {"umol": None, "uL": 0.0, "mg": None, "substance": a.substance})
+        if a.umol is not None:
+            entry["umol"] = (entry["umol"] or 0.0) + a.umol
+        entry["uL"] = float(entry["uL"] or 0.0) + a.ul
+        if a.mg is not None:
+            entry["mg"] = (entry["mg"] or 0.0) + a.mg
+    for well in s.chem.wells:
+        reagents = {}
+        for rid, e in sorted(per_well.get(well, {}).items()):
+            reagents[rid] = WellAmount(
+                umol=r3(e["umol"]) if e["umol"] is not None else None,
+                uL=r3(e["uL"]) if e["uL"] else None,
+                mg=r3(e["mg"]) if e["mg"] is not None else None,
+                substance=e["substance"],
+            )
+        reaction_time = None
+        if well.name in last_add:
+            reaction_time = r3(s.quench_start.get(well, makespan) - last_add[well.name])
+        out[well.name] = WellPlan(
+            reagents=reagents,
+            final_volume_uL=r3(s.chem.final_volume(well) - s.sampled_ul.get(well, 0.0)),
+            max_volume_uL=r3(s.chem.max_volume(well)),
+            reaction_time_s=reaction_time,
+        )
+    return out
+
+
+def _stocks(s: _Scheduler) -> list[StockPlan]:
+    out: list[StockPlan] = []
+    for (rid, spot), (name, total) in sorted(s.placement.demand.items(), key=lambda kv: (kv[0][1].labware, _well_order(kv[0][1].well), kv[0][0])):
+        lw = s.deck.labware.get(spot.labware)
+        position = f"{spot.labware}:{spot.well}"
+        dead = s.deck.reservoir_dead_ul.get(position, lw.dead_volume_ul if lw else 0.0)
+        volume = total + dead
+        reagent = s.chem.reagents.get(rid)
+        if reagent is None:  # a solvent top-up
+            out.append(StockPlan(reagent=rid, substance=name, form="solvent", location=position, volume_uL=r3(volume), dead_volume_uL=r3(dead)))
+            continue
+        mw = None
+        if reagent.library:
+            member = next((sub for (lib, w), sub in s.chem.members.items() if lib == reagent.library and sub.name == name), None)
+            mw = member.mw if member else None
+        elif reagent.substance:
+            mw = reagent.substance.mw
+        weigh = solvent_ul = None
+        if reagent.form == "stock" and reagent.concentration_m and mw:
+            weigh = reagent.concentration_m * volume * mw / 1000.0  # µmol → mg
+            solvent_ul = volume
+        out.append(
+            StockPlan(
+                reagent=rid,
+                substance=name,
+                form="neat" if reagent.form == "neat" else "stock",
+                solvent=reagent.solvent,
+                concentration_M=reagent.concentration_m,
+                location=position,
+                volume_uL=r3(volume),
+                dead_volume_uL=r3(dead),
+                weigh_mg=r3(weigh) if weigh is not None else None,
+                solvent_uL=r3(solvent_ul) if solvent_ul is not None else None,
+            )
+        )
+    # solids: what to weigh for the powder dispenser or by hand
+    totals: dict[str, float] = {}
+    for a in s.chem.additions:
+        if a.mg:
+            totals[a.reagent] = totals.get(a.reagent, 0.0) + a.mg
+    for rid, mg in sorted(totals.items()):
+        reagent = s.chem.reagents[rid]
+        where = (s.deck.powder_dispenser or "powder_dispenser") if reagent.dispense == "powder" else "operator (weigh into each well)"
+        out.append(StockPlan(reagent=rid, substance=reagent.substance.name if reagent.substance else rid, form="solid", location=where, volume_uL=0.0, dead_volume_uL=0.0, weigh_mg=r3(mg)))
+    return out
+
+
+def _well_order(name: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in name if ch.isdigit())
+    letters = "".join(ch for ch in name if ch.isalpha())
+    return (int(digits) if digits else 0, letters)
+
+
+def schedule(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFacts, placement: Placement, deck_display: str) -> tuple[Plan | None, list[Diagnostic]]:
+    s = _Scheduler(loaded, chem, deck, placement)
+    s.run()
+    for name in sorted(s.tips.exhausted):
+        tip = next(t for t in deck.tips if t.name == name)
+        s.diags.append(loaded.diagnostic(("steps",), "DF520", f"the run needs {s.tips.next_index[name]} {name} tips but the deck holds {len(tip.spots)}", "add tip racks to the deck layout, or reuse tips by using fewer library members per step", key=True))
+    if any(d.is_error for d in s.diags):
+        return None, s.diags
+    ops = sorted(s.ops, key=lambda o: (o["t"], _device_order(o["device"]), o["step"]))
+    operations = [Operation(id=i, **{**o, "t": r3(o["t"]), "duration": r3(o["duration"])}) for i, o in enumerate(ops)]
+    makespan = max((op.end for op in operations), default=0.0)
+    lh_busy = sum(op.duration for op in operations if op.device == LIQUID_HANDLER)
+    lower_bound = max(lh_busy, s.chain_s)
+    plan = Plan(
+        protocol=loaded.path,
+        deck=deck_display,
+        makespan_s=r3(makespan),
+        lower_bound_s=r3(lower_bound),
+        wells=_well_plans(s, makespan),
+        stocks=_stocks(s),
+        tips_used=s.tips.used(),
+        steps=s.steps,
+        warnings=sorted(set(s.warnings)),
+        operations=operations,
+    )
+    return plan, s.diags
+
+
+def _device_order(device: str) -> int:
+    return {OPERATOR: 0, LIQUID_HANDLER: 2, CLOCK: 3}.get(device, 1)
