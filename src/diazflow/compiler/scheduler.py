@@ -74,6 +74,9 @@ class _Tips:
         self.next_index[tip.name] = start + count
         return spots
 
+    def remaining(self, tip: TipType) -> int:
+        return len(tip.spots) - self.next_index[tip.name]
+
     def used(self) -> dict[str, int]:
         return {name: n for name, n in sorted(self.next_index.items()) if n}
 
@@ -221,13 +224,21 @@ class _Scheduler:
         fixed_n = portionwise.portions if portionwise is not None else None
         return self.add_spread(step, rid, wells, volume, source, per_member_tips, lo, hi, fixed_n, additions, ("dropwise",) if dropwise is not None else ("portionwise",))
 
-    def pick_tip(self, step: int, volumes: list[float], rest: tuple = ("reagent",)) -> TipType | None:
+    def pick_tip(self, step: int, volumes: list[float], rest: tuple = ("reagent",), needed: int = 0) -> TipType | None:
+        """The smallest tip type that takes every volume and still has ``needed`` tips left.
+
+        Falling back to a larger tip when the small ones run out is what an operator would do; only
+        when no type can serve the step is it an error (DF520, reported once at the end).
+        """
         lo, hi = min(volumes), max(volumes)
-        for tip in sorted(self.deck.tips, key=lambda t: t.max_ul):
-            if tip.min_ul <= lo and hi <= tip.max_ul:
+        fitting = [t for t in sorted(self.deck.tips, key=lambda t: t.max_ul) if t.min_ul <= lo + 1e-9 and hi <= t.max_ul + 1e-9]
+        for tip in fitting:
+            if self.tips.remaining(tip) >= needed:
                 return tip
+        if fitting:
+            return fitting[0]  # runs out: DF520 is reported with the count needed
         smallest = self.deck.smallest_min_ul
-        if lo < smallest:
+        if lo < smallest - 1e-9:
             self.error(step, rest, "DF517", f"{lo:.2f} µL is below the smallest volume this deck's tips handle ({smallest:g} µL)", "use a more dilute stock, a larger scale, or a deck with smaller tips")
             return None
         return self.deck.largest_tip
@@ -245,7 +256,8 @@ class _Scheduler:
 
     def add_at_once(self, step: int, rid: str, wells: list[Well], volume: dict[Well, float], source: dict[Well, SourceSpot], per_member: bool, additions: list[Addition]) -> float:
         vols = [volume[w] for w in wells]
-        tip = self.pick_tip(step, [min(vols)] + [min(v, self.deck.largest_tip.max_ul if self.deck.largest_tip else v) for v in vols])
+        cap = self.deck.largest_tip.max_ul if self.deck.largest_tip else max(vols)
+        tip = self.pick_tip(step, [min(min(vols), cap)] + [min(v, cap) for v in vols], needed=len(wells) if per_member else min(self.deck.channels, len(wells)))
         if tip is None:
             return self.now
         t = self.now
@@ -275,13 +287,17 @@ class _Scheduler:
         """Dropwise / portionwise: n even aliquots per well, interleaved over the plate."""
         groups = self.groups(wells)
         vmin, vmax = min(volume.values()), max(volume.values())
-        smallest = self.deck.smallest_min_ul
+        # The smallest tip type that still has enough tips for this step sets the smallest aliquot
+        # (a parked tip per library member, or one set of tips for a common reagent).
+        needed = len(wells) if per_member else min(self.deck.channels, len(wells))
+        available = [t for t in sorted(self.deck.tips, key=lambda t: t.max_ul) if self.tips.remaining(t) >= needed]
+        smallest = available[0].min_ul if available else self.deck.smallest_min_ul
         largest = self.deck.largest_tip.max_ul if self.deck.largest_tip else vmax
         n_by_volume = int(math.floor(vmin / smallest + 1e-9)) if smallest > 0 else MAX_DROPWISE_ALIQUOTS
         n_needed_for_tip = math.ceil(vmax / largest - 1e-9)
 
         def tip_for(n: int) -> TipType | None:
-            for tip in sorted(self.deck.tips, key=lambda t: t.max_ul):
+            for tip in available or sorted(self.deck.tips, key=lambda t: t.max_ul):
                 if tip.min_ul <= vmin / n + 1e-9 and vmax / n <= tip.max_ul + 1e-9:
                     return tip
             return None
@@ -321,7 +337,7 @@ class _Scheduler:
         # round ends exactly when the window does: Δ = (D − R) / (n − 1) ≥ R because D ≥ n·R.
         interval = (duration - r) / (n - 1) if n > 1 else duration
         part_of = {w: volume[w] / n for w in wells}
-        tip = self.pick_tip(step, list(part_of.values()), rest)
+        tip = self.pick_tip(step, list(part_of.values()), rest, needed=len(wells) if per_member else min(self.deck.channels, len(wells)))
         if tip is None:
             return self.now
         t0 = self.now
@@ -435,7 +451,7 @@ class _Scheduler:
         if self.sample_wells_used + needed > capacity:
             self.error(step, ("into",), "DF523", f"{len(times)} sample(s) of {len(wells)} wells need {needed} positions but '{params.into}' has {capacity - self.sample_wells_used} left", "sample fewer time points or fewer wells")
             return
-        tip = self.pick_tip(step, [params.volume.value], ("volume",))
+        tip = self.pick_tip(step, [params.volume.value], ("volume",), needed=len(wells) * len(times))
         if tip is None:
             return
         last_end = -math.inf
@@ -666,7 +682,8 @@ def schedule(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFacts, p
     if any(d.is_error for d in s.diags):
         return None, s.diags
     ops = sorted(s.ops, key=lambda o: (o["t"], _device_order(o["device"]), o["step"]))
-    operations = [Operation(id=i, **{**o, "t": r3(o["t"]), "duration": r3(o["duration"])}) for i, o in enumerate(ops)]
+    # round start and end (not the duration) so back-to-back operations stay back to back
+    operations = [Operation(id=i, **{**o, "t": r3(o["t"]), "duration": r3(r3(o["t"] + o["duration"]) - r3(o["t"]))}) for i, o in enumerate(ops)]
     makespan = max((op.end for op in operations), default=0.0)
     lh_busy = sum(op.duration for op in operations if op.device == LIQUID_HANDLER)
     lower_bound = max(lh_busy, s.chain_s)

@@ -1,0 +1,459 @@
+"""Hazard rules (DF4xx), evaluated from data/hazards.yaml.
+
+Two steps, both driven by the YAML file:
+
+1. :func:`classify` gives each reagent a set of *tags* (``borohydride``, ``acid``,
+   ``sodium_hydride``, ...) from RDKit SMARTS matches on its SMILES and regular expressions on its
+   name;
+2. :func:`evaluate` checks every rule's ``when`` condition against a :class:`HazardContext` (the
+   reagents' tags, the solvents' tags, which reagents are quenches, and whether the vessel is
+   sealed and the deck inert) and returns :class:`HazardFinding` values.
+
+This module depends on no other part of diazflow, so the rules can be exercised on their own::
+
+    >>> ctx = HazardContext(reagents={"cbh": classify("[Na+].[BH3-]C#N", None),
+    ...                               "acoh": classify("CC(=O)O", "acetic acid")})
+    >>> [f.code for f in evaluate(ctx)]
+    ['DF401']
+
+RDKit is imported on the first :func:`classify` call that has a SMILES; the SMARTS patterns are
+compiled once.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+CONTEXT_FLAGS = ("vessel_sealed", "deck_inert", "atmosphere_requested_inert")
+SCOPES = ("reagents", "quench", "solvents")
+SEVERITIES = ("warning", "error")
+_CODE = re.compile(r"^DF4\d\d$")
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-")
+
+
+class HazardDataError(ValueError):
+    """hazards.yaml is malformed (a bug in the data file, caught by the test suite)."""
+
+
+# --------------------------------------------------------------------------- public types
+
+
+@dataclass(frozen=True)
+class HazardContext:
+    """What the rules look at.
+
+    ``reagents``: reagent id → tags (from :func:`classify`; give a library reagent the union of
+    its members' tags, and a solution the tags of its solvent too, e.g. ``aqueous``).
+    ``solvents``: tags of the reaction solvents (``classify(None, "MeOH")``).
+    ``quench_reagents``: ids of the reagents used in ``quench`` steps.
+    ``labels``: optional reagent id → display name, for messages.
+    """
+
+    reagents: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    solvents: frozenset[str] = frozenset()
+    quench_reagents: frozenset[str] = frozenset()
+    vessel_sealed: bool = False
+    deck_inert: bool = False
+    atmosphere_requested_inert: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, order=True)
+class HazardFinding:
+    code: str
+    message: str
+    hint: str
+    reagents: tuple[str, ...]  # ids of the reagents that triggered the rule, sorted
+    rule: str = ""  # the rule's id in hazards.yaml
+    title: str = ""
+    why: str = ""
+    severity: str = "warning"
+
+
+@dataclass(frozen=True)
+class TagDefinition:
+    name: str
+    description: str
+    smarts: tuple[str, ...]
+    names: tuple[re.Pattern[str], ...]
+    implies: tuple[str, ...]
+    max_heavy_atoms: int | None
+
+
+# --------------------------------------------------------------------------- conditions
+
+
+@dataclass(frozen=True)
+class _TagTest:
+    all_of: frozenset[str]
+    any_of: frozenset[str]
+    none_of: frozenset[str]
+
+    def evaluate(self, members: Mapping[str, frozenset[str]]) -> tuple[bool, set[str]]:
+        """(holds, ids of the members whose tags made it hold)."""
+        matched: set[str] = set()
+        for tag in self.all_of:
+            carriers = {m for m, tags in members.items() if tag in tags}
+            if not carriers:
+                return False, set()
+            matched |= carriers
+        if self.any_of:
+            carriers = {m for m, tags in members.items() if tags & self.any_of}
+            if not carriers:
+                return False, set()
+            matched |= carriers
+        if any(tags & self.none_of for tags in members.values()):
+            return False, set()
+        return True, matched
+
+
+@dataclass(frozen=True)
+class _Condition:
+    tests: tuple[tuple[str, _TagTest], ...]  # (scope, test)
+    flags: tuple[tuple[str, bool], ...]
+    all: tuple["_Condition", ...]
+    any: tuple["_Condition", ...]
+    bind: str | None  # the `as` name
+
+    def evaluate(self, ctx: HazardContext, tags_of: Mapping[str, Mapping[str, frozenset[str]]]) -> tuple[bool, dict[str, set[str]]]:
+        """(holds, bindings); bindings map each `as` name, and "reagents", to reagent ids."""
+        for flag, expected in self.flags:
+            if bool(getattr(ctx, flag)) is not expected:
+                return False, {}
+        matched: set[str] = set()
+        for scope, test in self.tests:
+            ok, ids = test.evaluate(tags_of[scope])
+            if not ok:
+                return False, {}
+            if scope != "solvents":
+                matched |= ids
+        bindings: dict[str, set[str]] = {"reagents": set(matched)}
+        if self.bind:
+            bindings[self.bind] = set(matched)
+        for child in self.all:
+            ok, child_bindings = child.evaluate(ctx, tags_of)
+            if not ok:
+                return False, {}
+            _merge(bindings, child_bindings)
+        if self.any:
+            results = [child.evaluate(ctx, tags_of) for child in self.any]
+            if not any(ok for ok, _ in results):
+                return False, {}
+            for ok, child_bindings in results:
+                if ok:
+                    _merge(bindings, child_bindings)
+        return True, bindings
+
+
+def _merge(into: dict[str, set[str]], other: Mapping[str, set[str]]) -> None:
+    for name, ids in other.items():
+        into.setdefault(name, set()).update(ids)
+
+
+@dataclass(frozen=True)
+class HazardRule:
+    id: str
+    code: str
+    title: str
+    severity: str
+    when: _Condition
+    message: str
+    why: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class HazardData:
+    tags: Mapping[str, TagDefinition]
+    rules: tuple[HazardRule, ...]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe loading, and a duplicate key is an error (PyYAML would silently keep the last)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise HazardDataError(f"hazards.yaml line {key_node.start_mark.line + 1}: duplicate key '{key}'")
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _check_keys(where: str, mapping: Any, allowed: set[str], required: set[str] = frozenset()) -> None:
+    if not isinstance(mapping, dict):
+        raise HazardDataError(f"{where}: expected a mapping, got {type(mapping).__name__}")
+    unknown = set(mapping) - allowed
+    if unknown:
+        raise HazardDataError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    missing = required - set(mapping)
+    if missing:
+        raise HazardDataError(f"{where}: missing key(s) {sorted(missing)}")
+
+
+def _parse_tag(name: str, spec: Any) -> TagDefinition:
+    where = f"tag '{name}'"
+    _check_keys(where, spec, {"description", "smarts", "names", "implies", "max_heavy_atoms"}, {"description"})
+    patterns = []
+    for regex in spec.get("names", ()):
+        try:
+            patterns.append(re.compile(regex, re.IGNORECASE))
+        except re.error as exc:
+            raise HazardDataError(f"{where}: bad name pattern {regex!r}: {exc}") from None
+    return TagDefinition(
+        name=name,
+        description=str(spec["description"]),
+        smarts=tuple(spec.get("smarts", ())),
+        names=tuple(patterns),
+        implies=tuple(spec.get("implies", ())),
+        max_heavy_atoms=spec.get("max_heavy_atoms"),
+    )
+
+
+def _parse_tag_test(where: str, spec: Any, tags: Mapping[str, TagDefinition]) -> _TagTest:
+    _check_keys(where, spec, {"all_of", "any_of", "none_of"})
+    if not spec:
+        raise HazardDataError(f"{where}: empty tag test")
+    parts = {}
+    for key in ("all_of", "any_of", "none_of"):
+        names = spec.get(key, [])
+        unknown = [t for t in names if t not in tags]
+        if unknown:
+            raise HazardDataError(f"{where}.{key}: unknown tag(s) {unknown}")
+        parts[key] = frozenset(names)
+    return _TagTest(**parts)
+
+
+def _parse_condition(where: str, spec: Any, tags: Mapping[str, TagDefinition]) -> _Condition:
+    _check_keys(where, spec, {*SCOPES, *CONTEXT_FLAGS, "all", "any", "as"})
+    tests = tuple((scope, _parse_tag_test(f"{where}.{scope}", spec[scope], tags)) for scope in SCOPES if scope in spec)
+    flags = []
+    for flag in CONTEXT_FLAGS:
+        if flag in spec:
+            if not isinstance(spec[flag], bool):
+                raise HazardDataError(f"{where}.{flag}: expected true or false")
+            flags.append((flag, spec[flag]))
+    bind = spec.get("as")
+    if bind is not None:
+        bound_scopes = [s for s, _ in tests if s != "solvents"]
+        if len(bound_scopes) != 1:
+            raise HazardDataError(f"{where}: 'as' needs exactly one 'reagents' or 'quench' test in the same mapping")
+        if not str(bind).isidentifier() or bind == "reagents":
+            raise HazardDataError(f"{where}: 'as: {bind}' must be an identifier other than 'reagents'")
+    children = {}
+    for key in ("all", "any"):
+        items = spec.get(key, [])
+        if not isinstance(items, list):
+            raise HazardDataError(f"{where}.{key}: expected a list of conditions")
+        children[key] = tuple(_parse_condition(f"{where}.{key}[{i}]", item, tags) for i, item in enumerate(items))
+    return _Condition(tests=tests, flags=tuple(flags), all=children["all"], any=children["any"], bind=bind)
+
+
+def _bound_names(cond: _Condition) -> set[str]:
+    names = {cond.bind} if cond.bind else set()
+    for child in (*cond.all, *cond.any):
+        names |= _bound_names(child)
+    return names
+
+
+def _parse_rule(index: int, spec: Any, tags: Mapping[str, TagDefinition]) -> HazardRule:
+    where = f"rules[{index}]"
+    _check_keys(where, spec, {"id", "code", "title", "severity", "when", "message", "why", "hint"}, {"id", "code", "title", "when", "message", "why", "hint"})
+    where = f"rule '{spec['id']}'"
+    if not _CODE.match(str(spec["code"])):
+        raise HazardDataError(f"{where}: code '{spec['code']}' is not DF4xx")
+    severity = spec.get("severity", "warning")
+    if severity not in SEVERITIES:
+        raise HazardDataError(f"{where}: severity '{severity}' is not one of {SEVERITIES}")
+    when = _parse_condition(f"{where}.when", spec["when"], tags)
+    bound = _bound_names(when) | {"reagents"}
+    placeholders = {fname for _, fname, _, _ in string.Formatter().parse(spec["message"]) if fname is not None}
+    if placeholders - bound:
+        raise HazardDataError(f"{where}: message uses {sorted(placeholders - bound)}, not bound by any 'as'")
+    return HazardRule(
+        id=str(spec["id"]),
+        code=str(spec["code"]),
+        title=str(spec["title"]),
+        severity=severity,
+        when=when,
+        message=str(spec["message"]),
+        why=" ".join(str(spec["why"]).split()),
+        hint=" ".join(str(spec["hint"]).split()),
+    )
+
+
+def parse_hazard_data(text: str) -> HazardData:
+    """Parse and validate a hazards.yaml document (raises :class:`HazardDataError`)."""
+    data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    _check_keys("hazards.yaml", data, {"version", "tags", "rules"}, {"version", "tags", "rules"})
+    if data["version"] != 1:
+        raise HazardDataError(f"hazards.yaml: version {data['version']} is not supported")
+    tags = {name: _parse_tag(name, spec) for name, spec in data["tags"].items()}
+    for tag in tags.values():
+        unknown = [t for t in tag.implies if t not in tags]
+        if unknown:
+            raise HazardDataError(f"tag '{tag.name}': implies unknown tag(s) {unknown}")
+    rules = tuple(_parse_rule(i, spec, tags) for i, spec in enumerate(data["rules"]))
+    ids = [r.id for r in rules]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise HazardDataError(f"hazards.yaml: duplicate rule id(s) {duplicates}")
+    return HazardData(tags=tags, rules=rules)
+
+
+@lru_cache(maxsize=1)
+def hazard_data() -> HazardData:
+    """The shipped rules and tag definitions (parsed once)."""
+    text = resources.files("diazflow.chemistry").joinpath("data", "hazards.yaml").read_text(encoding="utf-8")
+    return parse_hazard_data(text)
+
+
+# --------------------------------------------------------------------------- classification
+
+
+@lru_cache(maxsize=1)
+def _rdkit():
+    from rdkit import Chem, RDLogger, rdBase
+
+    RDLogger.DisableLog("rdApp.*")
+    params = Chem.SmilesParserParams()
+    params.parseName = False  # "CCO junk" is not ethanol
+    params.allowCXSMILES = False
+    return Chem, rdBase, params
+
+
+@lru_cache(maxsize=1)
+def _compiled_smarts() -> tuple[tuple[str, tuple[Any, ...], int | None], ...]:
+    """(tag, compiled SMARTS patterns, max heavy atoms) for every tag that has SMARTS."""
+    Chem, _, _ = _rdkit()
+    out = []
+    for tag in hazard_data().tags.values():
+        if not tag.smarts:
+            continue
+        patterns = []
+        for smarts in tag.smarts:
+            pattern = Chem.MolFromSmarts(smarts)
+            if pattern is None:
+                raise HazardDataError(f"tag '{tag.name}': RDKit cannot parse SMARTS {smarts!r}")
+            patterns.append(pattern)
+        out.append((tag.name, tuple(patterns), tag.max_heavy_atoms))
+    return tuple(out)
+
+
+def implied_closure(tags: Iterable[str]) -> frozenset[str]:
+    """``tags`` plus everything they imply, transitively."""
+    definitions = hazard_data().tags
+    result = set(tags)
+    stack = list(result)
+    while stack:
+        tag = stack.pop()
+        for implied in definitions[tag].implies if tag in definitions else ():
+            if implied not in result:
+                result.add(implied)
+                stack.append(implied)
+    return frozenset(result)
+
+
+def _tags_from_smiles(smiles: str) -> set[str]:
+    Chem, rdBase, params = _rdkit()
+    with rdBase.BlockLogs():
+        mol = Chem.MolFromSmiles(smiles.strip(), params)
+    if mol is None:
+        return set()  # an invalid SMILES is reported elsewhere (DF300); the name may still classify
+    heavy_atoms = mol.GetNumHeavyAtoms()
+    return {
+        tag
+        for tag, patterns, max_heavy in _compiled_smarts()
+        if (max_heavy is None or heavy_atoms <= max_heavy) and any(mol.HasSubstructMatch(p) for p in patterns)
+    }
+
+
+def _tags_from_name(name: str) -> set[str]:
+    text = unicodedata.normalize("NFKC", name).translate(_DASHES)
+    return {tag.name for tag in hazard_data().tags.values() if any(p.search(text) for p in tag.names)}
+
+
+@lru_cache(maxsize=4096)
+def classify(smiles: str | None, name: str | None) -> frozenset[str]:
+    """The hazard tags of a reagent, from its SMILES and/or its name (the union of both).
+
+    An unparsable SMILES contributes nothing.  Implied tags are included.
+    """
+    tags: set[str] = set()
+    if smiles and smiles.strip():
+        tags |= _tags_from_smiles(smiles)
+    if name and name.strip():
+        tags |= _tags_from_name(name)
+    return implied_closure(tags)
+
+
+def solvent_tags(solvents: Iterable[str]) -> frozenset[str]:
+    """The tags of the named solvents together, e.g. ``{"MeOH", "DCM"}`` → ``{"protic_solvent"}``.
+
+    A mixture written "MeOH/CHCl3" is split on "/"; ratios after a space are ignored.
+    """
+    tags: set[str] = set()
+    for solvent in solvents:
+        head = solvent.strip().split(" ")[0] if "/" in solvent.strip().split(" ")[0] else solvent
+        for part in head.split("/"):
+            tags |= classify(None, part.strip())
+    return frozenset(tags)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _describe(ids: Iterable[str], labels: Mapping[str, str]) -> str:
+    parts = []
+    for rid in sorted(ids):
+        label = labels.get(rid)
+        parts.append(f"'{rid}' ({label})" if label and label != rid else f"'{rid}'")
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def evaluate(ctx: HazardContext, data: HazardData | None = None) -> list[HazardFinding]:
+    """Every rule that applies to ``ctx``, sorted by code, reagents and message."""
+    data = data or hazard_data()
+    reagents = {rid: implied_closure(tags) for rid, tags in ctx.reagents.items()}
+    tags_of = {
+        "reagents": reagents,
+        "quench": {rid: tags for rid, tags in reagents.items() if rid in ctx.quench_reagents},
+        "solvents": {"": implied_closure(ctx.solvents)},
+    }
+    findings = set()
+    for rule in data.rules:
+        ok, bindings = rule.when.evaluate(ctx, tags_of)
+        if not ok:
+            continue
+        words = {name: _describe(ids, ctx.labels) for name, ids in bindings.items()}
+        findings.add(
+            HazardFinding(
+                code=rule.code,
+                message=rule.message.format_map(words),
+                hint=rule.hint,
+                reagents=tuple(sorted(bindings.get("reagents", ()))),
+                rule=rule.id,
+                title=rule.title,
+                why=rule.why,
+                severity=rule.severity,
+            )
+        )
+    return sorted(findings)

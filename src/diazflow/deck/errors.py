@@ -1,0 +1,127 @@
+"""Errors of deck layouts and simulator profiles, reported as DF5xx diagnostics.
+
+Codes used here (documented in docs/deck-layouts.md):
+
+* ``DF500`` the layout (or a profile it names) is not valid: YAML syntax, schema, units, references;
+* ``DF501`` a PyLabRobot factory or class name that does not exist.
+
+DF510 and above are reserved for checks of a protocol against a deck.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Iterable, Mapping, Sequence
+
+from diazflow.diagnostics import Diagnostic, DiagnosticsError
+from diazflow.language.source import SourceDocument
+
+LAYOUT_INVALID = "DF500"
+UNKNOWN_PLR_NAME = "DF501"
+
+
+class DeckLayoutError(DiagnosticsError):
+    """A deck layout (or one of its simulator profiles) cannot be used; carries every diagnostic."""
+
+
+def did_you_mean(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    close = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+# --------------------------------------------------------------------------- pydantic → diagnostics
+
+_TYPE_WORDS = {
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "tuple_type": "a list",
+}
+
+
+def _source_path(source: SourceDocument, loc: Iterable[Any]) -> tuple:
+    """The deepest prefix of a pydantic ``loc`` that exists in the YAML (skips union branch labels)."""
+    path: tuple = ()
+    for part in loc:
+        candidate = path + (part,)
+        if candidate in source.value_positions or candidate in source.key_positions:
+            path = candidate
+    return path
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    return repr(value)
+
+
+def validation_diagnostics(source: SourceDocument, errors: Sequence[Mapping[str, Any]], field_names: Iterable[str]) -> list[Diagnostic]:
+    """Turn ``ValidationError.errors()`` into DF500 diagnostics at the offending YAML position."""
+    names = sorted(set(field_names))
+    out: list[Diagnostic] = []
+    for err in errors:
+        kind = err["type"]
+        loc = tuple(err.get("loc", ()))
+        path = _source_path(source, loc)
+        value = err.get("input")
+        where = ".".join(str(p) for p in path if not isinstance(p, int)) or "the layout"
+        if kind == "extra_forbidden":
+            key = loc[-1] if loc else "?"
+            close = did_you_mean(str(key), names)
+            parent = ".".join(str(p) for p in path[:-1] if not isinstance(p, int)) or "the top level"
+            hint = f"did you mean '{close}'?" if close else "remove it; docs/deck-layouts.md lists the keys allowed here"
+            out.append(source.diagnostic(path, LAYOUT_INVALID, f"unknown key '{key}' in {parent}", hint, key=True))
+        elif kind == "missing":
+            key = loc[-1] if loc else "?"
+            out.append(source.diagnostic(path, LAYOUT_INVALID, f"missing key '{key}' in {where}", f"add '{key}: ...'"))
+        elif kind == "literal_error":
+            expected = (err.get("ctx") or {}).get("expected", "")
+            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {_describe(value)} is not allowed; expected {expected}"))
+        elif kind == "string_pattern_mismatch":
+            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {_describe(value)} is not a valid name", "names are letters, digits and '_', starting with a letter"))
+        elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {err['msg'].lower()} (got {_describe(value)})"))
+        elif kind in ("too_short", "too_long"):
+            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {err['msg'].lower()}"))
+        elif kind == "value_error":
+            message = str(err.get("msg", "")).removeprefix("Value error, ")
+            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {message}"))
+        elif kind in _TYPE_WORDS:
+            hint = None
+            if isinstance(value, bool) and _TYPE_WORDS[kind] == "a string":
+                hint = "YAML reads yes/no/on/off as booleans: quote the text"
+            elif value is None:
+                hint = "the value is empty; write it after the colon"
+            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: expected {_TYPE_WORDS[kind]}, got {_describe(value)}", hint))
+        else:
+            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {err['msg']}"))
+    # a union reports one error per branch at the same place: keep the first per position
+    seen: set[tuple[int, int]] = set()
+    kept = []
+    for d in out:
+        if (d.line, d.column) in seen:
+            continue
+        seen.add((d.line, d.column))
+        kept.append(d)
+    return kept
+
+
+def model_field_names(*models: type) -> set[str]:
+    names: set[str] = set()
+    for model in models:
+        for name, info in model.model_fields.items():
+            names.add(info.alias or name)
+    return names

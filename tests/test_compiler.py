@@ -1,0 +1,267 @@
+"""The compiler, checked independently of the code that made the plan.
+
+Expected amounts are computed here from first principles (equiv × scale / concentration), and plan
+properties (even dropwise spacing, order of quench and hold, temperature before keep_below
+additions) are read off the operations list, not from the scheduler's internals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from collections import defaultdict
+
+import pytest
+
+from diazflow.pipeline import check
+
+from helpers import ALDEHYDES_12, REPO, error_codes, inline_library, write_protocol
+
+STAB_DROPWISE = """\
+diazflow: 1
+name: N4 reductive amination, aldehyde added dropwise at 0 degC
+deck: {deck:starlet_chem}
+vessels: {labware: reaction_block, wells: A1:H12}
+scale: {limiting: diazepane, amount: 50 umol, concentration: 0.2 M, solvent: DCE}
+reagents:
+  diazepane:
+    name: 1-methyl-1,4-diazepane
+    smiles: CN1CCCNCC1
+    stock: {concentration: 1.0 M, solvent: DCE}
+  aldehyde:
+    library: aldehydes
+    stock: {concentration: 0.5 M, solvent: DCE}
+  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}
+  stab:
+    name: sodium triacetoxyborohydride
+    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"
+    solid: {dispense: powder}
+  nahco3: {name: saturated aqueous sodium bicarbonate, stock: {solvent: water}}
+libraries:
+  aldehydes: LIBRARY
+steps:
+  - add: {reagent: diazepane, equiv: 1.0}
+  - add_solvent: {solvent: DCE, volume: 40 uL}
+  - cool: {to: 0 degC}
+  - add: {reagent: aldehyde, equiv: 1.05, dropwise: 30-60 min, keep_below: 5 degC}
+  - add: {reagent: acoh, equiv: 1.0}
+  - warm: {to: rt}
+  - stir: {duration: 15 min}
+  - add: {reagent: stab, equiv: 1.4}
+  - stir: {duration: 1-4 h}
+  - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}
+  - offdeck: Extract with DCM (3x), wash with brine, dry over Na2SO4 and concentrate.
+""".replace("LIBRARY", inline_library(ALDEHYDES_12))
+
+
+@pytest.fixture(scope="module")
+def stab_plan(tmp_path_factory):
+    path = write_protocol(tmp_path_factory.mktemp("stab"), STAB_DROPWISE)
+    result = check(str(path))
+    assert result.ok, [str(d) for d in result.diagnostics]
+    return result.plan
+
+
+def _dispensed(plan):
+    """(well, reagent) → µL / mg summed over the plan's dispense operations."""
+    ul: dict[tuple[str, str], float] = defaultdict(float)
+    mg: dict[tuple[str, str], float] = defaultdict(float)
+    for op in plan.operations:
+        if op.op == "dispense":
+            for well, v in zip(op.wells, op.volumes_uL):
+                ul[(well, op.reagent)] += v
+        elif op.op == "dispense_powder":
+            for well, m in zip(op.wells, op.mg):
+                mg[(well, op.reagent)] += m
+    return ul, mg
+
+
+def test_per_well_amounts_match_hand_calculation(stab_plan):
+    ul, mg = _dispensed(stab_plan)
+    # by hand: 50 µmol limiting; 1.0 M diazepane → 50 µL; 1.05 equiv of a 0.5 M aldehyde → 105 µL;
+    # AcOH: 50 µmol × 60.05 g/mol = 3.0025 mg, density ≈ 1.049 g/mL → ≈ 2.86 µL;
+    # STAB: 1.4 × 50 µmol × 211.94 g/mol = 14.836 mg.
+    for well in stab_plan.wells:
+        assert ul[(well, "diazepane")] == pytest.approx(50.0, abs=0.01)
+        assert ul[(well, "aldehyde")] == pytest.approx(105.0, abs=0.01)
+        assert ul[(well, "acoh")] == pytest.approx(3.0025 / 1.049, rel=0.01)
+        assert mg[(well, "stab")] == pytest.approx(1.4 * 50 * 211.94 / 1000, rel=1e-3)
+        before_quench = 50 + 40 + 105 + ul[(well, "acoh")]
+        assert ul[(well, "nahco3")] == pytest.approx(before_quench, rel=1e-3)
+        entry = stab_plan.wells[well]
+        for reagent, amount in entry.reagents.items():
+            if amount.uL:
+                assert ul[(well, reagent)] == pytest.approx(amount.uL, abs=0.01 * 8)
+        assert entry.final_volume_uL == pytest.approx(2 * before_quench, rel=1e-3)
+
+
+def test_library_member_per_column(stab_plan):
+    by_well = {}
+    for op in stab_plan.operations:
+        if op.op == "dispense" and op.reagent == "aldehyde":
+            for well, sub in zip(op.wells, op.substances):
+                by_well.setdefault(well, set()).add(sub)
+    for well, subs in by_well.items():
+        column = int(well[1:])
+        assert subs == {ALDEHYDES_12[column - 1][0]}
+
+
+def _step_index(plan, kind, nth=0):
+    return [s.step for s in plan.steps if s.kind == kind][nth]
+
+
+def test_dropwise_aliquots_even_and_inside_window(stab_plan):
+    step = 3
+    summary = next(s for s in stab_plan.steps if s.step == step)
+    times = defaultdict(list)
+    for op in stab_plan.operations:
+        if op.step == step and op.op == "dispense":
+            for well in op.wells:
+                times[well].append((op.t, op.end))
+    assert len(times) == 96
+    counts = {len(v) for v in times.values()}
+    assert len(counts) == 1 and counts.pop() >= 4
+    for well, spans in times.items():
+        starts = [t for t, _ in spans]
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        assert max(gaps) - min(gaps) < 0.01, well  # even intervals
+        assert starts[0] >= summary.start - 1e-6
+        assert spans[-1][1] <= summary.start + 60 * 60 + 1e-6  # inside the 30-60 min window
+    # every well gets the same profile: the same gap everywhere
+    all_gaps = {round(spans[1][0] - spans[0][0], 2) for spans in times.values()}
+    assert len(all_gaps) == 1
+
+
+def test_keep_below_additions_only_after_block_is_cold(stab_plan):
+    cool_waits = [op for op in stab_plan.operations if op.op == "wait_temperature" and op.celsius == 0.0]
+    assert cool_waits, "the block must be cooled and waited for"
+    cold_from = cool_waits[0].end
+    warm_set = min(op.t for op in stab_plan.operations if op.op == "set_temperature" and op.celsius > 0)
+    for op in stab_plan.operations:
+        if op.step == 3 and op.op in ("aspirate", "dispense"):
+            assert cold_from <= op.t and op.end <= warm_set
+
+
+def test_quench_after_the_hold(stab_plan):
+    hold_end = max(op.end for op in stab_plan.operations if op.op == "shake" and op.step == 8)
+    quench = [op for op in stab_plan.operations if op.step == 9 and op.op == "dispense"]
+    assert quench and min(op.t for op in quench) >= hold_end - 1e-6
+    # 1-4 h resolved to the upper end (default duration_policy)
+    shakes = [op for op in stab_plan.operations if op.op == "shake" and op.step == 8]
+    assert sum(op.duration for op in shakes) == pytest.approx(4 * 3600)
+
+
+def test_no_device_does_two_things_at_once(stab_plan):
+    by_device = defaultdict(list)
+    for op in stab_plan.operations:
+        by_device[op.device].append(op)
+    for device, ops in by_device.items():
+        ops.sort(key=lambda o: (o.t, o.id))
+        for a, b in zip(ops, ops[1:]):
+            assert b.t >= a.end - 1e-6, (device, a, b)
+
+
+def test_tip_policy_no_tip_touches_two_stocks(stab_plan):
+    """Follow each tip: between pick-up and final drop it aspirates from one source only."""
+    holding: dict[int, str] = {}
+    source_of_tip: dict[str, set] = defaultdict(set)
+    for op in sorted(stab_plan.operations, key=lambda o: (o.t, o.id)):
+        if op.device != "liquid_handler":
+            continue
+        if op.op == "pick_up_tips":
+            for ch, spot in zip(op.channels, op.tips):
+                holding[ch] = spot
+        elif op.op == "aspirate":
+            for ch, src in zip(op.channels, op.wells):
+                source_of_tip[holding[ch]].add((op.reagent, src))
+        elif op.op == "drop_tips":
+            for ch in op.channels:
+                holding.pop(ch, None)
+    for spot, sources in source_of_tip.items():
+        assert len(sources) == 1, (spot, sources)
+
+
+def test_reaction_times_recorded_per_well(stab_plan):
+    times = [w.reaction_time_s for w in stab_plan.wells.values()]
+    assert all(t is not None and t > 4 * 3600 for t in times)
+
+
+def test_lower_bound_is_a_bound(stab_plan):
+    assert 0 < stab_plan.lower_bound_s <= stab_plan.makespan_s
+    assert stab_plan.makespan_s / stab_plan.lower_bound_s < 1.10
+
+
+def test_plan_is_byte_for_byte_deterministic(tmp_path):
+    path = write_protocol(tmp_path, STAB_DROPWISE)
+    first = check(str(path)).plan.to_json()
+    second = check(str(path)).plan.to_json()
+    assert first == second
+    # and in a fresh process with another hash seed
+    out = tmp_path / "plan.json"
+    env = {"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin", **_pythonpath()}
+    subprocess.run([sys.executable, "-m", "diazflow.cli", "compile", str(path), "-o", str(out)], check=True, capture_output=True, env=env)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(first.encode()).hexdigest()
+
+
+def _pythonpath():
+    import os
+
+    return {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+
+
+# --------------------------------------------------------------------------- DF6xx
+
+
+def _variant(tmp_path, old, new, deck=None):
+    text = STAB_DROPWISE.replace(old, new)
+    assert text != STAB_DROPWISE
+    if deck:
+        text = text.replace("{deck:starlet_chem}", "{deck:%s}" % deck)
+    path = write_protocol(tmp_path, text)
+    return check(str(path))
+
+
+def test_df601_dropwise_window_too_short(tmp_path):
+    result = _variant(tmp_path, "dropwise: 30-60 min", "dropwise: 2-3 min")
+    assert "DF601" in error_codes(result)
+    message = next(d for d in result.diagnostics if d.code == "DF601")
+    assert "needs" in message.message and "channel" in message.message and message.hint
+
+
+def test_df601_not_raised_for_a_window_the_robot_can_meet(tmp_path):
+    result = _variant(tmp_path, "dropwise: 30-60 min", "dropwise: 45-90 min")
+    assert result.ok
+
+
+def test_df602_powder_portions_do_not_fit(tmp_path):
+    result = _variant(tmp_path, "- add: {reagent: stab, equiv: 1.4}", "- add: {reagent: stab, equiv: 1.4, portionwise: {portions: 5, over: 10-15 min}}")
+    assert "DF602" in error_codes(result)
+
+
+def test_df603_controlled_ramp_faster_than_module(tmp_path):
+    result = _variant(tmp_path, "- cool: {to: 0 degC}", "- cool: {to: 0 degC, over: 10 s}")
+    assert "DF603" in error_codes(result)
+    ok = _variant(tmp_path, "- cool: {to: 0 degC}", "- cool: {to: 0 degC, over: 60 min}")
+    assert ok.ok
+    ramp = [op for op in ok.plan.operations if op.op == "wait_temperature" and op.celsius == 0.0][0]
+    assert ramp.duration == pytest.approx(3600)
+
+
+def test_df604_samples_outside_the_step(tmp_path):
+    result = _variant(tmp_path, "  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [5 h]}\n")
+    assert "DF604" in error_codes(result)
+    ok = _variant(tmp_path, "  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [1 h]}\n")
+    assert ok.ok, [str(d) for d in ok.diagnostics]
+    samples = [op for op in ok.plan.operations if op.op == "sample"]
+    assert len(samples) == 12 and all(op.into == "sample_plate" for op in samples)
+
+
+def test_df605_keep_below_without_cooling(tmp_path):
+    result = _variant(tmp_path, "  - cool: {to: 0 degC}\n", "")
+    assert "DF605" in error_codes(result)
+
+
+def test_df606_solid_cannot_be_dropwise(tmp_path):
+    result = _variant(tmp_path, "- add: {reagent: stab, equiv: 1.4}", "- add: {reagent: stab, equiv: 1.4, dropwise: 10 min}")
+    assert "DF606" in error_codes(result)

@@ -1,0 +1,406 @@
+"""Hazard tags and rules (DF4xx) from data/hazards.yaml, on realistic reagents and protocols."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from diazflow.chemistry import hazards
+from diazflow.chemistry.hazards import HazardContext, HazardDataError, classify, evaluate, parse_hazard_data, solvent_tags
+
+# --------------------------------------------------------------------------- real reagents
+
+STAB = "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"
+NABH3CN = "[Na+].[BH3-]C#N"
+NABH4 = "[Na+].[BH4-]"
+NAH = "[Na+].[H-]"
+TFA = "OC(=O)C(F)(F)F"
+ACOH = "CC(=O)O"
+NAHCO3 = "[Na+].OC([O-])=O"
+K2CO3 = "[K+].[K+].[O-]C([O-])=O"
+CS2CO3 = "[Cs+].[Cs+].[O-]C([O-])=O"
+BOC2O = "CC(C)(C)OC(=O)OC(=O)OC(C)(C)C"
+BOC_DIAZEPANE = "CC(C)(C)OC(=O)N1CCCNCC1"  # tert-butyl 1,4-diazepane-1-carboxylate
+METHYL_DIAZEPANE = "CN1CCCNCC1"
+CUI = "[Cu]I"
+DMG = "CN(C)CC(=O)O"  # N,N-dimethylglycine, the CuI ligand
+PD2DBA3 = "O=C(/C=C/c1ccccc1)/C=C/c1ccccc1.O=C(/C=C/c1ccccc1)/C=C/c1ccccc1.O=C(/C=C/c1ccccc1)/C=C/c1ccccc1.[Pd].[Pd]"
+# Grubbs 2nd generation: the phosphine written as a dative bond so that P keeps valence 3
+GRUBBS_II = "Cc1cc(C)c(N2CCN(c3c(C)cc(C)cc3C)C2=[Ru](Cl)(Cl)(=Cc2ccccc2)<-P(C2CCCCC2)(C2CCCCC2)C2CCCCC2)c(C)c1"
+HOVEYDA_GRUBBS_II = "CC(C)Oc1ccccc1C=[Ru](Cl)(Cl)=C1N(c2c(C)cc(C)cc2C)CCN1c1c(C)cc(C)cc1C"
+BENZYL_BROMIDE = "BrCc1ccccc1"
+
+
+@pytest.mark.parametrize(
+    "smiles,expected",
+    [
+        (STAB, {"borohydride", "triacetoxyborohydride"}),
+        (NABH3CN, {"borohydride", "cyanoborohydride"}),
+        ("N#C[BH3-].[Na+]", {"borohydride", "cyanoborohydride"}),
+        (NABH4, {"borohydride"}),
+        (NAH, {"sodium_hydride", "needs_inert_atmosphere"}),
+        ("[NaH]", {"sodium_hydride", "needs_inert_atmosphere"}),
+        (TFA, {"acid", "strong_acid", "tfa"}),
+        (ACOH, {"acid"}),
+        ("CS(=O)(=O)O", {"acid", "strong_acid"}),
+        ("Cl", {"acid", "strong_acid"}),  # HCl
+        (NAHCO3, {"bicarbonate"}),  # its OH must not make it a carboxylic acid
+        (K2CO3, {"carbonate"}),
+        (BOC2O, {"boc_anhydride"}),
+        (BOC_DIAZEPANE, {"boc_protected"}),
+        ("CC(C)(C)OC(=O)CBr", {"tert_butyl_ester", "alkylating_agent"}),
+        (METHYL_DIAZEPANE, set()),
+        (CUI, {"copper", "needs_inert_atmosphere"}),
+        (PD2DBA3, {"palladium", "needs_inert_atmosphere"}),
+        ("CC(=O)O[Pd]OC(C)=O", {"palladium", "needs_inert_atmosphere"}),
+        (GRUBBS_II, {"ruthenium_carbene", "needs_inert_atmosphere"}),
+        (HOVEYDA_GRUBBS_II, {"ruthenium_carbene", "needs_inert_atmosphere"}),
+        ("O", {"aqueous", "protic_solvent"}),
+        ("CO", {"protic_solvent"}),
+        ("CC(C)(C)O", {"protic_solvent"}),
+        ("OCCN1CCCNCC1", set()),  # a substrate with an OH is not a protic solvent
+        ("ClCCl", set()),  # DCM
+        (BENZYL_BROMIDE, {"alkylating_agent"}),
+        ("CI", {"alkylating_agent"}),
+        (DMG, {"acid"}),
+    ],
+)
+def test_classify_real_smiles(smiles, expected):
+    assert classify(smiles, None) == frozenset(expected)
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("sodium triacetoxyborohydride", {"borohydride", "triacetoxyborohydride"}),
+        ("STAB", {"borohydride", "triacetoxyborohydride"}),
+        ("NaBH(OAc)₃", {"borohydride", "triacetoxyborohydride"}),
+        ("sodium cyanoborohydride", {"borohydride", "cyanoborohydride"}),
+        ("NaBH₃CN", {"borohydride", "cyanoborohydride"}),
+        ("sodium hydride (60 % dispersion in mineral oil)", {"sodium_hydride", "needs_inert_atmosphere"}),
+        ("NaH", {"sodium_hydride", "needs_inert_atmosphere"}),
+        ("saturated aqueous sodium bicarbonate", {"bicarbonate", "aqueous", "protic_solvent"}),
+        ("sat. aq. NaHCO3", {"bicarbonate", "aqueous", "protic_solvent"}),
+        ("sodium hydrogen carbonate", {"bicarbonate"}),
+        ("saturated aqueous sodium carbonate", {"carbonate", "aqueous", "protic_solvent"}),
+        ("saturated aqueous ammonium chloride", {"aqueous", "protic_solvent"}),
+        ("4 M HCl in 1,4-dioxane", {"acid", "strong_acid"}),
+        ("trifluoroacetic acid", {"acid", "strong_acid", "tfa"}),
+        ("glacial acetic acid", {"acid"}),
+        ("Boc2O", {"boc_anhydride"}),
+        ("(Boc)2O", {"boc_anhydride"}),
+        ("di-tert-butyl dicarbonate", {"boc_anhydride"}),
+        ("1-Boc-1,4-diazepane", {"boc_protected"}),
+        ("Grubbs catalyst, 2nd generation", {"ruthenium_carbene", "needs_inert_atmosphere"}),
+        ("Pd2(dba)3", {"palladium", "needs_inert_atmosphere"}),
+        ("CuI", {"copper", "needs_inert_atmosphere"}),
+        ("water", {"aqueous", "protic_solvent"}),
+        ("MeOH", {"protic_solvent"}),
+        ("isopropanol", {"protic_solvent"}),
+        ("DMF", set()),
+        ("DCE", set()),
+        ("cumene", set()),  # "Cu" inside a word is not copper
+        ("sodium naphthalenide", set()),  # "NaH" only as a formula token
+        ("1-methyl-1,4-diazepane", set()),
+    ],
+)
+def test_classify_by_name(name, expected):
+    assert classify(None, name) == frozenset(expected)
+
+
+def test_classify_unions_smiles_and_name_and_survives_a_bad_smiles():
+    assert classify(NAHCO3, "saturated aqueous sodium bicarbonate") == {"bicarbonate", "aqueous", "protic_solvent"}
+    assert classify("C1CC(", "sodium hydride") == {"sodium_hydride", "needs_inert_atmosphere"}
+    assert classify("CCO junk", None) == frozenset()  # not silently ethanol
+    assert classify(None, None) == frozenset()
+
+
+def test_solvent_tags():
+    assert solvent_tags(["MeOH/CHCl3 1:1"]) == {"protic_solvent"}
+    assert solvent_tags(["DMF"]) == frozenset()
+    assert solvent_tags(["DCE", "water"]) == {"aqueous", "protic_solvent"}
+
+
+# --------------------------------------------------------------------------- protocols
+
+
+def reagents(**smiles_or_names: tuple[str | None, str | None]) -> dict[str, frozenset[str]]:
+    return {rid: classify(smiles, name) for rid, (smiles, name) in smiles_or_names.items()}
+
+
+def codes(findings) -> list[str]:
+    return [f.code for f in findings]
+
+
+def rules(findings) -> set[str]:
+    return {f.rule for f in findings}
+
+
+# Seed 002, method 2: intramolecular reductive amination, NaBH3CN in MeOH at pH 5-6 (AcOH), Na2CO3 quench.
+CYANOBOROHYDRIDE_PROTOCOL = dict(
+    reagents=reagents(
+        nabh3cn=(NABH3CN, "sodium cyanoborohydride"),
+        acoh=(ACOH, "acetic acid"),
+        na2co3=(None, "saturated aqueous sodium carbonate"),
+    ),
+    solvents=solvent_tags(["MeOH"]),
+    quench_reagents=frozenset({"na2co3"}),
+)
+
+# Seed 000, protocol A: reductive amination with STAB and AcOH in DCE, NaHCO3 quench.
+STAB_PROTOCOL = dict(
+    reagents=reagents(
+        diazepane=(METHYL_DIAZEPANE, "1-methyl-1,4-diazepane"),
+        aldehyde=("O=Cc1ccccc1", "benzaldehyde"),
+        acoh=(ACOH, "acetic acid"),
+        stab=(STAB, "sodium triacetoxyborohydride"),
+        nahco3=(None, "saturated aqueous sodium bicarbonate"),
+    ),
+    solvents=solvent_tags(["DCE"]),
+    quench_reagents=frozenset({"nahco3"}),
+)
+
+# Seed 001: NaH in DMF at 0 °C on mono-Boc-1,4-diazepane, then alkyl halide, quench with water.
+SODIUM_HYDRIDE_PROTOCOL = dict(
+    reagents=reagents(
+        substrate=(BOC_DIAZEPANE, "1-Boc-1,4-diazepane"),
+        nah=(NAH, "sodium hydride (60 % in oil)"),
+        halide=(BENZYL_BROMIDE, "benzyl bromide"),
+        water=("O", "water"),
+    ),
+    solvents=solvent_tags(["DMF"]),
+    quench_reagents=frozenset({"water"}),
+)
+
+# Seed 003: intramolecular Goldberg coupling, CuI / N,N-dimethylglycine / Cs2CO3 in dioxane, 100 °C, inert.
+COPPER_PROTOCOL = dict(
+    reagents=reagents(cui=(CUI, "CuI"), dmg=(DMG, "N,N-dimethylglycine"), cs2co3=(CS2CO3, "Cs2CO3"), substrate=("NC(=O)C1CCN1Cc1ccccc1Br", None)),
+    solvents=solvent_tags(["1,4-dioxane"]),
+)
+
+# Seed 000, protocol B: direct alkylation, K2CO3 in MeCN, alkyl halide dropwise at 0 °C; no quench on deck.
+ALKYLATION_PROTOCOL = dict(
+    reagents=reagents(diazepane=(METHYL_DIAZEPANE, None), k2co3=(K2CO3, "K2CO3"), halide=(BENZYL_BROMIDE, "benzyl bromide")),
+    solvents=solvent_tags(["MeCN"]),
+)
+
+
+class TestDF401CyanoborohydrideAndAcid:
+    def test_nabh3cn_with_acetic_acid_warns_hcn(self):
+        findings = evaluate(HazardContext(**CYANOBOROHYDRIDE_PROTOCOL, deck_inert=True))
+        assert codes(findings) == ["DF401"]
+        (f,) = findings
+        assert f.reagents == ("acoh", "nabh3cn")
+        assert "'nabh3cn'" in f.message and "'acoh'" in f.message and "HCN" in f.message
+        assert "STAB" in f.hint and f.why and f.severity == "warning"
+
+    def test_acidic_quench_of_nabh3cn_also_warns(self):
+        ctx = HazardContext(
+            reagents=reagents(nabh3cn=(NABH3CN, None), hcl=(None, "1 M aqueous HCl")),
+            quench_reagents=frozenset({"hcl"}),
+            deck_inert=True,
+        )
+        assert codes(evaluate(ctx)) == ["DF401"]
+
+    def test_nabh3cn_without_acid_is_quiet(self):
+        ctx = HazardContext(reagents=reagents(nabh3cn=(NABH3CN, None), amine=(METHYL_DIAZEPANE, None)), solvents=solvent_tags(["MeOH"]), deck_inert=True)
+        assert evaluate(ctx) == []
+
+    def test_stab_with_acetic_acid_is_not_an_hcn_hazard(self):
+        findings = evaluate(HazardContext(**STAB_PROTOCOL, vessel_sealed=False))
+        assert "DF401" not in codes(findings)
+
+
+class TestDF402SodiumHydrideAndProtonSources:
+    def test_aqueous_quench_of_sodium_hydride(self):
+        findings = evaluate(HazardContext(**SODIUM_HYDRIDE_PROTOCOL, deck_inert=True))
+        assert codes(findings) == ["DF402"]
+        assert findings[0].rule == "sodium_hydride_aqueous_quench"
+        assert findings[0].reagents == ("nah", "water")
+
+    def test_sodium_hydride_in_methanol(self):
+        ctx = HazardContext(reagents=reagents(nah=(NAH, None), substrate=(BOC_DIAZEPANE, None)), solvents=solvent_tags(["MeOH"]), deck_inert=True)
+        findings = evaluate(ctx)
+        assert codes(findings) == ["DF402"] and findings[0].rule == "sodium_hydride_in_protic_solvent"
+        assert findings[0].reagents == ("nah",)
+
+    def test_sodium_hydride_in_dry_dmf_without_quench_is_quiet(self):
+        ctx = HazardContext(reagents=reagents(nah=(NAH, None), substrate=(BOC_DIAZEPANE, None)), solvents=solvent_tags(["DMF"]), deck_inert=True)
+        assert evaluate(ctx) == []
+
+    def test_sodium_borohydride_in_methanol_is_not_df402(self):
+        # Seed 003: NaBH4 in MeOH/CHCl3 is the normal way to run it.
+        ctx = HazardContext(reagents=reagents(nabh4=(NABH4, "NaBH4")), solvents=solvent_tags(["MeOH/CHCl3 1:1"]))
+        assert evaluate(ctx) == []
+
+
+class TestDF403GasInASealedVessel:
+    def test_stab_quenched_with_bicarbonate_in_sealed_vials(self):
+        findings = evaluate(HazardContext(**STAB_PROTOCOL, vessel_sealed=True, deck_inert=True))
+        assert set(codes(findings)) == {"DF403"}
+        assert rules(findings) == {"sealed_hydride_quench", "sealed_acid_neutralised_by_carbonate"}
+        hydride = next(f for f in findings if f.rule == "sealed_hydride_quench")
+        assert hydride.reagents == ("nahco3", "stab")
+        assert "'stab'" in hydride.message and "'nahco3'" in hydride.message
+
+    def test_same_quench_in_an_open_plate_is_quiet(self):
+        assert evaluate(HazardContext(**STAB_PROTOCOL, vessel_sealed=False)) == []
+
+    def test_tfa_boc_removal_in_sealed_vials(self):
+        ctx = HazardContext(reagents=reagents(substrate=(BOC_DIAZEPANE, None), tfa=(TFA, "TFA")), solvents=solvent_tags(["DCM"]), vessel_sealed=True, deck_inert=True)
+        findings = evaluate(ctx)
+        assert codes(findings) == ["DF403"] and findings[0].rule == "sealed_tert_butyl_deprotection"
+        assert "isobutylene" in findings[0].message
+
+    def test_hcl_in_dioxane_boc_removal_in_sealed_vials(self):
+        ctx = HazardContext(reagents=reagents(substrate=(BOC_DIAZEPANE, None), hcl=(None, "4 M HCl in dioxane")), vessel_sealed=True, deck_inert=True)
+        assert rules(evaluate(ctx)) == {"sealed_tert_butyl_deprotection"}
+
+    def test_boc_removal_in_open_vessels_is_quiet(self):
+        ctx = HazardContext(reagents=reagents(substrate=(BOC_DIAZEPANE, None), tfa=(TFA, None)), vessel_sealed=False)
+        assert evaluate(ctx) == []
+
+    def test_boc_substrate_with_a_weak_acid_only_is_quiet(self):
+        ctx = HazardContext(reagents=reagents(substrate=(BOC_DIAZEPANE, None), acoh=(ACOH, None), aldehyde=("O=Cc1ccccc1", None)), vessel_sealed=True, deck_inert=True)
+        assert evaluate(ctx) == []
+
+    def test_boc_protection_releases_co2(self):
+        # Seed 001: Boc2O added dropwise to 2 equiv of 1,4-diazepane at 0 °C.
+        ctx = HazardContext(reagents=reagents(diamine=("C1CNCCNC1", "1,4-diazepane"), boc2o=(BOC2O, "Boc2O")), solvents=solvent_tags(["DCM"]), vessel_sealed=True, deck_inert=True)
+        assert rules(evaluate(ctx)) == {"sealed_boc_protection"}
+
+    def test_sodium_hydride_in_sealed_vials(self):
+        ctx = HazardContext(reagents=reagents(nah=(NAH, None), substrate=(BOC_DIAZEPANE, None)), solvents=solvent_tags(["DMF"]), vessel_sealed=True, deck_inert=True)
+        assert rules(evaluate(ctx)) == {"sealed_sodium_hydride"}
+
+    def test_carbonate_alkylation_without_quench_is_quiet(self):
+        assert evaluate(HazardContext(**ALKYLATION_PROTOCOL, vessel_sealed=True, deck_inert=True)) == []
+
+    def test_acid_quench_of_a_carbonate_mixture(self):
+        ctx = HazardContext(
+            reagents={**ALKYLATION_PROTOCOL["reagents"], "hcl": classify(None, "1 M aqueous HCl")},
+            quench_reagents=frozenset({"hcl"}),
+            vessel_sealed=True,
+            deck_inert=True,
+        )
+        assert rules(evaluate(ctx)) == {"sealed_carbonate_neutralised_by_acid"}
+
+
+class TestDF404InertAtmosphere:
+    def test_copper_coupling_on_a_deck_without_enclosure(self):
+        findings = evaluate(HazardContext(**COPPER_PROTOCOL, deck_inert=False))
+        assert codes(findings) == ["DF404"]
+        assert findings[0].reagents == ("cui",) and "inert" in findings[0].message
+
+    def test_copper_coupling_in_an_inert_enclosure_is_quiet(self):
+        # Cs2CO3 with the amino-acid ligand in a sealed vial is not flagged: no quench, no gas rule.
+        assert evaluate(HazardContext(**COPPER_PROTOCOL, deck_inert=True, vessel_sealed=True)) == []
+
+    @pytest.mark.parametrize("catalyst", [PD2DBA3, GRUBBS_II, HOVEYDA_GRUBBS_II, NAH])
+    def test_air_sensitive_reagents(self, catalyst):
+        ctx = HazardContext(reagents={"cat": classify(catalyst, None)}, deck_inert=False)
+        assert codes(evaluate(ctx)) == ["DF404"]
+
+    def test_stab_does_not_need_an_inert_deck(self):
+        assert evaluate(HazardContext(**STAB_PROTOCOL, deck_inert=False)) == []
+
+    def test_requested_inert_atmosphere_without_enclosure(self):
+        ctx = HazardContext(**ALKYLATION_PROTOCOL, deck_inert=False, atmosphere_requested_inert=True)
+        findings = evaluate(ctx)
+        assert rules(findings) == {"inert_atmosphere_requested"} and findings[0].reagents == ()
+
+    def test_requested_and_required_is_reported_once(self):
+        ctx = HazardContext(**COPPER_PROTOCOL, deck_inert=False, atmosphere_requested_inert=True)
+        assert rules(evaluate(ctx)) == {"inert_atmosphere_required"}
+
+
+# --------------------------------------------------------------------------- output shape
+
+
+def test_labels_name_reagents_in_messages():
+    ctx = HazardContext(**CYANOBOROHYDRIDE_PROTOCOL, deck_inert=True, labels={"nabh3cn": "sodium cyanoborohydride", "acoh": "acetic acid"})
+    (f,) = evaluate(ctx)
+    assert f.message.startswith("'nabh3cn' (sodium cyanoborohydride) and 'acoh' (acetic acid)")
+
+
+def test_findings_are_sorted_and_deterministic():
+    ctx = HazardContext(
+        reagents=reagents(nah=(NAH, None), substrate=(BOC_DIAZEPANE, None), tfa=(TFA, None), water=("O", None)),
+        quench_reagents=frozenset({"water"}),
+        vessel_sealed=True,
+        deck_inert=False,
+    )
+    first = evaluate(ctx)
+    assert first == evaluate(ctx)
+    assert codes(first) == sorted(codes(first))
+    assert {"DF402", "DF403", "DF404"} <= set(codes(first))
+    assert all(isinstance(f, hazards.HazardFinding) for f in first)
+
+
+def test_findings_are_frozen():
+    (f,) = evaluate(HazardContext(**CYANOBOROHYDRIDE_PROTOCOL, deck_inert=True))
+    with pytest.raises(AttributeError):
+        f.code = "DF499"  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- the data file
+
+_MINIMAL = """
+version: 1
+tags:
+  acid: {description: acids, smarts: ["[CX3](=O)[OX2H1]"]}
+rules:
+  - id: r
+    code: DF499
+    title: t
+    when: {reagents: {any_of: [acid]}, as: acids}
+    message: "{acids} present"
+    why: w
+    hint: h
+"""
+
+
+def test_minimal_rule_file_parses_and_evaluates():
+    data = parse_hazard_data(_MINIMAL)
+    ctx = HazardContext(reagents={"a": frozenset({"acid"})})
+    (f,) = evaluate(ctx, data)
+    assert (f.code, f.message, f.reagents) == ("DF499", "'a' present", ("a",))
+
+
+@pytest.mark.parametrize(
+    "change,error",
+    [
+        (("any_of: [acid]", "any_of: [acidd]"), "unknown tag"),
+        (("code: DF499", "code: DF301"), "not DF4xx"),
+        (('"{acids} present"', '"{acid} present"'), "not bound"),
+        (("    hint: h\n", "    hint: h\n    hnit: h\n"), "unknown key"),
+        (("    title: t\n", "    title: t\n    title: u\n"), "duplicate key"),
+        (("when: {reagents: {any_of: [acid]}, as: acids}", "when: {vessel_sealed: yes please}"), "true or false"),
+    ],
+)
+def test_malformed_rule_files_are_rejected(change, error):
+    old, new = change
+    assert old in _MINIMAL
+    with pytest.raises(HazardDataError, match=error):
+        parse_hazard_data(_MINIMAL.replace(old, new))
+
+
+def test_shipped_rules_cover_df401_to_df404():
+    data = hazards.hazard_data()
+    assert {r.code for r in data.rules} == {"DF401", "DF402", "DF403", "DF404"}
+    assert all(r.severity == "warning" for r in data.rules)
+    # every SMARTS in the file compiles
+    assert hazards._compiled_smarts()
+
+
+def test_hazards_module_depends_on_no_other_diazflow_module():
+    source = Path(hazards.__file__).read_text(encoding="utf-8")
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    assert {m for m in imported if m.startswith("diazflow")} <= {"diazflow.diagnostics"}
