@@ -95,7 +95,6 @@ class _Scheduler:
     steps: list[StepSummary] = field(default_factory=list)
     last_addition_end: dict[Well, float] = field(default_factory=dict)
     quench_start: dict[Well, float] = field(default_factory=dict)
-    chain_s: float = 0.0
     sampled_ul: dict[Well, float] = field(default_factory=dict)
     sample_wells_used: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -182,7 +181,6 @@ class _Scheduler:
         t = self.emit(self.now, tm.set_temperature_s, module.name, "set_temperature", step, celsius=r3(target), ramp_s=r3(over) if over else None)
         t = self.emit(t, ramp, module.name, "wait_temperature", step, celsius=r3(target))
         self.temperature = target
-        self.chain_s += tm.set_temperature_s + ramp
         return t
 
     def shake(self, step: int, start: float, duration: float, rpm: float | None, rest: tuple) -> float:
@@ -195,7 +193,6 @@ class _Scheduler:
         tm = self.deck.timings
         t = self.emit(start, duration, module.name, "shake", step, rpm=r3(speed) if speed else None)
         t = self.emit(t, tm.shake_stop_s, module.name, "stop_shaking", step)
-        self.chain_s += duration + tm.shake_stop_s
         return t
 
     # ------------------------------------------------------------------ additions
@@ -280,7 +277,6 @@ class _Scheduler:
                 t = self.emit(t, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=channels, tips=held)
         if not per_member and held is not None:
             t = self.emit(t, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=list(range(len(held))), tips=held)
-        self.chain_s += t - self.now
         return t
 
     def add_spread(self, step: int, rid: str, wells: list[Well], volume: dict[Well, float], source: dict[Well, SourceSpot], per_member: bool, lo: float, hi: float, fixed_n: int | None, additions: list[Addition], rest: tuple) -> float:
@@ -368,7 +364,6 @@ class _Scheduler:
         end = max(end, t0 + duration)  # a single-aliquot "window" still lasts the window
         if held is not None:
             end = self.emit(end, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=list(range(len(held))), tips=held)
-        self.chain_s += end - t0
         return end
 
     def infeasible(self, step: int, rest: tuple, wells: int, n: int, round_s: float, lo: float, hi: float) -> None:
@@ -429,7 +424,6 @@ class _Scheduler:
                 self.last_addition_end[w] = t
             end = t
         end = max(end, self.now + duration)
-        self.chain_s += end - self.now
         return end
 
     # ------------------------------------------------------------------ samples
@@ -534,7 +528,6 @@ class _Scheduler:
                     self.now = self.change_temperature(i, params.temperature.value, None, ("temperature",))
                 d = resolve_duration(params.duration, self.policy)
                 self.now = self.emit(self.now, d, self.block_device, "wait", i)
-                self.chain_s += d
             elif kind == "reflux":
                 bp = self.reflux_temperature(i)
                 if bp is not None:
@@ -544,16 +537,13 @@ class _Scheduler:
                         self.now = self.shake(i, self.now, d, None, ("duration",))
                     else:
                         self.now = self.emit(self.now, d, self.block_device, "wait", i)
-                        self.chain_s += d
                     detail = f"reflux at {bp:.1f} °C"
             elif kind == "wait":
                 self.now = self.emit(self.now, params.duration.value, CLOCK, "wait", i)
-                self.chain_s += params.duration.value
             elif kind == "offdeck":
                 message = params if isinstance(params, str) else params.message
                 d = 0.0 if isinstance(params, str) or params.duration is None else params.duration.value
                 self.now = self.emit(self.now, d, OPERATOR, "prompt", i, message=message)
-                self.chain_s += d
             elif kind == "stage":
                 limiting = params.scale.limiting
                 reagent = self.p.reagents.get(limiting)
@@ -685,8 +675,7 @@ def schedule(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFacts, p
     # round start and end (not the duration) so back-to-back operations stay back to back
     operations = [Operation(id=i, **{**o, "t": r3(o["t"]), "duration": r3(r3(o["t"] + o["duration"]) - r3(o["t"]))}) for i, o in enumerate(ops)]
     makespan = max((op.end for op in operations), default=0.0)
-    lh_busy = sum(op.duration for op in operations if op.device == LIQUID_HANDLER)
-    lower_bound = max(lh_busy, s.chain_s)
+    lower_bound = compute_lower_bound(operations, loaded.protocol, s.policy)
     plan = Plan(
         protocol=loaded.path,
         deck=deck_display,
@@ -700,6 +689,32 @@ def schedule(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFacts, p
         operations=operations,
     )
     return plan, s.diags
+
+
+def compute_lower_bound(operations: list[Operation], protocol: m.Protocol, policy: str) -> float:
+    """A time no schedule of these operations can beat, computed from the operations alone.
+
+    Two bounds, the larger wins: (1) the liquid handler's total busy time; (2) the chain of steps —
+    steps follow one another over the plate, and within a step each device works sequentially, so a
+    step takes at least its busiest device's time, and a dropwise/portionwise addition at least the
+    lower end of its window.  Samples are left out of the chain: they run during the previous step.
+    """
+    lh_busy = sum(op.duration for op in operations if op.device == LIQUID_HANDLER)
+    busy: dict[int, dict[str, float]] = {}
+    for op in operations:
+        busy.setdefault(op.step, {}).setdefault(op.device, 0.0)
+        busy[op.step][op.device] += op.duration
+    chain = 0.0
+    for index, step in enumerate(protocol.steps):
+        kind, params = m.step_params(step)
+        if kind == "sample":
+            continue
+        step_min = max(busy.get(index, {}).values(), default=0.0)
+        spread = getattr(params, "dropwise", None) or (params.portionwise.over if getattr(params, "portionwise", None) else None)
+        if spread is not None:
+            step_min = max(step_min, window(spread)[0])
+        chain += step_min
+    return max(lh_busy, chain)
 
 
 def _device_order(device: str) -> int:
