@@ -65,6 +65,19 @@ def _print_diagnostics(results: dict, output_format: str) -> None:
             click.echo(text)
 
 
+def safe_check(path: str, deck: str | None):
+    """:func:`diazflow.pipeline.check`, with a bug in diazflow reported as DF000, never a traceback."""
+    from diazflow.diagnostics import Diagnostic, Severity
+    from diazflow.pipeline import CheckResult, check, display_path
+
+    try:
+        return check(path, deck_override=deck)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        hint = "this is a bug in diazflow, not in your protocol; please report it with the file"
+        return CheckResult(display_path(path), (Diagnostic(display_path(path), 0, 0, "DF000", Severity.ERROR, message, hint),))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="diazflow")
 def cli() -> None:
@@ -77,12 +90,10 @@ def cli() -> None:
 @_format_option
 def validate(workflows: tuple[str, ...], deck: str | None, output_format: str) -> None:
     """Check protocol files (or every *.yaml in a directory): exit 0 if all are valid, 1 if not."""
-    from diazflow.pipeline import check
-
     files = _expand_inputs(workflows)
     results = {}
     for path in files:
-        result = check(path, deck_override=deck)
+        result = safe_check(path, deck)
         results[result.path] = list(result.diagnostics)
     _print_diagnostics(results, output_format)
     invalid = [name for name, diags in results.items() if any(x.is_error for x in diags)]
@@ -148,9 +159,7 @@ def plan_summary(plan) -> str:
 @_format_option
 def compile_command(workflow: str, output: str | None, deck: str | None, output_format: str) -> None:
     """Compile a protocol into a timed plan and print a summary (makespan, operations, tips, stocks)."""
-    from diazflow.pipeline import check
-
-    result = check(workflow, deck_override=deck)
+    result = safe_check(workflow, deck)
     _print_diagnostics({result.path: list(result.diagnostics)}, output_format)
     if result.plan is None:
         sys.exit(EXIT_INVALID)

@@ -86,8 +86,10 @@ def check(path: str, *, deck_override: str | None = None) -> CheckResult:
     from diazflow.compiler.facts import deck_facts
 
     facts = deck_facts(deck)
-    diags.extend(_deck_checks(loaded, chem, facts))
-    diags.extend(_chemistry_checks(loaded, chem, facts))
+    deck_diags = _deck_checks(loaded, chem, facts)
+    diags.extend(deck_diags)
+    if loaded.protocol.vessels.labware in facts.labware:
+        diags.extend(_chemistry_checks(loaded, chem, facts))
     if has_errors(diags):
         return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem, deck, facts, deck_path=deck_path)
 
@@ -174,6 +176,11 @@ def _chemistry_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
 
 
 def _hazard_diagnostics(loaded: LoadedProtocol, chem, facts, vessel) -> list[Diagnostic]:
+    """Hazard rules (DF4xx warnings), evaluated stage by stage.
+
+    A stage starts after an off-deck work-up, so the solvent of an earlier stage is gone: NaH in
+    the THF stage of the Ugi route must not be blamed on the methanol of the Ugi stage.
+    """
     from diazflow.chemistry import hazards
     from diazflow.chemistry.checks import solvent_components
 
@@ -187,26 +194,38 @@ def _hazard_diagnostics(loaded: LoadedProtocol, chem, facts, vessel) -> list[Dia
                     member_tags |= hazards.classify(sub.smiles, sub.name)
             tags[rid] = frozenset(member_tags)
         else:
-            own = set(hazards.classify(r.smiles, r.name))
-            if r.stock is not None:
-                own |= hazards.solvent_tags(r.stock.solvent) if hasattr(hazards, "solvent_tags") else set()
-            tags[rid] = frozenset(own)
-    solvent_tags: set[str] = set()
-    for stage in chem.stages:
-        for part in solvent_components(stage.solvent):
-            solvent_tags |= hazards.solvent_tags(part) if hasattr(hazards, "solvent_tags") else hazards.classify(None, part)
-    quench = frozenset(m.step_params(s)[1].reagent for s in p.steps if m.step_kind(s) == "quench")
-    ctx = hazards.HazardContext(
-        reagents=tags,
-        solvents=frozenset(solvent_tags),
-        quench_reagents=quench,
-        vessel_sealed=vessel.sealed,
-        deck_inert=facts.atmosphere == "inert",
-        atmosphere_requested_inert=p.atmosphere == "inert",
-    )
-    out: list[Diagnostic] = []
-    for finding in hazards.evaluate(ctx):
-        rid = next((r for r in finding.reagents if r in p.reagents), None)
-        path = ("reagents", rid) if rid else ("name",)
-        out.append(loaded.diagnostic(path, finding.code, finding.message, finding.hint, severity=Severity.WARNING, key=True))
-    return out
+            tags[rid] = frozenset(hazards.classify(r.smiles, r.name))
+    findings: dict[tuple[str, str], tuple[str, Diagnostic]] = {}
+    for n, stage in enumerate(chem.stages):
+        end = chem.stages[n + 1].first_step if n + 1 < len(chem.stages) else len(p.steps)
+        used = {stage.scale.limiting}
+        quench: set[str] = set()
+        solvents = set(solvent_components(stage.solvent))
+        for step in p.steps[stage.first_step : end]:
+            kind, params = m.step_params(step)
+            rid = getattr(params, "reagent", None)
+            if rid in p.reagents:
+                used.add(rid)
+                if kind == "quench":
+                    quench.add(rid)
+            if kind == "add_solvent":
+                solvents.update(solvent_components(params.solvent))
+        for rid in used - quench:  # a quench's water is the quench rule's business, not the solvent's
+            stock = p.reagents[rid].stock if rid in p.reagents else None
+            if stock is not None:
+                solvents.update(solvent_components(stock.solvent))
+        ctx = hazards.HazardContext(
+            reagents={rid: tags[rid] for rid in sorted(used) if rid in tags},
+            solvents=hazards.solvent_tags(sorted(solvents)),
+            quench_reagents=frozenset(quench),
+            vessel_sealed=vessel.sealed,
+            deck_inert=facts.atmosphere == "inert",
+            atmosphere_requested_inert=p.atmosphere == "inert",
+        )
+        for finding in hazards.evaluate(ctx):
+            rid = next((r for r in finding.reagents if r in p.reagents), None)
+            path = ("reagents", rid) if rid else ("name",)
+            key = (finding.code, finding.message)
+            if key not in findings:
+                findings[key] = (finding.code, loaded.diagnostic(path, finding.code, finding.message, finding.hint, severity=Severity.WARNING, key=True))
+    return [d for _, d in findings.values()]

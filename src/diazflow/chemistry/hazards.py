@@ -403,14 +403,19 @@ def classify(smiles: str | None, name: str | None) -> frozenset[str]:
     return implied_closure(tags)
 
 
-def solvent_tags(solvents: Iterable[str]) -> frozenset[str]:
-    """The tags of the named solvents together, e.g. ``{"MeOH", "DCM"}`` → ``{"protic_solvent"}``.
+def solvent_tags(solvents: str | Iterable[str]) -> frozenset[str]:
+    """The tags of one solvent or several together: ``"MeOH"`` or ``["MeOH", "DCM"]`` →
+    ``{"protic_solvent"}``.
 
-    A mixture written "MeOH/CHCl3" is split on "/"; ratios after a space are ignored.
+    A mixture written "MeOH/CHCl3 1:1" is split on "/"; the ratio after the space is ignored.
     """
+    if isinstance(solvents, str):  # a str is an Iterable[str] of characters: never iterate it
+        solvents = [solvents]
     tags: set[str] = set()
     for solvent in solvents:
-        head = solvent.strip().split(" ")[0] if "/" in solvent.strip().split(" ")[0] else solvent
+        text = solvent.strip()
+        first_word = text.split(" ")[0]
+        head = first_word if "/" in first_word else text
         for part in head.split("/"):
             tags |= classify(None, part.strip())
     return frozenset(tags)

@@ -164,12 +164,13 @@ class _Scheduler:
         if module is None or not module.controls_temperature:
             self.error(step, rest, "DF511", f"'{self.p.vessels.labware}' does not sit on a temperature module", "place the reaction labware on a temperature module in the deck layout")
             return self.now
-        if not (module.min_c <= target <= module.max_c):
-            self.error(step, rest, "DF512", f"{target:g} °C is outside the range of {module.name} ({module.min_c:g} to {module.max_c:g} °C)", _range_hint(module, target))
-            return self.now
         ambient = self.deck.ambient_c
         if target < ambient - module.settle_tolerance_c and not module.active_cooling:
+            # checked before the range: "cannot cool" is the reason, whatever the range says
             self.error(step, rest, "DF513", f"{module.name} cannot cool below ambient ({ambient:g} °C) to {target:g} °C: it has no active cooling", "use a deck with a cooling module (e.g. starlet_chem.yaml), or run the step at room temperature")
+            return self.now
+        if not (module.min_c <= target <= module.max_c):
+            self.error(step, rest, "DF512", f"{target:g} °C is outside the range of {module.name} ({module.min_c:g} to {module.max_c:g} °C)", _range_hint(module, target))
             return self.now
         physical = module.ramp_seconds(self.temperature, target)
         ramp = physical
