@@ -345,3 +345,13 @@ def test_df525_deck_missing(tmp_path):
     assert "DF525" in error_codes(result)
     _, result = run(tmp_path, OT2, "deck: {deck:ot2_tempmodule}", "deck: ../nowhere/deck.yaml")
     assert "DF525" in error_codes(result)
+
+
+def test_df403_sodium_borohydride_in_methanol_in_sealed_vials(tmp_path):
+    text = OT2.replace("  acrylate:\n", "  nabh4:\n    name: sodium borohydride\n    smiles: \"[Na+].[BH4-]\"\n    solid: {dispense: manual}\n  acrylate:\n")
+    text = text.replace("  - hold:", "  - add: {reagent: nabh4, equiv: 2.0}\n  - hold:")
+    _, open_plate = run(tmp_path, text)
+    assert not [d for d in open_plate.diagnostics if d.code == "DF403"]
+    _, sealed = run(tmp_path, text.replace("{deck:ot2_tempmodule}", "{deck:starlet_chem}"))
+    d = [d for d in sealed.diagnostics if d.code == "DF403" and "borohydride" in d.message]
+    assert d and not d[0].is_error

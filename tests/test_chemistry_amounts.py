@@ -57,10 +57,10 @@ def test_method_a_reductive_amination_at_plate_scale():
         assert acoh[w][1] == pytest.approx(50.0 / 2.0)  # 2.0 M AcOH in DCE → 25 µL
         assert stab[w][2] == pytest.approx(1.4 * 50.0 * stab_mw / 1000.0, rel=1e-4)  # 14.84 mg
         assert stab[w][1] == 0.0  # a solid adds no pipetted volume
-    # reaction volume before the quench: 50 + 122.5 (DCE) + 105 + 25 µL; quench = 1 reaction volume
+    # reaction volume before the quench: 50 + 70 (DCE) + 105 + 25 µL = 250 µL (0.2 M); quench = 1 reaction volume
     quench = _per_well(chem, "nahco3")
     for well in chem.wells:
-        before = 50 + 122.5 + 105 + 25
+        before = 50 + 70 + 105 + 25
         assert quench[well.name][1] == pytest.approx(before)
         assert chem.final_volume(well) == pytest.approx(2 * before)
 
