@@ -88,10 +88,12 @@ def check(path: str, *, deck_override: str | None = None) -> CheckResult:
     facts = deck_facts(deck)
     deck_diags = _deck_checks(loaded, chem, facts)
     diags.extend(deck_diags)
-    if loaded.protocol.vessels.labware in facts.labware:
-        diags.extend(_chemistry_checks(loaded, chem, facts))
-    if has_errors(diags):
+    blocking = {"DF510", "DF524"}  # without the vessel (or its wells) nothing further makes sense
+    if loaded.protocol.vessels.labware not in facts.labware or any(d.code in blocking for d in deck_diags):
         return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem, deck, facts, deck_path=deck_path)
+    diags.extend(_chemistry_checks(loaded, chem, facts))
+    # compile even after chemistry errors: the scheduler's deck and timing checks (ranges,
+    # cooling, tips, windows) are findings in their own right, and validate reports them all
 
     from diazflow.compiler import compile_plan
 

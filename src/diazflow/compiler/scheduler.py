@@ -161,6 +161,9 @@ class _Scheduler:
 
     def change_temperature(self, step: int, target: float, over: float | None, rest: tuple = ("to",)) -> float:
         module = self.module
+        # On an error the plan is discarded, but later steps are checked as if the block had got
+        # there, so one impossible set-point does not cascade into follow-on errors.
+        previous, self.temperature = self.temperature, target
         if module is None or not module.controls_temperature:
             self.error(step, rest, "DF511", f"'{self.p.vessels.labware}' does not sit on a temperature module", "place the reaction labware on a temperature module in the deck layout")
             return self.now
@@ -172,16 +175,15 @@ class _Scheduler:
         if not (module.min_c <= target <= module.max_c):
             self.error(step, rest, "DF512", f"{target:g} °C is outside the range of {module.name} ({module.min_c:g} to {module.max_c:g} °C)", _range_hint(module, target))
             return self.now
-        physical = module.ramp_seconds(self.temperature, target)
+        physical = module.ramp_seconds(previous, target)
         ramp = physical
         if over is not None:
             if over + 1e-9 < physical:
-                self.error(step, rest[:-1] + ("over",), "DF603", f"{module.name} needs at least {physical / 60:.1f} min to go from {self.temperature:g} to {target:g} °C, longer than 'over: {over / 60:g} min'", f"allow 'over: {math.ceil(physical / 60)} min' or more")
+                self.error(step, rest[:-1] + ("over",), "DF603", f"{module.name} needs at least {physical / 60:.1f} min to go from {previous:g} to {target:g} °C, longer than 'over: {over / 60:g} min'", f"allow 'over: {math.ceil(physical / 60)} min' or more")
             ramp = max(over, physical)
         tm = self.deck.timings
         t = self.emit(self.now, tm.set_temperature_s, module.name, "set_temperature", step, celsius=r3(target), ramp_s=r3(over) if over else None)
         t = self.emit(t, ramp, module.name, "wait_temperature", step, celsius=r3(target))
-        self.temperature = target
         return t
 
     def shake(self, step: int, start: float, duration: float, rpm: float | None, rest: tuple) -> float:

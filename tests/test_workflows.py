@@ -1,0 +1,62 @@
+"""Every shipped workflow validates, compiles, and compiles to its golden plan byte for byte.
+
+Golden plans live in tests/golden/; regenerate them on purpose with
+``python scripts/update_golden.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import pytest
+
+from diazflow.pipeline import check
+
+from helpers import REPO
+
+WORKFLOW_FILES = sorted(os.path.relpath(p, REPO) for p in glob.glob(str(REPO / "workflows" / "*.yaml")))
+
+
+def test_there_are_twelve_workflows():
+    assert len(WORKFLOW_FILES) == 12
+
+
+@pytest.mark.parametrize("workflow", WORKFLOW_FILES)
+def test_workflow_compiles_to_its_golden_plan(workflow, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = check(workflow)
+    errors = [str(d) for d in result.diagnostics if d.is_error]
+    assert not errors, errors
+    golden = REPO / "tests" / "golden" / (os.path.splitext(os.path.basename(workflow))[0] + ".plan.json")
+    assert golden.exists(), f"no golden plan for {workflow}: run python scripts/update_golden.py"
+    assert result.plan.to_json() == golden.read_text(encoding="utf-8"), f"{workflow}: plan differs from {golden.name}; if intended, run python scripts/update_golden.py and review the diff"
+
+
+def _refused(workflow, deck, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = check(f"workflows/{workflow}", deck_override=f"deck_layouts/{deck}")
+    assert result.plan is None and not result.ok
+    return {d.code: d for d in result.diagnostics if d.is_error}
+
+
+def test_zero_degree_addition_refused_on_the_ot2_temperature_module(monkeypatch):
+    errors = _refused("n4_direct_alkylation.yaml", "ot2_tempmodule.yaml", monkeypatch)
+    d = errors["DF512"]
+    assert "0 °C" in d.message and "4" in d.message  # the module's 4 °C floor is named
+    assert "starlet_chem.yaml" in d.hint  # and where the step can run instead
+    assert d.line > 0 and d.column > 0
+    # the powdered K2CO3 has no dispenser on the OT-2 either
+    assert "DF515" in errors and "manual" in errors["DF515"].hint
+
+
+def test_reflux_refused_in_the_ot2_open_plate(monkeypatch):
+    errors = _refused("diazepan_2_one.yaml", "ot2_tempmodule.yaml", monkeypatch)
+    d = errors["DF303"]
+    assert "reflux" in d.message and ("sealed" in d.message or "condenser" in d.message)
+    assert "DF512" in errors  # its 0-5 °C addition is below the module's range as well
+
+
+def test_cooling_refused_on_the_evo_heater_shaker(monkeypatch):
+    errors = _refused("n4_direct_alkylation.yaml", "evo150_chem.yaml", monkeypatch)
+    assert "DF513" in errors and "active cooling" in errors["DF513"].message
