@@ -88,8 +88,11 @@ def validation_diagnostics(source: SourceDocument, errors: Sequence[Mapping[str,
             key = loc[-1] if loc else "?"
             out.append(source.diagnostic(path, LAYOUT_INVALID, f"missing key '{key}' in {where}", f"add '{key}: ...'"))
         elif kind == "literal_error":
-            expected = (err.get("ctx") or {}).get("expected", "")
-            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {_describe(value)} is not allowed; expected {expected}"))
+            expected = str((err.get("ctx") or {}).get("expected", ""))
+            choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",") if c.strip()]
+            close = did_you_mean(str(value), choices) if isinstance(value, str) else None
+            hint = f"did you mean '{close}'?" if close else None
+            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {_describe(value)} is not allowed; expected {expected}", hint))
         elif kind == "string_pattern_mismatch":
             out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {_describe(value)} is not a valid name", "names are letters, digits and '_', starting with a letter"))
         elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):

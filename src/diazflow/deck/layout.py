@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Literal, Mapping, Union
 
@@ -231,6 +232,7 @@ class _Loader:
         self.directory = os.path.dirname(os.path.abspath(path))
         self.diags: list[Diagnostic] = []
         self.doc: SourceDocument | None = None
+        self.unknown_names: set[str] = set()  # reported once; later checks skip them
 
     # ---- helpers
 
@@ -267,6 +269,7 @@ class _Loader:
             tail = name.rsplit(".", 1)[-1]
             close = next((n for n in sorted(known) if n.rsplit(".", 1)[-1] == tail), None)
         hint = f"did you mean '{close}'?" if close else f"see the names PyLabRobot {plr_names.plr_version()} exports (python -m diazflow.deck.plr_names)"
+        self.unknown_names.add(name)
         self.error(path, f"unknown PyLabRobot {what} '{name}'", hint, code=UNKNOWN_PLR_NAME)
 
     def recipe(self, path: tuple, value: Any) -> BackendRecipe:
@@ -397,10 +400,7 @@ class _Loader:
         tip_types = tuple(
             sorted(
                 (
-                    TipTypeSpec(
-                        t.name, t.max_volume_ul, t.min_volume_ul, t.racks, t.plr_factory, t.per_rack,
-                        tuple(sorted({c for p in pipettes if t.name in p.tips for c in p.channels})), t.yaml_path,
-                    )
+                    replace(t, channels=tuple(sorted({c for p in pipettes if t.name in p.tips for c in p.channels})))
                     for t in tip_types
                 ),
                 key=lambda t: (t.max_volume_ul, t.name),
@@ -627,7 +627,7 @@ class _Loader:
             if min_v > max_v:
                 self.error(path + ("min_volume",), f"min_volume ({min_v:g} µL) is above max_volume ({max_v:g} µL)")
             factories = set()
-            per_rack = 0
+            shapes = set()
             for i, rack in enumerate(t.racks):
                 lw = labware.get(rack)
                 if lw is None:
@@ -641,12 +641,16 @@ class _Loader:
                     self.error(path + ("racks", i), f"rack '{rack}' is already listed under tip type '{rack_owner[rack]}'")
                     continue
                 rack_owner[rack] = name
-                factories.add(lw.plr_factory)
-                per_rack = lw.wells
+                if lw.plr_factory not in self.unknown_names:
+                    factories.add(lw.plr_factory)
+                shapes.add((lw.rows, lw.columns))
                 labware[rack] = _with_tip_type(lw, name)
             if len(factories) > 1:
                 self.error(path + ("racks",), f"tip type '{name}' mixes rack factories ({', '.join(sorted(map(str, factories)))})", "one tip type, one rack factory: split it into two tip types")
-            out.append(TipTypeSpec(name, max_v, min_v, tuple(t.racks), next(iter(factories), "") or "", per_rack, (), path))
+            rows, columns = sorted(shapes)[0] if shapes else (0, 0)
+            if len(shapes) > 1:
+                self.error(path + ("racks",), f"tip type '{name}' mixes rack formats", "one tip type, one rack format")
+            out.append(TipTypeSpec(name, max_v, min_v, tuple(t.racks), next(iter(factories), "") or "", rows * columns, (), rows, columns, path))
         for name, lw in m.labware.items():
             if lw.role == "tips" and name not in rack_owner:
                 self.error(("labware", name), f"tip rack '{name}' belongs to no tip type", "list it under tips: <type>: racks:", key=True)
@@ -715,6 +719,4 @@ def _describe_key(key: tuple) -> str:
 
 
 def _with_tip_type(lw: LabwareSpec, tip_type: str) -> LabwareSpec:
-    from dataclasses import replace
-
     return replace(lw, tip_type=tip_type)

@@ -8,6 +8,7 @@ imports PyLabRobot.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from diazflow.deck.profiles import ModuleProfile, RobotTimings, ShakerModel, ThermalModel
@@ -112,6 +113,8 @@ class TipTypeSpec:
     plr_factory: str  # of the racks
     per_rack: int
     channels: tuple[int, ...]  # channels that can carry this tip
+    rack_rows: int = 8
+    rack_columns: int = 12
     yaml_path: tuple = field(default=(), compare=False, repr=False)
 
     @property
@@ -122,9 +125,9 @@ class TipTypeSpec:
     def count(self) -> int:
         return self.total
 
-    def spots(self, rows: int = 8, columns: int = 12) -> tuple[str, ...]:
+    def spots(self) -> tuple[str, ...]:
         """Every tip as ``RACK:WELL``, racks in order, column-major within a rack."""
-        names = well_names(rows, columns)[: self.per_rack]
+        names = well_names(self.rack_rows, self.rack_columns)
         return tuple(f"{rack}:{w}" for rack in self.racks for w in names)
 
     def accepts(self, volume_ul: float) -> bool:
@@ -273,7 +276,8 @@ class DeckSpec:
 
     @property
     def tips(self) -> Mapping[str, TipTypeSpec]:
-        return {t.name: t for t in self.tip_types}
+        """Tip types by name."""
+        return MappingProxyType({t.name: t for t in self.tip_types})
 
     def tip_for(self, volume_ul: float) -> TipTypeSpec | None:
         """The smallest tip type that pipettes ``volume_ul`` in one go."""
