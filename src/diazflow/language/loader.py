@@ -7,13 +7,16 @@ raises for bad input.  Later stages (chemistry, deck, compiler) take a ``LoadedP
 from __future__ import annotations
 
 import csv
+import datetime
 import difflib
 import io
 import os
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Union
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 
 from diazflow.diagnostics import Diagnostic, Severity, sort_unique
 from diazflow.language import models as m
@@ -105,6 +108,75 @@ _TYPE_WORDS = {
 }
 
 
+def _unwrap(tp: Any) -> Any:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def _union_label(tp: Any) -> set[str]:
+    """The names pydantic uses in an error's ``loc`` for one member of a union."""
+    labels: set[str] = set()
+    if typing.get_origin(tp) is typing.Annotated:
+        for meta in typing.get_args(tp)[1:]:
+            if isinstance(meta, Tag):
+                labels.add(meta.tag)
+    inner = _unwrap(tp)
+    if isinstance(inner, type):
+        labels.add(inner.__name__)
+    else:
+        labels.add(str(inner).replace("typing.", "").replace(" ", "").replace("diazflow.language.models.", ""))
+    return labels
+
+
+def _allowed_keys(loc: tuple) -> set[str] | None:
+    """The keys of the model at a pydantic ``loc`` (so 'did you mean' suggests a key that is
+    allowed *there*), or None when the location cannot be resolved."""
+    tp: Any = m.Protocol
+    for part in loc:
+        tp = _unwrap(tp)
+        origin = typing.get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field_info = tp.model_fields.get(part) if isinstance(part, str) else None
+            if field_info is None:
+                return None
+            tp = field_info.annotation
+            continue
+        if origin in (Union, types.UnionType):
+            members = [a for a in typing.get_args(tp) if a is not type(None)]
+            labelled = [a for a in members if part in _union_label(a)]
+            if labelled:
+                tp = labelled[0]
+                continue
+            models = [a for a in members if isinstance(_unwrap(a), type) and issubclass(_unwrap(a), BaseModel)]
+            if len(models) == 1:  # Optional[Model]: pydantic adds no label
+                tp = _unwrap(models[0])
+                tp = _descend_model(tp, part)
+                if tp is None:
+                    return None
+                continue
+            return None
+        if origin in (list, tuple):
+            tp = typing.get_args(tp)[0]
+            continue
+        if origin is dict:
+            tp = typing.get_args(tp)[1]
+            continue
+        return None
+    tp = _unwrap(tp)
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        models = [_unwrap(a) for a in typing.get_args(tp) if isinstance(_unwrap(a), type) and issubclass(_unwrap(a), BaseModel)]
+        tp = models[0] if len(models) == 1 else None
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return set(tp.model_fields)
+    return None
+
+
+def _descend_model(model: type[BaseModel], part: Any) -> Any:
+    info = model.model_fields.get(part) if isinstance(part, str) else None
+    return None if info is None else info.annotation
+
+
 def _source_path(source: SourceDocument, loc: Iterable[Any]) -> tuple:
     """Map a pydantic ``loc`` onto a path that exists in the YAML (skipping union/tag labels)."""
     path: tuple = ()
@@ -126,14 +198,16 @@ def _describe(value: Any) -> str:
         return "a list"
     if value is None:
         return "nothing (null)"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return f"the date {value.isoformat()}"
     return repr(value)
 
 
 def _yaml_trap_hint(value: Any, expected: str) -> str | None:
     if isinstance(value, bool) and expected == "a string":
         return "YAML 1.1 reads yes/no/on/off as booleans: quote the text, e.g. \"NO\""
-    if isinstance(value, int) and not isinstance(value, bool) and expected == "a string":
-        return "YAML reads 1:30 as 90 and 012 as 10: quote the text"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and expected == "a string":
+        return "quote the text"
     if value is None:
         return "the value is empty; write it after the colon"
     return None
@@ -157,16 +231,24 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
             close = difflib.get_close_matches(tag, list(m.STEP_MODELS), n=1, cutoff=0.5)
             hint = f"did you mean '{close[0]}'?" if close else "step kinds: " + ", ".join(m.STEP_MODELS)
             return source.diagnostic(path + (tag,), kind, f"unknown step kind '{tag}'", hint, key=True)
-        return source.diagnostic(path, kind, message, hint)
+        # a check of a whole mapping (exactly-one-of, a reagent's form) points at the mapping's key
+        return source.diagnostic(path, kind, message, hint, key=isinstance(value, dict))
     if kind == "extra_forbidden":
         key = loc[-1] if loc else "?"
-        close = difflib.get_close_matches(str(key), _FIELD_NAMES, n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'?" if close else "remove it; see `diazflow schema` for the keys allowed here"
+        allowed = _allowed_keys(loc[:-1])
+        close = difflib.get_close_matches(str(key), sorted(allowed) if allowed else _FIELD_NAMES, n=1, cutoff=0.6)
+        if close and close[0] != key:
+            hint = f"did you mean '{close[0]}'?"
+        elif allowed:
+            hint = "allowed here: " + ", ".join(sorted(allowed))
+        else:
+            hint = "remove it; see `diazflow schema` for the keys allowed here"
         parent = ".".join(str(p) for p in path[:-1] if not isinstance(p, int)) or "the protocol"
         return source.diagnostic(path, "DF101", f"unknown key '{key}' in {parent}", hint, key=True)
     if kind == "missing":
         key = loc[-1] if loc else "?"
-        return source.diagnostic(path, "DF102", f"missing key '{key}' in {where}", f"add '{key}: ...'")
+        # at the key of the mapping that lacks it (``scale:``), not at its first child
+        return source.diagnostic(path, "DF102", f"missing key '{key}' in {where}", f"add '{key}: ...'", key=True)
     if kind == "union_tag_invalid":
         tag = ctx.get("tag", "?")
         close = difflib.get_close_matches(str(tag), list(m.STEP_MODELS), n=1, cutoff=0.5)
@@ -174,7 +256,8 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
         return source.diagnostic(path + (tag,) if path + (tag,) in source.key_positions else path, "DF115", f"unknown step kind '{tag}'", hint, key=True)
     if kind == "literal_error":
         if path == ("diazflow",):
-            return source.diagnostic(path, "DF107", f"unsupported language version {_describe(value)}", f"this diazflow reads version {m.LANGUAGE_VERSION}: 'diazflow: {m.LANGUAGE_VERSION}'")
+            shown = value if isinstance(value, (int, float)) and not isinstance(value, bool) else _describe(value)
+            return source.diagnostic(path, "DF107", f"unsupported language version {shown}", f"this diazflow reads version {m.LANGUAGE_VERSION}: 'diazflow: {m.LANGUAGE_VERSION}'")
         return source.diagnostic(path, "DF103", f"{where}: {_describe(value)} is not allowed; expected {ctx.get('expected', '')}", None)
     if kind in ("too_short",):
         return source.diagnostic(path, "DF102", f"{where} must not be empty", None)
@@ -191,17 +274,83 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
 
 
 def _validation_diagnostics(source: SourceDocument, exc: ValidationError) -> list[Diagnostic]:
-    diags = [_error_to_diagnostic(source, e) for e in exc.errors(include_url=False)]
-    # A union (e.g. offdeck: text | mapping) reports one error per branch at the same place; keep
-    # the most specific (a DF code or an unknown key beats a generic type error).
-    by_place: dict[tuple[int, int], list[Diagnostic]] = {}
-    for d in diags:
-        by_place.setdefault((d.line, d.column), []).append(d)
-    kept: list[Diagnostic] = []
+    errors = exc.errors(include_url=False)
+    found = [(_source_path(source, e.get("loc", ())), e["type"], _error_to_diagnostic(source, e)) for e in errors]
+    # A union (offdeck: text | mapping; library items: list | mapping) reports one error per
+    # branch.  Keep the most specific: an error inside a value beats "wrong type" for the value
+    # itself, a DF code or an unknown key beats a generic type error at the same place, and
+    # several "expected X" for one value become one "expected X or Y".
+    paths = [path for path, _, _ in found]
+    kept: list[tuple[tuple, str, Diagnostic]] = []
+    for path, kind, d in found:
+        if kind in _TYPE_WORDS and any(len(q) > len(path) and q[: len(path)] == path for q in paths):
+            continue
+        kept.append((path, kind, d))
+    by_place: dict[tuple, list[tuple[tuple, str, Diagnostic]]] = {}
+    for item in kept:
+        by_place.setdefault(item[0], []).append(item)
+    out: list[Diagnostic] = []
     for group in by_place.values():
-        specific = [d for d in group if d.code != "DF103"] or group
-        kept.extend(specific)
-    return kept
+        specific = [d for _, _, d in group if d.code != "DF103"]
+        if specific:
+            out.extend(specific)
+            continue
+        type_errors = [(path, kind, d) for path, kind, d in group if kind in _TYPE_WORDS]
+        if len(type_errors) > 1:
+            path, _, first = type_errors[0]
+            words = list(dict.fromkeys(_TYPE_WORDS[kind] for _, kind, _ in type_errors))
+            where = ".".join(str(p) for p in path if not isinstance(p, int)) or "document"
+            value = _value_at(source, path)
+            message = f"{where}: expected {' or '.join(words)}, got {_describe(value)}"
+            out.append(Diagnostic(first.file, first.line, first.column, "DF103", Severity.ERROR, message, first.hint))
+            out.extend(d for _, kind, d in group if kind not in _TYPE_WORDS)
+        else:
+            out.extend(d for _, _, d in group)
+    return [_with_yaml_hint(source, d, path) for d, path in _paths_of(out, found)]
+
+
+def _paths_of(diags: list[Diagnostic], found: list[tuple[tuple, str, Diagnostic]]) -> list[tuple[Diagnostic, tuple]]:
+    by_place = {(d.line, d.column): path for path, _, d in found}
+    return [(d, by_place.get((d.line, d.column), ())) for d in diags]
+
+
+def _value_at(source: SourceDocument, path: tuple) -> Any:
+    value: Any = source.data
+    for part in path:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+def _with_yaml_hint(source: SourceDocument, d: Diagnostic, path: tuple) -> Diagnostic:
+    """Name the YAML 1.1 trap when a value was read as something other than what was written:
+    ``1:30`` (sexagesimal: 90), ``NO`` (false), ``012`` (octal: 10), ``2024-01-01`` (a date)."""
+    raw = source.raw_scalars.get(path)
+    if raw is None or d.code not in ("DF103", "DF201", "DF206"):
+        return d
+    value = _value_at(source, path)
+    fix = f"quote it: \"{raw}\"" if d.code == "DF103" else "write it with its unit, e.g. '90 min' for a time"
+    if value is None:
+        return d  # "the value is empty" is already the specific hint
+    if isinstance(value, bool):
+        hint = f"YAML 1.1 reads {raw} as {str(value).lower()}; quote it: \"{raw}\""
+    elif isinstance(value, (int, float)) and ":" in raw:
+        hint = f"YAML 1.1 reads {raw} as the number {value} (base 60); {fix}"
+    elif isinstance(value, int) and raw.lstrip("+-").startswith("0") and str(value) != raw:
+        hint = f"YAML 1.1 reads {raw} as the number {value}; {fix}"
+    elif isinstance(value, (datetime.date, datetime.datetime)):
+        hint = f"YAML reads {raw} as a date; quote it: \"{raw}\""
+    else:
+        return d
+    if d.code == "DF103" and isinstance(value, bool):
+        message = d.message.replace(_describe(value), f"{raw} (read by YAML as {str(value).lower()})")
+        return Diagnostic(d.file, d.line, d.column, d.code, d.severity, message, hint)
+    message = d.message
+    if str(value) in message and raw not in message:
+        message = message.replace(repr(value), raw, 1).replace(str(value), raw, 1) + f" (read by YAML as {value})"
+    return Diagnostic(d.file, d.line, d.column, d.code, d.severity, message, hint)
 
 
 # --------------------------------------------------------------------------- cross references
@@ -258,6 +407,53 @@ def _reference_diagnostics(loaded: LoadedProtocol) -> list[Diagnostic]:
     return out
 
 
+def _raw_reference_diagnostics(source: SourceDocument) -> list[Diagnostic]:
+    """DF108/DF109/DF110 on the raw YAML data, for a file whose schema errors stopped the models.
+
+    Only names that are plainly strings are checked; anything malformed was reported already.
+    """
+    data = source.data
+    reagents = data.get("reagents") if isinstance(data, dict) else None
+    if not isinstance(reagents, dict):
+        return []
+    out: list[Diagnostic] = []
+    ids = [rid for rid in reagents if isinstance(rid, str)]
+    libraries = data.get("libraries")
+    library_names = [n for n in libraries if isinstance(n, str)] if isinstance(libraries, dict) else []
+
+    def check_reagent(path: tuple, rid: Any, what: str = "reagent") -> None:
+        if isinstance(rid, str) and rid not in reagents:
+            close = difflib.get_close_matches(rid, ids, n=1, cutoff=0.5)
+            hint = f"did you mean '{close[0]}'?" if close else f"declare it under 'reagents:' (declared: {', '.join(ids)})"
+            out.append(source.diagnostic(path, "DF108", f"{what} '{rid}' is not declared under 'reagents'", hint))
+
+    lowered: dict[str, str] = {}
+    for rid in ids:
+        other = lowered.get(rid.lower())
+        if other is not None:
+            out.append(source.diagnostic(("reagents", rid), "DF110", f"reagent id '{rid}' duplicates '{other}' (ids are case-insensitive)", "give each reagent a distinct id", key=True))
+        lowered[rid.lower()] = rid
+    for rid, reagent in reagents.items():
+        lib = reagent.get("library") if isinstance(reagent, dict) else None
+        if isinstance(lib, str) and lib not in library_names:
+            close = difflib.get_close_matches(lib, library_names, n=1, cutoff=0.5)
+            out.append(source.diagnostic(("reagents", rid, "library"), "DF109", f"library '{lib}' is not declared", f"did you mean '{close[0]}'?" if close else "declare it under 'libraries:'"))
+    scale = data.get("scale")
+    if isinstance(scale, dict):
+        check_reagent(("scale", "limiting"), scale.get("limiting"), "scale.limiting")
+    steps = data.get("steps")
+    for i, step in enumerate(steps if isinstance(steps, list) else []):
+        if not (isinstance(step, dict) and len(step) == 1):
+            continue
+        kind, params = next(iter(step.items()))
+        if not isinstance(params, dict):
+            continue
+        check_reagent(("steps", i, kind, "reagent"), params.get("reagent"))
+        if kind == "stage" and isinstance(params.get("scale"), dict):
+            check_reagent(("steps", i, kind, "scale", "limiting"), params["scale"].get("limiting"), "scale.limiting")
+    return out
+
+
 def _selection_text(wells: tuple[Well, ...]) -> str:
     if not wells:
         return "empty"
@@ -266,31 +462,64 @@ def _selection_text(wells: tuple[Well, ...]) -> str:
 
 # --------------------------------------------------------------------------- libraries
 
+MAX_CSV_BYTES = 4 * 1024 * 1024
+
+
+def _mark_invalid(text: str, invalid: set[Well]) -> None:
+    try:
+        invalid.add(parse_well(text))
+    except WellError:
+        pass
+
 
 def _load_library(loaded_path: str, directory: str, source: SourceDocument, name: str, lib: m.Library, used_wells: tuple[Well, ...]) -> tuple[LoadedLibrary | None, list[Diagnostic]]:
     out: list[Diagnostic] = []
     path = ("libraries", name)
     members: dict[Well, LibraryMember] = {}
+    invalid: set[Well] = set()  # wells whose entry is present but wrong (already reported)
     if lib.csv is not None:
         csv_path = os.path.normpath(os.path.join(directory, lib.csv))
         shown = os.path.relpath(csv_path) if not os.path.isabs(lib.csv) else csv_path
         try:
-            with open(csv_path, newline="", encoding="utf-8") as fh:
-                text = fh.read(4 * 1024 * 1024)
+            with open(csv_path, "rb") as fh:
+                raw = fh.read(MAX_CSV_BYTES + 1)
         except OSError as exc:
             return None, [source.diagnostic(path + ("csv",), "DF118", f"cannot read library file '{lib.csv}': {exc.strerror or exc}", "paths are relative to the protocol file")]
+        if len(raw) > MAX_CSV_BYTES:
+            return None, [source.diagnostic(path + ("csv",), "DF106", f"library file '{lib.csv}' is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB", "a library is one row per well")]
+        try:
+            text = raw.decode("utf-8-sig")  # Excel writes a byte-order mark
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            return None, [Diagnostic(shown, line, 1, "DF118", Severity.ERROR, f"library '{name}': file is not UTF-8 text ({exc.reason} at byte {exc.start})", "save the CSV as UTF-8 (in Excel: 'CSV UTF-8')")]
+        if "\x00" in text:
+            return None, [Diagnostic(shown, text[: text.index("\x00")].count("\n") + 1, 1, "DF118", Severity.ERROR, f"library '{name}': file is not a text CSV (it contains NUL bytes)", "save the library as CSV (comma-separated text)")]
         reader = csv.DictReader(io.StringIO(text))
-        header = [h.strip() for h in (reader.fieldnames or [])]
+        try:
+            header = [h.strip() for h in (reader.fieldnames or [])]
+        except csv.Error as exc:
+            return None, [Diagnostic(shown, 1, 1, "DF118", Severity.ERROR, f"library '{name}': {exc}", "columns are well,name,smiles[,equiv][,mw]")]
         missing = [c for c in ("well", "name") if c not in header]
         unknown = [c for c in header if c not in ("well", "name", "smiles", "equiv", "mw")]
         if missing or unknown:
             problem = f"missing column(s) {', '.join(missing)}" if missing else f"unknown column(s) {', '.join(unknown)}"
             return None, [Diagnostic(shown, 1, 1, "DF118", Severity.ERROR, f"library '{name}': {problem}", "columns are well,name,smiles[,equiv][,mw]")]
-        for row_no, row in enumerate(reader, start=2):
-            row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
-            if not any(row.values()):
+        rows: list[tuple[int, dict]] = []
+        try:
+            for row in reader:
+                rows.append((reader.line_num, row))
+        except csv.Error as exc:
+            out.append(Diagnostic(shown, reader.line_num, 1, "DF118", Severity.ERROR, f"library '{name}': {exc}", "check the quoting on this line"))
+        for row_no, row in rows:
+            extra = row.get(None)
+            row = {(k or "").strip(): (v if isinstance(v, str) else "").strip() for k, v in row.items() if k is not None}
+            if not any(row.values()) and not extra:
                 continue
             origin = (shown, row_no, 1)
+            if extra:
+                out.append(Diagnostic(shown, row_no, 1, "DF118", Severity.ERROR, f"library '{name}': row has more fields than the header ({len(header)})", "quote names that contain commas: \"1,3-benzodioxole-4-carbaldehyde\""))
+                _mark_invalid(row.get("well", ""), invalid)
+                continue
             try:
                 well = parse_well(row.get("well", ""))
             except WellError as exc:
@@ -301,6 +530,7 @@ def _load_library(loaded_path: str, directory: str, source: SourceDocument, name
                 continue
             if not row.get("name"):
                 out.append(Diagnostic(shown, row_no, 1, "DF102", Severity.ERROR, f"library '{name}': well {well.name} has no name", None))
+                invalid.add(well)
                 continue
             equiv = None
             if row.get("equiv"):
@@ -308,6 +538,7 @@ def _load_library(loaded_path: str, directory: str, source: SourceDocument, name
                     equiv = m._validate_equiv(row["equiv"], None)  # same rules as in YAML
                 except Exception as exc:  # PydanticCustomError
                     out.append(Diagnostic(shown, row_no, 1, getattr(exc, "type", "DF206"), Severity.ERROR, f"library '{name}' {well.name}: {exc}", None))
+                    invalid.add(well)
                     continue
             mw = None
             if row.get("mw"):
@@ -315,6 +546,7 @@ def _load_library(loaded_path: str, directory: str, source: SourceDocument, name
                     mw = m._validate_molar_mass(row["mw"], None)
                 except Exception as exc:
                     out.append(Diagnostic(shown, row_no, 1, getattr(exc, "type", "DF206"), Severity.ERROR, f"library '{name}' {well.name}: {exc}", None))
+                    invalid.add(well)
                     continue
             members[well] = LibraryMember(row["name"], row.get("smiles") or None, mw, equiv, origin)
     else:
@@ -337,7 +569,7 @@ def _load_library(loaded_path: str, directory: str, source: SourceDocument, name
                     position = well.row if lib.by == "row" else well.column - 1
                     if position == index:
                         members[well] = member
-    missing = [w for w in used_wells if w not in members]
+    missing = [w for w in used_wells if w not in members and w not in invalid]
     if missing:
         names = ", ".join(w.name for w in missing[:8]) + ("…" if len(missing) > 8 else "")
         if lib.by == "well":
@@ -346,7 +578,8 @@ def _load_library(loaded_path: str, directory: str, source: SourceDocument, name
             unit = "row" if lib.by == "row" else "column"
             needed = sorted({(w.row if lib.by == "row" else w.column - 1) for w in missing})
             labels = [row_letter(i) if lib.by == "row" else str(i + 1) for i in needed]
-            hint = f"the library has {len(items)} item(s), one per {unit}; add items for {unit}(s) {', '.join(labels)}"  # type: ignore[arg-type]
+            shown_labels = ", ".join(labels[:12]) + (f" … ({len(labels)} in all)" if len(labels) > 12 else "")
+            hint = f"the library has {len(items)} item(s), one per {unit}; add items for {unit}(s) {shown_labels}"  # type: ignore[arg-type]
         out.append(source.diagnostic(path, "DF113", f"library '{name}' has no member for {len(missing)} used well(s): {names}", hint, key=True))
     return LoadedLibrary(name, lib.by, members, lib.csv), out
 
@@ -374,12 +607,16 @@ def load_protocol(path: str) -> LoadResult:
 
 def load_protocol_document(source: SourceDocument, path: str) -> LoadResult:
     data = source.data
+    if data is None:
+        return LoadResult(None, (Diagnostic(source.filename, 1, 1, "DF102", Severity.ERROR, "the file is empty (no protocol in it)", "start with 'diazflow: 1' and 'name: ...'"),))
     if not isinstance(data, dict):
         return LoadResult(None, (Diagnostic(source.filename, 1, 1, "DF103", Severity.ERROR, f"a protocol is a mapping of keys, got {_describe(data)}", "start with 'diazflow: 1' and 'name: ...'"),))
     try:
         protocol = m.Protocol.model_validate(data, context=_room_temperature_context(data))
     except ValidationError as exc:
-        return LoadResult(None, tuple(sort_unique(_validation_diagnostics(source, exc))))
+        # still report undeclared names, so one run shows every error (spec §5), not only the schema's
+        diags = _validation_diagnostics(source, exc) + _raw_reference_diagnostics(source)
+        return LoadResult(None, tuple(sort_unique(diags)))
     directory = os.path.dirname(os.path.abspath(path))
     loaded = LoadedProtocol(path, directory, source, protocol)
     diags = _reference_diagnostics(loaded)

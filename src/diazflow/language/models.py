@@ -8,6 +8,7 @@ values in canonical units.  Models are frozen: later stages read them, never cha
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -45,6 +46,26 @@ def _room_temperature(info: ValidationInfo) -> float:
     return float(ctx.get("room_temperature_c", 22.0))
 
 
+ABSOLUTE_ZERO_C = -273.15
+
+
+def check_sign(q: Quantity | QuantityRange, field: str) -> None:
+    """Physical sense of a value (DF205): amounts, volumes, concentrations, speeds and rates are
+    positive, durations are not negative, and no temperature is below absolute zero."""
+    low = q.low if isinstance(q, QuantityRange) else q
+    if not math.isfinite(low.value) or (isinstance(q, QuantityRange) and not math.isfinite(q.high.value)):
+        raise QuantityError("DF206", f"{field}: '{q.text}' is not a finite number")
+    dimension = low.dimension
+    if dimension is Dimension.TEMPERATURE:
+        if low.value < ABSOLUTE_ZERO_C:
+            raise QuantityError("DF205", f"{field}: {low.text} is below absolute zero", "temperatures are in degC, e.g. '-78 degC'")
+    elif dimension is Dimension.DURATION:
+        if low.value < 0:
+            raise QuantityError("DF205", f"{field}: a duration cannot be negative ('{q.text}')", f"e.g. '{dimension.example}'")
+    elif low.value <= 0:
+        raise QuantityError("DF205", f"{field} must be greater than 0 (got '{q.text}')", f"e.g. '{dimension.example}'")
+
+
 def _quantity_validator(dimension: Dimension, allow_range: bool):
     def validate(value: Any, info: ValidationInfo):
         if isinstance(value, (Quantity, QuantityRange)):
@@ -52,10 +73,13 @@ def _quantity_validator(dimension: Dimension, allow_range: bool):
         field = info.field_name or "value"
         try:
             if allow_range:
-                return parse_quantity_or_range(value, dimension, field=field, room_temperature_c=_room_temperature(info))
-            if isinstance(value, str) and (" to " in value or _looks_like_range(value)):
-                raise QuantityError("DF204", f"{field}: a range is not allowed here ('{value}')", f"give one value, e.g. '{dimension.example}'")
-            return parse_quantity(value, dimension, field=field, room_temperature_c=_room_temperature(info))
+                q = parse_quantity_or_range(value, dimension, field=field, room_temperature_c=_room_temperature(info))
+            else:
+                if isinstance(value, str) and (" to " in value or _looks_like_range(value)):
+                    raise QuantityError("DF204", f"{field}: a range is not allowed here ('{value}')", f"give one value, e.g. '{dimension.example}'")
+                q = parse_quantity(value, dimension, field=field, room_temperature_c=_room_temperature(info))
+            check_sign(q, field)
+            return q
         except QuantityError as exc:
             raise PydanticCustomError(exc.code, exc.message, {"hint": exc.hint or ""}) from None
 
@@ -106,6 +130,8 @@ def _validate_equiv(value: Any, info: ValidationInfo):
     if isinstance(value, bool):
         raise PydanticCustomError("DF206", "equiv: expected a number of equivalents such as 1.05", {"hint": ""})
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise PydanticCustomError("DF206", f"equiv: {value} is not a finite number", {"hint": "e.g. 'equiv: 1.05'"})
         q = Quantity(float(value), Dimension.EQUIV, f"{value} equiv")
     else:
         try:
@@ -115,8 +141,8 @@ def _validate_equiv(value: Any, info: ValidationInfo):
                 # "0.9-1.0" without a unit is still clearly equivalents
                 try:
                     q = parse_quantity_or_range(value + " equiv", Dimension.EQUIV, field="equiv")
-                except QuantityError:
-                    raise PydanticCustomError(exc.code, exc.message, {"hint": exc.hint or ""}) from None
+                except QuantityError as again:  # e.g. a backwards range: report that, not "no unit"
+                    raise PydanticCustomError(again.code, again.message, {"hint": again.hint or ""}) from None
             else:
                 raise PydanticCustomError(exc.code, exc.message, {"hint": exc.hint or ""}) from None
     low = q.low.value if isinstance(q, QuantityRange) else q.value
@@ -136,8 +162,8 @@ Equiv = Annotated[
 def _validate_volume_or_reaction_volumes(value: Any, info: ValidationInfo):
     multiple = parse_reaction_volumes(value)
     if multiple is not None:
-        if multiple <= 0:
-            raise PydanticCustomError("DF205", "volume must be greater than 0", {"hint": ""})
+        if not 0 < multiple < math.inf:
+            raise PydanticCustomError("DF205", "volume must be greater than 0", {"hint": "e.g. 'volume: 1 reaction volume'"})
         return ReactionVolumes(multiple=multiple)
     return _quantity_validator(Dimension.VOLUME, False)(value, info)
 
@@ -158,7 +184,7 @@ def _validate_molar_mass(value: Any, info: ValidationInfo) -> float:
             raise PydanticCustomError("DF206", f"mw: cannot read '{value}' as a molar mass", {"hint": "write it in g/mol, e.g. 'mw: 180.2'"}) from None
     else:
         raise PydanticCustomError("DF206", "mw: expected a molar mass in g/mol", {"hint": "e.g. 'mw: 180.2'"})
-    if not 1.0 <= number <= 100_000:
+    if not 1.0 <= number <= 100_000:  # also refuses nan
         raise PydanticCustomError("DF205", f"mw: {number} g/mol is not a plausible molar mass", {"hint": "molar masses are in g/mol, e.g. 180.2"})
     return number
 

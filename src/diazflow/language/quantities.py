@@ -202,6 +202,7 @@ def _canonical_unit(dimension: Dimension):
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _SINGLE = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>.*?)\s*$")
 _RANGE_TO = re.compile(rf"^\s*(?P<a>{_NUMBER})\s*(?P<ua>[^\d\s+-][^\s]*)?\s+to\s+(?P<b>{_NUMBER})\s*(?P<ub>.*?)\s*$")
+_RANGE_TAIL = re.compile(r"^(?:[^\d\s.+-][^\s-]*)?\s*[-–]\s*[-+]?\d")  # the rest of "-10--5 degC" after "-10"
 _RANGE_DASH = re.compile(r"^\s*(?P<a>\d+\.?\d*|\.\d+)\s*(?P<ua>[^\d\s.+-][^\s-]*)?\s*[-–]\s*(?P<b>\d+\.?\d*|\.\d+)\s*(?P<ub>.*?)\s*$")
 
 
@@ -225,11 +226,12 @@ def _to_canonical(number: float, unit_text: str, dimension: Dimension, original:
         )
     unit_name = _normalise_unit(unit_text)
     if unit_name in _SUSPICIOUS:
-        raise QuantityError(
-            "DF203",
-            f"{field}: unit '{unit_text}' in '{original}' is ambiguous",
-            f"did you mean '{_SUSPICIOUS[unit_name]}'? e.g. '{dimension.example}'",
-        )
+        meant = _SUSPICIOUS[unit_name]
+        if _unit(meant).dimensionality == _canonical_unit(dimension).dimensionality:
+            hint = f"did you mean '{meant}'? e.g. '{dimension.example}'"
+        else:
+            hint = f"write a unit of {dimension.value}, e.g. '{dimension.example}'"
+        raise QuantityError("DF203", f"{field}: unit '{unit_text}' in '{original}' is ambiguous", hint)
     try:
         unit = _unit(unit_name)
     except Exception:
@@ -253,6 +255,11 @@ def _article(noun: str) -> str:
 
 def _unit_hint(unit_text: str, dimension: Dimension) -> str:
     import difflib
+
+    if "reaction" in unit_text.lower():
+        return "'N reaction volume' is only allowed as a quench's volume; elsewhere write a volume, e.g. '250 uL'"
+    if "-" in unit_text and any(ch.isdigit() for ch in unit_text):
+        return "a range with negative numbers is written with 'to', e.g. '-10 to -5 degC'"
 
     candidates = sorted({v for v in _UNIT_SPELLINGS.values()} | {_CANONICAL[dimension]})
     close = difflib.get_close_matches(unit_text, candidates, n=1, cutoff=0.5)
@@ -289,7 +296,7 @@ def parse_quantity(
     if not m:
         raise QuantityError(
             "DF206",
-            f"{field}: cannot read '{text}' as a {dimension.value}",
+            f"{field}: cannot read '{text}' as {_article(dimension.value)}",
             f"write a number and a unit, e.g. '{dimension.example}'",
         )
     number = float(m.group("num"))
@@ -317,7 +324,7 @@ def parse_quantity_or_range(
                 raise QuantityError(
                     "DF201",
                     f"{field}: range '{text}' has no unit",
-                    f"write the unit after the range, e.g. '30-60 min'",
+                    "write the unit after the range, e.g. '30-60 min'",
                 )
             low = _to_canonical(float(m.group("a")), unit_a, dimension, f"{m.group('a')} {unit_a}", field)
             high = _to_canonical(float(m.group("b")), unit_b, dimension, f"{m.group('b')} {unit_b}", field)
@@ -328,6 +335,13 @@ def parse_quantity_or_range(
                     "write the smaller value first, e.g. '30-60 min'; for negative numbers use 'to': '-10 to -5 degC'",
                 )
             return QuantityRange(low, high, stripped)
+        single = _SINGLE.match(stripped)
+        if single and _RANGE_TAIL.match(single.group("unit")):
+            raise QuantityError(
+                "DF204",
+                f"{field}: cannot read the range '{text}'",
+                "write a range with negative numbers with 'to', e.g. '-10 to -5 degC'",
+            )
     return parse_quantity(text, dimension, field=field, room_temperature_c=room_temperature_c)
 
 

@@ -34,6 +34,9 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 50_000
 """Budget for nodes visited, aliases included, which bounds alias expansion ("billion laughs")."""
 
+MAX_DEPTH = 100
+"""Deepest nesting of mappings and lists accepted (a protocol needs about 6)."""
+
 Path = tuple  # a path into the document: ("steps", 3, "add", "equiv")
 
 _PLAIN_TAGS = {
@@ -56,6 +59,9 @@ class SourceDocument:
     data: Any
     key_positions: Mapping[Path, tuple[int, int]] = field(default_factory=dict)
     value_positions: Mapping[Path, tuple[int, int]] = field(default_factory=dict)
+    raw_scalars: Mapping[Path, str] = field(default_factory=dict)
+    """The text as written of every plain scalar that YAML did *not* read as a string
+    (``NO``, ``1:30``, ``012``, ``2024-01-01``, ``~``), so diagnostics can show what was written."""
 
     def position(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """Position of the value at ``path`` (or its key), else of the deepest known ancestor."""
@@ -98,6 +104,7 @@ class _Walker:
         self.filename = filename
         self.keys: dict[Path, tuple[int, int]] = {}
         self.values: dict[Path, tuple[int, int]] = {}
+        self.raw: dict[Path, str] = {}
         self.errors: list[Diagnostic] = []
         self.visited = 0
         self._constructor = yaml.constructor.SafeConstructor()
@@ -112,14 +119,15 @@ class _Walker:
         self.visited += 1
         if self.visited > MAX_NODES:
             raise _BudgetExceeded(node)
-        if depth > 100:
-            raise _BudgetExceeded(node)
+        if depth > MAX_DEPTH:
+            raise _BudgetExceeded(node, nested=True)
         self.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if node.tag not in _PLAIN_TAGS:
+            shown = "!!" + node.tag[len("tag:yaml.org,2002:") :] if node.tag.startswith("tag:yaml.org,2002:") else node.tag
             self._error(
                 node,
                 "DF105",
-                f"YAML tag '{node.tag}' is not allowed in a protocol",
+                f"YAML tag '{shown}' is not allowed in a protocol",
                 "remove the tag; protocols hold plain values only (nothing is ever executed)",
             )
             return None
@@ -148,15 +156,66 @@ class _Walker:
         if isinstance(node, yaml.SequenceNode):
             return [self.walk(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
         try:
-            return self._constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            self._error(node, "DF100", f"cannot read value: {getattr(exc, 'problem', exc)}")
+            value = self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            # e.g. "2024-02-30" looks like a date to YAML and then fails to become one
+            self._error(node, "DF100", f"cannot read value '{node.value}': {getattr(exc, 'problem', None) or exc}", f"quote it: \"{node.value}\"")
             return None
+        if not isinstance(value, str) and isinstance(node, yaml.ScalarNode) and not node.style:  # plain ("" in the C loader)
+            self.raw[path] = node.value
+        return value
 
 
 class _BudgetExceeded(Exception):
-    def __init__(self, node: yaml.Node):
+    def __init__(self, node: yaml.Node | yaml.Event, nested: bool = False):
         self.node = node
+        self.nested = nested
+
+
+def _prescan(text: str) -> tuple[yaml.Event, bool] | None:
+    """Walk the parser's events once and stop at the first sign of an oversized document.
+
+    PyYAML's C composer recurses once per nesting level (100,000 nested ``[`` crash the
+    interpreter with a segmentation fault) and libyaml's scanner slows down quadratically with
+    flow nesting, so depth and size are bounded here, on the flat event stream, *before* any
+    node graph is composed.  Costs about half a composition for a normal protocol.
+    """
+    loader = _Loader(text)
+    try:
+        depth = 0
+        count = 0
+        while True:
+            event = loader.get_event()
+            if event is None or isinstance(event, yaml.StreamEndEvent):
+                return None
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return (event, True)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            elif not isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+                continue
+            count += 1
+            if count > MAX_NODES:
+                return (event, False)
+    finally:
+        loader.dispose()
+
+
+def _budget_diagnostic(filename: str, exc: _BudgetExceeded) -> Diagnostic:
+    mark = exc.node.start_mark
+    if exc.nested:
+        message = f"document is nested more than {MAX_DEPTH} levels deep"
+        hint = "a protocol needs only a few levels of nesting; check the indentation and brackets"
+    elif isinstance(exc.node, yaml.Event):
+        message = f"document has more than {MAX_NODES:,} values"
+        hint = "move large building-block tables into a CSV library (libraries: {name: {csv: file.csv}})"
+    else:
+        message = f"document expands to more than {MAX_NODES:,} values (aliases nested too deeply?)"
+        hint = "protocols do not need nested anchors/aliases; write the values out"
+    line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    return Diagnostic(filename, line, column, "DF106", Severity.ERROR, message, hint)
 
 
 def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
@@ -184,11 +243,16 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
                 [Diagnostic(filename, 0, 0, "DF100", Severity.ERROR, f"file is not UTF-8 text ({exc.reason} at byte {exc.start})", "save the file as UTF-8")]
             ) from None
     try:
+        too_big = _prescan(text)
+        if too_big is not None:
+            raise _BudgetExceeded(*too_big)
         loader = _Loader(text)
         try:
             root = loader.get_single_node()
         finally:
             loader.dispose()
+    except _BudgetExceeded as exc:
+        raise YamlSourceError([_budget_diagnostic(filename, exc)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -202,6 +266,15 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
         elif "found undefined alias" in problem:
             hint = "define the anchor (&name) before using it (*name)"
         raise YamlSourceError([Diagnostic(filename, line, column, "DF100", Severity.ERROR, f"YAML syntax error: {problem}", hint)]) from None
+    except yaml.reader.ReaderError as exc:
+        # e.g. a NUL or other control character: report where it is, not just the byte offset
+        # libyaml counts the position in bytes of UTF-8, the pure-Python reader in characters
+        before = text.encode("utf-8")[: exc.position].decode("utf-8", "ignore") if _Loader is not yaml.SafeLoader else text[: exc.position]
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or b"\0")
+        raise YamlSourceError(
+            [Diagnostic(filename, line, column, "DF100", Severity.ERROR, f"YAML error: control character {code:#06x} is not allowed in a protocol", "remove it (was the file saved as text?)")]
+        ) from None
     except yaml.YAMLError as exc:
         raise YamlSourceError([Diagnostic(filename, 0, 0, "DF100", Severity.ERROR, f"YAML error: {exc}")]) from None
     if root is None:
@@ -210,23 +283,10 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
     try:
         data = walker.walk(root, ())
     except _BudgetExceeded as exc:
-        mark = exc.node.start_mark
-        raise YamlSourceError(
-            [
-                Diagnostic(
-                    filename,
-                    mark.line + 1,
-                    mark.column + 1,
-                    "DF106",
-                    Severity.ERROR,
-                    f"document expands to more than {MAX_NODES:,} values (aliases nested too deeply)",
-                    "protocols do not need nested anchors/aliases; write the values out",
-                )
-            ]
-        ) from None
+        raise YamlSourceError([_budget_diagnostic(filename, exc)]) from None
     if walker.errors:
         raise YamlSourceError(walker.errors)
-    return SourceDocument(filename, data, walker.keys, walker.values)
+    return SourceDocument(filename, data, walker.keys, walker.values, walker.raw)
 
 
 def load_yaml_file(path: str, display_name: str | None = None) -> SourceDocument:
