@@ -46,21 +46,25 @@ def expected_positions(path, needles):
 
 def test_valid_protocol_exits_0(run_diazflow, protocol_dir):
     shutil.copy(BASE_PROTOCOL, protocol_dir / "valid.yaml")
+    deck = REPO / "deck_layouts" / "starlet_chem.yaml"
+    proc = run_diazflow("validate", "valid.yaml", "--deck", str(deck), cwd=protocol_dir)
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 valid, 0 invalid" in proc.stderr
+
+
+def test_protocol_without_any_deck_is_df525(run_diazflow, protocol_dir):
+    """'deck:' may be left out only when --deck is given (spec §3)."""
+    shutil.copy(BASE_PROTOCOL, protocol_dir / "valid.yaml")
     proc = run_diazflow("validate", "valid.yaml", cwd=protocol_dir)
     no_traceback(proc)
     errors = [m.group("code") for line in proc.stdout.splitlines() if (m := TEXT_LINE.match(line)) and m.group("severity") == "error"]
-    if proc.returncode == 1 and errors == ["DF525"]:
-        # The language stage accepts it; only the missing deck (a later stage) is complained about.
-        pytest.xfail("pipeline reports DF525 for a protocol without 'deck:' (spec §3 allows omitting it with --deck)")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "1 valid, 0 invalid" in proc.stderr
+    assert proc.returncode == 1 and errors == ["DF525"]
 
 
 def test_valid_protocols_exit_0_on_a_deck(run_diazflow):
     """The example protocols pass every stage (chemistry, deck, schedule) on the STARlet deck."""
     deck = REPO / "deck_layouts" / "starlet_chem.yaml"
-    if not deck.exists():
-        pytest.skip("deck_layouts/starlet_chem.yaml is not there yet")
     names = sorted(p.name for p in PROTOCOLS.glob("*.yaml"))
     proc = run_diazflow("validate", *names, "--deck", str(deck), "--format", "json", cwd=PROTOCOLS)
     no_traceback(proc)
@@ -183,7 +187,7 @@ def test_schema_command(run_diazflow, tmp_path):
 
 
 def test_schema_accepts_the_example_protocols(run_diazflow):
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
     import yaml
 
     from diazflow.language.schema import protocol_json_schema

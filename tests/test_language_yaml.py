@@ -178,15 +178,12 @@ def test_directory_instead_of_file(tmp_path):
     assert "cannot read" in d.message
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read any file")
-def test_unreadable_file(write_protocol):
-    v = write_protocol(BASE_PROTOCOL.read_text())
-    v.path.chmod(0)
-    try:
-        d = only(diagnostics(v.path), "DF100")
-        assert "cannot read" in d.message
-    finally:
-        v.path.chmod(0o644)
+def test_dangling_symlink_cannot_be_read(tmp_path):
+    """An unreadable path (here a link to nowhere; chmod 0 does not stop root) is DF100."""
+    link = tmp_path / "protocol.yaml"
+    link.symlink_to(tmp_path / "gone.yaml")
+    d = only(diagnostics(link), "DF100")
+    assert "cannot read" in d.message
 
 
 def test_tab_indentation(variant):
@@ -232,3 +229,14 @@ def test_impossible_date_is_a_diagnostic(variant):
     d = only(diagnostics(v.path), "DF100")
     assert (d.line, d.column) == v.at("2024-02-30")
     assert "2024-02-30" in d.message and "quote" in d.hint
+
+
+def test_merge_keys_follow_yaml_and_explicit_keys_override():
+    """``<<: *anchor`` then a key of the mapping's own: the own key wins, as in PyYAML."""
+    import yaml
+
+    from diazflow.language.source import load_yaml
+
+    text = "base: &b {x: 1, y: 2}\nother: &o {y: 5, z: 1}\nd:\n  <<: [*b, *o]\n  z: 3\n"
+    assert load_yaml(text, "f.yaml").data == yaml.safe_load(text)
+    assert load_yaml(text, "f.yaml").data["d"] == {"x": 1, "y": 2, "z": 3}

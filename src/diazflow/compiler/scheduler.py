@@ -270,7 +270,7 @@ class _Scheduler:
                 held = self.tips.take(tip, len(group)) if per_member else self.tips.take(tip, min(self.deck.channels, len(wells)))
                 t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=list(range(len(held))), tips=held, tip_type=tip.name)
             for k in range(n):
-                part = [volume[w] / n for w in group]
+                part = [_aliquot(volume[w], n, k) for w in group]
                 srcs = [str(source[w]) for w in group]
                 t = self.emit(t, self.t_aspirate(part, tip), LIQUID_HANDLER, "aspirate", step, reagent=rid, channels=channels, wells=srcs, volumes_uL=[r3(v) for v in part])
                 t = self.emit(t, self.t_dispense(part, tip), LIQUID_HANDLER, "dispense", step, reagent=rid, substances=self.substances(rid, group), channels=channels, wells=[w.name for w in group], volumes_uL=[r3(v) for v in part])
@@ -354,7 +354,7 @@ class _Scheduler:
                 elif held is None:
                     held = self.tips.take(tip, min(self.deck.channels, len(wells)))
                     t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=list(range(len(held))), tips=held, tip_type=tip.name)
-                part = [part_of[w] for w in group]
+                part = [_aliquot(volume[w], n, k) for w in group]
                 srcs = [str(source[w]) for w in group]
                 t = self.emit(t, self.t_aspirate(part, tip), LIQUID_HANDLER, "aspirate", step, reagent=rid, channels=channels, wells=srcs, volumes_uL=[r3(v) for v in part], aliquot=k + 1, aliquots=n)
                 t = self.emit(t, self.t_dispense(part, tip), LIQUID_HANDLER, "dispense", step, reagent=rid, substances=self.substances(rid, group), channels=channels, wells=[w.name for w in group], volumes_uL=[r3(v) for v in part], aliquot=k + 1, aliquots=n)
@@ -398,7 +398,7 @@ class _Scheduler:
             message = f"Weigh {reagent.substance.name if reagent.substance else rid} into the wells of {self.p.vessels.labware}: " + ", ".join(f"{w.name} {mg[w]:.2f} mg" for w in wells[:4]) + (" …" if len(wells) > 4 else "")
             t = self.now
             for k in range(n):
-                t = self.emit(t, 0.0, OPERATOR, "dispense_powder", step, reagent=rid, substances=names, wells=[w.name for w in wells], mg=[r3(mg[w] / n) for w in wells], manual=True, message=message, aliquot=k + 1 if n > 1 else None, aliquots=n if n > 1 else None)
+                t = self.emit(t, 0.0, OPERATOR, "dispense_powder", step, reagent=rid, substances=names, wells=[w.name for w in wells], mg=[_aliquot(mg[w], n, k) for w in wells], manual=True, message=message, aliquot=k + 1 if n > 1 else None, aliquots=n if n > 1 else None)
             for w in wells:
                 self.last_addition_end[w] = t
             return t
@@ -423,7 +423,7 @@ class _Scheduler:
         for k in range(n):
             t = max(self.now + k * interval, end)
             for w in wells:
-                t = self.emit(t, dose_time(w), device, "dispense_powder", step, reagent=rid, substances=self.substances(rid, [w]), wells=[w.name], mg=[r3(mg[w] / n)], aliquot=k + 1 if n > 1 else None, aliquots=n if n > 1 else None)
+                t = self.emit(t, dose_time(w), device, "dispense_powder", step, reagent=rid, substances=self.substances(rid, [w]), wells=[w.name], mg=[_aliquot(mg[w], n, k)], aliquot=k + 1 if n > 1 else None, aliquots=n if n > 1 else None)
                 self.last_addition_end[w] = t
             end = t
         end = max(end, self.now + duration)
@@ -562,6 +562,13 @@ class _Scheduler:
             self.error(step, (), "DF308", f"the boiling point of '{solvent}' is not known, so reflux has no temperature", "use a solvent the property data knows, or 'heat: {to: ...}' with a hold")
             return None
         return props.boiling_point_c
+
+
+def _aliquot(total: float, n: int, k: int) -> float:
+    """Aliquot k (0-based) of n: equal parts rounded to 1 nL, the last takes the remainder, so the
+    rounded aliquots in the plan add up exactly to the rounded amount in ``wells`` (spec §6)."""
+    part = r3(total / n)
+    return part if k < n - 1 else r3(r3(total) - part * (n - 1))
 
 
 def _range_hint(module: ModuleFacts, target: float) -> str:

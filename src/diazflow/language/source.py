@@ -133,14 +133,22 @@ class _Walker:
             return None
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
-            # merge keys ("<<") are expanded by flatten_mapping, as safe_load would do
+            # merge keys ("<<") are expanded by flatten_mapping, as safe_load would do; it puts the
+            # merged entries first, and a key written out in the mapping overrides a merged one
+            explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
             self._constructor.flatten_mapping(node)
-            for key_node, value_node in node.value:
+            merged_count = len(node.value) - explicit
+            explicit_keys = {k.value for k, _ in node.value[merged_count:] if isinstance(k, yaml.ScalarNode)}
+            for index, (key_node, value_node) in enumerate(node.value):
+                if index < merged_count and isinstance(key_node, yaml.ScalarNode) and key_node.value in explicit_keys:
+                    continue  # overridden by the mapping's own key
                 key = self.walk(key_node, path + ("<key>",), depth + 1)
                 if not isinstance(key, (str, int, float, bool)) and key is not None:
                     self._error(key_node, "DF103", "mapping keys must be plain scalars")
                     continue
-                if key in result:
+                if key in result and index < merged_count:
+                    pass  # two merge sources with the same key: the later entry wins, as in PyYAML
+                elif key in result:
                     first = self.keys.get(path + (key,), (0, 0))
                     self._error(
                         key_node,
