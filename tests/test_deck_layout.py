@@ -412,7 +412,8 @@ def test_a_new_module_kind_needs_no_code(tmp_path):
 # --------------------------------------------------------------------------- speed and PLR-freedom
 
 
-def test_load_deck_is_fast_and_does_not_import_pylabrobot():
+def test_load_deck_does_not_import_pylabrobot():
+    """validate must stay fast: loading a layout never imports PyLabRobot (timing: bench/)."""
     code = textwrap.dedent(
         """
         import sys, time, json
@@ -431,7 +432,6 @@ def test_load_deck_is_fast_and_does_not_import_pylabrobot():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["plr"] is False
-    assert max(result["times"]) < 0.05, result["times"]
 
 
 def test_shipped_plr_name_list_matches_installed_pylabrobot():

@@ -172,6 +172,182 @@ def compile_command(workflow: str, output: str | None, deck: str | None, output_
     sys.exit(EXIT_OK)
 
 
+@cli.command(name="report")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="report.html", show_default=True, help="the HTML file to write")
+@click.option("--png", "png_dir", type=click.Path(file_okay=False), default=None, help="also write timeline.png and platemap.png into this directory")
+@click.option("--start", "start", default=None, metavar="DATETIME", help="clock time of the start, e.g. 2026-11-22T09:00 (a journal's own start is used otherwise)")
+@_deck_option
+@_format_option
+def report_command(source: str, output: str, png_dir: str | None, start: str | None, deck: str | None, output_format: str) -> None:
+    """Write ONE self-contained HTML report for a protocol (WORKFLOW), a plan JSON or a run JOURNAL.
+
+    Timeline per device, block temperature, plate map, stocks to prepare, when the operator is
+    needed, diagnostics and, for a journal, planned vs actual times.  Exit 1 if the protocol
+    does not compile (the report then shows its diagnostics).
+    """
+    from diazflow.report import JournalError, parse_start, render_html, report_for, write_pngs
+
+    try:
+        start_at = parse_start(start)
+    except ValueError:
+        raise click.BadParameter(f"'{start}' is not a date and time like 2026-11-22T09:00", param_hint="--start")
+    try:
+        rep = report_for(source, deck_override=deck, start=start_at)
+    except JournalError as exc:
+        raise click.UsageError(str(exc))
+    if rep.diagnostics:
+        _print_diagnostics({rep.source_path: list(rep.diagnostics)}, output_format)
+    _atomic_write(output, render_html(rep))
+    written = [output]
+    if png_dir and rep.plan is not None:
+        written += write_pngs(rep, png_dir)
+    if output_format == "text":
+        for path in written:
+            click.echo(f"report written to {path}")
+    sys.exit(EXIT_OK if rep.plan is not None else EXIT_INVALID)
+
+
+_inject_fault_option = click.option(
+    "--inject-fault",
+    "inject_fault",
+    multiple=True,
+    hidden=True,
+    metavar="OP_ID:KIND",
+    help="for testing: make a simulated device fail at an operation (tip_not_picked_up, temperature_timeout, connection_lost); also DIAZFLOW_INJECT_FAULT",
+)
+
+
+def _faults(specs: tuple[str, ...]):
+    from diazflow.runtime.faults import FaultPlan
+
+    try:
+        return FaultPlan.parse(specs)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _finish_run(outcome, started: float) -> None:
+    from diazflow.runtime.runner import print_timings
+
+    outcome.timings["total_in_process_s"] = _perf() - started
+    outcome.timings["process_s"] = _process_seconds()
+    print_timings(outcome.timings)
+    if outcome.exit_code == EXIT_OK:
+        click.echo(f"run complete; journal: {outcome.journal_path}")
+    else:
+        click.echo(f"error: {outcome.message} (journal kept: {outcome.journal_path}; continue with: diazflow resume {outcome.journal_path})", err=True)
+    _fast_exit(outcome.exit_code)
+    sys.exit(outcome.exit_code)
+
+
+def _fast_exit(code: int) -> None:
+    """Leave without tearing down the interpreter when this process is the ``diazflow`` command.
+
+    Freeing PyLabRobot's deck (thousands of resources) at interpreter shutdown costs 0.1-0.2 s;
+    the journal is closed and the output flushed by now.  Never inside another program (tests
+    that invoke the CLI in-process, ``CliRunner``).
+    """
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    is_cli = (spec is not None and spec.name == "diazflow.cli") or os.path.basename(getattr(main, "__file__", "") or "") == "diazflow"
+    if is_cli and os.environ.get("DIAZFLOW_NO_FAST_EXIT") is None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _perf() -> float:
+    import time
+
+    return time.perf_counter()
+
+
+def _process_seconds() -> float:
+    """Wall time since this process started (Linux: from /proc; elsewhere 0)."""
+    try:
+        import time
+
+        with open("/proc/self/stat") as fh:
+            start_ticks = float(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+
+
+@cli.command()
+@click.argument("workflow", type=click.Path(exists=True, dir_okay=False))
+@click.option("--backend", type=click.Choice(["simulate", "chatterbox", "hardware"]), default="simulate", show_default=True, help="simulated devices, PyLabRobot's robot-specific chatterbox, or the real robot of the deck layout")
+@click.option("--speed", type=float, default=None, help="run N times faster than real time (default: a virtual clock, as fast as possible; hardware: real time)")
+@click.option("--journal", "journal_path", type=click.Path(dir_okay=False), default=None, help="the run journal (SQLite); default runs/<protocol>-<time>.journal.sqlite")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@_deck_option
+@_format_option
+@_inject_fault_option
+def run(workflow: str, backend: str, speed: float | None, journal_path: str | None, quiet: bool, deck: str | None, output_format: str, inject_fault: tuple[str, ...]) -> None:
+    """Validate, compile and run a protocol; every operation is journalled (exit 3 if the run fails)."""
+    started = _perf()
+    from diazflow.pipeline import check
+
+    import_s = _perf() - started
+    faults = _faults(inject_fault)
+    t = _perf()
+    result = check(workflow, deck_override=deck)
+    check_s = _perf() - t
+    errors = [d for d in result.diagnostics if d.is_error]
+    if errors or output_format != "text":
+        _print_diagnostics({result.path: list(result.diagnostics)}, output_format)
+    if result.plan is None:
+        sys.exit(EXIT_INVALID)
+    from diazflow.runtime.runner import UsageError, run_plan
+
+    try:
+        outcome = run_plan(result, backend=backend, speed=speed, journal_path=journal_path, quiet=quiet, faults=faults)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    outcome.timings["check_s"] = check_s
+    outcome.timings["import_pipeline_s"] = import_s
+    _finish_run(outcome, started)
+
+
+@cli.command()
+@click.argument("journal", type=click.Path(exists=True, dir_okay=False))
+@click.option("--speed", type=float, default=None, help="override the run's speed (default: as the run was started)")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@_inject_fault_option
+def resume(journal: str, speed: float | None, quiet: bool, inject_fault: tuple[str, ...]) -> None:
+    """Continue an interrupted or failed run from its journal, without repeating or skipping an operation."""
+    started = _perf()
+    from diazflow.runtime.runner import UsageError, resume_run
+
+    faults = _faults(inject_fault)
+    try:
+        outcome = resume_run(journal, speed=speed, quiet=quiet, faults=faults)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    _finish_run(outcome, started)
+
+
+@cli.command(name="journal")
+@click.argument("journal", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="print the state as JSON (status, completed, in_flight, dispensed_uL)")
+def journal_command(journal: str, as_json: bool) -> None:
+    """Show the state of a run from its journal: status, operations done and in flight, volumes dispensed."""
+    from diazflow.runtime.runner import UsageError, format_state, journal_state
+
+    try:
+        state = journal_state(journal)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(state.to_json(), indent=1))
+    else:
+        click.echo(format_state(state))
+    sys.exit(EXIT_OK)
+
+
 def _atomic_write(path: str, text: str) -> None:
     """Write via a temporary file and rename, so a failure never leaves a partial file."""
     directory = os.path.dirname(os.path.abspath(path))
