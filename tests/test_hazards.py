@@ -121,6 +121,8 @@ def test_solvent_tags():
     assert solvent_tags(["MeOH/CHCl3 1:1"]) == {"protic_solvent"}
     assert solvent_tags(["DMF"]) == frozenset()
     assert solvent_tags(["DCE", "water"]) == {"aqueous", "protic_solvent"}
+    assert solvent_tags("water") == {"aqueous", "protic_solvent"}  # one name, not its characters
+    assert solvent_tags("MeOH/CHCl3 1:1") == {"protic_solvent"}
 
 
 # --------------------------------------------------------------------------- protocols
