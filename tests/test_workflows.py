@@ -60,3 +60,15 @@ def test_reflux_refused_in_the_ot2_open_plate(monkeypatch):
 def test_cooling_refused_on_the_evo_heater_shaker(monkeypatch):
     errors = _refused("n4_direct_alkylation.yaml", "evo150_chem.yaml", monkeypatch)
     assert "DF513" in errors and "active cooling" in errors["DF513"].message
+
+
+def test_validate_command_accepts_the_whole_workflows_directory():
+    """What CI runs: `diazflow validate workflows/` in one process, exit 0, every file valid."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "diazflow.cli", "validate", "workflows/", "--format", "json"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    files = json.loads(proc.stdout)["files"]
+    assert len(files) == 12 and all(f["valid"] for f in files)
