@@ -144,7 +144,7 @@ def _deck_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
 
 
 def _chemistry_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
-    from diazflow.chemistry import checks, hazards
+    from diazflow.chemistry import checks
 
     p = loaded.protocol
     vessel = facts.labware[p.vessels.labware]

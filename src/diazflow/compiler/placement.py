@@ -16,7 +16,7 @@ from typing import Mapping
 
 from diazflow.chemistry.resolve import ResolvedChemistry
 from diazflow.compiler.facts import DeckFacts, LabwareFacts
-from diazflow.diagnostics import Diagnostic
+
 from diazflow.language.loader import LoadedProtocol
 from diazflow.language.wells import Well, row_letter
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from diazflow.chemistry import properties
 from diazflow.chemistry.resolve import Addition, ResolvedChemistry
@@ -404,7 +404,7 @@ class _Scheduler:
             return t
         device = self.deck.powder_dispenser
         if device is None:
-            self.error(step, ("reagent",), "DF515", f"'{rid}' is dispensed as a powder but the deck has no powder dispenser", f"declare it 'solid: {{dispense: manual}}' so the operator weighs it in")
+            self.error(step, ("reagent",), "DF515", f"'{rid}' is dispensed as a powder but the deck has no powder dispenser", "declare it 'solid: {dispense: manual}' so the operator weighs it in")
             return self.now
         tm = self.deck.timings
 

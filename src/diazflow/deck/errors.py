@@ -15,6 +15,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from diazflow.diagnostics import Diagnostic, DiagnosticsError
 from diazflow.language.source import SourceDocument
+from diazflow.language.validation_errors import TYPE_WORDS as _TYPE_WORDS
+from diazflow.language.validation_errors import describe_value as _describe
+from diazflow.language.validation_errors import source_path as _source_path
 
 LAYOUT_INVALID = "DF500"
 UNKNOWN_PLR_NAME = "DF501"
@@ -31,41 +34,6 @@ def did_you_mean(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -
 
 # --------------------------------------------------------------------------- pydantic → diagnostics
 
-_TYPE_WORDS = {
-    "string_type": "a string",
-    "bool_type": "true or false",
-    "int_type": "an integer",
-    "float_type": "a number",
-    "dict_type": "a mapping",
-    "list_type": "a list",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-    "tuple_type": "a list",
-}
-
-
-def _source_path(source: SourceDocument, loc: Iterable[Any]) -> tuple:
-    """The deepest prefix of a pydantic ``loc`` that exists in the YAML (skips union branch labels)."""
-    path: tuple = ()
-    for part in loc:
-        candidate = path + (part,)
-        if candidate in source.value_positions or candidate in source.key_positions:
-            path = candidate
-    return path
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing (null)"
-    return repr(value)
 
 
 def validation_diagnostics(source: SourceDocument, errors: Sequence[Mapping[str, Any]], field_names: Iterable[str]) -> list[Diagnostic]:

@@ -14,7 +14,7 @@ import os
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, Mapping, Union
 
 from pydantic import BaseModel, Tag, ValidationError
 
@@ -22,6 +22,9 @@ from diazflow.diagnostics import Diagnostic, Severity, sort_unique
 from diazflow.language import models as m
 from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
 from diazflow.language.source import SourceDocument, YamlSourceError, load_yaml_file
+from diazflow.language.validation_errors import TYPE_WORDS as _TYPE_WORDS
+from diazflow.language.validation_errors import describe_value as _describe
+from diazflow.language.validation_errors import source_path as _source_path
 from diazflow.language.wells import Well, WellError, parse_well, row_letter
 
 
@@ -95,17 +98,6 @@ def _all_field_names() -> list[str]:
 
 _FIELD_NAMES = _all_field_names()
 
-_TYPE_WORDS = {
-    "string_type": "a string",
-    "bool_type": "true or false",
-    "int_type": "an integer",
-    "float_type": "a number",
-    "dict_type": "a mapping",
-    "list_type": "a list",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-    "tuple_type": "a list",
-}
 
 
 def _unwrap(tp: Any) -> Any:
@@ -175,32 +167,6 @@ def _allowed_keys(loc: tuple) -> set[str] | None:
 def _descend_model(model: type[BaseModel], part: Any) -> Any:
     info = model.model_fields.get(part) if isinstance(part, str) else None
     return None if info is None else info.annotation
-
-
-def _source_path(source: SourceDocument, loc: Iterable[Any]) -> tuple:
-    """Map a pydantic ``loc`` onto a path that exists in the YAML (skipping union/tag labels)."""
-    path: tuple = ()
-    for part in loc:
-        candidate = path + (part,)
-        if candidate in source.value_positions or candidate in source.key_positions:
-            path = candidate
-    return path
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return f"the date {value.isoformat()}"
-    return repr(value)
 
 
 def _yaml_trap_hint(value: Any, expected: str) -> str | None:
