@@ -296,8 +296,14 @@ def run(workflow: str, backend: str, speed: float | None, journal_path: str | No
     t = _perf()
     result = check(workflow, deck_override=deck)
     check_s = _perf() - t
-    errors = [d for d in result.diagnostics if d.is_error]
-    if errors or output_format != "text":
+    if output_format == "text":
+        # on stderr: stdout starts with the journal path
+        from diazflow import diagnostics as d
+
+        text = d.format_text(list(result.diagnostics), color=sys.stderr.isatty() and os.environ.get("NO_COLOR") is None)
+        if text:
+            click.echo(text, err=True)
+    else:
         _print_diagnostics({result.path: list(result.diagnostics)}, output_format)
     if result.plan is None:
         sys.exit(EXIT_INVALID)

@@ -7,6 +7,7 @@ means the boiling point of the stage's solvent.  A temperature range is checked 
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -63,13 +64,9 @@ def unknown_solvent_diagnostics(loaded: LoadedProtocol, chem: ResolvedChemistry)
         for part in solvent_components(solvent):
             if properties.lookup(part) is None:
                 hint = "the freezing/boiling-point and material checks are skipped for it"
-                names = getattr(properties, "known_names", None)
-                if names:
-                    import difflib
-
-                    close = difflib.get_close_matches(part, names(), n=1, cutoff=0.6)
-                    if close:
-                        hint = f"did you mean '{close[0]}'? Otherwise " + hint
+                close = difflib.get_close_matches(part, properties.known_names(), n=1, cutoff=0.6)
+                if close:
+                    hint = f"did you mean '{close[0]}'? Otherwise " + hint
                 out.append(loaded.diagnostic(path, "DF308", f"solvent '{part}' is not in the property data", hint, severity=Severity.WARNING))
     return out
 

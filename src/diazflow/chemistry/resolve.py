@@ -167,7 +167,7 @@ class _Resolver:
             if r.neat:
                 props = properties.lookup(r.name) if r.name else None
                 if props is None and r.smiles:
-                    props = properties.lookup_smiles(r.smiles) if hasattr(properties, "lookup_smiles") else None
+                    props = properties.lookup_smiles(r.smiles)
                 if props is not None and props.melting_point_c is not None and props.melting_point_c > rt:
                     self.error(
                         path + ("neat",),

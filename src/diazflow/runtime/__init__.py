@@ -1,0 +1,10 @@
+"""Running compiled plans on PyLabRobot: clocks, simulated devices, the journal, the executor.
+
+PyLabRobot is imported only by :mod:`diazflow.runtime.simulated`, :mod:`~.executor` (lazily) and
+:mod:`~.runner` (lazily), so ``import diazflow.runtime`` stays cheap.  See docs/runtime.md.
+"""
+
+from diazflow.runtime.clock import Clock, RealClock, ScaledClock, VirtualClock, make_clock
+from diazflow.runtime.faults import FAULT_KINDS, DeviceFault, FaultPlan
+
+__all__ = ["Clock", "DeviceFault", "FAULT_KINDS", "FaultPlan", "RealClock", "ScaledClock", "VirtualClock", "make_clock"]
