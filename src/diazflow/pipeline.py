@@ -73,6 +73,7 @@ def check(path: str, *, deck_override: str | None = None) -> CheckResult:
 
     from diazflow.deck import DeckLayoutError, load_deck
 
+    deck_path = display_path(deck_path)
     try:
         deck = load_deck(deck_path)
     except DeckLayoutError as exc:
@@ -118,10 +119,6 @@ def _deck_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
     if outside:
         out.append(loaded.diagnostic(("vessels", "wells"), "DF524", f"well(s) {', '.join(w.name for w in outside[:6])} do not exist on '{vessel.name}' ({vessel.rows}×{vessel.columns})", f"wells run from A1 to {chr(ord('A') + vessel.rows - 1)}{vessel.columns}"))
         return out
-    for i, step in enumerate(p.steps):
-        kind, params = m.step_params(step)
-        if kind == "sample" and params.into not in facts.labware:
-            out.append(loaded.diagnostic(loaded.step_path(i, "into"), "DF510", f"labware '{params.into}' is not on the deck", f"labware on this deck: {', '.join(sorted(facts.labware))}"))
     if p.atmosphere == "inert" and facts.atmosphere != "inert":
         out.append(loaded.diagnostic(("atmosphere",), "DF522", f"the protocol needs an inert atmosphere but the deck ({os.path.basename(facts.path)}) runs in {facts.atmosphere}", "use a deck with an inert-gas enclosure (starlet_chem.yaml)"))
     limit = vessel.max_volume_ul * facts.fill_limit
@@ -163,18 +160,29 @@ def _chemistry_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
             lw = facts.labware[r.stock.source]
             uses.append((("reagents", rid, "stock", "source"), lw.name, lw.material, r.stock.solvent))
         elif not r.library:
-            for position in facts.reservoirs[:1]:
-                lw = facts.labware.get(position.split(":", 1)[0])
-                if lw is not None:
-                    uses.append((("reagents", rid, "stock", "solvent"), lw.name, lw.material, r.stock.solvent))
+            uses.extend(_in_reservoir(facts, ("reagents", rid, "stock", "solvent"), r.stock.solvent))
+    for rid, r in p.reagents.items():
+        if r.neat and r.name:  # a neat liquid sits in a reservoir as itself
+            uses.extend(_in_reservoir(facts, ("reagents", rid, "neat"), r.name))
     for i, step in enumerate(p.steps):
         kind, params = m.step_params(step)
+        if kind == "add_solvent":
+            uses.extend(_in_reservoir(facts, loaded.step_path(i, "solvent"), params.solvent))
         if kind == "sample" and params.into in facts.labware:
             lw = facts.labware[params.into]
             uses.append((loaded.step_path(i, "into"), lw.name, lw.material, chem.stage_of_step(i).solvent))
     out += checks.material_checks(loaded, uses)
     out += _hazard_diagnostics(loaded, chem, facts, vessel)
     return out
+
+
+def _in_reservoir(facts, path: tuple, solvent: str) -> list[tuple[tuple, str, str | None, str]]:
+    """A common reagent or solvent goes to the deck's reagent reservoirs (all one material)."""
+    for position in facts.reservoirs[:1]:
+        lw = facts.labware.get(position.split(":", 1)[0])
+        if lw is not None:
+            return [(path, lw.name, lw.material, solvent)]
+    return []
 
 
 def _hazard_diagnostics(loaded: LoadedProtocol, chem, facts, vessel) -> list[Diagnostic]:
@@ -223,11 +231,13 @@ def _hazard_diagnostics(loaded: LoadedProtocol, chem, facts, vessel) -> list[Dia
             vessel_sealed=vessel.sealed,
             deck_inert=facts.atmosphere == "inert",
             atmosphere_requested_inert=p.atmosphere == "inert",
+            labels={rid: r.name for rid, r in p.reagents.items() if r.name},
         )
         for finding in hazards.evaluate(ctx):
             rid = next((r for r in finding.reagents if r in p.reagents), None)
             path = ("reagents", rid) if rid else ("name",)
             key = (finding.code, finding.message)
             if key not in findings:
-                findings[key] = (finding.code, loaded.diagnostic(path, finding.code, finding.message, finding.hint, severity=Severity.WARNING, key=True))
+                severity = Severity.ERROR if finding.severity == "error" else Severity.WARNING
+                findings[key] = (finding.code, loaded.diagnostic(path, finding.code, finding.message, finding.hint, severity=severity, key=True))
     return [d for _, d in findings.values()]

@@ -281,7 +281,7 @@ class _Resolver:
                             path + ("to_concentration",),
                             "DF310",
                             f"well {well.name} already holds {volume[well]:.0f} µL, more than the {target:.0f} µL that {params.to_concentration.text} needs",
-                            "lower the stock concentrations' volumes or choose a lower concentration",
+                            "use more concentrated stocks (less volume before the top-up), or a lower target concentration",
                         )
                         break
                     if ul > 0:

@@ -18,7 +18,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from diazflow.chemistry import properties
 from diazflow.chemistry.resolve import Addition, ResolvedChemistry
 from diazflow.compiler.facts import DeckFacts, ModuleFacts, TipType
 from diazflow.compiler.placement import Placement, SourceSpot
@@ -215,7 +214,7 @@ class _Scheduler:
         if keep_below is not None:
             tol = self.module.settle_tolerance_c if self.module else 0.0
             if self.temperature + tol > keep_below.value:
-                self.error(step, ("keep_below",), "DF605", f"the addition must stay below {keep_below.text} but the block is at {self.temperature:g} °C (±{tol:g})", f"add 'cool: {{to: {max(keep_below.value - 5, -10):g} degC}}' before this step")
+                self.error(step, ("keep_below",), "DF605", f"the addition must stay below {keep_below.value:g} °C but the block is at {self.temperature:g} °C (±{tol:g} °C)", f"add 'cool: {{to: {max(keep_below.value - 5, -10):g} degC}}' before this step")
         dropwise = getattr(params, "dropwise", None)
         portionwise = getattr(params, "portionwise", None)
         if dropwise is None and portionwise is None:
@@ -415,7 +414,7 @@ class _Scheduler:
         lo, hi = window(portionwise.over) if portionwise else (0.0, math.inf)
         duration = max(lo, n * round_s)
         if duration > hi + 1e-9:
-            self.error(step, ("portionwise",), "DF602", f"the powder dispenser needs {n * round_s / 60:.0f} min for {n} portions in each of {len(wells)} wells ({round_s / 60:.1f} min per round), longer than {hi / 60:g} min", f"allow at least {math.ceil(n * round_s / 60)} min, use fewer portions or fewer wells")
+            self.error(step, ("portionwise",), "DF602", f"the powder dispenser needs {math.ceil(n * round_s / 60)} min for {n} portions in each of {len(wells)} wells ({round_s / 60:.1f} min per round), longer than {hi / 60:g} min", f"allow at least {math.ceil(n * round_s / 60)} min, use fewer portions or fewer wells")
             return self.now
         interval = (duration - round_s) / (n - 1) if n > 1 else duration
         t = self.now
@@ -452,14 +451,17 @@ class _Scheduler:
         if tip is None:
             return
         last_end = -math.inf
+        previous_start = -math.inf
         for at in times:
             if at > span + 1e-9:
                 self.error(step, ("at",) if params.at else ("every",), "DF604", f"a sample at {at / 60:g} min falls after the previous step ends ({span / 60:g} min)", "sample within the step's duration")
                 return
             t = prev.start + at
             if t < last_end:
-                self.error(step, ("every",) if params.every else ("at",), "DF604", f"taking {len(wells)} samples takes {(last_end - (t - (times[1] - times[0]) if len(times) > 1 else 0)) / 60:.1f} min, longer than the interval between samples", "sample less often or fewer wells")
+                interval = t - previous_start
+                self.error(step, ("every",) if params.every else ("at",), "DF604", f"taking {len(wells)} samples takes {(last_end - previous_start) / 60:.1f} min, longer than the {interval / 60:.1f} min until the next sample", "sample less often or fewer wells")
                 return
+            previous_start = t
             for group in self.groups(wells):
                 channels = list(range(len(group)))
                 spots = self.tips.take(tip, len(group))
@@ -556,12 +558,13 @@ class _Scheduler:
             self.steps.append(StepSummary(step=i, kind=kind, line=self.loaded.step_line(i), start=r3(start), end=r3(self.now), detail=detail))
 
     def reflux_temperature(self, step: int) -> float | None:
+        from diazflow.chemistry.checks import reflux_temperature
+
         solvent = self.chem.stage_of_step(step).solvent
-        props = properties.lookup(solvent)
-        if props is None or props.boiling_point_c is None:
+        bp = reflux_temperature(solvent)  # a mixture refluxes at its lowest-boiling component
+        if bp is None:
             self.error(step, (), "DF308", f"the boiling point of '{solvent}' is not known, so reflux has no temperature", "use a solvent the property data knows, or 'heat: {to: ...}' with a hold")
-            return None
-        return props.boiling_point_c
+        return bp
 
 
 def _aliquot(total: float, n: int, k: int) -> float:
@@ -678,7 +681,7 @@ def schedule(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFacts, p
     s.run()
     for name in sorted(s.tips.exhausted):
         tip = next(t for t in deck.tips if t.name == name)
-        s.diags.append(loaded.diagnostic(("steps",), "DF520", f"the run needs {s.tips.next_index[name]} {name} tips but the deck holds {len(tip.spots)}", "add tip racks to the deck layout, or reuse tips by using fewer library members per step", key=True))
+        s.diags.append(loaded.diagnostic(("steps",), "DF520", f"the run needs {s.tips.next_index[name]} {name} tips but the deck holds {len(tip.spots)}", "add tip racks of this type to the deck layout, use fewer wells, or fewer aliquots/samples that need these tips", key=True))
     if any(d.is_error for d in s.diags):
         return None, s.diags
     ops = sorted(s.ops, key=lambda o: (o["t"], _device_order(o["device"]), o["step"]))
