@@ -227,6 +227,23 @@ def _faults(specs: tuple[str, ...]):
         raise click.UsageError(str(exc)) from None
 
 
+def _print_run_diagnostics(result, output_format: str) -> None:
+    """Like ``validate`` prints them, but on stderr: a run's stdout starts with the journal path."""
+    from diazflow import diagnostics as d
+
+    diags = list(result.diagnostics)
+    if output_format == "json":
+        text = d.format_json({result.path: diags})
+    elif output_format == "junit":
+        text = d.format_junit({result.path: diags})
+    elif output_format == "github":
+        text = d.format_github(diags)
+    else:
+        text = d.format_text(diags, color=sys.stderr.isatty() and os.environ.get("NO_COLOR") is None)
+    if text:
+        click.echo(text, err=True)
+
+
 def _finish_run(outcome, started: float) -> None:
     from diazflow.runtime.runner import print_timings
 
@@ -266,8 +283,6 @@ def _perf() -> float:
 def _process_seconds() -> float:
     """Wall time since this process started (Linux: from /proc; elsewhere 0)."""
     try:
-        import time
-
         with open("/proc/self/stat") as fh:
             start_ticks = float(fh.read().rsplit(")", 1)[1].split()[19])
         with open("/proc/uptime") as fh:
@@ -296,15 +311,7 @@ def run(workflow: str, backend: str, speed: float | None, journal_path: str | No
     t = _perf()
     result = check(workflow, deck_override=deck)
     check_s = _perf() - t
-    if output_format == "text":
-        # on stderr: stdout starts with the journal path
-        from diazflow import diagnostics as d
-
-        text = d.format_text(list(result.diagnostics), color=sys.stderr.isatty() and os.environ.get("NO_COLOR") is None)
-        if text:
-            click.echo(text, err=True)
-    else:
-        _print_diagnostics({result.path: list(result.diagnostics)}, output_format)
+    _print_run_diagnostics(result, output_format)
     if result.plan is None:
         sys.exit(EXIT_INVALID)
     from diazflow.runtime.runner import UsageError, run_plan

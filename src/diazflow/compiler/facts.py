@@ -16,6 +16,11 @@ class TipType:
     max_ul: float
     min_ul: float
     spots: tuple[str, ...]  # "RACK:WELL" in column-major order, the order tips are used
+    channels: tuple[int, ...] = ()  # the channels that carry this tip (OT-2: P20 on 1, P300 on 0)
+
+    def channel_list(self, count: int) -> list[int]:
+        """The first ``count`` channels that carry this tip (0..count-1 when not restricted)."""
+        return list(self.channels[:count]) if self.channels else list(range(count))
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,7 @@ def deck_facts(spec) -> DeckFacts:
         )
         for name, lw in spec.labware.items()
     }
-    tips = tuple(TipType(t.name, t.max_volume_ul, t.min_volume_ul, t.spots()) for t in spec.tip_types)
+    tips = tuple(TipType(t.name, t.max_volume_ul, t.min_volume_ul, t.spots(), tuple(t.channels)) for t in spec.tip_types)
     return DeckFacts(
         path=spec.path,
         robot=spec.robot.kind,

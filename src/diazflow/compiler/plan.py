@@ -124,6 +124,7 @@ class Plan(BaseModel):
     diazflow_plan: int = PLAN_VERSION
     protocol: str
     deck: str
+    vessel_labware: str = Field(description="the deck labware whose wells the plan's reaction wells are")
     makespan_s: float
     lower_bound_s: float
     wells: dict[str, WellPlan]

@@ -263,11 +263,11 @@ class _Scheduler:
         groups = self.groups(wells)
         held: list[str] | None = None
         for group in groups:
-            channels = list(range(len(group)))
+            channels = tip.channel_list(len(group))
             n = max(self.transfers(tip, volume[w]) for w in group)
             if per_member or held is None:
                 held = self.tips.take(tip, len(group)) if per_member else self.tips.take(tip, min(self.deck.channels, len(wells)))
-                t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=list(range(len(held))), tips=held, tip_type=tip.name)
+                t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=tip.channel_list(len(held)), tips=held, tip_type=tip.name)
             for k in range(n):
                 part = [_aliquot(volume[w], n, k) for w in group]
                 srcs = [str(source[w]) for w in group]
@@ -278,7 +278,7 @@ class _Scheduler:
             if per_member:
                 t = self.emit(t, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=channels, tips=held)
         if not per_member and held is not None:
-            t = self.emit(t, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=list(range(len(held))), tips=held)
+            t = self.emit(t, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=tip.channel_list(len(held)), tips=held)
         return t
 
     def add_spread(self, step: int, rid: str, wells: list[Well], volume: dict[Well, float], source: dict[Well, SourceSpot], per_member: bool, lo: float, hi: float, fixed_n: int | None, additions: list[Addition], rest: tuple) -> float:
@@ -345,14 +345,14 @@ class _Scheduler:
         for k in range(n):
             t = max(t0 + k * interval, end)
             for gi, group in enumerate(groups):
-                channels = list(range(len(group)))
+                channels = tip.channel_list(len(group))
                 if per_member:
                     if gi not in parked:
                         parked[gi] = self.tips.take(tip, len(group))
                     t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=channels, tips=parked[gi], tip_type=tip.name)
                 elif held is None:
                     held = self.tips.take(tip, min(self.deck.channels, len(wells)))
-                    t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=list(range(len(held))), tips=held, tip_type=tip.name)
+                    t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=tip.channel_list(len(held)), tips=held, tip_type=tip.name)
                 part = [_aliquot(volume[w], n, k) for w in group]
                 srcs = [str(source[w]) for w in group]
                 t = self.emit(t, self.t_aspirate(part, tip), LIQUID_HANDLER, "aspirate", step, reagent=rid, channels=channels, wells=srcs, volumes_uL=[r3(v) for v in part], aliquot=k + 1, aliquots=n)
@@ -365,7 +365,7 @@ class _Scheduler:
             end = t
         end = max(end, t0 + duration)  # a single-aliquot "window" still lasts the window
         if held is not None:
-            end = self.emit(end, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=list(range(len(held))), tips=held)
+            end = self.emit(end, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=tip.channel_list(len(held)), tips=held)
         return end
 
     def infeasible(self, step: int, rest: tuple, wells: int, n: int, round_s: float, lo: float, hi: float) -> None:
@@ -463,7 +463,7 @@ class _Scheduler:
                 return
             previous_start = t
             for group in self.groups(wells):
-                channels = list(range(len(group)))
+                channels = tip.channel_list(len(group))
                 spots = self.tips.take(tip, len(group))
                 into = []
                 for _ in group:
@@ -550,6 +550,7 @@ class _Scheduler:
                 d = 0.0 if isinstance(params, str) or params.duration is None else params.duration.value
                 self.now = self.emit(self.now, d, OPERATOR, "prompt", i, message=message)
             elif kind == "stage":
+                self.sampled_ul = {}  # the operator re-plates: earlier samples left with the old contents
                 limiting = params.scale.limiting
                 reagent = self.p.reagents.get(limiting)
                 what = reagent.name if reagent and reagent.name else limiting
@@ -692,6 +693,7 @@ def schedule(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFacts, p
     plan = Plan(
         protocol=loaded.path,
         deck=deck_display,
+        vessel_labware=loaded.protocol.vessels.labware,
         makespan_s=r3(makespan),
         lower_bound_s=r3(lower_bound),
         wells=_well_plans(s, makespan),
