@@ -731,3 +731,13 @@ def test_an_injected_fault_must_be_able_to_happen(starlet, tmp_path):
         run_in_process(starlet, tmp_path, faults=FaultPlan({wait.id: "tip_not_picked_up"}))
     with pytest.raises(UsageError, match="no operation"):
         run_in_process(starlet, tmp_path, name="other.sqlite", faults=FaultPlan({10**6: "connection_lost"}))
+
+
+def test_run_visualize_serves_the_live_deck_view(tmp_path):
+    """`diazflow run --visualize` starts PyLabRobot's Visualizer on localhost and still completes."""
+    import subprocess
+
+    protocol = REPO / "tests" / "data" / "runtime" / "starlet_dropwise_16.yaml"
+    proc = subprocess.run([sys.executable, "-m", "diazflow.cli", "run", str(protocol), "--visualize", "--quiet", "--journal", str(tmp_path / "j.sqlite")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "visualizer: http://127.0.0.1:" in proc.stdout

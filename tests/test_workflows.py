@@ -72,3 +72,29 @@ def test_validate_command_accepts_the_whole_workflows_directory():
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     files = json.loads(proc.stdout)["files"]
     assert len(files) == 12 and all(f["valid"] for f in files)
+
+
+@pytest.mark.parametrize("workflow", WORKFLOW_FILES)
+def test_workflow_simulates_to_completion(workflow, tmp_path, monkeypatch):
+    """Each workflow runs on the simulator; the run itself checks every well against the plan,
+    and the journal's dispensed volumes (from the devices) match the plan's amounts."""
+    from diazflow.runtime.journal import Journal
+    from diazflow.runtime.runner import run_plan
+
+    monkeypatch.chdir(REPO)
+    result = check(workflow)
+    journal_path = tmp_path / "run.sqlite"
+    outcome = run_plan(result, journal_path=str(journal_path), quiet=True, notify=lambda _m: None)
+    assert outcome.exit_code == 0, outcome.message
+    journal = Journal.open(str(journal_path))
+    try:
+        state = journal.state()
+    finally:
+        journal.conn.close()
+    assert state.status == "complete" and not state.in_flight
+    assert len(state.completed) == len(result.plan.operations)
+    for well, plan_well in result.plan.wells.items():
+        for reagent, amount in plan_well.reagents.items():
+            if amount.uL:
+                reported = state.dispensed_uL.get(well, {}).get(reagent, 0.0)
+                assert reported == pytest.approx(amount.uL, abs=1e-3 * 64), (well, reagent)

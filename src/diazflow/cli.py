@@ -298,10 +298,11 @@ def _process_seconds() -> float:
 @click.option("--speed", type=float, default=None, help="run N times faster than real time (default: a virtual clock, as fast as possible; hardware: real time)")
 @click.option("--journal", "journal_path", type=click.Path(dir_okay=False), default=None, help="the run journal (SQLite); default runs/<protocol>-<time>.journal.sqlite")
 @click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--visualize", is_flag=True, help="serve PyLabRobot's Visualizer on localhost for a live view of the deck (use with --speed or on hardware)")
 @_deck_option
 @_format_option
 @_inject_fault_option
-def run(workflow: str, backend: str, speed: float | None, journal_path: str | None, quiet: bool, deck: str | None, output_format: str, inject_fault: tuple[str, ...]) -> None:
+def run(workflow: str, backend: str, speed: float | None, journal_path: str | None, quiet: bool, visualize: bool, deck: str | None, output_format: str, inject_fault: tuple[str, ...]) -> None:
     """Validate, compile and run a protocol; every operation is journalled (exit 3 if the run fails)."""
     started = _perf()
     from diazflow.pipeline import check
@@ -317,7 +318,7 @@ def run(workflow: str, backend: str, speed: float | None, journal_path: str | No
     from diazflow.runtime.runner import UsageError, run_plan
 
     try:
-        outcome = run_plan(result, backend=backend, speed=speed, journal_path=journal_path, quiet=quiet, faults=faults)
+        outcome = run_plan(result, backend=backend, speed=speed, journal_path=journal_path, quiet=quiet, faults=faults, visualize=visualize)
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
     outcome.timings["check_s"] = check_s

@@ -263,8 +263,13 @@ def execute(
     clock_start: float = 0.0,
     notify: Callable[[str], None] = _print,
     timings: dict[str, float] | None = None,
+    visualize: bool = False,
 ) -> RunOutcome:
-    """Run (or resume) ``plan`` on freshly built devices; returns the exit code and message."""
+    """Run (or resume) ``plan`` on freshly built devices; returns the exit code and message.
+
+    ``visualize`` serves PyLabRobot's Visualizer on localhost for a live view of the deck (useful
+    with ``--speed`` or on hardware: a virtual-clock run is over in a second).
+    """
     t_import = time.perf_counter()
     from diazflow.runtime.clock import make_clock
     from diazflow.runtime.executor import Executor, ExecutorOptions, RunFailed  # imports PyLabRobot
@@ -316,6 +321,15 @@ def execute(
         with chatter():
             await setup.setup()
         executor.fill_stocks()
+        viewer = None
+        if visualize:
+            from diazflow.report.live import start_visualizer_async
+
+            try:
+                viewer = await start_visualizer_async(setup.liquid_handler)
+                notify(f"visualizer: {viewer.url}")
+            except Exception as exc:  # a viewer must never stop a run
+                notify(f"visualizer not started: {exc}")
         timings["setup_s"] = time.perf_counter() - t
         messages: list[str] = []
         if resume:
@@ -331,6 +345,9 @@ def execute(
         finally:
             progress.stop()
             timings["execute_s"] = time.perf_counter() - t
+            if viewer is not None:
+                with contextlib.suppress(Exception):
+                    viewer.stop()
         t = time.perf_counter()
         problems = executor.verify()
         timings["verify_s"] = time.perf_counter() - t
@@ -414,7 +431,7 @@ def check_faults(faults: FaultPlan | None, plan: Any) -> None:
             raise UsageError(f"--inject-fault {op_id}:{kind}: operation {op_id} is a {op.op} on {op.device}, where {kind} cannot happen")
 
 
-def run_plan(result: Any, *, backend: str = "simulate", speed: float | None = None, journal_path: str | None = None, quiet: bool = False, faults: FaultPlan | None = None, notify: Callable[[str], None] = _print) -> RunOutcome:
+def run_plan(result: Any, *, backend: str = "simulate", speed: float | None = None, journal_path: str | None = None, quiet: bool = False, faults: FaultPlan | None = None, notify: Callable[[str], None] = _print, visualize: bool = False) -> RunOutcome:
     """Run a checked protocol (:class:`diazflow.pipeline.CheckResult` with a plan)."""
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
@@ -447,7 +464,7 @@ def run_plan(result: Any, *, backend: str = "simulate", speed: float | None = No
     timings: dict[str, float] = {"journal_create_s": time.perf_counter() - started}
     try:
         journal.event(None, "run_started", 0.0, {"backend": backend, "speed": speed, "faults": {str(k): v for k, v in (faults or FaultPlan()).faults.items()}, "pid": os.getpid()})
-        outcome = execute(plan=plan, deck_spec=result.deck, journal=journal, backend=backend, speed=speed, quiet=quiet, faults=faults or FaultPlan(), resume=False, notify=notify, timings=timings)
+        outcome = execute(plan=plan, deck_spec=result.deck, journal=journal, backend=backend, speed=speed, quiet=quiet, faults=faults or FaultPlan(), resume=False, notify=notify, timings=timings, visualize=visualize)
     finally:
         t = time.perf_counter()
         journal.close()
