@@ -12,8 +12,10 @@ on the STARlet deck.  Reports the median of N runs and where the time goes:
 * ``execute``: running every operation on the simulated devices, journal writes included;
 * ``verify``: comparing the deck with the plan.
 
-The journal is written with ``synchronous=FULL`` (the default); the same runs with
-``DIAZFLOW_JOURNAL_SYNC=NORMAL`` show how much of ``execute`` is fsync.  The fsync latency of the
+A simulated run writes its journal with ``synchronous=NORMAL`` (the default for ``--backend
+simulate``: in WAL mode it survives a killed process, and a simulation has nothing outside the
+journal to lose); chatterbox and hardware runs use ``FULL``.  Both are measured
+(``DIAZFLOW_JOURNAL_SYNC``) to show how much of ``execute`` is fsync.  The fsync latency of the
 journal's directory is measured too: it varies a lot between machines and with disk load.
 
     python bench/bench_run.py [-n 5] [--protocol FILE] [--dir DIR] [--json]
@@ -164,9 +166,9 @@ def main() -> None:
     print(f"  {'':<36}" + "".join(f"{s['sync']:>10}" for s in series))
     for label, value in breakdown_rows(series):
         print(f"  {label:<36}" + "".join(f"{v:>10.3f}" for v in value))
-    target = series[0]["median_wall_s"]
+    target = series[1]["median_wall_s"]
     print()
-    print(f"target < 1 s: {'met' if target < 1.0 else 'NOT met'} with synchronous=FULL ({target:.2f} s); with NORMAL {series[1]['median_wall_s']:.2f} s")
+    print(f"target < 1 s: {'met' if target < 1.0 else 'NOT met'} as `diazflow run` does it (simulate: synchronous=NORMAL, {target:.2f} s); with FULL {series[0]['median_wall_s']:.2f} s")
 
 
 if __name__ == "__main__":
