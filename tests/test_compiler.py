@@ -265,3 +265,15 @@ def test_df605_keep_below_without_cooling(tmp_path):
 def test_df606_solid_cannot_be_dropwise(tmp_path):
     result = _variant(tmp_path, "- add: {reagent: stab, equiv: 1.4}", "- add: {reagent: stab, equiv: 1.4, dropwise: 10 min}")
     assert "DF606" in error_codes(result)
+
+
+def test_final_volumes_equal_the_dispenses_exactly(stab_plan):
+    """The simulated deck is compared with final_volume_uL to 1e-6: the plan must be
+    self-consistent after rounding (neat AcOH gives irregular volumes such as 2.862 µL)."""
+    into: dict[str, float] = defaultdict(float)
+    for op in stab_plan.operations:
+        if op.op == "dispense":
+            for well, v in zip(op.wells, op.volumes_uL):
+                into[well] += v
+    for well, entry in stab_plan.wells.items():
+        assert into[well] == pytest.approx(entry.final_volume_uL, abs=1e-9)

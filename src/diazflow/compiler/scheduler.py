@@ -596,11 +596,17 @@ def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
                 if last_add.get(name, -1.0) < end:
                     last_add[name] = end
     per_well: dict[Well, dict[str, dict[str, float | str | None]]] = {}
+    last_stage_start = s.chem.stages[-1].first_step  # a stage starts from emptied wells
+    in_last_stage: dict[Well, float] = {}
     for a in s.chem.additions:
         entry = per_well.setdefault(a.well, {}).setdefault(a.reagent, {"umol": None, "uL": 0.0, "mg": None, "substance": a.substance})
         if a.umol is not None:
             entry["umol"] = (entry["umol"] or 0.0) + a.umol
-        entry["uL"] = float(entry["uL"] or 0.0) + a.ul
+        # each step's dispenses add up to that step's amount rounded to 1 nL (see _aliquot), so
+        # the plan sums rounded per-step amounts: plan, dispenses and the simulated deck agree
+        entry["uL"] = float(entry["uL"] or 0.0) + r3(a.ul)
+        if a.step >= last_stage_start:
+            in_last_stage[a.well] = in_last_stage.get(a.well, 0.0) + r3(a.ul)
         if a.mg is not None:
             entry["mg"] = (entry["mg"] or 0.0) + a.mg
     for well in s.chem.wells:
@@ -617,7 +623,7 @@ def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
             reaction_time = r3(s.quench_start.get(well, makespan) - last_add[well.name])
         out[well.name] = WellPlan(
             reagents=reagents,
-            final_volume_uL=r3(s.chem.final_volume(well) - s.sampled_ul.get(well, 0.0)),
+            final_volume_uL=r3(in_last_stage.get(well, 0.0) - s.sampled_ul.get(well, 0.0)),
             max_volume_uL=r3(s.chem.max_volume(well)),
             reaction_time_s=reaction_time,
         )
