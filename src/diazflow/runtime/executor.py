@@ -227,7 +227,7 @@ class Executor:
                 self._last_heartbeat = time.monotonic()
 
     async def _fail(self, op: Operation, failure: RunFailed) -> None:
-        where = f"operation {op.id} ({op.op}, step {op.step}, line {op.line})"
+        where = f"operation {op.id} ({op.op}, step {op.step + 1}, line {op.line})"
         self.journal.event(op.id, "op_failed", self.clock.now(), {"kind": failure.kind, "message": failure.message})
         safe = await self.safe_state()
         failure.message = f"{where} failed: {failure.message}"
@@ -705,12 +705,12 @@ def describe_op(op: Operation) -> str:
     span = f"{wells[0]}…{wells[-1]}" if len(wells) > 2 else ", ".join(wells)
     if op.op in ("aspirate", "dispense"):
         total = sum(op.volumes_uL or ())
-        return f"{op.op} {op.reagent or ''} {span} ({total:.1f} µL in all), step {op.step}".replace("  ", " ")
+        return f"{op.op} {op.reagent or ''} {span} ({total:.1f} µL in all), step {op.step + 1}".replace("  ", " ")
     if op.op == "dispense_powder":
-        return f"dispense_powder {op.reagent or ''} {span}, step {op.step}"
+        return f"dispense_powder {op.reagent or ''} {span}, step {op.step + 1}"
     if op.op in ("set_temperature", "wait_temperature"):
-        return f"{op.op} {op.celsius:g} °C on {op.device}, step {op.step}"
-    return f"{op.op}{' ' + span if span else ''}, step {op.step}"
+        return f"{op.op} {op.celsius:g} °C on {op.device}, step {op.step + 1}"
+    return f"{op.op}{' ' + span if span else ''}, step {op.step + 1}"
 
 
 def _label(executor: Executor, container: Any) -> str:

@@ -76,7 +76,7 @@ class RunProgress(NullProgress):
             description = f"done: {done}/{total} operations"
         else:
             kind = self.steps.get(op.step, "?")
-            description = f"step {op.step} {kind:<10} op {done + 1}/{total} {op.op:<16}"
+            description = f"step {op.step + 1} {kind:<10} op {done + 1}/{total} {op.op:<16}"
         self.progress.update(self.task, description=description, completed=min(now, self.makespan), clock=self._clock(now))
 
     def tick(self, now: float) -> None:
