@@ -368,7 +368,7 @@ def test_tip_fault_stops_safely_with_one_line_and_exit_3(tmp_path):
     # resume: the pick-up never happened (the simulated device has no record of it) → it runs again
     out = cli("resume", str(journal), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert f"operation {during_cooling.id} (pick_up_tips, step 4) failed: the simulated device's record shows nothing was done; it runs again" in out.stdout
+    assert f"operation {during_cooling.id} (pick_up_tips, step {during_cooling.step + 1}) failed: the simulated device's record shows nothing was done; it runs again" in out.stdout
     state = journal_json(journal, tmp_path)
     assert state["status"] == "complete"
     assert_dispensed_equals_plan(state, plan)
