@@ -98,3 +98,12 @@ def test_workflow_simulates_to_completion(workflow, tmp_path, monkeypatch):
             if amount.uL:
                 reported = state.dispensed_uL.get(well, {}).get(reagent, 0.0)
                 assert reported == pytest.approx(amount.uL, abs=1e-3 * 64), (well, reagent)
+
+
+def test_building_block_libraries_are_clean():
+    """Strict RDKit parsing, well names, no duplicate members (scripts/check_libraries.py)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "scripts/check_libraries.py"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
