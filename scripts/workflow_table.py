@@ -11,6 +11,19 @@ import os
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _first_clause(text: str, limit: int = 70) -> str:
+    """The gist of an off-deck message: its first sentence, without the '(note ...)' citation."""
+    import re
+
+    text = text.strip()
+    label = re.match(r"^([\w\s'-]*?)\s*\((?:seed )?note [^)]*\)\s*:\s*", text)  # "Work-up (note 000): ..."
+    if label:
+        text = (label.group(1) + ": " if label.group(1) else "") + text[label.end():]
+    first = re.split(r"(?<=[a-z0-9)])[.;] ", text, maxsplit=1)[0]
+    first = re.sub(r"\s*\((?:seed )?note [^)]*\)", "", first).strip()
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
@@ -32,7 +45,7 @@ def main() -> None:
             kind, params = m.step_params(step)
             if kind == "offdeck":
                 text = params if isinstance(params, str) else params.message
-                operator.append(text.split(".")[0].split(":")[0][:60])
+                operator.append(_first_clause(text))
             elif kind == "stage":
                 operator.append(f"stage '{params.name}': re-plate the intermediate")
         solids = {op.reagent for op in plan.operations if op.op == "dispense_powder" and op.device == "operator"} if plan else set()
