@@ -435,7 +435,7 @@ def extract_compound(compound: Compound) -> dict[str, Any]:
     smiles = str(smiles_override.value) if smiles_override else meta.smiles
     canonical, rdkit_mw, rdkit_formula, inchikey = _rdkit_identity(smiles)
     if smiles_override:
-        mw = _entry("mw", rdkit_mw, f"rdkit Descriptors.MolWt of the corrected SMILES", reason=smiles_override.reason)
+        mw = _entry("mw", rdkit_mw, "rdkit Descriptors.MolWt of the corrected SMILES", reason=smiles_override.reason)
         mw["library_value"] = {"value": _round("mw", meta.MW), "source": "chemicals.identifiers.search_chemical: MW"}
     else:
         mw = _entry("mw", meta.MW, "chemicals.identifiers.search_chemical: MW")

@@ -35,7 +35,7 @@ ALLOWED_COLUMNS = ("well", "name", "smiles", "equiv", "mw")
 
 def _rdkit():
     try:
-        from rdkit import Chem, RDLogger, rdBase  # noqa: F401
+        from rdkit import Chem, RDLogger
     except ImportError:  # pragma: no cover - the project depends on rdkit
         sys.exit("check_libraries: RDKit is not installed (pip install rdkit)")
     RDLogger.DisableLog("rdApp.*")
