@@ -55,3 +55,44 @@ def line_of(path: os.PathLike, needle: str) -> int:
         if needle in line:
             return number
     raise AssertionError(f"{needle!r} not in {path}")
+
+
+ACOH_NEAT = "  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}\n"
+ACOH_STOCK = "  acoh:\n    name: acetic acid\n    smiles: CC(=O)O\n    stock: {concentration: 2.0 M, solvent: DCE}\n"
+NAHCO3_FLOW = "  nahco3: {name: saturated aqueous sodium bicarbonate, stock: {solvent: water}}\n"
+NAHCO3_BLOCK = "  nahco3:\n    name: saturated aqueous sodium bicarbonate\n    stock: {solvent: water}\n"
+
+
+def method_a_protocol(name: str, steps: str, *, header: str = "", acoh: str = ACOH_NEAT, nahco3: str = NAHCO3_FLOW) -> str:
+    """Seed note 000 Method A (STAB reductive amination) on the STARlet with 12 aldehydes by column.
+
+    The reagents are shared by the compiler, check and report tests; each test brings its own
+    steps (and the acetic acid as neat liquid or stock).  ``{deck:...}`` is filled in by
+    :func:`write_protocol`.
+    """
+    return (
+        "diazflow: 1\n"
+        f"name: {name}\n"
+        + header
+        + "deck: {deck:starlet_chem}\n"
+        "vessels: {labware: reaction_block, wells: A1:H12}\n"
+        "scale: {limiting: diazepane, amount: 50 umol, concentration: 0.2 M, solvent: DCE}\n"
+        "reagents:\n"
+        "  diazepane:\n"
+        "    name: 1-methyl-1,4-diazepane\n"
+        "    smiles: CN1CCCNCC1\n"
+        "    stock: {concentration: 1.0 M, solvent: DCE}\n"
+        "  aldehyde:\n"
+        "    library: aldehydes\n"
+        "    stock: {concentration: 0.5 M, solvent: DCE}\n"
+        + acoh
+        + "  stab:\n"
+        "    name: sodium triacetoxyborohydride\n"
+        '    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"\n'
+        "    solid: {dispense: powder}\n"
+        + nahco3
+        + "libraries:\n"
+        f"  aldehydes: {inline_library(ALDEHYDES_12)}\n"
+        "steps:\n"
+        + steps
+    )

@@ -10,38 +10,12 @@ import pytest
 
 from diazflow.pipeline import check
 
-from helpers import ALDEHYDES_12, codes, error_codes, inline_library, line_of, write_protocol
+from helpers import ACOH_STOCK, ALDEHYDES_12, NAHCO3_BLOCK, codes, error_codes, inline_library, line_of, method_a_protocol, write_protocol
 
 # A realistic 96-well reductive amination (seed note 000, Method A) on the STARlet: valid as is.
-BASE = """\
-diazflow: 1
-name: N4 reductive amination (STAB), 96 wells
-deck: {deck:starlet_chem}
-atmosphere: inert
-vessels: {labware: reaction_block, wells: A1:H12}
-scale: {limiting: diazepane, amount: 50 umol, concentration: 0.2 M, solvent: DCE}
-reagents:
-  diazepane:
-    name: 1-methyl-1,4-diazepane
-    smiles: CN1CCCNCC1
-    stock: {concentration: 1.0 M, solvent: DCE}
-  aldehyde:
-    library: aldehydes
-    stock: {concentration: 0.5 M, solvent: DCE}
-  acoh:
-    name: acetic acid
-    smiles: CC(=O)O
-    stock: {concentration: 2.0 M, solvent: DCE}
-  stab:
-    name: sodium triacetoxyborohydride
-    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"
-    solid: {dispense: powder}
-  nahco3:
-    name: saturated aqueous sodium bicarbonate
-    stock: {solvent: water}
-libraries:
-  aldehydes: LIBRARY
-steps:
+BASE = method_a_protocol(
+    'N4 reductive amination (STAB), 96 wells',
+    """\
   - add: {reagent: diazepane, equiv: 1.0}
   - add_solvent: {solvent: DCE, volume: 70 uL}
   - add: {reagent: aldehyde, equiv: 1.05}
@@ -51,7 +25,11 @@ steps:
   - stir: {duration: 1-4 h}
   - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}
   - offdeck: Extract with DCM (3x), dry over Na2SO4 and concentrate.
-""".replace("LIBRARY", inline_library(ALDEHYDES_12))
+""",
+    header='atmosphere: inert\n',
+    acoh=ACOH_STOCK,
+    nahco3=NAHCO3_BLOCK,
+)
 
 # Method C (Michael addition in MeOH at RT) on the OT-2: valid as is.
 OT2 = """\
@@ -305,7 +283,7 @@ def test_df519_not_enough_building_block_positions(tmp_path):
 
 
 def test_df520_tips_run_out(tmp_path):
-    text = BASE.replace("  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1-4 h}\n" + "".join(f"  - add: {{reagent: aldehyde, equiv: 0.01}}\n" for _ in range(12)))
+    text = BASE.replace("  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1-4 h}\n" + "  - add: {reagent: aldehyde, equiv: 0.01}\n" * 12)
     _, result = run(tmp_path, text)
     d = find(result, "DF520")
     assert "tips" in d.message and d.hint

@@ -113,19 +113,19 @@ def test_library_equiv_override_from_the_table(tmp_path):
     library = tmp_path / "lib.csv"
     rows = ["well,name,smiles,equiv"] + [f"{r}{c},{n},{s},{'2.0' if (r, c) == ('A', 1) else ''}" for c, (n, s) in enumerate(ALDEHYDES_12, start=1) for r in "AB"]
     library.write_text("\n".join(rows) + "\n")
-    body = f"""\
+    body = """\
 diazflow: 1
 name: override
-vessels: {{labware: reaction_block, wells: A1:B12}}
-scale: {{limiting: amine, amount: 50 umol, concentration: 0.2 M, solvent: DCE}}
+vessels: {labware: reaction_block, wells: A1:B12}
+scale: {limiting: amine, amount: 50 umol, concentration: 0.2 M, solvent: DCE}
 reagents:
-  amine: {{name: "1-methyl-1,4-diazepane", smiles: CN1CCCNCC1, stock: {{concentration: 1.0 M, solvent: DCE}}}}
-  aldehyde: {{library: aldehydes, stock: {{concentration: 0.5 M, solvent: DCE}}}}
+  amine: {name: "1-methyl-1,4-diazepane", smiles: CN1CCCNCC1, stock: {concentration: 1.0 M, solvent: DCE}}
+  aldehyde: {library: aldehydes, stock: {concentration: 0.5 M, solvent: DCE}}
 libraries:
-  aldehydes: {{csv: lib.csv}}
+  aldehydes: {csv: lib.csv}
 steps:
-  - add: {{reagent: amine, equiv: 1.0}}
-  - add: {{reagent: aldehyde, equiv: 1.05}}
+  - add: {reagent: amine, equiv: 1.0}
+  - add: {reagent: aldehyde, equiv: 1.05}
 """
     _, chem, _ = _resolve(write_protocol(tmp_path, body))
     per = _per_well(chem, "aldehyde")

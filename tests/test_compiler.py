@@ -16,31 +16,11 @@ import pytest
 
 from diazflow.pipeline import check
 
-from helpers import ALDEHYDES_12, REPO, error_codes, inline_library, write_protocol
+from helpers import ACOH_NEAT, ALDEHYDES_12, NAHCO3_FLOW, error_codes, method_a_protocol, write_protocol
 
-STAB_DROPWISE = """\
-diazflow: 1
-name: N4 reductive amination, aldehyde added dropwise at 0 degC
-deck: {deck:starlet_chem}
-vessels: {labware: reaction_block, wells: A1:H12}
-scale: {limiting: diazepane, amount: 50 umol, concentration: 0.2 M, solvent: DCE}
-reagents:
-  diazepane:
-    name: 1-methyl-1,4-diazepane
-    smiles: CN1CCCNCC1
-    stock: {concentration: 1.0 M, solvent: DCE}
-  aldehyde:
-    library: aldehydes
-    stock: {concentration: 0.5 M, solvent: DCE}
-  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}
-  stab:
-    name: sodium triacetoxyborohydride
-    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"
-    solid: {dispense: powder}
-  nahco3: {name: saturated aqueous sodium bicarbonate, stock: {solvent: water}}
-libraries:
-  aldehydes: LIBRARY
-steps:
+STAB_DROPWISE = method_a_protocol(
+    'N4 reductive amination, aldehyde added dropwise at 0 degC',
+    """\
   - add: {reagent: diazepane, equiv: 1.0}
   - add_solvent: {solvent: DCE, volume: 40 uL}
   - cool: {to: 0 degC}
@@ -52,7 +32,10 @@ steps:
   - stir: {duration: 1-4 h}
   - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}
   - offdeck: Extract with DCM (3x), wash with brine, dry over Na2SO4 and concentrate.
-""".replace("LIBRARY", inline_library(ALDEHYDES_12))
+""",
+    acoh=ACOH_NEAT,
+    nahco3=NAHCO3_FLOW,
+)
 
 
 @pytest.fixture(scope="module")

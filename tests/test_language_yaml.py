@@ -3,7 +3,6 @@ traceback, never executed, never slow."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap

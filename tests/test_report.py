@@ -25,36 +25,15 @@ from diazflow.pipeline import check
 from diazflow.report import load_journal, render_html, report_for, report_from_journal
 from diazflow.report.model import parse_start
 
-from helpers import ALDEHYDES_12, REPO, inline_library, write_protocol
+from helpers import ACOH_NEAT, NAHCO3_FLOW, REPO, method_a_protocol, write_protocol
 
 DIAZFLOW = [sys.executable, "-c", "from diazflow.cli import main; main()"]
 
 # A realistic 96-well protocol: aldehyde library added dropwise at 0 °C, STAB by powder dispenser,
 # a monitoring sample, a quench and an off-deck work-up.
-DROPWISE = """\
-diazflow: 1
-name: N4 reductive amination, aldehyde added dropwise at 0 degC
-description: 96 wells, 12 aldehydes by column; dropwise addition at 0 degC, STAB as a powder.
-deck: {deck:starlet_chem}
-vessels: {labware: reaction_block, wells: A1:H12}
-scale: {limiting: diazepane, amount: 50 umol, concentration: 0.2 M, solvent: DCE}
-reagents:
-  diazepane:
-    name: 1-methyl-1,4-diazepane
-    smiles: CN1CCCNCC1
-    stock: {concentration: 1.0 M, solvent: DCE}
-  aldehyde:
-    library: aldehydes
-    stock: {concentration: 0.5 M, solvent: DCE}
-  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}
-  stab:
-    name: sodium triacetoxyborohydride
-    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"
-    solid: {dispense: powder}
-  nahco3: {name: saturated aqueous sodium bicarbonate, stock: {solvent: water}}
-libraries:
-  aldehydes: LIBRARY
-steps:
+DROPWISE = method_a_protocol(
+    'N4 reductive amination, aldehyde added dropwise at 0 degC',
+    """\
   - offdeck: Pierce each septum with a vent needle.
   - add: {reagent: diazepane, equiv: 1.0}
   - add_solvent: {solvent: DCE, volume: 40 uL}
@@ -68,7 +47,11 @@ steps:
   - sample: {volume: 5 uL, into: sample_plate, at: [1 h]}
   - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}
   - offdeck: Extract with DCM (3x), wash with brine, dry over Na2SO4 and concentrate.
-""".replace("LIBRARY", inline_library(ALDEHYDES_12))
+""",
+    header='description: 96 wells, 12 aldehydes by column; dropwise addition at 0 degC, STAB as a powder.\n',
+    acoh=ACOH_NEAT,
+    nahco3=NAHCO3_FLOW,
+)
 
 # The same chemistry with every addition spread over hours: thousands of aliquot operations.
 LONG_DROPWISE = (
