@@ -333,3 +333,12 @@ def test_df403_sodium_borohydride_in_methanol_in_sealed_vials(tmp_path):
     _, sealed = run(tmp_path, text.replace("{deck:ot2_tempmodule}", "{deck:starlet_chem}"))
     d = [d for d in sealed.diagnostics if d.code == "DF403" and "borohydride" in d.message]
     assert d and not d[0].is_error
+
+
+def test_df403_not_raised_once_the_operator_vents_the_vials(tmp_path):
+    vent = "  - offdeck: {message: Fit each septum with a vent needle, vent: true}\n"
+    _, vented = run(tmp_path, BASE, "  - add: {reagent: diazepane, equiv: 1.0}\n", vent + "  - add: {reagent: diazepane, equiv: 1.0}\n")
+    assert "DF403" not in codes(vented) and vented.ok
+    # venting after the quench is too late: the gas was given off in a sealed vial
+    _, late = run(tmp_path, BASE, "  - offdeck: Extract", vent + "  - offdeck: Extract")
+    assert "DF403" in codes(late)

@@ -206,32 +206,22 @@ def _hazard_diagnostics(loaded: LoadedProtocol, chem, facts, vessel) -> list[Dia
         else:
             tags[rid] = frozenset(hazards.classify(r.smiles, r.name))
     findings: dict[tuple[str, str], tuple[str, Diagnostic]] = {}
-    for n, stage in enumerate(chem.stages):
-        end = chem.stages[n + 1].first_step if n + 1 < len(chem.stages) else len(p.steps)
-        used = {stage.scale.limiting}
-        quench: set[str] = set()
-        solvents = set(solvent_components(stage.solvent))
-        for step in p.steps[stage.first_step : end]:
-            kind, params = m.step_params(step)
-            rid = getattr(params, "reagent", None)
-            if rid in p.reagents:
-                used.add(rid)
-                if kind == "quench":
-                    quench.add(rid)
-            if kind == "add_solvent":
-                solvents.update(solvent_components(params.solvent))
+    labels = {rid: r.name for rid, r in p.reagents.items() if r.name}
+
+    def evaluate(used: set[str], quench: set[str], solvents: set[str], sealed: bool) -> None:
+        solvent_names = set(solvents)
         for rid in used - quench:  # a quench's water is the quench rule's business, not the solvent's
             stock = p.reagents[rid].stock if rid in p.reagents else None
             if stock is not None:
-                solvents.update(solvent_components(stock.solvent))
+                solvent_names.update(solvent_components(stock.solvent))
         ctx = hazards.HazardContext(
             reagents={rid: tags[rid] for rid in sorted(used) if rid in tags},
-            solvents=hazards.solvent_tags(sorted(solvents)),
+            solvents=hazards.solvent_tags(sorted(solvent_names)),
             quench_reagents=frozenset(quench),
-            vessel_sealed=vessel.sealed,
+            vessel_sealed=sealed,
             deck_inert=facts.atmosphere == "inert",
             atmosphere_requested_inert=p.atmosphere == "inert",
-            labels={rid: r.name for rid, r in p.reagents.items() if r.name},
+            labels=labels,
         )
         for finding in hazards.evaluate(ctx):
             rid = next((r for r in finding.reagents if r in p.reagents), None)
@@ -240,4 +230,26 @@ def _hazard_diagnostics(loaded: LoadedProtocol, chem, facts, vessel) -> list[Dia
             if key not in findings:
                 severity = Severity.ERROR if finding.severity == "error" else Severity.WARNING
                 findings[key] = (finding.code, loaded.diagnostic(path, finding.code, finding.message, finding.hint, severity=severity, key=True))
+
+    vented = False  # an off-deck step with 'vent: true' opens the sealed vessels for the rest of the run
+    for n, stage in enumerate(chem.stages):
+        end = chem.stages[n + 1].first_step if n + 1 < len(chem.stages) else len(p.steps)
+        limiting = p.reagents.get(stage.scale.limiting)
+        used = {stage.scale.limiting} if limiting is not None and limiting.preloaded else set()  # others arrive with their step
+        quench: set[str] = set()
+        solvents = set(solvent_components(stage.solvent))
+        for step in p.steps[stage.first_step : end]:
+            kind, params = m.step_params(step)
+            if kind == "offdeck" and getattr(params, "vent", False) and not vented:
+                # what happened before the vent happened in a sealed vessel
+                evaluate(used, quench, solvents, vessel.sealed)
+                vented = True
+            rid = getattr(params, "reagent", None)
+            if rid in p.reagents:
+                used.add(rid)
+                if kind == "quench":
+                    quench.add(rid)
+            if kind == "add_solvent":
+                solvents.update(solvent_components(params.solvent))
+        evaluate(used, quench, solvents, vessel.sealed and not vented)
     return [d for _, d in findings.values()]

@@ -418,6 +418,11 @@ class WaitParams(_Model):
 class OffdeckParams(_Model):
     message: Text
     duration: Duration | None = None
+    vent: bool = Field(
+        False,
+        description="the operator vents the sealed vessels here (e.g. needles through the septa); from this step on, "
+        "gas can escape, so sealed-vessel pressure warnings (DF403) no longer apply",
+    )
 
 
 def _validate_ph(value: Any, info: ValidationInfo) -> tuple[float, float]:
