@@ -83,13 +83,6 @@ class DeckFacts:
     fill_limit: float
     timings: Timings
 
-    def tip_for(self, volume_ul: float) -> TipType | None:
-        """The smallest tip that takes ``volume_ul`` in one go (None if none does)."""
-        for tip in sorted(self.tips, key=lambda t: t.max_ul):
-            if tip.min_ul <= volume_ul <= tip.max_ul:
-                return tip
-        return None
-
     @property
     def largest_tip(self) -> TipType | None:
         return max(self.tips, key=lambda t: t.max_ul, default=None)
@@ -103,9 +96,6 @@ class DeckFacts:
         if lw is None or lw.module is None:
             return None
         return self.modules.get(lw.module)
-
-    def labware_with_role(self, role: str) -> list[LabwareFacts]:
-        return [lw for lw in self.labware.values() if lw.role == role]
 
 
 def deck_facts(spec) -> DeckFacts:
