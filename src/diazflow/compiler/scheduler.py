@@ -230,7 +230,7 @@ class _Scheduler:
         when no type can serve the step is it an error (DF520, reported once at the end).
         """
         lo, hi = min(volumes), max(volumes)
-        fitting = [t for t in sorted(self.deck.tips, key=lambda t: t.max_ul) if t.min_ul <= lo + 1e-9 and hi <= t.max_ul + 1e-9]
+        fitting = _tips_taking(self.deck.tips, lo, hi)
         for tip in fitting:
             if self.tips.remaining(tip) >= needed:
                 return tip
@@ -295,10 +295,8 @@ class _Scheduler:
         n_needed_for_tip = math.ceil(vmax / largest - 1e-9)
 
         def tip_for(n: int) -> TipType | None:
-            for tip in available or sorted(self.deck.tips, key=lambda t: t.max_ul):
-                if tip.min_ul <= vmin / n + 1e-9 and vmax / n <= tip.max_ul + 1e-9:
-                    return tip
-            return None
+            fitting = _tips_taking(available or self.deck.tips, vmin / n, vmax / n)
+            return fitting[0] if fitting else None
 
         def round_time(n: int) -> float:
             tip = tip_for(n) or self.deck.largest_tip
@@ -566,6 +564,11 @@ class _Scheduler:
         if bp is None:
             self.error(step, (), "DF308", f"the boiling point of '{solvent}' is not known, so reflux has no temperature", "use a solvent the property data knows, or 'heat: {to: ...}' with a hold")
         return bp
+
+
+def _tips_taking(tips, lo: float, hi: float) -> list[TipType]:
+    """Tip types, smallest first, that pipette every volume between ``lo`` and ``hi`` µL."""
+    return [t for t in sorted(tips, key=lambda t: t.max_ul) if t.min_ul <= lo + 1e-9 and hi <= t.max_ul + 1e-9]
 
 
 def _aliquot(total: float, n: int, k: int) -> float:
