@@ -125,6 +125,25 @@ def test_deep_nesting_does_not_crash_the_interpreter(tmp_path):
     assert code_ == "DF106" and line == "1" and float(seconds) < 1.0
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # flow nesting: libyaml (PyYAML >= 6.0.4) scans ahead and stops at its own limit of 1000
+        "a: " + "[" * 1500 + "]" * 1500 + "\n",
+        "a: " + "{b: " * 1500 + "1" + "}" * 1500 + "\n",
+        # block nesting: reaches diazflow's pre-scan first
+        "a:\n" + "".join(" " * i + "- \n" for i in range(1, 1500)),
+    ],
+    ids=["flow-sequences", "flow-mappings", "block-sequences"],
+)
+def test_too_deep_is_a_limit_whichever_layer_notices(write_protocol, text):
+    start = time.perf_counter()
+    d = only(diagnostics(write_protocol(text).path), "DF106")
+    assert time.perf_counter() - start < 1.0
+    assert "100 levels" in d.message and d.hint
+    assert d.line >= 1 and d.column >= 1
+
+
 def test_deep_block_nesting(write_protocol):
     text = "a:\n" + "".join(" " * i + "- \n" for i in range(1, 400))
     d = only(diagnostics(write_protocol(text).path), "DF106")

@@ -9,6 +9,7 @@ values in canonical units.  Models are frozen: later stages read them, never cha
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -16,6 +17,8 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainSerializer,
     PlainValidator,
     Tag,
@@ -23,7 +26,8 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from diazflow.language.quantities import (
     Dimension,
@@ -98,30 +102,48 @@ def _serialize_quantity(q: Quantity | QuantityRange) -> str:
 _QUANTITY_PATTERN = r"^\s*[-+]?[0-9.]"
 
 
-def _q(dimension: Dimension, allow_range: bool = False, extra_doc: str = ""):
-    shape = "a quantity or a range" if allow_range else "a quantity"
-    schema: dict[str, Any] = {
-        "type": "string",
-        "description": f"{shape} of {dimension.value} with a unit, e.g. '{dimension.example}'{extra_doc}",
-        "examples": [dimension.example],
-    }
-    if dimension is Dimension.TEMPERATURE:
-        schema = {"anyOf": [{"type": "string", "enum": ["rt"]}, schema]}
-    return (
-        PlainValidator(_quantity_validator(dimension, allow_range)),
-        PlainSerializer(_serialize_quantity, return_type=str),
-        WithJsonSchema(schema),
-    )
+@dataclass(frozen=True)
+class QuantityField:
+    """Pydantic metadata for a quantity field: how it validates, serialises and documents itself.
+
+    One object rather than three (validator, serialiser, JSON schema) so that the annotated types
+    below need no star-unpacking in ``Annotated[...]``, which Python 3.10 cannot parse.
+    """
+
+    dimension: Dimension
+    allow_range: bool = False
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.with_info_plain_validator_function(
+            _quantity_validator(self.dimension, self.allow_range),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                _serialize_quantity, return_schema=core_schema.str_schema()
+            ),
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        shape = "a quantity or a range" if self.allow_range else "a quantity"
+        dimension = self.dimension
+        described: dict[str, Any] = {
+            "type": "string",
+            "description": f"{shape} of {dimension.value} with a unit, e.g. '{dimension.example}'",
+            "examples": [dimension.example],
+        }
+        if dimension is Dimension.TEMPERATURE:
+            return {"anyOf": [{"type": "string", "enum": ["rt"]}, described]}
+        return described
 
 
-Amount = Annotated[Quantity, *_q(Dimension.AMOUNT)]
-Volume = Annotated[Quantity, *_q(Dimension.VOLUME)]
-Concentration = Annotated[Quantity, *_q(Dimension.CONCENTRATION)]
-Temperature = Annotated[Quantity, *_q(Dimension.TEMPERATURE)]
-TemperatureOrRange = Annotated[Union[Quantity, QuantityRange], *_q(Dimension.TEMPERATURE, True)]
-Duration = Annotated[Quantity, *_q(Dimension.DURATION)]
-DurationOrRange = Annotated[Union[Quantity, QuantityRange], *_q(Dimension.DURATION, True)]
-Speed = Annotated[Quantity, *_q(Dimension.SPEED)]
+Amount = Annotated[Quantity, QuantityField(Dimension.AMOUNT)]
+Volume = Annotated[Quantity, QuantityField(Dimension.VOLUME)]
+Concentration = Annotated[Quantity, QuantityField(Dimension.CONCENTRATION)]
+Temperature = Annotated[Quantity, QuantityField(Dimension.TEMPERATURE)]
+TemperatureOrRange = Annotated[Union[Quantity, QuantityRange], QuantityField(Dimension.TEMPERATURE, allow_range=True)]
+Duration = Annotated[Quantity, QuantityField(Dimension.DURATION)]
+DurationOrRange = Annotated[Union[Quantity, QuantityRange], QuantityField(Dimension.DURATION, allow_range=True)]
+Speed = Annotated[Quantity, QuantityField(Dimension.SPEED)]
 
 
 def _validate_equiv(value: Any, info: ValidationInfo):

@@ -211,11 +211,19 @@ def _prescan(text: str) -> tuple[yaml.Event, bool] | None:
         loader.dispose()
 
 
+_DEPTH_MESSAGE = f"document is nested more than {MAX_DEPTH} levels deep"
+_DEPTH_HINT = "a protocol needs only a few levels of nesting; check the indentation and brackets"
+
+
+def _depth_diagnostic(filename: str, line: int, column: int) -> Diagnostic:
+    return Diagnostic(filename, line, column, "DF106", Severity.ERROR, _DEPTH_MESSAGE, _DEPTH_HINT)
+
+
 def _budget_diagnostic(filename: str, exc: _BudgetExceeded) -> Diagnostic:
     mark = exc.node.start_mark
     if exc.nested:
-        message = f"document is nested more than {MAX_DEPTH} levels deep"
-        hint = "a protocol needs only a few levels of nesting; check the indentation and brackets"
+        message = _DEPTH_MESSAGE
+        hint = _DEPTH_HINT
     elif isinstance(exc.node, yaml.Event):
         message = f"document has more than {MAX_NODES:,} values"
         hint = "move large building-block tables into a CSV library (libraries: {name: {csv: file.csv}})"
@@ -265,6 +273,11 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         problem = exc.problem or str(exc)
+        if "maximum nesting depth" in problem:
+            # libyaml (PyYAML >= 6.0.4) refuses documents nested 1000 deep while scanning ahead,
+            # before the pre-scan above sees the 101st level: the same limit, found by another
+            # layer, so the same diagnostic.
+            raise YamlSourceError([_depth_diagnostic(filename, line, column)]) from None
         hint = None
         bad_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
         if "\t" in bad_line[: max(column, 1)]:
