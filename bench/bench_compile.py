@@ -50,7 +50,9 @@ def _facts_for(rows: int, columns: int):
     from diazflow.deck import load_deck
 
     facts = deck_facts(load_deck(os.path.join(REPO, "deck_layouts", "starlet_chem.yaml")))
-    block = replace(facts.labware["reaction_block"], rows=rows, columns=columns, max_volume_ul=200.0)
+    block = replace(
+        facts.labware["reaction_block"], rows=rows, columns=columns, max_volume_ul=200.0
+    )
     return replace(facts, labware={**facts.labware, "reaction_block": block})
 
 
@@ -59,8 +61,10 @@ def scaling(runs: int) -> None:
     from diazflow.compiler import compile_plan
     from diazflow.language.loader import load_protocol
 
-    print("1) compile time and peak memory, 10-aliquot portionwise step (median of %d runs)" % runs)
-    print(f"{'wells':>6} {'load+resolve s':>15} {'compile s':>10} {'total s':>8} {'µs/well':>8} {'peak MiB':>9} {'ops':>7}")
+    print(f"1) compile time and peak memory, 10-aliquot portionwise step (median of {runs} runs)")
+    print(
+        f"{'wells':>6} {'load+resolve s':>15} {'compile s':>10} {'total s':>8} {'µs/well':>8} {'peak MiB':>9} {'ops':>7}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for wells, (rows, columns, last) in FORMATS.items():
             path = os.path.join(tmp, f"bench_{wells}.yaml")
@@ -77,7 +81,9 @@ def scaling(runs: int) -> None:
                 result = load_protocol(path)
                 chem, _ = resolve_chemistry(result.loaded)
                 t1 = time.perf_counter()
-                plan, diags = compile_plan(result.loaded, chem, facts, "starlet_chem.yaml (block resized)")
+                plan, diags = compile_plan(
+                    result.loaded, chem, facts, "starlet_chem.yaml (block resized)"
+                )
                 assert plan is not None, [str(d) for d in diags]
                 plan.to_json()
                 t2 = time.perf_counter()
@@ -89,7 +95,9 @@ def scaling(runs: int) -> None:
                     back.append(t2 - t1)
                 ops = len(plan.operations)
             f, b = statistics.median(front), statistics.median(back)
-            print(f"{wells:>6} {f:>15.3f} {b:>10.3f} {f + b:>8.3f} {1e6 * (f + b) / wells:>8.0f} {statistics.median(peaks):>9.1f} {ops:>7}")
+            print(
+                f"{wells:>6} {f:>15.3f} {b:>10.3f} {f + b:>8.3f} {1e6 * (f + b) / wells:>8.0f} {statistics.median(peaks):>9.1f} {ops:>7}"
+            )
 
 
 def quality() -> None:
@@ -97,12 +105,16 @@ def quality() -> None:
     from diazflow.pipeline import check
 
     print("\n2) schedule quality of the shipped workflows")
-    print(f"{'workflow':<48} {'wells':>5} {'makespan h':>10} {'lower bd h':>10} {'ratio':>6} {'well-by-well h':>14} {'speed-up':>8}")
+    print(
+        f"{'workflow':<48} {'wells':>5} {'makespan h':>10} {'lower bd h':>10} {'ratio':>6} {'well-by-well h':>14} {'speed-up':>8}"
+    )
     for path in sorted(glob.glob(os.path.join(REPO, "workflows", "*.yaml"))):
         result = check(path)
         name = os.path.basename(path)
         if result.plan is None:
-            print(f"{name:<48} does not compile: {[d.code for d in result.diagnostics if d.is_error]}")
+            print(
+                f"{name:<48} does not compile: {[d.code for d in result.diagnostics if d.is_error]}"
+            )
             continue
         plan = result.plan
         # a hand-written loop: each spread addition runs its whole window once per column group
@@ -110,14 +122,19 @@ def quality() -> None:
         channels = result.facts.channels
         for i, step in enumerate(result.loaded.protocol.steps):
             kind, params = m.step_params(step)
-            spread = getattr(params, "dropwise", None) is not None or getattr(params, "portionwise", None) is not None
+            spread = (
+                getattr(params, "dropwise", None) is not None
+                or getattr(params, "portionwise", None) is not None
+            )
             if kind in ("add", "quench") and spread:
                 summary = next(s for s in plan.steps if s.step == i)
                 wells = {w for op in plan.operations if op.step == i and op.wells for w in op.wells}
                 groups = -(-len(wells) // channels)
                 extra += (groups - 1) * (summary.end - summary.start)
         wbw = plan.makespan_s + extra
-        print(f"{name:<48} {len(plan.wells):>5} {plan.makespan_s / 3600:>10.2f} {plan.lower_bound_s / 3600:>10.2f} {plan.makespan_s / plan.lower_bound_s:>6.3f} {wbw / 3600:>14.2f} {wbw / plan.makespan_s:>7.1f}x")
+        print(
+            f"{name:<48} {len(plan.wells):>5} {plan.makespan_s / 3600:>10.2f} {plan.lower_bound_s / 3600:>10.2f} {plan.makespan_s / plan.lower_bound_s:>6.3f} {wbw / 3600:>14.2f} {wbw / plan.makespan_s:>7.1f}x"
+        )
 
 
 def main() -> None:

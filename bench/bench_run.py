@@ -38,9 +38,13 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PROTOCOL = REPO / "workflows" / "n4_direct_alkylation.yaml"
 
 
-def wall(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, subprocess.CompletedProcess]:
+def wall(
+    cmd: list[str], env: dict | None = None, cwd: Path | None = None
+) -> tuple[float, subprocess.CompletedProcess]:
     t = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd)
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd
+    )
     return time.perf_counter() - t, out
 
 
@@ -79,18 +83,35 @@ def run_series(protocol: Path, n: int, directory: Path, sync: str) -> dict:
     for i in range(n):
         journal = directory / f"bench-{sync}-{i}.sqlite"
         t, out = wall(
-            [sys.executable, "-m", "diazflow.cli", "run", str(protocol), "--journal", str(journal), "--quiet"],
+            [
+                sys.executable,
+                "-m",
+                "diazflow.cli",
+                "run",
+                str(protocol),
+                "--journal",
+                str(journal),
+                "--quiet",
+            ],
             env={"DIAZFLOW_TIMINGS": "1", "DIAZFLOW_JOURNAL_SYNC": sync},
             cwd=directory,
         )
         if out.returncode != 0:
-            raise SystemExit(f"diazflow run failed (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
+            raise SystemExit(
+                f"diazflow run failed (exit {out.returncode}):\n{out.stdout}\n{out.stderr}"
+            )
         line = next(x for x in out.stderr.splitlines() if x.startswith("DIAZFLOW_TIMINGS "))
         timings.append(json.loads(line.split(" ", 1)[1]))
         walls.append(t)
         counts = journal_counts(journal)
     med = {k: statistics.median(t[k] for t in timings) for k in timings[0]}
-    return {"sync": sync, "wall_s": walls, "median_wall_s": statistics.median(walls), "median_timings_s": med, "journal": counts}
+    return {
+        "sync": sync,
+        "wall_s": walls,
+        "median_wall_s": statistics.median(walls),
+        "median_timings_s": med,
+        "journal": counts,
+    }
 
 
 PHASES = [
@@ -122,17 +143,26 @@ def breakdown_rows(series: list[dict]) -> list[tuple[str, list[float]]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-n", type=int, default=5, help="runs per series (median reported)")
     parser.add_argument("--protocol", type=Path, default=DEFAULT_PROTOCOL)
-    parser.add_argument("--dir", type=Path, default=None, help="where the journals go (default: a temporary directory)")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="where the journals go (default: a temporary directory)",
+    )
     parser.add_argument("--json", action="store_true", help="print the raw numbers as JSON")
     args = parser.parse_args()
 
     directory = args.dir or Path(tempfile.mkdtemp(prefix="diazflow-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
     interpreter = statistics.median(wall([sys.executable, "-c", "pass"])[0] for _ in range(5))
-    import_cli = statistics.median(wall([sys.executable, "-c", "import diazflow.cli"])[0] for _ in range(5))
+    import_cli = statistics.median(
+        wall([sys.executable, "-c", "import diazflow.cli"])[0] for _ in range(5)
+    )
     latency = commit_latency_ms(directory)
     series = [run_series(args.protocol, args.n, directory, sync) for sync in ("FULL", "NORMAL")]
 
@@ -151,10 +181,16 @@ def main() -> None:
         return
 
     print(f"protocol      {args.protocol}")
-    print(f"journals in   {directory} (one SQLite commit: {latency:.2f} ms median, WAL + synchronous=FULL)")
+    print(
+        f"journals in   {directory} (one SQLite commit: {latency:.2f} ms median, WAL + synchronous=FULL)"
+    )
     counts = series[0]["journal"]
-    print(f"plan          {counts['operations']} operations → {counts['events']} journal events, {counts['device_actions']} device records")
-    print(f"python start  {interpreter * 1000:.0f} ms; 'import diazflow.cli' {import_cli * 1000:.0f} ms (process total)")
+    print(
+        f"plan          {counts['operations']} operations → {counts['events']} journal events, {counts['device_actions']} device records"
+    )
+    print(
+        f"python start  {interpreter * 1000:.0f} ms; 'import diazflow.cli' {import_cli * 1000:.0f} ms (process total)"
+    )
     print()
     header = f"{'journal sync':<13}{'median wall':>12}{'runs (s)':>34}"
     print(header)
@@ -168,7 +204,9 @@ def main() -> None:
         print(f"  {label:<36}" + "".join(f"{v:>10.3f}" for v in value))
     target = series[1]["median_wall_s"]
     print()
-    print(f"target < 1 s: {'met' if target < 1.0 else 'NOT met'} as `diazflow run` does it (simulate: synchronous=NORMAL, {target:.2f} s); with FULL {series[0]['median_wall_s']:.2f} s")
+    print(
+        f"target < 1 s: {'met' if target < 1.0 else 'NOT met'} as `diazflow run` does it (simulate: synchronous=NORMAL, {target:.2f} s); with FULL {series[0]['median_wall_s']:.2f} s"
+    )
 
 
 if __name__ == "__main__":

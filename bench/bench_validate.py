@@ -47,7 +47,9 @@ def _run_child(argv: list[str]) -> tuple[float, float, int]:
         proc.wait()
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     wall = time.perf_counter() - start
-    rss_mib = rss / 1024 / 1024 if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB on Linux
+    rss_mib = (
+        rss / 1024 / 1024 if sys.platform == "darwin" else rss / 1024
+    )  # bytes on macOS, KiB on Linux
     return wall, rss_mib, proc.returncode
 
 
@@ -63,9 +65,14 @@ def _summary(label: str, samples: list[tuple[float, float, int]]) -> None:
 def cold(protocol: str, deck: str | None, runs: int) -> None:
     argv = [*diazflow_command(), "validate", protocol] + (["--deck", deck] if deck else [])
     first = _run_child(argv)  # fills the pint cache, as a real machine would have it
-    print(f"{'exit code of validate':<34} {first[2]} ({'valid' if first[2] == 0 else 'INVALID: see diazflow validate'})")
+    print(
+        f"{'exit code of validate':<34} {first[2]} ({'valid' if first[2] == 0 else 'INVALID: see diazflow validate'})"
+    )
     _summary("python -c pass", [_run_child([sys.executable, "-c", "pass"]) for _ in range(runs)])
-    _summary("python -c 'import diazflow.cli'", [_run_child([sys.executable, "-c", "import diazflow.cli"]) for _ in range(runs)])
+    _summary(
+        "python -c 'import diazflow.cli'",
+        [_run_child([sys.executable, "-c", "import diazflow.cli"]) for _ in range(runs)],
+    )
     _summary(f"diazflow validate (cold, {runs} runs)", [_run_child(argv) for _ in range(runs)])
 
 
@@ -83,19 +90,26 @@ def in_process(protocol: str, deck: str | None, runs: int) -> None:
             start = time.perf_counter()
             call()
             times.append(time.perf_counter() - start)
-        print(f"{label:<34} median {statistics.median(times) * 1000:7.1f} ms   min {min(times) * 1000:7.1f} ms   max {max(times) * 1000:7.1f} ms")
+        print(
+            f"{label:<34} median {statistics.median(times) * 1000:7.1f} ms   min {min(times) * 1000:7.1f} ms   max {max(times) * 1000:7.1f} ms"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("protocol", nargs="?", default=DEFAULT if os.path.exists(DEFAULT) else FALLBACK)
+    parser.add_argument(
+        "protocol", nargs="?", default=DEFAULT if os.path.exists(DEFAULT) else FALLBACK
+    )
     parser.add_argument("--deck", default=None, help="deck layout (default: the protocol's own)")
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     deck = args.deck
     if deck is None and os.path.abspath(args.protocol) == FALLBACK:
         deck = os.path.join(REPO, "deck_layouts", "starlet_chem.yaml")
-    print(f"protocol  {os.path.relpath(args.protocol, REPO)}" + (f"  (deck {os.path.relpath(deck, REPO)})" if deck else ""))
+    print(
+        f"protocol  {os.path.relpath(args.protocol, REPO)}"
+        + (f"  (deck {os.path.relpath(deck, REPO)})" if deck else "")
+    )
     print(f"python    {sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPU(s)\n")
     cold(args.protocol, deck, args.runs)
     print()

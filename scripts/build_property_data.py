@@ -41,7 +41,13 @@ FORMAT_VERSION = 1
 T_REFERENCE_K = 293.15  # 20 °C: densities and vapour pressures are tabulated here
 
 # Rounding of the stored values; the consistency test compares at this precision.
-DIGITS = {"mw": 3, "melting_point_c": 2, "boiling_point_c": 2, "density_g_ml": 4, "vapour_pressure_kpa": 4}
+DIGITS = {
+    "mw": 3,
+    "melting_point_c": 2,
+    "boiling_point_c": 2,
+    "density_g_ml": 4,
+    "vapour_pressure_kpa": 4,
+}
 
 
 @dataclass(frozen=True)
@@ -251,7 +257,14 @@ OVERRIDES: dict[tuple[str, str], Override] = {
 # Measured-data correlations, in thermo's own ranking order.  Estimation methods (MMSNM0,
 # RACKETT, YEN_WOODS_SAT, ...) were off by up to 9 % against handbook values; VDI_TABULAR gave
 # 1.10 g/mL for acetic acid and 0.92 for o-xylene at 20 °C (handbook 1.049, 0.880), so it is left out.
-MEASURED_DENSITY_METHODS = ("HEOS_FIT", "DIPPR_PERRY_8E", "VDI_PPDS", "COOLPROP", "CRC_INORG_L", "CRC_INORG_L_CONST")
+MEASURED_DENSITY_METHODS = (
+    "HEOS_FIT",
+    "DIPPR_PERRY_8E",
+    "VDI_PPDS",
+    "COOLPROP",
+    "CRC_INORG_L",
+    "CRC_INORG_L_CONST",
+)
 
 # Our own order, not thermo's: thermo ranks ANTOINE_WEBBOOK above LANDOLT, and the WebBook Antoine
 # set for TFA gives 1.2 kPa at 20 °C (inside its stated range!) where the true value is ~11 kPa;
@@ -281,14 +294,20 @@ def library_versions() -> dict[str, str]:
     import rdkit
     import thermo
 
-    return {"chemicals": chemicals.__version__, "thermo": thermo.__version__, "rdkit": rdkit.__version__}
+    return {
+        "chemicals": chemicals.__version__,
+        "thermo": thermo.__version__,
+        "rdkit": rdkit.__version__,
+    }
 
 
 def _round(field: str, value: float) -> float:
     return round(float(value), DIGITS[field])
 
 
-def _entry(field: str, value: float, source: str, *, estimate: bool = False, reason: str | None = None) -> dict[str, Any]:
+def _entry(
+    field: str, value: float, source: str, *, estimate: bool = False, reason: str | None = None
+) -> dict[str, Any]:
     entry: dict[str, Any] = {"value": _round(field, value), "source": source}
     if estimate:
         entry["estimate"] = True
@@ -308,7 +327,9 @@ def _override_entry(field: str, cas: str, library_value: Any) -> dict[str, Any] 
     return entry
 
 
-def _phase_change(cas: str, field: str, methods_fn, value_fn, label: str, *, below_c: float | None = None) -> dict[str, Any] | None:
+def _phase_change(
+    cas: str, field: str, methods_fn, value_fn, label: str, *, below_c: float | None = None
+) -> dict[str, Any] | None:
     """Melting or boiling point in °C from the library's ranking of sources, JOBACK excluded.
 
     ``below_c``: for melting points, the boiling point.  Several sources file a boiling point
@@ -319,20 +340,43 @@ def _phase_change(cas: str, field: str, methods_fn, value_fn, label: str, *, bel
     ov = OVERRIDES.get((cas, field))
     if ov is not None and ov.method is not None:
         if ov.method not in methods:
-            raise ValueError(f"{cas} {field}: override method {ov.method} not available (have {methods})")
+            raise ValueError(
+                f"{cas} {field}: override method {ov.method} not available (have {methods})"
+            )
         default = methods[0]
         k = value_fn(cas, method=ov.method)
-        entry = _entry(field, k - 273.15, f"override: chemicals.phase_change.{label}: {ov.method}", reason=ov.reason)
-        entry["library_value"] = {"value": _round(field, value_fn(cas, method=default) - 273.15), "source": f"chemicals.phase_change.{label}: {default}"}
+        entry = _entry(
+            field,
+            k - 273.15,
+            f"override: chemicals.phase_change.{label}: {ov.method}",
+            reason=ov.reason,
+        )
+        entry["library_value"] = {
+            "value": _round(field, value_fn(cas, method=default) - 273.15),
+            "source": f"chemicals.phase_change.{label}: {default}",
+        }
         return entry
     if ov is not None and ov.value is not None:
-        library = {"value": _round(field, value_fn(cas, method=methods[0]) - 273.15), "source": f"chemicals.phase_change.{label}: {methods[0]}"} if methods else None
+        library = (
+            {
+                "value": _round(field, value_fn(cas, method=methods[0]) - 273.15),
+                "source": f"chemicals.phase_change.{label}: {methods[0]}",
+            }
+            if methods
+            else None
+        )
         return _override_entry(field, cas, library)
     skipped = []
     for method in methods:
         celsius = value_fn(cas, method=method) - 273.15
         if below_c is not None and celsius >= below_c:
-            skipped.append({"value": _round(field, celsius), "source": f"chemicals.phase_change.{label}: {method}", "why": "not below the boiling point"})
+            skipped.append(
+                {
+                    "value": _round(field, celsius),
+                    "source": f"chemicals.phase_change.{label}: {method}",
+                    "why": "not below the boiling point",
+                }
+            )
             continue
         entry = _entry(field, celsius, f"chemicals.phase_change.{label}: {method}")
         if skipped:
@@ -347,7 +391,10 @@ def _critical_inputs(cas: str, mw: float, tb_k: float | None) -> dict[str, Any]:
     def safe(fn):
         try:
             return fn(cas)
-        except (KeyError, ValueError):  # chemicals 1.5 returns None for unknown CAS; older versions raised
+        except (
+            KeyError,
+            ValueError,
+        ):  # chemicals 1.5 returns None for unknown CAS; older versions raised
             return None
 
     return {
@@ -369,16 +416,27 @@ def _density(cas: str, mw: float, tb_k: float | None) -> dict[str, Any] | None:
     inputs = _critical_inputs(cas, mw, tb_k)
     vl = VolumeLiquid(**inputs)
     for method in vl.ranked_methods:
-        if method in MEASURED_DENSITY_METHODS and method in vl.all_methods and vl.test_method_validity(T_REFERENCE_K, method):
+        if (
+            method in MEASURED_DENSITY_METHODS
+            and method in vl.all_methods
+            and vl.test_method_validity(T_REFERENCE_K, method)
+        ):
             vm = vl.calculate(T_REFERENCE_K, method)  # m³/mol
             if vm:
-                return _entry("density_g_ml", mw / vm / 1e6, f"thermo.VolumeLiquid at 293.15 K: {method}")
+                return _entry(
+                    "density_g_ml", mw / vm / 1e6, f"thermo.VolumeLiquid at 293.15 K: {method}"
+                )
     if vl.method is None:
         return None
     vm = vl.calculate(T_REFERENCE_K, vl.method)
     if not vm:
         return None
-    return _entry("density_g_ml", mw / vm / 1e6, f"thermo.VolumeLiquid at 293.15 K: {vl.method}", estimate=True)
+    return _entry(
+        "density_g_ml",
+        mw / vm / 1e6,
+        f"thermo.VolumeLiquid at 293.15 K: {vl.method}",
+        estimate=True,
+    )
 
 
 def _vapour_pressure(cas: str, tb_k: float | None) -> dict[str, Any] | None:
@@ -391,13 +449,20 @@ def _vapour_pressure(cas: str, tb_k: float | None) -> dict[str, Any] | None:
         if method in vp.all_methods and vp.test_method_validity(T_REFERENCE_K, method):
             p = vp.calculate(T_REFERENCE_K, method)  # Pa
             if p:
-                return _entry("vapour_pressure_kpa", p / 1000, f"thermo.VaporPressure at 293.15 K: {method}")
+                return _entry(
+                    "vapour_pressure_kpa", p / 1000, f"thermo.VaporPressure at 293.15 K: {method}"
+                )
     if vp.method is None:
         return None
     p = vp.calculate(T_REFERENCE_K, vp.method)
     if not p:
         return None
-    return _entry("vapour_pressure_kpa", p / 1000, f"thermo.VaporPressure at 293.15 K: {vp.method}", estimate=True)
+    return _entry(
+        "vapour_pressure_kpa",
+        p / 1000,
+        f"thermo.VaporPressure at 293.15 K: {vp.method}",
+        estimate=True,
+    )
 
 
 def _rdkit_identity(smiles: str) -> tuple[str, float, str, str]:
@@ -409,7 +474,12 @@ def _rdkit_identity(smiles: str) -> tuple[str, float, str, str]:
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise ValueError(f"RDKit cannot parse {smiles!r}")
-    return Chem.MolToSmiles(mol), float(Descriptors.MolWt(mol)), rdMolDescriptors.CalcMolFormula(mol), Chem.MolToInchiKey(mol)
+    return (
+        Chem.MolToSmiles(mol),
+        float(Descriptors.MolWt(mol)),
+        rdMolDescriptors.CalcMolFormula(mol),
+        Chem.MolToInchiKey(mol),
+    )
 
 
 def _library_names(meta, compound: Compound) -> list[str]:
@@ -435,8 +505,16 @@ def extract_compound(compound: Compound) -> dict[str, Any]:
     smiles = str(smiles_override.value) if smiles_override else meta.smiles
     canonical, rdkit_mw, rdkit_formula, inchikey = _rdkit_identity(smiles)
     if smiles_override:
-        mw = _entry("mw", rdkit_mw, "rdkit Descriptors.MolWt of the corrected SMILES", reason=smiles_override.reason)
-        mw["library_value"] = {"value": _round("mw", meta.MW), "source": "chemicals.identifiers.search_chemical: MW"}
+        mw = _entry(
+            "mw",
+            rdkit_mw,
+            "rdkit Descriptors.MolWt of the corrected SMILES",
+            reason=smiles_override.reason,
+        )
+        mw["library_value"] = {
+            "value": _round("mw", meta.MW),
+            "source": "chemicals.identifiers.search_chemical: MW",
+        }
     else:
         mw = _entry("mw", meta.MW, "chemicals.identifiers.search_chemical: MW")
 
@@ -450,7 +528,14 @@ def extract_compound(compound: Compound) -> dict[str, Any]:
         "mw": mw,
     }
     tb = _phase_change(cas, "boiling_point_c", phase_change.Tb_methods, phase_change.Tb, "Tb")
-    tm = _phase_change(cas, "melting_point_c", phase_change.Tm_methods, phase_change.Tm, "Tm", below_c=tb["value"] if tb else None)
+    tm = _phase_change(
+        cas,
+        "melting_point_c",
+        phase_change.Tm_methods,
+        phase_change.Tm,
+        "Tm",
+        below_c=tb["value"] if tb else None,
+    )
     record["melting_point_c"] = tm
     record["boiling_point_c"] = tb
 
@@ -503,8 +588,15 @@ def report() -> None:
     from chemicals import phase_change
 
     for c in COMPOUNDS:
-        for label, methods_fn, value_fn in (("Tm", phase_change.Tm_methods, phase_change.Tm), ("Tb", phase_change.Tb_methods, phase_change.Tb)):
-            values = {m: value_fn(c.cas, method=m) - 273.15 for m in methods_fn(c.cas) if m not in EXCLUDED_PHASE_CHANGE_METHODS}
+        for label, methods_fn, value_fn in (
+            ("Tm", phase_change.Tm_methods, phase_change.Tm),
+            ("Tb", phase_change.Tb_methods, phase_change.Tb),
+        ):
+            values = {
+                m: value_fn(c.cas, method=m) - 273.15
+                for m in methods_fn(c.cas)
+                if m not in EXCLUDED_PHASE_CHANGE_METHODS
+            }
             if len(values) > 1 and max(values.values()) - min(values.values()) > 3.0:
                 shown = ", ".join(f"{m} {v:.1f}" for m, v in values.items())
                 print(f"{c.name:40s} {label}: {shown}")
@@ -512,8 +604,16 @@ def report() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="do not write; exit 1 if properties.json is out of date")
-    parser.add_argument("--report", action="store_true", help="print where the library's sources disagree by more than 3 °C")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="do not write; exit 1 if properties.json is out of date",
+    )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="print where the library's sources disagree by more than 3 °C",
+    )
     args = parser.parse_args(argv)
 
     text = dumps(extract())
@@ -522,7 +622,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
         if current != text:
-            print(f"{OUTPUT.relative_to(REPO)} is out of date: run python scripts/build_property_data.py", file=sys.stderr)
+            print(
+                f"{OUTPUT.relative_to(REPO)} is out of date: run python scripts/build_property_data.py",
+                file=sys.stderr,
+            )
             return 1
         print(f"{OUTPUT.relative_to(REPO)} is up to date")
         return 0

@@ -87,10 +87,14 @@ def check_csv(path: str, rel: str, report: Report) -> int:
     reader = csv.DictReader(text.splitlines())
     header = reader.fieldnames or []
     if header[:3] != ["well", "name", "smiles"]:
-        report.error(f"{rel}:1", f"header must start with well,name,smiles (got {','.join(header)})")
+        report.error(
+            f"{rel}:1", f"header must start with well,name,smiles (got {','.join(header)})"
+        )
     for column in header:
         if column not in ALLOWED_COLUMNS:
-            report.error(f"{rel}:1", f"unknown column '{column}' (allowed: {', '.join(ALLOWED_COLUMNS)})")
+            report.error(
+                f"{rel}:1", f"unknown column '{column}' (allowed: {', '.join(ALLOWED_COLUMNS)})"
+            )
     if len(set(header)) != len(header):
         report.error(f"{rel}:1", "a column is repeated")
     wells: dict[str, int] = {}
@@ -129,7 +133,10 @@ def check_csv(path: str, rel: str, report: Report) -> int:
             report.error(where, f"invalid SMILES '{smiles}' for '{name}': {reason}")
         elif canonical in canon:
             first_line, first_name = canon[canonical]
-            report.error(where, f"'{name}' is the same compound as '{first_name}' (line {first_line}): {canonical}")
+            report.error(
+                where,
+                f"'{name}' is the same compound as '{first_name}' (line {first_line}): {canonical}",
+            )
         else:
             canon[canonical] = (line_no, name)
         for column, low, high in (("equiv", 0.0, 100.0), ("mw", 1.0, 100000.0)):
@@ -158,7 +165,9 @@ def check_workflows(root: str, report: Report) -> set[str]:
     try:
         import yaml
     except ImportError:
-        report.warn(os.path.join(root, "workflows"), "PyYAML not installed: workflow files not checked")
+        report.warn(
+            os.path.join(root, "workflows"), "PyYAML not installed: workflow files not checked"
+        )
         return used
     for path in sorted(glob.glob(os.path.join(root, "workflows", "*.yaml"))):
         rel = os.path.relpath(path, root)
@@ -177,7 +186,10 @@ def check_workflows(root: str, report: Report) -> set[str]:
                 smiles = str(reagent["smiles"])
                 canonical, reason = parse_smiles(smiles)
                 if canonical is None:
-                    report.error(f"{rel}:{_line_of(text, smiles)}", f"reagent '{rid}': invalid SMILES '{smiles}': {reason}")
+                    report.error(
+                        f"{rel}:{_line_of(text, smiles)}",
+                        f"reagent '{rid}': invalid SMILES '{smiles}': {reason}",
+                    )
         for lname, lib in (doc.get("libraries") or {}).items():
             if not isinstance(lib, dict):
                 continue
@@ -185,7 +197,10 @@ def check_workflows(root: str, report: Report) -> set[str]:
                 csv_path = os.path.normpath(os.path.join(os.path.dirname(path), str(lib["csv"])))
                 used.add(csv_path)
                 if not os.path.exists(csv_path):
-                    report.error(f"{rel}:{_line_of(text, str(lib['csv']))}", f"library '{lname}': {lib['csv']} does not exist")
+                    report.error(
+                        f"{rel}:{_line_of(text, str(lib['csv']))}",
+                        f"library '{lname}': {lib['csv']} does not exist",
+                    )
             items = lib.get("items")
             entries = list(items.values()) if isinstance(items, dict) else list(items or [])
             seen: dict[str, str] = {}
@@ -196,9 +211,15 @@ def check_workflows(root: str, report: Report) -> set[str]:
                 canonical, reason = parse_smiles(smiles)
                 where = f"{rel}:{_line_of(text, smiles)}"
                 if canonical is None:
-                    report.error(where, f"library '{lname}' item '{item.get('name')}': invalid SMILES '{smiles}': {reason}")
+                    report.error(
+                        where,
+                        f"library '{lname}' item '{item.get('name')}': invalid SMILES '{smiles}': {reason}",
+                    )
                 elif canonical in seen:
-                    report.error(where, f"library '{lname}': '{item.get('name')}' is the same compound as '{seen[canonical]}'")
+                    report.error(
+                        where,
+                        f"library '{lname}': '{item.get('name')}' is the same compound as '{seen[canonical]}'",
+                    )
                 else:
                     seen[canonical] = str(item.get("name"))
     return used
@@ -206,7 +227,11 @@ def check_workflows(root: str, report: Report) -> set[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir), help="repository root (default: the parent of scripts/)")
+    parser.add_argument(
+        "--root",
+        default=os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir),
+        help="repository root (default: the parent of scripts/)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print problems only")
     args = parser.parse_args(argv)
     root = os.path.normpath(args.root)
@@ -227,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         for rel, n in counts.items():
             print(f"{rel}: {n} compound(s)")
-        print(f"{len(files)} librar{'y' if len(files) == 1 else 'ies'}, {sum(counts.values())} compounds: {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+        print(
+            f"{len(files)} librar{'y' if len(files) == 1 else 'ies'}, {sum(counts.values())} compounds: {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+        )
     return 1 if report.errors else 0
 
 

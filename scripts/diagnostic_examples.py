@@ -46,8 +46,12 @@ OT2 = "michael_ot2.yaml"  # 24-well Michael addition in MeOH on the OT-2
 DROPWISE = "amination_dropwise.yaml"  # the amination with a dropwise aldehyde addition at 0 °C
 PROJECT = "/path/to/project"  # shown instead of the scratch directory where diazflow prints an absolute path
 
-EXAMPLE_BEGIN = re.compile(r"^<!-- example: (\S+) -->\n.*?^<!-- /example -->\n", re.MULTILINE | re.DOTALL)
-RULES_BEGIN = re.compile(r"^<!-- hazard-rules: (DF4\d\d) -->\n.*?^<!-- /hazard-rules -->\n", re.MULTILINE | re.DOTALL)
+EXAMPLE_BEGIN = re.compile(
+    r"^<!-- example: (\S+) -->\n.*?^<!-- /example -->\n", re.MULTILINE | re.DOTALL
+)
+RULES_BEGIN = re.compile(
+    r"^<!-- hazard-rules: (DF4\d\d) -->\n.*?^<!-- /hazard-rules -->\n", re.MULTILINE | re.DOTALL
+)
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,14 @@ ADDITIVES = [  # DF518: an additive screen, one additive per pair of columns
     ("lut", "2,6-lutidine", "Cc1cccc(C)n1"),
     ("dbu", "DBU", "C1CCC2=NCCCN2CC1"),
 ]
-ADDITIVE_REAGENTS = "".join(f'  {rid}: {{name: "{name}", smiles: "{smiles}", stock: {{concentration: 1.0 M, solvent: DCE}}}}\n' for rid, name, smiles in ADDITIVES)
-ADDITIVE_STEPS = "".join(f"  - add: {{reagent: {rid}, equiv: 1.0, wells: A{2 * i + 1}:H{2 * i + 2}}}\n" for i, (rid, _, _) in enumerate(ADDITIVES))
+ADDITIVE_REAGENTS = "".join(
+    f'  {rid}: {{name: "{name}", smiles: "{smiles}", stock: {{concentration: 1.0 M, solvent: DCE}}}}\n'
+    for rid, name, smiles in ADDITIVES
+)
+ADDITIVE_STEPS = "".join(
+    f"  - add: {{reagent: {rid}, equiv: 1.0, wells: A{2 * i + 1}:H{2 * i + 2}}}\n"
+    for i, (rid, _, _) in enumerate(ADDITIVES)
+)
 
 EXAMPLES: list[Example] = [
     # ------------------------------------------------------------------ DF3xx chemistry
@@ -90,12 +100,36 @@ EXAMPLES: list[Example] = [
         "  - cool: {to: 0 degC}\n"
         "  - add: {reagent: aldehyde, equiv: 1.05, dropwise: 30-60 min, keep_below: 5 degC}\n",
     ),
-    Example("DF302", OT2, (("  - hold: {duration: 2-12 h, temperature: 25 degC}\n", "  - heat: {to: 70 degC}\n  - hold: {duration: 2 h}\n"),)),
-    Example("DF303", OT2, (("  - hold: {duration: 2-12 h, temperature: 25 degC}\n", "  - reflux: {duration: 12-24 h}\n"),)),
+    Example(
+        "DF302",
+        OT2,
+        (
+            (
+                "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+                "  - heat: {to: 70 degC}\n  - hold: {duration: 2 h}\n",
+            ),
+        ),
+    ),
+    Example(
+        "DF303",
+        OT2,
+        (
+            (
+                "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+                "  - reflux: {duration: 12-24 h}\n",
+            ),
+        ),
+    ),
     Example(
         "DF304",
         OT2,
-        (("MeOH", "DCM"), ("  - hold: {duration: 2-12 h, temperature: 25 degC}\n", "  - hold: {duration: 2 h, temperature: 25 degC}\n  - sample: {volume: 20 uL, into: sample_plate, at: [1 h]}\n")),
+        (
+            ("MeOH", "DCM"),
+            (
+                "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+                "  - hold: {duration: 2 h, temperature: 25 degC}\n  - sample: {volume: 20 uL, into: sample_plate, at: [1 h]}\n",
+            ),
+        ),
         snippet="scale: {limiting: diazepane, amount: 100 umol, concentration: 0.5 M, solvent: DCM}\n"
         "# ... both stocks in DCM too\n"
         "  - hold: {duration: 2 h, temperature: 25 degC}\n"
@@ -110,7 +144,11 @@ EXAMPLES: list[Example] = [
         "reagents:\n  diazepane:\n    stock: {concentration: 1.0 M, solvent: DCE}\n  aldehyde:\n    library: aldehydes\n    stock: {concentration: 0.5 M, solvent: DCE}\n",
     ),
     Example("DF305", STARLET, (("    solid: {dispense: powder}\n", "    neat: true\n"),)),
-    Example("DF305-volume", STARLET, (("  - add: {reagent: stab, equiv: 1.4}", "  - add: {reagent: stab, volume: 15 uL}"),)),
+    Example(
+        "DF305-volume",
+        STARLET,
+        (("  - add: {reagent: stab, equiv: 1.4}", "  - add: {reagent: stab, volume: 15 uL}"),),
+    ),
     Example(
         "DF306",
         STARLET,
@@ -126,30 +164,72 @@ EXAMPLES: list[Example] = [
     Example(
         "DF307-neat",
         DROPWISE,
-        (("  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}", "  acid: {name: propionic acid, smiles: CCC(=O)O, neat: true}"), ("{reagent: acoh,", "{reagent: acid,")),
+        (
+            (
+                "  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}",
+                "  acid: {name: propionic acid, smiles: CCC(=O)O, neat: true}",
+            ),
+            ("{reagent: acoh,", "{reagent: acid,"),
+        ),
         snippet="  acid: {name: propionic acid, smiles: CCC(=O)O, neat: true}\n",
     ),
-    Example("DF307-stock", STARLET, (("  - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}", "  - quench: {reagent: nahco3, equiv: 3, stir: 20 min}"),)),
-    Example("DF308", OT2, (("solvent: MeOH}\nreagents", "solvent: methanole}\nreagents"),), severity="warning"),
+    Example(
+        "DF307-stock",
+        STARLET,
+        (
+            (
+                "  - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}",
+                "  - quench: {reagent: nahco3, equiv: 3, stir: 20 min}",
+            ),
+        ),
+    ),
+    Example(
+        "DF308",
+        OT2,
+        (("solvent: MeOH}\nreagents", "solvent: methanole}\nreagents"),),
+        severity="warning",
+    ),
     Example(
         "DF308-reflux",
         STARLET,
-        (("solvent: DCE}\nreagents", "solvent: CPME}\nreagents"), ("  - stir: {duration: 1-4 h}\n", "  - reflux: {duration: 1-4 h}\n")),
+        (
+            ("solvent: DCE}\nreagents", "solvent: CPME}\nreagents"),
+            ("  - stir: {duration: 1-4 h}\n", "  - reflux: {duration: 1-4 h}\n"),
+        ),
         snippet="scale: {limiting: diazepane, amount: 50 umol, concentration: 0.2 M, solvent: CPME}\n  - reflux: {duration: 1-4 h}\n",
         show=("DF308",),
     ),
     Example(
         "DF309",
         STARLET,
-        (('name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"\n', "name: house reductant\n"),),
+        (
+            (
+                'name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"\n',
+                "name: house reductant\n",
+            ),
+        ),
         snippet="  stab:\n    name: house reductant\n    solid: {dispense: powder}\n",
     ),
-    Example("DF310", STARLET, (("  - add: {reagent: acoh, equiv: 1.0}\n", "  - add: {reagent: acoh, equiv: 1.0}\n  - add_solvent: {solvent: DCE, to_concentration: 0.5 M}\n"),)),
+    Example(
+        "DF310",
+        STARLET,
+        (
+            (
+                "  - add: {reagent: acoh, equiv: 1.0}\n",
+                "  - add: {reagent: acoh, equiv: 1.0}\n  - add_solvent: {solvent: DCE, to_concentration: 0.5 M}\n",
+            ),
+        ),
+    ),
     # ------------------------------------------------------------------ DF4xx hazards
     Example(
         "DF401",
         STARLET,
-        (("  stab:\n", "  nabh3cn:\n"), ("{reagent: stab,", "{reagent: nabh3cn,"), ("name: sodium triacetoxyborohydride", "name: sodium cyanoborohydride"), ('smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"', 'smiles: "[Na+].[BH3-]C#N"')),
+        (
+            ("  stab:\n", "  nabh3cn:\n"),
+            ("{reagent: stab,", "{reagent: nabh3cn,"),
+            ("name: sodium triacetoxyborohydride", "name: sodium cyanoborohydride"),
+            ('smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"', 'smiles: "[Na+].[BH3-]C#N"'),
+        ),
         severity="warning",
         snippet="  acoh:\n    name: acetic acid\n    smiles: CC(=O)O\n    stock: {concentration: 2.0 M, solvent: DCE}\n"
         '  nabh3cn:\n    name: sodium cyanoborohydride\n    smiles: "[Na+].[BH3-]C#N"\n    solid: {dispense: powder}\n',
@@ -157,7 +237,14 @@ EXAMPLES: list[Example] = [
     Example(
         "DF402",
         STARLET,
-        (("  stab:\n", "  nah:\n"), ("{reagent: stab,", "{reagent: nah,"), ('name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"', 'name: sodium hydride\n    smiles: "[Na+].[H-]"')),
+        (
+            ("  stab:\n", "  nah:\n"),
+            ("{reagent: stab,", "{reagent: nah,"),
+            (
+                'name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"',
+                'name: sodium hydride\n    smiles: "[Na+].[H-]"',
+            ),
+        ),
         severity="warning",
         snippet='  nah:\n    name: sodium hydride\n    smiles: "[Na+].[H-]"\n    solid: {dispense: powder}\n'
         "  - add: {reagent: nah, equiv: 1.4}\n  - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}\n",
@@ -166,22 +253,37 @@ EXAMPLES: list[Example] = [
         "DF402-solvent",
         OT2,
         (
-            ("  acrylate:\n", '  nah:\n    name: sodium hydride\n    smiles: "[Na+].[H-]"\n    solid: {dispense: manual}\n  acrylate:\n'),
-            ("  - add: {reagent: acrylate, equiv: 1.05}\n", "  - add: {reagent: nah, equiv: 1.2}\n  - add: {reagent: acrylate, equiv: 1.05}\n"),
+            (
+                "  acrylate:\n",
+                '  nah:\n    name: sodium hydride\n    smiles: "[Na+].[H-]"\n    solid: {dispense: manual}\n  acrylate:\n',
+            ),
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - add: {reagent: nah, equiv: 1.2}\n  - add: {reagent: acrylate, equiv: 1.05}\n",
+            ),
         ),
         severity="warning",
         snippet="scale: {limiting: diazepane, amount: 100 umol, concentration: 0.5 M, solvent: MeOH}\n"
         'reagents:\n  nah:\n    name: sodium hydride\n    smiles: "[Na+].[H-]"\n    solid: {dispense: manual}\n'
         "  - add: {reagent: nah, equiv: 1.2}\n",
     ),
-    Example("DF403", STARLET, (), severity="warning", snippet="deck: ../deck_layouts/starlet_chem.yaml   # reaction_block: septum-capped vials (sealed: true)\n"
-            "  - add: {reagent: acoh, equiv: 1.0}\n  - add: {reagent: stab, equiv: 1.4}\n  - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}\n"),
+    Example(
+        "DF403",
+        STARLET,
+        (),
+        severity="warning",
+        snippet="deck: ../deck_layouts/starlet_chem.yaml   # reaction_block: septum-capped vials (sealed: true)\n"
+        "  - add: {reagent: acoh, equiv: 1.0}\n  - add: {reagent: stab, equiv: 1.4}\n  - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}\n",
+    ),
     Example(
         "DF403-nabh4",
         OT2,
         (
             ("ot2_tempmodule", "starlet_chem"),
-            ("  acrylate:\n", '  nabh4:\n    name: sodium borohydride\n    smiles: "[Na+].[BH4-]"\n    solid: {dispense: manual}\n  acrylate:\n'),
+            (
+                "  acrylate:\n",
+                '  nabh4:\n    name: sodium borohydride\n    smiles: "[Na+].[BH4-]"\n    solid: {dispense: manual}\n  acrylate:\n',
+            ),
             ("  - hold:", "  - add: {reagent: nabh4, equiv: 2.0}\n  - hold:"),
         ),
         severity="warning",
@@ -197,7 +299,10 @@ EXAMPLES: list[Example] = [
             ("atmosphere: inert\n", ""),
             ("  stab:\n", "  nah:\n"),
             ("{reagent: stab,", "{reagent: nah,"),
-            ('name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"\n    solid: {dispense: powder}', 'name: sodium hydride\n    smiles: "[Na+].[H-]"\n    solid: {dispense: manual}'),
+            (
+                'name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"\n    solid: {dispense: powder}',
+                'name: sodium hydride\n    smiles: "[Na+].[H-]"\n    solid: {dispense: manual}',
+            ),
         ),
         severity="warning",
         snippet='deck: ../deck_layouts/evo150_chem.yaml   # no inert-gas enclosure\nreagents:\n  nah:\n    name: sodium hydride\n    smiles: "[Na+].[H-]"\n    solid: {dispense: manual}\n',
@@ -225,65 +330,226 @@ EXAMPLES: list[Example] = [
         snippet="deck: ../deck_layouts/my_ot2.yaml\n# in deck_layouts/my_ot2.yaml:\nlabware:\n  sample_plate:\n    factory: cor_96_wellplate_360ul_Fb\n",
     ),
     Example("DF510", STARLET, (("labware: reaction_block", "labware: reaction_blok"),)),
-    Example("DF510-sample", STARLET, (("  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: lcms_plate, at: [1 h]}\n"),)),
-    Example("DF510-source", STARLET, (("    stock: {concentration: 0.5 M, solvent: DCE}", "    stock: {concentration: 0.5 M, solvent: DCE, source: aldehyde_plate}"),)),
+    Example(
+        "DF510-sample",
+        STARLET,
+        (
+            (
+                "  - stir: {duration: 1-4 h}\n",
+                "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: lcms_plate, at: [1 h]}\n",
+            ),
+        ),
+    ),
+    Example(
+        "DF510-source",
+        STARLET,
+        (
+            (
+                "    stock: {concentration: 0.5 M, solvent: DCE}",
+                "    stock: {concentration: 0.5 M, solvent: DCE, source: aldehyde_plate}",
+            ),
+        ),
+    ),
     Example(
         "DF511",
         STARLET,
-        (("labware: reaction_block", "labware: sample_plate"), ("amount: 50 umol", "amount: 10 umol"), ("  - stir: {duration: 15 min}\n", "  - cool: {to: 10 degC}\n")),
+        (
+            ("labware: reaction_block", "labware: sample_plate"),
+            ("amount: 50 umol", "amount: 10 umol"),
+            ("  - stir: {duration: 15 min}\n", "  - cool: {to: 10 degC}\n"),
+        ),
         snippet="vessels: {labware: sample_plate, wells: A1:H12}\nscale: {limiting: diazepane, amount: 10 umol, concentration: 0.2 M, solvent: DCE}\n  - cool: {to: 10 degC}\n",
     ),
-    Example("DF512", OT2, (("  - add: {reagent: acrylate, equiv: 1.05}\n", "  - cool: {to: 0 degC}\n  - add: {reagent: acrylate, equiv: 1.05}\n"),)),
+    Example(
+        "DF512",
+        OT2,
+        (
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - cool: {to: 0 degC}\n  - add: {reagent: acrylate, equiv: 1.05}\n",
+            ),
+        ),
+    ),
     Example(
         "DF513",
         OT2,
-        (("ot2_tempmodule", "evo150_chem"), ("  - add: {reagent: acrylate, equiv: 1.05}\n", "  - cool: {to: 10 degC}\n  - add: {reagent: acrylate, equiv: 1.05}\n")),
+        (
+            ("ot2_tempmodule", "evo150_chem"),
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - cool: {to: 10 degC}\n  - add: {reagent: acrylate, equiv: 1.05}\n",
+            ),
+        ),
         snippet="deck: ../deck_layouts/evo150_chem.yaml   # reaction block on a heater-shaker\n  - cool: {to: 10 degC}\n",
     ),
-    Example("DF514", OT2, (("  - hold: {duration: 2-12 h, temperature: 25 degC}", "  - stir: {duration: 2-12 h, temperature: 25 degC}"),)),
+    Example(
+        "DF514",
+        OT2,
+        (
+            (
+                "  - hold: {duration: 2-12 h, temperature: 25 degC}",
+                "  - stir: {duration: 2-12 h, temperature: 25 degC}",
+            ),
+        ),
+    ),
     Example(
         "DF515",
         OT2,
         (
-            ("  acrylate:\n", '  k2co3:\n    name: potassium carbonate\n    smiles: "[K+].[K+].[O-]C([O-])=O"\n    solid: {dispense: powder}\n  acrylate:\n'),
-            ("  - add: {reagent: acrylate, equiv: 1.05}\n", "  - add: {reagent: k2co3, equiv: 2.0}\n  - add: {reagent: acrylate, equiv: 1.05}\n"),
+            (
+                "  acrylate:\n",
+                '  k2co3:\n    name: potassium carbonate\n    smiles: "[K+].[K+].[O-]C([O-])=O"\n    solid: {dispense: powder}\n  acrylate:\n',
+            ),
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - add: {reagent: k2co3, equiv: 2.0}\n  - add: {reagent: acrylate, equiv: 1.05}\n",
+            ),
         ),
     ),
     Example("DF516", STARLET, (("volume: 1 reaction volume", "volume: 6 reaction volumes"),)),
-    Example("DF517", STARLET, (("  - add: {reagent: acoh, equiv: 1.0}", "  - add: {reagent: acoh, equiv: 0.01}"),)),
-    Example("DF517-portions", STARLET, (("  - add: {reagent: acoh, equiv: 1.0}", "  - add: {reagent: acoh, equiv: 1.0, portionwise: {portions: 30, over: 30 min}}"),)),
+    Example(
+        "DF517",
+        STARLET,
+        (("  - add: {reagent: acoh, equiv: 1.0}", "  - add: {reagent: acoh, equiv: 0.01}"),),
+    ),
+    Example(
+        "DF517-portions",
+        STARLET,
+        (
+            (
+                "  - add: {reagent: acoh, equiv: 1.0}",
+                "  - add: {reagent: acoh, equiv: 1.0, portionwise: {portions: 30, over: 30 min}}",
+            ),
+        ),
+    ),
     Example(
         "DF518",
         STARLET,
-        (("libraries:\n", ADDITIVE_REAGENTS + "libraries:\n"), ("  - stir: {duration: 15 min}\n", ADDITIVE_STEPS + "  - stir: {duration: 15 min}\n")),
+        (
+            ("libraries:\n", ADDITIVE_REAGENTS + "libraries:\n"),
+            ("  - stir: {duration: 15 min}\n", ADDITIVE_STEPS + "  - stir: {duration: 15 min}\n"),
+        ),
         snippet="reagents:\n" + ADDITIVE_REAGENTS + "# ...\n" + ADDITIVE_STEPS,
     ),
     Example(
         "DF519",
         STARLET,
         (
-            ("  acoh:\n", "  aldehyde_top_up:\n    library: aldehydes\n    stock: {concentration: 0.1 M, solvent: DCE}\n  acoh:\n"),
-            ("  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1 h}\n  - add: {reagent: aldehyde_top_up, equiv: 0.1}\n  - stir: {duration: 1-4 h}\n"),
+            (
+                "  acoh:\n",
+                "  aldehyde_top_up:\n    library: aldehydes\n    stock: {concentration: 0.1 M, solvent: DCE}\n  acoh:\n",
+            ),
+            (
+                "  - stir: {duration: 1-4 h}\n",
+                "  - stir: {duration: 1 h}\n  - add: {reagent: aldehyde_top_up, equiv: 0.1}\n  - stir: {duration: 1-4 h}\n",
+            ),
         ),
         snippet="  aldehyde_top_up:        # the same aldehydes again, from a dilute stock\n    library: aldehydes\n    stock: {concentration: 0.1 M, solvent: DCE}\n"
         "  - stir: {duration: 1 h}\n  - add: {reagent: aldehyde_top_up, equiv: 0.1}\n",
     ),
-    Example("DF520", STARLET, (("  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1-4 h}\n" + "  - add: {reagent: aldehyde, equiv: 0.1}\n  - stir: {duration: 1 h}\n" * 5),)),
+    Example(
+        "DF520",
+        STARLET,
+        (
+            (
+                "  - stir: {duration: 1-4 h}\n",
+                "  - stir: {duration: 1-4 h}\n"
+                + "  - add: {reagent: aldehyde, equiv: 0.1}\n  - stir: {duration: 1 h}\n" * 5,
+            ),
+        ),
+    ),
     Example("DF521", STARLET, (("volume: 1 reaction volume", "volume: 3 reaction volumes"),)),
-    Example("DF522", OT2, (("name: Michael addition on the OT-2\n", "name: Michael addition on the OT-2\natmosphere: inert\n"),)),
-    Example("DF523", STARLET, (("  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [1 h, 2 h]}\n"),)),
+    Example(
+        "DF522",
+        OT2,
+        (
+            (
+                "name: Michael addition on the OT-2\n",
+                "name: Michael addition on the OT-2\natmosphere: inert\n",
+            ),
+        ),
+    ),
+    Example(
+        "DF523",
+        STARLET,
+        (
+            (
+                "  - stir: {duration: 1-4 h}\n",
+                "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [1 h, 2 h]}\n",
+            ),
+        ),
+    ),
     Example("DF524", OT2, (("wells: A1:H3", "wells: A1:J3"),)),
-    Example("DF525", OT2, (("deck: ../deck_layouts/ot2_tempmodule.yaml\n", ""),), snippet="# (no 'deck:' line)\nname: Michael addition on the OT-2\n"),
-    Example("DF525-path", OT2, (("deck: ../deck_layouts/ot2_tempmodule.yaml", "deck: deck_layouts/ot2_tempmodule.yaml"),)),
+    Example(
+        "DF525",
+        OT2,
+        (("deck: ../deck_layouts/ot2_tempmodule.yaml\n", ""),),
+        snippet="# (no 'deck:' line)\nname: Michael addition on the OT-2\n",
+    ),
+    Example(
+        "DF525-path",
+        OT2,
+        (("deck: ../deck_layouts/ot2_tempmodule.yaml", "deck: deck_layouts/ot2_tempmodule.yaml"),),
+    ),
     # ------------------------------------------------------------------ DF6xx timing
     Example("DF601", DROPWISE, (("dropwise: 30-60 min", "dropwise: 2-3 min"),)),
-    Example("DF602", DROPWISE, (("- add: {reagent: stab, equiv: 1.4}", "- add: {reagent: stab, equiv: 1.4, portionwise: {portions: 5, over: 10-15 min}}"),)),
+    Example(
+        "DF602",
+        DROPWISE,
+        (
+            (
+                "- add: {reagent: stab, equiv: 1.4}",
+                "- add: {reagent: stab, equiv: 1.4, portionwise: {portions: 5, over: 10-15 min}}",
+            ),
+        ),
+    ),
     Example("DF603", DROPWISE, (("- cool: {to: 0 degC}", "- cool: {to: 0 degC, over: 2 min}"),)),
-    Example("DF604", DROPWISE, (("  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [5 h]}\n"),)),
-    Example("DF604-interval", OT2, (("  - hold: {duration: 2-12 h, temperature: 25 degC}\n", "  - hold: {duration: 10 min, temperature: 25 degC}\n  - sample: {volume: 10 uL, into: sample_plate, every: 3 min}\n"),)),
-    Example("DF604-dropwise", DROPWISE, (("- add: {reagent: acoh, equiv: 1.0}", "- add: {reagent: acoh, equiv: 0.5, dropwise: 10 min}"),)),
-    Example("DF605", DROPWISE, (("  - cool: {to: 0 degC}\n", ""),), snippet="  - add_solvent: {solvent: DCE, volume: 40 uL}\n  # (no cool step)\n  - add: {reagent: aldehyde, equiv: 1.05, dropwise: 30-60 min, keep_below: 5 degC}\n"),
-    Example("DF606", DROPWISE, (("- add: {reagent: stab, equiv: 1.4}", "- add: {reagent: stab, equiv: 1.4, dropwise: 10 min}"),)),
+    Example(
+        "DF604",
+        DROPWISE,
+        (
+            (
+                "  - stir: {duration: 1-4 h}\n",
+                "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [5 h]}\n",
+            ),
+        ),
+    ),
+    Example(
+        "DF604-interval",
+        OT2,
+        (
+            (
+                "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+                "  - hold: {duration: 10 min, temperature: 25 degC}\n  - sample: {volume: 10 uL, into: sample_plate, every: 3 min}\n",
+            ),
+        ),
+    ),
+    Example(
+        "DF604-dropwise",
+        DROPWISE,
+        (
+            (
+                "- add: {reagent: acoh, equiv: 1.0}",
+                "- add: {reagent: acoh, equiv: 0.5, dropwise: 10 min}",
+            ),
+        ),
+    ),
+    Example(
+        "DF605",
+        DROPWISE,
+        (("  - cool: {to: 0 degC}\n", ""),),
+        snippet="  - add_solvent: {solvent: DCE, volume: 40 uL}\n  # (no cool step)\n  - add: {reagent: aldehyde, equiv: 1.05, dropwise: 30-60 min, keep_below: 5 degC}\n",
+    ),
+    Example(
+        "DF606",
+        DROPWISE,
+        (
+            (
+                "- add: {reagent: stab, equiv: 1.4}",
+                "- add: {reagent: stab, equiv: 1.4, dropwise: 10 min}",
+            ),
+        ),
+    ),
 ]
 
 
@@ -317,7 +583,15 @@ def in_workflows(text: str) -> str:
 
 def validate(root: Path, relative: str) -> str:
     env = dict(os.environ, NO_COLOR="1", PYTHONIOENCODING="utf-8", COLUMNS="200")
-    proc = subprocess.run([*diazflow_command(), "validate", relative], cwd=root, env=env, capture_output=True, text=True, encoding="utf-8", timeout=300)
+    proc = subprocess.run(
+        [*diazflow_command(), "validate", relative],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+    )
     if proc.returncode not in (0, 1):
         raise SystemExit(f"diazflow validate {relative} failed ({proc.returncode}):\n{proc.stderr}")
     return proc.stdout
@@ -345,20 +619,34 @@ def run_example(example: Example) -> tuple[str, str]:
         text = apply(base, example.edits, example.id)
         if example.deck_edits:
             deck = root / "deck_layouts" / "my_ot2.yaml"
-            deck.write_text(apply((REPO / "deck_layouts" / "ot2_tempmodule.yaml").read_text(encoding="utf-8"), example.deck_edits, example.id), encoding="utf-8")
+            deck.write_text(
+                apply(
+                    (REPO / "deck_layouts" / "ot2_tempmodule.yaml").read_text(encoding="utf-8"),
+                    example.deck_edits,
+                    example.id,
+                ),
+                encoding="utf-8",
+            )
         for name, content in example.files.items():
             (root / "workflows" / name).write_text(content, encoding="utf-8")
         relative = f"workflows/{example.base}"
         (root / relative).write_text(text, encoding="utf-8")
         output = validate(root, relative)
-        for prefix in {str(root), os.path.realpath(root)}:  # absolute paths (deck layouts) do not depend on the scratch directory
+        for prefix in {
+            str(root),
+            os.path.realpath(root),
+        }:  # absolute paths (deck layouts) do not depend on the scratch directory
             output = output.replace(prefix + os.sep, PROJECT + "/")
         found = diagnostics(output)
     wanted = [d for d in found if d[0] == example.code]
     if not wanted:
-        raise SystemExit(f"{example.id}: {example.code} was not reported; got {[d[0] for d in found]}")
+        raise SystemExit(
+            f"{example.id}: {example.code} was not reported; got {[d[0] for d in found]}"
+        )
     if not any(sev == example.severity for _, sev, _ in wanted):
-        raise SystemExit(f"{example.id}: expected {example.code} as {example.severity}, got {[s for _, s, _ in wanted]}")
+        raise SystemExit(
+            f"{example.id}: expected {example.code} as {example.severity}, got {[s for _, s, _ in wanted]}"
+        )
     shown = [d[2] for d in found if d[0] == example.code or d[0] in example.show]
     return example.snippet or changed_lines(base, text), "\n".join(shown)
 
@@ -420,7 +708,10 @@ def generate(ids: list[str]) -> dict[str, str]:
     selected = [e for e in EXAMPLES if not ids or any(e.id == i or e.id.startswith(i) for i in ids)]
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         results = list(pool.map(run_example, selected))
-    return {e.id: example_block(e, snippet, shown) for e, (snippet, shown) in zip(selected, results)}
+    return {
+        e.id: example_block(e, snippet, shown)
+        for e, (snippet, shown) in zip(selected, results, strict=False)
+    }
 
 
 def rewrite(doc: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
@@ -446,8 +737,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("ids", nargs="*", help="example ids or prefixes (default: all)")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--write", action="store_true", help="rewrite the generated blocks in docs/diagnostics.md")
-    group.add_argument("--check", action="store_true", help="exit 1 if docs/diagnostics.md is out of date")
+    group.add_argument(
+        "--write", action="store_true", help="rewrite the generated blocks in docs/diagnostics.md"
+    )
+    group.add_argument(
+        "--check", action="store_true", help="exit 1 if docs/diagnostics.md is out of date"
+    )
     args = parser.parse_args()
     blocks = generate(args.ids)
     if not (args.write or args.check):
@@ -457,10 +752,16 @@ def main() -> int:
     doc = DOC.read_text(encoding="utf-8")
     new, missing = rewrite(doc, blocks)
     for ident in missing:
-        print(f"warning: no '<!-- example: {ident} -->' marker in docs/diagnostics.md", file=sys.stderr)
+        print(
+            f"warning: no '<!-- example: {ident} -->' marker in docs/diagnostics.md",
+            file=sys.stderr,
+        )
     if args.check:
         if new != doc:
-            print("docs/diagnostics.md is out of date: run python scripts/diagnostic_examples.py --write", file=sys.stderr)
+            print(
+                "docs/diagnostics.md is out of date: run python scripts/diagnostic_examples.py --write",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if new != doc:

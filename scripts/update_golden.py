@@ -24,13 +24,18 @@ def main() -> int:
         result = check(path)
         name = os.path.splitext(os.path.basename(path))[0]
         if result.plan is None:
-            print(f"{path}: does not compile: {[str(d) for d in result.diagnostics if d.is_error]}", file=sys.stderr)
+            print(
+                f"{path}: does not compile: {[str(d) for d in result.diagnostics if d.is_error]}",
+                file=sys.stderr,
+            )
             failed += 1
             continue
         target = os.path.join("tests", "golden", f"{name}.plan.json")
         with open(target, "w", encoding="utf-8") as fh:
             fh.write(result.plan.to_json())
-        print(f"wrote {target} ({len(result.plan.operations)} operations, makespan {result.plan.makespan_s / 3600:.2f} h)")
+        print(
+            f"wrote {target} ({len(result.plan.operations)} operations, makespan {result.plan.makespan_s / 3600:.2f} h)"
+        )
     return 1 if failed else 0
 
 

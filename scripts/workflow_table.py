@@ -1,6 +1,6 @@
 """Print the README's workflow table (markdown) from the shipped workflows' compiled plans.
 
-    python scripts/workflow_table.py
+python scripts/workflow_table.py
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ def _first_clause(text: str, limit: int = 70) -> str:
     import re
 
     text = text.strip()
-    label = re.match(r"^([\w\s'-]*?)\s*\((?:seed )?note [^)]*\)\s*:\s*", text)  # "Work-up (note 000): ..."
+    label = re.match(
+        r"^([\w\s'-]*?)\s*\((?:seed )?note [^)]*\)\s*:\s*", text
+    )  # "Work-up (note 000): ..."
     if label:
-        text = (label.group(1) + ": " if label.group(1) else "") + text[label.end():]
+        text = (label.group(1) + ": " if label.group(1) else "") + text[label.end() :]
     first = re.split(r"(?<=[a-z0-9)])[.;] ", text, maxsplit=1)[0]
     first = re.sub(r"\s*\((?:seed )?note [^)]*\)", "", first).strip()
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
@@ -48,12 +50,22 @@ def main() -> None:
                 operator.append(_first_clause(text))
             elif kind == "stage":
                 operator.append(f"stage '{params.name}': re-plate the intermediate")
-        solids = {op.reagent for op in plan.operations if op.op == "dispense_powder" and op.device == "operator"} if plan else set()
+        solids = (
+            {
+                op.reagent
+                for op in plan.operations
+                if op.op == "dispense_powder" and op.device == "operator"
+            }
+            if plan
+            else set()
+        )
         for rid in sorted(solids):
             operator.append(f"weighs {rid} into the wells")
         deck = os.path.basename(result.deck_path or "")
         makespan = _hours(plan.makespan_s) if plan else "does not compile"
-        print(f"| [`{os.path.basename(path)}`]({path}) | {reference} | `{deck}` | {len(p.vessels.wells)} | {makespan} | {'; '.join(operator) or '—'} |")
+        print(
+            f"| [`{os.path.basename(path)}`]({path}) | {reference} | `{deck}` | {len(p.vessels.wells)} | {makespan} | {'; '.join(operator) or '—'} |"
+        )
 
 
 if __name__ == "__main__":

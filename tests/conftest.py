@@ -66,7 +66,9 @@ def variant(write_protocol):
     text edit; the test then asks ``v.at(needle)`` where the defect is, instead of hard-coding
     line numbers that would drift when the base protocol changes."""
 
-    def make(old: str, new: str, base: Path = BASE_PROTOCOL, count: int = 1, name: str = "protocol.yaml") -> Variant:
+    def make(
+        old: str, new: str, base: Path = BASE_PROTOCOL, count: int = 1, name: str = "protocol.yaml"
+    ) -> Variant:
         text = base.read_text(encoding="utf-8")
         assert text.count(old) >= count, f"{old!r} is not in {base.name}"
         return write_protocol(text.replace(old, new, count), name)
@@ -84,7 +86,9 @@ def diazflow_command() -> list[str]:
 def run_diazflow():
     """``run_diazflow(*args, cwd=None) -> CompletedProcess`` in a fresh process (text mode)."""
 
-    def run(*args: str, cwd: str | Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    def run(
+        *args: str, cwd: str | Path | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
         env = dict(os.environ, NO_COLOR="1", PYTHONIOENCODING="utf-8")
         return subprocess.run(
             [*diazflow_command(), *map(str, args)],

@@ -35,7 +35,7 @@ def write_protocol(tmp_path: Path, body: str, name: str = "protocol.yaml") -> Pa
     """Write a protocol; ``{deck:NAME}`` in the text becomes the absolute path of a shipped deck."""
     text = textwrap.dedent(body)
     for deck in ("starlet_chem", "ot2_tempmodule", "evo150_chem"):
-        text = text.replace("{deck:%s}" % deck, str(DECKS / f"{deck}.yaml"))
+        text = text.replace(f"{{deck:{deck}}}", str(DECKS / f"{deck}.yaml"))
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
@@ -60,10 +60,14 @@ def line_of(path: os.PathLike, needle: str) -> int:
 ACOH_NEAT = "  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}\n"
 ACOH_STOCK = "  acoh:\n    name: acetic acid\n    smiles: CC(=O)O\n    stock: {concentration: 2.0 M, solvent: DCE}\n"
 NAHCO3_FLOW = "  nahco3: {name: saturated aqueous sodium bicarbonate, stock: {solvent: water}}\n"
-NAHCO3_BLOCK = "  nahco3:\n    name: saturated aqueous sodium bicarbonate\n    stock: {solvent: water}\n"
+NAHCO3_BLOCK = (
+    "  nahco3:\n    name: saturated aqueous sodium bicarbonate\n    stock: {solvent: water}\n"
+)
 
 
-def method_a_protocol(name: str, steps: str, *, header: str = "", acoh: str = ACOH_NEAT, nahco3: str = NAHCO3_FLOW) -> str:
+def method_a_protocol(
+    name: str, steps: str, *, header: str = "", acoh: str = ACOH_NEAT, nahco3: str = NAHCO3_FLOW
+) -> str:
     """Seed note 000 Method A (STAB reductive amination) on the STARlet with 12 aldehydes by column.
 
     The reagents are shared by the compiler, check and report tests; each test brings its own
@@ -72,9 +76,7 @@ def method_a_protocol(name: str, steps: str, *, header: str = "", acoh: str = AC
     """
     return (
         "diazflow: 1\n"
-        f"name: {name}\n"
-        + header
-        + "deck: {deck:starlet_chem}\n"
+        f"name: {name}\n" + header + "deck: {deck:starlet_chem}\n"
         "vessels: {labware: reaction_block, wells: A1:H12}\n"
         "scale: {limiting: diazepane, amount: 50 umol, concentration: 0.2 M, solvent: DCE}\n"
         "reagents:\n"
@@ -84,15 +86,10 @@ def method_a_protocol(name: str, steps: str, *, header: str = "", acoh: str = AC
         "    stock: {concentration: 1.0 M, solvent: DCE}\n"
         "  aldehyde:\n"
         "    library: aldehydes\n"
-        "    stock: {concentration: 0.5 M, solvent: DCE}\n"
-        + acoh
-        + "  stab:\n"
+        "    stock: {concentration: 0.5 M, solvent: DCE}\n" + acoh + "  stab:\n"
         "    name: sodium triacetoxyborohydride\n"
         '    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"\n'
-        "    solid: {dispense: powder}\n"
-        + nahco3
-        + "libraries:\n"
+        "    solid: {dispense: powder}\n" + nahco3 + "libraries:\n"
         f"  aldehydes: {inline_library(ALDEHYDES_12)}\n"
-        "steps:\n"
-        + steps
+        "steps:\n" + steps
     )

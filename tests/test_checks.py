@@ -9,12 +9,21 @@ from __future__ import annotations
 import pytest
 
 from diazflow.pipeline import check
-
-from helpers import ACOH_STOCK, ALDEHYDES_12, NAHCO3_BLOCK, codes, error_codes, inline_library, line_of, method_a_protocol, write_protocol
+from helpers import (
+    ACOH_STOCK,
+    ALDEHYDES_12,
+    NAHCO3_BLOCK,
+    codes,
+    error_codes,
+    inline_library,
+    line_of,
+    method_a_protocol,
+    write_protocol,
+)
 
 # A realistic 96-well reductive amination (seed note 000, Method A) on the STARlet: valid as is.
 BASE = method_a_protocol(
-    'N4 reductive amination (STAB), 96 wells',
+    "N4 reductive amination (STAB), 96 wells",
     """\
   - add: {reagent: diazepane, equiv: 1.0}
   - add_solvent: {solvent: DCE, volume: 70 uL}
@@ -26,7 +35,7 @@ BASE = method_a_protocol(
   - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}
   - offdeck: Extract with DCM (3x), dry over Na2SO4 and concentrate.
 """,
-    header='atmosphere: inert\n',
+    header="atmosphere: inert\n",
     acoh=ACOH_STOCK,
     nahco3=NAHCO3_BLOCK,
 )
@@ -88,26 +97,48 @@ def test_df300_invalid_smiles_in_reagent_and_library(tmp_path):
 
 
 def test_df301_hold_below_freezing_point_of_dmso(tmp_path):
-    text = BASE.replace("solvent: DCE}", "solvent: DMSO}").replace("solvent: DCE,", "solvent: DMSO,")
+    text = BASE.replace("solvent: DCE}", "solvent: DMSO}").replace(
+        "solvent: DCE,", "solvent: DMSO,"
+    )
     _, ok = run(tmp_path, text)
     assert "DF301" not in codes(ok)
-    path, result = run(tmp_path, text, "  - stir: {duration: 15 min}\n", "  - cool: {to: 0 degC}\n  - stir: {duration: 15 min}\n")
+    path, result = run(
+        tmp_path,
+        text,
+        "  - stir: {duration: 15 min}\n",
+        "  - cool: {to: 0 degC}\n  - stir: {duration: 15 min}\n",
+    )
     d = find(result, "DF301")
     assert "DMSO" in d.message and d.line == line_of(path, "cool: {to: 0 degC}")
     assert "DMF" in d.hint
 
 
 def test_df302_boiling_in_an_open_plate(tmp_path):
-    path, result = run(tmp_path, OT2, "  - hold: {duration: 2-12 h, temperature: 25 degC}\n", "  - heat: {to: 70 degC}\n  - hold: {duration: 2 h}\n")
+    path, result = run(
+        tmp_path,
+        OT2,
+        "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+        "  - heat: {to: 70 degC}\n  - hold: {duration: 2 h}\n",
+    )
     d = find(result, "DF302")
     assert "methanol" in d.message.lower() or "meoh" in d.message.lower()
     assert d.line == line_of(path, "heat: {to: 70 degC}")
-    _, fine = run(tmp_path, OT2, "  - hold: {duration: 2-12 h, temperature: 25 degC}\n", "  - heat: {to: 50 degC}\n  - hold: {duration: 2 h}\n")
+    _, fine = run(
+        tmp_path,
+        OT2,
+        "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+        "  - heat: {to: 50 degC}\n  - hold: {duration: 2 h}\n",
+    )
     assert "DF302" not in codes(fine) and fine.ok
 
 
 def test_df303_reflux_needs_a_sealed_or_condensed_vessel(tmp_path):
-    _, result = run(tmp_path, OT2, "  - hold: {duration: 2-12 h, temperature: 25 degC}\n", "  - reflux: {duration: 12-24 h}\n")
+    _, result = run(
+        tmp_path,
+        OT2,
+        "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+        "  - reflux: {duration: 12-24 h}\n",
+    )
     assert "DF303" in error_codes(result)
     sealed = BASE.replace("  - offdeck:", "  - reflux: {duration: 2 h}\n  - offdeck:")
     _, ok = run(tmp_path, sealed)
@@ -119,44 +150,73 @@ def test_df303_reflux_needs_a_sealed_or_condensed_vessel(tmp_path):
 def test_df304_solvent_versus_labware_material(tmp_path):
     # DCM samples into the OT-2's polystyrene sample plate: polystyrene dissolves in DCM
     text = OT2.replace("solvent: MeOH}", "solvent: DCM}").replace("solvent: MeOH,", "solvent: DCM,")
-    text = text.replace("  - hold: {duration: 2-12 h, temperature: 25 degC}\n", "  - hold: {duration: 2 h, temperature: 25 degC}\n  - sample: {volume: 20 uL, into: sample_plate, at: [1 h]}\n")
+    text = text.replace(
+        "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+        "  - hold: {duration: 2 h, temperature: 25 degC}\n  - sample: {volume: 20 uL, into: sample_plate, at: [1 h]}\n",
+    )
     path, result = run(tmp_path, text)
     errors = [d for d in result.diagnostics if d.code == "DF304" and d.is_error]
     assert errors and "polystyrene" in errors[0].message
     assert errors[0].line == line_of(path, "into: sample_plate")
-    _, fine = run(tmp_path, OT2.replace("  - hold: {duration: 2-12 h, temperature: 25 degC}\n", "  - hold: {duration: 2 h, temperature: 25 degC}\n  - sample: {volume: 20 uL, into: sample_plate, at: [1 h]}\n"))
+    _, fine = run(
+        tmp_path,
+        OT2.replace(
+            "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+            "  - hold: {duration: 2 h, temperature: 25 degC}\n  - sample: {volume: 20 uL, into: sample_plate, at: [1 h]}\n",
+        ),
+    )
     assert not [d for d in fine.diagnostics if d.code == "DF304" and d.is_error]
 
 
 def test_df305_solid_given_as_neat_liquid(tmp_path):
-    path, result = run(tmp_path, BASE, '    solid: {dispense: powder}\n', '    neat: true\n')
+    path, result = run(tmp_path, BASE, "    solid: {dispense: powder}\n", "    neat: true\n")
     d = find(result, "DF305")
     assert d.is_error and "solid" in d.message
     assert d.line == line_of(path, "neat: true")
 
 
 def test_df307_solution_without_concentration_used_by_equiv(tmp_path):
-    _, result = run(tmp_path, BASE, "  - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}", "  - quench: {reagent: nahco3, equiv: 3, stir: 20 min}")
+    _, result = run(
+        tmp_path,
+        BASE,
+        "  - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}",
+        "  - quench: {reagent: nahco3, equiv: 3, stir: 20 min}",
+    )
     assert "DF307" in error_codes(result)
 
 
 def test_df308_unknown_solvent_is_a_warning(tmp_path):
-    _, result = run(tmp_path, BASE, "  - add_solvent: {solvent: DCE, volume: 70 uL}", "  - add_solvent: {solvent: Dichloroethene-X, volume: 70 uL}")
+    _, result = run(
+        tmp_path,
+        BASE,
+        "  - add_solvent: {solvent: DCE, volume: 70 uL}",
+        "  - add_solvent: {solvent: Dichloroethene-X, volume: 70 uL}",
+    )
     d = find(result, "DF308")
     assert not d.is_error
 
 
 def test_df309_no_molecular_weight(tmp_path):
     # a solid is dispensed by mass: without SMILES or mw there is no mass to dispense
-    text = BASE.replace('name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"\n', "name: house reductant\n")
+    text = BASE.replace(
+        'name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"\n',
+        "name: house reductant\n",
+    )
     _, result = run(tmp_path, text)
     assert "DF309" in error_codes(result)
-    _, fixed = run(tmp_path, text.replace("name: house reductant\n", "name: house reductant\n    mw: 211.94\n"))
+    _, fixed = run(
+        tmp_path, text.replace("name: house reductant\n", "name: house reductant\n    mw: 211.94\n")
+    )
     assert "DF309" not in codes(fixed) and fixed.ok
 
 
 def test_df310_to_concentration_already_exceeded(tmp_path):
-    _, result = run(tmp_path, BASE, "  - add: {reagent: acoh, equiv: 1.0}\n", "  - add: {reagent: acoh, equiv: 1.0}\n  - add_solvent: {solvent: DCE, to_concentration: 0.5 M}\n")
+    _, result = run(
+        tmp_path,
+        BASE,
+        "  - add: {reagent: acoh, equiv: 1.0}\n",
+        "  - add: {reagent: acoh, equiv: 1.0}\n  - add_solvent: {solvent: DCE, to_concentration: 0.5 M}\n",
+    )
     assert "DF310" in error_codes(result)
 
 
@@ -164,16 +224,23 @@ def test_df310_to_concentration_already_exceeded(tmp_path):
 
 
 def test_df401_cyanoborohydride_with_acid(tmp_path):
-    text = BASE.replace('smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"', 'smiles: "[Na+].[BH3-]C#N"').replace("name: sodium triacetoxyborohydride", "name: sodium cyanoborohydride")
+    text = BASE.replace(
+        'smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"', 'smiles: "[Na+].[BH3-]C#N"'
+    ).replace("name: sodium triacetoxyborohydride", "name: sodium cyanoborohydride")
     _, result = run(tmp_path, text)
     d = find(result, "DF401")
-    assert not d.is_error and "HCN" in (d.message + d.hint + "HCN" if "cyanide" in d.message.lower() else d.message + d.hint)
+    assert not d.is_error and "HCN" in (
+        d.message + d.hint + "HCN" if "cyanide" in d.message.lower() else d.message + d.hint
+    )
     _, no_acid = run(tmp_path, text.replace("  - add: {reagent: acoh, equiv: 1.0}\n", ""))
     assert "DF401" not in codes(no_acid)
 
 
 def test_df402_sodium_hydride_with_aqueous_quench(tmp_path):
-    text = BASE.replace('name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"', 'name: sodium hydride\n    smiles: "[Na+].[H-]"')
+    text = BASE.replace(
+        'name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"',
+        'name: sodium hydride\n    smiles: "[Na+].[H-]"',
+    )
     _, result = run(tmp_path, text)
     assert "DF402" in codes(result)
     _, fine = run(tmp_path, BASE)
@@ -188,8 +255,13 @@ def test_df403_gas_evolution_in_sealed_vials(tmp_path):
 
 
 def test_df404_inert_atmosphere_needed_but_deck_has_none(tmp_path):
-    text = BASE.replace('name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"\n    solid: {dispense: powder}', 'name: sodium hydride\n    smiles: "[Na+].[H-]"\n    solid: {dispense: manual}')
-    text = text.replace("{deck:starlet_chem}", "{deck:evo150_chem}").replace("atmosphere: inert\n", "")
+    text = BASE.replace(
+        'name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"\n    solid: {dispense: powder}',
+        'name: sodium hydride\n    smiles: "[Na+].[H-]"\n    solid: {dispense: manual}',
+    )
+    text = text.replace("{deck:starlet_chem}", "{deck:evo150_chem}").replace(
+        "atmosphere: inert\n", ""
+    )
     _, result = run(tmp_path, text)
     assert "DF404" in codes(result)
     _, on_starlet = run(tmp_path, text.replace("{deck:evo150_chem}", "{deck:starlet_chem}"))
@@ -208,36 +280,69 @@ def test_df510_labware_not_on_deck(tmp_path):
 def test_df511_vessel_not_on_a_temperature_module(tmp_path):
     _, result = run(tmp_path, BASE, "labware: reaction_block", "labware: building_blocks")
     assert "DF511" not in codes(result)  # no temperature step: fine
-    text = BASE.replace("labware: reaction_block", "labware: sample_plate").replace("amount: 50 umol", "amount: 10 umol")
+    text = BASE.replace("labware: reaction_block", "labware: sample_plate").replace(
+        "amount: 50 umol", "amount: 10 umol"
+    )
     _, result = run(tmp_path, text, "  - stir: {duration: 15 min}\n", "  - cool: {to: 10 degC}\n")
     assert "DF511" in error_codes(result)
 
 
 def test_df512_temperature_outside_module_range(tmp_path):
-    path, result = run(tmp_path, OT2, "  - add: {reagent: acrylate, equiv: 1.05}\n", "  - cool: {to: 0 degC}\n  - add: {reagent: acrylate, equiv: 1.05}\n")
+    path, result = run(
+        tmp_path,
+        OT2,
+        "  - add: {reagent: acrylate, equiv: 1.05}\n",
+        "  - cool: {to: 0 degC}\n  - add: {reagent: acrylate, equiv: 1.05}\n",
+    )
     d = find(result, "DF512")
     assert "4" in d.message and d.line == line_of(path, "cool: {to: 0 degC}")
-    _, fine = run(tmp_path, OT2, "  - add: {reagent: acrylate, equiv: 1.05}\n", "  - cool: {to: 4 degC}\n  - add: {reagent: acrylate, equiv: 1.05}\n")
+    _, fine = run(
+        tmp_path,
+        OT2,
+        "  - add: {reagent: acrylate, equiv: 1.05}\n",
+        "  - cool: {to: 4 degC}\n  - add: {reagent: acrylate, equiv: 1.05}\n",
+    )
     assert fine.ok
 
 
 def test_df513_no_active_cooling(tmp_path):
     text = OT2.replace("{deck:ot2_tempmodule}", "{deck:evo150_chem}")
-    _, result = run(tmp_path, text, "  - add: {reagent: acrylate, equiv: 1.05}\n", "  - cool: {to: 10 degC}\n  - add: {reagent: acrylate, equiv: 1.05}\n")
+    _, result = run(
+        tmp_path,
+        text,
+        "  - add: {reagent: acrylate, equiv: 1.05}\n",
+        "  - cool: {to: 10 degC}\n  - add: {reagent: acrylate, equiv: 1.05}\n",
+    )
     assert "DF513" in error_codes(result)
-    _, fine = run(tmp_path, text, "  - add: {reagent: acrylate, equiv: 1.05}\n", "  - heat: {to: 40 degC}\n  - add: {reagent: acrylate, equiv: 1.05}\n")
+    _, fine = run(
+        tmp_path,
+        text,
+        "  - add: {reagent: acrylate, equiv: 1.05}\n",
+        "  - heat: {to: 40 degC}\n  - add: {reagent: acrylate, equiv: 1.05}\n",
+    )
     assert fine.ok, [str(d) for d in fine.diagnostics if d.is_error]
 
 
 def test_df514_stir_without_a_shaker(tmp_path):
-    _, result = run(tmp_path, OT2, "  - hold: {duration: 2-12 h, temperature: 25 degC}", "  - stir: {duration: 2-12 h, temperature: 25 degC}")
+    _, result = run(
+        tmp_path,
+        OT2,
+        "  - hold: {duration: 2-12 h, temperature: 25 degC}",
+        "  - stir: {duration: 2-12 h, temperature: 25 degC}",
+    )
     d = find(result, "DF514")
     assert "hold" in d.hint
 
 
 def test_df515_powder_without_a_dispenser(tmp_path):
-    text = OT2.replace("  acrylate:\n", "  k2co3:\n    name: potassium carbonate\n    smiles: \"[K+].[K+].[O-]C([O-])=O\"\n    solid: {dispense: powder}\n  acrylate:\n")
-    text = text.replace("  - add: {reagent: acrylate, equiv: 1.05}\n", "  - add: {reagent: k2co3, equiv: 2.0}\n  - add: {reagent: acrylate, equiv: 1.05}\n")
+    text = OT2.replace(
+        "  acrylate:\n",
+        '  k2co3:\n    name: potassium carbonate\n    smiles: "[K+].[K+].[O-]C([O-])=O"\n    solid: {dispense: powder}\n  acrylate:\n',
+    )
+    text = text.replace(
+        "  - add: {reagent: acrylate, equiv: 1.05}\n",
+        "  - add: {reagent: k2co3, equiv: 2.0}\n  - add: {reagent: acrylate, equiv: 1.05}\n",
+    )
     _, result = run(tmp_path, text)
     d = find(result, "DF515")
     assert "manual" in d.hint
@@ -256,14 +361,24 @@ def test_df516_well_overfilled(tmp_path):
 
 
 def test_df517_volume_below_smallest_tip(tmp_path):
-    _, result = run(tmp_path, BASE, "stock: {concentration: 2.0 M, solvent: DCE}", "stock: {concentration: 100 M, solvent: DCE}")
+    _, result = run(
+        tmp_path,
+        BASE,
+        "stock: {concentration: 2.0 M, solvent: DCE}",
+        "stock: {concentration: 100 M, solvent: DCE}",
+    )
     assert "DF517" in error_codes(result)
 
 
 def test_df518_not_enough_reservoirs(tmp_path):
-    extra = "".join(f"  r{i}: {{name: acetic acid, smiles: CC(=O)O, stock: {{concentration: 2.0 M, solvent: DCE}}}}\n" for i in range(8))
+    extra = "".join(
+        f"  r{i}: {{name: acetic acid, smiles: CC(=O)O, stock: {{concentration: 2.0 M, solvent: DCE}}}}\n"
+        for i in range(8)
+    )
     adds = "".join(f"  - add: {{reagent: r{i}, equiv: 0.1}}\n" for i in range(8))
-    text = BASE.replace("libraries:\n", extra + "libraries:\n").replace("  - stir: {duration: 15 min}\n", adds + "  - stir: {duration: 15 min}\n")
+    text = BASE.replace("libraries:\n", extra + "libraries:\n").replace(
+        "  - stir: {duration: 15 min}\n", adds + "  - stir: {duration: 15 min}\n"
+    )
     _, result = run(tmp_path, text)
     assert "DF518" in error_codes(result)
 
@@ -276,29 +391,49 @@ def test_df519_not_enough_building_block_positions(tmp_path):
             rows.append(f"{r}{c},{n},{s}")
     (tmp_path / "a.csv").write_text("\n".join(rows) + "\n")
     text = BASE.replace(inline_library(ALDEHYDES_12), "{csv: a.csv}")
-    text = text.replace("  acoh:\n", "  aldehyde2:\n    library: aldehydes\n    stock: {concentration: 0.5 M, solvent: DCE}\n  acoh:\n")
-    text = text.replace("  - add: {reagent: acoh, equiv: 1.0}\n", "  - add: {reagent: aldehyde2, equiv: 0.05}\n  - add: {reagent: acoh, equiv: 1.0}\n")
+    text = text.replace(
+        "  acoh:\n",
+        "  aldehyde2:\n    library: aldehydes\n    stock: {concentration: 0.5 M, solvent: DCE}\n  acoh:\n",
+    )
+    text = text.replace(
+        "  - add: {reagent: acoh, equiv: 1.0}\n",
+        "  - add: {reagent: aldehyde2, equiv: 0.05}\n  - add: {reagent: acoh, equiv: 1.0}\n",
+    )
     _, result = run(tmp_path, text)
     assert "DF519" in error_codes(result)
 
 
 def test_df520_tips_run_out(tmp_path):
-    text = BASE.replace("  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1-4 h}\n" + "  - add: {reagent: aldehyde, equiv: 0.01}\n" * 12)
+    text = BASE.replace(
+        "  - stir: {duration: 1-4 h}\n",
+        "  - stir: {duration: 1-4 h}\n" + "  - add: {reagent: aldehyde, equiv: 0.01}\n" * 12,
+    )
     _, result = run(tmp_path, text)
     d = find(result, "DF520")
     assert "tips" in d.message and d.hint
 
 
 def test_df521_reservoir_too_small(tmp_path):
-    _, result = run(tmp_path, BASE, "stock: {concentration: 2.0 M, solvent: DCE}", "stock: {concentration: 0.01 M, solvent: DCE}")
+    _, result = run(
+        tmp_path,
+        BASE,
+        "stock: {concentration: 2.0 M, solvent: DCE}",
+        "stock: {concentration: 0.01 M, solvent: DCE}",
+    )
     assert "DF521" in error_codes(result) or "DF516" in error_codes(result)
-    text = BASE.replace("amount: 50 umol", "amount: 10 umol").replace("stock: {concentration: 2.0 M, solvent: DCE}", "stock: {concentration: 0.02 M, solvent: DCE}")
+    text = BASE.replace("amount: 50 umol", "amount: 10 umol").replace(
+        "stock: {concentration: 2.0 M, solvent: DCE}",
+        "stock: {concentration: 0.02 M, solvent: DCE}",
+    )
     _, result = run(tmp_path, text)
     assert "DF521" in error_codes(result)
 
 
 def test_df522_inert_atmosphere_requested_on_an_open_deck(tmp_path):
-    text = OT2.replace("name: Michael addition on the OT-2\n", "name: Michael addition on the OT-2\natmosphere: inert\n")
+    text = OT2.replace(
+        "name: Michael addition on the OT-2\n",
+        "name: Michael addition on the OT-2\natmosphere: inert\n",
+    )
     path, result = run(tmp_path, text)
     d = find(result, "DF522")
     assert d.line == line_of(path, "atmosphere: inert")
@@ -307,9 +442,19 @@ def test_df522_inert_atmosphere_requested_on_an_open_deck(tmp_path):
 
 
 def test_df523_not_enough_sample_positions(tmp_path):
-    _, result = run(tmp_path, BASE, "  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [1 h, 2 h]}\n")
+    _, result = run(
+        tmp_path,
+        BASE,
+        "  - stir: {duration: 1-4 h}\n",
+        "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [1 h, 2 h]}\n",
+    )
     assert "DF523" in error_codes(result)
-    _, fine = run(tmp_path, BASE, "  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [1 h]}\n")
+    _, fine = run(
+        tmp_path,
+        BASE,
+        "  - stir: {duration: 1-4 h}\n",
+        "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [1 h]}\n",
+    )
     assert fine.ok, [str(d) for d in fine.diagnostics if d.is_error]
 
 
@@ -326,7 +471,10 @@ def test_df525_deck_missing(tmp_path):
 
 
 def test_df403_sodium_borohydride_in_methanol_in_sealed_vials(tmp_path):
-    text = OT2.replace("  acrylate:\n", "  nabh4:\n    name: sodium borohydride\n    smiles: \"[Na+].[BH4-]\"\n    solid: {dispense: manual}\n  acrylate:\n")
+    text = OT2.replace(
+        "  acrylate:\n",
+        '  nabh4:\n    name: sodium borohydride\n    smiles: "[Na+].[BH4-]"\n    solid: {dispense: manual}\n  acrylate:\n',
+    )
     text = text.replace("  - hold:", "  - add: {reagent: nabh4, equiv: 2.0}\n  - hold:")
     _, open_plate = run(tmp_path, text)
     assert not [d for d in open_plate.diagnostics if d.code == "DF403"]
@@ -337,7 +485,12 @@ def test_df403_sodium_borohydride_in_methanol_in_sealed_vials(tmp_path):
 
 def test_df403_not_raised_once_the_operator_vents_the_vials(tmp_path):
     vent = "  - offdeck: {message: Fit each septum with a vent needle, vent: true}\n"
-    _, vented = run(tmp_path, BASE, "  - add: {reagent: diazepane, equiv: 1.0}\n", vent + "  - add: {reagent: diazepane, equiv: 1.0}\n")
+    _, vented = run(
+        tmp_path,
+        BASE,
+        "  - add: {reagent: diazepane, equiv: 1.0}\n",
+        vent + "  - add: {reagent: diazepane, equiv: 1.0}\n",
+    )
     assert "DF403" not in codes(vented) and vented.ok
     # venting after the quench is too late: the gas was given off in a sealed vial
     _, late = run(tmp_path, BASE, "  - offdeck: Extract", vent + "  - offdeck: Extract")

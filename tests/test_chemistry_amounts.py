@@ -12,10 +12,19 @@ import pytest
 from diazflow.chemistry.resolve import resolve_chemistry
 from diazflow.language.loader import load_protocol
 from diazflow.language.wells import parse_well
-
 from helpers import ALDEHYDES_12, WORKFLOWS, inline_library, write_protocol
 
-AW = {"C": 12.011, "H": 1.008, "N": 14.007, "O": 15.999, "Br": 79.904, "K": 39.098, "B": 10.81, "Na": 22.990, "F": 18.998}
+AW = {
+    "C": 12.011,
+    "H": 1.008,
+    "N": 14.007,
+    "O": 15.999,
+    "Br": 79.904,
+    "K": 39.098,
+    "B": 10.81,
+    "Na": 22.990,
+    "F": 18.998,
+}
 
 
 def mw(**atoms: int) -> float:
@@ -77,7 +86,9 @@ def test_method_b_direct_alkylation_at_plate_scale():
         # 0.9-1.0 equiv resolves to the midpoint 0.95 → 47.5 µmol of a 0.5 M stock = 95 µL
         assert halide[well.name][0] == pytest.approx(0.95 * 50)
         assert halide[well.name][1] == pytest.approx(47.5 / 0.5)
-        assert k2co3[well.name][2] == pytest.approx(2.0 * 50 * k2co3_mw / 1000, rel=1e-4)  # 13.82 mg
+        assert k2co3[well.name][2] == pytest.approx(
+            2.0 * 50 * k2co3_mw / 1000, rel=1e-4
+        )  # 13.82 mg
     assert chem.final_volume(parse_well("A1")) == pytest.approx(105 + 50 + 95)  # 250 µL → 0.2 M
 
 
@@ -111,7 +122,11 @@ def test_neat_liquid_volume_from_density(tmp_path):
 
 def test_library_equiv_override_from_the_table(tmp_path):
     library = tmp_path / "lib.csv"
-    rows = ["well,name,smiles,equiv"] + [f"{r}{c},{n},{s},{'2.0' if (r, c) == ('A', 1) else ''}" for c, (n, s) in enumerate(ALDEHYDES_12, start=1) for r in "AB"]
+    rows = ["well,name,smiles,equiv"] + [
+        f"{r}{c},{n},{s},{'2.0' if (r, c) == ('A', 1) else ''}"
+        for c, (n, s) in enumerate(ALDEHYDES_12, start=1)
+        for r in "AB"
+    ]
     library.write_text("\n".join(rows) + "\n")
     body = """\
 diazflow: 1
@@ -153,7 +168,10 @@ steps:
     assert len(warnings) == 1 and not warnings[0].is_error
     # 150 µL for 50 µmol = 0.333 M against 0.05 M asked for
     assert "0.333 M" in warnings[0].message
-    fixed = body.replace("  - add: {reagent: aldehyde, equiv: 1.0}\n", "  - add: {reagent: aldehyde, equiv: 1.0}\n  - add_solvent: {solvent: DCE, to_concentration: 0.05 M}\n")
+    fixed = body.replace(
+        "  - add: {reagent: aldehyde, equiv: 1.0}\n",
+        "  - add: {reagent: aldehyde, equiv: 1.0}\n  - add_solvent: {solvent: DCE, to_concentration: 0.05 M}\n",
+    )
     _, chem2, diags2 = _resolve(write_protocol(tmp_path, fixed, "fixed.yaml"))
     assert not [d for d in diags2 if d.code == "DF306"]
     assert chem2.final_volume(parse_well("A1")) == pytest.approx(1000.0)

@@ -15,11 +15,17 @@ from collections import defaultdict
 import pytest
 
 from diazflow.pipeline import check
-
-from helpers import ACOH_NEAT, ALDEHYDES_12, NAHCO3_FLOW, error_codes, method_a_protocol, write_protocol
+from helpers import (
+    ACOH_NEAT,
+    ALDEHYDES_12,
+    NAHCO3_FLOW,
+    error_codes,
+    method_a_protocol,
+    write_protocol,
+)
 
 STAB_DROPWISE = method_a_protocol(
-    'N4 reductive amination, aldehyde added dropwise at 0 degC',
+    "N4 reductive amination, aldehyde added dropwise at 0 degC",
     """\
   - add: {reagent: diazepane, equiv: 1.0}
   - add_solvent: {solvent: DCE, volume: 40 uL}
@@ -52,10 +58,10 @@ def _dispensed(plan):
     mg: dict[tuple[str, str], float] = defaultdict(float)
     for op in plan.operations:
         if op.op == "dispense":
-            for well, v in zip(op.wells, op.volumes_uL):
+            for well, v in zip(op.wells, op.volumes_uL, strict=False):
                 ul[(well, op.reagent)] += v
         elif op.op == "dispense_powder":
-            for well, m in zip(op.wells, op.mg):
+            for well, m in zip(op.wells, op.mg, strict=False):
                 mg[(well, op.reagent)] += m
     return ul, mg
 
@@ -83,7 +89,7 @@ def test_library_member_per_column(stab_plan):
     by_well = {}
     for op in stab_plan.operations:
         if op.op == "dispense" and op.reagent == "aldehyde":
-            for well, sub in zip(op.wells, op.substances):
+            for well, sub in zip(op.wells, op.substances, strict=False):
                 by_well.setdefault(well, set()).add(sub)
     for well, subs in by_well.items():
         column = int(well[1:])
@@ -107,7 +113,7 @@ def test_dropwise_aliquots_even_and_inside_window(stab_plan):
     assert len(counts) == 1 and counts.pop() >= 4
     for well, spans in times.items():
         starts = [t for t, _ in spans]
-        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
         assert max(gaps) - min(gaps) < 0.01, well  # even intervals
         assert starts[0] >= summary.start - 1e-6
         assert spans[-1][1] <= summary.start + 60 * 60 + 1e-6  # inside the 30-60 min window
@@ -117,10 +123,14 @@ def test_dropwise_aliquots_even_and_inside_window(stab_plan):
 
 
 def test_keep_below_additions_only_after_block_is_cold(stab_plan):
-    cool_waits = [op for op in stab_plan.operations if op.op == "wait_temperature" and op.celsius == 0.0]
+    cool_waits = [
+        op for op in stab_plan.operations if op.op == "wait_temperature" and op.celsius == 0.0
+    ]
     assert cool_waits, "the block must be cooled and waited for"
     cold_from = cool_waits[0].end
-    warm_set = min(op.t for op in stab_plan.operations if op.op == "set_temperature" and op.celsius > 0)
+    warm_set = min(
+        op.t for op in stab_plan.operations if op.op == "set_temperature" and op.celsius > 0
+    )
     for op in stab_plan.operations:
         if op.step == 3 and op.op in ("aspirate", "dispense"):
             assert cold_from <= op.t and op.end <= warm_set
@@ -141,7 +151,7 @@ def test_no_device_does_two_things_at_once(stab_plan):
         by_device[op.device].append(op)
     for device, ops in by_device.items():
         ops.sort(key=lambda o: (o.t, o.id))
-        for a, b in zip(ops, ops[1:]):
+        for a, b in zip(ops, ops[1:], strict=False):
             assert b.t >= a.end - 1e-6, (device, a, b)
 
 
@@ -153,10 +163,10 @@ def test_tip_policy_no_tip_touches_two_stocks(stab_plan):
         if op.device != "liquid_handler":
             continue
         if op.op == "pick_up_tips":
-            for ch, spot in zip(op.channels, op.tips):
+            for ch, spot in zip(op.channels, op.tips, strict=False):
                 holding[ch] = spot
         elif op.op == "aspirate":
-            for ch, src in zip(op.channels, op.wells):
+            for ch, src in zip(op.channels, op.wells, strict=False):
                 source_of_tip[holding[ch]].add((op.reagent, src))
         elif op.op == "drop_tips":
             for ch in op.channels:
@@ -183,8 +193,15 @@ def test_plan_is_byte_for_byte_deterministic(tmp_path):
     # and in a fresh process with another hash seed
     out = tmp_path / "plan.json"
     env = {"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin", **_pythonpath()}
-    subprocess.run([sys.executable, "-m", "diazflow.cli", "compile", str(path), "-o", str(out)], check=True, capture_output=True, env=env)
-    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(first.encode()).hexdigest()
+    subprocess.run(
+        [sys.executable, "-m", "diazflow.cli", "compile", str(path), "-o", str(out)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    assert (
+        hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(first.encode()).hexdigest()
+    )
 
 
 def _pythonpath():
@@ -200,7 +217,7 @@ def _variant(tmp_path, old, new, deck=None):
     text = STAB_DROPWISE.replace(old, new)
     assert text != STAB_DROPWISE
     if deck:
-        text = text.replace("{deck:starlet_chem}", "{deck:%s}" % deck)
+        text = text.replace("{deck:starlet_chem}", f"{{deck:{deck}}}")
     path = write_protocol(tmp_path, text)
     return check(str(path))
 
@@ -218,7 +235,11 @@ def test_df601_not_raised_for_a_window_the_robot_can_meet(tmp_path):
 
 
 def test_df602_powder_portions_do_not_fit(tmp_path):
-    result = _variant(tmp_path, "- add: {reagent: stab, equiv: 1.4}", "- add: {reagent: stab, equiv: 1.4, portionwise: {portions: 5, over: 10-15 min}}")
+    result = _variant(
+        tmp_path,
+        "- add: {reagent: stab, equiv: 1.4}",
+        "- add: {reagent: stab, equiv: 1.4, portionwise: {portions: 5, over: 10-15 min}}",
+    )
     assert "DF602" in error_codes(result)
 
 
@@ -232,9 +253,17 @@ def test_df603_controlled_ramp_faster_than_module(tmp_path):
 
 
 def test_df604_samples_outside_the_step(tmp_path):
-    result = _variant(tmp_path, "  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [5 h]}\n")
+    result = _variant(
+        tmp_path,
+        "  - stir: {duration: 1-4 h}\n",
+        "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [5 h]}\n",
+    )
     assert "DF604" in error_codes(result)
-    ok = _variant(tmp_path, "  - stir: {duration: 1-4 h}\n", "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [1 h]}\n")
+    ok = _variant(
+        tmp_path,
+        "  - stir: {duration: 1-4 h}\n",
+        "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: sample_plate, at: [1 h]}\n",
+    )
     assert ok.ok, [str(d) for d in ok.diagnostics]
     samples = [op for op in ok.plan.operations if op.op == "sample"]
     assert len(samples) == 12 and all(op.into == "sample_plate" for op in samples)
@@ -246,7 +275,11 @@ def test_df605_keep_below_without_cooling(tmp_path):
 
 
 def test_df606_solid_cannot_be_dropwise(tmp_path):
-    result = _variant(tmp_path, "- add: {reagent: stab, equiv: 1.4}", "- add: {reagent: stab, equiv: 1.4, dropwise: 10 min}")
+    result = _variant(
+        tmp_path,
+        "- add: {reagent: stab, equiv: 1.4}",
+        "- add: {reagent: stab, equiv: 1.4, dropwise: 10 min}",
+    )
     assert "DF606" in error_codes(result)
 
 
@@ -256,7 +289,7 @@ def test_final_volumes_equal_the_dispenses_exactly(stab_plan):
     into: dict[str, float] = defaultdict(float)
     for op in stab_plan.operations:
         if op.op == "dispense":
-            for well, v in zip(op.wells, op.volumes_uL):
+            for well, v in zip(op.wells, op.volumes_uL, strict=False):
                 into[well] += v
     for well, entry in stab_plan.wells.items():
         assert into[well] == pytest.approx(entry.final_volume_uL, abs=1e-9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -15,9 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from diazflow.deck import DeckLayoutError, load_deck, load_module_profile, load_robot_profile
+from diazflow.deck import (
+    DeckLayoutError,
+    load_deck,
+    load_module_profile,
+    load_robot_profile,
+    plr_names,
+)
 from diazflow.deck import layout as layout_module
-from diazflow.deck import plr_names
 from diazflow.deck.spec import well_names
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,7 +68,11 @@ def test_starlet_facts():
     assert [t.max_volume_ul for t in d.tip_types] == [50.0, 300.0, 1000.0]
     assert d.tips["tips_50"].total == 4 * 96 and d.tips["tips_300"].total == 3 * 96
     assert d.tips["tips_300"].channels == tuple(range(8))
-    assert d.tip_for(0.5) is None and d.tip_for(1.0).name == "tips_50" and d.tip_for(120).name == "tips_300"
+    assert (
+        d.tip_for(0.5) is None
+        and d.tip_for(1.0).name == "tips_50"
+        and d.tip_for(120).name == "tips_300"
+    )
     assert d.tip_for(1000).name == "tips_1000" and d.tip_for(1001) is None
     assert d.smallest_volume_ul == 1.0 and d.largest_volume_ul == 1000.0
 
@@ -144,11 +154,11 @@ def test_well_names_are_column_major():
 
 def test_deck_spec_is_immutable():
     d = deck("starlet_chem")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         d.channels = 4  # type: ignore[misc]
     with pytest.raises(TypeError):
         d.labware["x"] = None  # type: ignore[index]
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         d.labware["reaction_block"].sealed = False  # type: ignore[misc]
 
 
@@ -160,7 +170,11 @@ def test_every_profile_number_has_a_source(profile):
     path = SIMULATORS / profile
     text = path.read_text()
     kind = re.search(r"^kind: (\w+)", text, re.M).group(1)
-    loaded = load_robot_profile(str(path)) if kind == "liquid_handler" else load_module_profile(str(path))
+    loaded = (
+        load_robot_profile(str(path))
+        if kind == "liquid_handler"
+        else load_module_profile(str(path))
+    )
     assert loaded.sources, "no sourced values"
     for name, source in loaded.sources.items():
         assert len(source) > 5, f"{profile}: {name} has no real source"
@@ -205,7 +219,9 @@ def test_thermal_model_passive_cooling():
     assert hs.temperature_at(10 * t, 80, 40) == pytest.approx(40.0)  # the heater holds the target
     assert math.isinf(hs.ramp_seconds(80, 10))  # below ambient: never
     assert hs.temperature_at(1e6, 80, 10) == pytest.approx(22.0, abs=1e-6)
-    assert hs.idle_temperature_at(0, 80) == 80 and hs.idle_temperature_at(1e6, 80) == pytest.approx(22.0)
+    assert hs.idle_temperature_at(0, 80) == 80 and hs.idle_temperature_at(1e6, 80) == pytest.approx(
+        22.0
+    )
 
 
 def test_deck_ambient_overrides_the_profile():
@@ -223,7 +239,9 @@ def test_shaker_model():
 def test_powder_profile():
     p = load_module_profile(str(SIMULATORS / "powder_dispenser.yaml"))
     assert p.kind == "powder_dispenser" and p.thermal is None and p.powder is not None
-    assert p.powder.dose_seconds(10) == pytest.approx(p.powder.dose_fixed_s + 10 * p.powder.per_mg_s)
+    assert p.powder.dose_seconds(10) == pytest.approx(
+        p.powder.dose_fixed_s + 10 * p.powder.per_mg_s
+    )
 
 
 # --------------------------------------------------------------------------- broken layouts
@@ -265,7 +283,11 @@ def test_unknown_key_points_at_the_key(tmp_path):
     path = _copy_deck(tmp_path)
     _break(path, "    sealed: true ", "    seald: true ")
     (d,) = _errors(path)
-    assert d.code == "DF500" and "unknown key 'seald'" in d.message and "labware.reaction_block" in d.message
+    assert (
+        d.code == "DF500"
+        and "unknown key 'seald'" in d.message
+        and "labware.reaction_block" in d.message
+    )
     assert d.hint == "did you mean 'sealed'?"
     assert (d.line, d.column) == _line_col(path, "seald")
     assert d.file == str(path)
@@ -286,8 +308,12 @@ def test_wrong_dimension_and_missing_unit(tmp_path):
     _break(path, "dead_volume: 1 mL ", "dead_volume: 1000 ")
     diags = _errors(path)
     assert [d.code for d in diags] == ["DF500", "DF500"]
-    assert "is not a volume" in diags[0].message and (diags[0].line, diags[0].column) == _line_col(path, "360 min")
-    assert "has no unit" in diags[1].message and (diags[1].line, diags[1].column) == _line_col(path, "1000", after="dead_volume: 1000")
+    assert "is not a volume" in diags[0].message and (diags[0].line, diags[0].column) == _line_col(
+        path, "360 min"
+    )
+    assert "has no unit" in diags[1].message and (diags[1].line, diags[1].column) == _line_col(
+        path, "1000", after="dead_volume: 1000"
+    )
 
 
 def test_missing_reaction_block(tmp_path):
@@ -314,8 +340,16 @@ def test_unknown_plr_factory_with_suggestion(tmp_path):
 
 def test_reference_errors(tmp_path):
     path = _copy_deck(tmp_path)
-    _break(path, "location: {carrier: plate_carrier, site: 1}", "location: {carrier: plate_carier, site: 1}")
-    _break(path, "racks: [tips_50_1, tips_50_2, tips_50_3, tips_50_4]", "racks: [tips_50_1, tips_50_5, tips_50_3, tips_50_4]")
+    _break(
+        path,
+        "location: {carrier: plate_carrier, site: 1}",
+        "location: {carrier: plate_carier, site: 1}",
+    )
+    _break(
+        path,
+        "racks: [tips_50_1, tips_50_2, tips_50_3, tips_50_4]",
+        "racks: [tips_50_1, tips_50_5, tips_50_3, tips_50_4]",
+    )
     _break(path, "labware: reaction_block\n", "labware: reaction_blok\n")
     messages = [d.message for d in _errors(path)]
     assert any("carrier 'plate_carier' is not declared" in m for m in messages)
@@ -359,7 +393,11 @@ def test_yaml_syntax_error_is_a_layout_error(tmp_path):
 
 def test_every_error_is_reported_not_only_the_first(tmp_path):
     path = _copy_deck(tmp_path)
-    _break(path, "max_volume: 60 mL\n    dead_volume: 3 mL        #", "max_volume: 60 mLL\n    dead_volume: 3 mL        #")
+    _break(
+        path,
+        "max_volume: 60 mL\n    dead_volume: 3 mL        #",
+        "max_volume: 60 mLL\n    dead_volume: 3 mL        #",
+    )
     _break(path, "channels: 8\n", "channels: 8\n  parallel_channels: 9\n")
     assert len(_errors(path)) == 2
 
@@ -391,7 +429,12 @@ def test_doc_example_is_the_shipped_example_and_loads():
     d = load_deck(str(DECKS / "examples" / "ot2_heater_shaker.yaml"))
     hs = d.module_of("reaction_block")
     assert hs.kind == "heater_shaker" and hs.can_shake and not hs.active_cooling
-    assert (hs.min_temp_c, hs.max_temp_c, hs.shake_rpm_min, hs.shake_rpm_max) == (37.0, 95.0, 200.0, 3000.0)
+    assert (hs.min_temp_c, hs.max_temp_c, hs.shake_rpm_min, hs.shake_rpm_max) == (
+        37.0,
+        95.0,
+        200.0,
+        3000.0,
+    )
     assert d.robot.backends.get("simulate") is None  # the default recording backend is used
 
 
@@ -400,9 +443,15 @@ def test_a_new_module_kind_needs_no_code(tmp_path):
     shutil.copytree(SIMULATORS, tmp_path / "simulators")
     (tmp_path / "deck_layouts").mkdir()
     profile = (SIMULATORS / "opentrons_temperature_module_gen2.yaml").read_text()
-    profile = profile.replace("value: 4 degC, source", "value: -20 degC, source").replace("device: Opentrons Temperature Module GEN2", "device: my chiller")
+    profile = profile.replace("value: 4 degC, source", "value: -20 degC, source").replace(
+        "device: Opentrons Temperature Module GEN2", "device: my chiller"
+    )
     (tmp_path / "simulators" / "my_chiller.yaml").write_text(profile)
-    layout = (DECKS / "ot2_tempmodule.yaml").read_text().replace("opentrons_temperature_module_gen2.yaml", "my_chiller.yaml")
+    layout = (
+        (DECKS / "ot2_tempmodule.yaml")
+        .read_text()
+        .replace("opentrons_temperature_module_gen2.yaml", "my_chiller.yaml")
+    )
     (tmp_path / "deck_layouts" / "cold_ot2.yaml").write_text(layout)
     d = load_deck(str(tmp_path / "deck_layouts" / "cold_ot2.yaml"))
     assert d.module_of("reaction_block").min_temp_c == -20.0
@@ -415,21 +464,22 @@ def test_a_new_module_kind_needs_no_code(tmp_path):
 def test_load_deck_does_not_import_pylabrobot():
     """validate must stay fast: loading a layout never imports PyLabRobot (timing: bench/)."""
     code = textwrap.dedent(
-        """
+        f"""
         import sys, time, json
         from diazflow.language.quantities import Dimension, parse_quantity
         parse_quantity("1 mL", Dimension.VOLUME)   # the protocol loader has started pint already
         from diazflow.deck import load_deck
         times = []
-        for name in %r:
+        for name in {SHIPPED!r}:
             t = time.perf_counter()
             load_deck("deck_layouts/" + name + ".yaml")
             times.append(time.perf_counter() - t)
-        print(json.dumps({"times": times, "plr": any(m.startswith("pylabrobot") for m in sys.modules)}))
+        print(json.dumps({{"times": times, "plr": any(m.startswith("pylabrobot") for m in sys.modules)}}))
         """
-        % (SHIPPED,)
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["plr"] is False
 

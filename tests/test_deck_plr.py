@@ -18,7 +18,13 @@ import pytest
 
 from diazflow.deck import DeckLayoutError, load_deck
 from diazflow.deck.layout import DIAZFLOW_CLASSES
-from diazflow.deck.plr import PlrBuildError, PlrSetup, build_plr, offline_opentrons_labware, plr_class_exists
+from diazflow.deck.plr import (
+    PlrBuildError,
+    PlrSetup,
+    build_plr,
+    offline_opentrons_labware,
+    plr_class_exists,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DECKS = REPO / "deck_layouts"
@@ -100,7 +106,10 @@ def test_simulate_transfer_and_temperature(name, tracking):
 
         module_spec = spec.module_of("reaction_block")
         module = setup.module(module_spec.name)
-        assert setup.resources["reaction_block"].parent in (module, setup.resources.get(f"{module_spec.name}_adapter"))
+        assert setup.resources["reaction_block"].parent in (
+            module,
+            setup.resources.get(f"{module_spec.name}_adapter"),
+        )
         assert await module.get_temperature() == pytest.approx(spec.ambient_c)  # not PLR's 0 °C
         await module.set_temperature(40.0)
         assert await module.get_temperature() == pytest.approx(40.0)
@@ -163,7 +172,9 @@ def test_eight_channels_from_one_trough(name, tracking):
         trough = setup.container(reservoir.labware, reservoir.well)
         trough.tracker.set_volume(20_000)
         column = setup.wells("reaction_block", spec.labware["reaction_block"].well_names()[:8])
-        await lh.pick_up_tips([setup.tip_spot(s) for s in tip.spots()[:8]], use_channels=list(range(8)))
+        await lh.pick_up_tips(
+            [setup.tip_spot(s) for s in tip.spots()[:8]], use_channels=list(range(8))
+        )
         await lh.aspirate([trough] * 8, vols=[150] * 8, use_channels=list(range(8)))
         await lh.dispense(column, vols=[150] * 8, use_channels=list(range(8)))
         await lh.drop_tips([setup.resources["waste"]] * 8, use_channels=list(range(8)))
@@ -181,7 +192,9 @@ def test_ot2_channels_carry_only_their_tips(tracking):
         await setup.setup()
         small = spec.tips["tips_20"]
         with pytest.raises(RuntimeError, match="Cannot pick up tips on channels"):
-            await setup.liquid_handler.pick_up_tips([setup.tip_spot(small.spots()[0])], use_channels=[0])
+            await setup.liquid_handler.pick_up_tips(
+                [setup.tip_spot(small.spots()[0])], use_channels=[0]
+            )
         channel = await _one_transfer(setup, volume=10.0)
         assert channel == 1  # the P20
 
@@ -203,6 +216,7 @@ def test_chatterbox_star_firmware(tracking):
     logger.addHandler(handler)
     logger.setLevel(5)
     try:
+
         async def scenario():
             await setup.setup()
             await _one_transfer(setup)
@@ -227,12 +241,20 @@ def test_chatterbox_ot2_http_calls(tracking):
     run(scenario())
     backend = setup.liquid_handler.backend
     names = [name for name, _args, _kwargs in backend.commands]
-    assert "lh.pick_up_tip" in names and "lh.aspirate_in_place" in names and "lh.dispense_in_place" in names
+    assert (
+        "lh.pick_up_tip" in names
+        and "lh.aspirate_in_place" in names
+        and "lh.dispense_in_place" in names
+    )
     # the P20 (right mount, channel 1) took the 10 µL at the Opentrons default flow rate, which
     # is also what simulators/opentrons_ot2.yaml plans with
-    aspirate = next(kwargs for name, _args, kwargs in backend.commands if name == "lh.aspirate_in_place")
+    aspirate = next(
+        kwargs for name, _args, kwargs in backend.commands if name == "lh.aspirate_in_place"
+    )
     assert aspirate["pipette_id"] == "chatterbox-right" and aspirate["volume"] == 10.0
-    assert aspirate["flow_rate"] == pytest.approx(setup.deck_spec.timings.flow_rate(20).aspirate_ul_s)
+    assert aspirate["flow_rate"] == pytest.approx(
+        setup.deck_spec.timings.flow_rate(20).aspirate_ul_s
+    )
 
 
 def test_chatterbox_evo_generic(tracking, capsys):
@@ -263,7 +285,10 @@ def test_hardware_constructs_real_backends_without_connecting():
         run(starlet.powder_dispenser.setup())
 
     evo = build_plr(deck("evo150_chem"), "hardware")
-    assert type(evo.liquid_handler.backend) is EVOBackend and evo.liquid_handler.backend.diti_count == 8
+    assert (
+        type(evo.liquid_handler.backend) is EVOBackend
+        and evo.liquid_handler.backend.diti_count == 8
+    )
 
 
 def test_hardware_ot2_needs_the_opentrons_client():
@@ -272,7 +297,11 @@ def test_hardware_ot2_needs_the_opentrons_client():
         with pytest.raises(PlrBuildError) as info:
             build_plr(spec, "hardware")
         (diag,) = info.value.diagnostics
-        assert "pylabrobot[opentrons]" in diag.hint and diag.file.endswith("ot2_tempmodule.yaml") and diag.line > 0
+        assert (
+            "pylabrobot[opentrons]" in diag.hint
+            and diag.file.endswith("ot2_tempmodule.yaml")
+            and diag.line > 0
+        )
     else:  # pragma: no cover - depends on the environment
         setup = build_plr(spec, "hardware")
         assert type(setup.liquid_handler.backend).__name__ == "OpentronsOT2Backend"
@@ -301,7 +330,9 @@ def test_opentrons_labware_comes_from_the_shipped_definitions(monkeypatch):
     setup = build_plr(deck("ot2_tempmodule"), "simulate")
     rack = setup.resources["tips_20_1"]
     assert rack.num_items == 96 and rack.get_item("A1").get_tip().maximal_volume == 20
-    assert setup.resources["temperature_module_adapter"].parent is setup.module("temperature_module")
+    assert setup.resources["temperature_module_adapter"].parent is setup.module(
+        "temperature_module"
+    )
 
     import pylabrobot.resources as resources
 
@@ -315,15 +346,25 @@ def test_build_errors_point_into_the_layout(tmp_path):
     shutil.copytree(REPO / "simulators", tmp_path / "simulators")
     path = tmp_path / "deck_layouts" / "starlet_chem.yaml"
     text = (DECKS / "starlet_chem.yaml").read_text()
-    path.write_text(text.replace("location: {carrier: plate_carrier, site: 1}", "location: {carrier: plate_carrier, site: 7}"))
+    path.write_text(
+        text.replace(
+            "location: {carrier: plate_carrier, site: 1}",
+            "location: {carrier: plate_carrier, site: 7}",
+        )
+    )
     with pytest.raises(DeckLayoutError) as info:
         build_plr(load_deck(str(path)), "simulate")
     (diag,) = info.value.diagnostics
     assert diag.code == "DF500" and "has sites 0-4, not 7" in diag.message
-    line = next(i for i, l in enumerate(path.read_text().splitlines(), 1) if "site: 7" in l)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "site: 7" in text)
     assert diag.line == line
 
-    path.write_text(text.replace("    format: 8x12\n    material: polypropylene\n    max_volume: 360 uL", "    format: 8x8\n    material: polypropylene\n    max_volume: 360 uL"))
+    path.write_text(
+        text.replace(
+            "    format: 8x12\n    material: polypropylene\n    max_volume: 360 uL",
+            "    format: 8x8\n    material: polypropylene\n    max_volume: 360 uL",
+        )
+    )
     with pytest.raises(DeckLayoutError, match="is 8x12 in PLR"):
         build_plr(load_deck(str(path)), "simulate")
 
@@ -336,7 +377,11 @@ def test_resources_map_every_layout_name():
     for name in SHIPPED:
         spec = deck(name)
         setup = build_plr(spec, "simulate")
-        for key in list(spec.labware) + list(spec.carriers) + [m for m in spec.modules if spec.modules[m].kind != "powder_dispenser"]:
+        for key in (
+            list(spec.labware)
+            + list(spec.carriers)
+            + [m for m in spec.modules if spec.modules[m].kind != "powder_dispenser"]
+        ):
             assert key in setup.resources, (name, key)
         assert setup.deck is setup.liquid_handler.deck
         assert (setup.powder_dispenser is not None) == spec.has_powder_dispenser

@@ -16,11 +16,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import PROTOCOLS, REPO
 from diazflow.diagnostics import Diagnostic, Severity
 from diazflow.language.loader import load_protocol_document
 from diazflow.language.source import YamlSourceError, load_yaml
-
-from conftest import PROTOCOLS, REPO
 
 BASES = {p.name: p.read_text(encoding="utf-8") for p in sorted(PROTOCOLS.glob("*.yaml"))}
 BASE_DATA = {name: yaml.safe_load(text) for name, text in BASES.items()}
@@ -32,7 +31,11 @@ FUZZ = settings(
     derandomize=True,
     database=None,
     deadline=None,  # timing is asserted explicitly below, with a bound that survives a busy CI box
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 
 
@@ -75,19 +78,80 @@ scalars = st.one_of(
     st.integers(min_value=-(10**12), max_value=10**12),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=30),
-    st.sampled_from(["", "rt", "NO", "1:30", "A1:H12", "H12:A1", "Z99", "1-4 h", "-10 to -5 degC", "25 C", "0 M", "1e999 uL", "~", "[", "{", "*a", "&a x"]),
+    st.sampled_from(
+        [
+            "",
+            "rt",
+            "NO",
+            "1:30",
+            "A1:H12",
+            "H12:A1",
+            "Z99",
+            "1-4 h",
+            "-10 to -5 degC",
+            "25 C",
+            "0 M",
+            "1e999 uL",
+            "~",
+            "[",
+            "{",
+            "*a",
+            "&a x",
+        ]
+    ),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)), max_leaves=6)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 
-units = ["umol", "mmol", "uL", "µL", "mL", "L", "M", "mM", "min", "h", "s", "degC", "°C", "K", "rpm", "uL/min", "equiv", "eq", "C", "m", "N", "reaction volume", "", "x", "kg", "%"]
+units = [
+    "umol",
+    "mmol",
+    "uL",
+    "µL",
+    "mL",
+    "L",
+    "M",
+    "mM",
+    "min",
+    "h",
+    "s",
+    "degC",
+    "°C",
+    "K",
+    "rpm",
+    "uL/min",
+    "equiv",
+    "eq",
+    "C",
+    "m",
+    "N",
+    "reaction volume",
+    "",
+    "x",
+    "kg",
+    "%",
+]
 numbers = st.one_of(
     st.integers(min_value=-1000, max_value=10**6).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.sampled_from(["0", "-0", ".5", "1.", "1e3", "1e-400", "nan", "inf", "--1", "+-2", "1,5", "½"]),
+    st.sampled_from(
+        ["0", "-0", ".5", "1.", "1e3", "1e-400", "nan", "inf", "--1", "+-2", "1,5", "½"]
+    ),
 )
 quantity_text = st.one_of(
     st.builds(lambda n, u: f"{n} {u}".strip(), numbers, st.sampled_from(units)),
-    st.builds(lambda a, b, u, sep: f"{a}{sep}{b} {u}", numbers, numbers, st.sampled_from(units), st.sampled_from(["-", " - ", " to ", "–", "--", " to-"])),
+    st.builds(
+        lambda a, b, u, sep: f"{a}{sep}{b} {u}",
+        numbers,
+        numbers,
+        st.sampled_from(units),
+        st.sampled_from(["-", " - ", " to ", "–", "--", " to-"]),
+    ),
     st.text(alphabet="0123456789 .-+eE°CuLmMinhsrtpqv/", max_size=15),
 )
 
@@ -108,7 +172,12 @@ def paths_of(data, prefix=()):
 
 def quantity_paths(data, prefix=()):
     """Paths of string values that look like quantities (start with a digit or sign, or 'rt')."""
-    return [p for p in paths_of(data, prefix) if isinstance(get(data, p), str) and (get(data, p)[:1] in "0123456789-+." or get(data, p) == "rt")]
+    return [
+        p
+        for p in paths_of(data, prefix)
+        if isinstance(get(data, p), str)
+        and (get(data, p)[:1] in "0123456789-+." or get(data, p) == "rt")
+    ]
 
 
 def get(data, path):
@@ -146,7 +215,9 @@ def structural_mutants(draw):
             set_at(data, path, draw(values))
         elif action == "swap_type":
             current = get(data, path)
-            swapped = [current] if not isinstance(current, list) else (current[0] if current else {})
+            swapped = (
+                [current] if not isinstance(current, list) else (current[0] if current else {})
+            )
             if isinstance(current, dict):
                 swapped = list(current.items()) if draw(st.booleans()) else str(current)
             set_at(data, path, swapped)
@@ -173,7 +244,37 @@ def text_mutants(draw):
     for _ in range(draw(st.integers(min_value=1, max_value=6))):
         position = draw(st.integers(min_value=0, max_value=len(text)))
         action = draw(st.sampled_from(["insert", "delete", "replace"]))
-        chunk = draw(st.one_of(st.text(max_size=4), st.sampled_from([":", " ", "\n", "\t", "-", "[", "]", "{", "}", "'", '"', "&a ", "*a", "!!", "#", "|", ">", "%", "@", "`", "\x00", "\ufeff"])))
+        chunk = draw(
+            st.one_of(
+                st.text(max_size=4),
+                st.sampled_from(
+                    [
+                        ":",
+                        " ",
+                        "\n",
+                        "\t",
+                        "-",
+                        "[",
+                        "]",
+                        "{",
+                        "}",
+                        "'",
+                        '"',
+                        "&a ",
+                        "*a",
+                        "!!",
+                        "#",
+                        "|",
+                        ">",
+                        "%",
+                        "@",
+                        "`",
+                        "\x00",
+                        "\ufeff",
+                    ]
+                ),
+            )
+        )
         if action == "insert":
             text = text[:position] + chunk + text[position:]
         elif action == "delete":
@@ -228,7 +329,13 @@ def test_arbitrary_bytes_never_raise(data):
 
 
 @settings(FUZZ, max_examples=60)
-@given(st.one_of(structural_mutants().map(lambda m: (m[0], dump(m[1]))), unit_mutants().map(lambda m: (m[0], dump(m[1]))), text_mutants()))
+@given(
+    st.one_of(
+        structural_mutants().map(lambda m: (m[0], dump(m[1]))),
+        unit_mutants().map(lambda m: (m[0], dump(m[1]))),
+        text_mutants(),
+    )
+)
 def test_pipeline_check_never_raises(tmp_path_factory, mutant):
     """The whole pipeline (later stages included) on files: diagnostics, never an exception."""
     from diazflow.pipeline import check
@@ -241,7 +348,9 @@ def test_pipeline_check_never_raises(tmp_path_factory, mutant):
         shutil.copytree(PROTOCOLS / "libraries", directory / "libraries")
     path = directory / name
     path.write_text(text, encoding="utf-8")
-    deck = REPO / "deck_layouts" / "starlet_chem.yaml"  # so mutants reach the deck and schedule stages
+    deck = (
+        REPO / "deck_layouts" / "starlet_chem.yaml"
+    )  # so mutants reach the deck and schedule stages
     start = time.perf_counter()
     result = check(str(path), deck_override=str(deck) if deck.exists() else None)
     assert time.perf_counter() - start < 10 * PER_EXAMPLE_S

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from diazflow.chemistry import hazards
-from diazflow.chemistry.hazards import HazardContext, HazardDataError, classify, evaluate, parse_hazard_data, solvent_tags
+from diazflow.chemistry.hazards import (
+    HazardContext,
+    HazardDataError,
+    classify,
+    evaluate,
+    parse_hazard_data,
+    solvent_tags,
+)
 
 # --------------------------------------------------------------------------- real reagents
 
@@ -79,7 +86,10 @@ def test_classify_real_smiles(smiles, expected):
         ("NaBH(OAc)₃", {"borohydride", "triacetoxyborohydride"}),
         ("sodium cyanoborohydride", {"borohydride", "cyanoborohydride"}),
         ("NaBH₃CN", {"borohydride", "cyanoborohydride"}),
-        ("sodium hydride (60 % dispersion in mineral oil)", {"sodium_hydride", "needs_inert_atmosphere"}),
+        (
+            "sodium hydride (60 % dispersion in mineral oil)",
+            {"sodium_hydride", "needs_inert_atmosphere"},
+        ),
         ("NaH", {"sodium_hydride", "needs_inert_atmosphere"}),
         ("saturated aqueous sodium bicarbonate", {"bicarbonate", "aqueous", "protic_solvent"}),
         ("sat. aq. NaHCO3", {"bicarbonate", "aqueous", "protic_solvent"}),
@@ -111,7 +121,11 @@ def test_classify_by_name(name, expected):
 
 
 def test_classify_unions_smiles_and_name_and_survives_a_bad_smiles():
-    assert classify(NAHCO3, "saturated aqueous sodium bicarbonate") == {"bicarbonate", "aqueous", "protic_solvent"}
+    assert classify(NAHCO3, "saturated aqueous sodium bicarbonate") == {
+        "bicarbonate",
+        "aqueous",
+        "protic_solvent",
+    }
     assert classify("C1CC(", "sodium hydride") == {"sodium_hydride", "needs_inert_atmosphere"}
     assert classify("CCO junk", None) == frozenset()  # not silently ethanol
     assert classify(None, None) == frozenset()
@@ -178,13 +192,22 @@ SODIUM_HYDRIDE_PROTOCOL = dict(
 
 # Seed 003: intramolecular Goldberg coupling, CuI / N,N-dimethylglycine / Cs2CO3 in dioxane, 100 °C, inert.
 COPPER_PROTOCOL = dict(
-    reagents=reagents(cui=(CUI, "CuI"), dmg=(DMG, "N,N-dimethylglycine"), cs2co3=(CS2CO3, "Cs2CO3"), substrate=("NC(=O)C1CCN1Cc1ccccc1Br", None)),
+    reagents=reagents(
+        cui=(CUI, "CuI"),
+        dmg=(DMG, "N,N-dimethylglycine"),
+        cs2co3=(CS2CO3, "Cs2CO3"),
+        substrate=("NC(=O)C1CCN1Cc1ccccc1Br", None),
+    ),
     solvents=solvent_tags(["1,4-dioxane"]),
 )
 
 # Seed 000, protocol B: direct alkylation, K2CO3 in MeCN, alkyl halide dropwise at 0 °C; no quench on deck.
 ALKYLATION_PROTOCOL = dict(
-    reagents=reagents(diazepane=(METHYL_DIAZEPANE, None), k2co3=(K2CO3, "K2CO3"), halide=(BENZYL_BROMIDE, "benzyl bromide")),
+    reagents=reagents(
+        diazepane=(METHYL_DIAZEPANE, None),
+        k2co3=(K2CO3, "K2CO3"),
+        halide=(BENZYL_BROMIDE, "benzyl bromide"),
+    ),
     solvents=solvent_tags(["MeCN"]),
 )
 
@@ -207,7 +230,11 @@ class TestDF401CyanoborohydrideAndAcid:
         assert codes(evaluate(ctx)) == ["DF401"]
 
     def test_nabh3cn_without_acid_is_quiet(self):
-        ctx = HazardContext(reagents=reagents(nabh3cn=(NABH3CN, None), amine=(METHYL_DIAZEPANE, None)), solvents=solvent_tags(["MeOH"]), deck_inert=True)
+        ctx = HazardContext(
+            reagents=reagents(nabh3cn=(NABH3CN, None), amine=(METHYL_DIAZEPANE, None)),
+            solvents=solvent_tags(["MeOH"]),
+            deck_inert=True,
+        )
         assert evaluate(ctx) == []
 
     def test_stab_with_acetic_acid_is_not_an_hcn_hazard(self):
@@ -223,18 +250,30 @@ class TestDF402SodiumHydrideAndProtonSources:
         assert findings[0].reagents == ("nah", "water")
 
     def test_sodium_hydride_in_methanol(self):
-        ctx = HazardContext(reagents=reagents(nah=(NAH, None), substrate=(BOC_DIAZEPANE, None)), solvents=solvent_tags(["MeOH"]), deck_inert=True)
+        ctx = HazardContext(
+            reagents=reagents(nah=(NAH, None), substrate=(BOC_DIAZEPANE, None)),
+            solvents=solvent_tags(["MeOH"]),
+            deck_inert=True,
+        )
         findings = evaluate(ctx)
-        assert codes(findings) == ["DF402"] and findings[0].rule == "sodium_hydride_in_protic_solvent"
+        assert (
+            codes(findings) == ["DF402"] and findings[0].rule == "sodium_hydride_in_protic_solvent"
+        )
         assert findings[0].reagents == ("nah",)
 
     def test_sodium_hydride_in_dry_dmf_without_quench_is_quiet(self):
-        ctx = HazardContext(reagents=reagents(nah=(NAH, None), substrate=(BOC_DIAZEPANE, None)), solvents=solvent_tags(["DMF"]), deck_inert=True)
+        ctx = HazardContext(
+            reagents=reagents(nah=(NAH, None), substrate=(BOC_DIAZEPANE, None)),
+            solvents=solvent_tags(["DMF"]),
+            deck_inert=True,
+        )
         assert evaluate(ctx) == []
 
     def test_sodium_borohydride_in_methanol_is_not_df402(self):
         # Seed 003: NaBH4 in MeOH/CHCl3 is the normal way to run it.
-        ctx = HazardContext(reagents=reagents(nabh4=(NABH4, "NaBH4")), solvents=solvent_tags(["MeOH/CHCl3 1:1"]))
+        ctx = HazardContext(
+            reagents=reagents(nabh4=(NABH4, "NaBH4")), solvents=solvent_tags(["MeOH/CHCl3 1:1"])
+        )
         assert evaluate(ctx) == []
 
 
@@ -251,34 +290,64 @@ class TestDF403GasInASealedVessel:
         assert evaluate(HazardContext(**STAB_PROTOCOL, vessel_sealed=False)) == []
 
     def test_tfa_boc_removal_in_sealed_vials(self):
-        ctx = HazardContext(reagents=reagents(substrate=(BOC_DIAZEPANE, None), tfa=(TFA, "TFA")), solvents=solvent_tags(["DCM"]), vessel_sealed=True, deck_inert=True)
+        ctx = HazardContext(
+            reagents=reagents(substrate=(BOC_DIAZEPANE, None), tfa=(TFA, "TFA")),
+            solvents=solvent_tags(["DCM"]),
+            vessel_sealed=True,
+            deck_inert=True,
+        )
         findings = evaluate(ctx)
         assert codes(findings) == ["DF403"] and findings[0].rule == "sealed_tert_butyl_deprotection"
         assert "isobutylene" in findings[0].message
 
     def test_hcl_in_dioxane_boc_removal_in_sealed_vials(self):
-        ctx = HazardContext(reagents=reagents(substrate=(BOC_DIAZEPANE, None), hcl=(None, "4 M HCl in dioxane")), vessel_sealed=True, deck_inert=True)
+        ctx = HazardContext(
+            reagents=reagents(substrate=(BOC_DIAZEPANE, None), hcl=(None, "4 M HCl in dioxane")),
+            vessel_sealed=True,
+            deck_inert=True,
+        )
         assert rules(evaluate(ctx)) == {"sealed_tert_butyl_deprotection"}
 
     def test_boc_removal_in_open_vessels_is_quiet(self):
-        ctx = HazardContext(reagents=reagents(substrate=(BOC_DIAZEPANE, None), tfa=(TFA, None)), vessel_sealed=False)
+        ctx = HazardContext(
+            reagents=reagents(substrate=(BOC_DIAZEPANE, None), tfa=(TFA, None)), vessel_sealed=False
+        )
         assert evaluate(ctx) == []
 
     def test_boc_substrate_with_a_weak_acid_only_is_quiet(self):
-        ctx = HazardContext(reagents=reagents(substrate=(BOC_DIAZEPANE, None), acoh=(ACOH, None), aldehyde=("O=Cc1ccccc1", None)), vessel_sealed=True, deck_inert=True)
+        ctx = HazardContext(
+            reagents=reagents(
+                substrate=(BOC_DIAZEPANE, None), acoh=(ACOH, None), aldehyde=("O=Cc1ccccc1", None)
+            ),
+            vessel_sealed=True,
+            deck_inert=True,
+        )
         assert evaluate(ctx) == []
 
     def test_boc_protection_releases_co2(self):
         # Seed 001: Boc2O added dropwise to 2 equiv of 1,4-diazepane at 0 °C.
-        ctx = HazardContext(reagents=reagents(diamine=("C1CNCCNC1", "1,4-diazepane"), boc2o=(BOC2O, "Boc2O")), solvents=solvent_tags(["DCM"]), vessel_sealed=True, deck_inert=True)
+        ctx = HazardContext(
+            reagents=reagents(diamine=("C1CNCCNC1", "1,4-diazepane"), boc2o=(BOC2O, "Boc2O")),
+            solvents=solvent_tags(["DCM"]),
+            vessel_sealed=True,
+            deck_inert=True,
+        )
         assert rules(evaluate(ctx)) == {"sealed_boc_protection"}
 
     def test_sodium_hydride_in_sealed_vials(self):
-        ctx = HazardContext(reagents=reagents(nah=(NAH, None), substrate=(BOC_DIAZEPANE, None)), solvents=solvent_tags(["DMF"]), vessel_sealed=True, deck_inert=True)
+        ctx = HazardContext(
+            reagents=reagents(nah=(NAH, None), substrate=(BOC_DIAZEPANE, None)),
+            solvents=solvent_tags(["DMF"]),
+            vessel_sealed=True,
+            deck_inert=True,
+        )
         assert rules(evaluate(ctx)) == {"sealed_sodium_hydride"}
 
     def test_carbonate_alkylation_without_quench_is_quiet(self):
-        assert evaluate(HazardContext(**ALKYLATION_PROTOCOL, vessel_sealed=True, deck_inert=True)) == []
+        assert (
+            evaluate(HazardContext(**ALKYLATION_PROTOCOL, vessel_sealed=True, deck_inert=True))
+            == []
+        )
 
     def test_acid_quench_of_a_carbonate_mixture(self):
         ctx = HazardContext(
@@ -310,7 +379,9 @@ class TestDF404InertAtmosphere:
 
     def test_requested_inert_atmosphere_alone_is_not_a_hazard(self):
         """Asking for inert gas on an air deck is the deck check DF522 (an error), not a warning."""
-        ctx = HazardContext(**ALKYLATION_PROTOCOL, deck_inert=False, atmosphere_requested_inert=True)
+        ctx = HazardContext(
+            **ALKYLATION_PROTOCOL, deck_inert=False, atmosphere_requested_inert=True
+        )
         assert evaluate(ctx) == []
 
     def test_required_is_reported_once_when_also_requested(self):
@@ -322,14 +393,20 @@ class TestDF404InertAtmosphere:
 
 
 def test_labels_name_reagents_in_messages():
-    ctx = HazardContext(**CYANOBOROHYDRIDE_PROTOCOL, deck_inert=True, labels={"nabh3cn": "sodium cyanoborohydride", "acoh": "acetic acid"})
+    ctx = HazardContext(
+        **CYANOBOROHYDRIDE_PROTOCOL,
+        deck_inert=True,
+        labels={"nabh3cn": "sodium cyanoborohydride", "acoh": "acetic acid"},
+    )
     (f,) = evaluate(ctx)
     assert f.message.startswith("'nabh3cn' (sodium cyanoborohydride) and 'acoh' (acetic acid)")
 
 
 def test_findings_are_sorted_and_deterministic():
     ctx = HazardContext(
-        reagents=reagents(nah=(NAH, None), substrate=(BOC_DIAZEPANE, None), tfa=(TFA, None), water=("O", None)),
+        reagents=reagents(
+            nah=(NAH, None), substrate=(BOC_DIAZEPANE, None), tfa=(TFA, None), water=("O", None)
+        ),
         quench_reagents=frozenset({"water"}),
         vessel_sealed=True,
         deck_inert=False,
@@ -379,7 +456,10 @@ def test_minimal_rule_file_parses_and_evaluates():
         (('"{acids} present"', '"{acid} present"'), "not bound"),
         (("    hint: h\n", "    hint: h\n    hnit: h\n"), "unknown key"),
         (("    title: t\n", "    title: t\n    title: u\n"), "duplicate key"),
-        (("when: {reagents: {any_of: [acid]}, as: acids}", "when: {vessel_sealed: yes please}"), "true or false"),
+        (
+            ("when: {reagents: {any_of: [acid]}, as: acids}", "when: {vessel_sealed: yes please}"),
+            "true or false",
+        ),
     ],
 )
 def test_malformed_rule_files_are_rejected(change, error):

@@ -41,7 +41,9 @@ def test_the_language_codes_are_found():
 
 @pytest.mark.parametrize("code", sorted(EMITTED))
 def test_emitted_code_is_documented(code):
-    assert code in documented_codes(), f"{code} (used in {', '.join(EMITTED[code])}) has no '### {code}' entry in docs/diagnostics.md"
+    assert code in documented_codes(), (
+        f"{code} (used in {', '.join(EMITTED[code])}) has no '### {code}' entry in docs/diagnostics.md"
+    )
 
 
 def test_documented_language_codes_are_still_emitted():

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import BASE_PROTOCOL, PROTOCOLS
 from diazflow.diagnostics import format_text
 from diazflow.language.loader import load_protocol
 from diazflow.language.wells import all_wells, parse_well
-
-from conftest import BASE_PROTOCOL, PROTOCOLS
 
 CSV_PROTOCOL = PROTOCOLS / "boc_diazepane_csv_library.yaml"
 CSV_NAME = "libraries/aldehydes_96.csv"
@@ -44,7 +43,10 @@ def test_inline_by_column_places_one_item_per_column():
     assert lib.members[parse_well("H11")].equiv.value == 1.2
     assert lib.members[parse_well("A1")].equiv is None
     origin_file, line, _ = lib.members[parse_well("B2")].origin
-    assert origin_file == str(BASE_PROTOCOL) and BASE_PROTOCOL.read_text().splitlines()[line - 1] == items[1]
+    assert (
+        origin_file == str(BASE_PROTOCOL)
+        and BASE_PROTOCOL.read_text().splitlines()[line - 1] == items[1]
+    )
 
 
 def test_inline_by_column_missing_a_column(variant):
@@ -81,7 +83,9 @@ def test_inline_by_row_missing_rows(variant):
 def test_only_the_wells_a_step_uses_need_a_member(variant):
     # the library reagent goes to column 1 only: one item is enough
     items = items_of(BASE_PROTOCOL.read_text())
-    v = variant("{reagent: aldehyde, equiv: 1.05}", "{reagent: aldehyde, equiv: 1.05, wells: A1:H1}")
+    v = variant(
+        "{reagent: aldehyde, equiv: 1.05}", "{reagent: aldehyde, equiv: 1.05, wells: A1:H1}"
+    )
     text = v.text
     for line in items[1:]:
         text = text.replace(line + "\n", "")
@@ -92,7 +96,9 @@ def test_only_the_wells_a_step_uses_need_a_member(variant):
 
 def test_inline_by_well(variant):
     by_well = "    by: well\n    items:\n" + "".join(
-        f"      {w.name}: {{name: aldehyde {w.name}, smiles: O=Cc1ccccc1}}\n" for w in all_wells(8, 12) if w.name != "D7"
+        f"      {w.name}: {{name: aldehyde {w.name}, smiles: O=Cc1ccccc1}}\n"
+        for w in all_wells(8, 12)
+        if w.name != "D7"
     )
     start = BASE_PROTOCOL.read_text().index("    by: column\n")
     end = BASE_PROTOCOL.read_text().index("\nsteps:")
@@ -104,7 +110,10 @@ def test_inline_by_well(variant):
 
 
 def test_inline_by_well_with_a_bad_well_name(variant):
-    v = variant("    by: column\n    items:\n", "    by: well\n    items:\n      Q0: {name: nothing, smiles: C}\n")
+    v = variant(
+        "    by: column\n    items:\n",
+        "    by: well\n    items:\n      Q0: {name: nothing, smiles: C}\n",
+    )
     text = v.text
     for line in items_of(text):  # drop the list items: the mapping holds only the bad well
         text = text.replace(line + "\n", "")
@@ -142,7 +151,11 @@ def csv_variant(variant, protocol_dir, edit):
 
 
 def test_csv_missing_a_used_well(variant, protocol_dir):
-    v, _ = csv_variant(variant, protocol_dir, lambda b: b"\n".join(line for line in b.split(b"\n") if not line.startswith(b"H12,")))
+    v, _ = csv_variant(
+        variant,
+        protocol_dir,
+        lambda b: b"\n".join(line for line in b.split(b"\n") if not line.startswith(b"H12,")),
+    )
     result = load_protocol(str(v.path))
     (d,) = the(result, "DF113")
     assert (d.line, d.column) == v.at("aldehydes:")
@@ -152,17 +165,67 @@ def test_csv_missing_a_used_well(variant, protocol_dir):
 @pytest.mark.parametrize(
     "edit, code, line, fragment",
     [
-        (lambda b: b.replace(b"well,name,smiles,equiv", b"well,nom,smiles,equiv"), "DF118", 1, "missing column(s) name"),
-        (lambda b: b.replace(b"well,name,smiles,equiv", b"well,name,smiles,equiv,notes"), "DF118", 1, "unknown column(s) notes"),
+        (
+            lambda b: b.replace(b"well,name,smiles,equiv", b"well,nom,smiles,equiv"),
+            "DF118",
+            1,
+            "missing column(s) name",
+        ),
+        (
+            lambda b: b.replace(b"well,name,smiles,equiv", b"well,name,smiles,equiv,notes"),
+            "DF118",
+            1,
+            "unknown column(s) notes",
+        ),
         (lambda b: b.replace(b"\nC1,", b"\nC0,"), "DF111", 4, "'C0' is not a well name"),
         (lambda b: b.replace(b"\nB1,", b"\nA1,"), "DF104", 3, "A1 is listed twice"),
         (lambda b: b.replace(b"A1,2-fluorobenzaldehyde,", b"A1,,"), "DF102", 2, "no name"),
-        (lambda b: b.replace(b"A1,2-fluorobenzaldehyde,O=Cc1ccccc1F,", b"A1,2-fluorobenzaldehyde,O=Cc1ccccc1F,lots"), "DF206", 2, "'lots'"),
-        (lambda b: b.replace(b"A1,2-fluorobenzaldehyde,O=Cc1ccccc1F,", b"A1,2-fluorobenzaldehyde,O=Cc1ccccc1F,-1"), "DF205", 2, "greater than 0"),
-        (lambda b: b.replace(b"A1,2-fluorobenzaldehyde,O=Cc1ccccc1F,", b"A1,2-fluorobenzaldehyde,O=Cc1ccccc1F,,extra"), "DF118", 2, "more fields"),
-        (lambda b: b.replace(b"B1,2-chlorobenzaldehyde", "B1,2-chlorobenzaldéhyde".encode("latin-1")), "DF118", 3, "not UTF-8"),
+        (
+            lambda b: b.replace(
+                b"A1,2-fluorobenzaldehyde,O=Cc1ccccc1F,",
+                b"A1,2-fluorobenzaldehyde,O=Cc1ccccc1F,lots",
+            ),
+            "DF206",
+            2,
+            "'lots'",
+        ),
+        (
+            lambda b: b.replace(
+                b"A1,2-fluorobenzaldehyde,O=Cc1ccccc1F,", b"A1,2-fluorobenzaldehyde,O=Cc1ccccc1F,-1"
+            ),
+            "DF205",
+            2,
+            "greater than 0",
+        ),
+        (
+            lambda b: b.replace(
+                b"A1,2-fluorobenzaldehyde,O=Cc1ccccc1F,",
+                b"A1,2-fluorobenzaldehyde,O=Cc1ccccc1F,,extra",
+            ),
+            "DF118",
+            2,
+            "more fields",
+        ),
+        (
+            lambda b: b.replace(
+                b"B1,2-chlorobenzaldehyde", "B1,2-chlorobenzaldéhyde".encode("latin-1")
+            ),
+            "DF118",
+            3,
+            "not UTF-8",
+        ),
     ],
-    ids=["header", "extra-column", "bad-well", "duplicate-well", "no-name", "bad-equiv", "negative-equiv", "too-many-fields", "latin-1"],
+    ids=[
+        "header",
+        "extra-column",
+        "bad-well",
+        "duplicate-well",
+        "no-name",
+        "bad-equiv",
+        "negative-equiv",
+        "too-many-fields",
+        "latin-1",
+    ],
 )
 def test_broken_csv_points_at_its_line(variant, protocol_dir, edit, code, line, fragment):
     v, csv_path = csv_variant(variant, protocol_dir, edit)

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from conftest import BASE_PROTOCOL, PROTOCOLS
 from diazflow.diagnostics import format_text
 from diazflow.language.loader import load_protocol
 from diazflow.language.models import ReactionVolumes, step_params
@@ -20,8 +21,6 @@ from diazflow.language.quantities import (
     parse_reaction_volumes,
     span,
 )
-
-from conftest import BASE_PROTOCOL, PROTOCOLS
 
 # Conversion factors written out here, independently of pint.
 UL_PER_ML = 1000.0
@@ -183,17 +182,28 @@ def test_equiv_numbers_and_strings(variant, written, expected):
     assert result.ok, format_text(result.diagnostics)
     equiv = _steps(result)[2][1].equiv
     got = span(equiv) if isinstance(expected, tuple) else equiv.value
-    assert got == (pytest.approx(expected[0]), pytest.approx(expected[1])) if isinstance(expected, tuple) else got == pytest.approx(expected)
+    assert (
+        got == (pytest.approx(expected[0]), pytest.approx(expected[1]))
+        if isinstance(expected, tuple)
+        else got == pytest.approx(expected)
+    )
 
 
 def test_portionwise_and_dropwise(variant):
-    v = variant("{reagent: stab, equiv: 1.4}", "{reagent: stab, equiv: 1.4, portionwise: {portions: 3, over: 10-15 min}}")
+    v = variant(
+        "{reagent: stab, equiv: 1.4}",
+        "{reagent: stab, equiv: 1.4, portionwise: {portions: 3, over: 10-15 min}}",
+    )
     result = load_protocol(str(v.path))
     assert result.ok, format_text(result.diagnostics)
     stab = _steps(result)[5][1]
     assert stab.portionwise.portions == 3
     assert span(stab.portionwise.over) == (10 * S_PER_MIN, 15 * S_PER_MIN)
-    v = variant("{reagent: acoh, equiv: 1.0}", "{reagent: acoh, equiv: 1.0, dropwise: 2 h}", name="dropwise.yaml")
+    v = variant(
+        "{reagent: acoh, equiv: 1.0}",
+        "{reagent: acoh, equiv: 1.0, dropwise: 2 h}",
+        name="dropwise.yaml",
+    )
     result = load_protocol(str(v.path))
     assert result.ok, format_text(result.diagnostics)
     assert _steps(result)[2][1].dropwise.value == 2 * S_PER_H
@@ -217,32 +227,167 @@ BAD = [
     ("range-without-unit", "{duration: 1-4 h}", "{duration: 1-4}", "DF201", "1-4}", "no unit"),
     ("wrong-dimension", "  amount: 50 umol", "  amount: 5 mL", "DF202", "5 mL", "is not an amount"),
     ("wrong-dimension-speed", "speed: 600 rpm", "speed: 10 uL/min", "DF202", "10 uL/min", "speed"),
-    ("wrong-dimension-equiv", "{reagent: acoh, equiv: 1.0}", "{reagent: acoh, equiv: 1.0 mL}", "DF202", "1.0 mL", "equiv"),
-    ("unknown-unit", "  amount: 50 umol", "  amount: 50 zorkmol", "DF203", "50 zorkmol", "unknown unit 'zorkmol'"),
-    ("unknown-unit-typo", "  concentration: 0.2 M\n", "  concentration: 0.2 Mol/Lx\n", "DF203", "0.2 Mol/Lx", "concentration"),
+    (
+        "wrong-dimension-equiv",
+        "{reagent: acoh, equiv: 1.0}",
+        "{reagent: acoh, equiv: 1.0 mL}",
+        "DF202",
+        "1.0 mL",
+        "equiv",
+    ),
+    (
+        "unknown-unit",
+        "  amount: 50 umol",
+        "  amount: 50 zorkmol",
+        "DF203",
+        "50 zorkmol",
+        "unknown unit 'zorkmol'",
+    ),
+    (
+        "unknown-unit-typo",
+        "  concentration: 0.2 M\n",
+        "  concentration: 0.2 Mol/Lx\n",
+        "DF203",
+        "0.2 Mol/Lx",
+        "concentration",
+    ),
     ("25-C", "temperature: rt, speed", "temperature: 25 C, speed", "DF203", "25 C", "degC"),
     ("30-m", "{duration: 15 min,", "{duration: 30 m,", "DF203", "30 m,", "min"),
-    ("backwards-range", "{duration: 1-4 h}", "{duration: 4-1 h}", "DF204", "4-1 h", "runs backwards"),
-    ("backwards-to-range", "{duration: 1-4 h}", "{duration: 4 h to 30 min}", "DF204", "4 h to 30 min", "runs backwards"),
-    ("backwards-equiv-range", "{reagent: acoh, equiv: 1.0}", "{reagent: acoh, equiv: 1.1-0.9}", "DF204", "1.1-0.9", "runs backwards"),
-    ("negative-range-with-dash", "{duration: 1-4 h}", "{duration: 1 h, temperature: 0 degC}\n  - cool: {to: -10--5 degC}", "DF204", "-10--5 degC", "'to'"),
-    ("range-not-allowed", "  amount: 50 umol", "  amount: 40-50 umol", "DF204", "40-50 umol", "range is not allowed"),
-    ("negative-amount", "  amount: 50 umol", "  amount: -50 umol", "DF205", "-50 umol", "greater than 0"),
-    ("zero-concentration", "  concentration: 0.2 M\n", "  concentration: 0 M\n", "DF205", "0 M\n", "greater than 0"),
+    (
+        "backwards-range",
+        "{duration: 1-4 h}",
+        "{duration: 4-1 h}",
+        "DF204",
+        "4-1 h",
+        "runs backwards",
+    ),
+    (
+        "backwards-to-range",
+        "{duration: 1-4 h}",
+        "{duration: 4 h to 30 min}",
+        "DF204",
+        "4 h to 30 min",
+        "runs backwards",
+    ),
+    (
+        "backwards-equiv-range",
+        "{reagent: acoh, equiv: 1.0}",
+        "{reagent: acoh, equiv: 1.1-0.9}",
+        "DF204",
+        "1.1-0.9",
+        "runs backwards",
+    ),
+    (
+        "negative-range-with-dash",
+        "{duration: 1-4 h}",
+        "{duration: 1 h, temperature: 0 degC}\n  - cool: {to: -10--5 degC}",
+        "DF204",
+        "-10--5 degC",
+        "'to'",
+    ),
+    (
+        "range-not-allowed",
+        "  amount: 50 umol",
+        "  amount: 40-50 umol",
+        "DF204",
+        "40-50 umol",
+        "range is not allowed",
+    ),
+    (
+        "negative-amount",
+        "  amount: 50 umol",
+        "  amount: -50 umol",
+        "DF205",
+        "-50 umol",
+        "greater than 0",
+    ),
+    (
+        "zero-concentration",
+        "  concentration: 0.2 M\n",
+        "  concentration: 0 M\n",
+        "DF205",
+        "0 M\n",
+        "greater than 0",
+    ),
     ("negative-duration", "{duration: 1-4 h}", "{duration: -5 min}", "DF205", "-5 min", "negative"),
-    ("below-absolute-zero", "temperature: rt, speed", "temperature: -300 degC, speed", "DF205", "-300 degC", "absolute zero"),
-    ("zero-equiv", "{reagent: acoh, equiv: 1.0}", "{reagent: acoh, equiv: 0}", "DF205", "0}\n  - add_solvent", "greater than 0"),
-    ("zero-reaction-volumes", "volume: 1 reaction volume,", "volume: 0 reaction volume,", "DF205", "0 reaction volume", "greater than 0"),
-    ("not-a-quantity", "  amount: 50 umol", "  amount: lots", "DF206", "lots", "cannot read 'lots'"),
-    ("list-for-quantity", "  amount: 50 umol", "  amount: [50 umol]", "DF206", "[50 umol]", "expected a quantity"),
-    ("nan-equiv", "{reagent: acoh, equiv: 1.0}", "{reagent: acoh, equiv: .nan}", "DF206", ".nan", "finite"),
-    ("infinite-temperature", "temperature: rt, speed", "temperature: 1e999 degC, speed", "DF206", "1e999 degC", "finite"),
-    ("column-after-non-ascii", "{duration: 1-4 h}", "{duration: 1 h}\n  - cool: {to: 0 °C, over: 10-20 min}", "DF204", "10-20 min", "range is not allowed"),
-    ("bool-equiv", "{reagent: acoh, equiv: 1.0}", "{reagent: acoh, equiv: true}", "DF206", "true}", "equiv"),
+    (
+        "below-absolute-zero",
+        "temperature: rt, speed",
+        "temperature: -300 degC, speed",
+        "DF205",
+        "-300 degC",
+        "absolute zero",
+    ),
+    (
+        "zero-equiv",
+        "{reagent: acoh, equiv: 1.0}",
+        "{reagent: acoh, equiv: 0}",
+        "DF205",
+        "0}\n  - add_solvent",
+        "greater than 0",
+    ),
+    (
+        "zero-reaction-volumes",
+        "volume: 1 reaction volume,",
+        "volume: 0 reaction volume,",
+        "DF205",
+        "0 reaction volume",
+        "greater than 0",
+    ),
+    (
+        "not-a-quantity",
+        "  amount: 50 umol",
+        "  amount: lots",
+        "DF206",
+        "lots",
+        "cannot read 'lots'",
+    ),
+    (
+        "list-for-quantity",
+        "  amount: 50 umol",
+        "  amount: [50 umol]",
+        "DF206",
+        "[50 umol]",
+        "expected a quantity",
+    ),
+    (
+        "nan-equiv",
+        "{reagent: acoh, equiv: 1.0}",
+        "{reagent: acoh, equiv: .nan}",
+        "DF206",
+        ".nan",
+        "finite",
+    ),
+    (
+        "infinite-temperature",
+        "temperature: rt, speed",
+        "temperature: 1e999 degC, speed",
+        "DF206",
+        "1e999 degC",
+        "finite",
+    ),
+    (
+        "column-after-non-ascii",
+        "{duration: 1-4 h}",
+        "{duration: 1 h}\n  - cool: {to: 0 °C, over: 10-20 min}",
+        "DF204",
+        "10-20 min",
+        "range is not allowed",
+    ),
+    (
+        "bool-equiv",
+        "{reagent: acoh, equiv: 1.0}",
+        "{reagent: acoh, equiv: true}",
+        "DF206",
+        "true}",
+        "equiv",
+    ),
 ]
 
 
-@pytest.mark.parametrize("old, new, code, needle, fragment", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+@pytest.mark.parametrize(
+    "old, new, code, needle, fragment", [b[1:] for b in BAD], ids=[b[0] for b in BAD]
+)
 def test_bad_quantities_are_reported_at_the_value(variant, old, new, code, needle, fragment):
     v = variant(old, new)
     result = load_protocol(str(v.path))

@@ -10,11 +10,10 @@ import time
 
 import pytest
 
+from conftest import BASE_PROTOCOL
 from diazflow.diagnostics import format_text
 from diazflow.language.loader import load_protocol
 from diazflow.language.source import MAX_FILE_BYTES, MAX_NODES, YamlSourceError, load_yaml
-
-from conftest import BASE_PROTOCOL
 
 
 def diagnostics(path) -> tuple:
@@ -49,7 +48,9 @@ def test_python_tags_are_refused_and_never_executed(variant, tmp_path, tag):
     assert not marker.exists(), "a YAML tag executed code"
 
 
-@pytest.mark.parametrize("tag", ["!!binary aGVsbG8=", "!!set {a, b}", "!custom value", "!!omap [{a: 1}]"])
+@pytest.mark.parametrize(
+    "tag", ["!!binary aGVsbG8=", "!!set {a, b}", "!custom value", "!!omap [{a: 1}]"]
+)
 def test_other_tags_are_refused(variant, tag):
     v = variant("  labware: reaction_block", f"  labware: {tag}")
     d = only(diagnostics(v.path), "DF105")
@@ -75,8 +76,14 @@ def test_billion_laughs_is_refused_quickly(write_protocol):
 
 
 def test_a_few_aliases_are_fine(variant):
-    v = variant("stock: {concentration: 1.0 M, solvent: DCE}", "stock: &dce_1m {concentration: 1.0 M, solvent: DCE}")
-    text = v.text.replace("  aldehyde:\n    library: aldehydes\n    stock: {concentration: 0.5 M, solvent: DCE}", "  aldehyde:\n    library: aldehydes\n    stock: *dce_1m")
+    v = variant(
+        "stock: {concentration: 1.0 M, solvent: DCE}",
+        "stock: &dce_1m {concentration: 1.0 M, solvent: DCE}",
+    )
+    text = v.text.replace(
+        "  aldehyde:\n    library: aldehydes\n    stock: {concentration: 0.5 M, solvent: DCE}",
+        "  aldehyde:\n    library: aldehydes\n    stock: *dce_1m",
+    )
     v.path.write_text(text)
     result = load_protocol(str(v.path))
     assert result.ok, format_text(result.diagnostics)
@@ -180,7 +187,10 @@ def test_empty_file(write_protocol, text):
     assert "empty" in d.message
 
 
-@pytest.mark.parametrize("text, what", [("- a\n- b\n", "a list"), ("just text\n", "'just text'"), ("42\n", "the number 42")])
+@pytest.mark.parametrize(
+    "text, what",
+    [("- a\n- b\n", "a list"), ("just text\n", "'just text'"), ("42\n", "the number 42")],
+)
 def test_document_that_is_not_a_mapping(write_protocol, text, what):
     d = only(diagnostics(write_protocol(text).path), "DF103")
     assert what in d.message and (d.line, d.column) == (1, 1)
@@ -243,7 +253,10 @@ def test_non_scalar_key(write_protocol):
 
 def test_impossible_date_is_a_diagnostic(variant):
     # YAML's timestamp rule matches 2024-02-30, then constructing the date raises ValueError
-    v = variant("reference: Precision N4-Alkylation of 1-Methyl-1,4-Diazepane, Method A", "reference: 2024-02-30")
+    v = variant(
+        "reference: Precision N4-Alkylation of 1-Methyl-1,4-Diazepane, Method A",
+        "reference: 2024-02-30",
+    )
     d = only(diagnostics(v.path), "DF100")
     assert (d.line, d.column) == v.at("2024-02-30")
     assert "2024-02-30" in d.message and "quote" in d.hint

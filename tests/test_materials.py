@@ -13,7 +13,18 @@ from diazflow.chemistry.materials import Compatibility, compatibility
 DATA = Path(__file__).resolve().parent.parent / "src" / "diazflow" / "chemistry" / "data"
 
 # Spec §4: "a solvent the vessel's material does not tolerate (DCM, DCE, THF, toluene, DMF in polystyrene)"
-POLYSTYRENE_DISSOLVERS = ["DCM", "DCE", "chloroform", "THF", "toluene", "xylene", "DMF", "acetone", "ethyl acetate", "dioxane"]
+POLYSTYRENE_DISSOLVERS = [
+    "DCM",
+    "DCE",
+    "chloroform",
+    "THF",
+    "toluene",
+    "xylene",
+    "DMF",
+    "acetone",
+    "ethyl acetate",
+    "dioxane",
+]
 
 
 @pytest.mark.parametrize("solvent", POLYSTYRENE_DISSOLVERS)
@@ -29,7 +40,9 @@ def test_polypropylene_is_limited_with_swelling_solvents(solvent):
     assert compatibility("polypropylene", solvent).rating == "limited"
 
 
-@pytest.mark.parametrize("solvent", ["water", "MeOH", "EtOH", "MeCN", "DMF", "DMSO", "acetone", "EtOAc", "NMP"])
+@pytest.mark.parametrize(
+    "solvent", ["water", "MeOH", "EtOH", "MeCN", "DMF", "DMSO", "acetone", "EtOAc", "NMP"]
+)
 def test_polypropylene_is_fine_with_most_solvents(solvent):
     assert compatibility("polypropylene", solvent).rating == "ok"
 
@@ -59,7 +72,12 @@ def test_names_and_aliases_resolve():
     a = compatibility("PS", "CH2Cl2")
     b = compatibility("Polystyrene", "dichloromethane")
     c = compatibility("polystyrene", "75-09-2")
-    assert a == b == c == Compatibility("incompatible", a.source, None, "polystyrene", "dichloromethane")
+    assert (
+        a
+        == b
+        == c
+        == Compatibility("incompatible", a.source, None, "polystyrene", "dichloromethane")
+    )
     assert compatibility("HDPE", "THF").material == "polyethylene"
     assert compatibility("borosilicate glass", "DMF").rating == "ok"
     assert compatibility("Teflon", "DCM").rating == "ok"
@@ -86,7 +104,9 @@ def test_every_material_has_a_citation_and_every_solvent_row_is_a_known_solvent(
         props = properties.lookup(cas)
         assert props is not None, cas
         assert row["name"] == props.name, cas
-        assert set(row) - {"name"} == set(data["materials"]), f"{props.name}: every material is rated"
+        assert set(row) - {"name"} == set(data["materials"]), (
+            f"{props.name}: every material is rated"
+        )
 
 
 def test_every_solvent_in_the_property_data_is_rated():

@@ -22,7 +22,9 @@ def _load_build_script():
     """scripts/ is not a package: load the build script by path (once)."""
     name = "build_property_data"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "build_property_data.py")
+        spec = importlib.util.spec_from_file_location(
+            name, REPO / "scripts" / "build_property_data.py"
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look their module up while the class is built
         spec.loader.exec_module(module)
@@ -32,19 +34,27 @@ def _load_build_script():
 # --------------------------------------------------------------------------- (a) up to date
 
 
-def _assert_same(shipped, derived, path: str, digits: dict[str, int], field: str | None = None) -> None:
+def _assert_same(
+    shipped, derived, path: str, digits: dict[str, int], field: str | None = None
+) -> None:
     if isinstance(shipped, dict) and isinstance(derived, dict):
-        assert shipped.keys() == derived.keys(), f"{path}: keys differ: {sorted(shipped.keys() ^ derived.keys())}"
+        assert shipped.keys() == derived.keys(), (
+            f"{path}: keys differ: {sorted(shipped.keys() ^ derived.keys())}"
+        )
         for key in shipped:
-            _assert_same(shipped[key], derived[key], f"{path}.{key}", digits, key if key in digits else field)
+            _assert_same(
+                shipped[key], derived[key], f"{path}.{key}", digits, key if key in digits else field
+            )
     elif isinstance(shipped, list) and isinstance(derived, list):
         assert len(shipped) == len(derived), f"{path}: length differs"
-        for i, (s, d) in enumerate(zip(shipped, derived)):
+        for i, (s, d) in enumerate(zip(shipped, derived, strict=False)):
             _assert_same(s, d, f"{path}[{i}]", digits, field)
     elif isinstance(shipped, float) or isinstance(derived, float):
         # one unit in the last stored digit, so a different BLAS or libm does not fail the build
         tolerance = 10 ** -digits.get(field or "", 4)
-        assert shipped == pytest.approx(derived, abs=tolerance), f"{path}: shipped {shipped}, library now gives {derived}"
+        assert shipped == pytest.approx(derived, abs=tolerance), (
+            f"{path}: shipped {shipped}, library now gives {derived}"
+        )
     else:
         assert shipped == derived, f"{path}: shipped {shipped!r}, library now gives {derived!r}"
 
@@ -56,7 +66,9 @@ def test_shipped_json_matches_what_the_installed_library_gives():
     shipped = json.loads((DATA / "properties.json").read_text(encoding="utf-8"))
     derived = json.loads(build.dumps(build.extract()))  # through JSON, as the file was written
     if shipped["libraries"] != derived["libraries"]:
-        pytest.fail(f"properties.json was built with {shipped['libraries']}, installed are {derived['libraries']}: run python scripts/build_property_data.py and review the diff")
+        pytest.fail(
+            f"properties.json was built with {shipped['libraries']}, installed are {derived['libraries']}: run python scripts/build_property_data.py and review the diff"
+        )
     _assert_same(shipped, derived, "properties.json", build.DIGITS)
 
 
@@ -135,11 +147,15 @@ HANDBOOK = [
 ]
 
 
-@pytest.mark.parametrize("name,field,value,tolerance", HANDBOOK, ids=[f"{n}-{f}" for n, f, _, _ in HANDBOOK])
+@pytest.mark.parametrize(
+    "name,field,value,tolerance", HANDBOOK, ids=[f"{n}-{f}" for n, f, _, _ in HANDBOOK]
+)
 def test_values_agree_with_handbooks(name, field, value, tolerance):
     props = lookup(name)
     assert props is not None, name
-    assert getattr(props, field) == pytest.approx(value, abs=tolerance), f"{name} {field}: {getattr(props, field)} ({props.sources.get(field)})"
+    assert getattr(props, field) == pytest.approx(value, abs=tolerance), (
+        f"{name} {field}: {getattr(props, field)} ({props.sources.get(field)})"
+    )
 
 
 def test_liquid_reagents_are_liquid_at_room_temperature_and_have_a_density():
@@ -147,7 +163,9 @@ def test_liquid_reagents_are_liquid_at_room_temperature_and_have_a_density():
     # boiling points filed as melting points (COMMON_CHEMISTRY gives tert-butyl isocyanide 149 °C).
     for props in properties.all_compounds():
         if props.kind == "liquid reagent":
-            assert not props.is_solid_at(ROOM_TEMPERATURE_C), f"{props.name}: mp {props.melting_point_c} ({props.sources.get('melting_point_c')})"
+            assert not props.is_solid_at(ROOM_TEMPERATURE_C), (
+                f"{props.name}: mp {props.melting_point_c} ({props.sources.get('melting_point_c')})"
+            )
             if props.name != "benzyl isocyanide":  # the library knows nothing about it but its MW
                 assert props.density_g_ml is not None, props.name
 
@@ -155,7 +173,9 @@ def test_liquid_reagents_are_liquid_at_room_temperature_and_have_a_density():
 def test_solid_reagents_are_solid_at_room_temperature_and_have_no_liquid_density():
     for props in properties.all_compounds():
         if props.kind == "solid reagent":
-            assert props.is_solid_at(ROOM_TEMPERATURE_C), f"{props.name}: mp {props.melting_point_c}"
+            assert props.is_solid_at(ROOM_TEMPERATURE_C), (
+                f"{props.name}: mp {props.melting_point_c}"
+            )
             assert props.density_g_ml is None, props.name
 
 
@@ -221,7 +241,10 @@ def test_library_versions_are_recorded():
         ("NaBH(OAc)₃", "56553-60-7"),
         ("Boc2O", "24424-99-5"),
         ("Cs₂CO₃", "534-17-8"),
-        ("N-Methyl-2-pyrrolidone", "872-50-4"),  # chemicals resolves this spelling to the nitride ion
+        (
+            "N-Methyl-2-pyrrolidone",
+            "872-50-4",
+        ),  # chemicals resolves this spelling to the nitride ion
         ("anhydrous DMF", "68-12-2"),
         ("glacial acetic acid", "64-19-7"),
         ("  EtOAc ", "141-78-6"),
@@ -236,7 +259,10 @@ def test_lookup_resolves_names_and_aliases(text, cas):
     assert props.cas == cas
 
 
-@pytest.mark.parametrize("text", ["unobtainium", "", "   ", "petroleum ether", "DCM/MeOH", "99-99-9", "tetraethylammonium"])
+@pytest.mark.parametrize(
+    "text",
+    ["unobtainium", "", "   ", "petroleum ether", "DCM/MeOH", "99-99-9", "tetraethylammonium"],
+)
 def test_lookup_of_unknown_names_is_none(text):
     assert lookup(text) is None
 
@@ -249,8 +275,12 @@ def test_aliases_file_is_consistent():
     for alias, cas in aliases.items():
         assert cas in shipped, f"alias {alias!r} points to {cas}, not in properties.json"
         key = normalize_name(alias)
-        assert seen.setdefault(key, cas) == cas, f"alias {alias!r} collides with another alias for {seen[key]}"
-        assert canonical.get(key, cas) == cas, f"alias {alias!r} shadows the canonical name of {canonical.get(key)}"
+        assert seen.setdefault(key, cas) == cas, (
+            f"alias {alias!r} collides with another alias for {seen[key]}"
+        )
+        assert canonical.get(key, cas) == cas, (
+            f"alias {alias!r} shadows the canonical name of {canonical.get(key)}"
+        )
 
 
 def test_known_names_feed_did_you_mean_hints():
@@ -259,13 +289,17 @@ def test_known_names_feed_did_you_mean_hints():
     names = properties.known_names()
     assert "DCM" in names and "dichloromethane" in names and "TEA" in names
     assert difflib.get_close_matches("DMSO2", names, n=1, cutoff=0.6) == ["DMSO"]
-    assert difflib.get_close_matches("dichloromethan", names, n=1, cutoff=0.6) == ["dichloromethane"]
+    assert difflib.get_close_matches("dichloromethan", names, n=1, cutoff=0.6) == [
+        "dichloromethane"
+    ]
 
 
 def test_lookup_by_structure():
     pytest.importorskip("rdkit")
     assert lookup_smiles("N#C[BH3-].[Na+]").name == "sodium cyanoborohydride"
-    assert lookup_smiles("[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O").name == "sodium triacetoxyborohydride"
+    assert (
+        lookup_smiles("[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O").name == "sodium triacetoxyborohydride"
+    )
     assert lookup_smiles("CN1CCCNCC1").name == "1-methyl-1,4-diazepane"
     assert lookup_smiles("OC(=O)C(F)(F)F").name == "trifluoroacetic acid"
     assert lookup_smiles("CCO junk") is None  # the name part must not be ignored
@@ -286,7 +320,9 @@ def test_import_and_lookup_do_not_load_the_heavy_libraries():
         "heavy = sorted(m for m in ('chemicals', 'thermo', 'scipy', 'pandas', 'rdkit') if m in sys.modules)\n"
         "print(repr((heavy, elapsed)))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     heavy, elapsed = eval(out)  # noqa: S307 - our own subprocess's repr
     assert heavy == []
     assert elapsed < 0.5, f"import + first lookup took {elapsed:.3f} s"

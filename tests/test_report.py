@@ -24,7 +24,6 @@ from diazflow.compiler.plan import Plan
 from diazflow.pipeline import check
 from diazflow.report import load_journal, render_html, report_for, report_from_journal
 from diazflow.report.model import parse_start
-
 from helpers import ACOH_NEAT, NAHCO3_FLOW, REPO, method_a_protocol, write_protocol
 
 DIAZFLOW = [sys.executable, "-c", "from diazflow.cli import main; main()"]
@@ -32,7 +31,7 @@ DIAZFLOW = [sys.executable, "-c", "from diazflow.cli import main; main()"]
 # A realistic 96-well protocol: aldehyde library added dropwise at 0 °C, STAB by powder dispenser,
 # a monitoring sample, a quench and an off-deck work-up.
 DROPWISE = method_a_protocol(
-    'N4 reductive amination, aldehyde added dropwise at 0 degC',
+    "N4 reductive amination, aldehyde added dropwise at 0 degC",
     """\
   - offdeck: Pierce each septum with a vent needle.
   - add: {reagent: diazepane, equiv: 1.0}
@@ -48,17 +47,27 @@ DROPWISE = method_a_protocol(
   - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}
   - offdeck: Extract with DCM (3x), wash with brine, dry over Na2SO4 and concentrate.
 """,
-    header='description: 96 wells, 12 aldehydes by column; dropwise addition at 0 degC, STAB as a powder.\n',
+    header="description: 96 wells, 12 aldehydes by column; dropwise addition at 0 degC, STAB as a powder.\n",
     acoh=ACOH_NEAT,
     nahco3=NAHCO3_FLOW,
 )
 
 # The same chemistry with every addition spread over hours: thousands of aliquot operations.
 LONG_DROPWISE = (
-    DROPWISE.replace("dropwise: 30-60 min, keep_below: 5 degC", "dropwise: 5-6 h, keep_below: 5 degC")
-    .replace("- add: {reagent: diazepane, equiv: 1.0}", "- add: {reagent: diazepane, equiv: 1.0, dropwise: 4-5 h}")
-    .replace("acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}", "acoh: {name: acetic acid, smiles: CC(=O)O, stock: {concentration: 1.0 M, solvent: DCE}}")
-    .replace("- add: {reagent: acoh, equiv: 1.0}", "- add: {reagent: acoh, equiv: 1.0, dropwise: 4-5 h}")
+    DROPWISE.replace(
+        "dropwise: 30-60 min, keep_below: 5 degC", "dropwise: 5-6 h, keep_below: 5 degC"
+    )
+    .replace(
+        "- add: {reagent: diazepane, equiv: 1.0}",
+        "- add: {reagent: diazepane, equiv: 1.0, dropwise: 4-5 h}",
+    )
+    .replace(
+        "acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}",
+        "acoh: {name: acetic acid, smiles: CC(=O)O, stock: {concentration: 1.0 M, solvent: DCE}}",
+    )
+    .replace(
+        "- add: {reagent: acoh, equiv: 1.0}", "- add: {reagent: acoh, equiv: 1.0, dropwise: 4-5 h}"
+    )
 )
 
 START = "2026-11-22T09:00"
@@ -72,7 +81,10 @@ def chromium() -> str:
         found = shutil.which(name)
         if found:
             return found
-    pytest.fail("headless Chromium is needed to test the HTML report and is not installed: run 'apt-get install -y chromium' as root (.ci/run does this)", pytrace=False)
+    pytest.fail(
+        "headless Chromium is needed to test the HTML report and is not installed: run 'apt-get install -y chromium' as root (.ci/run does this)",
+        pytrace=False,
+    )
 
 
 def _browser(url: str, tmp: Path, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -99,7 +111,9 @@ def _browser(url: str, tmp: Path, *extra: str, timeout: float = 60) -> subproces
 
 
 def dump_dom(html: Path, tmp: Path, fragment: str = "") -> str:
-    out = _browser(html.resolve().as_uri() + fragment, tmp, "--dump-dom", "--virtual-time-budget=3000").stdout
+    out = _browser(
+        html.resolve().as_uri() + fragment, tmp, "--dump-dom", "--virtual-time-budget=3000"
+    ).stdout
     assert 'data-ready="1"' in out, "the report's script did not finish drawing:\n" + out[:2000]
     return out
 
@@ -129,11 +143,15 @@ def assert_nonblank_png(path: Path, min_size: tuple[int, int] = (300, 200)) -> N
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(DIAZFLOW + list(args), capture_output=True, text=True, cwd=cwd or REPO, timeout=120)
+    return subprocess.run(
+        DIAZFLOW + list(args), capture_output=True, text=True, cwd=cwd or REPO, timeout=120
+    )
 
 
 def payload(html_text: str) -> dict:
-    m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html_text, re.S)
+    m = re.search(
+        r'<script type="application/json" id="report-data">(.*?)</script>', html_text, re.S
+    )
     assert m, "no embedded report data"
     return json.loads(m.group(1))
 
@@ -151,12 +169,20 @@ class _Tags(HTMLParser):
 
 def assert_self_contained(html_text: str) -> None:
     lowered = html_text.lower()
-    assert "http://" not in lowered and "https://" not in lowered, "the report references a web address"
-    assert "//cdn" not in lowered and "@import" not in lowered and "url(" not in re.sub(r"url\(#[\w-]+\)", "", lowered)
+    assert "http://" not in lowered and "https://" not in lowered, (
+        "the report references a web address"
+    )
+    assert (
+        "//cdn" not in lowered
+        and "@import" not in lowered
+        and "url(" not in re.sub(r"url\(#[\w-]+\)", "", lowered)
+    )
     parser = _Tags()
     parser.feed(html_text)
     for tag, attrs in parser.tags:
-        assert tag not in ("link", "iframe", "img", "object", "embed"), f"external resource tag <{tag}>"
+        assert tag not in ("link", "iframe", "img", "object", "embed"), (
+            f"external resource tag <{tag}>"
+        )
         if tag == "script":
             assert "src" not in attrs, "a script is loaded from elsewhere"
         for key in ("src", "href"):
@@ -169,12 +195,28 @@ def count(pattern: str, text: str) -> int:
     return len(re.findall(pattern, text))
 
 
-def simulate_journal(plan: Plan, path: Path, *, stop_after: int | None = None, fail_op: int | None = None, short_well: str | None = None, delay_s: float = 0.0) -> Path:
+def simulate_journal(
+    plan: Plan,
+    path: Path,
+    *,
+    stop_after: int | None = None,
+    fail_op: int | None = None,
+    short_well: str | None = None,
+    delay_s: float = 0.0,
+) -> Path:
     """Write a journal the way the runtime does (its own Journal API), for a run that completes,
     is interrupted (``stop_after`` operations, then in flight) or fails at ``fail_op``."""
     from diazflow.runtime.journal import Journal
 
-    j = Journal.create(str(path), plan_json=plan.to_json(), protocol_path=plan.protocol, deck_path=plan.deck, vessel_labware="reaction_block", backend="simulate", speed=None)
+    j = Journal.create(
+        str(path),
+        plan_json=plan.to_json(),
+        protocol_path=plan.protocol,
+        deck_path=plan.deck,
+        vessel_labware="reaction_block",
+        backend="simulate",
+        speed=None,
+    )
     j.event(None, "run_started", 0.0)
     ops = sorted(plan.operations, key=lambda o: (o.t, o.id))
     offset = 0.0
@@ -187,13 +229,28 @@ def simulate_journal(plan: Plan, path: Path, *, stop_after: int | None = None, f
             return path
         if op.op in ("dispense", "sample"):
             rows = []
-            for ch, well, v in zip(op.channels or [], op.wells or [], op.volumes_uL or []):
+            for ch, well, v in zip(
+                op.channels or [], op.wells or [], op.volumes_uL or [], strict=False
+            ):
                 at = well if ":" in well else f"reaction_block:{well}"
-                rows.append({"channel": ch, "at": at, "uL": v * (0.8 if well == short_well else 1.0)})
+                rows.append(
+                    {"channel": ch, "at": at, "uL": v * (0.8 if well == short_well else 1.0)}
+                )
             j.device_action(op.id, 0, "liquid_handler", op.op, start, {"channels": rows})
         if op.id == fail_op:
-            j.event(op.id, "op_failed", start + 1.0, {"kind": "tip_pickup", "message": "liquid_handler: tip not picked up on channel(s) 3 (injected fault)"})
-            j.set_status("failed", f"operation {op.id} ({op.op}, step {op.step}, line {op.line}) failed: tip not picked up on channel(s) 3")
+            j.event(
+                op.id,
+                "op_failed",
+                start + 1.0,
+                {
+                    "kind": "tip_pickup",
+                    "message": "liquid_handler: tip not picked up on channel(s) 3 (injected fault)",
+                },
+            )
+            j.set_status(
+                "failed",
+                f"operation {op.id} ({op.op}, step {op.step}, line {op.line}) failed: tip not picked up on channel(s) 3",
+            )
             j.close()
             return path
         if op.op in ("pick_up_tips", "aspirate", "dispense", "drop_tips"):
@@ -204,7 +261,14 @@ def simulate_journal(plan: Plan, path: Path, *, stop_after: int | None = None, f
         elif op.op == "set_temperature":
             data = {"setpoint_c": op.celsius, "from_c": 22.0}
         blocking = op.op not in ("shake", "wait", "set_temperature", "stop_shaking")
-        j.op_completed(op.id, start + (op.duration if blocking else 0.0) + (delay_s if blocking and op.device == "liquid_handler" else 0.0), data, defer=True)
+        j.op_completed(
+            op.id,
+            start
+            + (op.duration if blocking else 0.0)
+            + (delay_s if blocking and op.device == "liquid_handler" else 0.0),
+            data,
+            defer=True,
+        )
     j.event(None, "run_complete", ops[-1].end + offset, status="complete")
     j.close()
     return path
@@ -237,7 +301,12 @@ def cli_report(workdir, dropwise) -> dict:
     pngs = workdir / "png"
     proc = run_cli("report", str(dropwise), "-o", str(out), "--png", str(pngs), "--start", START)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return {"html": out, "png": pngs, "stdout": proc.stdout, "text": out.read_text(encoding="utf-8")}
+    return {
+        "html": out,
+        "png": pngs,
+        "stdout": proc.stdout,
+        "text": out.read_text(encoding="utf-8"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -267,14 +336,24 @@ def test_browser_draws_timeline_plate_map_and_tables(cli_dom, dropwise_plan):
     dom = cli_dom
     gantt = re.search(r'<svg id="gantt".*?</svg>', dom, re.S).group(0)
     assert count(r"<rect[^>]*class=\"(?:op|agg)", gantt) > 20, "the timeline has no bars"
-    for label in ("operator", "LH channel 0", "LH channel 7", "powder dispenser", "heater cooler shaker"):
+    for label in (
+        "operator",
+        "LH channel 0",
+        "LH channel 7",
+        "powder dispenser",
+        "heater cooler shaker",
+    ):
         assert f">{label}</text>" in gantt
     # the temperature profile is a line through 0 °C
     temp = re.search(r'<svg id="temp".*?</svg>', dom, re.S).group(0)
     assert "<polyline" in temp and "0 °C" in temp
     # 96 wells with content: each names its aldehyde and amounts
     plate = re.search(r'<svg id="platemap".*?</svg>', dom, re.S).group(0)
-    wells = re.findall(r'<g class="well used[^"]*" data-well="([A-H]\d+)"><circle[^>]*fill="([^"]+)"[^>]*/?>(?:</circle>)?<title>(.*?)</title>', plate, re.S)
+    wells = re.findall(
+        r'<g class="well used[^"]*" data-well="([A-H]\d+)"><circle[^>]*fill="([^"]+)"[^>]*/?>(?:</circle>)?<title>(.*?)</title>',
+        plate,
+        re.S,
+    )
     assert len(wells) == 96
     assert len({w for w, _, _ in wells}) == 96
     a1 = next(t for w, _, t in wells if w == "A1")
@@ -284,8 +363,17 @@ def test_browser_draws_timeline_plate_map_and_tables(cli_dom, dropwise_plan):
     covered = [int(n) for n in re.findall(r'<tr class="stock" data-n="(\d+)">', dom)]
     assert sum(covered) == len(dropwise_plan.stocks), "every stock position is in the list"
     assert len(covered) < len(dropwise_plan.stocks), "identical stocks in a column share a row"
-    assert count(r"<tr class=\"(?:blocking|optional|)\">", re.search(r'<table class="data" id="operator-table">.*?</table>', dom, re.S).group(0)) >= 4
-    assert count(r"<tr>", re.search(r'id="step-table">.*?</table>', dom, re.S).group(0)) == len(dropwise_plan.steps) + 1
+    assert (
+        count(
+            r"<tr class=\"(?:blocking|optional|)\">",
+            re.search(r'<table class="data" id="operator-table">.*?</table>', dom, re.S).group(0),
+        )
+        >= 4
+    )
+    assert (
+        count(r"<tr>", re.search(r'id="step-table">.*?</table>', dom, re.S).group(0))
+        == len(dropwise_plan.steps) + 1
+    )
     assert 'id="diag-table"' in dom and "DF403" in dom
     # the page's script writes the same clock times as the static table
     assert '<td class="time abs" data-t="0.0">Sun 22 Nov 09:00</td>' in dom
@@ -314,13 +402,19 @@ def test_stock_list_says_what_to_weigh_and_where(cli_report, dropwise_plan):
     text = cli_report["text"]
     table = re.search(r'id="stock-table">.*?</table>', text, re.S).group(0)
     diazepane = next(s for s in dropwise_plan.stocks if s.reagent == "diazepane")
-    row = next(r for r in re.findall(r'<tr class="stock".*?</tr>', table, re.S) if diazepane.location in r)
+    row = next(
+        r for r in re.findall(r'<tr class="stock".*?</tr>', table, re.S) if diazepane.location in r
+    )
     assert "weigh" in row and "dissolve in DCE" in row and f"{diazepane.volume_uL:.0f}" in row
     # the library column: one row for the 8 wells of benzaldehyde, with a one-batch recipe
     benz = [s for s in dropwise_plan.stocks if s.substance == "benzaldehyde"]
     assert len(benz) == 8
-    row = next(r for r in re.findall(r'<tr class="stock".*?</tr>', table, re.S) if "benzaldehyde" in r)
-    assert "building_blocks:A1–H1" in row and "(8 wells, each)" in row and "one batch for all 8" in row
+    row = next(
+        r for r in re.findall(r'<tr class="stock".*?</tr>', table, re.S) if "benzaldehyde" in r
+    )
+    assert (
+        "building_blocks:A1–H1" in row and "(8 wells, each)" in row and "one batch for all 8" in row
+    )
     assert f"{benz[0].weigh_mg * 8:.2f}" in row
     stab = next(s for s in dropwise_plan.stocks if s.reagent == "stab")
     assert stab.location in table and f"{stab.weigh_mg:.1f}" in table
@@ -330,13 +424,23 @@ def test_stock_list_says_what_to_weigh_and_where(cli_report, dropwise_plan):
 
 def test_operator_timeline_gives_clock_times(cli_report, dropwise_plan):
     table = re.search(r'id="operator-table">.*?</table>', cli_report["text"], re.S).group(0)
-    rows = re.findall(r"<tr class=\"([^\"]*)\"><td class=\"time\">([^<]+)</td><td class=\"time abs\" data-t=\"([^\"]+)\">([^<]+)</td><td><b>([^<]+)</b>", table)
-    assert rows[0][1:] == ("+0:00:00", "0.0", "Sun 22 Nov 09:00", "Set up the deck and start the run")
+    rows = re.findall(
+        r"<tr class=\"([^\"]*)\"><td class=\"time\">([^<]+)</td><td class=\"time abs\" data-t=\"([^\"]+)\">([^<]+)</td><td><b>([^<]+)</b>",
+        table,
+    )
+    assert rows[0][1:] == (
+        "+0:00:00",
+        "0.0",
+        "Sun 22 Nov 09:00",
+        "Set up the deck and start the run",
+    )
     prompts = [op for op in dropwise_plan.operations if op.op == "prompt"]
     workup = prompts[-1]
     from datetime import datetime, timedelta
 
-    expected = (datetime(2026, 11, 22, 9, 0) + timedelta(seconds=workup.t)).strftime("%a %d %b %H:%M")
+    expected = (datetime(2026, 11, 22, 9, 0) + timedelta(seconds=workup.t)).strftime(
+        "%a %d %b %H:%M"
+    )
     assert any(r[2] == str(workup.t) and r[3] == expected and r[0] == "blocking" for r in rows)
     assert any("Samples ready in sample_plate" in r[4] and r[0] == "optional" for r in rows)
 
@@ -350,11 +454,25 @@ def test_timeline_zooms_to_one_dropwise_round(cli_report, workdir, dropwise_plan
     gantt = re.search(r'<svg id="gantt"[^>]*>', dom).group(0)
     assert 'data-aggregates="0"' in gantt, "one round must be drawn operation by operation"
     drawn = {int(i) for i in re.findall(r'class="op plan" data-i="(\d+)"', dom)}
-    in_round = {op.id for op in dropwise_plan.operations if op.device == "liquid_handler" and op.t < b + 1 and op.end > a - 1}
+    in_round = {
+        op.id
+        for op in dropwise_plan.operations
+        if op.device == "liquid_handler" and op.t < b + 1 and op.end > a - 1
+    }
     assert in_round <= drawn
-    assert any(op.aliquot == 1 and op.op == "dispense" for op in dropwise_plan.operations if op.id in drawn)
+    assert any(
+        op.aliquot == 1 and op.op == "dispense" for op in dropwise_plan.operations if op.id in drawn
+    )
     # zoomed out, the same operations are aggregated into blocks
-    assert int(re.search(r'data-aggregates="(\d+)"', re.search(r'<svg id="gantt"[^>]*>', dump_dom(cli_report["html"], workdir)).group(0)).group(1)) > 0
+    assert (
+        int(
+            re.search(
+                r'data-aggregates="(\d+)"',
+                re.search(r'<svg id="gantt"[^>]*>', dump_dom(cli_report["html"], workdir)).group(0),
+            ).group(1)
+        )
+        > 0
+    )
 
 
 def test_temperature_profile_ramps_during_waits(dropwise_plan):
@@ -384,7 +502,9 @@ def test_plan_json_input_and_invalid_protocol(tmp_path, dropwise):
     data = payload(out.read_text(encoding="utf-8"))
     assert data["kind"] == "plan" and len(data["plate"]["wells"]) == 96
     # a protocol that does not compile: exit 1, and the report shows where and why
-    broken = write_protocol(tmp_path, DROPWISE.replace("to: 0 degC}", "to: -40 degC}"), "broken.yaml")
+    broken = write_protocol(
+        tmp_path, DROPWISE.replace("to: 0 degC}", "to: -40 degC}"), "broken.yaml"
+    )
     bad = tmp_path / "broken.html"
     proc = run_cli("report", str(broken), "-o", str(bad))
     assert proc.returncode == 1
@@ -397,7 +517,9 @@ def test_plan_json_input_and_invalid_protocol(tmp_path, dropwise):
 
 
 def test_bad_start_time_is_a_usage_error(dropwise, tmp_path):
-    proc = run_cli("report", str(dropwise), "-o", str(tmp_path / "x.html"), "--start", "next tuesday")
+    proc = run_cli(
+        "report", str(dropwise), "-o", str(tmp_path / "x.html"), "--start", "next tuesday"
+    )
     assert proc.returncode == 2 and "--start" in proc.stderr
     assert parse_start("2026-11-22 09:00").hour == 9
 
@@ -412,8 +534,13 @@ def test_ten_thousand_operations_stay_responsive(workdir):
     plan = result.plan
     # a two-day campaign: the same plate twice, back to back
     shift = plan.makespan_s
-    second = [op.model_copy(update={"id": op.id + len(plan.operations), "t": round(op.t + shift, 3)}) for op in plan.operations]
-    big = plan.model_copy(update={"operations": list(plan.operations) + second, "makespan_s": 2 * shift})
+    second = [
+        op.model_copy(update={"id": op.id + len(plan.operations), "t": round(op.t + shift, 3)})
+        for op in plan.operations
+    ]
+    big = plan.model_copy(
+        update={"operations": list(plan.operations) + second, "makespan_s": 2 * shift}
+    )
     assert len(big.operations) >= 10_000
     from diazflow.report import report_from_plan
 
@@ -438,11 +565,19 @@ def test_ten_thousand_operations_stay_responsive(workdir):
 def journals(workdir, dropwise_plan) -> dict[str, Path]:
     n = len(dropwise_plan.operations)
     first_dropwise = min(op.id for op in dropwise_plan.operations if op.aliquot == 1)
-    fail = next(op for op in sorted(dropwise_plan.operations, key=lambda o: (o.t, o.id)) if op.op == "pick_up_tips" and op.t > dropwise_plan.operations[first_dropwise].t + 600)
+    fail = next(
+        op
+        for op in sorted(dropwise_plan.operations, key=lambda o: (o.t, o.id))
+        if op.op == "pick_up_tips" and op.t > dropwise_plan.operations[first_dropwise].t + 600
+    )
     return {
         "complete": simulate_journal(dropwise_plan, workdir / "complete.journal", delay_s=0.2),
-        "interrupted": simulate_journal(dropwise_plan, workdir / "interrupted.journal", stop_after=n // 3),
-        "failed": simulate_journal(dropwise_plan, workdir / "failed.journal", fail_op=fail.id, short_well="B1"),
+        "interrupted": simulate_journal(
+            dropwise_plan, workdir / "interrupted.journal", stop_after=n // 3
+        ),
+        "failed": simulate_journal(
+            dropwise_plan, workdir / "failed.journal", fail_op=fail.id, short_well="B1"
+        ),
     }
 
 
@@ -462,29 +597,43 @@ def test_journal_complete_run(journals, dropwise_plan):
 
 def test_journal_failed_run_says_what_went_wrong(journals, workdir, dropwise_plan):
     out = workdir / "failed.html"
-    proc = run_cli("report", str(journals["failed"]), "-o", str(out), cwd=workdir)  # not where the plan was compiled
+    proc = run_cli(
+        "report", str(journals["failed"]), "-o", str(out), cwd=workdir
+    )  # not where the plan was compiled
     assert proc.returncode == 0, proc.stderr
     text = out.read_text(encoding="utf-8")
     assert "plate_carrier site 0 (rails 15)" in text, "the deck layout is found from the journal"
     assert_self_contained(text)
     assert 'class="banner banner-error"' in text and "Run failed" in text
     assert "tip not picked up" in text
-    assert "B1" in re.search(r'id="deviation-table">.*?</table>', text, re.S).group(0), "the short dispense into B1 is listed"
+    assert "B1" in re.search(r'id="deviation-table">.*?</table>', text, re.S).group(0), (
+        "the short dispense into B1 is listed"
+    )
     data = payload(text)
     statuses = {op["st"] for op in data["ops"]}
     assert {"completed", "failed", "pending"} <= statuses
     well_states = [w["status"] for w in data["plate"]["wells"].values()]
-    failed_op = next(op for op in dropwise_plan.operations if op.id == next(o["i"] for o in data["ops"] if o["st"] == "failed"))
+    failed_op = next(
+        op
+        for op in dropwise_plan.operations
+        if op.id == next(o["i"] for o in data["ops"] if o["st"] == "failed")
+    )
     assert failed_op.op == "pick_up_tips"
-    assert well_states.count("failed") == len(failed_op.channels), "the wells the failed tip pick-up was meant for"
-    assert well_states.count("partial") == 96 - len(failed_op.channels), "the dropwise addition is half done everywhere else"
+    assert well_states.count("failed") == len(failed_op.channels), (
+        "the wells the failed tip pick-up was meant for"
+    )
+    assert well_states.count("partial") == 96 - len(failed_op.channels), (
+        "the dropwise addition is half done everywhere else"
+    )
     dom = dump_dom(out, workdir)
     assert count(r'<rect class="op act"', dom) > 0, "no actual (journal) bars in the timeline"
     assert "journal ends" in dom
     assert re.search(r'<circle class="measured"', dom), "reported block temperatures are drawn"
     plate = re.search(r'<svg id="platemap".*?</svg>', dom, re.S).group(0)
     assert count(r'class="well used', plate) == 96
-    assert "#d62728" in plate and "#8fd19e" in plate  # the wells of the failed operation, and partly done ones
+    assert (
+        "#d62728" in plate and "#8fd19e" in plate
+    )  # the wells of the failed operation, and partly done ones
 
 
 def test_journal_interrupted_run(journals, workdir):
@@ -522,13 +671,23 @@ def test_real_run_with_a_fault_end_to_end(workdir, dropwise, dropwise_plan):
     first_round = min(op.t for op in ordered if op.aliquot == 1)
     fault = next(op for op in ordered if op.op == "pick_up_tips" and op.t > first_round + 600)
     journal = workdir / "real-run.journal"
-    run = run_cli("run", str(dropwise), "--journal", str(journal), "--quiet", "--inject-fault", f"{fault.id}:tip_not_picked_up")
+    run = run_cli(
+        "run",
+        str(dropwise),
+        "--journal",
+        str(journal),
+        "--quiet",
+        "--inject-fault",
+        f"{fault.id}:tip_not_picked_up",
+    )
     assert run.returncode == 3, run.stdout + run.stderr
     out = workdir / "real-run.html"
     proc = run_cli("report", str(journal), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     text = out.read_text(encoding="utf-8")
-    assert "Run failed" in text and f"#{fault.id} pick_up_tips" in text and "tip not picked up" in text
+    assert (
+        "Run failed" in text and f"#{fault.id} pick_up_tips" in text and "tip not picked up" in text
+    )
     data = payload(text)
     failed = [o["i"] for o in data["ops"] if o["st"] == "failed"]
     assert failed == [fault.id]
@@ -538,7 +697,9 @@ def test_real_run_with_a_fault_end_to_end(workdir, dropwise, dropwise_plan):
     assert states.count("failed") == len(fault.channels)
     # the devices' own record: every completed dispense is in the reported volumes
     reported = sum(v for w in data["plate"]["wells"].values() for v in w["actual"].values())
-    planned = sum(sum(op.volumes_uL) for op in ordered[: ordered.index(fault)] if op.op == "dispense")
+    planned = sum(
+        sum(op.volumes_uL) for op in ordered[: ordered.index(fault)] if op.op == "dispense"
+    )
     assert reported == pytest.approx(planned, rel=1e-6)
 
 

@@ -32,7 +32,9 @@ OT2 = DATA / "ot2_heat_4.yaml"
 # --------------------------------------------------------------------------- helpers
 
 
-def cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, cwd: Path, env: dict | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "diazflow.cli", *args],
         cwd=cwd,
@@ -93,10 +95,17 @@ def exactly_once(journal_path: Path) -> tuple[Counter, Counter]:
     with sqlite3.connect(journal_path) as c:
         done = Counter(
             op
-            for op, event, data in c.execute("SELECT op_id, event, data FROM events WHERE op_id IS NOT NULL")
-            if event == "op_completed" or (event == "op_resolved" and json.loads(data or "{}").get("done"))
+            for op, event, data in c.execute(
+                "SELECT op_id, event, data FROM events WHERE op_id IS NOT NULL"
+            )
+            if event == "op_completed"
+            or (event == "op_resolved" and json.loads(data or "{}").get("done"))
         )
-        actions = Counter((op, a) for op, a, kind in c.execute("SELECT op_id, action, kind FROM device_log") if not kind.endswith(":started"))
+        actions = Counter(
+            (op, a)
+            for op, a, kind in c.execute("SELECT op_id, action, kind FROM device_log")
+            if not kind.endswith(":started")
+        )
     return done, actions
 
 
@@ -104,7 +113,9 @@ def run_in_process(result, tmp_path: Path, name: str = "run.sqlite", **kwargs):
     from diazflow.runtime.runner import run_plan
 
     messages: list[str] = []
-    outcome = run_plan(result, journal_path=str(tmp_path / name), quiet=True, notify=messages.append, **kwargs)
+    outcome = run_plan(
+        result, journal_path=str(tmp_path / name), quiet=True, notify=messages.append, **kwargs
+    )
     return outcome, messages
 
 
@@ -139,7 +150,11 @@ def test_scaled_and_real_clocks_follow_the_wall_clock():
     assert 0.015 < wall < 0.5
     assert clock.now() >= 104.0
     assert RealClock().speed == 1 and not RealClock().virtual
-    assert make_clock(None).virtual and isinstance(make_clock(5), ScaledClock) and isinstance(make_clock(None, hardware=True), RealClock)
+    assert (
+        make_clock(None).virtual
+        and isinstance(make_clock(5), ScaledClock)
+        and isinstance(make_clock(None, hardware=True), RealClock)
+    )
     with pytest.raises(ValueError):
         ScaledClock(0)
 
@@ -148,7 +163,9 @@ def test_a_day_long_plan_simulates_in_well_under_a_second(tmp_path):
     from diazflow.pipeline import check
 
     protocol = tmp_path / "day.yaml"
-    protocol.write_text(OT2.read_text().replace("hold: {duration: 30 min}", "hold: {duration: 24 h}"))
+    protocol.write_text(
+        OT2.read_text().replace("hold: {duration: 30 min}", "hold: {duration: 24 h}")
+    )
     result = check(str(protocol), deck_override=str(REPO / "deck_layouts" / "ot2_tempmodule.yaml"))
     assert result.plan is not None and result.plan.makespan_s > 24 * 3600
     outcome, _ = run_in_process(result, tmp_path)
@@ -173,7 +190,9 @@ def test_simulated_heater_cooler_follows_its_thermal_model(starlet):
         assert await dev.get_current_temperature() == pytest.approx(thermal.ambient_c)
         await dev.set_temperature(0.0)  # active cooling at the profile's rate
         await clock.sleep(60)
-        assert await dev.get_current_temperature() == pytest.approx(thermal.ambient_c - thermal.cooling_rate_c_per_min)
+        assert await dev.get_current_temperature() == pytest.approx(
+            thermal.ambient_c - thermal.cooling_rate_c_per_min
+        )
         await clock.sleep(3600)
         assert await dev.get_current_temperature() == pytest.approx(0.0)
         await dev.set_temperature(40.0)
@@ -214,7 +233,9 @@ def test_a_heater_without_active_cooling_cools_passively():
     assert not thermal.active_cooling
     clock = VirtualClock()
     backend = SimulatedHeaterShakerBackend("hs", thermal, module.shaker, clock)
-    machine = HeaterShaker(name="hs", size_x=1, size_y=1, size_z=1, backend=backend, child_location=Coordinate(0, 0, 0))
+    machine = HeaterShaker(
+        name="hs", size_x=1, size_y=1, size_z=1, backend=backend, child_location=Coordinate(0, 0, 0)
+    )
 
     async def scenario():
         await machine.setup()
@@ -230,7 +251,9 @@ def test_a_heater_without_active_cooling_cools_passively():
         expected = thermal.ambient_c + (60.0 - thermal.ambient_c) * math.exp(-1)
         assert await machine.get_temperature() == pytest.approx(expected)
         await clock.sleep(10 * tau)
-        assert await machine.get_temperature() == pytest.approx(30.0)  # the heater holds the set-point
+        assert await machine.get_temperature() == pytest.approx(
+            30.0
+        )  # the heater holds the set-point
 
     asyncio.run(scenario())
 
@@ -279,21 +302,39 @@ def test_simulated_run_reports_what_the_devices_did(starlet, tmp_path):
     events = {(op, ev): data for _s, op, ev, _c, data in j.events()}
     cool = first_op(starlet.plan, "wait_temperature", celsius=0.0)
     reached = events[(cool.id, "op_completed")]["celsius_reached"]
-    assert abs(reached - 0.0) <= starlet.deck.modules["heater_cooler_shaker"].settle_tolerance_c + 1e-9
+    assert (
+        abs(reached - 0.0) <= starlet.deck.modules["heater_cooler_shaker"].settle_tolerance_c + 1e-9
+    )
     dispense = first_op(starlet.plan, "dispense", reagent="halide")
     report = events[(dispense.id, "op_completed")]["device"][0]
-    assert report["kind"] == "dispense" and [row["uL"] for row in report["channels"]] == dispense.volumes_uL
-    assert [row["at"] for row in report["channels"]] == [f"reaction_block:{w}" for w in dispense.wells]
+    assert (
+        report["kind"] == "dispense"
+        and [row["uL"] for row in report["channels"]] == dispense.volumes_uL
+    )
+    assert [row["at"] for row in report["channels"]] == [
+        f"reaction_block:{w}" for w in dispense.wells
+    ]
     # a controlled ramp ('warm: over 30 min') takes its planned time, not the module's full speed
     warm = first_op(starlet.plan, "set_temperature", celsius=22.0)
-    wait = next(op for op in starlet.plan.operations if op.op == "wait_temperature" and op.t > warm.t)
+    wait = next(
+        op for op in starlet.plan.operations if op.op == "wait_temperature" and op.t > warm.t
+    )
     assert events[(wait.id, "op_completed")]["waited_s"] == pytest.approx(warm.ramp_s, abs=3.0)
     j.conn.close()
 
 
 def test_star_chatterbox_keeps_the_firmware_commands(tmp_path):
     journal = tmp_path / "star.sqlite"
-    out = cli("run", str(STARLET), "--backend", "chatterbox", "--journal", str(journal), "--quiet", cwd=tmp_path)
+    out = cli(
+        "run",
+        str(STARLET),
+        "--backend",
+        "chatterbox",
+        "--journal",
+        str(journal),
+        "--quiet",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     commands = Path(str(journal) + ".commands.txt").read_text().splitlines()
     plan = checked(STARLET).plan
@@ -327,7 +368,12 @@ def test_evo_generic_chatterbox_prints_into_the_transcript(tmp_path, capsys):
 
     protocol = tmp_path / "evo.yaml"
     text = STARLET.read_text()
-    for old, new in (("cool: {to: 0 degC}", "heat: {to: 40 degC}"), (", keep_below: 5 degC", ""), ("warm: {to: rt, over: 30 min}", "cool: {to: 30 degC}"), ("  - add: {reagent: k2co3, equiv: 2.0}\n", "")):
+    for old, new in (
+        ("cool: {to: 0 degC}", "heat: {to: 40 degC}"),
+        (", keep_below: 5 degC", ""),
+        ("warm: {to: rt, over: 30 min}", "cool: {to: 30 degC}"),
+        ("  - add: {reagent: k2co3, equiv: 2.0}\n", ""),
+    ):
         text = text.replace(old, new)
     protocol.write_text(text)
     result = check(str(protocol), deck_override=str(REPO / "deck_layouts" / "evo150_chem.yaml"))
@@ -338,7 +384,9 @@ def test_evo_generic_chatterbox_prints_into_the_transcript(tmp_path, capsys):
     printed = capsys.readouterr()
     assert "Picking up tips" not in printed.out and "Setting up" not in printed.out
     transcript = Path(outcome.journal_path + ".commands.txt").read_text()
-    assert transcript.count("Picking up tips:") == sum(op.op == "pick_up_tips" for op in result.plan.operations)
+    assert transcript.count("Picking up tips:") == sum(
+        op.op == "pick_up_tips" for op in result.plan.operations
+    )
     assert "wash_waste" in transcript
 
 
@@ -357,18 +405,31 @@ def test_tip_fault_stops_safely_with_one_line_and_exit_3(tmp_path):
     plan = checked(STARLET).plan
     during_cooling = next(op for op in plan.operations if op.op == "pick_up_tips" and op.step == 4)
     journal = tmp_path / "tip.sqlite"
-    out = cli("run", str(STARLET), "--journal", str(journal), "--inject-fault", f"{during_cooling.id}:tip_not_picked_up", cwd=tmp_path)
+    out = cli(
+        "run",
+        str(STARLET),
+        "--journal",
+        str(journal),
+        "--inject-fault",
+        f"{during_cooling.id}:tip_not_picked_up",
+        cwd=tmp_path,
+    )
     assert out.returncode == 3
     assert "Traceback" not in out.stderr
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: operation {during_cooling.id} (pick_up_tips")
+    assert len(lines) == 1 and lines[0].startswith(
+        f"error: operation {during_cooling.id} (pick_up_tips"
+    )
     assert "tip not picked up" in lines[0] and "cooling kept at 0.0 °C" in lines[0]
     state = journal_json(journal, tmp_path)
     assert state["status"] == "failed" and state["in_flight"] == [during_cooling.id]
     # resume: the pick-up never happened (the simulated device has no record of it) → it runs again
     out = cli("resume", str(journal), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert f"operation {during_cooling.id} (pick_up_tips, step {during_cooling.step + 1}) failed: the simulated device's record shows nothing was done; it runs again" in out.stdout
+    assert (
+        f"operation {during_cooling.id} (pick_up_tips, step {during_cooling.step + 1}) failed: the simulated device's record shows nothing was done; it runs again"
+        in out.stdout
+    )
     state = journal_json(journal, tmp_path)
     assert state["status"] == "complete"
     assert_dispensed_equals_plan(state, plan)
@@ -388,18 +449,27 @@ def _safe_state(journal: str) -> dict:
 
 def test_temperature_timeout_keeps_cooling_and_resumes(starlet, tmp_path):
     wait = first_op(starlet.plan, "wait_temperature", celsius=0.0)
-    outcome, _ = run_in_process(starlet, tmp_path, faults=FaultPlan({wait.id: "temperature_timeout"}))
+    outcome, _ = run_in_process(
+        starlet, tmp_path, faults=FaultPlan({wait.id: "temperature_timeout"})
+    )
     assert outcome.exit_code == 3
-    assert f"operation {wait.id} (wait_temperature" in outcome.message and "did not reach 0 °C" in outcome.message
+    assert (
+        f"operation {wait.id} (wait_temperature" in outcome.message
+        and "did not reach 0 °C" in outcome.message
+    )
     safe = _safe_state(outcome.journal_path)
-    assert {"device": "heater_cooler_shaker", "action": "keep_cooling", "celsius": 0.0} in safe["actions"]
+    assert {"device": "heater_cooler_shaker", "action": "keep_cooling", "celsius": 0.0} in safe[
+        "actions"
+    ]
     assert state_of(Path(outcome.journal_path))["status"] == "failed"
     from diazflow.runtime.runner import resume_run
 
     messages: list[str] = []
     again = resume_run(outcome.journal_path, quiet=True, notify=messages.append)
     assert again.exit_code == 0, again.message
-    assert any(f"operation {wait.id} (wait_temperature" in m and "issued again" in m for m in messages)
+    assert any(
+        f"operation {wait.id} (wait_temperature" in m and "issued again" in m for m in messages
+    )
     assert state_of(Path(outcome.journal_path))["status"] == "complete"
 
 
@@ -426,7 +496,9 @@ def test_connection_lost_while_shaking_and_hot_switches_heater_off(starlet, tmp_
 
 def test_connection_lost_to_a_module_is_reported_as_unreachable(starlet, tmp_path):
     set_temperature = first_op(starlet.plan, "set_temperature", celsius=0.0)
-    outcome, _ = run_in_process(starlet, tmp_path, faults=FaultPlan({set_temperature.id: "connection_lost"}))
+    outcome, _ = run_in_process(
+        starlet, tmp_path, faults=FaultPlan({set_temperature.id: "connection_lost"})
+    )
     assert outcome.exit_code == 3
     assert "heater_cooler_shaker: connection lost" in outcome.message
 
@@ -440,7 +512,15 @@ def test_verification_catches_a_deck_that_differs_from_the_plan(starlet, tmp_pat
 
     tracking = _tracking()
     try:
-        journal = Journal.create(str(tmp_path / "v.sqlite"), plan_json=starlet.plan.to_json(), protocol_path=starlet.path, deck_path=starlet.deck_path, vessel_labware="reaction_block", backend="simulate", speed=None)
+        journal = Journal.create(
+            str(tmp_path / "v.sqlite"),
+            plan_json=starlet.plan.to_json(),
+            protocol_path=starlet.path,
+            deck_path=starlet.deck_path,
+            vessel_labware="reaction_block",
+            backend="simulate",
+            speed=None,
+        )
         clock = VirtualClock()
         ctx = ActionContext()
         setup = build_runtime(starlet.deck, "simulate", clock, ctx, None)
@@ -477,7 +557,9 @@ def test_hardware_backends_are_built_and_gated_without_connecting(starlet, tmp_p
     backend = setup.liquid_handler.backend
     assert isinstance(backend, STARBackend)
     for method in ("pick_up_tips", "drop_tips", "aspirate", "dispense"):
-        assert getattr(backend, method).__wrapped__.__self__ is backend  # gated: journalled, muted on replay
+        assert (
+            getattr(backend, method).__wrapped__.__self__ is backend
+        )  # gated: journalled, muted on replay
     hcs = setup.machines["heater_cooler_shaker"]
     assert type(hcs.backend).__name__ == "InhecoThermoshakeBackend"
     assert setup.powder_dispenser.backend.dispense.__wrapped__ is not None
@@ -496,7 +578,17 @@ def test_speed_is_refused_for_hardware(ot2, tmp_path):
 
     with pytest.raises(UsageError):
         run_in_process(ot2, tmp_path, backend="hardware", speed=10.0)
-    out = cli("run", str(OT2), "--backend", "hardware", "--speed", "10", "--journal", str(tmp_path / "x.sqlite"), cwd=tmp_path)
+    out = cli(
+        "run",
+        str(OT2),
+        "--backend",
+        "hardware",
+        "--speed",
+        "10",
+        "--journal",
+        str(tmp_path / "x.sqlite"),
+        cwd=tmp_path,
+    )
     assert out.returncode == 2 and "--speed cannot be used" in out.stderr
 
 
@@ -507,14 +599,26 @@ def test_a_dispense_the_device_recorded_is_not_repeated(tmp_path):
     plan = checked(STARLET).plan
     dispense = first_op(plan, "dispense", reagent="halide")
     journal = tmp_path / "crash.sqlite"
-    out = cli("run", str(STARLET), "--journal", str(journal), env={"DIAZFLOW_TEST_CRASH": f"{dispense.id}:action"}, cwd=tmp_path)
+    out = cli(
+        "run",
+        str(STARLET),
+        "--journal",
+        str(journal),
+        env={"DIAZFLOW_TEST_CRASH": f"{dispense.id}:action"},
+        cwd=tmp_path,
+    )
     assert out.returncode == -signal.SIGKILL
     state = journal_json(journal, tmp_path)
     assert state["status"] == "interrupted" and state["in_flight"] == [dispense.id]
-    assert state["dispensed_uL"]["A1"]["halide"] == pytest.approx(dispense.volumes_uL[0])  # the device did it
+    assert state["dispensed_uL"]["A1"]["halide"] == pytest.approx(
+        dispense.volumes_uL[0]
+    )  # the device did it
     out = cli("resume", str(journal), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert f"operation {dispense.id} (dispense halide A1…H1" in out.stdout and "shows it was done; it is not repeated" in out.stdout
+    assert (
+        f"operation {dispense.id} (dispense halide A1…H1" in out.stdout
+        and "shows it was done; it is not repeated" in out.stdout
+    )
     state = journal_json(journal, tmp_path)
     assert_dispensed_equals_plan(state, plan)
     done, actions = exactly_once(journal)
@@ -525,7 +629,14 @@ def test_a_dispense_that_never_reached_the_device_runs_again(tmp_path):
     plan = checked(STARLET).plan
     dispense = first_op(plan, "dispense", reagent="diazepane")
     journal = tmp_path / "crash.sqlite"
-    out = cli("run", str(STARLET), "--journal", str(journal), env={"DIAZFLOW_TEST_CRASH": f"{dispense.id}:started"}, cwd=tmp_path)
+    out = cli(
+        "run",
+        str(STARLET),
+        "--journal",
+        str(journal),
+        env={"DIAZFLOW_TEST_CRASH": f"{dispense.id}:started"},
+        cwd=tmp_path,
+    )
     assert out.returncode == -signal.SIGKILL
     out = cli("resume", str(journal), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
@@ -537,7 +648,14 @@ def test_a_half_done_sample_continues_with_its_second_action(tmp_path):
     plan = checked(STARLET).plan
     sample = first_op(plan, "sample")
     journal = tmp_path / "crash.sqlite"
-    out = cli("run", str(STARLET), "--journal", str(journal), env={"DIAZFLOW_TEST_CRASH": f"{sample.id}:action"}, cwd=tmp_path)
+    out = cli(
+        "run",
+        str(STARLET),
+        "--journal",
+        str(journal),
+        env={"DIAZFLOW_TEST_CRASH": f"{sample.id}:action"},
+        cwd=tmp_path,
+    )
     assert out.returncode == -signal.SIGKILL
     out = cli("resume", str(journal), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
@@ -556,7 +674,15 @@ def test_hardware_asks_the_operator_about_a_command_that_was_sent(starlet, tmp_p
 
     dispense = first_op(starlet.plan, "dispense", reagent="diazepane")
     path = str(tmp_path / "hw.sqlite")
-    journal = Journal.create(path, plan_json=starlet.plan.to_json(), protocol_path=starlet.path, deck_path=starlet.deck_path, vessel_labware="reaction_block", backend="simulate", speed=None)
+    journal = Journal.create(
+        path,
+        plan_json=starlet.plan.to_json(),
+        protocol_path=starlet.path,
+        deck_path=starlet.deck_path,
+        vessel_labware="reaction_block",
+        backend="simulate",
+        speed=None,
+    )
     ops = sorted(starlet.plan.operations, key=lambda o: (o.t, o.id))
     tracking = _tracking()
     try:
@@ -574,13 +700,17 @@ def test_hardware_asks_the_operator_about_a_command_that_was_sent(starlet, tmp_p
 
         asyncio.run(go(first, setup))
         journal.op_started(dispense.id, dispense.t, 0.0)
-        journal.device_action(dispense.id, 0, "liquid_handler", "dispense:started", dispense.t, {"channels": []})
+        journal.device_action(
+            dispense.id, 0, "liquid_handler", "dispense:started", dispense.t, {"channels": []}
+        )
         for answer, expect_done in ((True, True), (False, False)):
             questions: list[str] = []
             clock = VirtualClock(dispense.t)
             ctx = ActionContext()
             setup = build_runtime(starlet.deck, "simulate", clock, ctx, None)
-            options = ExecutorOptions(simulated=False, ask=lambda q, a=answer: questions.append(q) or a)
+            options = ExecutorOptions(
+                simulated=False, ask=lambda q, a=answer, asked=questions: asked.append(q) or a
+            )
             second = Executor(starlet.plan, setup, clock, journal, ctx, "reaction_block", options)
 
             async def restore(executor=second, s=setup):
@@ -589,7 +719,10 @@ def test_hardware_asks_the_operator_about_a_command_that_was_sent(starlet, tmp_p
                 return await executor.restore()
 
             messages = asyncio.run(restore())
-            assert len(questions) == 1 and "was interrupted after its command was sent to the robot" in questions[0]
+            assert (
+                len(questions) == 1
+                and "was interrupted after its command was sent to the robot" in questions[0]
+            )
             assert (dispense.id in second.done) is expect_done
             if expect_done:
                 assert "the operator says it happened" in messages[-1]
@@ -613,15 +746,33 @@ def test_killed_at_random_moments_resumes_every_operation_exactly_once(tmp_path)
     def completed() -> int:
         try:
             with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5) as c:
-                return c.execute("SELECT COUNT(*) FROM events WHERE event = 'op_completed'").fetchone()[0]
+                return c.execute(
+                    "SELECT COUNT(*) FROM events WHERE event = 'op_completed'"
+                ).fetchone()[0]
         except sqlite3.Error:
             return -1
 
-    command = [sys.executable, "-m", "diazflow.cli", "run", str(STARLET), "--journal", str(journal), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "diazflow.cli",
+        "run",
+        str(STARLET),
+        "--journal",
+        str(journal),
+        "--quiet",
+    ]
     kills = 0
     states = []
     while True:
-        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         target = max(completed(), 0) + rng.randint(10, 40) if kills < 3 else None
         killed = False
         while proc.poll() is None:
@@ -682,7 +833,9 @@ def test_dropwise_aliquots_add_up_to_the_well_amount(tmp_path):
     from diazflow.pipeline import check
 
     protocol = tmp_path / "rounding.yaml"
-    protocol.write_text(STARLET.read_text().replace("equiv: 0.96, dropwise", "equiv: 0.95, dropwise"))
+    protocol.write_text(
+        STARLET.read_text().replace("equiv: 0.96, dropwise", "equiv: 0.95, dropwise")
+    )
     result = check(str(protocol), deck_override=str(REPO / "deck_layouts" / "starlet_chem.yaml"))
     assert result.plan is not None
     outcome, _ = run_in_process(result, tmp_path)
@@ -701,7 +854,11 @@ def _staged(tmp_path: Path, with_sample: bool):
       scale: {limiting: product, amount: 40 umol, concentration: 0.2 M, solvent: MeCN}
   - add_solvent: {solvent: MeCN, volume: 200 uL}""",
     )
-    text = text.replace("reagents:\n", "reagents:\n  product:\n    name: the alkylated diazepane\n    smiles: CN1CCCN(Cc2ccccc2)CC1\n    preloaded: true\n", 1)
+    text = text.replace(
+        "reagents:\n",
+        "reagents:\n  product:\n    name: the alkylated diazepane\n    smiles: CN1CCCN(Cc2ccccc2)CC1\n    preloaded: true\n",
+        1,
+    )
     if not with_sample:
         text = "\n".join(line for line in text.splitlines() if "sample:" not in line) + "\n"
     protocol.write_text(text)
@@ -730,7 +887,9 @@ def test_an_injected_fault_must_be_able_to_happen(starlet, tmp_path):
     with pytest.raises(UsageError, match="cannot happen"):
         run_in_process(starlet, tmp_path, faults=FaultPlan({wait.id: "tip_not_picked_up"}))
     with pytest.raises(UsageError, match="no operation"):
-        run_in_process(starlet, tmp_path, name="other.sqlite", faults=FaultPlan({10**6: "connection_lost"}))
+        run_in_process(
+            starlet, tmp_path, name="other.sqlite", faults=FaultPlan({10**6: "connection_lost"})
+        )
 
 
 def test_run_visualize_serves_the_live_deck_view(tmp_path):
@@ -738,6 +897,21 @@ def test_run_visualize_serves_the_live_deck_view(tmp_path):
     import subprocess
 
     protocol = REPO / "tests" / "data" / "runtime" / "starlet_dropwise_16.yaml"
-    proc = subprocess.run([sys.executable, "-m", "diazflow.cli", "run", str(protocol), "--visualize", "--quiet", "--journal", str(tmp_path / "j.sqlite")], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diazflow.cli",
+            "run",
+            str(protocol),
+            "--visualize",
+            "--quiet",
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "visualizer: http://127.0.0.1:" in proc.stdout

@@ -12,10 +12,11 @@ import os
 import pytest
 
 from diazflow.pipeline import check
-
 from helpers import REPO
 
-WORKFLOW_FILES = sorted(os.path.relpath(p, REPO) for p in glob.glob(str(REPO / "workflows" / "*.yaml")))
+WORKFLOW_FILES = sorted(
+    os.path.relpath(p, REPO) for p in glob.glob(str(REPO / "workflows" / "*.yaml"))
+)
 
 
 def test_there_are_twelve_workflows():
@@ -28,9 +29,13 @@ def test_workflow_compiles_to_its_golden_plan(workflow, monkeypatch):
     result = check(workflow)
     errors = [str(d) for d in result.diagnostics if d.is_error]
     assert not errors, errors
-    golden = REPO / "tests" / "golden" / (os.path.splitext(os.path.basename(workflow))[0] + ".plan.json")
+    golden = (
+        REPO / "tests" / "golden" / (os.path.splitext(os.path.basename(workflow))[0] + ".plan.json")
+    )
     assert golden.exists(), f"no golden plan for {workflow}: run python scripts/update_golden.py"
-    assert result.plan.to_json() == golden.read_text(encoding="utf-8"), f"{workflow}: plan differs from {golden.name}; if intended, run python scripts/update_golden.py and review the diff"
+    assert result.plan.to_json() == golden.read_text(encoding="utf-8"), (
+        f"{workflow}: plan differs from {golden.name}; if intended, run python scripts/update_golden.py and review the diff"
+    )
 
 
 def _refused(workflow, deck, monkeypatch):
@@ -68,7 +73,12 @@ def test_validate_command_accepts_the_whole_workflows_directory():
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "diazflow.cli", "validate", "workflows/", "--format", "json"], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "diazflow.cli", "validate", "workflows/", "--format", "json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     files = json.loads(proc.stdout)["files"]
     assert len(files) == 12 and all(f["valid"] for f in files)
@@ -105,5 +115,7 @@ def test_building_block_libraries_are_clean():
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "scripts/check_libraries.py"], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "scripts/check_libraries.py"], cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

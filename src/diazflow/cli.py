@@ -26,14 +26,22 @@ _format_option = click.option(
     show_default=True,
     help="how diagnostics are printed",
 )
-_deck_option = click.option("--deck", "deck", type=click.Path(dir_okay=False), default=None, help="deck layout to use instead of the protocol's own")
+_deck_option = click.option(
+    "--deck",
+    "deck",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="deck layout to use instead of the protocol's own",
+)
 
 
 def _expand_inputs(paths: tuple[str, ...]) -> list[str]:
     files: list[str] = []
     for path in paths:
         if os.path.isdir(path):
-            found = sorted(glob.glob(os.path.join(path, "*.yaml")) + glob.glob(os.path.join(path, "*.yml")))
+            found = sorted(
+                glob.glob(os.path.join(path, "*.yaml")) + glob.glob(os.path.join(path, "*.yml"))
+            )
             if not found:
                 raise click.UsageError(f"no *.yaml files in directory '{path}'")
             files.extend(found)
@@ -75,7 +83,10 @@ def safe_check(path: str, deck: str | None):
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
         message = f"internal error: {type(exc).__name__}: {exc}"
         hint = "this is a bug in diazflow, not in your protocol; please report it with the file"
-        return CheckResult(display_path(path), (Diagnostic(display_path(path), 0, 0, "DF000", Severity.ERROR, message, hint),))
+        return CheckResult(
+            display_path(path),
+            (Diagnostic(display_path(path), 0, 0, "DF000", Severity.ERROR, message, hint),),
+        )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,7 +115,13 @@ def validate(workflows: tuple[str, ...], deck: str | None, output_format: str) -
 
 
 @cli.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="write to a file instead of stdout")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="write to a file instead of stdout",
+)
 def schema(output: str | None) -> None:
     """Print the JSON Schema of the protocol language (for editors: yaml-language-server)."""
     from diazflow.language.schema import protocol_json_schema
@@ -134,16 +151,32 @@ def plan_summary(plan) -> str:
         f"makespan   {_format_seconds(plan.makespan_s)} ({plan.makespan_s:.0f} s); lower bound {plan.lower_bound_s:.0f} s; ratio {plan.makespan_s / plan.lower_bound_s if plan.lower_bound_s else 1:.3f}",
     ]
     counts = Counter(op.op for op in plan.operations)
-    lines.append("operations " + ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) + f" (total {len(plan.operations)})")
-    lines.append("tips       " + (", ".join(f"{name} {n}" for name, n in plan.tips_used.items()) or "none"))
+    lines.append(
+        "operations "
+        + ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
+        + f" (total {len(plan.operations)})"
+    )
+    lines.append(
+        "tips       " + (", ".join(f"{name} {n}" for name, n in plan.tips_used.items()) or "none")
+    )
     lines.append("prepare before start:")
     for s in plan.stocks:
         if s.form == "solid":
             lines.append(f"  - {s.substance}: {s.weigh_mg:.1f} mg in total → {s.location}")
             continue
-        what = f"{s.concentration_M:g} M in {s.solvent}" if s.concentration_M else (s.solvent or s.form)
-        extra = f"; weigh {s.weigh_mg:.1f} mg, make up to {s.volume_uL / 1000:.2f} mL" if s.weigh_mg else ""
-        lines.append(f"  - {s.location}: {s.substance} ({what}), {s.volume_uL:.0f} µL incl. {s.dead_volume_uL:.0f} µL dead volume{extra}")
+        what = (
+            f"{s.concentration_M:g} M in {s.solvent}"
+            if s.concentration_M
+            else (s.solvent or s.form)
+        )
+        extra = (
+            f"; weigh {s.weigh_mg:.1f} mg, make up to {s.volume_uL / 1000:.2f} mL"
+            if s.weigh_mg
+            else ""
+        )
+        lines.append(
+            f"  - {s.location}: {s.substance} ({what}), {s.volume_uL:.0f} µL incl. {s.dead_volume_uL:.0f} µL dead volume{extra}"
+        )
     prompts = [op for op in plan.operations if op.device == "operator"]
     if prompts:
         lines.append("operator:")
@@ -154,10 +187,14 @@ def plan_summary(plan) -> str:
 
 @cli.command(name="compile")
 @click.argument("workflow", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="write the plan JSON here")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), default=None, help="write the plan JSON here"
+)
 @_deck_option
 @_format_option
-def compile_command(workflow: str, output: str | None, deck: str | None, output_format: str) -> None:
+def compile_command(
+    workflow: str, output: str | None, deck: str | None, output_format: str
+) -> None:
     """Compile a protocol into a timed plan and print a summary (makespan, operations, tips, stocks)."""
     result = safe_check(workflow, deck)
     _print_diagnostics({result.path: list(result.diagnostics)}, output_format)
@@ -174,12 +211,38 @@ def compile_command(workflow: str, output: str | None, deck: str | None, output_
 
 @cli.command(name="report")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default="report.html", show_default=True, help="the HTML file to write")
-@click.option("--png", "png_dir", type=click.Path(file_okay=False), default=None, help="also write timeline.png and platemap.png into this directory")
-@click.option("--start", "start", default=None, metavar="DATETIME", help="clock time of the start, e.g. 2026-11-22T09:00 (a journal's own start is used otherwise)")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default="report.html",
+    show_default=True,
+    help="the HTML file to write",
+)
+@click.option(
+    "--png",
+    "png_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="also write timeline.png and platemap.png into this directory",
+)
+@click.option(
+    "--start",
+    "start",
+    default=None,
+    metavar="DATETIME",
+    help="clock time of the start, e.g. 2026-11-22T09:00 (a journal's own start is used otherwise)",
+)
 @_deck_option
 @_format_option
-def report_command(source: str, output: str, png_dir: str | None, start: str | None, deck: str | None, output_format: str) -> None:
+def report_command(
+    source: str,
+    output: str,
+    png_dir: str | None,
+    start: str | None,
+    deck: str | None,
+    output_format: str,
+) -> None:
     """Write ONE self-contained HTML report for a protocol (WORKFLOW), a plan JSON or a run JOURNAL.
 
     Timeline per device, block temperature, plate map, stocks to prepare, when the operator is
@@ -191,11 +254,13 @@ def report_command(source: str, output: str, png_dir: str | None, start: str | N
     try:
         start_at = parse_start(start)
     except ValueError:
-        raise click.BadParameter(f"'{start}' is not a date and time like 2026-11-22T09:00", param_hint="--start")
+        raise click.BadParameter(
+            f"'{start}' is not a date and time like 2026-11-22T09:00", param_hint="--start"
+        ) from None
     try:
         rep = report_for(source, deck_override=deck, start=start_at)
     except JournalError as exc:
-        raise click.UsageError(str(exc))
+        raise click.UsageError(str(exc)) from None
     if rep.diagnostics:
         _print_diagnostics({rep.source_path: list(rep.diagnostics)}, output_format)
     _atomic_write(output, render_html(rep))
@@ -239,7 +304,9 @@ def _print_run_diagnostics(result, output_format: str) -> None:
     elif output_format == "github":
         text = d.format_github(diags)
     else:
-        text = d.format_text(diags, color=sys.stderr.isatty() and os.environ.get("NO_COLOR") is None)
+        text = d.format_text(
+            diags, color=sys.stderr.isatty() and os.environ.get("NO_COLOR") is None
+        )
     if text:
         click.echo(text, err=True)
 
@@ -253,7 +320,10 @@ def _finish_run(outcome, started: float) -> None:
     if outcome.exit_code == EXIT_OK:
         click.echo(f"run complete; journal: {outcome.journal_path}")
     else:
-        click.echo(f"error: {outcome.message} (journal kept: {outcome.journal_path}; continue with: diazflow resume {outcome.journal_path})", err=True)
+        click.echo(
+            f"error: {outcome.message} (journal kept: {outcome.journal_path}; continue with: diazflow resume {outcome.journal_path})",
+            err=True,
+        )
     _fast_exit(outcome.exit_code)
     sys.exit(outcome.exit_code)
 
@@ -267,7 +337,9 @@ def _fast_exit(code: int) -> None:
     """
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
-    is_cli = (spec is not None and spec.name == "diazflow.cli") or os.path.basename(getattr(main, "__file__", "") or "") == "diazflow"
+    is_cli = (spec is not None and spec.name == "diazflow.cli") or os.path.basename(
+        getattr(main, "__file__", "") or ""
+    ) == "diazflow"
     if is_cli and os.environ.get("DIAZFLOW_NO_FAST_EXIT") is None:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -294,15 +366,46 @@ def _process_seconds() -> float:
 
 @cli.command()
 @click.argument("workflow", type=click.Path(exists=True, dir_okay=False))
-@click.option("--backend", type=click.Choice(["simulate", "chatterbox", "hardware"]), default="simulate", show_default=True, help="simulated devices, PyLabRobot's robot-specific chatterbox, or the real robot of the deck layout")
-@click.option("--speed", type=float, default=None, help="run N times faster than real time (default: a virtual clock, as fast as possible; hardware: real time)")
-@click.option("--journal", "journal_path", type=click.Path(dir_okay=False), default=None, help="the run journal (SQLite); default runs/<protocol>-<time>.journal.sqlite")
+@click.option(
+    "--backend",
+    type=click.Choice(["simulate", "chatterbox", "hardware"]),
+    default="simulate",
+    show_default=True,
+    help="simulated devices, PyLabRobot's robot-specific chatterbox, or the real robot of the deck layout",
+)
+@click.option(
+    "--speed",
+    type=float,
+    default=None,
+    help="run N times faster than real time (default: a virtual clock, as fast as possible; hardware: real time)",
+)
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="the run journal (SQLite); default runs/<protocol>-<time>.journal.sqlite",
+)
 @click.option("--quiet", is_flag=True, help="no progress bar")
-@click.option("--visualize", is_flag=True, help="serve PyLabRobot's Visualizer on localhost for a live view of the deck (use with --speed or on hardware)")
+@click.option(
+    "--visualize",
+    is_flag=True,
+    help="serve PyLabRobot's Visualizer on localhost for a live view of the deck (use with --speed or on hardware)",
+)
 @_deck_option
 @_format_option
 @_inject_fault_option
-def run(workflow: str, backend: str, speed: float | None, journal_path: str | None, quiet: bool, visualize: bool, deck: str | None, output_format: str, inject_fault: tuple[str, ...]) -> None:
+def run(
+    workflow: str,
+    backend: str,
+    speed: float | None,
+    journal_path: str | None,
+    quiet: bool,
+    visualize: bool,
+    deck: str | None,
+    output_format: str,
+    inject_fault: tuple[str, ...],
+) -> None:
     """Validate, compile and run a protocol; every operation is journalled (exit 3 if the run fails)."""
     started = _perf()
     from diazflow.pipeline import check
@@ -318,7 +421,15 @@ def run(workflow: str, backend: str, speed: float | None, journal_path: str | No
     from diazflow.runtime.runner import UsageError, run_plan
 
     try:
-        outcome = run_plan(result, backend=backend, speed=speed, journal_path=journal_path, quiet=quiet, faults=faults, visualize=visualize)
+        outcome = run_plan(
+            result,
+            backend=backend,
+            speed=speed,
+            journal_path=journal_path,
+            quiet=quiet,
+            faults=faults,
+            visualize=visualize,
+        )
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
     outcome.timings["check_s"] = check_s
@@ -328,7 +439,12 @@ def run(workflow: str, backend: str, speed: float | None, journal_path: str | No
 
 @cli.command()
 @click.argument("journal", type=click.Path(exists=True, dir_okay=False))
-@click.option("--speed", type=float, default=None, help="override the run's speed (default: as the run was started)")
+@click.option(
+    "--speed",
+    type=float,
+    default=None,
+    help="override the run's speed (default: as the run was started)",
+)
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_inject_fault_option
 def resume(journal: str, speed: float | None, quiet: bool, inject_fault: tuple[str, ...]) -> None:
@@ -346,7 +462,12 @@ def resume(journal: str, speed: float | None, quiet: bool, inject_fault: tuple[s
 
 @cli.command(name="journal")
 @click.argument("journal", type=click.Path(exists=True, dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="print the state as JSON (status, completed, in_flight, dispensed_uL)")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="print the state as JSON (status, completed, in_flight, dispensed_uL)",
+)
 def journal_command(journal: str, as_json: bool) -> None:
     """Show the state of a run from its journal: status, operations done and in flight, volumes dispensed."""
     from diazflow.runtime.runner import UsageError, format_state, journal_state

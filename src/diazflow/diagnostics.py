@@ -9,9 +9,9 @@ DF5xx deck and robot, DF6xx timing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
-from typing import Iterable, Sequence
 from html import escape as _html_escape
 
 
@@ -144,7 +144,9 @@ def format_junit(results: dict[str, Sequence[Diagnostic]]) -> str:
         errors = [d for d in diags if d.is_error]
         if errors:
             summary = xml_escape(f"{len(errors)} error(s): {errors[0].code} {errors[0].message}")
-            lines.append(f'    <failure message="{summary}">{xml_escape(format_text(errors))}</failure>')
+            lines.append(
+                f'    <failure message="{summary}">{xml_escape(format_text(errors))}</failure>'
+            )
         warnings = [d for d in diags if not d.is_error]
         if warnings:
             lines.append(f"    <system-out>{xml_escape(format_text(warnings))}</system-out>")

@@ -68,7 +68,15 @@ def check(path: str, *, deck_override: str | None = None) -> CheckResult:
 
     deck_path = resolve_deck_path(loaded, deck_override)
     if deck_path is None:
-        diags.append(loaded.diagnostic(("name",), "DF525", "no deck layout: the protocol has no 'deck:' and no --deck was given", "add 'deck: ../deck_layouts/starlet_chem.yaml' or pass --deck", key=True))
+        diags.append(
+            loaded.diagnostic(
+                ("name",),
+                "DF525",
+                "no deck layout: the protocol has no 'deck:' and no --deck was given",
+                "add 'deck: ../deck_layouts/starlet_chem.yaml' or pass --deck",
+                key=True,
+            )
+        )
         return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem)
 
     from diazflow.deck import DeckLayoutError, load_deck
@@ -81,7 +89,15 @@ def check(path: str, *, deck_override: str | None = None) -> CheckResult:
         return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem, deck_path=deck_path)
     except FileNotFoundError:
         where = ("deck",) if deck_override is None else ("name",)
-        diags.append(loaded.diagnostic(where, "DF525", f"deck layout '{deck_path}' does not exist", "paths in 'deck:' are relative to the protocol file; see deck_layouts/", key=deck_override is not None))
+        diags.append(
+            loaded.diagnostic(
+                where,
+                "DF525",
+                f"deck layout '{deck_path}' does not exist",
+                "paths in 'deck:' are relative to the protocol file; see deck_layouts/",
+                key=deck_override is not None,
+            )
+        )
         return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem, deck_path=deck_path)
 
     from diazflow.compiler.facts import deck_facts
@@ -90,8 +106,12 @@ def check(path: str, *, deck_override: str | None = None) -> CheckResult:
     deck_diags = _deck_checks(loaded, chem, facts)
     diags.extend(deck_diags)
     blocking = {"DF510", "DF524"}  # without the vessel (or its wells) nothing further makes sense
-    if loaded.protocol.vessels.labware not in facts.labware or any(d.code in blocking for d in deck_diags):
-        return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem, deck, facts, deck_path=deck_path)
+    if loaded.protocol.vessels.labware not in facts.labware or any(
+        d.code in blocking for d in deck_diags
+    ):
+        return CheckResult(
+            shown, tuple(sort_unique(diags)), loaded, chem, deck, facts, deck_path=deck_path
+        )
     diags.extend(_chemistry_checks(loaded, chem, facts))
     # compile even after chemistry errors: the scheduler's deck and timing checks (ranges,
     # cooling, tips, windows) are findings in their own right, and validate reports them all
@@ -113,14 +133,35 @@ def _deck_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     vessel = facts.labware.get(p.vessels.labware)
     if vessel is None:
-        out.append(loaded.diagnostic(("vessels", "labware"), "DF510", f"labware '{p.vessels.labware}' is not on the deck ({os.path.basename(facts.path)})", f"labware on this deck: {', '.join(sorted(facts.labware))}"))
+        out.append(
+            loaded.diagnostic(
+                ("vessels", "labware"),
+                "DF510",
+                f"labware '{p.vessels.labware}' is not on the deck ({os.path.basename(facts.path)})",
+                f"labware on this deck: {', '.join(sorted(facts.labware))}",
+            )
+        )
         return out
     outside = check_in_format(p.vessels.wells, vessel.rows, vessel.columns)
     if outside:
-        out.append(loaded.diagnostic(("vessels", "wells"), "DF524", f"well(s) {', '.join(w.name for w in outside[:6])} do not exist on '{vessel.name}' ({vessel.rows}×{vessel.columns})", f"wells run from A1 to {chr(ord('A') + vessel.rows - 1)}{vessel.columns}"))
+        out.append(
+            loaded.diagnostic(
+                ("vessels", "wells"),
+                "DF524",
+                f"well(s) {', '.join(w.name for w in outside[:6])} do not exist on '{vessel.name}' ({vessel.rows}×{vessel.columns})",
+                f"wells run from A1 to {chr(ord('A') + vessel.rows - 1)}{vessel.columns}",
+            )
+        )
         return out
     if p.atmosphere == "inert" and facts.atmosphere != "inert":
-        out.append(loaded.diagnostic(("atmosphere",), "DF522", f"the protocol needs an inert atmosphere but the deck ({os.path.basename(facts.path)}) runs in {facts.atmosphere}", "use a deck with an inert-gas enclosure (starlet_chem.yaml)"))
+        out.append(
+            loaded.diagnostic(
+                ("atmosphere",),
+                "DF522",
+                f"the protocol needs an inert atmosphere but the deck ({os.path.basename(facts.path)}) runs in {facts.atmosphere}",
+                "use a deck with an inert-gas enclosure (starlet_chem.yaml)",
+            )
+        )
     limit = vessel.max_volume_ul * facts.fill_limit
     for step_index in sorted(chem.volumes_after_step):
         volumes = chem.volumes_after_step[step_index]
@@ -146,21 +187,38 @@ def _chemistry_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
     p = loaded.protocol
     vessel = facts.labware[p.vessels.labware]
     out = checks.unknown_solvent_diagnostics(loaded, chem)
-    out += checks.temperature_checks(loaded, chem, vessel=vessel.name, sealed=vessel.sealed, condenser=vessel.condenser)
-    uses: list[tuple[tuple, str, str | None, str]] = [(("vessels", "labware"), vessel.name, vessel.material, p.scale.solvent)]
+    out += checks.temperature_checks(
+        loaded, chem, vessel=vessel.name, sealed=vessel.sealed, condenser=vessel.condenser
+    )
+    uses: list[tuple[tuple, str, str | None, str]] = [
+        (("vessels", "labware"), vessel.name, vessel.material, p.scale.solvent)
+    ]
     for stage in chem.stages[1:]:
-        uses.append((loaded.step_path(stage.first_step, "scale", "solvent"), vessel.name, vessel.material, stage.solvent))
+        uses.append(
+            (
+                loaded.step_path(stage.first_step, "scale", "solvent"),
+                vessel.name,
+                vessel.material,
+                stage.solvent,
+            )
+        )
     bb = facts.labware.get("building_blocks")
     for rid, r in p.reagents.items():
         if r.stock is None:
             continue
         if r.library and bb is not None and not r.stock.source:
-            uses.append((("reagents", rid, "stock", "solvent"), bb.name, bb.material, r.stock.solvent))
+            uses.append(
+                (("reagents", rid, "stock", "solvent"), bb.name, bb.material, r.stock.solvent)
+            )
         elif r.stock.source and r.stock.source in facts.labware:
             lw = facts.labware[r.stock.source]
-            uses.append((("reagents", rid, "stock", "source"), lw.name, lw.material, r.stock.solvent))
+            uses.append(
+                (("reagents", rid, "stock", "source"), lw.name, lw.material, r.stock.solvent)
+            )
         elif not r.library:
-            uses.extend(_in_reservoir(facts, ("reagents", rid, "stock", "solvent"), r.stock.solvent))
+            uses.extend(
+                _in_reservoir(facts, ("reagents", rid, "stock", "solvent"), r.stock.solvent)
+            )
     for rid, r in p.reagents.items():
         if r.neat and r.name:  # a neat liquid sits in a reservoir as itself
             uses.extend(_in_reservoir(facts, ("reagents", rid, "neat"), r.name))
@@ -170,7 +228,9 @@ def _chemistry_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
             uses.extend(_in_reservoir(facts, loaded.step_path(i, "solvent"), params.solvent))
         if kind == "sample" and params.into in facts.labware:
             lw = facts.labware[params.into]
-            uses.append((loaded.step_path(i, "into"), lw.name, lw.material, chem.stage_of_step(i).solvent))
+            uses.append(
+                (loaded.step_path(i, "into"), lw.name, lw.material, chem.stage_of_step(i).solvent)
+            )
     out += checks.material_checks(loaded, uses)
     out += _hazard_diagnostics(loaded, chem, facts, vessel)
     return out
@@ -210,7 +270,9 @@ def _hazard_diagnostics(loaded: LoadedProtocol, chem, facts, vessel) -> list[Dia
 
     def evaluate(used: set[str], quench: set[str], solvents: set[str], sealed: bool) -> None:
         solvent_names = set(solvents)
-        for rid in used - quench:  # a quench's water is the quench rule's business, not the solvent's
+        for rid in (
+            used - quench
+        ):  # a quench's water is the quench rule's business, not the solvent's
             stock = p.reagents[rid].stock if rid in p.reagents else None
             if stock is not None:
                 solvent_names.update(solvent_components(stock.solvent))
@@ -229,13 +291,27 @@ def _hazard_diagnostics(loaded: LoadedProtocol, chem, facts, vessel) -> list[Dia
             key = (finding.code, finding.message)
             if key not in findings:
                 severity = Severity.ERROR if finding.severity == "error" else Severity.WARNING
-                findings[key] = (finding.code, loaded.diagnostic(path, finding.code, finding.message, finding.hint, severity=severity, key=True))
+                findings[key] = (
+                    finding.code,
+                    loaded.diagnostic(
+                        path,
+                        finding.code,
+                        finding.message,
+                        finding.hint,
+                        severity=severity,
+                        key=True,
+                    ),
+                )
 
-    vented = False  # an off-deck step with 'vent: true' opens the sealed vessels for the rest of the run
+    vented = (
+        False  # an off-deck step with 'vent: true' opens the sealed vessels for the rest of the run
+    )
     for n, stage in enumerate(chem.stages):
         end = chem.stages[n + 1].first_step if n + 1 < len(chem.stages) else len(p.steps)
         limiting = p.reagents.get(stage.scale.limiting)
-        used = {stage.scale.limiting} if limiting is not None and limiting.preloaded else set()  # others arrive with their step
+        used = (
+            {stage.scale.limiting} if limiting is not None and limiting.preloaded else set()
+        )  # others arrive with their step
         quench: set[str] = set()
         solvents = set(solvent_components(stage.solvent))
         for step in p.steps[stage.first_step : end]:

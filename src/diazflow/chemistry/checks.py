@@ -8,8 +8,8 @@ means the boiling point of the stage's solvent.  A temperature range is checked 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from diazflow.chemistry import properties
 from diazflow.chemistry.resolve import ResolvedChemistry
@@ -38,7 +38,13 @@ def solvent_facts(solvent: str) -> list[SolventFacts]:
     out = []
     for part in solvent_components(solvent):
         props = properties.lookup(part)
-        out.append(SolventFacts(part, props.melting_point_c if props else None, props.boiling_point_c if props else None))
+        out.append(
+            SolventFacts(
+                part,
+                props.melting_point_c if props else None,
+                props.boiling_point_c if props else None,
+            )
+        )
     return out
 
 
@@ -48,7 +54,9 @@ def reflux_temperature(solvent: str) -> float | None:
     return min(bps) if bps else None
 
 
-def unknown_solvent_diagnostics(loaded: LoadedProtocol, chem: ResolvedChemistry) -> list[Diagnostic]:
+def unknown_solvent_diagnostics(
+    loaded: LoadedProtocol, chem: ResolvedChemistry
+) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     places: list[tuple[tuple, str]] = [(("scale", "solvent"), loaded.protocol.scale.solvent)]
     for stage in chem.stages[1:]:
@@ -67,11 +75,21 @@ def unknown_solvent_diagnostics(loaded: LoadedProtocol, chem: ResolvedChemistry)
                 close = difflib.get_close_matches(part, properties.known_names(), n=1, cutoff=0.6)
                 if close:
                     hint = f"did you mean '{close[0]}'? Otherwise " + hint
-                out.append(loaded.diagnostic(path, "DF308", f"solvent '{part}' is not in the property data", hint, severity=Severity.WARNING))
+                out.append(
+                    loaded.diagnostic(
+                        path,
+                        "DF308",
+                        f"solvent '{part}' is not in the property data",
+                        hint,
+                        severity=Severity.WARNING,
+                    )
+                )
     return out
 
 
-def temperature_checks(loaded: LoadedProtocol, chem: ResolvedChemistry, *, vessel: str, sealed: bool, condenser: bool) -> list[Diagnostic]:
+def temperature_checks(
+    loaded: LoadedProtocol, chem: ResolvedChemistry, *, vessel: str, sealed: bool, condenser: bool
+) -> list[Diagnostic]:
     p = loaded.protocol
     out: list[Diagnostic] = []
     closed = sealed or condenser
@@ -135,7 +153,9 @@ def temperature_checks(loaded: LoadedProtocol, chem: ResolvedChemistry, *, vesse
     return out
 
 
-def material_checks(loaded: LoadedProtocol, uses: Iterable[tuple[tuple, str, str | None, str]]) -> list[Diagnostic]:
+def material_checks(
+    loaded: LoadedProtocol, uses: Iterable[tuple[tuple, str, str | None, str]]
+) -> list[Diagnostic]:
     """``uses``: (YAML path, labware name, its material, solvent in it)."""
     from diazflow.chemistry import materials
 
@@ -158,7 +178,9 @@ def material_checks(loaded: LoadedProtocol, uses: Iterable[tuple[tuple, str, str
                     path,
                     "DF304",
                     f"{material} ('{labware}') {word} {part} ({verdict.source})",
-                    "use glass or PTFE labware for this solvent, or another solvent" if severity is Severity.ERROR else "keep contact short, or use glass labware",
+                    "use glass or PTFE labware for this solvent, or another solvent"
+                    if severity is Severity.ERROR
+                    else "keep contact short, or use glass labware",
                     severity=severity,
                 )
             )

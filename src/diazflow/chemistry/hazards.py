@@ -25,10 +25,11 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -119,11 +120,13 @@ class _TagTest:
 class _Condition:
     tests: tuple[tuple[str, _TagTest], ...]  # (scope, test)
     flags: tuple[tuple[str, bool], ...]
-    all: tuple["_Condition", ...]
-    any: tuple["_Condition", ...]
+    all: tuple[_Condition, ...]
+    any: tuple[_Condition, ...]
     bind: str | None  # the `as` name
 
-    def evaluate(self, ctx: HazardContext, tags_of: Mapping[str, Mapping[str, frozenset[str]]]) -> tuple[bool, dict[str, set[str]]]:
+    def evaluate(
+        self, ctx: HazardContext, tags_of: Mapping[str, Mapping[str, frozenset[str]]]
+    ) -> tuple[bool, dict[str, set[str]]]:
         """(holds, bindings); bindings map each `as` name, and "reagents", to reagent ids."""
         for flag, expected in self.flags:
             if bool(getattr(ctx, flag)) is not expected:
@@ -188,7 +191,9 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise HazardDataError(f"hazards.yaml line {key_node.start_mark.line + 1}: duplicate key '{key}'")
+            raise HazardDataError(
+                f"hazards.yaml line {key_node.start_mark.line + 1}: duplicate key '{key}'"
+            )
         seen.add(key)
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
@@ -196,12 +201,16 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _check_keys(where: str, mapping: Any, allowed: set[str], required: set[str] = frozenset()) -> None:
+def _check_keys(
+    where: str, mapping: Any, allowed: set[str], required: set[str] = frozenset()
+) -> None:
     if not isinstance(mapping, dict):
         raise HazardDataError(f"{where}: expected a mapping, got {type(mapping).__name__}")
     unknown = set(mapping) - allowed
     if unknown:
-        raise HazardDataError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        raise HazardDataError(
+            f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
+        )
     missing = required - set(mapping)
     if missing:
         raise HazardDataError(f"{where}: missing key(s) {sorted(missing)}")
@@ -209,7 +218,12 @@ def _check_keys(where: str, mapping: Any, allowed: set[str], required: set[str] 
 
 def _parse_tag(name: str, spec: Any) -> TagDefinition:
     where = f"tag '{name}'"
-    _check_keys(where, spec, {"description", "smarts", "names", "implies", "max_heavy_atoms"}, {"description"})
+    _check_keys(
+        where,
+        spec,
+        {"description", "smarts", "names", "implies", "max_heavy_atoms"},
+        {"description"},
+    )
     patterns = []
     for regex in spec.get("names", ()):
         try:
@@ -242,7 +256,11 @@ def _parse_tag_test(where: str, spec: Any, tags: Mapping[str, TagDefinition]) ->
 
 def _parse_condition(where: str, spec: Any, tags: Mapping[str, TagDefinition]) -> _Condition:
     _check_keys(where, spec, {*SCOPES, *CONTEXT_FLAGS, "all", "any", "as"})
-    tests = tuple((scope, _parse_tag_test(f"{where}.{scope}", spec[scope], tags)) for scope in SCOPES if scope in spec)
+    tests = tuple(
+        (scope, _parse_tag_test(f"{where}.{scope}", spec[scope], tags))
+        for scope in SCOPES
+        if scope in spec
+    )
     flags = []
     for flag in CONTEXT_FLAGS:
         if flag in spec:
@@ -253,16 +271,24 @@ def _parse_condition(where: str, spec: Any, tags: Mapping[str, TagDefinition]) -
     if bind is not None:
         bound_scopes = [s for s, _ in tests if s != "solvents"]
         if len(bound_scopes) != 1:
-            raise HazardDataError(f"{where}: 'as' needs exactly one 'reagents' or 'quench' test in the same mapping")
+            raise HazardDataError(
+                f"{where}: 'as' needs exactly one 'reagents' or 'quench' test in the same mapping"
+            )
         if not str(bind).isidentifier() or bind == "reagents":
-            raise HazardDataError(f"{where}: 'as: {bind}' must be an identifier other than 'reagents'")
+            raise HazardDataError(
+                f"{where}: 'as: {bind}' must be an identifier other than 'reagents'"
+            )
     children = {}
     for key in ("all", "any"):
         items = spec.get(key, [])
         if not isinstance(items, list):
             raise HazardDataError(f"{where}.{key}: expected a list of conditions")
-        children[key] = tuple(_parse_condition(f"{where}.{key}[{i}]", item, tags) for i, item in enumerate(items))
-    return _Condition(tests=tests, flags=tuple(flags), all=children["all"], any=children["any"], bind=bind)
+        children[key] = tuple(
+            _parse_condition(f"{where}.{key}[{i}]", item, tags) for i, item in enumerate(items)
+        )
+    return _Condition(
+        tests=tests, flags=tuple(flags), all=children["all"], any=children["any"], bind=bind
+    )
 
 
 def _bound_names(cond: _Condition) -> set[str]:
@@ -274,7 +300,12 @@ def _bound_names(cond: _Condition) -> set[str]:
 
 def _parse_rule(index: int, spec: Any, tags: Mapping[str, TagDefinition]) -> HazardRule:
     where = f"rules[{index}]"
-    _check_keys(where, spec, {"id", "code", "title", "severity", "when", "message", "why", "hint"}, {"id", "code", "title", "when", "message", "why", "hint"})
+    _check_keys(
+        where,
+        spec,
+        {"id", "code", "title", "severity", "when", "message", "why", "hint"},
+        {"id", "code", "title", "when", "message", "why", "hint"},
+    )
     where = f"rule '{spec['id']}'"
     if not _CODE.match(str(spec["code"])):
         raise HazardDataError(f"{where}: code '{spec['code']}' is not DF4xx")
@@ -283,9 +314,13 @@ def _parse_rule(index: int, spec: Any, tags: Mapping[str, TagDefinition]) -> Haz
         raise HazardDataError(f"{where}: severity '{severity}' is not one of {SEVERITIES}")
     when = _parse_condition(f"{where}.when", spec["when"], tags)
     bound = _bound_names(when) | {"reagents"}
-    placeholders = {fname for _, fname, _, _ in string.Formatter().parse(spec["message"]) if fname is not None}
+    placeholders = {
+        fname for _, fname, _, _ in string.Formatter().parse(spec["message"]) if fname is not None
+    }
     if placeholders - bound:
-        raise HazardDataError(f"{where}: message uses {sorted(placeholders - bound)}, not bound by any 'as'")
+        raise HazardDataError(
+            f"{where}: message uses {sorted(placeholders - bound)}, not bound by any 'as'"
+        )
     return HazardRule(
         id=str(spec["id"]),
         code=str(spec["code"]),
@@ -320,7 +355,11 @@ def parse_hazard_data(text: str) -> HazardData:
 @lru_cache(maxsize=1)
 def hazard_data() -> HazardData:
     """The shipped rules and tag definitions (parsed once)."""
-    text = resources.files("diazflow.chemistry").joinpath("data", "hazards.yaml").read_text(encoding="utf-8")
+    text = (
+        resources.files("diazflow.chemistry")
+        .joinpath("data", "hazards.yaml")
+        .read_text(encoding="utf-8")
+    )
     return parse_hazard_data(text)
 
 
@@ -380,13 +419,16 @@ def _tags_from_smiles(smiles: str) -> set[str]:
     return {
         tag
         for tag, patterns, max_heavy in _compiled_smarts()
-        if (max_heavy is None or heavy_atoms <= max_heavy) and any(mol.HasSubstructMatch(p) for p in patterns)
+        if (max_heavy is None or heavy_atoms <= max_heavy)
+        and any(mol.HasSubstructMatch(p) for p in patterns)
     }
 
 
 def _tags_from_name(name: str) -> set[str]:
     text = unicodedata.normalize("NFKC", name).translate(_DASHES)
-    return {tag.name for tag in hazard_data().tags.values() if any(p.search(text) for p in tag.names)}
+    return {
+        tag.name for tag in hazard_data().tags.values() if any(p.search(text) for p in tag.names)
+    }
 
 
 @lru_cache(maxsize=4096)

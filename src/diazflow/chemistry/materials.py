@@ -17,11 +17,11 @@ not "fine".
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Mapping
 
 from diazflow.chemistry.properties import lookup, normalize_name
 
@@ -54,7 +54,11 @@ class _Table:
 
 @lru_cache(maxsize=1)
 def _table() -> _Table:
-    text = resources.files("diazflow.chemistry").joinpath("data", "materials.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("diazflow.chemistry")
+        .joinpath("data", "materials.json")
+        .read_text(encoding="utf-8")
+    )
     data = json.loads(text)
     materials: dict[str, _Material] = {}
     names: dict[str, str] = {}
@@ -70,10 +74,16 @@ def _table() -> _Table:
             if material == "name":
                 continue
             if material not in materials:
-                raise ValueError(f"materials.json: solvent {cas} rates unknown material '{material}'")
-            rating, note = (cell, None) if isinstance(cell, str) else (cell["rating"], cell.get("note"))
+                raise ValueError(
+                    f"materials.json: solvent {cas} rates unknown material '{material}'"
+                )
+            rating, note = (
+                (cell, None) if isinstance(cell, str) else (cell["rating"], cell.get("note"))
+            )
             if rating not in RATINGS:
-                raise ValueError(f"materials.json: {cas} / {material}: rating '{rating}' is not one of {RATINGS}")
+                raise ValueError(
+                    f"materials.json: {cas} / {material}: rating '{rating}' is not one of {RATINGS}"
+                )
             per_material[material] = (rating, note)
         ratings[cas] = MappingProxyType(per_material)
     return _Table(MappingProxyType(materials), MappingProxyType(names), MappingProxyType(ratings))
@@ -98,7 +108,13 @@ def compatibility(material: str, solvent_name: str) -> Compatibility | None:
     if cell is None:
         return None
     rating, note = cell
-    return Compatibility(rating=rating, source=table.materials[canonical].source, note=note, material=canonical, solvent=props.name)
+    return Compatibility(
+        rating=rating,
+        source=table.materials[canonical].source,
+        note=note,
+        material=canonical,
+        solvent=props.name,
+    )
 
 
 def known_materials() -> list[str]:

@@ -76,7 +76,12 @@ def _reason(text: str, Chem) -> str:
     for line in log.splitlines():
         line = line.split("] ", 1)[-1].strip()
         if line.startswith("SMILES Parse Error:"):
-            line = line[len("SMILES Parse Error:"):].strip()
-        if line and not line.startswith("check for mistakes") and "~" not in line and not line.startswith("Failed parsing"):
+            line = line[len("SMILES Parse Error:") :].strip()
+        if (
+            line
+            and not line.startswith("check for mistakes")
+            and "~" not in line
+            and not line.startswith("Failed parsing")
+        ):
             return line
     return "RDKit cannot parse it"

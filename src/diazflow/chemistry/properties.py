@@ -20,17 +20,35 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
-PROPERTY_FIELDS = ("mw", "melting_point_c", "boiling_point_c", "density_g_ml", "vapour_pressure_kpa")
+PROPERTY_FIELDS = (
+    "mw",
+    "melting_point_c",
+    "boiling_point_c",
+    "density_g_ml",
+    "vapour_pressure_kpa",
+)
 
 # Words that qualify a grade, not a substance: "anhydrous DMF" is DMF.
-_GRADE_WORDS = ("anhydrous", "dry", "dried", "glacial", "absolute", "neat", "degassed", "extra dry", "reagent grade", "hplc grade")
-_GRADE_PREFIX = re.compile(r"^(?:(?:%s)\s+)+" % "|".join(re.escape(w) for w in _GRADE_WORDS))
+_GRADE_WORDS = (
+    "anhydrous",
+    "dry",
+    "dried",
+    "glacial",
+    "absolute",
+    "neat",
+    "degassed",
+    "extra dry",
+    "reagent grade",
+    "hplc grade",
+)
+_GRADE_PREFIX = re.compile(r"^(?:(?:{})\s+)+".format("|".join(re.escape(w) for w in _GRADE_WORDS)))
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-")
 _APOSTROPHES = dict.fromkeys(map(ord, "\u2018\u2019\u02bc\u2032`"), "'")
 _CAS = re.compile(r"^\d{2,7}-\d{2}-\d$")
@@ -73,7 +91,9 @@ def normalize_name(text: str) -> str:
 
 
 def _read_json(filename: str) -> Any:
-    return json.loads(resources.files("diazflow.chemistry").joinpath("data", filename).read_text(encoding="utf-8"))
+    return json.loads(
+        resources.files("diazflow.chemistry").joinpath("data", filename).read_text(encoding="utf-8")
+    )
 
 
 def _value(entry: Mapping[str, Any] | None) -> float | None:
@@ -126,7 +146,9 @@ def _database() -> _Database:
         by_name[cas] = cas
     for alias, cas in aliases.items():
         if cas not in by_cas:
-            raise ValueError(f"aliases.json: '{alias}' points to {cas}, which is not in properties.json")
+            raise ValueError(
+                f"aliases.json: '{alias}' points to {cas}, which is not in properties.json"
+            )
         by_name[normalize_name(alias)] = cas
 
     skeleton: dict[str, list[str]] = {}

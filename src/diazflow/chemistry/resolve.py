@@ -13,8 +13,8 @@ concentrations and quench volumes.  The result is immutable; diagnostics carry D
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from diazflow.chemistry import properties
 from diazflow.chemistry.molecules import SmilesError, parse_smiles
@@ -118,12 +118,21 @@ class _Resolver:
     def p(self) -> m.Protocol:
         return self.loaded.protocol
 
-    def error(self, path: tuple, code: str, message: str, hint: str | None = None, severity: Severity = Severity.ERROR) -> None:
+    def error(
+        self,
+        path: tuple,
+        code: str,
+        message: str,
+        hint: str | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
         self.diags.append(self.loaded.diagnostic(path, code, message, hint, severity=severity))
 
     # ---------------------------------------------------------------- molecules
 
-    def substance(self, path: tuple, name: str | None, smiles: str | None, mw: float | None) -> Substance:
+    def substance(
+        self, path: tuple, name: str | None, smiles: str | None, mw: float | None
+    ) -> Substance:
         formula = None
         if smiles:
             try:
@@ -132,7 +141,12 @@ class _Resolver:
                 if mw is None:
                     mw = mol.mw
             except SmilesError as exc:
-                self.error(path + ("smiles",), "DF300", f"invalid SMILES '{smiles}': {exc}", "check the SMILES (e.g. with a structure editor); names go under 'name:'")
+                self.error(
+                    path + ("smiles",),
+                    "DF300",
+                    f"invalid SMILES '{smiles}': {exc}",
+                    "check the SMILES (e.g. with a structure editor); names go under 'name:'",
+                )
         label = name or smiles or "?"
         if mw is None and name:
             props = properties.lookup(name)
@@ -151,7 +165,17 @@ class _Resolver:
                 if mw is None:
                     mw = mol.mw
             except SmilesError as exc:
-                self.diags.append(Diagnostic(file, line, column, "DF300", Severity.ERROR, f"library '{library}' member '{member.name}': invalid SMILES '{member.smiles}': {exc}", "fix the SMILES in the library"))
+                self.diags.append(
+                    Diagnostic(
+                        file,
+                        line,
+                        column,
+                        "DF300",
+                        Severity.ERROR,
+                        f"library '{library}' member '{member.name}': invalid SMILES '{member.smiles}': {exc}",
+                        "fix the SMILES in the library",
+                    )
+                )
         return Substance(member.name, member.smiles, formula, mw)
 
     # ---------------------------------------------------------------- reagents
@@ -168,7 +192,11 @@ class _Resolver:
                 props = properties.lookup(r.name) if r.name else None
                 if props is None and r.smiles:
                     props = properties.lookup_smiles(r.smiles)
-                if props is not None and props.melting_point_c is not None and props.melting_point_c > rt:
+                if (
+                    props is not None
+                    and props.melting_point_c is not None
+                    and props.melting_point_c > rt
+                ):
                     self.error(
                         path + ("neat",),
                         "DF305",
@@ -178,13 +206,20 @@ class _Resolver:
                 if props is not None and props.density_g_ml:
                     density = props.density_g_ml
                 else:
-                    self.error(path + ("neat",), "DF307", f"no liquid density known for '{r.name or r.smiles}', so a neat volume cannot be computed", "give the reagent as a stock solution, or use a name the property data knows")
+                    self.error(
+                        path + ("neat",),
+                        "DF307",
+                        f"no liquid density known for '{r.name or r.smiles}', so a neat volume cannot be computed",
+                        "give the reagent as a stock solution, or use a name the property data knows",
+                    )
             out[rid] = ResolvedReagent(
                 id=rid,
                 form=form,
                 substance=substance,
                 library=r.library,
-                concentration_m=r.stock.concentration.value if r.stock and r.stock.concentration else None,
+                concentration_m=r.stock.concentration.value
+                if r.stock and r.stock.concentration
+                else None,
                 solvent=r.stock.solvent if r.stock else None,
                 density_g_ml=density,
                 dispense=r.solid.dispense if r.solid else None,
@@ -194,12 +229,25 @@ class _Resolver:
 
     # ---------------------------------------------------------------- amounts
 
-    def amounts(self, reagent: ResolvedReagent, sub: Substance, path: tuple, *, umol: float | None, ul: float | None) -> tuple[float | None, float, float | None] | None:
+    def amounts(
+        self,
+        reagent: ResolvedReagent,
+        sub: Substance,
+        path: tuple,
+        *,
+        umol: float | None,
+        ul: float | None,
+    ) -> tuple[float | None, float, float | None] | None:
         """(µmol, µL, mg) for one well from a known µmol or µL; None after reporting why not."""
         if reagent.form == "stock":
             if reagent.concentration_m is None:
                 if ul is None:
-                    self.error(path, "DF307", f"'{reagent.id}' has no stock concentration, so an amount or equiv cannot become a volume", "give 'volume:' for this reagent, or add 'concentration:' to its stock")
+                    self.error(
+                        path,
+                        "DF307",
+                        f"'{reagent.id}' has no stock concentration, so an amount or equiv cannot become a volume",
+                        "give 'volume:' for this reagent, or add 'concentration:' to its stock",
+                    )
                     return None
                 return None, ul, None
             if ul is None:
@@ -208,7 +256,9 @@ class _Resolver:
                 umol = ul * reagent.concentration_m
             return umol, ul, None
         if sub.mw is None:
-            self.error(path, "DF309", f"no molecular weight for '{sub.name}'", "give 'smiles:' or 'mw:'")
+            self.error(
+                path, "DF309", f"no molecular weight for '{sub.name}'", "give 'smiles:' or 'mw:'"
+            )
             return None
         if reagent.form == "neat":
             if reagent.density_g_ml is None:
@@ -220,7 +270,12 @@ class _Resolver:
             return umol, ul, None
         if reagent.form == "solid":
             if ul is not None:
-                self.error(path, "DF305", f"'{reagent.id}' is a solid and cannot be added by volume", "give 'equiv:' or 'amount:'")
+                self.error(
+                    path,
+                    "DF305",
+                    f"'{reagent.id}' is a solid and cannot be added by volume",
+                    "give 'equiv:' or 'amount:'",
+                )
                 return None
             return umol, 0.0, umol * sub.mw / 1000.0
         return None
@@ -236,12 +291,22 @@ class _Resolver:
         volume: dict[Well, float] = {w: 0.0 for w in wells}
         volumes_after: dict[int, dict[Well, float]] = {}
         additions: list[Addition] = []
-        stages: list[Stage] = [Stage(0, 0, self.p.scale, self.p.scale.amount.value, self.p.scale.solvent)]
+        stages: list[Stage] = [
+            Stage(0, 0, self.p.scale, self.p.scale.amount.value, self.p.scale.solvent)
+        ]
         for i, step in enumerate(self.p.steps):
             kind, params = m.step_params(step)
             path = self.loaded.step_path(i)
             if kind == "stage":
-                stages.append(Stage(len(stages), i, params.scale, params.scale.amount.value, params.scale.solvent))
+                stages.append(
+                    Stage(
+                        len(stages),
+                        i,
+                        params.scale,
+                        params.scale.amount.value,
+                        params.scale.solvent,
+                    )
+                )
                 volume = {w: 0.0 for w in wells}  # the operator re-plates the (dried) intermediate
             stage = stages[-1]
             if kind in ("add", "adjust_ph", "quench"):
@@ -250,14 +315,24 @@ class _Resolver:
                     continue
                 target_wells = getattr(params, "wells", None) or wells
                 for well in target_wells:
-                    sub = members.get((reagent.library, well)) if reagent.library else reagent.substance
+                    sub = (
+                        members.get((reagent.library, well))
+                        if reagent.library
+                        else reagent.substance
+                    )
                     if sub is None:
                         continue  # library coverage is reported by the loader (DF113)
                     umol = ul = None
                     equiv = getattr(params, "equiv", None)
-                    member = self.loaded.libraries[reagent.library].members.get(well) if reagent.library and reagent.library in self.loaded.libraries else None
+                    member = (
+                        self.loaded.libraries[reagent.library].members.get(well)
+                        if reagent.library and reagent.library in self.loaded.libraries
+                        else None
+                    )
                     if member is not None and member.equiv is not None and equiv is not None:
-                        equiv = member.equiv  # the library table overrides the step's equiv per well
+                        equiv = (
+                            member.equiv
+                        )  # the library table overrides the step's equiv per well
                     if equiv is not None:
                         umol = resolve_equiv(equiv) * stage.limiting_umol
                     elif getattr(params, "amount", None) is not None:
@@ -273,7 +348,11 @@ class _Resolver:
                     additions.append(Addition(i, reagent.id, well, a_umol, a_ul, a_mg, sub.name))
                     volume[well] += a_ul
             elif kind == "add_solvent":
-                target = stage.limiting_umol / params.to_concentration.value if params.to_concentration else None
+                target = (
+                    stage.limiting_umol / params.to_concentration.value
+                    if params.to_concentration
+                    else None
+                )
                 for well in wells:
                     ul = params.volume.value if params.volume else target - volume[well]
                     if ul < -1e-9:
@@ -285,15 +364,29 @@ class _Resolver:
                         )
                         break
                     if ul > 0:
-                        additions.append(Addition(i, f"solvent:{params.solvent}", well, None, ul, None, params.solvent))
+                        additions.append(
+                            Addition(
+                                i, f"solvent:{params.solvent}", well, None, ul, None, params.solvent
+                            )
+                        )
                         volume[well] += ul
             volumes_after[i] = dict(volume)
         self.concentration_warnings(stages, volumes_after, wells)
-        return ResolvedChemistry(reagents, members, tuple(additions), volumes_after, tuple(stages), wells)
+        return ResolvedChemistry(
+            reagents, members, tuple(additions), volumes_after, tuple(stages), wells
+        )
 
-    def concentration_warnings(self, stages: list[Stage], volumes_after: dict[int, dict[Well, float]], wells: tuple[Well, ...]) -> None:
+    def concentration_warnings(
+        self,
+        stages: list[Stage],
+        volumes_after: dict[int, dict[Well, float]],
+        wells: tuple[Well, ...],
+    ) -> None:
         """Spec §3: the reaction volume before the quench should meet scale.concentration (±20 %)."""
-        has_solvent_topup = any(m.step_kind(s) == "add_solvent" and m.step_params(s)[1].to_concentration for s in self.p.steps)
+        has_solvent_topup = any(
+            m.step_kind(s) == "add_solvent" and m.step_params(s)[1].to_concentration
+            for s in self.p.steps
+        )
         if has_solvent_topup:
             return
         steps = self.p.steps
@@ -314,7 +407,11 @@ class _Resolver:
             actual = stage.limiting_umol / volume
             target = stage.scale.concentration.value
             if abs(actual - target) / target > CONCENTRATION_TOLERANCE:
-                path = ("scale", "concentration") if n == 0 else self.loaded.step_path(stage.first_step, "scale", "concentration")
+                path = (
+                    ("scale", "concentration")
+                    if n == 0
+                    else self.loaded.step_path(stage.first_step, "scale", "concentration")
+                )
                 wanted = stage.limiting_umol / target
                 self.error(
                     path,

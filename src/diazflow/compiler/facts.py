@@ -6,8 +6,8 @@ the compiler never touches the layout model or PyLabRobot directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,9 @@ def deck_facts(spec) -> DeckFacts:
             controls_temperature=thermal is not None,
             default_rpm=module.default_rpm,
             settle_tolerance_c=module.settle_tolerance_c or 0.0,
-            ramp_seconds=thermal.ramp_seconds if thermal is not None else (lambda a, b: float("inf")),
+            ramp_seconds=thermal.ramp_seconds
+            if thermal is not None
+            else (lambda a, b: float("inf")),
         )
     labware = {
         name: LabwareFacts(
@@ -142,7 +144,10 @@ def deck_facts(spec) -> DeckFacts:
         )
         for name, lw in spec.labware.items()
     }
-    tips = tuple(TipType(t.name, t.max_volume_ul, t.min_volume_ul, t.spots(), tuple(t.channels)) for t in spec.tip_types)
+    tips = tuple(
+        TipType(t.name, t.max_volume_ul, t.min_volume_ul, t.spots(), tuple(t.channels))
+        for t in spec.tip_types
+    )
     return DeckFacts(
         path=spec.path,
         robot=spec.robot.kind,

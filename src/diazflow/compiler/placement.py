@@ -11,12 +11,11 @@ Common reagents, solvents and quench solutions each get a reservoir.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from diazflow.chemistry.resolve import ResolvedChemistry
 from diazflow.compiler.facts import DeckFacts, LabwareFacts
-
 from diazflow.language.loader import LoadedProtocol
 from diazflow.language.wells import Well, row_letter
 
@@ -46,7 +45,9 @@ def _common_key(reagent: str) -> str:
     return reagent
 
 
-def place_reagents(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFacts, diag) -> Placement | None:
+def place_reagents(
+    loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFacts, diag
+) -> Placement | None:
     """Assign every pipetted reagent a source; report DF518/DF519/DF521 through ``diag``."""
     p = loaded.protocol
     # µL drawn per (reagent, reaction well) over the whole run
@@ -70,20 +71,34 @@ def place_reagents(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFa
         if reagent.source_labware:
             lw = deck.labware.get(reagent.source_labware)
             if lw is None:
-                diag(("reagents", rid, "stock", "source"), "DF510", f"stock source '{reagent.source_labware}' is not on the deck", f"labware on this deck: {', '.join(sorted(deck.labware))}")
+                diag(
+                    ("reagents", rid, "stock", "source"),
+                    "DF510",
+                    f"stock source '{reagent.source_labware}' is not on the deck",
+                    f"labware on this deck: {', '.join(sorted(deck.labware))}",
+                )
                 ok = False
                 continue
             sources[rid] = {}
             for well, ul in drawn[rid].items():
                 spot = SourceSpot(lw.name, well.name)
                 sources[rid][well] = spot
-                sub = chem.members.get((reagent.library, well)) if reagent.library else reagent.substance
+                sub = (
+                    chem.members.get((reagent.library, well))
+                    if reagent.library
+                    else reagent.substance
+                )
                 demand[(rid, spot)] = (sub.name if sub else rid, ul)
             continue
         if reagent.library is None:
             continue
         if bb is None:
-            diag(("reagents", rid, "library"), "DF519", "the deck has no 'building_blocks' plate for library stocks", "add a 96 deep-well plate named building_blocks to the deck layout, or give 'stock.source'")
+            diag(
+                ("reagents", rid, "library"),
+                "DF519",
+                "the deck has no 'building_blocks' plate for library stocks",
+                "add a 96 deep-well plate named building_blocks to the deck layout, or give 'stock.source'",
+            )
             ok = False
             continue
         capacity = bb.max_volume_ul * deck.fill_limit - bb.dead_volume_ul
@@ -99,7 +114,9 @@ def place_reagents(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFa
         sources[rid] = {}
         for key, columns in sorted(classes.items(), key=lambda kv: kv[1][0]):
             # split the reaction columns of one class over as many source columns as volume needs
-            per_column_need = {c: max(drawn[rid].get(Well(c, r), 0.0) for r, _ in key) for c in columns}
+            per_column_need = {
+                c: max(drawn[rid].get(Well(c, r), 0.0) for r, _ in key) for c in columns
+            }
             chunks: list[list[int]] = [[]]
             load = 0.0
             for c in columns:
@@ -111,7 +128,12 @@ def place_reagents(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFa
                 load += need
             for chunk in chunks:
                 if next_column >= bb.columns:
-                    diag(("reagents", rid, "library"), "DF519", f"the building-block plate has {bb.columns} columns, not enough for every library stock (needed more for '{rid}')", "use fewer wells, a 'by: row' library, or give the library stocks on their own plate with 'stock.source'")
+                    diag(
+                        ("reagents", rid, "library"),
+                        "DF519",
+                        f"the building-block plate has {bb.columns} columns, not enough for every library stock (needed more for '{rid}')",
+                        "use fewer wells, a 'by: row' library, or give the library stocks on their own plate with 'stock.source'",
+                    )
                     return None
                 for c in chunk:
                     for r, _name in key:
@@ -126,7 +148,12 @@ def place_reagents(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFa
                 next_column += 1
         for (r_id, spot), (name, total) in demand.items():
             if r_id == rid and total + bb.dead_volume_ul > bb.max_volume_ul * deck.fill_limit:
-                diag(("reagents", rid), "DF521", f"{name} needs {total + bb.dead_volume_ul:.0f} µL in {spot}, more than the {bb.max_volume_ul * deck.fill_limit:.0f} µL a building-block well holds", "use a more concentrated stock or fewer wells")
+                diag(
+                    ("reagents", rid),
+                    "DF521",
+                    f"{name} needs {total + bb.dead_volume_ul:.0f} µL in {spot}, more than the {bb.max_volume_ul * deck.fill_limit:.0f} µL a building-block well holds",
+                    "use a more concentrated stock or fewer wells",
+                )
                 ok = False
 
     # ---- common reagents and solvents → reservoirs
@@ -135,7 +162,12 @@ def place_reagents(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFa
     for rid in common:
         if not reservoirs:
             path = ("reagents", rid) if rid in p.reagents else ("steps",)
-            diag(path, "DF518", f"no reagent reservoir left for '{rid}' ({len(deck.reservoirs)} on this deck, {len(common)} common reagents and solvents to place)", "use a deck with more troughs, or combine reagents into one stock")
+            diag(
+                path,
+                "DF518",
+                f"no reagent reservoir left for '{rid}' ({len(deck.reservoirs)} on this deck, {len(common)} common reagents and solvents to place)",
+                "use a deck with more troughs, or combine reagents into one stock",
+            )
             return None
         position = reservoirs.pop(0)
         labware, _, well_name = position.partition(":")
@@ -149,7 +181,12 @@ def place_reagents(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFa
         dead = deck.reservoir_dead_ul.get(position, 0.0)
         if total + dead > limit:
             path = ("reagents", rid) if rid in p.reagents else ("steps",)
-            diag(path, "DF521", f"'{rid}' needs {total + dead:.0f} µL in {position}, more than its {limit:.0f} µL", "use a more concentrated stock or fewer wells")
+            diag(
+                path,
+                "DF521",
+                f"'{rid}' needs {total + dead:.0f} µL in {position}, more than its {limit:.0f} µL",
+                "use a more concentrated stock or fewer wells",
+            )
             ok = False
     return Placement(sources, demand) if ok else None
 

@@ -48,23 +48,36 @@ class Operation(BaseModel):
     step: int = Field(description="index of the protocol step (0-based)")
     line: int = Field(description="line of the step in the protocol file")
     reagent: str | None = None
-    substances: list[str] | None = Field(None, description="what each channel carries (library members)")
+    substances: list[str] | None = Field(
+        None, description="what each channel carries (library members)"
+    )
     channels: list[int] | None = None
-    wells: list[str] | None = Field(None, description="reaction wells, or LABWARE:WELL for other labware")
+    wells: list[str] | None = Field(
+        None, description="reaction wells, or LABWARE:WELL for other labware"
+    )
     volumes_uL: list[float] | None = None
     mg: list[float] | None = None
     tips: list[str] | None = Field(None, description="tip spots, RACK:WELL")
     tip_type: str | None = None
-    return_tips: bool | None = Field(None, description="drop_tips puts the tips back in their spots for reuse by the same reagent")
+    return_tips: bool | None = Field(
+        None,
+        description="drop_tips puts the tips back in their spots for reuse by the same reagent",
+    )
     celsius: float | None = None
-    ramp_s: float | None = Field(None, description="set_temperature: a controlled ramp over this time")
+    ramp_s: float | None = Field(
+        None, description="set_temperature: a controlled ramp over this time"
+    )
     rpm: float | None = None
     message: str | None = None
     into: str | None = None
-    aliquot: int | None = Field(None, description="dropwise/portionwise: which aliquot (1-based) of how many")
+    aliquot: int | None = Field(
+        None, description="dropwise/portionwise: which aliquot (1-based) of how many"
+    )
     aliquots: int | None = None
     target_ph: str | None = None
-    manual: bool | None = Field(None, description="dispense_powder done by the operator (weighed in by hand)")
+    manual: bool | None = Field(
+        None, description="dispense_powder done by the operator (weighed in by hand)"
+    )
 
     @property
     def end(self) -> float:
@@ -86,7 +99,9 @@ class WellPlan(BaseModel):
     reagents: dict[str, WellAmount]
     final_volume_uL: float
     max_volume_uL: float
-    reaction_time_s: float | None = Field(None, description="from the well's last addition to its quench (or the end)")
+    reaction_time_s: float | None = Field(
+        None, description="from the well's last addition to its quench (or the end)"
+    )
 
 
 class StockPlan(BaseModel):
@@ -104,7 +119,9 @@ class StockPlan(BaseModel):
     volume_uL: float
     dead_volume_uL: float
     weigh_mg: float | None = Field(None, description="solute to weigh for volume_uL of stock")
-    solvent_uL: float | None = Field(None, description="make up to volume_uL with the solvent (about this much)")
+    solvent_uL: float | None = Field(
+        None, description="make up to volume_uL with the solvent (about this much)"
+    )
 
 
 class StepSummary(BaseModel):
@@ -124,7 +141,9 @@ class Plan(BaseModel):
     diazflow_plan: int = PLAN_VERSION
     protocol: str
     deck: str
-    vessel_labware: str = Field(description="the deck labware whose wells the plan's reaction wells are")
+    vessel_labware: str = Field(
+        description="the deck labware whose wells the plan's reaction wells are"
+    )
     makespan_s: float
     lower_bound_s: float
     wells: dict[str, WellPlan]
@@ -135,8 +154,13 @@ class Plan(BaseModel):
     operations: list[Operation]
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=1, ensure_ascii=False) + "\n"
+        return (
+            json.dumps(
+                self.model_dump(mode="json", exclude_none=True), indent=1, ensure_ascii=False
+            )
+            + "\n"
+        )
 
     @classmethod
-    def from_json(cls, text: str) -> "Plan":
+    def from_json(cls, text: str) -> Plan:
         return cls.model_validate_json(text)

@@ -67,7 +67,10 @@ class _Tips:
 
     def take(self, tip: TipType, count: int) -> list[str]:
         start = self.next_index[tip.name]
-        spots = [tip.spots[(start + i) % len(tip.spots)] if tip.spots else f"{tip.name}:{start + i}" for i in range(count)]
+        spots = [
+            tip.spots[(start + i) % len(tip.spots)] if tip.spots else f"{tip.name}:{start + i}"
+            for i in range(count)
+        ]
         if start + count > len(tip.spots):
             self.exhausted.add(tip.name)
         self.next_index[tip.name] = start + count
@@ -120,11 +123,35 @@ class _Scheduler:
     def block_device(self) -> str:
         return self.module.name if self.module else CLOCK
 
-    def error(self, step: int, rest: tuple, code: str, message: str, hint: str | None = None, severity: Severity = Severity.ERROR) -> None:
-        self.diags.append(self.loaded.diagnostic(self.loaded.step_path(step, *rest), code, message, hint, severity=severity))
+    def error(
+        self,
+        step: int,
+        rest: tuple,
+        code: str,
+        message: str,
+        hint: str | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        self.diags.append(
+            self.loaded.diagnostic(
+                self.loaded.step_path(step, *rest), code, message, hint, severity=severity
+            )
+        )
 
-    def emit(self, t: float, duration: float, device: str, op: str, step: int, **params: Any) -> float:
-        self.ops.append({"t": t, "duration": duration, "device": device, "op": op, "step": step, "line": self.loaded.step_line(step), **{k: v for k, v in params.items() if v is not None}})
+    def emit(
+        self, t: float, duration: float, device: str, op: str, step: int, **params: Any
+    ) -> float:
+        self.ops.append(
+            {
+                "t": t,
+                "duration": duration,
+                "device": device,
+                "op": op,
+                "step": step,
+                "line": self.loaded.step_line(step),
+                **{k: v for k, v in params.items() if v is not None},
+            }
+        )
         return t + duration
 
     # ------------------------------------------------------------------ liquid handling timings
@@ -158,38 +185,80 @@ class _Scheduler:
 
     # ------------------------------------------------------------------ temperature
 
-    def change_temperature(self, step: int, target: float, over: float | None, rest: tuple = ("to",)) -> float:
+    def change_temperature(
+        self, step: int, target: float, over: float | None, rest: tuple = ("to",)
+    ) -> float:
         module = self.module
         # On an error the plan is discarded, but later steps are checked as if the block had got
         # there, so one impossible set-point does not cascade into follow-on errors.
         previous, self.temperature = self.temperature, target
         if module is None or not module.controls_temperature:
-            self.error(step, rest, "DF511", f"'{self.p.vessels.labware}' does not sit on a temperature module", "place the reaction labware on a temperature module in the deck layout")
+            self.error(
+                step,
+                rest,
+                "DF511",
+                f"'{self.p.vessels.labware}' does not sit on a temperature module",
+                "place the reaction labware on a temperature module in the deck layout",
+            )
             return self.now
         ambient = self.deck.ambient_c
         if target < ambient - module.settle_tolerance_c and not module.active_cooling:
             # checked before the range: "cannot cool" is the reason, whatever the range says
-            self.error(step, rest, "DF513", f"{module.name} cannot cool below ambient ({ambient:g} °C) to {target:g} °C: it has no active cooling", "use a deck with a cooling module (e.g. starlet_chem.yaml), or run the step at room temperature")
+            self.error(
+                step,
+                rest,
+                "DF513",
+                f"{module.name} cannot cool below ambient ({ambient:g} °C) to {target:g} °C: it has no active cooling",
+                "use a deck with a cooling module (e.g. starlet_chem.yaml), or run the step at room temperature",
+            )
             return self.now
         if not (module.min_c <= target <= module.max_c):
-            self.error(step, rest, "DF512", f"{target:g} °C is outside the range of {module.name} ({module.min_c:g} to {module.max_c:g} °C)", _range_hint(module, target))
+            self.error(
+                step,
+                rest,
+                "DF512",
+                f"{target:g} °C is outside the range of {module.name} ({module.min_c:g} to {module.max_c:g} °C)",
+                _range_hint(module, target),
+            )
             return self.now
         physical = module.ramp_seconds(previous, target)
         ramp = physical
         if over is not None:
             if over + 1e-9 < physical:
-                self.error(step, rest[:-1] + ("over",), "DF603", f"{module.name} needs at least {physical / 60:.1f} min to go from {previous:g} to {target:g} °C, longer than 'over: {over / 60:g} min'", f"allow 'over: {math.ceil(physical / 60)} min' or more")
+                self.error(
+                    step,
+                    rest[:-1] + ("over",),
+                    "DF603",
+                    f"{module.name} needs at least {physical / 60:.1f} min to go from {previous:g} to {target:g} °C, longer than 'over: {over / 60:g} min'",
+                    f"allow 'over: {math.ceil(physical / 60)} min' or more",
+                )
             ramp = max(over, physical)
         tm = self.deck.timings
-        t = self.emit(self.now, tm.set_temperature_s, module.name, "set_temperature", step, celsius=r3(target), ramp_s=r3(over) if over else None)
+        t = self.emit(
+            self.now,
+            tm.set_temperature_s,
+            module.name,
+            "set_temperature",
+            step,
+            celsius=r3(target),
+            ramp_s=r3(over) if over else None,
+        )
         t = self.emit(t, ramp, module.name, "wait_temperature", step, celsius=r3(target))
         return t
 
-    def shake(self, step: int, start: float, duration: float, rpm: float | None, rest: tuple) -> float:
+    def shake(
+        self, step: int, start: float, duration: float, rpm: float | None, rest: tuple
+    ) -> float:
         module = self.module
         if module is None or not module.can_shake:
             where = module.name if module else self.p.vessels.labware
-            self.error(step, rest, "DF514", f"'{self.p.vessels.labware}' sits on {where}, which cannot mix: stirring needs a shaker", "use a heater-shaker or heater-cooler-shaker module, or use 'hold' (no mixing)")
+            self.error(
+                step,
+                rest,
+                "DF514",
+                f"'{self.p.vessels.labware}' sits on {where}, which cannot mix: stirring needs a shaker",
+                "use a heater-shaker or heater-cooler-shaker module, or use 'hold' (no mixing)",
+            )
             return start + duration
         speed = rpm if rpm is not None else module.default_rpm
         tm = self.deck.timings
@@ -214,16 +283,36 @@ class _Scheduler:
         if keep_below is not None:
             tol = self.module.settle_tolerance_c if self.module else 0.0
             if self.temperature + tol > keep_below.value:
-                self.error(step, ("keep_below",), "DF605", f"the addition must stay below {keep_below.value:g} °C but the block is at {self.temperature:g} °C (±{tol:g} °C)", f"add 'cool: {{to: {max(keep_below.value - 5, -10):g} degC}}' before this step")
+                self.error(
+                    step,
+                    ("keep_below",),
+                    "DF605",
+                    f"the addition must stay below {keep_below.value:g} °C but the block is at {self.temperature:g} °C (±{tol:g} °C)",
+                    f"add 'cool: {{to: {max(keep_below.value - 5, -10):g} degC}}' before this step",
+                )
         dropwise = getattr(params, "dropwise", None)
         portionwise = getattr(params, "portionwise", None)
         if dropwise is None and portionwise is None:
             return self.add_at_once(step, rid, wells, volume, source, per_member_tips, additions)
         lo, hi = window(dropwise if dropwise is not None else portionwise.over)
         fixed_n = portionwise.portions if portionwise is not None else None
-        return self.add_spread(step, rid, wells, volume, source, per_member_tips, lo, hi, fixed_n, additions, ("dropwise",) if dropwise is not None else ("portionwise",))
+        return self.add_spread(
+            step,
+            rid,
+            wells,
+            volume,
+            source,
+            per_member_tips,
+            lo,
+            hi,
+            fixed_n,
+            additions,
+            ("dropwise",) if dropwise is not None else ("portionwise",),
+        )
 
-    def pick_tip(self, step: int, volumes: list[float], rest: tuple = ("reagent",), needed: int = 0) -> TipType | None:
+    def pick_tip(
+        self, step: int, volumes: list[float], rest: tuple = ("reagent",), needed: int = 0
+    ) -> TipType | None:
         """The smallest tip type that takes every volume and still has ``needed`` tips left.
 
         Falling back to a larger tip when the small ones run out is what an operator would do; only
@@ -238,7 +327,13 @@ class _Scheduler:
             return fitting[0]  # runs out: DF520 is reported with the count needed
         smallest = self.deck.smallest_min_ul
         if lo < smallest - 1e-9:
-            self.error(step, rest, "DF517", f"{lo:.2f} µL is below the smallest volume this deck's tips handle ({smallest:g} µL)", "use a more dilute stock, a larger scale, or a deck with smaller tips")
+            self.error(
+                step,
+                rest,
+                "DF517",
+                f"{lo:.2f} µL is below the smallest volume this deck's tips handle ({smallest:g} µL)",
+                "use a more dilute stock, a larger scale, or a deck with smaller tips",
+            )
             return None
         return self.deck.largest_tip
 
@@ -253,10 +348,23 @@ class _Scheduler:
             return [self.chem.members[(reagent.library, w)].name for w in wells]
         return [reagent.substance.name if reagent.substance else rid] * len(wells)
 
-    def add_at_once(self, step: int, rid: str, wells: list[Well], volume: dict[Well, float], source: dict[Well, SourceSpot], per_member: bool, additions: list[Addition]) -> float:
+    def add_at_once(
+        self,
+        step: int,
+        rid: str,
+        wells: list[Well],
+        volume: dict[Well, float],
+        source: dict[Well, SourceSpot],
+        per_member: bool,
+        additions: list[Addition],
+    ) -> float:
         vols = [volume[w] for w in wells]
         cap = self.deck.largest_tip.max_ul if self.deck.largest_tip else max(vols)
-        tip = self.pick_tip(step, [min(min(vols), cap)] + [min(v, cap) for v in vols], needed=len(wells) if per_member else min(self.deck.channels, len(wells)))
+        tip = self.pick_tip(
+            step,
+            [min(min(vols), cap)] + [min(v, cap) for v in vols],
+            needed=len(wells) if per_member else min(self.deck.channels, len(wells)),
+        )
         if tip is None:
             return self.now
         t = self.now
@@ -266,32 +374,101 @@ class _Scheduler:
             channels = tip.channel_list(len(group))
             n = max(self.transfers(tip, volume[w]) for w in group)
             if per_member or held is None:
-                held = self.tips.take(tip, len(group)) if per_member else self.tips.take(tip, min(self.deck.channels, len(wells)))
-                t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=tip.channel_list(len(held)), tips=held, tip_type=tip.name)
+                held = (
+                    self.tips.take(tip, len(group))
+                    if per_member
+                    else self.tips.take(tip, min(self.deck.channels, len(wells)))
+                )
+                t = self.emit(
+                    t,
+                    self.t_pick(),
+                    LIQUID_HANDLER,
+                    "pick_up_tips",
+                    step,
+                    channels=tip.channel_list(len(held)),
+                    tips=held,
+                    tip_type=tip.name,
+                )
             for k in range(n):
                 part = [_aliquot(volume[w], n, k) for w in group]
                 srcs = [str(source[w]) for w in group]
-                t = self.emit(t, self.t_aspirate(part, tip), LIQUID_HANDLER, "aspirate", step, reagent=rid, channels=channels, wells=srcs, volumes_uL=[r3(v) for v in part])
-                t = self.emit(t, self.t_dispense(part, tip), LIQUID_HANDLER, "dispense", step, reagent=rid, substances=self.substances(rid, group), channels=channels, wells=[w.name for w in group], volumes_uL=[r3(v) for v in part])
+                t = self.emit(
+                    t,
+                    self.t_aspirate(part, tip),
+                    LIQUID_HANDLER,
+                    "aspirate",
+                    step,
+                    reagent=rid,
+                    channels=channels,
+                    wells=srcs,
+                    volumes_uL=[r3(v) for v in part],
+                )
+                t = self.emit(
+                    t,
+                    self.t_dispense(part, tip),
+                    LIQUID_HANDLER,
+                    "dispense",
+                    step,
+                    reagent=rid,
+                    substances=self.substances(rid, group),
+                    channels=channels,
+                    wells=[w.name for w in group],
+                    volumes_uL=[r3(v) for v in part],
+                )
             for w in group:
                 self.last_addition_end[w] = t
             if per_member:
-                t = self.emit(t, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=channels, tips=held)
+                t = self.emit(
+                    t,
+                    self.t_drop(),
+                    LIQUID_HANDLER,
+                    "drop_tips",
+                    step,
+                    channels=channels,
+                    tips=held,
+                )
         if not per_member and held is not None:
-            t = self.emit(t, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=tip.channel_list(len(held)), tips=held)
+            t = self.emit(
+                t,
+                self.t_drop(),
+                LIQUID_HANDLER,
+                "drop_tips",
+                step,
+                channels=tip.channel_list(len(held)),
+                tips=held,
+            )
         return t
 
-    def add_spread(self, step: int, rid: str, wells: list[Well], volume: dict[Well, float], source: dict[Well, SourceSpot], per_member: bool, lo: float, hi: float, fixed_n: int | None, additions: list[Addition], rest: tuple) -> float:
+    def add_spread(
+        self,
+        step: int,
+        rid: str,
+        wells: list[Well],
+        volume: dict[Well, float],
+        source: dict[Well, SourceSpot],
+        per_member: bool,
+        lo: float,
+        hi: float,
+        fixed_n: int | None,
+        additions: list[Addition],
+        rest: tuple,
+    ) -> float:
         """Dropwise / portionwise: n even aliquots per well, interleaved over the plate."""
         groups = self.groups(wells)
         vmin, vmax = min(volume.values()), max(volume.values())
         # The smallest tip type that still has enough tips for this step sets the smallest aliquot
         # (a parked tip per library member, or one set of tips for a common reagent).
         needed = len(wells) if per_member else min(self.deck.channels, len(wells))
-        available = [t for t in sorted(self.deck.tips, key=lambda t: t.max_ul) if self.tips.remaining(t) >= needed]
+        available = [
+            t
+            for t in sorted(self.deck.tips, key=lambda t: t.max_ul)
+            if self.tips.remaining(t) >= needed
+        ]
         smallest = available[0].min_ul if available else self.deck.smallest_min_ul
         largest = self.deck.largest_tip.max_ul if self.deck.largest_tip else vmax
-        n_by_volume = int(math.floor(vmin / smallest + 1e-9)) if smallest > 0 else MAX_DROPWISE_ALIQUOTS
+        n_by_volume = (
+            int(math.floor(vmin / smallest + 1e-9)) if smallest > 0 else MAX_DROPWISE_ALIQUOTS
+        )
         n_needed_for_tip = math.ceil(vmax / largest - 1e-9)
 
         def tip_for(n: int) -> TipType | None:
@@ -309,11 +486,23 @@ class _Scheduler:
         if fixed_n is not None:
             n = fixed_n
             if vmin / n < smallest:
-                self.error(step, rest, "DF517", f"{n} portions of {vmin:.2f} µL are {vmin / n:.2f} µL each, below the smallest volume this deck's tips handle ({smallest:g} µL)", "use fewer portions or a more dilute stock")
+                self.error(
+                    step,
+                    rest,
+                    "DF517",
+                    f"{n} portions of {vmin:.2f} µL are {vmin / n:.2f} µL each, below the smallest volume this deck's tips handle ({smallest:g} µL)",
+                    "use fewer portions or a more dilute stock",
+                )
                 return self.now
         else:
             if n_by_volume < 2:
-                self.error(step, rest, "DF604", f"{vmin:.2f} µL per well is too little to add dropwise: an aliquot must be at least {smallest:g} µL", "use a more dilute stock so the volume can be split, or drop 'dropwise'")
+                self.error(
+                    step,
+                    rest,
+                    "DF604",
+                    f"{vmin:.2f} µL per well is too little to add dropwise: an aliquot must be at least {smallest:g} µL",
+                    "use a more dilute stock so the volume can be split, or drop 'dropwise'",
+                )
                 return self.now
             n_min = max(min(MIN_DROPWISE_ALIQUOTS, n_by_volume), n_needed_for_tip)
             if n_min > n_by_volume:
@@ -323,7 +512,9 @@ class _Scheduler:
             if duration > hi + 1e-9:
                 self.infeasible(step, rest, len(wells), n_min, r, lo, hi)
                 return self.now
-            n = min(n_by_volume, MAX_DROPWISE_ALIQUOTS, max(n_min, int(math.floor(duration / r + 1e-9))))
+            n = min(
+                n_by_volume, MAX_DROPWISE_ALIQUOTS, max(n_min, int(math.floor(duration / r + 1e-9)))
+            )
         r = round_time(n)
         duration = max(lo, n * r)
         if duration > hi + 1e-9:
@@ -333,7 +524,12 @@ class _Scheduler:
         # round ends exactly when the window does: Δ = (D − R) / (n − 1) ≥ R because D ≥ n·R.
         interval = (duration - r) / (n - 1) if n > 1 else duration
         part_of = {w: volume[w] / n for w in wells}
-        tip = self.pick_tip(step, list(part_of.values()), rest, needed=len(wells) if per_member else min(self.deck.channels, len(wells)))
+        tip = self.pick_tip(
+            step,
+            list(part_of.values()),
+            rest,
+            needed=len(wells) if per_member else min(self.deck.channels, len(wells)),
+        )
         if tip is None:
             return self.now
         t0 = self.now
@@ -347,26 +543,88 @@ class _Scheduler:
                 if per_member:
                     if gi not in parked:
                         parked[gi] = self.tips.take(tip, len(group))
-                    t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=channels, tips=parked[gi], tip_type=tip.name)
+                    t = self.emit(
+                        t,
+                        self.t_pick(),
+                        LIQUID_HANDLER,
+                        "pick_up_tips",
+                        step,
+                        channels=channels,
+                        tips=parked[gi],
+                        tip_type=tip.name,
+                    )
                 elif held is None:
                     held = self.tips.take(tip, min(self.deck.channels, len(wells)))
-                    t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=tip.channel_list(len(held)), tips=held, tip_type=tip.name)
+                    t = self.emit(
+                        t,
+                        self.t_pick(),
+                        LIQUID_HANDLER,
+                        "pick_up_tips",
+                        step,
+                        channels=tip.channel_list(len(held)),
+                        tips=held,
+                        tip_type=tip.name,
+                    )
                 part = [_aliquot(volume[w], n, k) for w in group]
                 srcs = [str(source[w]) for w in group]
-                t = self.emit(t, self.t_aspirate(part, tip), LIQUID_HANDLER, "aspirate", step, reagent=rid, channels=channels, wells=srcs, volumes_uL=[r3(v) for v in part], aliquot=k + 1, aliquots=n)
-                t = self.emit(t, self.t_dispense(part, tip), LIQUID_HANDLER, "dispense", step, reagent=rid, substances=self.substances(rid, group), channels=channels, wells=[w.name for w in group], volumes_uL=[r3(v) for v in part], aliquot=k + 1, aliquots=n)
+                t = self.emit(
+                    t,
+                    self.t_aspirate(part, tip),
+                    LIQUID_HANDLER,
+                    "aspirate",
+                    step,
+                    reagent=rid,
+                    channels=channels,
+                    wells=srcs,
+                    volumes_uL=[r3(v) for v in part],
+                    aliquot=k + 1,
+                    aliquots=n,
+                )
+                t = self.emit(
+                    t,
+                    self.t_dispense(part, tip),
+                    LIQUID_HANDLER,
+                    "dispense",
+                    step,
+                    reagent=rid,
+                    substances=self.substances(rid, group),
+                    channels=channels,
+                    wells=[w.name for w in group],
+                    volumes_uL=[r3(v) for v in part],
+                    aliquot=k + 1,
+                    aliquots=n,
+                )
                 for w in group:
                     self.last_addition_end[w] = t
                 if per_member:
                     last = k == n - 1
-                    t = self.emit(t, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=channels, tips=parked[gi], return_tips=None if last else True)
+                    t = self.emit(
+                        t,
+                        self.t_drop(),
+                        LIQUID_HANDLER,
+                        "drop_tips",
+                        step,
+                        channels=channels,
+                        tips=parked[gi],
+                        return_tips=None if last else True,
+                    )
             end = t
         end = max(end, t0 + duration)  # a single-aliquot "window" still lasts the window
         if held is not None:
-            end = self.emit(end, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=tip.channel_list(len(held)), tips=held)
+            end = self.emit(
+                end,
+                self.t_drop(),
+                LIQUID_HANDLER,
+                "drop_tips",
+                step,
+                channels=tip.channel_list(len(held)),
+                tips=held,
+            )
         return end
 
-    def infeasible(self, step: int, rest: tuple, wells: int, n: int, round_s: float, lo: float, hi: float) -> None:
+    def infeasible(
+        self, step: int, rest: tuple, wells: int, n: int, round_s: float, lo: float, hi: float
+    ) -> None:
         need = n * round_s
         channels = self.deck.channels
         self.error(
@@ -385,23 +643,53 @@ class _Scheduler:
         if not wells:
             return self.now
         if getattr(params, "dropwise", None) is not None:
-            self.error(step, ("dropwise",), "DF606", f"'{rid}' is a solid and cannot be added dropwise", "use 'portionwise: {portions: N, over: ...}'")
+            self.error(
+                step,
+                ("dropwise",),
+                "DF606",
+                f"'{rid}' is a solid and cannot be added dropwise",
+                "use 'portionwise: {portions: N, over: ...}'",
+            )
             return self.now
         portionwise = getattr(params, "portionwise", None)
         n = portionwise.portions if portionwise else 1
         manual = reagent.dispense == "manual"
         if manual:
             names = self.substances(rid, wells)
-            message = f"Weigh {reagent.substance.name if reagent.substance else rid} into the wells of {self.p.vessels.labware}: " + ", ".join(f"{w.name} {mg[w]:.2f} mg" for w in wells[:4]) + (" …" if len(wells) > 4 else "")
+            message = (
+                f"Weigh {reagent.substance.name if reagent.substance else rid} into the wells of {self.p.vessels.labware}: "
+                + ", ".join(f"{w.name} {mg[w]:.2f} mg" for w in wells[:4])
+                + (" …" if len(wells) > 4 else "")
+            )
             t = self.now
             for k in range(n):
-                t = self.emit(t, 0.0, OPERATOR, "dispense_powder", step, reagent=rid, substances=names, wells=[w.name for w in wells], mg=[_aliquot(mg[w], n, k) for w in wells], manual=True, message=message, aliquot=k + 1 if n > 1 else None, aliquots=n if n > 1 else None)
+                t = self.emit(
+                    t,
+                    0.0,
+                    OPERATOR,
+                    "dispense_powder",
+                    step,
+                    reagent=rid,
+                    substances=names,
+                    wells=[w.name for w in wells],
+                    mg=[_aliquot(mg[w], n, k) for w in wells],
+                    manual=True,
+                    message=message,
+                    aliquot=k + 1 if n > 1 else None,
+                    aliquots=n if n > 1 else None,
+                )
             for w in wells:
                 self.last_addition_end[w] = t
             return t
         device = self.deck.powder_dispenser
         if device is None:
-            self.error(step, ("reagent",), "DF515", f"'{rid}' is dispensed as a powder but the deck has no powder dispenser", "declare it 'solid: {dispense: manual}' so the operator weighs it in")
+            self.error(
+                step,
+                ("reagent",),
+                "DF515",
+                f"'{rid}' is dispensed as a powder but the deck has no powder dispenser",
+                "declare it 'solid: {dispense: manual}' so the operator weighs it in",
+            )
             return self.now
         tm = self.deck.timings
 
@@ -412,7 +700,13 @@ class _Scheduler:
         lo, hi = window(portionwise.over) if portionwise else (0.0, math.inf)
         duration = max(lo, n * round_s)
         if duration > hi + 1e-9:
-            self.error(step, ("portionwise",), "DF602", f"the powder dispenser needs {math.ceil(n * round_s / 60)} min for {n} portions in each of {len(wells)} wells ({round_s / 60:.1f} min per round), longer than {hi / 60:g} min", f"allow at least {math.ceil(n * round_s / 60)} min, use fewer portions or fewer wells")
+            self.error(
+                step,
+                ("portionwise",),
+                "DF602",
+                f"the powder dispenser needs {math.ceil(n * round_s / 60)} min for {n} portions in each of {len(wells)} wells ({round_s / 60:.1f} min per round), longer than {hi / 60:g} min",
+                f"allow at least {math.ceil(n * round_s / 60)} min, use fewer portions or fewer wells",
+            )
             return self.now
         interval = (duration - round_s) / (n - 1) if n > 1 else duration
         t = self.now
@@ -420,7 +714,19 @@ class _Scheduler:
         for k in range(n):
             t = max(self.now + k * interval, end)
             for w in wells:
-                t = self.emit(t, dose_time(w), device, "dispense_powder", step, reagent=rid, substances=self.substances(rid, [w]), wells=[w.name], mg=[_aliquot(mg[w], n, k)], aliquot=k + 1 if n > 1 else None, aliquots=n if n > 1 else None)
+                t = self.emit(
+                    t,
+                    dose_time(w),
+                    device,
+                    "dispense_powder",
+                    step,
+                    reagent=rid,
+                    substances=self.substances(rid, [w]),
+                    wells=[w.name],
+                    mg=[_aliquot(mg[w], n, k)],
+                    aliquot=k + 1 if n > 1 else None,
+                    aliquots=n if n > 1 else None,
+                )
                 self.last_addition_end[w] = t
             end = t
         end = max(end, self.now + duration)
@@ -431,33 +737,69 @@ class _Scheduler:
     def take_samples(self, step: int, params: m.SampleParams) -> None:
         prev = self.steps[-1] if self.steps else None
         if prev is None:
-            self.error(step, (), "DF604", "a sample step samples during the previous step, but there is none", "put the sample step after a stir or hold")
+            self.error(
+                step,
+                (),
+                "DF604",
+                "a sample step samples during the previous step, but there is none",
+                "put the sample step after a stir or hold",
+            )
             return
         span = prev.end - prev.start
-        times = [q.value for q in params.at] if params.at else [params.every.value * k for k in range(1, int(span // params.every.value) + 1)]
+        times = (
+            [q.value for q in params.at]
+            if params.at
+            else [params.every.value * k for k in range(1, int(span // params.every.value) + 1)]
+        )
         target = self.deck.labware.get(params.into)
         if target is None:
-            self.error(step, ("into",), "DF510", f"'{params.into}' is not on the deck", f"labware on this deck: {', '.join(sorted(self.deck.labware))}")
+            self.error(
+                step,
+                ("into",),
+                "DF510",
+                f"'{params.into}' is not on the deck",
+                f"labware on this deck: {', '.join(sorted(self.deck.labware))}",
+            )
             return
         wells = list(self.chem.wells)
         capacity = target.rows * target.columns
         needed = len(wells) * len(times)
         if self.sample_wells_used + needed > capacity:
-            self.error(step, ("into",), "DF523", f"{len(times)} sample(s) of {len(wells)} wells need {needed} positions but '{params.into}' has {capacity - self.sample_wells_used} left", "sample fewer time points or fewer wells")
+            self.error(
+                step,
+                ("into",),
+                "DF523",
+                f"{len(times)} sample(s) of {len(wells)} wells need {needed} positions but '{params.into}' has {capacity - self.sample_wells_used} left",
+                "sample fewer time points or fewer wells",
+            )
             return
-        tip = self.pick_tip(step, [params.volume.value], ("volume",), needed=len(wells) * len(times))
+        tip = self.pick_tip(
+            step, [params.volume.value], ("volume",), needed=len(wells) * len(times)
+        )
         if tip is None:
             return
         last_end = -math.inf
         previous_start = -math.inf
         for at in times:
             if at > span + 1e-9:
-                self.error(step, ("at",) if params.at else ("every",), "DF604", f"a sample at {at / 60:g} min falls after the previous step ends ({span / 60:g} min)", "sample within the step's duration")
+                self.error(
+                    step,
+                    ("at",) if params.at else ("every",),
+                    "DF604",
+                    f"a sample at {at / 60:g} min falls after the previous step ends ({span / 60:g} min)",
+                    "sample within the step's duration",
+                )
                 return
             t = prev.start + at
             if t < last_end:
                 interval = t - previous_start
-                self.error(step, ("every",) if params.every else ("at",), "DF604", f"taking {len(wells)} samples takes {(last_end - previous_start) / 60:.1f} min, longer than the {interval / 60:.1f} min until the next sample", "sample less often or fewer wells")
+                self.error(
+                    step,
+                    ("every",) if params.every else ("at",),
+                    "DF604",
+                    f"taking {len(wells)} samples takes {(last_end - previous_start) / 60:.1f} min, longer than the {interval / 60:.1f} min until the next sample",
+                    "sample less often or fewer wells",
+                )
                 return
             previous_start = t
             for group in self.groups(wells):
@@ -466,12 +808,42 @@ class _Scheduler:
                 into = []
                 for _ in group:
                     i = self.sample_wells_used
-                    into.append(f"{params.into}:{row_letter(i % target.rows)}{i // target.rows + 1}")
+                    into.append(
+                        f"{params.into}:{row_letter(i % target.rows)}{i // target.rows + 1}"
+                    )
                     self.sample_wells_used += 1
-                t = self.emit(t, self.t_pick(), LIQUID_HANDLER, "pick_up_tips", step, channels=channels, tips=spots, tip_type=tip.name)
+                t = self.emit(
+                    t,
+                    self.t_pick(),
+                    LIQUID_HANDLER,
+                    "pick_up_tips",
+                    step,
+                    channels=channels,
+                    tips=spots,
+                    tip_type=tip.name,
+                )
                 vols = [params.volume.value] * len(group)
-                t = self.emit(t, self.t_aspirate(vols, tip) + self.t_dispense(vols, tip), LIQUID_HANDLER, "sample", step, channels=channels, wells=[w.name for w in group], volumes_uL=[r3(v) for v in vols], into=params.into, message=",".join(into))
-                t = self.emit(t, self.t_drop(), LIQUID_HANDLER, "drop_tips", step, channels=channels, tips=spots)
+                t = self.emit(
+                    t,
+                    self.t_aspirate(vols, tip) + self.t_dispense(vols, tip),
+                    LIQUID_HANDLER,
+                    "sample",
+                    step,
+                    channels=channels,
+                    wells=[w.name for w in group],
+                    volumes_uL=[r3(v) for v in vols],
+                    into=params.into,
+                    message=",".join(into),
+                )
+                t = self.emit(
+                    t,
+                    self.t_drop(),
+                    LIQUID_HANDLER,
+                    "drop_tips",
+                    step,
+                    channels=channels,
+                    tips=spots,
+                )
                 for w in group:
                     self.sampled_ul[w] = self.sampled_ul.get(w, 0.0) + params.volume.value
             last_end = t
@@ -487,7 +859,15 @@ class _Scheduler:
             detail = None
             if kind == "sample":
                 self.take_samples(i, params)
-                self.steps.append(StepSummary(step=i, kind=kind, line=self.loaded.step_line(i), start=r3(start), end=r3(start)))
+                self.steps.append(
+                    StepSummary(
+                        step=i,
+                        kind=kind,
+                        line=self.loaded.step_line(i),
+                        start=r3(start),
+                        end=r3(start),
+                    )
+                )
                 continue
             if kind in ("add", "adjust_ph", "quench", "add_solvent"):
                 rid = params.reagent if kind != "add_solvent" else f"solvent:{params.solvent}"
@@ -499,7 +879,19 @@ class _Scheduler:
                 if reagent is not None and reagent.form == "solid":
                     end = self.add_solid(i, params, additions)
                 elif kind == "add_solvent":
-                    end = self.add_at_once(i, rid, sorted({a.well for a in additions}), {a.well: a.ul for a in additions}, self.placement.sources.get(rid, {}), False, additions) if additions else self.now
+                    end = (
+                        self.add_at_once(
+                            i,
+                            rid,
+                            sorted({a.well for a in additions}),
+                            {a.well: a.ul for a in additions},
+                            self.placement.sources.get(rid, {}),
+                            False,
+                            additions,
+                        )
+                        if additions
+                        else self.now
+                    )
                 else:
                     end = self.add_liquid(i, kind, params, additions)
                 if kind == "quench":
@@ -512,23 +904,49 @@ class _Scheduler:
                         if w.name in starts:
                             self.quench_start[w] = starts[w.name]
                     if params.stir is not None:
-                        end = self.shake(i, end, resolve_duration(params.stir, self.policy), None, ("stir",))
+                        end = self.shake(
+                            i, end, resolve_duration(params.stir, self.policy), None, ("stir",)
+                        )
                 if kind == "adjust_ph":
                     low, high = params.target
                     detail = f"target pH {low:g}" + (f"-{high:g}" if high != low else "")
                 self.now = end
             elif kind in ("cool", "heat", "warm"):
                 target = resolve_temperature(params.to)
-                self.now = self.change_temperature(i, target, params.over.value if params.over else None)
+                self.now = self.change_temperature(
+                    i, target, params.over.value if params.over else None
+                )
                 if params.then_stir is not None:
-                    self.now = self.shake(i, self.now, resolve_duration(params.then_stir, self.policy), None, ("then_stir",))
+                    self.now = self.shake(
+                        i,
+                        self.now,
+                        resolve_duration(params.then_stir, self.policy),
+                        None,
+                        ("then_stir",),
+                    )
             elif kind == "stir":
-                if params.temperature is not None and abs(params.temperature.value - self.temperature) > 1e-9:
-                    self.now = self.change_temperature(i, params.temperature.value, None, ("temperature",))
-                self.now = self.shake(i, self.now, resolve_duration(params.duration, self.policy), params.speed.value if params.speed else None, ("duration",))
+                if (
+                    params.temperature is not None
+                    and abs(params.temperature.value - self.temperature) > 1e-9
+                ):
+                    self.now = self.change_temperature(
+                        i, params.temperature.value, None, ("temperature",)
+                    )
+                self.now = self.shake(
+                    i,
+                    self.now,
+                    resolve_duration(params.duration, self.policy),
+                    params.speed.value if params.speed else None,
+                    ("duration",),
+                )
             elif kind == "hold":
-                if params.temperature is not None and abs(params.temperature.value - self.temperature) > 1e-9:
-                    self.now = self.change_temperature(i, params.temperature.value, None, ("temperature",))
+                if (
+                    params.temperature is not None
+                    and abs(params.temperature.value - self.temperature) > 1e-9
+                ):
+                    self.now = self.change_temperature(
+                        i, params.temperature.value, None, ("temperature",)
+                    )
                 d = resolve_duration(params.duration, self.policy)
                 self.now = self.emit(self.now, d, self.block_device, "wait", i)
             elif kind == "reflux":
@@ -545,7 +963,11 @@ class _Scheduler:
                 self.now = self.emit(self.now, params.duration.value, CLOCK, "wait", i)
             elif kind == "offdeck":
                 message = params if isinstance(params, str) else params.message
-                d = 0.0 if isinstance(params, str) or params.duration is None else params.duration.value
+                d = (
+                    0.0
+                    if isinstance(params, str) or params.duration is None
+                    else params.duration.value
+                )
                 self.now = self.emit(self.now, d, OPERATOR, "prompt", i, message=message)
             elif kind == "stage":
                 self.sampled_ul = {}  # the operator re-plates: earlier samples left with the old contents
@@ -554,7 +976,16 @@ class _Scheduler:
                 what = reagent.name if reagent and reagent.name else limiting
                 message = f"Stage '{params.name}': place {params.scale.amount.text} of {what} in each well of {self.p.vessels.labware}"
                 self.now = self.emit(self.now, 0.0, OPERATOR, "prompt", i, message=message)
-            self.steps.append(StepSummary(step=i, kind=kind, line=self.loaded.step_line(i), start=r3(start), end=r3(self.now), detail=detail))
+            self.steps.append(
+                StepSummary(
+                    step=i,
+                    kind=kind,
+                    line=self.loaded.step_line(i),
+                    start=r3(start),
+                    end=r3(self.now),
+                    detail=detail,
+                )
+            )
 
     def reflux_temperature(self, step: int) -> float | None:
         from diazflow.chemistry.checks import reflux_temperature
@@ -562,13 +993,23 @@ class _Scheduler:
         solvent = self.chem.stage_of_step(step).solvent
         bp = reflux_temperature(solvent)  # a mixture refluxes at its lowest-boiling component
         if bp is None:
-            self.error(step, (), "DF308", f"the boiling point of '{solvent}' is not known, so reflux has no temperature", "use a solvent the property data knows, or 'heat: {to: ...}' with a hold")
+            self.error(
+                step,
+                (),
+                "DF308",
+                f"the boiling point of '{solvent}' is not known, so reflux has no temperature",
+                "use a solvent the property data knows, or 'heat: {to: ...}' with a hold",
+            )
         return bp
 
 
 def _tips_taking(tips, lo: float, hi: float) -> list[TipType]:
     """Tip types, smallest first, that pipette every volume between ``lo`` and ``hi`` µL."""
-    return [t for t in sorted(tips, key=lambda t: t.max_ul) if t.min_ul <= lo + 1e-9 and hi <= t.max_ul + 1e-9]
+    return [
+        t
+        for t in sorted(tips, key=lambda t: t.max_ul)
+        if t.min_ul <= lo + 1e-9 and hi <= t.max_ul + 1e-9
+    ]
 
 
 def _aliquot(total: float, n: int, k: int) -> float:
@@ -581,7 +1022,9 @@ def _aliquot(total: float, n: int, k: int) -> float:
 def _range_hint(module: ModuleFacts, target: float) -> str:
     if target < module.min_c:
         return f"{module.name} goes down to {module.min_c:g} °C; use a deck with a colder module (e.g. starlet_chem.yaml reaches -10 °C) or a higher temperature"
-    return f"{module.name} goes up to {module.max_c:g} °C; use a lower temperature or a hotter module"
+    return (
+        f"{module.name} goes up to {module.max_c:g} °C; use a lower temperature or a hotter module"
+    )
 
 
 # --------------------------------------------------------------------------- assembling the plan
@@ -602,7 +1045,9 @@ def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
     last_stage_start = s.chem.stages[-1].first_step  # a stage starts from emptied wells
     in_last_stage: dict[Well, float] = {}
     for a in s.chem.additions:
-        entry = per_well.setdefault(a.well, {}).setdefault(a.reagent, {"umol": None, "uL": 0.0, "mg": None, "substance": a.substance})
+        entry = per_well.setdefault(a.well, {}).setdefault(
+            a.reagent, {"umol": None, "uL": 0.0, "mg": None, "substance": a.substance}
+        )
         if a.umol is not None:
             entry["umol"] = (entry["umol"] or 0.0) + a.umol
         # each step's dispenses add up to that step's amount rounded to 1 nL (see _aliquot), so
@@ -635,18 +1080,37 @@ def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
 
 def _stocks(s: _Scheduler) -> list[StockPlan]:
     out: list[StockPlan] = []
-    for (rid, spot), (name, total) in sorted(s.placement.demand.items(), key=lambda kv: (kv[0][1].labware, _well_order(kv[0][1].well), kv[0][0])):
+    for (rid, spot), (name, total) in sorted(
+        s.placement.demand.items(),
+        key=lambda kv: (kv[0][1].labware, _well_order(kv[0][1].well), kv[0][0]),
+    ):
         lw = s.deck.labware.get(spot.labware)
         position = f"{spot.labware}:{spot.well}"
         dead = s.deck.reservoir_dead_ul.get(position, lw.dead_volume_ul if lw else 0.0)
         volume = total + dead
         reagent = s.chem.reagents.get(rid)
         if reagent is None:  # a solvent top-up
-            out.append(StockPlan(reagent=rid, substance=name, form="solvent", location=position, volume_uL=r3(volume), dead_volume_uL=r3(dead)))
+            out.append(
+                StockPlan(
+                    reagent=rid,
+                    substance=name,
+                    form="solvent",
+                    location=position,
+                    volume_uL=r3(volume),
+                    dead_volume_uL=r3(dead),
+                )
+            )
             continue
         mw = None
         if reagent.library:
-            member = next((sub for (lib, w), sub in s.chem.members.items() if lib == reagent.library and sub.name == name), None)
+            member = next(
+                (
+                    sub
+                    for (lib, w), sub in s.chem.members.items()
+                    if lib == reagent.library and sub.name == name
+                ),
+                None,
+            )
             mw = member.mw if member else None
         elif reagent.substance:
             mw = reagent.substance.mw
@@ -675,8 +1139,22 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
             totals[a.reagent] = totals.get(a.reagent, 0.0) + a.mg
     for rid, mg in sorted(totals.items()):
         reagent = s.chem.reagents[rid]
-        where = (s.deck.powder_dispenser or "powder_dispenser") if reagent.dispense == "powder" else "operator (weigh into each well)"
-        out.append(StockPlan(reagent=rid, substance=reagent.substance.name if reagent.substance else rid, form="solid", location=where, volume_uL=0.0, dead_volume_uL=0.0, weigh_mg=r3(mg)))
+        where = (
+            (s.deck.powder_dispenser or "powder_dispenser")
+            if reagent.dispense == "powder"
+            else "operator (weigh into each well)"
+        )
+        out.append(
+            StockPlan(
+                reagent=rid,
+                substance=reagent.substance.name if reagent.substance else rid,
+                form="solid",
+                location=where,
+                volume_uL=0.0,
+                dead_volume_uL=0.0,
+                weigh_mg=r3(mg),
+            )
+        )
     return out
 
 
@@ -686,17 +1164,36 @@ def _well_order(name: str) -> tuple[int, str]:
     return (int(digits) if digits else 0, letters)
 
 
-def schedule(loaded: LoadedProtocol, chem: ResolvedChemistry, deck: DeckFacts, placement: Placement, deck_display: str) -> tuple[Plan | None, list[Diagnostic]]:
+def schedule(
+    loaded: LoadedProtocol,
+    chem: ResolvedChemistry,
+    deck: DeckFacts,
+    placement: Placement,
+    deck_display: str,
+) -> tuple[Plan | None, list[Diagnostic]]:
     s = _Scheduler(loaded, chem, deck, placement)
     s.run()
     for name in sorted(s.tips.exhausted):
         tip = next(t for t in deck.tips if t.name == name)
-        s.diags.append(loaded.diagnostic(("steps",), "DF520", f"the run needs {s.tips.next_index[name]} {name} tips but the deck holds {len(tip.spots)}", "add tip racks of this type to the deck layout, use fewer wells, or fewer aliquots/samples that need these tips", key=True))
+        s.diags.append(
+            loaded.diagnostic(
+                ("steps",),
+                "DF520",
+                f"the run needs {s.tips.next_index[name]} {name} tips but the deck holds {len(tip.spots)}",
+                "add tip racks of this type to the deck layout, use fewer wells, or fewer aliquots/samples that need these tips",
+                key=True,
+            )
+        )
     if any(d.is_error for d in s.diags):
         return None, s.diags
     ops = sorted(s.ops, key=lambda o: (o["t"], _device_order(o["device"]), o["step"]))
     # round start and end (not the duration) so back-to-back operations stay back to back
-    operations = [Operation(id=i, **{**o, "t": r3(o["t"]), "duration": r3(r3(o["t"] + o["duration"]) - r3(o["t"]))}) for i, o in enumerate(ops)]
+    operations = [
+        Operation(
+            id=i, **{**o, "t": r3(o["t"]), "duration": r3(r3(o["t"] + o["duration"]) - r3(o["t"]))}
+        )
+        for i, o in enumerate(ops)
+    ]
     makespan = max((op.end for op in operations), default=0.0)
     lower_bound = compute_lower_bound(operations, loaded.protocol, s.policy)
     plan = Plan(
@@ -734,7 +1231,9 @@ def compute_lower_bound(operations: list[Operation], protocol: m.Protocol, polic
         if kind == "sample":
             continue
         step_min = max(busy.get(index, {}).values(), default=0.0)
-        spread = getattr(params, "dropwise", None) or (params.portionwise.over if getattr(params, "portionwise", None) else None)
+        spread = getattr(params, "dropwise", None) or (
+            params.portionwise.over if getattr(params, "portionwise", None) else None
+        )
         if spread is not None:
             step_min = max(step_min, window(spread)[0])
         chain += step_min

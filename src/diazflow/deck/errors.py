@@ -11,7 +11,8 @@ DF510 and above are reserved for checks of a protocol against a deck.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from diazflow.diagnostics import Diagnostic, DiagnosticsError
 from diazflow.language.source import SourceDocument
@@ -35,8 +36,9 @@ def did_you_mean(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -
 # --------------------------------------------------------------------------- pydantic → diagnostics
 
 
-
-def validation_diagnostics(source: SourceDocument, errors: Sequence[Mapping[str, Any]], field_names: Iterable[str]) -> list[Diagnostic]:
+def validation_diagnostics(
+    source: SourceDocument, errors: Sequence[Mapping[str, Any]], field_names: Iterable[str]
+) -> list[Diagnostic]:
     """Turn ``ValidationError.errors()`` into DF500 diagnostics at the offending YAML position."""
     names = sorted(set(field_names))
     out: list[Diagnostic] = []
@@ -49,22 +51,56 @@ def validation_diagnostics(source: SourceDocument, errors: Sequence[Mapping[str,
         if kind == "extra_forbidden":
             key = loc[-1] if loc else "?"
             close = did_you_mean(str(key), names)
-            parent = ".".join(str(p) for p in path[:-1] if not isinstance(p, int)) or "the top level"
-            hint = f"did you mean '{close}'?" if close else "remove it; docs/deck-layouts.md lists the keys allowed here"
-            out.append(source.diagnostic(path, LAYOUT_INVALID, f"unknown key '{key}' in {parent}", hint, key=True))
+            parent = (
+                ".".join(str(p) for p in path[:-1] if not isinstance(p, int)) or "the top level"
+            )
+            hint = (
+                f"did you mean '{close}'?"
+                if close
+                else "remove it; docs/deck-layouts.md lists the keys allowed here"
+            )
+            out.append(
+                source.diagnostic(
+                    path, LAYOUT_INVALID, f"unknown key '{key}' in {parent}", hint, key=True
+                )
+            )
         elif kind == "missing":
             key = loc[-1] if loc else "?"
-            out.append(source.diagnostic(path, LAYOUT_INVALID, f"missing key '{key}' in {where}", f"add '{key}: ...'"))
+            out.append(
+                source.diagnostic(
+                    path, LAYOUT_INVALID, f"missing key '{key}' in {where}", f"add '{key}: ...'"
+                )
+            )
         elif kind == "literal_error":
             expected = str((err.get("ctx") or {}).get("expected", ""))
-            choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",") if c.strip()]
+            choices = [
+                c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",") if c.strip()
+            ]
             close = did_you_mean(str(value), choices) if isinstance(value, str) else None
             hint = f"did you mean '{close}'?" if close else None
-            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {_describe(value)} is not allowed; expected {expected}", hint))
+            out.append(
+                source.diagnostic(
+                    path,
+                    LAYOUT_INVALID,
+                    f"{where}: {_describe(value)} is not allowed; expected {expected}",
+                    hint,
+                )
+            )
         elif kind == "string_pattern_mismatch":
-            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {_describe(value)} is not a valid name", "names are letters, digits and '_', starting with a letter"))
+            out.append(
+                source.diagnostic(
+                    path,
+                    LAYOUT_INVALID,
+                    f"{where}: {_describe(value)} is not a valid name",
+                    "names are letters, digits and '_', starting with a letter",
+                )
+            )
         elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {err['msg'].lower()} (got {_describe(value)})"))
+            out.append(
+                source.diagnostic(
+                    path, LAYOUT_INVALID, f"{where}: {err['msg'].lower()} (got {_describe(value)})"
+                )
+            )
         elif kind in ("too_short", "too_long"):
             out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {err['msg'].lower()}"))
         elif kind == "value_error":
@@ -76,7 +112,14 @@ def validation_diagnostics(source: SourceDocument, errors: Sequence[Mapping[str,
                 hint = "YAML reads yes/no/on/off as booleans: quote the text"
             elif value is None:
                 hint = "the value is empty; write it after the colon"
-            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: expected {_TYPE_WORDS[kind]}, got {_describe(value)}", hint))
+            out.append(
+                source.diagnostic(
+                    path,
+                    LAYOUT_INVALID,
+                    f"{where}: expected {_TYPE_WORDS[kind]}, got {_describe(value)}",
+                    hint,
+                )
+            )
         else:
             out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {err['msg']}"))
     # a union reports one error per branch at the same place: keep the first per position

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -27,7 +28,13 @@ from diazflow.deck.errors import (
     model_field_names,
     validation_diagnostics,
 )
-from diazflow.deck.profiles import ModuleProfile, RobotTimings, _recode, load_module_profile, load_robot_profile
+from diazflow.deck.profiles import (
+    ModuleProfile,
+    RobotTimings,
+    _recode,
+    load_module_profile,
+    load_robot_profile,
+)
 from diazflow.deck.spec import (
     LABWARE_ROLES,
     MATERIALS,
@@ -71,7 +78,7 @@ DIAZFLOW_CLASSES = frozenset(
 
 _NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
 Name = Field(pattern=_NAME)
-QuantityText = Union[str, int, float]  # numbers are accepted here so the error can say "no unit"
+QuantityText = str | int | float  # numbers are accepted here so the error can say "no unit"
 
 
 class _Model(BaseModel):
@@ -83,7 +90,7 @@ class BackendRecipeModel(_Model):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
-Backend = Union[str, BackendRecipeModel]
+Backend = str | BackendRecipeModel
 
 
 class BackendsModel(_Model):
@@ -180,8 +187,18 @@ class DeckLayoutModel(_Model):
 
 
 _LAYOUT_FIELDS = model_field_names(
-    DeckLayoutModel, RobotModel, BackendsModel, BackendRecipeModel, EnclosureModel, PipetteModel, TipTypeModel,
-    LocationModel, CarrierModel, LabwareModel, ModulePlrModel, ModuleModel,
+    DeckLayoutModel,
+    RobotModel,
+    BackendsModel,
+    BackendRecipeModel,
+    EnclosureModel,
+    PipetteModel,
+    TipTypeModel,
+    LocationModel,
+    CarrierModel,
+    LabwareModel,
+    ModulePlrModel,
+    ModuleModel,
 )
 _NAME_RE = re.compile(_NAME)
 _FORMAT_RE = re.compile(r"^\s*(\d{1,2})\s*[x×X]\s*(\d{1,2})\s*$")
@@ -236,11 +253,27 @@ class _Loader:
 
     # ---- helpers
 
-    def error(self, path: tuple, message: str, hint: str | None = None, *, code: str = LAYOUT_INVALID, key: bool = False) -> None:
+    def error(
+        self,
+        path: tuple,
+        message: str,
+        hint: str | None = None,
+        *,
+        code: str = LAYOUT_INVALID,
+        key: bool = False,
+    ) -> None:
         assert self.doc is not None
         self.diags.append(self.doc.diagnostic(path, code, message, hint, key=key))
 
-    def quantity(self, path: tuple, text: Any, dimension: Dimension, *, minimum: float | None = None, positive: bool = False) -> float:
+    def quantity(
+        self,
+        path: tuple,
+        text: Any,
+        dimension: Dimension,
+        *,
+        minimum: float | None = None,
+        positive: bool = False,
+    ) -> float:
         field = ".".join(str(p) for p in path)
         try:
             value = parse_quantity(text, dimension, field=field).value
@@ -263,12 +296,18 @@ class _Loader:
             return
         if "." in name and not name.startswith(("pylabrobot.", "diazflow.")):
             return  # a user's own class: checked when build_plr imports it
-        pool = [n for n in known if ("." in n) == ("." in name)] + ([*DIAZFLOW_CLASSES] if name.startswith("diazflow.") else [])
+        pool = [n for n in known if ("." in n) == ("." in name)] + (
+            [*DIAZFLOW_CLASSES] if name.startswith("diazflow.") else []
+        )
         close = did_you_mean(name, pool, cutoff=0.7)
         if close is None and "." in name:
             tail = name.rsplit(".", 1)[-1]
             close = next((n for n in sorted(known) if n.rsplit(".", 1)[-1] == tail), None)
-        hint = f"did you mean '{close}'?" if close else f"see the names PyLabRobot {plr_names.plr_version()} exports (python -m diazflow.deck.plr_names)"
+        hint = (
+            f"did you mean '{close}'?"
+            if close
+            else f"see the names PyLabRobot {plr_names.plr_version()} exports (python -m diazflow.deck.plr_names)"
+        )
         self.unknown_names.add(name)
         self.error(path, f"unknown PyLabRobot {what} '{name}'", hint, code=UNKNOWN_PLR_NAME)
 
@@ -277,7 +316,9 @@ class _Loader:
             self.check_plr_name(path, value, "class")
             return BackendRecipe(value, MappingProxyType({}), path)
         self.check_plr_name(path + ("class",), value.class_, "class")
-        return BackendRecipe(value.class_, MappingProxyType(self.recipe_args(path + ("args",), value.args)), path)
+        return BackendRecipe(
+            value.class_, MappingProxyType(self.recipe_args(path + ("args",), value.args)), path
+        )
 
     def recipe_args(self, path: tuple, args: Mapping[str, Any]) -> dict[str, Any]:
         """Arguments stay plain YAML values, except nested ``{class: ..., args: ...}`` recipes."""
@@ -286,13 +327,26 @@ class _Loader:
             if isinstance(value, dict) and "class" in value:
                 unknown = set(value) - {"class", "args"}
                 if unknown:
-                    self.error(path + (key, sorted(unknown)[0]), f"unknown key '{sorted(unknown)[0]}' in a backend recipe", "a recipe has 'class' and optional 'args'", key=True)
+                    self.error(
+                        path + (key, sorted(unknown)[0]),
+                        f"unknown key '{sorted(unknown)[0]}' in a backend recipe",
+                        "a recipe has 'class' and optional 'args'",
+                        key=True,
+                    )
                     continue
-                if not isinstance(value["class"], str) or not isinstance(value.get("args", {}), dict):
-                    self.error(path + (key,), "a backend recipe is {class: 'module.Class', args: {...}}")
+                if not isinstance(value["class"], str) or not isinstance(
+                    value.get("args", {}), dict
+                ):
+                    self.error(
+                        path + (key,), "a backend recipe is {class: 'module.Class', args: {...}}"
+                    )
                     continue
                 self.check_plr_name(path + (key, "class"), value["class"], "class")
-                out[key] = BackendRecipe(value["class"], MappingProxyType(self.recipe_args(path + (key, "args"), value.get("args", {}))), path + (key,))
+                out[key] = BackendRecipe(
+                    value["class"],
+                    MappingProxyType(self.recipe_args(path + (key, "args"), value.get("args", {}))),
+                    path + (key,),
+                )
             else:
                 out[key] = value
         return out
@@ -305,19 +359,36 @@ class _Loader:
                 out[mode] = self.recipe(path + (mode,), value)
         return MappingProxyType(out)
 
-    def location(self, path: tuple, loc: LocationModel, *, allow: tuple[str, ...]) -> Location | None:
-        given = [k for k in ("rails", "slot", "carrier", "coordinate") if getattr(loc, k) is not None]
+    def location(
+        self, path: tuple, loc: LocationModel, *, allow: tuple[str, ...]
+    ) -> Location | None:
+        given = [
+            k for k in ("rails", "slot", "carrier", "coordinate") if getattr(loc, k) is not None
+        ]
         if len(given) != 1:
             what = " and ".join(given) if given else "nothing"
-            self.error(path, f"a location needs exactly one of rails, slot, carrier (+ site) or coordinate; got {what}", "e.g. location: {rails: 7}, {slot: 3}, {carrier: plate_carrier, site: 0}")
+            self.error(
+                path,
+                f"a location needs exactly one of rails, slot, carrier (+ site) or coordinate; got {what}",
+                "e.g. location: {rails: 7}, {slot: 3}, {carrier: plate_carrier, site: 0}",
+            )
             return None
         kind = given[0]
         if kind not in allow:
-            self.error(path + (kind,), f"'{kind}' is not a valid location here", f"use one of: {', '.join(allow)}", key=True)
+            self.error(
+                path + (kind,),
+                f"'{kind}' is not a valid location here",
+                f"use one of: {', '.join(allow)}",
+                key=True,
+            )
             return None
         if kind == "carrier":
             if loc.site is None:
-                self.error(path, "a carrier location needs a 'site' (0 is the front-most site)", f"location: {{carrier: {loc.carrier}, site: 0}}")
+                self.error(
+                    path,
+                    "a carrier location needs a 'site' (0 is the front-most site)",
+                    f"location: {{carrier: {loc.carrier}, site: 0}}",
+                )
                 return None
             return Location("carrier", carrier=loc.carrier, site=loc.site)
         if loc.site is not None:
@@ -337,12 +408,18 @@ class _Loader:
             raise DeckLayoutError([_recode(d) for d in exc.diagnostics]) from None
         data = self.doc.data
         if not isinstance(data, dict):
-            self.error((), "a deck layout must be a YAML mapping", "start from one of the files in deck_layouts/")
+            self.error(
+                (),
+                "a deck layout must be a YAML mapping",
+                "start from one of the files in deck_layouts/",
+            )
             raise DeckLayoutError(self.diags)
         try:
             model = DeckLayoutModel.model_validate(data)
         except ValidationError as exc:
-            raise DeckLayoutError(validation_diagnostics(self.doc, exc.errors(include_url=False), _LAYOUT_FIELDS)) from None
+            raise DeckLayoutError(
+                validation_diagnostics(self.doc, exc.errors(include_url=False), _LAYOUT_FIELDS)
+            ) from None
         spec = self.build(model)
         if self.diags:
             raise DeckLayoutError(sorted(set(self.diags)))
@@ -358,11 +435,26 @@ class _Loader:
         self.check_plr_name(("robot", "deck"), r.deck, "deck")
         parallel = r.parallel_channels if r.parallel_channels is not None else r.channels
         if parallel > r.channels:
-            self.error(("robot", "parallel_channels"), f"parallel_channels ({parallel}) is more than channels ({r.channels})")
+            self.error(
+                ("robot", "parallel_channels"),
+                f"parallel_channels ({parallel}) is more than channels ({r.channels})",
+            )
         for mode in ("chatterbox", "hardware"):
             if getattr(r.backends, mode) is None:
-                self.error(("robot", "backends"), f"robot.backends has no '{mode}' backend", f"add '{mode}: <PyLabRobot backend class path>' (docs/deck-layouts.md)", key=True)
-        robot = RobotSpec(r.kind, r.deck, r.channels, parallel, self.resolve(r.profile), self.backends(("robot", "backends"), r.backends))
+                self.error(
+                    ("robot", "backends"),
+                    f"robot.backends has no '{mode}' backend",
+                    f"add '{mode}: <PyLabRobot backend class path>' (docs/deck-layouts.md)",
+                    key=True,
+                )
+        robot = RobotSpec(
+            r.kind,
+            r.deck,
+            r.channels,
+            parallel,
+            self.resolve(r.profile),
+            self.backends(("robot", "backends"), r.backends),
+        )
         timings = self.robot_profile(("robot", "profile"), robot.profile_path)
 
         # every resource name lives in one PyLabRobot namespace
@@ -371,9 +463,19 @@ class _Loader:
             for name in getattr(m, section):
                 path = (section, name)
                 if not _NAME_RE.match(str(name)):
-                    self.error(path, f"'{name}' is not a valid name", "names are letters, digits and '_', starting with a letter", key=True)
+                    self.error(
+                        path,
+                        f"'{name}' is not a valid name",
+                        "names are letters, digits and '_', starting with a letter",
+                        key=True,
+                    )
                 if name in owners:
-                    self.error(path, f"'{name}' is already the name of an entry in {owners[name][0]}", "every carrier, labware and module needs its own name (they share PyLabRobot's namespace)", key=True)
+                    self.error(
+                        path,
+                        f"'{name}' is already the name of an entry in {owners[name][0]}",
+                        "every carrier, labware and module needs its own name (they share PyLabRobot's namespace)",
+                        key=True,
+                    )
                 owners.setdefault(name, path)
 
         carriers = self.carriers(m)
@@ -384,9 +486,19 @@ class _Loader:
         self.check_occupancy(m, labware, modules)
 
         if "reaction_block" not in m.labware:
-            self.error(("labware",), "the deck has no 'reaction_block'", "protocols put their reactions in 'reaction_block': name the reaction vessels so (role: reaction)", key=True)
+            self.error(
+                ("labware",),
+                "the deck has no 'reaction_block'",
+                "protocols put their reactions in 'reaction_block': name the reaction vessels so (role: reaction)",
+                key=True,
+            )
         if not any(lw.role == "waste" for lw in m.labware.values()):
-            self.error(("labware",), "the deck has no waste (role: waste) for used tips", "add e.g. 'waste: {role: waste, builtin: trash}'", key=True)
+            self.error(
+                ("labware",),
+                "the deck has no waste (role: waste) for used tips",
+                "add e.g. 'waste: {role: waste, builtin: trash}'",
+                key=True,
+            )
 
         reservoirs = tuple(
             ReservoirSpec(lw.name, w, lw.max_volume_ul, lw.dead_volume_ul)
@@ -400,7 +512,12 @@ class _Loader:
         tip_types = tuple(
             sorted(
                 (
-                    replace(t, channels=tuple(sorted({c for p in pipettes if t.name in p.tips for c in p.channels})))
+                    replace(
+                        t,
+                        channels=tuple(
+                            sorted({c for p in pipettes if t.name in p.tips for c in p.channels})
+                        ),
+                    )
                     for t in tip_types
                 ),
                 key=lambda t: (t.max_volume_ul, t.name),
@@ -426,24 +543,42 @@ class _Loader:
 
     def robot_profile(self, path: tuple, profile_path: str) -> RobotTimings | None:
         if not os.path.exists(profile_path):
-            self.error(path, f"simulator profile '{profile_path}' does not exist", "paths are relative to the layout file, e.g. ../simulators/hamilton_starlet.yaml")
+            self.error(
+                path,
+                f"simulator profile '{profile_path}' does not exist",
+                "paths are relative to the layout file, e.g. ../simulators/hamilton_starlet.yaml",
+            )
             return None
         try:
             return load_robot_profile(profile_path)
         except DeckLayoutError as exc:
             self.diags.extend(exc.diagnostics)
-            self.error(path, f"simulator profile '{os.path.basename(profile_path)}' is invalid (see the errors in that file)")
+            self.error(
+                path,
+                f"simulator profile '{os.path.basename(profile_path)}' is invalid (see the errors in that file)",
+            )
             return None
 
-    def module_profile(self, path: tuple, profile_path: str, ambient: float) -> ModuleProfile | None:
+    def module_profile(
+        self, path: tuple, profile_path: str, ambient: float
+    ) -> ModuleProfile | None:
         if not os.path.exists(profile_path):
-            self.error(path, f"simulator profile '{profile_path}' does not exist", "paths are relative to the layout file, e.g. ../simulators/<device>.yaml")
+            self.error(
+                path,
+                f"simulator profile '{profile_path}' does not exist",
+                "paths are relative to the layout file, e.g. ../simulators/<device>.yaml",
+            )
             return None
         try:
-            return load_module_profile(profile_path, ambient_c=None if math.isnan(ambient) else ambient)
+            return load_module_profile(
+                profile_path, ambient_c=None if math.isnan(ambient) else ambient
+            )
         except DeckLayoutError as exc:
             self.diags.extend(exc.diagnostics)
-            self.error(path, f"simulator profile '{os.path.basename(profile_path)}' is invalid (see the errors in that file)")
+            self.error(
+                path,
+                f"simulator profile '{os.path.basename(profile_path)}' is invalid (see the errors in that file)",
+            )
             return None
 
     def carriers(self, m: DeckLayoutModel) -> dict[str, CarrierSpec]:
@@ -451,7 +586,9 @@ class _Loader:
         for name, c in m.carriers.items():
             path = ("carriers", name)
             self.check_plr_name(path + ("factory",), c.factory, "carrier factory")
-            loc = self.location(path + ("location",), c.location, allow=("rails", "slot", "coordinate"))
+            loc = self.location(
+                path + ("location",), c.location, allow=("rails", "slot", "coordinate")
+            )
             if loc is not None:
                 out[name] = CarrierSpec(name, c.factory, loc, path)
         return out
@@ -466,28 +603,55 @@ class _Loader:
                 if lw not in m.labware:
                     sub = path + ("labware",) + ((i,) if isinstance(mod.labware, list) else ())
                     close = did_you_mean(lw, m.labware)
-                    self.error(sub, f"module '{name}' holds '{lw}', which is not in labware", f"did you mean '{close}'?" if close else "declare it under labware:")
+                    self.error(
+                        sub,
+                        f"module '{name}' holds '{lw}', which is not in labware",
+                        f"did you mean '{close}'?" if close else "declare it under labware:",
+                    )
             if mod.adapter is not None:
                 self.check_plr_name(path + ("adapter",), mod.adapter, "adapter factory")
             location: Location | None = None
             if mod.kind == "powder_dispenser":
                 for key in ("location", "plr", "labware", "adapter"):
                     if getattr(mod, key) is not None:
-                        self.error(path + (key,), f"a powder dispenser is not a deck resource in PyLabRobot 0.2.2: it has no '{key}'", "remove it", key=True)
+                        self.error(
+                            path + (key,),
+                            f"a powder dispenser is not a deck resource in PyLabRobot 0.2.2: it has no '{key}'",
+                            "remove it",
+                            key=True,
+                        )
             else:
                 if mod.location is None:
-                    self.error(path, f"module '{name}' has no location", "add e.g. location: {slot: 3} (OT-2) or {carrier: shaker_carrier, site: 0} (STARlet)", key=True)
+                    self.error(
+                        path,
+                        f"module '{name}' has no location",
+                        "add e.g. location: {slot: 3} (OT-2) or {carrier: shaker_carrier, site: 0} (STARlet)",
+                        key=True,
+                    )
                 else:
-                    location = self.location(path + ("location",), mod.location, allow=("rails", "slot", "carrier", "coordinate"))
+                    location = self.location(
+                        path + ("location",),
+                        mod.location,
+                        allow=("rails", "slot", "carrier", "coordinate"),
+                    )
                 if mod.plr is None:
-                    self.error(path, f"module '{name}' needs its 'plr' footprint (size and child_location in mm)", "e.g. plr: {size: [193.5, 89.2, 84.0], child_location: [0, 0, 80.1]}", key=True)
+                    self.error(
+                        path,
+                        f"module '{name}' needs its 'plr' footprint (size and child_location in mm)",
+                        "e.g. plr: {size: [193.5, 89.2, 84.0], child_location: [0, 0, 80.1]}",
+                        key=True,
+                    )
             if profile is None:
                 continue
             kind_ok = self.check_module_kind(path, mod.kind, profile)
             if not kind_ok:
                 continue
             thermal, shaker = profile.thermal, profile.shaker
-            geometry = ModulePlrGeometry(tuple(mod.plr.size), tuple(mod.plr.child_location), mod.plr.model) if mod.plr else None  # type: ignore[arg-type]
+            geometry = (
+                ModulePlrGeometry(tuple(mod.plr.size), tuple(mod.plr.child_location), mod.plr.model)
+                if mod.plr
+                else None
+            )  # type: ignore[arg-type]
             out[name] = ModuleSpec(
                 name=name,
                 kind=mod.kind,
@@ -523,23 +687,46 @@ class _Loader:
         if kind in SHAKING_KINDS and profile.shaker is None:
             problems.append(f"a {kind} needs a 'shaker' section in its profile '{base}'")
         if kind not in SHAKING_KINDS and profile.shaker is not None:
-            problems.append(f"profile '{base}' describes a shaker; use kind heater_shaker or heater_cooler_shaker")
-        if kind in ("temperature_controller", "heater_shaker", "heater_cooler_shaker") and profile.thermal is None:
+            problems.append(
+                f"profile '{base}' describes a shaker; use kind heater_shaker or heater_cooler_shaker"
+            )
+        if (
+            kind in ("temperature_controller", "heater_shaker", "heater_cooler_shaker")
+            and profile.thermal is None
+        ):
             problems.append(f"a {kind} needs a 'thermal' section in its profile '{base}'")
-        if kind == "heater_cooler_shaker" and profile.thermal is not None and not profile.thermal.active_cooling:
-            problems.append(f"a heater_cooler_shaker cools actively, but profile '{base}' says active_cooling: false")
-        if kind == "heater_shaker" and profile.thermal is not None and profile.thermal.active_cooling:
+        if (
+            kind == "heater_cooler_shaker"
+            and profile.thermal is not None
+            and not profile.thermal.active_cooling
+        ):
+            problems.append(
+                f"a heater_cooler_shaker cools actively, but profile '{base}' says active_cooling: false"
+            )
+        if (
+            kind == "heater_shaker"
+            and profile.thermal is not None
+            and profile.thermal.active_cooling
+        ):
             problems.append(f"profile '{base}' cools actively: use kind heater_cooler_shaker")
         for p in problems:
             self.error(path + ("kind",), p)
         return not problems
 
-    def labware(self, m: DeckLayoutModel, carriers: Mapping[str, CarrierSpec], modules: Mapping[str, ModuleSpec]) -> dict[str, LabwareSpec]:
+    def labware(
+        self,
+        m: DeckLayoutModel,
+        carriers: Mapping[str, CarrierSpec],
+        modules: Mapping[str, ModuleSpec],
+    ) -> dict[str, LabwareSpec]:
         held_by: dict[str, str] = {}
         for mod_name, mod in m.modules.items():
             for lw in [mod.labware] if isinstance(mod.labware, str) else list(mod.labware or []):
                 if lw in held_by:
-                    self.error(("modules", mod_name, "labware"), f"'{lw}' already sits on module '{held_by[lw]}'")
+                    self.error(
+                        ("modules", mod_name, "labware"),
+                        f"'{lw}' already sits on module '{held_by[lw]}'",
+                    )
                 held_by.setdefault(lw, mod_name)
         out: dict[str, LabwareSpec] = {}
         for name, lw in m.labware.items():
@@ -551,17 +738,46 @@ class _Loader:
             needs_volume = lw.role not in ("tips", "waste")
             if lw.max_volume is None:
                 if needs_volume:
-                    self.error(path, f"labware '{name}' ({lw.role}) needs 'max_volume' (per well, e.g. '2 mL')", key=True)
+                    self.error(
+                        path,
+                        f"labware '{name}' ({lw.role}) needs 'max_volume' (per well, e.g. '2 mL')",
+                        key=True,
+                    )
                 max_volume = 0.0
             else:
-                max_volume = self.quantity(path + ("max_volume",), lw.max_volume, Dimension.VOLUME, positive=True)
-            dead = 0.0 if lw.dead_volume is None else self.quantity(path + ("dead_volume",), lw.dead_volume, Dimension.VOLUME, minimum=0.0)
+                max_volume = self.quantity(
+                    path + ("max_volume",), lw.max_volume, Dimension.VOLUME, positive=True
+                )
+            dead = (
+                0.0
+                if lw.dead_volume is None
+                else self.quantity(
+                    path + ("dead_volume",), lw.dead_volume, Dimension.VOLUME, minimum=0.0
+                )
+            )
             if dead >= max_volume > 0:
-                self.error(path + ("dead_volume",), f"dead_volume ({dead:g} µL) is not less than max_volume ({max_volume:g} µL)")
-            if lw.material is None and lw.role in ("reaction", "building_blocks", "reagent_reservoir", "samples"):
-                self.error(path, f"labware '{name}' ({lw.role}) needs its 'material' (one of {', '.join(MATERIALS)})", "the chemistry checks compare solvents with the material", key=True)
+                self.error(
+                    path + ("dead_volume",),
+                    f"dead_volume ({dead:g} µL) is not less than max_volume ({max_volume:g} µL)",
+                )
+            if lw.material is None and lw.role in (
+                "reaction",
+                "building_blocks",
+                "reagent_reservoir",
+                "samples",
+            ):
+                self.error(
+                    path,
+                    f"labware '{name}' ({lw.role}) needs its 'material' (one of {', '.join(MATERIALS)})",
+                    "the chemistry checks compare solvents with the material",
+                    key=True,
+                )
             if (lw.sealed or lw.condenser) and lw.role in ("tips", "waste"):
-                self.error(path + ("sealed" if lw.sealed else "condenser",), f"'{'sealed' if lw.sealed else 'condenser'}' makes no sense for {lw.role}", key=True)
+                self.error(
+                    path + ("sealed" if lw.sealed else "condenser",),
+                    f"'{'sealed' if lw.sealed else 'condenser'}' makes no sense for {lw.role}",
+                    key=True,
+                )
             out[name] = LabwareSpec(
                 name=name,
                 role=lw.role,
@@ -581,24 +797,56 @@ class _Loader:
             )
         return out
 
-    def labware_location(self, path: tuple, name: str, lw: LabwareModel, carriers: Mapping[str, CarrierSpec], held_by: Mapping[str, str]) -> Location | None:
+    def labware_location(
+        self,
+        path: tuple,
+        name: str,
+        lw: LabwareModel,
+        carriers: Mapping[str, CarrierSpec],
+        held_by: Mapping[str, str],
+    ) -> Location | None:
         if lw.builtin is not None:
             if lw.factory is not None or lw.location is not None or name in held_by:
-                self.error(path + ("builtin",), "a builtin resource (one the PyLabRobot deck already has) takes no factory, location or module", key=True)
+                self.error(
+                    path + ("builtin",),
+                    "a builtin resource (one the PyLabRobot deck already has) takes no factory, location or module",
+                    key=True,
+                )
             return Location("builtin", builtin=lw.builtin)
         if lw.factory is None:
-            self.error(path, f"labware '{name}' needs a 'factory' (a PyLabRobot resource factory) or 'builtin'", "e.g. factory: cor_96_wellplate_2mL_Vb", key=True)
+            self.error(
+                path,
+                f"labware '{name}' needs a 'factory' (a PyLabRobot resource factory) or 'builtin'",
+                "e.g. factory: cor_96_wellplate_2mL_Vb",
+                key=True,
+            )
         if name in held_by:
             if lw.location is not None:
-                self.error(path + ("location",), f"'{name}' sits on module '{held_by[name]}'; it takes no location of its own", "remove 'location', or take it off the module", key=True)
+                self.error(
+                    path + ("location",),
+                    f"'{name}' sits on module '{held_by[name]}'; it takes no location of its own",
+                    "remove 'location', or take it off the module",
+                    key=True,
+                )
             return Location("module", module=held_by[name])
         if lw.location is None:
-            self.error(path, f"labware '{name}' has no location", "add location: {carrier: ..., site: N}, {rails: N}, {slot: N}, or list it under a module's labware", key=True)
+            self.error(
+                path,
+                f"labware '{name}' has no location",
+                "add location: {carrier: ..., site: N}, {rails: N}, {slot: N}, or list it under a module's labware",
+                key=True,
+            )
             return None
-        loc = self.location(path + ("location",), lw.location, allow=("rails", "slot", "carrier", "coordinate"))
+        loc = self.location(
+            path + ("location",), lw.location, allow=("rails", "slot", "carrier", "coordinate")
+        )
         if loc is not None and loc.kind == "carrier" and loc.carrier not in carriers:
             close = did_you_mean(str(loc.carrier), carriers)
-            self.error(path + ("location", "carrier"), f"carrier '{loc.carrier}' is not declared under carriers", f"did you mean '{close}'?" if close else "declare it under carriers:")
+            self.error(
+                path + ("location", "carrier"),
+                f"carrier '{loc.carrier}' is not declared under carriers",
+                f"did you mean '{close}'?" if close else "declare it under carriers:",
+            )
         return loc
 
     def format(self, path: tuple, lw: LabwareModel) -> tuple[int, int]:
@@ -607,11 +855,19 @@ class _Loader:
                 return 8, 12
             if lw.role == "waste":
                 return 1, 1
-            self.error(path, "labware needs its 'format' (rows x columns, e.g. '8x12'; a single trough is '1x1')", key=True)
+            self.error(
+                path,
+                "labware needs its 'format' (rows x columns, e.g. '8x12'; a single trough is '1x1')",
+                key=True,
+            )
             return 0, 0
         match = _FORMAT_RE.match(lw.format)
         if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
-            self.error(path + ("format",), f"format '{lw.format}' is not rows x columns", "e.g. '8x12' for a 96-well plate, '1x12' for a 12-column reservoir, '1x1' for one trough")
+            self.error(
+                path + ("format",),
+                f"format '{lw.format}' is not rows x columns",
+                "e.g. '8x12' for a 96-well plate, '1x12' for a 12-column reservoir, '1x1' for one trough",
+            )
             return 0, 0
         return int(match.group(1)), int(match.group(2))
 
@@ -622,23 +878,46 @@ class _Loader:
             path = ("tips", name)
             if not _NAME_RE.match(str(name)):
                 self.error(path, f"'{name}' is not a valid tip type name", key=True)
-            max_v = self.quantity(path + ("max_volume",), t.max_volume, Dimension.VOLUME, positive=True)
-            min_v = self.quantity(path + ("min_volume",), t.min_volume, Dimension.VOLUME, positive=True)
+            max_v = self.quantity(
+                path + ("max_volume",), t.max_volume, Dimension.VOLUME, positive=True
+            )
+            min_v = self.quantity(
+                path + ("min_volume",), t.min_volume, Dimension.VOLUME, positive=True
+            )
             if min_v > max_v:
-                self.error(path + ("min_volume",), f"min_volume ({min_v:g} µL) is above max_volume ({max_v:g} µL)")
+                self.error(
+                    path + ("min_volume",),
+                    f"min_volume ({min_v:g} µL) is above max_volume ({max_v:g} µL)",
+                )
             factories = set()
             shapes = set()
             for i, rack in enumerate(t.racks):
                 lw = labware.get(rack)
                 if lw is None:
-                    close = did_you_mean(rack, [n for n, l in m.labware.items() if l.role == "tips"] or list(m.labware))
-                    self.error(path + ("racks", i), f"tip rack '{rack}' is not in labware", f"did you mean '{close}'?" if close else "declare it under labware: with role: tips")
+                    close = did_you_mean(
+                        rack,
+                        [n for n, spec in m.labware.items() if spec.role == "tips"]
+                        or list(m.labware),
+                    )
+                    self.error(
+                        path + ("racks", i),
+                        f"tip rack '{rack}' is not in labware",
+                        f"did you mean '{close}'?"
+                        if close
+                        else "declare it under labware: with role: tips",
+                    )
                     continue
                 if lw.role != "tips":
-                    self.error(path + ("racks", i), f"'{rack}' is a {lw.role} labware, not a tip rack (role: tips)")
+                    self.error(
+                        path + ("racks", i),
+                        f"'{rack}' is a {lw.role} labware, not a tip rack (role: tips)",
+                    )
                     continue
                 if rack in rack_owner:
-                    self.error(path + ("racks", i), f"rack '{rack}' is already listed under tip type '{rack_owner[rack]}'")
+                    self.error(
+                        path + ("racks", i),
+                        f"rack '{rack}' is already listed under tip type '{rack_owner[rack]}'",
+                    )
                     continue
                 rack_owner[rack] = name
                 if lw.plr_factory not in self.unknown_names:
@@ -646,14 +925,40 @@ class _Loader:
                 shapes.add((lw.rows, lw.columns))
                 labware[rack] = _with_tip_type(lw, name)
             if len(factories) > 1:
-                self.error(path + ("racks",), f"tip type '{name}' mixes rack factories ({', '.join(sorted(map(str, factories)))})", "one tip type, one rack factory: split it into two tip types")
+                self.error(
+                    path + ("racks",),
+                    f"tip type '{name}' mixes rack factories ({', '.join(sorted(map(str, factories)))})",
+                    "one tip type, one rack factory: split it into two tip types",
+                )
             rows, columns = sorted(shapes)[0] if shapes else (0, 0)
             if len(shapes) > 1:
-                self.error(path + ("racks",), f"tip type '{name}' mixes rack formats", "one tip type, one rack format")
-            out.append(TipTypeSpec(name, max_v, min_v, tuple(t.racks), next(iter(factories), "") or "", rows * columns, (), rows, columns, path))
+                self.error(
+                    path + ("racks",),
+                    f"tip type '{name}' mixes rack formats",
+                    "one tip type, one rack format",
+                )
+            out.append(
+                TipTypeSpec(
+                    name,
+                    max_v,
+                    min_v,
+                    tuple(t.racks),
+                    next(iter(factories), "") or "",
+                    rows * columns,
+                    (),
+                    rows,
+                    columns,
+                    path,
+                )
+            )
         for name, lw in m.labware.items():
             if lw.role == "tips" and name not in rack_owner:
-                self.error(("labware", name), f"tip rack '{name}' belongs to no tip type", "list it under tips: <type>: racks:", key=True)
+                self.error(
+                    ("labware", name),
+                    f"tip rack '{name}' belongs to no tip type",
+                    "list it under tips: <type>: racks:",
+                    key=True,
+                )
         return out
 
     def pipettes(self, m: DeckLayoutModel, tip_types: list[TipTypeSpec]) -> tuple[PipetteSpec, ...]:
@@ -665,28 +970,50 @@ class _Loader:
             path = ("pipettes", i)
             for j, c in enumerate(p.channels):
                 if not 0 <= c < m.robot.channels:
-                    self.error(path + ("channels", j), f"channel {c} does not exist: the robot has channels 0-{m.robot.channels - 1}")
+                    self.error(
+                        path + ("channels", j),
+                        f"channel {c} does not exist: the robot has channels 0-{m.robot.channels - 1}",
+                    )
                 elif c in seen_channels:
-                    self.error(path + ("channels", j), f"channel {c} already belongs to pipette '{seen_channels[c]}'")
+                    self.error(
+                        path + ("channels", j),
+                        f"channel {c} already belongs to pipette '{seen_channels[c]}'",
+                    )
                 seen_channels.setdefault(c, p.name)
             for j, tip in enumerate(p.tips):
                 if tip not in names:
                     close = did_you_mean(tip, names)
-                    self.error(path + ("tips", j), f"tip type '{tip}' is not declared under tips", f"did you mean '{close}'?" if close else None)
+                    self.error(
+                        path + ("tips", j),
+                        f"tip type '{tip}' is not declared under tips",
+                        f"did you mean '{close}'?" if close else None,
+                    )
                 covered.add(tip)
             out.append(PipetteSpec(p.name, tuple(p.channels), tuple(p.tips), p.mount))
         for t in tip_types:
             if t.name not in covered:
-                self.error(("tips", t.name), f"no pipette takes tip type '{t.name}'", "list it under a pipette's tips:", key=True)
+                self.error(
+                    ("tips", t.name),
+                    f"no pipette takes tip type '{t.name}'",
+                    "list it under a pipette's tips:",
+                    key=True,
+                )
         return tuple(out)
 
-    def check_occupancy(self, m: DeckLayoutModel, labware: Mapping[str, LabwareSpec], modules: Mapping[str, ModuleSpec]) -> None:
+    def check_occupancy(
+        self,
+        m: DeckLayoutModel,
+        labware: Mapping[str, LabwareSpec],
+        modules: Mapping[str, ModuleSpec],
+    ) -> None:
         """Two things at one slot, rails position or carrier site is a layout error."""
         taken: dict[tuple, str] = {}
 
         def claim(key: tuple, who: str, path: tuple) -> None:
             if key in taken:
-                self.error(path, f"'{who}' and '{taken[key]}' are both placed at {_describe_key(key)}")
+                self.error(
+                    path, f"'{who}' and '{taken[key]}' are both placed at {_describe_key(key)}"
+                )
             taken.setdefault(key, who)
 
         for name, c in m.carriers.items():
@@ -703,7 +1030,11 @@ class _Loader:
                 claim(("carrier", loc.carrier, loc.site), name, ("modules", name, "location"))
                 if loc.carrier not in m.carriers:
                     close = did_you_mean(str(loc.carrier), m.carriers)
-                    self.error(("modules", name, "location", "carrier"), f"carrier '{loc.carrier}' is not declared under carriers", f"did you mean '{close}'?" if close else None)
+                    self.error(
+                        ("modules", name, "location", "carrier"),
+                        f"carrier '{loc.carrier}' is not declared under carriers",
+                        f"did you mean '{close}'?" if close else None,
+                    )
         for name, lw in labware.items():
             loc = lw.location
             if loc.kind == "slot":

@@ -17,9 +17,10 @@ import importlib
 import inspect
 import json
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from diazflow.deck.errors import LAYOUT_INVALID, UNKNOWN_PLR_NAME, DeckLayoutError, did_you_mean
 from diazflow.deck.spec import MODES, BackendRecipe, DeckSpec, Location, ModuleSpec
@@ -40,7 +41,9 @@ class PlrSetup:
     mode: str
     liquid_handler: Any  # pylabrobot.liquid_handling.LiquidHandler
     deck: Any  # pylabrobot.resources.Deck
-    resources: Mapping[str, Any]  # layout name → PLR resource (labware, carriers, modules, tip racks)
+    resources: Mapping[
+        str, Any
+    ]  # layout name → PLR resource (labware, carriers, modules, tip racks)
     temperature_controllers: Mapping[str, Any]  # modules that only control temperature
     heater_shakers: Mapping[str, Any]  # heater-shakers and heater-cooler-shakers
     powder_dispenser: Any | None
@@ -59,7 +62,9 @@ class PlrSetup:
         if hasattr(resource, "get_well"):
             return resource.get_well(well)
         if well != "A1":
-            raise KeyError(f"'{labware}' is a single container: its only position is A1, not {well}")
+            raise KeyError(
+                f"'{labware}' is a single container: its only position is A1, not {well}"
+            )
         return resource
 
     def wells(self, labware: str, names: list[str]) -> list[Any]:
@@ -94,7 +99,9 @@ class PlrSetup:
             await self.liquid_handler.stop()
 
 
-def build_plr(deck: DeckSpec, mode: str = "simulate", module_backends: Mapping[str, object] | None = None) -> PlrSetup:
+def build_plr(
+    deck: DeckSpec, mode: str = "simulate", module_backends: Mapping[str, object] | None = None
+) -> PlrSetup:
     """Construct the PyLabRobot objects for ``deck`` in ``mode`` (simulate | chatterbox | hardware).
 
     ``module_backends`` replaces the backend of a module by name (the runtime passes backends on a
@@ -196,16 +203,22 @@ class _Builder:
         self.powder: Any | None = None
         unknown = sorted(set(module_backends) - set(spec.modules))
         if unknown:
-            raise ValueError(f"module_backends names modules not on this deck: {', '.join(unknown)} (modules: {', '.join(spec.modules)})")
+            raise ValueError(
+                f"module_backends names modules not on this deck: {', '.join(unknown)} (modules: {', '.join(spec.modules)})"
+            )
 
     # ---- diagnostics
 
-    def diagnostic(self, path: tuple, code: str, message: str, hint: str | None = None) -> Diagnostic:
+    def diagnostic(
+        self, path: tuple, code: str, message: str, hint: str | None = None
+    ) -> Diagnostic:
         if self.spec.source is not None:
             return self.spec.source.diagnostic(path, code, message, hint)
         return Diagnostic(self.spec.path, 0, 0, code, Severity.ERROR, message, hint)
 
-    def fail(self, path: tuple, message: str, hint: str | None = None, code: str = LAYOUT_INVALID) -> PlrBuildError:
+    def fail(
+        self, path: tuple, message: str, hint: str | None = None, code: str = LAYOUT_INVALID
+    ) -> PlrBuildError:
         return PlrBuildError([self.diagnostic(path, code, message, hint)])
 
     @contextlib.contextmanager
@@ -216,7 +229,9 @@ class _Builder:
         except PlrBuildError:
             raise
         except Exception as exc:  # PLR raises ValueError, AssertionError, RuntimeError, ...
-            raise self.fail(path, f"PyLabRobot cannot {what}: {type(exc).__name__}: {exc}", _hint_for(exc)) from exc
+            raise self.fail(
+                path, f"PyLabRobot cannot {what}: {type(exc).__name__}: {exc}", _hint_for(exc)
+            ) from exc
 
     def lookup(self, path: tuple, name: str, what: str) -> Any:
         try:
@@ -228,20 +243,31 @@ class _Builder:
         if "." in name:
             close = None
         else:
-            close = did_you_mean(name, [n for n in dir(resources) if not n.startswith("_")], cutoff=0.7)
-        hint = f"did you mean '{close}'?" if close else "check the name against docs/pylabrobot.md and PyLabRobot's resource library"
+            close = did_you_mean(
+                name, [n for n in dir(resources) if not n.startswith("_")], cutoff=0.7
+            )
+        hint = (
+            f"did you mean '{close}'?"
+            if close
+            else "check the name against docs/pylabrobot.md and PyLabRobot's resource library"
+        )
         raise self.fail(path, f"unknown PyLabRobot {what} '{name}'", hint, code=UNKNOWN_PLR_NAME)
 
     # ---- construction
 
-    def construct(self, recipe: BackendRecipe, what: str, inject: Mapping[str, Any] | None = None) -> Any:
+    def construct(
+        self, recipe: BackendRecipe, what: str, inject: Mapping[str, Any] | None = None
+    ) -> Any:
         """Build a backend from its recipe; nested recipes in the arguments are built first.
 
         ``inject`` supplies arguments the layout cannot spell (the module's thermal model) or
         should not have to repeat (the OT-2 pipette names), if the constructor takes them.
         """
         cls = self.lookup(recipe.yaml_path, recipe.class_path, "class")
-        args = {k: (self.construct(v, what) if isinstance(v, BackendRecipe) else v) for k, v in recipe.args.items()}
+        args = {
+            k: (self.construct(v, what) if isinstance(v, BackendRecipe) else v)
+            for k, v in recipe.args.items()
+        }
         try:
             params = inspect.signature(cls).parameters
         except (TypeError, ValueError):
@@ -273,19 +299,35 @@ class _Builder:
             self.build_labware(carriers, machines)
 
             for name, carrier in carriers.items():
-                self.place(deck, carrier, spec.carriers[name].location, spec.carriers[name].yaml_path + ("location",), name)
+                self.place(
+                    deck,
+                    carrier,
+                    spec.carriers[name].location,
+                    spec.carriers[name].yaml_path + ("location",),
+                    name,
+                )
             for name, machine in machines.items():
                 mod = spec.modules[name]
                 if mod.location is not None and mod.location.kind != "carrier":
                     self.place(deck, machine, mod.location, mod.yaml_path + ("location",), name)
             for name, lw in spec.labware.items():
                 if lw.location.kind in ("rails", "slot", "coordinate"):
-                    self.place(deck, self.resources[name], lw.location, lw.yaml_path + ("location",), name)
+                    self.place(
+                        deck, self.resources[name], lw.location, lw.yaml_path + ("location",), name
+                    )
         for name, lw in spec.labware.items():
             if lw.location.kind == "builtin":
                 if not deck.has_resource(lw.location.builtin):
-                    builtins = [c.name for c in deck.get_all_children() if c.parent is deck or c.name in ("trash", "wash_waste")]
-                    raise self.fail(lw.yaml_path + ("builtin",), f"{spec.robot.plr_deck} has no resource '{lw.location.builtin}'", f"resources this deck has: {', '.join(sorted(builtins)[:12])}")
+                    builtins = [
+                        c.name
+                        for c in deck.get_all_children()
+                        if c.parent is deck or c.name in ("trash", "wash_waste")
+                    ]
+                    raise self.fail(
+                        lw.yaml_path + ("builtin",),
+                        f"{spec.robot.plr_deck} has no resource '{lw.location.builtin}'",
+                        f"resources this deck has: {', '.join(sorted(builtins)[:12])}",
+                    )
                 self.resources[name] = deck.get_resource(lw.location.builtin)
         self.check_geometry()
 
@@ -298,8 +340,14 @@ class _Builder:
         all_machines = dict(machines)
         if powder is not None:
             all_machines[spec.powder_dispenser] = powder
-        temperature_controllers = {n: m for n, m in machines.items() if spec.modules[n].kind == "temperature_controller"}
-        heater_shakers = {n: m for n, m in machines.items() if spec.modules[n].kind in ("heater_shaker", "heater_cooler_shaker", "shaker")}
+        temperature_controllers = {
+            n: m for n, m in machines.items() if spec.modules[n].kind == "temperature_controller"
+        }
+        heater_shakers = {
+            n: m
+            for n, m in machines.items()
+            if spec.modules[n].kind in ("heater_shaker", "heater_cooler_shaker", "shaker")
+        }
         return PlrSetup(
             deck_spec=spec,
             mode=self.mode,
@@ -317,8 +365,16 @@ class _Builder:
         recipe = spec.robot.backends.get(self.mode)
         if recipe is None:
             if self.mode != "simulate":
-                raise self.fail(("robot", "backends"), f"the layout names no '{self.mode}' backend for the robot", f"add robot.backends.{self.mode}: <PyLabRobot backend class path>")
-            recipe = BackendRecipe("diazflow.deck.plr_backends.RecordingLiquidHandlerBackend", {}, ("robot", "backends"))
+                raise self.fail(
+                    ("robot", "backends"),
+                    f"the layout names no '{self.mode}' backend for the robot",
+                    f"add robot.backends.{self.mode}: <PyLabRobot backend class path>",
+                )
+            recipe = BackendRecipe(
+                "diazflow.deck.plr_backends.RecordingLiquidHandlerBackend",
+                {},
+                ("robot", "backends"),
+            )
         inject: dict[str, Any] = {"num_channels": spec.robot.channels}
         for pipette in spec.pipettes:
             if pipette.mount in ("left", "right"):
@@ -331,7 +387,10 @@ class _Builder:
         except Exception:
             channels = None
         if channels and channels != spec.robot.channels:
-            raise self.fail(("robot", "channels"), f"the {self.mode} backend has {channels} channels, the layout says {spec.robot.channels}")
+            raise self.fail(
+                ("robot", "channels"),
+                f"the {self.mode} backend has {channels} channels, the layout says {spec.robot.channels}",
+            )
         return backend
 
     def channel_tip_volumes(self) -> dict[int, set[float]]:
@@ -366,7 +425,9 @@ class _Builder:
             if mod.can_shake:
                 from pylabrobot.heating_shaking import HeaterShaker as machine_class
             else:
-                from pylabrobot.temperature_controlling import TemperatureController as machine_class
+                from pylabrobot.temperature_controlling import (
+                    TemperatureController as machine_class,
+                )
             size, child = mod.plr.size, mod.plr.child_location
             with self.at(mod.yaml_path + ("plr",), f"create the module '{name}'"):
                 machine = machine_class(
@@ -390,7 +451,11 @@ class _Builder:
         if recipe is not None:
             return self.construct(recipe, f"module '{mod.name}'", inject)
         if self.mode == "hardware":
-            raise self.fail(mod.yaml_path + ("backends",), f"module '{mod.name}' has no hardware backend", f"add modules.{mod.name}.backends.hardware: {{class: <PyLabRobot backend>, args: {{...}}}}")
+            raise self.fail(
+                mod.yaml_path + ("backends",),
+                f"module '{mod.name}' has no hardware backend",
+                f"add modules.{mod.name}.backends.hardware: {{class: <PyLabRobot backend>, args: {{...}}}}",
+            )
         from diazflow.deck import plr_backends
 
         if mod.kind == "powder_dispenser":
@@ -404,16 +469,35 @@ class _Builder:
     def build_carriers(self, machines: dict[str, Any]) -> dict[str, Any]:
         carriers: dict[str, Any] = {}
         for name, carrier in self.spec.carriers.items():
-            factory = self.lookup(carrier.yaml_path + ("factory",), carrier.plr_factory, "carrier factory")
-            held = {m.location.site: machines[n] for n, m in self.spec.modules.items() if m.location is not None and m.location.kind == "carrier" and m.location.carrier == name and n in machines}
+            factory = self.lookup(
+                carrier.yaml_path + ("factory",), carrier.plr_factory, "carrier factory"
+            )
+            held = {
+                m.location.site: machines[n]
+                for n, m in self.spec.modules.items()
+                if m.location is not None
+                and m.location.kind == "carrier"
+                and m.location.carrier == name
+                and n in machines
+            }
             kwargs: dict[str, Any] = {}
             if held:
                 # Hamilton's MFX carriers take their modules at construction
                 if "modules" not in inspect.signature(factory).parameters:
-                    first = next(n for n, m in self.spec.modules.items() if m.location is not None and m.location.carrier == name)
-                    raise self.fail(self.spec.modules[first].yaml_path + ("location",), f"carrier '{name}' ({carrier.plr_factory}) cannot hold modules", "use a module carrier such as MFX_CAR_L4_SHAKER, or place the module on rails/slot/coordinate")
+                    first = next(
+                        n
+                        for n, m in self.spec.modules.items()
+                        if m.location is not None and m.location.carrier == name
+                    )
+                    raise self.fail(
+                        self.spec.modules[first].yaml_path + ("location",),
+                        f"carrier '{name}' ({carrier.plr_factory}) cannot hold modules",
+                        "use a module carrier such as MFX_CAR_L4_SHAKER, or place the module on rails/slot/coordinate",
+                    )
                 kwargs["modules"] = held
-            with self.at(carrier.yaml_path + ("factory",), f"create carrier '{name}' ({carrier.plr_factory})"):
+            with self.at(
+                carrier.yaml_path + ("factory",), f"create carrier '{name}' ({carrier.plr_factory})"
+            ):
                 carriers[name] = factory(name, **kwargs)
             self.resources[name] = carriers[name]
         return carriers
@@ -423,14 +507,19 @@ class _Builder:
             if lw.plr_factory is None:
                 continue
             factory = self.lookup(lw.yaml_path + ("factory",), lw.plr_factory, "labware factory")
-            with self.at(lw.yaml_path + ("factory",), f"create labware '{name}' ({lw.plr_factory})"):
+            with self.at(
+                lw.yaml_path + ("factory",), f"create labware '{name}' ({lw.plr_factory})"
+            ):
                 resource = factory(name)
             self.resources[name] = resource
             if lw.location.kind == "carrier":
                 carrier = carriers[lw.location.carrier]
                 sites = getattr(carrier, "sites", {})
                 if lw.location.site not in sites:
-                    raise self.fail(lw.yaml_path + ("location", "site"), f"carrier '{lw.location.carrier}' ({self.spec.carriers[lw.location.carrier].plr_factory}) has sites 0-{len(sites) - 1}, not {lw.location.site}")
+                    raise self.fail(
+                        lw.yaml_path + ("location", "site"),
+                        f"carrier '{lw.location.carrier}' ({self.spec.carriers[lw.location.carrier].plr_factory}) has sites 0-{len(sites) - 1}, not {lw.location.site}",
+                    )
                 with self.at(lw.yaml_path + ("location",), f"put '{name}' on {lw.location}"):
                     carrier[lw.location.site] = resource
             elif lw.location.kind == "module":
@@ -438,8 +527,12 @@ class _Builder:
                 machine = machines[mod.name]
                 holder = machine
                 if mod.adapter is not None:
-                    adapter_factory = self.lookup(mod.yaml_path + ("adapter",), mod.adapter, "adapter factory")
-                    with self.at(mod.yaml_path + ("adapter",), f"create the adapter of '{mod.name}'"):
+                    adapter_factory = self.lookup(
+                        mod.yaml_path + ("adapter",), mod.adapter, "adapter factory"
+                    )
+                    with self.at(
+                        mod.yaml_path + ("adapter",), f"create the adapter of '{mod.name}'"
+                    ):
                         holder = adapter_factory(f"{mod.name}_adapter")
                         machine.assign_child_resource(holder)
                     self.resources[f"{mod.name}_adapter"] = holder
@@ -453,14 +546,27 @@ class _Builder:
         with self.at(path, f"place '{name}' at {location}"):
             if location.kind == "slot":
                 if not hasattr(deck, "assign_child_at_slot"):
-                    raise self.fail(path + ("slot",), f"{self.spec.robot.plr_deck} has no slots", "use rails: N (Hamilton, Tecan) or coordinate: [x, y, z]")
+                    raise self.fail(
+                        path + ("slot",),
+                        f"{self.spec.robot.plr_deck} has no slots",
+                        "use rails: N (Hamilton, Tecan) or coordinate: [x, y, z]",
+                    )
                 deck.assign_child_at_slot(resource, location.slot)
             elif location.kind == "rails":
                 if not hasattr(deck, "num_rails") or hasattr(deck, "assign_child_at_slot"):
-                    raise self.fail(path + ("rails",), f"{self.spec.robot.plr_deck} has no rails", "use slot: N on an Opentrons deck")
+                    raise self.fail(
+                        path + ("rails",),
+                        f"{self.spec.robot.plr_deck} has no rails",
+                        "use slot: N on an Opentrons deck",
+                    )
                 if not 1 <= location.rails <= deck.num_rails:
-                    raise self.fail(path + ("rails",), f"rails must be 1-{deck.num_rails} on {self.spec.robot.plr_deck}, not {location.rails}")
-                deck.assign_child_resource(resource, **_rails_placement(deck, resource, location.rails))
+                    raise self.fail(
+                        path + ("rails",),
+                        f"rails must be 1-{deck.num_rails} on {self.spec.robot.plr_deck}, not {location.rails}",
+                    )
+                deck.assign_child_resource(
+                    resource, **_rails_placement(deck, resource, location.rails)
+                )
             else:
                 deck.assign_child_resource(resource, location=Coordinate(*location.coordinate))
 
@@ -474,7 +580,10 @@ class _Builder:
             if lw.role == "tips":
                 count = getattr(resource, "num_items", None)
                 if count is not None and count != lw.wells:
-                    raise self.fail(path + ("factory",), f"tip rack '{name}' holds {count} tips in PLR, the layout says {lw.rows}x{lw.columns}")
+                    raise self.fail(
+                        path + ("factory",),
+                        f"tip rack '{name}' holds {count} tips in PLR, the layout says {lw.rows}x{lw.columns}",
+                    )
                 continue
             if hasattr(resource, "num_items_x"):
                 plr_rows, plr_cols = resource.num_items_y, resource.num_items_x
@@ -482,10 +591,18 @@ class _Builder:
             else:  # a single container (trough)
                 plr_rows, plr_cols, first = 1, 1, resource
             if (plr_rows, plr_cols) != (lw.rows, lw.columns):
-                raise self.fail(path + ("format",), f"'{name}' is {plr_rows}x{plr_cols} in PLR ({lw.plr_factory}), the layout says {lw.rows}x{lw.columns}", f"format: {plr_rows}x{plr_cols}")
+                raise self.fail(
+                    path + ("format",),
+                    f"'{name}' is {plr_rows}x{plr_cols} in PLR ({lw.plr_factory}), the layout says {lw.rows}x{lw.columns}",
+                    f"format: {plr_rows}x{plr_cols}",
+                )
             plr_max = getattr(first, "max_volume", None)
             if plr_max is not None and lw.max_volume_ul > plr_max * 1.01:
-                raise self.fail(path + ("max_volume",), f"'{name}' holds {plr_max:g} µL per well in PLR ({lw.plr_factory}), less than the layout's {lw.max_volume_ul:g} µL", "PLR's volume tracking would refuse fills the checks allow: lower max_volume or use a larger labware definition")
+                raise self.fail(
+                    path + ("max_volume",),
+                    f"'{name}' holds {plr_max:g} µL per well in PLR ({lw.plr_factory}), less than the layout's {lw.max_volume_ul:g} µL",
+                    "PLR's volume tracking would refuse fills the checks allow: lower max_volume or use a larger labware definition",
+                )
 
 
 def _rails_placement(deck: Any, resource: Any, rails: int) -> dict[str, Any]:
@@ -503,7 +620,11 @@ def _rails_placement(deck: Any, resource: Any, rails: int) -> dict[str, Any]:
         from pylabrobot.resources import Coordinate
 
         # same formula as TecanDeck._coordinate_for_rails with off_x = off_y = 0
-        return {"location": Coordinate((rails - 1) * _RAILS_WIDTH + 100, 345 - resource.get_absolute_size_y(), 0)}
+        return {
+            "location": Coordinate(
+                (rails - 1) * _RAILS_WIDTH + 100, 345 - resource.get_absolute_size_y(), 0
+            )
+        }
     return {"rails": rails}
 
 
@@ -529,7 +650,11 @@ def plr_class_exists(path: str) -> bool:
 
 def describe(setup: PlrSetup) -> str:
     """A short text summary of what was built (for ``diazflow`` debugging output)."""
-    lines = [f"{setup.deck_spec.name} ({setup.mode}): {type(setup.deck).__name__}, backend {type(setup.liquid_handler.backend).__name__}"]
+    lines = [
+        f"{setup.deck_spec.name} ({setup.mode}): {type(setup.deck).__name__}, backend {type(setup.liquid_handler.backend).__name__}"
+    ]
     for name, machine in setup.machines.items():
-        lines.append(f"  module {name}: {type(machine).__name__} with {type(machine.backend).__name__}")
+        lines.append(
+            f"  module {name}: {type(machine).__name__} with {type(machine.backend).__name__}"
+        )
     return "\n".join(lines)

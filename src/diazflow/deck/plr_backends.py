@@ -17,13 +17,18 @@ Imported only by :mod:`diazflow.deck.plr` when a deck is built (it imports PyLab
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Collection, List, Mapping, Optional
+from typing import Any
 
 from pylabrobot.heating_shaking.backend import HeaterShakerBackend
 from pylabrobot.liquid_handling.backends.backend import LiquidHandlerBackend
 from pylabrobot.liquid_handling.backends.chatterbox import LiquidHandlerChatterboxBackend
-from pylabrobot.powder_dispensing.backend import DispenseResults, PowderDispense, PowderDispenserBackend
+from pylabrobot.powder_dispensing.backend import (
+    DispenseResults,
+    PowderDispense,
+    PowderDispenserBackend,
+)
 from pylabrobot.resources import Tip
 from pylabrobot.temperature_controlling.backend import TemperatureControllerBackend
 
@@ -36,7 +41,7 @@ class RecordedCall:
 
     op: str
     ops: Any
-    use_channels: Optional[List[int]] = None
+    use_channels: list[int] | None = None
     kwargs: dict = field(default_factory=dict)
 
 
@@ -46,15 +51,17 @@ class RecordingLiquidHandlerBackend(LiquidHandlerChatterboxBackend):
     def __init__(
         self,
         num_channels: int = 8,
-        channel_tip_volumes: Optional[Mapping[int, Collection[float]]] = None,
+        channel_tip_volumes: Mapping[int, Collection[float]] | None = None,
         verbose: bool = False,
     ):
         """``channel_tip_volumes``: channel → the PLR ``Tip.maximal_volume`` values it can carry
         (missing channel = any tip)."""
         super().__init__(num_channels=num_channels)
-        self.calls: List[RecordedCall] = []
+        self.calls: list[RecordedCall] = []
         self.verbose = verbose
-        self._channel_tip_volumes = {c: frozenset(v) for c, v in (channel_tip_volumes or {}).items()}
+        self._channel_tip_volumes = {
+            c: frozenset(v) for c, v in (channel_tip_volumes or {}).items()
+        }
 
     async def setup(self):
         await LiquidHandlerBackend.setup(self)
@@ -64,8 +71,12 @@ class RecordingLiquidHandlerBackend(LiquidHandlerChatterboxBackend):
     async def stop(self):
         pass
 
-    def _record(self, op: str, ops: Any, use_channels: Optional[List[int]] = None, **kwargs) -> None:
-        self.calls.append(RecordedCall(op, ops, list(use_channels) if use_channels is not None else None, dict(kwargs)))
+    def _record(self, op: str, ops: Any, use_channels: list[int] | None = None, **kwargs) -> None:
+        self.calls.append(
+            RecordedCall(
+                op, ops, list(use_channels) if use_channels is not None else None, dict(kwargs)
+            )
+        )
 
     async def pick_up_tips(self, ops, use_channels, **backend_kwargs):
         self._record("pick_up_tips", ops, use_channels, **backend_kwargs)
@@ -123,8 +134,8 @@ class ProfiledTemperatureBackend(TemperatureControllerBackend):
         self.thermal = thermal
         self.verbose = verbose
         self.current_c = thermal.ambient_c
-        self.target_c: Optional[float] = None
-        self.calls: List[RecordedCall] = []
+        self.target_c: float | None = None
+        self.calls: list[RecordedCall] = []
 
     @property
     def supports_active_cooling(self) -> bool:
@@ -133,7 +144,9 @@ class ProfiledTemperatureBackend(TemperatureControllerBackend):
     def _log(self, op: str, **kwargs) -> None:
         self.calls.append(RecordedCall(op, None, kwargs=kwargs))
         if self.verbose:
-            print(f"{type(self).__name__}.{op}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})")
+            print(
+                f"{type(self).__name__}.{op}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+            )
 
     async def setup(self):
         self._log("setup")
@@ -171,7 +184,9 @@ class ProfiledHeaterShakerBackend(HeaterShakerBackend, ProfiledTemperatureBacken
 
     async def start_shaking(self, speed: float):
         if not self.shaker.in_range(speed):
-            raise ValueError(f"{speed:g} rpm is outside this shaker's range ({self.shaker.min_rpm:g}-{self.shaker.max_rpm:g} rpm)")
+            raise ValueError(
+                f"{speed:g} rpm is outside this shaker's range ({self.shaker.min_rpm:g}-{self.shaker.max_rpm:g} rpm)"
+            )
         self._log("start_shaking", rpm=speed)
         self.speed_rpm = speed
 
@@ -198,7 +213,7 @@ class RecordingPowderDispenserBackend(PowderDispenserBackend):
     def __init__(self, verbose: bool = False):
         super().__init__()
         self.verbose = verbose
-        self.doses: List[tuple[str, str, float]] = []
+        self.doses: list[tuple[str, str, float]] = []
 
     async def setup(self) -> None:
         pass
@@ -206,7 +221,9 @@ class RecordingPowderDispenserBackend(PowderDispenserBackend):
     async def stop(self) -> None:
         pass
 
-    async def dispense(self, dispense_parameters: List[PowderDispense], **backend_kwargs) -> List[DispenseResults]:
+    async def dispense(
+        self, dispense_parameters: list[PowderDispense], **backend_kwargs
+    ) -> list[DispenseResults]:
         results = []
         for d in dispense_parameters:
             self.doses.append((d.resource.name, d.powder.name, d.amount))
@@ -231,5 +248,7 @@ class NoDriverPowderDispenserBackend(PowderDispenserBackend):
     async def stop(self) -> None:
         pass
 
-    async def dispense(self, dispense_parameters: List[PowderDispense], **backend_kwargs) -> List[DispenseResults]:
+    async def dispense(
+        self, dispense_parameters: list[PowderDispense], **backend_kwargs
+    ) -> list[DispenseResults]:
         raise RuntimeError(self.message)

@@ -74,7 +74,9 @@ def generate() -> dict:
     for package_name in _SUBPACKAGES:
         package = importlib.import_module(package_name)
         modules.add(package_name)
-        for info in pkgutil.walk_packages(package.__path__, package_name + ".", onerror=lambda _name: None):
+        for info in pkgutil.walk_packages(
+            package.__path__, package_name + ".", onerror=lambda _name: None
+        ):
             if info.name.rsplit(".", 1)[-1].endswith("_tests") or ".tests" in info.name:
                 continue
             modules.add(info.name)
@@ -87,7 +89,9 @@ def generate() -> dict:
             if attr.startswith("_"):
                 continue
             value = getattr(module, attr)
-            if (inspect.isclass(value) or inspect.isfunction(value)) and getattr(value, "__module__", "").startswith("pylabrobot"):
+            if (inspect.isclass(value) or inspect.isfunction(value)) and getattr(
+                value, "__module__", ""
+            ).startswith("pylabrobot"):
                 names.add(f"{module_name}.{attr}")
     return {"pylabrobot": pylabrobot.__version__, "names": sorted(names)}
 
@@ -98,7 +102,9 @@ def main(argv: list[str]) -> int:
     if "--write" in argv:
         with open(NAMES_FILE, "w", encoding="utf-8") as fh:
             fh.write(text)
-        print(f"wrote {len(data['names'])} names from pylabrobot {data['pylabrobot']} to {NAMES_FILE}")
+        print(
+            f"wrote {len(data['names'])} names from pylabrobot {data['pylabrobot']} to {NAMES_FILE}"
+        )
     else:
         sys.stdout.write(text)
     return 0

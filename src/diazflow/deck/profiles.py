@@ -18,14 +18,20 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Literal, Mapping, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from diazflow.deck.errors import LAYOUT_INVALID, DeckLayoutError, model_field_names, validation_diagnostics
+from diazflow.deck.errors import (
+    LAYOUT_INVALID,
+    DeckLayoutError,
+    model_field_names,
+    validation_diagnostics,
+)
 from diazflow.diagnostics import Diagnostic
 from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
 from diazflow.language.source import SourceDocument, YamlSourceError, load_yaml_file
@@ -107,7 +113,9 @@ class ThermalModel:
 
     def can_reach(self, target_c: float, from_c: float | None = None) -> bool:
         """Whether the block can get to (and hold) ``target_c`` from ``from_c`` (default: ambient)."""
-        return math.isfinite(self.ramp_seconds(self.ambient_c if from_c is None else from_c, target_c))
+        return math.isfinite(
+            self.ramp_seconds(self.ambient_c if from_c is None else from_c, target_c)
+        )
 
     def _passive_seconds(self, from_c: float, target_c: float) -> float:
         # T(t) = amb + (from - amb) exp(-t / tau); first time T <= target + tolerance
@@ -116,7 +124,9 @@ class ThermalModel:
             return 0.0
         if reach <= self.ambient_c:
             return math.inf
-        return self.passive_cooling_tau_s * math.log((from_c - self.ambient_c) / (reach - self.ambient_c))
+        return self.passive_cooling_tau_s * math.log(
+            (from_c - self.ambient_c) / (reach - self.ambient_c)
+        )
 
     def ramp_seconds(self, from_c: float, to_c: float) -> float:
         """Seconds from ``set_temperature(to_c)`` until the vessel is at ``to_c`` and settled.
@@ -151,13 +161,17 @@ class ThermalModel:
         if self.active_cooling:
             return max(target, from_c - self.cooling_rate_c_per_min * t / 60.0)
         floor = max(target, self.ambient_c) if from_c > self.ambient_c else from_c
-        passive = self.ambient_c + (from_c - self.ambient_c) * math.exp(-t / self.passive_cooling_tau_s)
+        passive = self.ambient_c + (from_c - self.ambient_c) * math.exp(
+            -t / self.passive_cooling_tau_s
+        )
         return max(floor, passive)
 
     def idle_temperature_at(self, t_seconds: float, from_c: float) -> float:
         """Block temperature after the module is switched off (relaxes to ambient)."""
         t = max(0.0, t_seconds)
-        return self.ambient_c + (from_c - self.ambient_c) * math.exp(-t / self.passive_cooling_tau_s)
+        return self.ambient_c + (from_c - self.ambient_c) * math.exp(
+            -t / self.passive_cooling_tau_s
+        )
 
 
 @dataclass(frozen=True)
@@ -194,7 +208,7 @@ class ModuleProfile:
     powder: PowderTimings | None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
-    def with_ambient(self, ambient_c: float) -> "ModuleProfile":
+    def with_ambient(self, ambient_c: float) -> ModuleProfile:
         """The same device in a room (or enclosure) at ``ambient_c``."""
         if self.thermal is None or self.thermal.ambient_c == ambient_c:
             return self
@@ -208,7 +222,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-Scalar = Union[str, int, float]
+Scalar = str | int | float
 
 
 class Sourced(_Model):
@@ -279,7 +293,13 @@ class _ProfileModel(_Model):
 
 
 _PROFILE_FIELDS = model_field_names(
-    _ProfileModel, _RobotTimingsModel, _FlowRateModel, _ThermalModelModel, _ShakerModelModel, _PowderModel, Sourced
+    _ProfileModel,
+    _RobotTimingsModel,
+    _FlowRateModel,
+    _ThermalModelModel,
+    _ShakerModelModel,
+    _PowderModel,
+    Sourced,
 )
 
 _REQUIRED_SECTIONS = {
@@ -302,10 +322,20 @@ class _Reader:
         self.diagnostics: list[Diagnostic] = []
         self.sources: dict[str, str] = {}
 
-    def error(self, path: tuple, message: str, hint: str | None = None, *, key: bool = False) -> None:
+    def error(
+        self, path: tuple, message: str, hint: str | None = None, *, key: bool = False
+    ) -> None:
         self.diagnostics.append(self.doc.diagnostic(path, LAYOUT_INVALID, message, hint, key=key))
 
-    def quantity(self, path: tuple, item: Sourced, dimension: Dimension, *, minimum: float | None = None, positive: bool = False) -> float:
+    def quantity(
+        self,
+        path: tuple,
+        item: Sourced,
+        dimension: Dimension,
+        *,
+        minimum: float | None = None,
+        positive: bool = False,
+    ) -> float:
         name = ".".join(str(p) for p in path)
         self.sources[name] = item.source
         try:
@@ -316,7 +346,9 @@ class _Reader:
         if positive and value <= 0:
             self.error(path + ("value",), f"{name} must be greater than 0, got '{item.value}'")
         elif minimum is not None and value < minimum:
-            self.error(path + ("value",), f"{name} must be at least {minimum:g}, got '{item.value}'")
+            self.error(
+                path + ("value",), f"{name} must be at least {minimum:g}, got '{item.value}'"
+            )
         return value
 
     def flag(self, path: tuple, item: SourcedFlag) -> bool:
@@ -330,18 +362,41 @@ def _read_document(path: str) -> tuple[SourceDocument, _ProfileModel]:
     except YamlSourceError as exc:
         raise DeckLayoutError([_recode(d) for d in exc.diagnostics]) from None
     if not isinstance(doc.data, dict):
-        raise DeckLayoutError([doc.diagnostic((), LAYOUT_INVALID, "a simulator profile must be a YAML mapping", "start from one of the files in simulators/")])
+        raise DeckLayoutError(
+            [
+                doc.diagnostic(
+                    (),
+                    LAYOUT_INVALID,
+                    "a simulator profile must be a YAML mapping",
+                    "start from one of the files in simulators/",
+                )
+            ]
+        )
     try:
         model = _ProfileModel.model_validate(doc.data)
     except ValidationError as exc:
-        raise DeckLayoutError(validation_diagnostics(doc, exc.errors(include_url=False), _PROFILE_FIELDS)) from None
+        raise DeckLayoutError(
+            validation_diagnostics(doc, exc.errors(include_url=False), _PROFILE_FIELDS)
+        ) from None
     problems = []
     for section in _REQUIRED_SECTIONS[model.kind]:
         if getattr(model, section) is None:
-            problems.append(doc.diagnostic(("kind",), LAYOUT_INVALID, f"a {model.kind} profile needs a '{section}' section"))
+            problems.append(
+                doc.diagnostic(
+                    ("kind",), LAYOUT_INVALID, f"a {model.kind} profile needs a '{section}' section"
+                )
+            )
     for section in _FORBIDDEN_SECTIONS[model.kind]:
         if getattr(model, section) is not None:
-            problems.append(doc.diagnostic((section,), LAYOUT_INVALID, f"a {model.kind} profile has no '{section}' section", "remove it, or change 'kind'", key=True))
+            problems.append(
+                doc.diagnostic(
+                    (section,),
+                    LAYOUT_INVALID,
+                    f"a {model.kind} profile has no '{section}' section",
+                    "remove it, or change 'kind'",
+                    key=True,
+                )
+            )
     if problems:
         raise DeckLayoutError(problems)
     return doc, model
@@ -372,7 +427,16 @@ def load_robot_profile(path: str) -> RobotTimings:
 def _load_robot_profile(path: str, _key: tuple) -> RobotTimings:
     doc, model = _read_document(path)
     if model.kind != "liquid_handler":
-        raise DeckLayoutError([doc.diagnostic(("kind",), LAYOUT_INVALID, f"expected a liquid_handler profile, this one is '{model.kind}'", "the robot's profile: names a file with 'kind: liquid_handler'")])
+        raise DeckLayoutError(
+            [
+                doc.diagnostic(
+                    ("kind",),
+                    LAYOUT_INVALID,
+                    f"expected a liquid_handler profile, this one is '{model.kind}'",
+                    "the robot's profile: names a file with 'kind: liquid_handler'",
+                )
+            ]
+        )
     r = _Reader(doc)
     t = model.timings
     assert t is not None and model.flow_rates is not None
@@ -420,7 +484,16 @@ def load_module_profile(path: str, *, ambient_c: float | None = None) -> ModuleP
 def _load_module_profile(path: str, _key: tuple) -> ModuleProfile:
     doc, model = _read_document(path)
     if model.kind == "liquid_handler":
-        raise DeckLayoutError([doc.diagnostic(("kind",), LAYOUT_INVALID, "expected a module profile (thermal_module or powder_dispenser), this one is 'liquid_handler'", "a module's profile: names a device profile, not the robot's")])
+        raise DeckLayoutError(
+            [
+                doc.diagnostic(
+                    ("kind",),
+                    LAYOUT_INVALID,
+                    "expected a module profile (thermal_module or powder_dispenser), this one is 'liquid_handler'",
+                    "a module's profile: names a device profile, not the robot's",
+                )
+            ]
+        )
     r = _Reader(doc)
     thermal = shaker = powder = None
     if model.thermal is not None:
@@ -430,17 +503,33 @@ def _load_module_profile(path: str, _key: tuple) -> ModuleProfile:
         thermal = ThermalModel(
             min_c=r.quantity(p + ("min_temperature",), th.min_temperature, T),
             max_c=r.quantity(p + ("max_temperature",), th.max_temperature, T),
-            heating_rate_c_per_min=r.quantity(p + ("heating_rate",), th.heating_rate, RATE, positive=True),
-            cooling_rate_c_per_min=r.quantity(p + ("cooling_rate",), th.cooling_rate, RATE, positive=True),
+            heating_rate_c_per_min=r.quantity(
+                p + ("heating_rate",), th.heating_rate, RATE, positive=True
+            ),
+            cooling_rate_c_per_min=r.quantity(
+                p + ("cooling_rate",), th.cooling_rate, RATE, positive=True
+            ),
             active_cooling=r.flag(p + ("active_cooling",), th.active_cooling),
-            settle_tolerance_c=_delta_temperature(r, p + ("settle_tolerance",), th.settle_tolerance),
+            settle_tolerance_c=_delta_temperature(
+                r, p + ("settle_tolerance",), th.settle_tolerance
+            ),
             settle_s=r.quantity(p + ("settle_time",), th.settle_time, D, minimum=0.0),
-            passive_cooling_tau_s=r.quantity(p + ("passive_cooling_time_constant",), th.passive_cooling_time_constant, D, positive=True),
+            passive_cooling_tau_s=r.quantity(
+                p + ("passive_cooling_time_constant",),
+                th.passive_cooling_time_constant,
+                D,
+                positive=True,
+            ),
             ambient_c=r.quantity(p + ("ambient",), th.ambient, T),
-            set_temperature_s=r.quantity(p + ("set_temperature_command",), th.set_temperature_command, D, minimum=0.0),
+            set_temperature_s=r.quantity(
+                p + ("set_temperature_command",), th.set_temperature_command, D, minimum=0.0
+            ),
         )
         if thermal.min_c > thermal.max_c:
-            r.error(p + ("min_temperature", "value"), f"min_temperature ({thermal.min_c:g} °C) is above max_temperature ({thermal.max_c:g} °C)")
+            r.error(
+                p + ("min_temperature", "value"),
+                f"min_temperature ({thermal.min_c:g} °C) is above max_temperature ({thermal.max_c:g} °C)",
+            )
     if model.shaker is not None:
         sh = model.shaker
         p = ("shaker",)
@@ -454,7 +543,10 @@ def _load_module_profile(path: str, _key: tuple) -> ModuleProfile:
             stop_s=r.quantity(p + ("stop",), sh.stop, D, minimum=0.0),
         )
         if not (shaker.min_rpm <= shaker.default_rpm <= shaker.max_rpm):
-            r.error(p + ("default_speed", "value"), f"default_speed {shaker.default_rpm:g} rpm is outside {shaker.min_rpm:g}-{shaker.max_rpm:g} rpm")
+            r.error(
+                p + ("default_speed", "value"),
+                f"default_speed {shaker.default_rpm:g} rpm is outside {shaker.min_rpm:g}-{shaker.max_rpm:g} rpm",
+            )
     if model.powder is not None:
         pw = model.powder
         p = ("powder",)

@@ -7,17 +7,49 @@ imports PyLabRobot.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from diazflow.deck.profiles import ModuleProfile, RobotTimings, ShakerModel, ThermalModel
 from diazflow.language.source import SourceDocument
 
-ROBOT_KINDS = ("hamilton_starlet", "hamilton_star", "opentrons_ot2", "tecan_evo100", "tecan_evo150", "tecan_evo200")
-LABWARE_ROLES = ("reaction", "building_blocks", "reagent_reservoir", "samples", "tips", "waste", "other")
-MATERIALS = ("glass", "polypropylene", "polystyrene", "polyethylene", "ptfe", "cyclic_olefin", "polycarbonate", "aluminium", "stainless_steel")
-MODULE_KINDS = ("temperature_controller", "heater_shaker", "heater_cooler_shaker", "shaker", "powder_dispenser")
+ROBOT_KINDS = (
+    "hamilton_starlet",
+    "hamilton_star",
+    "opentrons_ot2",
+    "tecan_evo100",
+    "tecan_evo150",
+    "tecan_evo200",
+)
+LABWARE_ROLES = (
+    "reaction",
+    "building_blocks",
+    "reagent_reservoir",
+    "samples",
+    "tips",
+    "waste",
+    "other",
+)
+MATERIALS = (
+    "glass",
+    "polypropylene",
+    "polystyrene",
+    "polyethylene",
+    "ptfe",
+    "cyclic_olefin",
+    "polycarbonate",
+    "aluminium",
+    "stainless_steel",
+)
+MODULE_KINDS = (
+    "temperature_controller",
+    "heater_shaker",
+    "heater_cooler_shaker",
+    "shaker",
+    "powder_dispenser",
+)
 SHAKING_KINDS = ("heater_shaker", "heater_cooler_shaker", "shaker")
 THERMAL_KINDS = ("temperature_controller", "heater_shaker", "heater_cooler_shaker")
 MODES = ("simulate", "chatterbox", "hardware")

@@ -13,8 +13,9 @@ import io
 import os
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Union
+from typing import Any, Union
 
 from pydantic import BaseModel, Tag, ValidationError
 
@@ -55,7 +56,16 @@ class LoadedProtocol:
     protocol: m.Protocol
     libraries: Mapping[str, LoadedLibrary] = field(default_factory=dict)
 
-    def diagnostic(self, path: tuple, code: str, message: str, hint: str | None = None, *, severity: Severity = Severity.ERROR, key: bool = False) -> Diagnostic:
+    def diagnostic(
+        self,
+        path: tuple,
+        code: str,
+        message: str,
+        hint: str | None = None,
+        *,
+        severity: Severity = Severity.ERROR,
+        key: bool = False,
+    ) -> Diagnostic:
         return self.source.diagnostic(path, code, message, hint, severity=severity, key=key)
 
     def step_path(self, index: int, *rest: Any) -> tuple:
@@ -85,7 +95,20 @@ class LoadResult:
 
 def _all_field_names() -> list[str]:
     names: set[str] = set()
-    for model in [m.Protocol, m.Vessels, m.Scale, m.Stock, m.Solid, m.Reagent, m.LibraryItem, m.Library, m.Settings, m.PortionwiseSpec, m.OffdeckParams, m.StageParams]:
+    for model in [
+        m.Protocol,
+        m.Vessels,
+        m.Scale,
+        m.Stock,
+        m.Solid,
+        m.Reagent,
+        m.LibraryItem,
+        m.Library,
+        m.Settings,
+        m.PortionwiseSpec,
+        m.OffdeckParams,
+        m.StageParams,
+    ]:
         names.update(model.model_fields)
     for step_model in m.STEP_MODELS.values():
         names.update(step_model.model_fields)
@@ -97,7 +120,6 @@ def _all_field_names() -> list[str]:
 
 
 _FIELD_NAMES = _all_field_names()
-
 
 
 def _unwrap(tp: Any) -> Any:
@@ -117,7 +139,12 @@ def _union_label(tp: Any) -> set[str]:
     if isinstance(inner, type):
         labels.add(inner.__name__)
     else:
-        labels.add(str(inner).replace("typing.", "").replace(" ", "").replace("diazflow.language.models.", ""))
+        labels.add(
+            str(inner)
+            .replace("typing.", "")
+            .replace(" ", "")
+            .replace("diazflow.language.models.", "")
+        )
     return labels
 
 
@@ -140,7 +167,11 @@ def _allowed_keys(loc: tuple) -> set[str] | None:
             if labelled:
                 tp = labelled[0]
                 continue
-            models = [a for a in members if isinstance(_unwrap(a), type) and issubclass(_unwrap(a), BaseModel)]
+            models = [
+                a
+                for a in members
+                if isinstance(_unwrap(a), type) and issubclass(_unwrap(a), BaseModel)
+            ]
             if len(models) == 1:  # Optional[Model]: pydantic adds no label
                 tp = _unwrap(models[0])
                 tp = _descend_model(tp, part)
@@ -157,7 +188,11 @@ def _allowed_keys(loc: tuple) -> set[str] | None:
         return None
     tp = _unwrap(tp)
     if typing.get_origin(tp) in (Union, types.UnionType):
-        models = [_unwrap(a) for a in typing.get_args(tp) if isinstance(_unwrap(a), type) and issubclass(_unwrap(a), BaseModel)]
+        models = [
+            _unwrap(a)
+            for a in typing.get_args(tp)
+            if isinstance(_unwrap(a), type) and issubclass(_unwrap(a), BaseModel)
+        ]
         tp = models[0] if len(models) == 1 else None
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return set(tp.model_fields)
@@ -171,7 +206,7 @@ def _descend_model(model: type[BaseModel], part: Any) -> Any:
 
 def _yaml_trap_hint(value: Any, expected: str) -> str | None:
     if isinstance(value, bool) and expected == "a string":
-        return "YAML 1.1 reads yes/no/on/off as booleans: quote the text, e.g. \"NO\""
+        return 'YAML 1.1 reads yes/no/on/off as booleans: quote the text, e.g. "NO"'
     if isinstance(value, (int, float)) and not isinstance(value, bool) and expected == "a string":
         return "quote the text"
     if value is None:
@@ -195,14 +230,22 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
         elif kind == "DF115" and isinstance(value, dict) and len(value) == 1:
             tag = str(next(iter(value)))
             close = difflib.get_close_matches(tag, list(m.STEP_MODELS), n=1, cutoff=0.5)
-            hint = f"did you mean '{close[0]}'?" if close else "step kinds: " + ", ".join(m.STEP_MODELS)
-            return source.diagnostic(path + (tag,), kind, f"unknown step kind '{tag}'", hint, key=True)
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else "step kinds: " + ", ".join(m.STEP_MODELS)
+            )
+            return source.diagnostic(
+                path + (tag,), kind, f"unknown step kind '{tag}'", hint, key=True
+            )
         # a check of a whole mapping (exactly-one-of, a reagent's form) points at the mapping's key
         return source.diagnostic(path, kind, message, hint, key=isinstance(value, dict))
     if kind == "extra_forbidden":
         key = loc[-1] if loc else "?"
         allowed = _allowed_keys(loc[:-1])
-        close = difflib.get_close_matches(str(key), sorted(allowed) if allowed else _FIELD_NAMES, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(
+            str(key), sorted(allowed) if allowed else _FIELD_NAMES, n=1, cutoff=0.6
+        )
         if close and close[0] != key:
             hint = f"did you mean '{close[0]}'?"
         elif allowed:
@@ -214,34 +257,71 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
     if kind == "missing":
         key = loc[-1] if loc else "?"
         # at the key of the mapping that lacks it (``scale:``), not at its first child
-        return source.diagnostic(path, "DF102", f"missing key '{key}' in {where}", f"add '{key}: ...'", key=True)
+        return source.diagnostic(
+            path, "DF102", f"missing key '{key}' in {where}", f"add '{key}: ...'", key=True
+        )
     if kind == "union_tag_invalid":
         tag = ctx.get("tag", "?")
         close = difflib.get_close_matches(str(tag), list(m.STEP_MODELS), n=1, cutoff=0.5)
         hint = f"did you mean '{close[0]}'?" if close else "step kinds: " + ", ".join(m.STEP_MODELS)
-        return source.diagnostic(path + (tag,) if path + (tag,) in source.key_positions else path, "DF115", f"unknown step kind '{tag}'", hint, key=True)
+        return source.diagnostic(
+            path + (tag,) if path + (tag,) in source.key_positions else path,
+            "DF115",
+            f"unknown step kind '{tag}'",
+            hint,
+            key=True,
+        )
     if kind == "literal_error":
         if path == ("diazflow",):
-            shown = value if isinstance(value, (int, float)) and not isinstance(value, bool) else _describe(value)
-            return source.diagnostic(path, "DF107", f"unsupported language version {shown}", f"this diazflow reads version {m.LANGUAGE_VERSION}: 'diazflow: {m.LANGUAGE_VERSION}'")
-        return source.diagnostic(path, "DF103", f"{where}: {_describe(value)} is not allowed; expected {ctx.get('expected', '')}", None)
+            shown = (
+                value
+                if isinstance(value, (int, float)) and not isinstance(value, bool)
+                else _describe(value)
+            )
+            return source.diagnostic(
+                path,
+                "DF107",
+                f"unsupported language version {shown}",
+                f"this diazflow reads version {m.LANGUAGE_VERSION}: 'diazflow: {m.LANGUAGE_VERSION}'",
+            )
+        return source.diagnostic(
+            path,
+            "DF103",
+            f"{where}: {_describe(value)} is not allowed; expected {ctx.get('expected', '')}",
+            None,
+        )
     if kind in ("too_short",):
         return source.diagnostic(path, "DF102", f"{where} must not be empty", None)
     if kind in ("string_pattern_mismatch",):
-        return source.diagnostic(path, "DF103", f"{where}: {_describe(value)} is not a valid name", "names are letters, digits, '_' or '-', starting with a letter")
+        return source.diagnostic(
+            path,
+            "DF103",
+            f"{where}: {_describe(value)} is not a valid name",
+            "names are letters, digits, '_' or '-', starting with a letter",
+        )
     if kind in ("string_too_long", "string_too_short"):
         return source.diagnostic(path, "DF103", f"{where}: {err['msg'].lower()}", None)
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        return source.diagnostic(path, "DF205", f"{where}: {err['msg'].lower()} (got {_describe(value)})", None)
+        return source.diagnostic(
+            path, "DF205", f"{where}: {err['msg'].lower()} (got {_describe(value)})", None
+        )
     expected = _TYPE_WORDS.get(kind)
     if expected:
-        return source.diagnostic(path, "DF103", f"{where}: expected {expected}, got {_describe(value)}", _yaml_trap_hint(value, expected))
+        return source.diagnostic(
+            path,
+            "DF103",
+            f"{where}: expected {expected}, got {_describe(value)}",
+            _yaml_trap_hint(value, expected),
+        )
     return source.diagnostic(path, "DF103", f"{where}: {err['msg']}", None)
 
 
 def _validation_diagnostics(source: SourceDocument, exc: ValidationError) -> list[Diagnostic]:
     errors = exc.errors(include_url=False)
-    found = [(_source_path(source, e.get("loc", ())), e["type"], _error_to_diagnostic(source, e)) for e in errors]
+    found = [
+        (_source_path(source, e.get("loc", ())), e["type"], _error_to_diagnostic(source, e))
+        for e in errors
+    ]
     # A union (offdeck: text | mapping; library items: list | mapping) reports one error per
     # branch.  Keep the most specific: an error inside a value beats "wrong type" for the value
     # itself, a DF code or an unknown key beats a generic type error at the same place, and
@@ -249,7 +329,9 @@ def _validation_diagnostics(source: SourceDocument, exc: ValidationError) -> lis
     paths = [path for path, _, _ in found]
     kept: list[tuple[tuple, str, Diagnostic]] = []
     for path, kind, d in found:
-        if kind in _TYPE_WORDS and any(len(q) > len(path) and q[: len(path)] == path for q in paths):
+        if kind in _TYPE_WORDS and any(
+            len(q) > len(path) and q[: len(path)] == path for q in paths
+        ):
             continue
         kept.append((path, kind, d))
     by_place: dict[tuple, list[tuple[tuple, str, Diagnostic]]] = {}
@@ -268,14 +350,26 @@ def _validation_diagnostics(source: SourceDocument, exc: ValidationError) -> lis
             where = ".".join(str(p) for p in path if not isinstance(p, int)) or "document"
             value = _value_at(source, path)
             message = f"{where}: expected {' or '.join(words)}, got {_describe(value)}"
-            out.append(Diagnostic(first.file, first.line, first.column, "DF103", Severity.ERROR, message, first.hint))
+            out.append(
+                Diagnostic(
+                    first.file,
+                    first.line,
+                    first.column,
+                    "DF103",
+                    Severity.ERROR,
+                    message,
+                    first.hint,
+                )
+            )
             out.extend(d for _, kind, d in group if kind not in _TYPE_WORDS)
         else:
             out.extend(d for _, _, d in group)
     return [_with_yaml_hint(source, d, path) for d, path in _paths_of(out, found)]
 
 
-def _paths_of(diags: list[Diagnostic], found: list[tuple[tuple, str, Diagnostic]]) -> list[tuple[Diagnostic, tuple]]:
+def _paths_of(
+    diags: list[Diagnostic], found: list[tuple[tuple, str, Diagnostic]]
+) -> list[tuple[Diagnostic, tuple]]:
     by_place = {(d.line, d.column): path for path, _, d in found}
     return [(d, by_place.get((d.line, d.column), ())) for d in diags]
 
@@ -297,25 +391,34 @@ def _with_yaml_hint(source: SourceDocument, d: Diagnostic, path: tuple) -> Diagn
     if raw is None or d.code not in ("DF103", "DF201", "DF206"):
         return d
     value = _value_at(source, path)
-    fix = f"quote it: \"{raw}\"" if d.code == "DF103" else "write it with its unit, e.g. '90 min' for a time"
+    fix = (
+        f'quote it: "{raw}"'
+        if d.code == "DF103"
+        else "write it with its unit, e.g. '90 min' for a time"
+    )
     if value is None:
         return d  # "the value is empty" is already the specific hint
     if isinstance(value, bool):
-        hint = f"YAML 1.1 reads {raw} as {str(value).lower()}; quote it: \"{raw}\""
+        hint = f'YAML 1.1 reads {raw} as {str(value).lower()}; quote it: "{raw}"'
     elif isinstance(value, (int, float)) and ":" in raw:
         hint = f"YAML 1.1 reads {raw} as the number {value} (base 60); {fix}"
     elif isinstance(value, int) and raw.lstrip("+-").startswith("0") and str(value) != raw:
         hint = f"YAML 1.1 reads {raw} as the number {value}; {fix}"
     elif isinstance(value, (datetime.date, datetime.datetime)):
-        hint = f"YAML reads {raw} as a date; quote it: \"{raw}\""
+        hint = f'YAML reads {raw} as a date; quote it: "{raw}"'
     else:
         return d
     if d.code == "DF103" and isinstance(value, bool):
-        message = d.message.replace(_describe(value), f"{raw} (read by YAML as {str(value).lower()})")
+        message = d.message.replace(
+            _describe(value), f"{raw} (read by YAML as {str(value).lower()})"
+        )
         return Diagnostic(d.file, d.line, d.column, d.code, d.severity, message, hint)
     message = d.message
     if str(value) in message and raw not in message:
-        message = message.replace(repr(value), raw, 1).replace(str(value), raw, 1) + f" (read by YAML as {value})"
+        message = (
+            message.replace(repr(value), raw, 1).replace(str(value), raw, 1)
+            + f" (read by YAML as {value})"
+        )
     return Diagnostic(d.file, d.line, d.column, d.code, d.severity, message, hint)
 
 
@@ -329,14 +432,28 @@ def _reference_diagnostics(loaded: LoadedProtocol) -> list[Diagnostic]:
 
     def unknown_reagent(path: tuple, rid: str, what: str = "reagent") -> Diagnostic:
         close = difflib.get_close_matches(rid, reagent_ids, n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'?" if close else f"declare it under 'reagents:' (declared: {', '.join(reagent_ids)})"
-        return loaded.diagnostic(path, "DF108", f"{what} '{rid}' is not declared under 'reagents'", hint)
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else f"declare it under 'reagents:' (declared: {', '.join(reagent_ids)})"
+        )
+        return loaded.diagnostic(
+            path, "DF108", f"{what} '{rid}' is not declared under 'reagents'", hint
+        )
 
     lowered: dict[str, str] = {}
     for rid in reagent_ids:
         other = lowered.get(rid.lower())
         if other is not None:
-            out.append(loaded.diagnostic(("reagents", rid), "DF110", f"reagent id '{rid}' duplicates '{other}' (ids are case-insensitive)", "give each reagent a distinct id", key=True))
+            out.append(
+                loaded.diagnostic(
+                    ("reagents", rid),
+                    "DF110",
+                    f"reagent id '{rid}' duplicates '{other}' (ids are case-insensitive)",
+                    "give each reagent a distinct id",
+                    key=True,
+                )
+            )
         lowered[rid.lower()] = rid
 
     scales: list[tuple[tuple, m.Scale]] = [(("scale",), p.scale)]
@@ -354,9 +471,23 @@ def _reference_diagnostics(loaded: LoadedProtocol) -> list[Diagnostic]:
         if reagent.library is not None and reagent.library not in p.libraries:
             close = difflib.get_close_matches(reagent.library, list(p.libraries), n=1, cutoff=0.5)
             hint = f"did you mean '{close[0]}'?" if close else "declare it under 'libraries:'"
-            out.append(loaded.diagnostic(("reagents", rid, "library"), "DF109", f"library '{reagent.library}' is not declared", hint))
+            out.append(
+                loaded.diagnostic(
+                    ("reagents", rid, "library"),
+                    "DF109",
+                    f"library '{reagent.library}' is not declared",
+                    hint,
+                )
+            )
         if reagent.preloaded and not any(s.limiting == rid for _, s in scales):
-            out.append(loaded.diagnostic(("reagents", rid, "preloaded"), "DF117", f"preloaded reagent '{rid}' is not the limiting reagent of any stage", "a preloaded reagent is the starting material the operator puts into the wells: name it in a stage's scale.limiting"))
+            out.append(
+                loaded.diagnostic(
+                    ("reagents", rid, "preloaded"),
+                    "DF117",
+                    f"preloaded reagent '{rid}' is not the limiting reagent of any stage",
+                    "a preloaded reagent is the starting material the operator puts into the wells: name it in a stage's scale.limiting",
+                )
+            )
 
     for i, step in enumerate(p.steps):
         kind, params = m.step_params(step)
@@ -364,12 +495,26 @@ def _reference_diagnostics(loaded: LoadedProtocol) -> list[Diagnostic]:
         if rid is not None and rid not in p.reagents:
             out.append(unknown_reagent(loaded.step_path(i, "reagent"), rid))
         elif rid is not None and p.reagents[rid].preloaded:
-            out.append(loaded.diagnostic(loaded.step_path(i, "reagent"), "DF117", f"'{rid}' is preloaded (put into the wells by the operator) and cannot be added", "remove the step, or declare the reagent as a stock, neat liquid or solid"))
+            out.append(
+                loaded.diagnostic(
+                    loaded.step_path(i, "reagent"),
+                    "DF117",
+                    f"'{rid}' is preloaded (put into the wells by the operator) and cannot be added",
+                    "remove the step, or declare the reagent as a stock, neat liquid or solid",
+                )
+            )
         wells = getattr(params, "wells", None)
         if wells:
             outside = [w.name for w in wells if w not in set(p.vessels.wells)]
             if outside:
-                out.append(loaded.diagnostic(loaded.step_path(i, "wells"), "DF112", f"well(s) {', '.join(outside[:6])}{'…' if len(outside) > 6 else ''} are not reaction wells of this protocol", f"vessels.wells is {_selection_text(p.vessels.wells)}"))
+                out.append(
+                    loaded.diagnostic(
+                        loaded.step_path(i, "wells"),
+                        "DF112",
+                        f"well(s) {', '.join(outside[:6])}{'…' if len(outside) > 6 else ''} are not reaction wells of this protocol",
+                        f"vessels.wells is {_selection_text(p.vessels.wells)}",
+                    )
+                )
     return out
 
 
@@ -385,25 +530,50 @@ def _raw_reference_diagnostics(source: SourceDocument) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     ids = [rid for rid in reagents if isinstance(rid, str)]
     libraries = data.get("libraries")
-    library_names = [n for n in libraries if isinstance(n, str)] if isinstance(libraries, dict) else []
+    library_names = (
+        [n for n in libraries if isinstance(n, str)] if isinstance(libraries, dict) else []
+    )
 
     def check_reagent(path: tuple, rid: Any, what: str = "reagent") -> None:
         if isinstance(rid, str) and rid not in reagents:
             close = difflib.get_close_matches(rid, ids, n=1, cutoff=0.5)
-            hint = f"did you mean '{close[0]}'?" if close else f"declare it under 'reagents:' (declared: {', '.join(ids)})"
-            out.append(source.diagnostic(path, "DF108", f"{what} '{rid}' is not declared under 'reagents'", hint))
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else f"declare it under 'reagents:' (declared: {', '.join(ids)})"
+            )
+            out.append(
+                source.diagnostic(
+                    path, "DF108", f"{what} '{rid}' is not declared under 'reagents'", hint
+                )
+            )
 
     lowered: dict[str, str] = {}
     for rid in ids:
         other = lowered.get(rid.lower())
         if other is not None:
-            out.append(source.diagnostic(("reagents", rid), "DF110", f"reagent id '{rid}' duplicates '{other}' (ids are case-insensitive)", "give each reagent a distinct id", key=True))
+            out.append(
+                source.diagnostic(
+                    ("reagents", rid),
+                    "DF110",
+                    f"reagent id '{rid}' duplicates '{other}' (ids are case-insensitive)",
+                    "give each reagent a distinct id",
+                    key=True,
+                )
+            )
         lowered[rid.lower()] = rid
     for rid, reagent in reagents.items():
         lib = reagent.get("library") if isinstance(reagent, dict) else None
         if isinstance(lib, str) and lib not in library_names:
             close = difflib.get_close_matches(lib, library_names, n=1, cutoff=0.5)
-            out.append(source.diagnostic(("reagents", rid, "library"), "DF109", f"library '{lib}' is not declared", f"did you mean '{close[0]}'?" if close else "declare it under 'libraries:'"))
+            out.append(
+                source.diagnostic(
+                    ("reagents", rid, "library"),
+                    "DF109",
+                    f"library '{lib}' is not declared",
+                    f"did you mean '{close[0]}'?" if close else "declare it under 'libraries:'",
+                )
+            )
     scale = data.get("scale")
     if isinstance(scale, dict):
         check_reagent(("scale", "limiting"), scale.get("limiting"), "scale.limiting")
@@ -416,7 +586,11 @@ def _raw_reference_diagnostics(source: SourceDocument) -> list[Diagnostic]:
             continue
         check_reagent(("steps", i, kind, "reagent"), params.get("reagent"))
         if kind == "stage" and isinstance(params.get("scale"), dict):
-            check_reagent(("steps", i, kind, "scale", "limiting"), params["scale"].get("limiting"), "scale.limiting")
+            check_reagent(
+                ("steps", i, kind, "scale", "limiting"),
+                params["scale"].get("limiting"),
+                "scale.limiting",
+            )
     return out
 
 
@@ -438,7 +612,14 @@ def _mark_invalid(text: str, invalid: set[Well]) -> None:
         pass
 
 
-def _load_library(loaded_path: str, directory: str, source: SourceDocument, name: str, lib: m.Library, used_wells: tuple[Well, ...]) -> tuple[LoadedLibrary | None, list[Diagnostic]]:
+def _load_library(
+    loaded_path: str,
+    directory: str,
+    source: SourceDocument,
+    name: str,
+    lib: m.Library,
+    used_wells: tuple[Well, ...],
+) -> tuple[LoadedLibrary | None, list[Diagnostic]]:
     out: list[Diagnostic] = []
     path = ("libraries", name)
     members: dict[Well, LibraryMember] = {}
@@ -450,52 +631,164 @@ def _load_library(loaded_path: str, directory: str, source: SourceDocument, name
             with open(csv_path, "rb") as fh:
                 raw = fh.read(MAX_CSV_BYTES + 1)
         except OSError as exc:
-            return None, [source.diagnostic(path + ("csv",), "DF118", f"cannot read library file '{lib.csv}': {exc.strerror or exc}", "paths are relative to the protocol file")]
+            return None, [
+                source.diagnostic(
+                    path + ("csv",),
+                    "DF118",
+                    f"cannot read library file '{lib.csv}': {exc.strerror or exc}",
+                    "paths are relative to the protocol file",
+                )
+            ]
         if len(raw) > MAX_CSV_BYTES:
-            return None, [source.diagnostic(path + ("csv",), "DF106", f"library file '{lib.csv}' is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB", "a library is one row per well")]
+            return None, [
+                source.diagnostic(
+                    path + ("csv",),
+                    "DF106",
+                    f"library file '{lib.csv}' is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB",
+                    "a library is one row per well",
+                )
+            ]
         try:
             text = raw.decode("utf-8-sig")  # Excel writes a byte-order mark
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
-            return None, [Diagnostic(shown, line, 1, "DF118", Severity.ERROR, f"library '{name}': file is not UTF-8 text ({exc.reason} at byte {exc.start})", "save the CSV as UTF-8 (in Excel: 'CSV UTF-8')")]
+            return None, [
+                Diagnostic(
+                    shown,
+                    line,
+                    1,
+                    "DF118",
+                    Severity.ERROR,
+                    f"library '{name}': file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                    "save the CSV as UTF-8 (in Excel: 'CSV UTF-8')",
+                )
+            ]
         if "\x00" in text:
-            return None, [Diagnostic(shown, text[: text.index("\x00")].count("\n") + 1, 1, "DF118", Severity.ERROR, f"library '{name}': file is not a text CSV (it contains NUL bytes)", "save the library as CSV (comma-separated text)")]
+            return None, [
+                Diagnostic(
+                    shown,
+                    text[: text.index("\x00")].count("\n") + 1,
+                    1,
+                    "DF118",
+                    Severity.ERROR,
+                    f"library '{name}': file is not a text CSV (it contains NUL bytes)",
+                    "save the library as CSV (comma-separated text)",
+                )
+            ]
         reader = csv.DictReader(io.StringIO(text))
         try:
             header = [h.strip() for h in (reader.fieldnames or [])]
         except csv.Error as exc:
-            return None, [Diagnostic(shown, 1, 1, "DF118", Severity.ERROR, f"library '{name}': {exc}", "columns are well,name,smiles[,equiv][,mw]")]
+            return None, [
+                Diagnostic(
+                    shown,
+                    1,
+                    1,
+                    "DF118",
+                    Severity.ERROR,
+                    f"library '{name}': {exc}",
+                    "columns are well,name,smiles[,equiv][,mw]",
+                )
+            ]
         missing = [c for c in ("well", "name") if c not in header]
         unknown = [c for c in header if c not in ("well", "name", "smiles", "equiv", "mw")]
         if missing or unknown:
-            problem = f"missing column(s) {', '.join(missing)}" if missing else f"unknown column(s) {', '.join(unknown)}"
-            return None, [Diagnostic(shown, 1, 1, "DF118", Severity.ERROR, f"library '{name}': {problem}", "columns are well,name,smiles[,equiv][,mw]")]
+            problem = (
+                f"missing column(s) {', '.join(missing)}"
+                if missing
+                else f"unknown column(s) {', '.join(unknown)}"
+            )
+            return None, [
+                Diagnostic(
+                    shown,
+                    1,
+                    1,
+                    "DF118",
+                    Severity.ERROR,
+                    f"library '{name}': {problem}",
+                    "columns are well,name,smiles[,equiv][,mw]",
+                )
+            ]
         rows: list[tuple[int, dict]] = []
         try:
             for row in reader:
                 rows.append((reader.line_num, row))
         except csv.Error as exc:
-            out.append(Diagnostic(shown, reader.line_num, 1, "DF118", Severity.ERROR, f"library '{name}': {exc}", "check the quoting on this line"))
+            out.append(
+                Diagnostic(
+                    shown,
+                    reader.line_num,
+                    1,
+                    "DF118",
+                    Severity.ERROR,
+                    f"library '{name}': {exc}",
+                    "check the quoting on this line",
+                )
+            )
         for row_no, row in rows:
             extra = row.get(None)
-            row = {(k or "").strip(): (v if isinstance(v, str) else "").strip() for k, v in row.items() if k is not None}
+            row = {
+                (k or "").strip(): (v if isinstance(v, str) else "").strip()
+                for k, v in row.items()
+                if k is not None
+            }
             if not any(row.values()) and not extra:
                 continue
             origin = (shown, row_no, 1)
             if extra:
-                out.append(Diagnostic(shown, row_no, 1, "DF118", Severity.ERROR, f"library '{name}': row has more fields than the header ({len(header)})", "quote names that contain commas: \"1,3-benzodioxole-4-carbaldehyde\""))
+                out.append(
+                    Diagnostic(
+                        shown,
+                        row_no,
+                        1,
+                        "DF118",
+                        Severity.ERROR,
+                        f"library '{name}': row has more fields than the header ({len(header)})",
+                        'quote names that contain commas: "1,3-benzodioxole-4-carbaldehyde"',
+                    )
+                )
                 _mark_invalid(row.get("well", ""), invalid)
                 continue
             try:
                 well = parse_well(row.get("well", ""))
             except WellError as exc:
-                out.append(Diagnostic(shown, row_no, 1, exc.code, Severity.ERROR, f"library '{name}': {exc.message}", exc.hint))
+                out.append(
+                    Diagnostic(
+                        shown,
+                        row_no,
+                        1,
+                        exc.code,
+                        Severity.ERROR,
+                        f"library '{name}': {exc.message}",
+                        exc.hint,
+                    )
+                )
                 continue
             if well in members:
-                out.append(Diagnostic(shown, row_no, 1, "DF104", Severity.ERROR, f"library '{name}': well {well.name} is listed twice", "one row per well"))
+                out.append(
+                    Diagnostic(
+                        shown,
+                        row_no,
+                        1,
+                        "DF104",
+                        Severity.ERROR,
+                        f"library '{name}': well {well.name} is listed twice",
+                        "one row per well",
+                    )
+                )
                 continue
             if not row.get("name"):
-                out.append(Diagnostic(shown, row_no, 1, "DF102", Severity.ERROR, f"library '{name}': well {well.name} has no name", None))
+                out.append(
+                    Diagnostic(
+                        shown,
+                        row_no,
+                        1,
+                        "DF102",
+                        Severity.ERROR,
+                        f"library '{name}': well {well.name} has no name",
+                        None,
+                    )
+                )
                 invalid.add(well)
                 continue
             equiv = None
@@ -503,7 +796,17 @@ def _load_library(loaded_path: str, directory: str, source: SourceDocument, name
                 try:
                     equiv = m._validate_equiv(row["equiv"], None)  # same rules as in YAML
                 except Exception as exc:  # PydanticCustomError
-                    out.append(Diagnostic(shown, row_no, 1, getattr(exc, "type", "DF206"), Severity.ERROR, f"library '{name}' {well.name}: {exc}", None))
+                    out.append(
+                        Diagnostic(
+                            shown,
+                            row_no,
+                            1,
+                            getattr(exc, "type", "DF206"),
+                            Severity.ERROR,
+                            f"library '{name}' {well.name}: {exc}",
+                            None,
+                        )
+                    )
                     invalid.add(well)
                     continue
             mw = None
@@ -511,7 +814,17 @@ def _load_library(loaded_path: str, directory: str, source: SourceDocument, name
                 try:
                     mw = m._validate_molar_mass(row["mw"], None)
                 except Exception as exc:
-                    out.append(Diagnostic(shown, row_no, 1, getattr(exc, "type", "DF206"), Severity.ERROR, f"library '{name}' {well.name}: {exc}", None))
+                    out.append(
+                        Diagnostic(
+                            shown,
+                            row_no,
+                            1,
+                            getattr(exc, "type", "DF206"),
+                            Severity.ERROR,
+                            f"library '{name}' {well.name}: {exc}",
+                            None,
+                        )
+                    )
                     invalid.add(well)
                     continue
             members[well] = LibraryMember(row["name"], row.get("smiles") or None, mw, equiv, origin)
@@ -524,13 +837,21 @@ def _load_library(loaded_path: str, directory: str, source: SourceDocument, name
                 try:
                     well = parse_well(str(key))
                 except WellError as exc:
-                    out.append(source.diagnostic(ipath, exc.code, f"library '{name}': {exc.message}", exc.hint, key=True))
+                    out.append(
+                        source.diagnostic(
+                            ipath, exc.code, f"library '{name}': {exc.message}", exc.hint, key=True
+                        )
+                    )
                     continue
-                members[well] = LibraryMember(item.name, item.smiles, item.mw, item.equiv, (source.filename, line, col))
+                members[well] = LibraryMember(
+                    item.name, item.smiles, item.mw, item.equiv, (source.filename, line, col)
+                )
         else:
             for index, item in enumerate(items):  # type: ignore[arg-type]
                 line, col = source.position(path + ("items", index))
-                member = LibraryMember(item.name, item.smiles, item.mw, item.equiv, (source.filename, line, col))
+                member = LibraryMember(
+                    item.name, item.smiles, item.mw, item.equiv, (source.filename, line, col)
+                )
                 for well in used_wells:
                     position = well.row if lib.by == "row" else well.column - 1
                     if position == index:
@@ -544,9 +865,19 @@ def _load_library(loaded_path: str, directory: str, source: SourceDocument, name
             unit = "row" if lib.by == "row" else "column"
             needed = sorted({(w.row if lib.by == "row" else w.column - 1) for w in missing})
             labels = [row_letter(i) if lib.by == "row" else str(i + 1) for i in needed]
-            shown_labels = ", ".join(labels[:12]) + (f" … ({len(labels)} in all)" if len(labels) > 12 else "")
+            shown_labels = ", ".join(labels[:12]) + (
+                f" … ({len(labels)} in all)" if len(labels) > 12 else ""
+            )
             hint = f"the library has {len(items)} item(s), one per {unit}; add items for {unit}(s) {shown_labels}"  # type: ignore[arg-type]
-        out.append(source.diagnostic(path, "DF113", f"library '{name}' has no member for {len(missing)} used well(s): {names}", hint, key=True))
+        out.append(
+            source.diagnostic(
+                path,
+                "DF113",
+                f"library '{name}' has no member for {len(missing)} used well(s): {names}",
+                hint,
+                key=True,
+            )
+        )
     return LoadedLibrary(name, lib.by, members, lib.csv), out
 
 
@@ -574,9 +905,35 @@ def load_protocol(path: str) -> LoadResult:
 def load_protocol_document(source: SourceDocument, path: str) -> LoadResult:
     data = source.data
     if data is None:
-        return LoadResult(None, (Diagnostic(source.filename, 1, 1, "DF102", Severity.ERROR, "the file is empty (no protocol in it)", "start with 'diazflow: 1' and 'name: ...'"),))
+        return LoadResult(
+            None,
+            (
+                Diagnostic(
+                    source.filename,
+                    1,
+                    1,
+                    "DF102",
+                    Severity.ERROR,
+                    "the file is empty (no protocol in it)",
+                    "start with 'diazflow: 1' and 'name: ...'",
+                ),
+            ),
+        )
     if not isinstance(data, dict):
-        return LoadResult(None, (Diagnostic(source.filename, 1, 1, "DF103", Severity.ERROR, f"a protocol is a mapping of keys, got {_describe(data)}", "start with 'diazflow: 1' and 'name: ...'"),))
+        return LoadResult(
+            None,
+            (
+                Diagnostic(
+                    source.filename,
+                    1,
+                    1,
+                    "DF103",
+                    Severity.ERROR,
+                    f"a protocol is a mapping of keys, got {_describe(data)}",
+                    "start with 'diazflow: 1' and 'name: ...'",
+                ),
+            ),
+        )
     try:
         protocol = m.Protocol.model_validate(data, context=_room_temperature_context(data))
     except ValidationError as exc:

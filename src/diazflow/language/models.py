@@ -57,17 +57,31 @@ def check_sign(q: Quantity | QuantityRange, field: str) -> None:
     """Physical sense of a value (DF205): amounts, volumes, concentrations, speeds and rates are
     positive, durations are not negative, and no temperature is below absolute zero."""
     low = q.low if isinstance(q, QuantityRange) else q
-    if not math.isfinite(low.value) or (isinstance(q, QuantityRange) and not math.isfinite(q.high.value)):
+    if not math.isfinite(low.value) or (
+        isinstance(q, QuantityRange) and not math.isfinite(q.high.value)
+    ):
         raise QuantityError("DF206", f"{field}: '{q.text}' is not a finite number")
     dimension = low.dimension
     if dimension is Dimension.TEMPERATURE:
         if low.value < ABSOLUTE_ZERO_C:
-            raise QuantityError("DF205", f"{field}: {low.text} is below absolute zero", "temperatures are in degC, e.g. '-78 degC'")
+            raise QuantityError(
+                "DF205",
+                f"{field}: {low.text} is below absolute zero",
+                "temperatures are in degC, e.g. '-78 degC'",
+            )
     elif dimension is Dimension.DURATION:
         if low.value < 0:
-            raise QuantityError("DF205", f"{field}: a duration cannot be negative ('{q.text}')", f"e.g. '{dimension.example}'")
+            raise QuantityError(
+                "DF205",
+                f"{field}: a duration cannot be negative ('{q.text}')",
+                f"e.g. '{dimension.example}'",
+            )
     elif low.value <= 0:
-        raise QuantityError("DF205", f"{field} must be greater than 0 (got '{q.text}')", f"e.g. '{dimension.example}'")
+        raise QuantityError(
+            "DF205",
+            f"{field} must be greater than 0 (got '{q.text}')",
+            f"e.g. '{dimension.example}'",
+        )
 
 
 def _quantity_validator(dimension: Dimension, allow_range: bool):
@@ -77,11 +91,19 @@ def _quantity_validator(dimension: Dimension, allow_range: bool):
         field = info.field_name or "value"
         try:
             if allow_range:
-                q = parse_quantity_or_range(value, dimension, field=field, room_temperature_c=_room_temperature(info))
+                q = parse_quantity_or_range(
+                    value, dimension, field=field, room_temperature_c=_room_temperature(info)
+                )
             else:
                 if isinstance(value, str) and (" to " in value or _looks_like_range(value)):
-                    raise QuantityError("DF204", f"{field}: a range is not allowed here ('{value}')", f"give one value, e.g. '{dimension.example}'")
-                q = parse_quantity(value, dimension, field=field, room_temperature_c=_room_temperature(info))
+                    raise QuantityError(
+                        "DF204",
+                        f"{field}: a range is not allowed here ('{value}')",
+                        f"give one value, e.g. '{dimension.example}'",
+                    )
+                q = parse_quantity(
+                    value, dimension, field=field, room_temperature_c=_room_temperature(info)
+                )
             check_sign(q, field)
             return q
         except QuantityError as exc:
@@ -113,7 +135,9 @@ class QuantityField:
     dimension: Dimension
     allow_range: bool = False
 
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
         return core_schema.with_info_plain_validator_function(
             _quantity_validator(self.dimension, self.allow_range),
             serialization=core_schema.plain_serializer_function_ser_schema(
@@ -140,9 +164,13 @@ Amount = Annotated[Quantity, QuantityField(Dimension.AMOUNT)]
 Volume = Annotated[Quantity, QuantityField(Dimension.VOLUME)]
 Concentration = Annotated[Quantity, QuantityField(Dimension.CONCENTRATION)]
 Temperature = Annotated[Quantity, QuantityField(Dimension.TEMPERATURE)]
-TemperatureOrRange = Annotated[Union[Quantity, QuantityRange], QuantityField(Dimension.TEMPERATURE, allow_range=True)]
+TemperatureOrRange = Annotated[
+    Quantity | QuantityRange, QuantityField(Dimension.TEMPERATURE, allow_range=True)
+]
 Duration = Annotated[Quantity, QuantityField(Dimension.DURATION)]
-DurationOrRange = Annotated[Union[Quantity, QuantityRange], QuantityField(Dimension.DURATION, allow_range=True)]
+DurationOrRange = Annotated[
+    Quantity | QuantityRange, QuantityField(Dimension.DURATION, allow_range=True)
+]
 Speed = Annotated[Quantity, QuantityField(Dimension.SPEED)]
 
 
@@ -150,10 +178,14 @@ def _validate_equiv(value: Any, info: ValidationInfo):
     if isinstance(value, (Quantity, QuantityRange)):
         return value
     if isinstance(value, bool):
-        raise PydanticCustomError("DF206", "equiv: expected a number of equivalents such as 1.05", {"hint": ""})
+        raise PydanticCustomError(
+            "DF206", "equiv: expected a number of equivalents such as 1.05", {"hint": ""}
+        )
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
-            raise PydanticCustomError("DF206", f"equiv: {value} is not a finite number", {"hint": "e.g. 'equiv: 1.05'"})
+            raise PydanticCustomError(
+                "DF206", f"equiv: {value} is not a finite number", {"hint": "e.g. 'equiv: 1.05'"}
+            )
         q = Quantity(float(value), Dimension.EQUIV, f"{value} equiv")
     else:
         try:
@@ -164,20 +196,29 @@ def _validate_equiv(value: Any, info: ValidationInfo):
                 try:
                     q = parse_quantity_or_range(value + " equiv", Dimension.EQUIV, field="equiv")
                 except QuantityError as again:  # e.g. a backwards range: report that, not "no unit"
-                    raise PydanticCustomError(again.code, again.message, {"hint": again.hint or ""}) from None
+                    raise PydanticCustomError(
+                        again.code, again.message, {"hint": again.hint or ""}
+                    ) from None
             else:
                 raise PydanticCustomError(exc.code, exc.message, {"hint": exc.hint or ""}) from None
     low = q.low.value if isinstance(q, QuantityRange) else q.value
     if low <= 0:
-        raise PydanticCustomError("DF205", "equiv must be greater than 0", {"hint": "e.g. 'equiv: 1.05'"})
+        raise PydanticCustomError(
+            "DF205", "equiv must be greater than 0", {"hint": "e.g. 'equiv: 1.05'"}
+        )
     return q
 
 
 Equiv = Annotated[
-    Union[Quantity, QuantityRange],
+    Quantity | QuantityRange,
     PlainValidator(_validate_equiv),
     PlainSerializer(_serialize_quantity, return_type=str),
-    WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string"}], "description": "equivalents of the limiting reagent: 1.05, '1.05 equiv' or a range '0.9-1.0'"}),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string"}],
+            "description": "equivalents of the limiting reagent: 1.05, '1.05 equiv' or a range '0.9-1.0'",
+        }
+    ),
 ]
 
 
@@ -185,14 +226,20 @@ def _validate_volume_or_reaction_volumes(value: Any, info: ValidationInfo):
     multiple = parse_reaction_volumes(value)
     if multiple is not None:
         if not 0 < multiple < math.inf:
-            raise PydanticCustomError("DF205", "volume must be greater than 0", {"hint": "e.g. 'volume: 1 reaction volume'"})
+            raise PydanticCustomError(
+                "DF205",
+                "volume must be greater than 0",
+                {"hint": "e.g. 'volume: 1 reaction volume'"},
+            )
         return ReactionVolumes(multiple=multiple)
     return _quantity_validator(Dimension.VOLUME, False)(value, info)
 
 
 def _validate_molar_mass(value: Any, info: ValidationInfo) -> float:
     if isinstance(value, bool):
-        raise PydanticCustomError("DF206", "mw: expected a molar mass in g/mol such as 180.2", {"hint": ""})
+        raise PydanticCustomError(
+            "DF206", "mw: expected a molar mass in g/mol such as 180.2", {"hint": ""}
+        )
     if isinstance(value, (int, float)):
         number = float(value)
     elif isinstance(value, str):
@@ -203,18 +250,30 @@ def _validate_molar_mass(value: Any, info: ValidationInfo) -> float:
         try:
             number = float(text)
         except ValueError:
-            raise PydanticCustomError("DF206", f"mw: cannot read '{value}' as a molar mass", {"hint": "write it in g/mol, e.g. 'mw: 180.2'"}) from None
+            raise PydanticCustomError(
+                "DF206",
+                f"mw: cannot read '{value}' as a molar mass",
+                {"hint": "write it in g/mol, e.g. 'mw: 180.2'"},
+            ) from None
     else:
-        raise PydanticCustomError("DF206", "mw: expected a molar mass in g/mol", {"hint": "e.g. 'mw: 180.2'"})
+        raise PydanticCustomError(
+            "DF206", "mw: expected a molar mass in g/mol", {"hint": "e.g. 'mw: 180.2'"}
+        )
     if not 1.0 <= number <= 100_000:  # also refuses nan
-        raise PydanticCustomError("DF205", f"mw: {number} g/mol is not a plausible molar mass", {"hint": "molar masses are in g/mol, e.g. 180.2"})
+        raise PydanticCustomError(
+            "DF205",
+            f"mw: {number} g/mol is not a plausible molar mass",
+            {"hint": "molar masses are in g/mol, e.g. 180.2"},
+        )
     return number
 
 
 MolarMass = Annotated[
     float,
     PlainValidator(_validate_molar_mass),
-    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}], "description": "molar mass in g/mol"}),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"type": "string"}], "description": "molar mass in g/mol"}
+    ),
 ]
 
 
@@ -233,7 +292,10 @@ WellSelection = Annotated[
     PlainSerializer(lambda wells: [w.name for w in wells], return_type=list),
     WithJsonSchema(
         {
-            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            ],
             "description": "a well ('A1'), a range ('A1:H12'), or a list of wells and ranges",
             "examples": ["A1:H12", ["A1", "B3:B6"]],
         }
@@ -245,7 +307,9 @@ Text = Annotated[str, Field(min_length=1, max_length=4000)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True
+    )
 
 
 # --------------------------------------------------------------------------- top-level parts
@@ -258,7 +322,9 @@ class ReactionVolumes(_Model):
 
 
 class Vessels(_Model):
-    labware: Identifier = Field(description="a labware name from the deck layout, e.g. reaction_block")
+    labware: Identifier = Field(
+        description="a labware name from the deck layout, e.g. reaction_block"
+    )
     wells: WellSelection
 
 
@@ -266,17 +332,25 @@ class Scale(_Model):
     limiting: Identifier = Field(description="the reagent whose amount is 1.0 equiv")
     amount: Amount = Field(description="amount of the limiting reagent per well")
     concentration: Concentration = Field(description="target concentration of the limiting reagent")
-    solvent: Text = Field(description="the reaction solvent (name or abbreviation: DCE, MeCN, DMF, ...)")
+    solvent: Text = Field(
+        description="the reaction solvent (name or abbreviation: DCE, MeCN, DMF, ...)"
+    )
 
 
 class Stock(_Model):
-    concentration: Concentration | None = Field(None, description="omit for a solution used by volume only")
+    concentration: Concentration | None = Field(
+        None, description="omit for a solution used by volume only"
+    )
     solvent: Text
-    source: Identifier | None = Field(None, description="a labware whose wells hold this stock well-for-well")
+    source: Identifier | None = Field(
+        None, description="a labware whose wells hold this stock well-for-well"
+    )
 
 
 class Solid(_Model):
-    dispense: Literal["powder", "manual"] = Field(description="powder dispenser on the deck, or weighed in by the operator")
+    dispense: Literal["powder", "manual"] = Field(
+        description="powder dispenser on the deck, or weighed in by the operator"
+    )
 
 
 class Reagent(_Model):
@@ -285,13 +359,26 @@ class Reagent(_Model):
     mw: MolarMass | None = Field(None, description="molar mass override in g/mol")
     library: Identifier | None = Field(None, description="identity varies per well: a library name")
     stock: Stock | None = None
-    neat: bool = Field(False, description="pipetted as the pure liquid (density from property data)")
+    neat: bool = Field(
+        False, description="pipetted as the pure liquid (density from property data)"
+    )
     solid: Solid | None = None
-    preloaded: bool = Field(False, description="already in the wells when the stage starts (put there by the operator)")
+    preloaded: bool = Field(
+        False, description="already in the wells when the stage starts (put there by the operator)"
+    )
 
     @model_validator(mode="after")
-    def _one_form(self) -> "Reagent":
-        forms = [f for f, on in (("stock", self.stock is not None), ("neat", self.neat), ("solid", self.solid is not None), ("preloaded", self.preloaded)) if on]
+    def _one_form(self) -> Reagent:
+        forms = [
+            f
+            for f, on in (
+                ("stock", self.stock is not None),
+                ("neat", self.neat),
+                ("solid", self.solid is not None),
+                ("preloaded", self.preloaded),
+            )
+            if on
+        ]
         if len(forms) != 1:
             if not forms:
                 raise PydanticCustomError(
@@ -299,11 +386,23 @@ class Reagent(_Model):
                     "a reagent needs exactly one form: 'stock', 'neat: true', 'solid' or 'preloaded: true'",
                     {"hint": "e.g. 'stock: {concentration: 0.5 M, solvent: DCE}' for a solution"},
                 )
-            raise PydanticCustomError("DF116", f"a reagent has one form, not {' and '.join(forms)}", {"hint": "keep only one of them"})
+            raise PydanticCustomError(
+                "DF116",
+                f"a reagent has one form, not {' and '.join(forms)}",
+                {"hint": "keep only one of them"},
+            )
         if self.library is None and self.name is None and self.smiles is None:
-            raise PydanticCustomError("DF102", "a reagent needs a 'name' (and usually 'smiles'), or 'library'", {"hint": "e.g. 'name: acetic acid' and 'smiles: CC(=O)O'"})
+            raise PydanticCustomError(
+                "DF102",
+                "a reagent needs a 'name' (and usually 'smiles'), or 'library'",
+                {"hint": "e.g. 'name: acetic acid' and 'smiles: CC(=O)O'"},
+            )
         if self.library is not None and (self.smiles is not None or self.mw is not None):
-            raise PydanticCustomError("DF116", "a library reagent takes its SMILES and mw from the library, not from the reagent", {"hint": "remove 'smiles'/'mw' or the 'library' key"})
+            raise PydanticCustomError(
+                "DF116",
+                "a library reagent takes its SMILES and mw from the library, not from the reagent",
+                {"hint": "remove 'smiles'/'mw' or the 'library' key"},
+            )
         return self
 
 
@@ -315,26 +414,48 @@ class LibraryItem(_Model):
 
 
 class Library(_Model):
-    csv: Text | None = Field(None, description="a CSV file (relative to the protocol): well,name,smiles[,equiv][,mw]")
+    csv: Text | None = Field(
+        None, description="a CSV file (relative to the protocol): well,name,smiles[,equiv][,mw]"
+    )
     by: Literal["well", "row", "column"] = "well"
-    items: Union[list[LibraryItem], dict[str, LibraryItem]] | None = None
+    items: list[LibraryItem] | dict[str, LibraryItem] | None = None
 
     @model_validator(mode="after")
-    def _csv_or_items(self) -> "Library":
+    def _csv_or_items(self) -> Library:
         if (self.csv is None) == (self.items is None):
-            raise PydanticCustomError("DF116", "a library has either 'csv' or 'items'", {"hint": "e.g. 'csv: libraries/aldehydes_96.csv'"})
+            raise PydanticCustomError(
+                "DF116",
+                "a library has either 'csv' or 'items'",
+                {"hint": "e.g. 'csv: libraries/aldehydes_96.csv'"},
+            )
         if self.csv is not None and self.by != "well":
-            raise PydanticCustomError("DF116", "a CSV library is one row per well ('by: well')", {"hint": "use inline 'items' for 'by: row' or 'by: column'"})
+            raise PydanticCustomError(
+                "DF116",
+                "a CSV library is one row per well ('by: well')",
+                {"hint": "use inline 'items' for 'by: row' or 'by: column'"},
+            )
         if self.by == "well" and isinstance(self.items, list):
-            raise PydanticCustomError("DF103", "'by: well' items are a mapping from well to item", {"hint": "items: {A1: {name: ..., smiles: ...}}"})
+            raise PydanticCustomError(
+                "DF103",
+                "'by: well' items are a mapping from well to item",
+                {"hint": "items: {A1: {name: ..., smiles: ...}}"},
+            )
         if self.by != "well" and isinstance(self.items, dict):
-            raise PydanticCustomError("DF103", f"'by: {self.by}' items are a list, one per {self.by}", {"hint": "items: [{name: ..., smiles: ...}, ...]"})
+            raise PydanticCustomError(
+                "DF103",
+                f"'by: {self.by}' items are a list, one per {self.by}",
+                {"hint": "items: [{name: ..., smiles: ...}, ...]"},
+            )
         return self
 
 
 class Settings(_Model):
-    room_temperature: Temperature | None = Field(None, description="what 'rt' means (default 22 degC)")
-    duration_policy: Literal["upper", "lower"] = Field("upper", description="how a stir/hold range like 1-4 h is resolved")
+    room_temperature: Temperature | None = Field(
+        None, description="what 'rt' means (default 22 degC)"
+    )
+    duration_policy: Literal["upper", "lower"] = Field(
+        "upper", description="how a stir/hold range like 1-4 h is resolved"
+    )
 
 
 # --------------------------------------------------------------------------- steps
@@ -350,22 +471,31 @@ class AddParams(_Model):
     equiv: Equiv | None = None
     amount: Amount | None = None
     volume: Volume | None = None
-    dropwise: DurationOrRange | None = Field(None, description="spread each well's volume over this time as even aliquots")
+    dropwise: DurationOrRange | None = Field(
+        None, description="spread each well's volume over this time as even aliquots"
+    )
     portionwise: PortionwiseSpec | None = None
-    keep_below: Temperature | None = Field(None, description="the vessel must stay below this temperature during the addition")
+    keep_below: Temperature | None = Field(
+        None, description="the vessel must stay below this temperature during the addition"
+    )
     wells: WellSelection | None = None
 
     @model_validator(mode="after")
-    def _one_amount(self) -> "AddParams":
+    def _one_amount(self) -> AddParams:
         given = [k for k in ("equiv", "amount", "volume") if getattr(self, k) is not None]
         if len(given) != 1:
             raise PydanticCustomError(
                 "DF116",
-                "an addition needs exactly one of 'equiv', 'amount' or 'volume'" + (f" (got {', '.join(given)})" if given else ""),
+                "an addition needs exactly one of 'equiv', 'amount' or 'volume'"
+                + (f" (got {', '.join(given)})" if given else ""),
                 {"hint": "e.g. 'equiv: 1.05'"},
             )
         if self.dropwise is not None and self.portionwise is not None:
-            raise PydanticCustomError("DF116", "an addition is either 'dropwise' or 'portionwise'", {"hint": "keep one of them"})
+            raise PydanticCustomError(
+                "DF116",
+                "an addition is either 'dropwise' or 'portionwise'",
+                {"hint": "keep one of them"},
+            )
         return self
 
 
@@ -375,9 +505,13 @@ class AddSolventParams(_Model):
     to_concentration: Concentration | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "AddSolventParams":
+    def _one(self) -> AddSolventParams:
         if (self.volume is None) == (self.to_concentration is None):
-            raise PydanticCustomError("DF116", "add_solvent needs exactly one of 'volume' or 'to_concentration'", {"hint": "e.g. 'to_concentration: 0.2 M'"})
+            raise PydanticCustomError(
+                "DF116",
+                "add_solvent needs exactly one of 'volume' or 'to_concentration'",
+                {"hint": "e.g. 'to_concentration: 0.2 M'"},
+            )
         return self
 
 
@@ -404,19 +538,31 @@ class RefluxParams(_Model):
 
 class QuenchParams(_Model):
     reagent: Identifier
-    volume: Annotated[
-        Union[Quantity, ReactionVolumes],
-        PlainValidator(_validate_volume_or_reaction_volumes),
-        WithJsonSchema({"type": "string", "description": "a volume ('200 uL') or a multiple of the reaction volume ('1 reaction volume')"}),
-    ] | None = None
+    volume: (
+        Annotated[
+            Quantity | ReactionVolumes,
+            PlainValidator(_validate_volume_or_reaction_volumes),
+            WithJsonSchema(
+                {
+                    "type": "string",
+                    "description": "a volume ('200 uL') or a multiple of the reaction volume ('1 reaction volume')",
+                }
+            ),
+        ]
+        | None
+    ) = None
     equiv: Equiv | None = None
     dropwise: DurationOrRange | None = None
     stir: DurationOrRange | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "QuenchParams":
+    def _one(self) -> QuenchParams:
         if (self.volume is None) == (self.equiv is None):
-            raise PydanticCustomError("DF116", "a quench needs exactly one of 'volume' or 'equiv'", {"hint": "e.g. 'volume: 1 reaction volume'"})
+            raise PydanticCustomError(
+                "DF116",
+                "a quench needs exactly one of 'volume' or 'equiv'",
+                {"hint": "e.g. 'volume: 1 reaction volume'"},
+            )
         return self
 
 
@@ -427,9 +573,13 @@ class SampleParams(_Model):
     every: Duration | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "SampleParams":
+    def _one(self) -> SampleParams:
         if (self.at is None) == (self.every is None):
-            raise PydanticCustomError("DF116", "a sample needs exactly one of 'at' or 'every'", {"hint": "e.g. 'every: 1 h'"})
+            raise PydanticCustomError(
+                "DF116",
+                "a sample needs exactly one of 'at' or 'every'",
+                {"hint": "e.g. 'every: 1 h'"},
+            )
         return self
 
 
@@ -449,7 +599,9 @@ class OffdeckParams(_Model):
 
 def _validate_ph(value: Any, info: ValidationInfo) -> tuple[float, float]:
     if isinstance(value, bool):
-        raise PydanticCustomError("DF206", "target: expected a pH such as 5.5 or a range '5-6'", {"hint": ""})
+        raise PydanticCustomError(
+            "DF206", "target: expected a pH such as 5.5 or a range '5-6'", {"hint": ""}
+        )
     if isinstance(value, (int, float)):
         low = high = float(value)
     elif isinstance(value, str):
@@ -457,14 +609,24 @@ def _validate_ph(value: Any, info: ValidationInfo) -> tuple[float, float]:
         try:
             nums = [float(p) for p in parts if p.strip()]
         except ValueError:
-            raise PydanticCustomError("DF206", f"target: cannot read '{value}' as a pH", {"hint": "e.g. 'target: 5-6'"}) from None
+            raise PydanticCustomError(
+                "DF206", f"target: cannot read '{value}' as a pH", {"hint": "e.g. 'target: 5-6'"}
+            ) from None
         if len(nums) not in (1, 2):
-            raise PydanticCustomError("DF206", f"target: cannot read '{value}' as a pH", {"hint": "e.g. 'target: 5-6'"})
+            raise PydanticCustomError(
+                "DF206", f"target: cannot read '{value}' as a pH", {"hint": "e.g. 'target: 5-6'"}
+            )
         low, high = nums[0], nums[-1]
     else:
-        raise PydanticCustomError("DF206", "target: expected a pH such as 5.5 or a range '5-6'", {"hint": ""})
+        raise PydanticCustomError(
+            "DF206", "target: expected a pH such as 5.5 or a range '5-6'", {"hint": ""}
+        )
     if not (0 <= low <= high <= 14):
-        raise PydanticCustomError("DF204", f"target: pH {value} is not a range within 0-14", {"hint": "e.g. 'target: 5-6'"})
+        raise PydanticCustomError(
+            "DF204",
+            f"target: pH {value} is not a range within 0-14",
+            {"hint": "e.g. 'target: 5-6'"},
+        )
     return (low, high)
 
 
@@ -479,18 +641,29 @@ class AdjustPhParams(_Model):
     target: Annotated[
         tuple[float, float],
         PlainValidator(_validate_ph),
-        PlainSerializer(lambda t: f"{t[0]:g}" if t[0] == t[1] else f"{t[0]:g}-{t[1]:g}", return_type=str),
-        WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}], "description": "pH or pH range, e.g. '5-6'"}),
+        PlainSerializer(
+            lambda t: f"{t[0]:g}" if t[0] == t[1] else f"{t[0]:g}-{t[1]:g}", return_type=str
+        ),
+        WithJsonSchema(
+            {
+                "anyOf": [{"type": "number"}, {"type": "string"}],
+                "description": "pH or pH range, e.g. '5-6'",
+            }
+        ),
     ]
     equiv: Equiv | None = None
     amount: Amount | None = None
     volume: Volume | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "AdjustPhParams":
+    def _one(self) -> AdjustPhParams:
         given = [k for k in ("equiv", "amount", "volume") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise PydanticCustomError("DF116", "adjust_ph needs exactly one of 'equiv', 'amount' or 'volume'", {"hint": "e.g. 'equiv: 2.0'"})
+            raise PydanticCustomError(
+                "DF116",
+                "adjust_ph needs exactly one of 'equiv', 'amount' or 'volume'",
+                {"hint": "e.g. 'equiv: 2.0'"},
+            )
         return self
 
 
@@ -546,7 +719,7 @@ class WaitStep(_Model):
 
 
 class OffdeckStep(_Model):
-    offdeck: Union[Text, OffdeckParams]
+    offdeck: Text | OffdeckParams
 
 
 class AdjustPhStep(_Model):
@@ -587,12 +760,14 @@ def step_kind(value: Any) -> str | None:
 
 
 Step = Annotated[
-    Union[tuple(Annotated[model, Tag(kind)] for kind, model in STEP_MODELS.items())],  # type: ignore[misc]
+    Union[tuple(Annotated[model, Tag(kind)] for kind, model in STEP_MODELS.items())],  # type: ignore[misc]  # noqa: UP007
     Discriminator(
         step_kind,
         custom_error_type="DF115",
         custom_error_message="a step is a mapping with exactly one key naming its kind",
-        custom_error_context={"hint": "e.g. '- add: {reagent: x, equiv: 1.0}'; kinds: " + ", ".join(STEP_MODELS)},
+        custom_error_context={
+            "hint": "e.g. '- add: {reagent: x, equiv: 1.0}'; kinds: " + ", ".join(STEP_MODELS)
+        },
     ),
 ]
 
@@ -605,7 +780,9 @@ class Protocol(_Model):
     description: Text | None = None
     reference: Text | None = None
     deck: Text | None = Field(None, description="default deck layout, relative to this file")
-    atmosphere: Literal["air", "inert"] = Field("air", description="'inert' when the chemistry needs N2/Ar (NaH, Pd/Cu, Grubbs)")
+    atmosphere: Literal["air", "inert"] = Field(
+        "air", description="'inert' when the chemistry needs N2/Ar (NaH, Pd/Cu, Grubbs)"
+    )
     vessels: Vessels
     scale: Scale
     reagents: dict[Identifier, Reagent] = Field(min_length=1)

@@ -166,7 +166,9 @@ def span(q: Quantity | QuantityRange) -> tuple[float, float]:
 def _cache_folder() -> str | None:
     # pint parses its unit definitions on every start (~0.2 s); its cache makes a second start
     # ~10x faster.  Keep it out of ~/.cache (may be read-only in CI); temp dir unless overridden.
-    folder = os.environ.get("DIAZFLOW_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "diazflow-cache")
+    folder = os.environ.get("DIAZFLOW_CACHE_DIR") or os.path.join(
+        tempfile.gettempdir(), "diazflow-cache"
+    )
     try:
         os.makedirs(folder, exist_ok=True)
         return os.path.join(folder, "pint")
@@ -201,9 +203,15 @@ def _canonical_unit(dimension: Dimension):
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _SINGLE = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>.*?)\s*$")
-_RANGE_TO = re.compile(rf"^\s*(?P<a>{_NUMBER})\s*(?P<ua>[^\d\s+-][^\s]*)?\s+to\s+(?P<b>{_NUMBER})\s*(?P<ub>.*?)\s*$")
-_RANGE_TAIL = re.compile(r"^(?:[^\d\s.+-][^\s-]*)?\s*[-–]\s*[-+]?\d")  # the rest of "-10--5 degC" after "-10"
-_RANGE_DASH = re.compile(r"^\s*(?P<a>\d+\.?\d*|\.\d+)\s*(?P<ua>[^\d\s.+-][^\s-]*)?\s*[-–]\s*(?P<b>\d+\.?\d*|\.\d+)\s*(?P<ub>.*?)\s*$")
+_RANGE_TO = re.compile(
+    rf"^\s*(?P<a>{_NUMBER})\s*(?P<ua>[^\d\s+-][^\s]*)?\s+to\s+(?P<b>{_NUMBER})\s*(?P<ub>.*?)\s*$"
+)
+_RANGE_TAIL = re.compile(
+    r"^(?:[^\d\s.+-][^\s-]*)?\s*[-–]\s*[-+]?\d"
+)  # the rest of "-10--5 degC" after "-10"
+_RANGE_DASH = re.compile(
+    r"^\s*(?P<a>\d+\.?\d*|\.\d+)\s*(?P<ua>[^\d\s.+-][^\s-]*)?\s*[-–]\s*(?P<b>\d+\.?\d*|\.\d+)\s*(?P<ub>.*?)\s*$"
+)
 
 
 def _normalise_unit(unit: str) -> str:
@@ -215,7 +223,9 @@ def _normalise_unit(unit: str) -> str:
     return unit
 
 
-def _to_canonical(number: float, unit_text: str, dimension: Dimension, original: str, field: str) -> Quantity:
+def _to_canonical(
+    number: float, unit_text: str, dimension: Dimension, original: str, field: str
+) -> Quantity:
     if not math.isfinite(number):
         raise QuantityError("DF206", f"{field}: '{original}' is not a finite number")
     if not unit_text:
@@ -231,12 +241,16 @@ def _to_canonical(number: float, unit_text: str, dimension: Dimension, original:
             hint = f"did you mean '{meant}'? e.g. '{dimension.example}'"
         else:
             hint = f"write a unit of {dimension.value}, e.g. '{dimension.example}'"
-        raise QuantityError("DF203", f"{field}: unit '{unit_text}' in '{original}' is ambiguous", hint)
+        raise QuantityError(
+            "DF203", f"{field}: unit '{unit_text}' in '{original}' is ambiguous", hint
+        )
     try:
         unit = _unit(unit_name)
     except Exception:
         hint = _unit_hint(unit_text, dimension)
-        raise QuantityError("DF203", f"{field}: unknown unit '{unit_text}' in '{original}'", hint) from None
+        raise QuantityError(
+            "DF203", f"{field}: unknown unit '{unit_text}' in '{original}'", hint
+        ) from None
     target = _canonical_unit(dimension)
     if unit.dimensionality != target.dimensionality:
         raise QuantityError(
@@ -278,7 +292,9 @@ def parse_quantity(
 ) -> Quantity:
     """Parse one quantity (not a range) of ``dimension``; raise :class:`QuantityError` otherwise."""
     if isinstance(text, bool) or text is None:
-        raise QuantityError("DF206", f"{field}: expected a quantity such as '{dimension.example}', got {text!r}")
+        raise QuantityError(
+            "DF206", f"{field}: expected a quantity such as '{dimension.example}', got {text!r}"
+        )
     if isinstance(text, (int, float)):
         if allow_bare_number:
             return Quantity(float(text), dimension, f"{text} {dimension.canonical_unit}")
@@ -290,7 +306,11 @@ def parse_quantity(
     if not isinstance(text, str):
         raise QuantityError("DF206", f"{field}: expected a quantity such as '{dimension.example}'")
     stripped = text.strip()
-    if dimension is Dimension.TEMPERATURE and stripped.lower() in {"rt", "room temperature", "ambient"}:
+    if dimension is Dimension.TEMPERATURE and stripped.lower() in {
+        "rt",
+        "room temperature",
+        "ambient",
+    }:
         return Quantity(room_temperature_c, dimension, stripped)
     m = _SINGLE.match(stripped)
     if not m:
@@ -326,8 +346,12 @@ def parse_quantity_or_range(
                     f"{field}: range '{text}' has no unit",
                     "write the unit after the range, e.g. '30-60 min'",
                 )
-            low = _to_canonical(float(m.group("a")), unit_a, dimension, f"{m.group('a')} {unit_a}", field)
-            high = _to_canonical(float(m.group("b")), unit_b, dimension, f"{m.group('b')} {unit_b}", field)
+            low = _to_canonical(
+                float(m.group("a")), unit_a, dimension, f"{m.group('a')} {unit_a}", field
+            )
+            high = _to_canonical(
+                float(m.group("b")), unit_b, dimension, f"{m.group('b')} {unit_b}", field
+            )
             if low.value > high.value:
                 raise QuantityError(
                     "DF204",
@@ -345,7 +369,9 @@ def parse_quantity_or_range(
     return parse_quantity(text, dimension, field=field, room_temperature_c=room_temperature_c)
 
 
-_REACTION_VOLUMES = re.compile(r"^\s*(?P<num>\d+\.?\d*|\.\d+)?\s*(?:x\s*)?reaction[ _]volumes?\s*$", re.IGNORECASE)
+_REACTION_VOLUMES = re.compile(
+    r"^\s*(?P<num>\d+\.?\d*|\.\d+)?\s*(?:x\s*)?reaction[ _]volumes?\s*$", re.IGNORECASE
+)
 
 
 def parse_reaction_volumes(text: object) -> float | None:

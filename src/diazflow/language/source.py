@@ -16,8 +16,9 @@ Scalars are resolved with YAML 1.1 rules as ``safe_load`` does (so ``NO`` is Fal
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -112,7 +113,9 @@ class _Walker:
     def _error(self, node: yaml.Node, code: str, message: str, hint: str | None = None) -> None:
         mark = node.start_mark
         self.errors.append(
-            Diagnostic(self.filename, mark.line + 1, mark.column + 1, code, Severity.ERROR, message, hint)
+            Diagnostic(
+                self.filename, mark.line + 1, mark.column + 1, code, Severity.ERROR, message, hint
+            )
         )
 
     def walk(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
@@ -123,7 +126,11 @@ class _Walker:
             raise _BudgetExceeded(node, nested=True)
         self.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if node.tag not in _PLAIN_TAGS:
-            shown = "!!" + node.tag[len("tag:yaml.org,2002:") :] if node.tag.startswith("tag:yaml.org,2002:") else node.tag
+            shown = (
+                "!!" + node.tag[len("tag:yaml.org,2002:") :]
+                if node.tag.startswith("tag:yaml.org,2002:")
+                else node.tag
+            )
             self._error(
                 node,
                 "DF105",
@@ -138,9 +145,15 @@ class _Walker:
             explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
             self._constructor.flatten_mapping(node)
             merged_count = len(node.value) - explicit
-            explicit_keys = {k.value for k, _ in node.value[merged_count:] if isinstance(k, yaml.ScalarNode)}
+            explicit_keys = {
+                k.value for k, _ in node.value[merged_count:] if isinstance(k, yaml.ScalarNode)
+            }
             for index, (key_node, value_node) in enumerate(node.value):
-                if index < merged_count and isinstance(key_node, yaml.ScalarNode) and key_node.value in explicit_keys:
+                if (
+                    index < merged_count
+                    and isinstance(key_node, yaml.ScalarNode)
+                    and key_node.value in explicit_keys
+                ):
                     continue  # overridden by the mapping's own key
                 key = self.walk(key_node, path + ("<key>",), depth + 1)
                 if not isinstance(key, (str, int, float, bool)) and key is not None:
@@ -157,7 +170,10 @@ class _Walker:
                         f"'{key}' is already defined at line {first[0]}; YAML would silently keep only the last one",
                     )
                     continue
-                self.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                self.keys[path + (key,)] = (
+                    key_node.start_mark.line + 1,
+                    key_node.start_mark.column + 1,
+                )
                 result[key] = self.walk(value_node, path + (key,), depth + 1)
             self.values.pop(path + ("<key>",), None)
             return result
@@ -167,9 +183,16 @@ class _Walker:
             value = self._constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             # e.g. "2024-02-30" looks like a date to YAML and then fails to become one
-            self._error(node, "DF100", f"cannot read value '{node.value}': {getattr(exc, 'problem', None) or exc}", f"quote it: \"{node.value}\"")
+            self._error(
+                node,
+                "DF100",
+                f"cannot read value '{node.value}': {getattr(exc, 'problem', None) or exc}",
+                f'quote it: "{node.value}"',
+            )
             return None
-        if not isinstance(value, str) and isinstance(node, yaml.ScalarNode) and not node.style:  # plain ("" in the C loader)
+        if (
+            not isinstance(value, str) and isinstance(node, yaml.ScalarNode) and not node.style
+        ):  # plain ("" in the C loader)
             self.raw[path] = node.value
         return value
 
@@ -256,7 +279,17 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise YamlSourceError(
-                [Diagnostic(filename, 0, 0, "DF100", Severity.ERROR, f"file is not UTF-8 text ({exc.reason} at byte {exc.start})", "save the file as UTF-8")]
+                [
+                    Diagnostic(
+                        filename,
+                        0,
+                        0,
+                        "DF100",
+                        Severity.ERROR,
+                        f"file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                        "save the file as UTF-8",
+                    )
+                ]
             ) from None
     try:
         too_big = _prescan(text)
@@ -286,18 +319,46 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
             hint = "a value containing ': ' must be quoted"
         elif "found undefined alias" in problem:
             hint = "define the anchor (&name) before using it (*name)"
-        raise YamlSourceError([Diagnostic(filename, line, column, "DF100", Severity.ERROR, f"YAML syntax error: {problem}", hint)]) from None
+        raise YamlSourceError(
+            [
+                Diagnostic(
+                    filename,
+                    line,
+                    column,
+                    "DF100",
+                    Severity.ERROR,
+                    f"YAML syntax error: {problem}",
+                    hint,
+                )
+            ]
+        ) from None
     except yaml.reader.ReaderError as exc:
         # e.g. a NUL or other control character: report where it is, not just the byte offset
         # libyaml counts the position in bytes of UTF-8, the pure-Python reader in characters
-        before = text.encode("utf-8")[: exc.position].decode("utf-8", "ignore") if _Loader is not yaml.SafeLoader else text[: exc.position]
+        before = (
+            text.encode("utf-8")[: exc.position].decode("utf-8", "ignore")
+            if _Loader is not yaml.SafeLoader
+            else text[: exc.position]
+        )
         line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
         code = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or b"\0")
         raise YamlSourceError(
-            [Diagnostic(filename, line, column, "DF100", Severity.ERROR, f"YAML error: control character {code:#06x} is not allowed in a protocol", "remove it (was the file saved as text?)")]
+            [
+                Diagnostic(
+                    filename,
+                    line,
+                    column,
+                    "DF100",
+                    Severity.ERROR,
+                    f"YAML error: control character {code:#06x} is not allowed in a protocol",
+                    "remove it (was the file saved as text?)",
+                )
+            ]
         ) from None
     except yaml.YAMLError as exc:
-        raise YamlSourceError([Diagnostic(filename, 0, 0, "DF100", Severity.ERROR, f"YAML error: {exc}")]) from None
+        raise YamlSourceError(
+            [Diagnostic(filename, 0, 0, "DF100", Severity.ERROR, f"YAML error: {exc}")]
+        ) from None
     if root is None:
         return SourceDocument(filename, None, {}, {})
     walker = _Walker(filename)
@@ -318,7 +379,17 @@ def load_yaml_file(path: str, display_name: str | None = None) -> SourceDocument
             raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise YamlSourceError(
-            [Diagnostic(name, 0, 0, "DF100", Severity.ERROR, f"cannot read file: {exc.strerror or exc}", "check the path")]
+            [
+                Diagnostic(
+                    name,
+                    0,
+                    0,
+                    "DF100",
+                    Severity.ERROR,
+                    f"cannot read file: {exc.strerror or exc}",
+                    "check the path",
+                )
+            ]
         ) from None
     if len(raw) > MAX_FILE_BYTES:
         raise YamlSourceError(

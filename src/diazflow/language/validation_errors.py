@@ -7,7 +7,8 @@ error's ``loc`` back to the YAML position and describe the offending value the s
 from __future__ import annotations
 
 import datetime
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from diazflow.language.source import SourceDocument
 

@@ -48,7 +48,11 @@ def row_index(letters: str) -> int:
 def parse_well(text: str) -> Well:
     m = _WELL.match(text.strip()) if isinstance(text, str) else None
     if not m or int(m.group("col")) < 1:
-        raise WellError("DF111", f"'{text}' is not a well name", "well names are a row letter and a column number, e.g. 'A1' or 'H12'")
+        raise WellError(
+            "DF111",
+            f"'{text}' is not a well name",
+            "well names are a row letter and a column number, e.g. 'A1' or 'H12'",
+        )
     return Well(int(m.group("col")), row_index(m.group("row")))
 
 
@@ -56,17 +60,29 @@ def parse_well_selection(value: object) -> tuple[Well, ...]:
     """Expand a selection to wells in column-major order, without duplicates."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items:
-        raise WellError("DF111", "wells must be a range like 'A1:H12', a well name, or a list of them")
+        raise WellError(
+            "DF111", "wells must be a range like 'A1:H12', a well name, or a list of them"
+        )
     wells: set[Well] = set()
     for item in items:
         if not isinstance(item, str):
-            raise WellError("DF111", f"{item!r} is not a well name or range", "quote well names: \"A1\"")
+            raise WellError(
+                "DF111", f"{item!r} is not a well name or range", 'quote well names: "A1"'
+            )
         if ":" in item:
             first_text, _, last_text = item.partition(":")
             first, last = parse_well(first_text), parse_well(last_text)
             if first.row > last.row or first.column > last.column:
-                raise WellError("DF111", f"well range '{item}' runs backwards", f"write the top-left well first, e.g. '{first_text if first < last else last_text}:...'")
-            wells.update(Well(c, r) for c in range(first.column, last.column + 1) for r in range(first.row, last.row + 1))
+                raise WellError(
+                    "DF111",
+                    f"well range '{item}' runs backwards",
+                    f"write the top-left well first, e.g. '{first_text if first < last else last_text}:...'",
+                )
+            wells.update(
+                Well(c, r)
+                for c in range(first.column, last.column + 1)
+                for r in range(first.row, last.row + 1)
+            )
         else:
             wells.add(parse_well(item))
     return tuple(sorted(wells))

@@ -9,7 +9,13 @@ See docs/reports.md.
 """
 
 from diazflow.report.html import render_html
-from diazflow.report.inputs import detect_kind, report_for, report_from_journal, report_from_plan, report_from_workflow
+from diazflow.report.inputs import (
+    detect_kind,
+    report_for,
+    report_from_journal,
+    report_from_plan,
+    report_from_workflow,
+)
 from diazflow.report.journal import JournalError, JournalView, OpRecord, load_journal
 from diazflow.report.model import Report, parse_start
 

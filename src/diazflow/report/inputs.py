@@ -29,18 +29,24 @@ def detect_kind(path: str) -> str:
     return "workflow"
 
 
-def report_for(path: str, *, deck_override: str | None = None, start: datetime | None = None) -> Report:
+def report_for(
+    path: str, *, deck_override: str | None = None, start: datetime | None = None
+) -> Report:
     kind = detect_kind(path)
     if kind == "journal":
         return report_from_journal(load_journal(path), deck_override=deck_override, start=start)
     if kind == "plan":
         with open(path, encoding="utf-8") as fh:
             plan = Plan.model_validate(json.load(fh))
-        return report_from_plan(plan, source_path=path, source_kind="plan", deck_override=deck_override, start=start)
+        return report_from_plan(
+            plan, source_path=path, source_kind="plan", deck_override=deck_override, start=start
+        )
     return report_from_workflow(path, deck_override=deck_override, start=start)
 
 
-def report_from_workflow(path: str, *, deck_override: str | None = None, start: datetime | None = None) -> Report:
+def report_from_workflow(
+    path: str, *, deck_override: str | None = None, start: datetime | None = None
+) -> Report:
     from diazflow.diagnostics import Diagnostic, Severity
     from diazflow.pipeline import CheckResult, check, display_path
 
@@ -49,8 +55,28 @@ def report_from_workflow(path: str, *, deck_override: str | None = None, start: 
     except Exception as exc:  # noqa: BLE001 - a bug in diazflow is reported, never a traceback
         shown = display_path(path)
         hint = "this is a bug in diazflow, not in your protocol; please report it with the file"
-        result = CheckResult(shown, (Diagnostic(shown, 0, 0, "DF000", Severity.ERROR, f"internal error: {type(exc).__name__}: {exc}", hint),))
-    report = Report(title=_title(result.loaded, result.path), source_kind="workflow", source_path=result.path, plan=result.plan, diagnostics=list(result.diagnostics), start=start)
+        result = CheckResult(
+            shown,
+            (
+                Diagnostic(
+                    shown,
+                    0,
+                    0,
+                    "DF000",
+                    Severity.ERROR,
+                    f"internal error: {type(exc).__name__}: {exc}",
+                    hint,
+                ),
+            ),
+        )
+    report = Report(
+        title=_title(result.loaded, result.path),
+        source_kind="workflow",
+        source_path=result.path,
+        plan=result.plan,
+        diagnostics=list(result.diagnostics),
+        start=start,
+    )
     _protocol_facts(report, result.loaded)
     if result.deck is not None:
         _deck_facts(report, result.deck)
@@ -58,10 +84,29 @@ def report_from_workflow(path: str, *, deck_override: str | None = None, start: 
     return report
 
 
-def report_from_plan(plan: Plan, *, source_path: str, source_kind: str = "plan", deck_override: str | None = None, start: datetime | None = None, journal: JournalView | None = None, plate_labware: str | None = None, protocol_path: str | None = None) -> Report:
-    report = Report(title=os.path.basename(plan.protocol), source_kind=source_kind, source_path=source_path, plan=plan, journal=journal, start=start)
+def report_from_plan(
+    plan: Plan,
+    *,
+    source_path: str,
+    source_kind: str = "plan",
+    deck_override: str | None = None,
+    start: datetime | None = None,
+    journal: JournalView | None = None,
+    plate_labware: str | None = None,
+    protocol_path: str | None = None,
+) -> Report:
+    report = Report(
+        title=os.path.basename(plan.protocol),
+        source_kind=source_kind,
+        source_path=source_path,
+        plan=plan,
+        journal=journal,
+        start=start,
+    )
     loaded = None
-    protocol_path = next((p for p in (protocol_path, plan.protocol) if p and os.path.exists(p)), None)
+    protocol_path = next(
+        (p for p in (protocol_path, plan.protocol) if p and os.path.exists(p)), None
+    )
     if protocol_path:
         try:
             from diazflow.language.loader import load_protocol
@@ -93,7 +138,9 @@ def report_from_plan(plan: Plan, *, source_path: str, source_kind: str = "plan",
     return report
 
 
-def report_from_journal(journal: JournalView, *, deck_override: str | None = None, start: datetime | None = None) -> Report:
+def report_from_journal(
+    journal: JournalView, *, deck_override: str | None = None, start: datetime | None = None
+) -> Report:
     return report_from_plan(
         journal.plan,
         source_path=journal.path,

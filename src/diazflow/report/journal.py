@@ -60,7 +60,9 @@ class JournalView:
     @property
     def last_time(self) -> float:
         """The latest time the journal knows of (seconds from start)."""
-        times = [t for r in self.records.values() for t in (r.started, r.completed) if t is not None]
+        times = [
+            t for r in self.records.values() for t in (r.started, r.completed) if t is not None
+        ]
         return max(times + ([self.last_clock] if self.last_clock is not None else []), default=0.0)
 
 
@@ -108,17 +110,31 @@ def _view(j, path: str) -> JournalView:
         rec = records.get(op_id)
         if event == "op_started":
             records[op_id] = OpRecord(op_id, "in_flight", started=clock_t)
-        elif event == "op_completed" or (event == "op_resolved" and (data or {}).get("done", False)):
-            records[op_id] = OpRecord(op_id, "completed", rec.started if rec else None, clock_t, data or None)
+        elif event == "op_completed" or (
+            event == "op_resolved" and (data or {}).get("done", False)
+        ):
+            records[op_id] = OpRecord(
+                op_id, "completed", rec.started if rec else None, clock_t, data or None
+            )
         elif event == "op_resolved":  # settled on resume as not done: it runs again
             records[op_id] = OpRecord(op_id, "pending")
         elif event == "op_failed":
             message = (data or {}).get("message") if isinstance(data, dict) else None
-            records[op_id] = OpRecord(op_id, "failed", rec.started if rec else None, clock_t, data or None, message)
+            records[op_id] = OpRecord(
+                op_id, "failed", rec.started if rec else None, clock_t, data or None, message
+            )
     records = {k: v for k, v in records.items() if v.status != "pending"}
-    status = state.status if state.status in ("complete", "interrupted", "failed", "running") else "interrupted"
+    status = (
+        state.status
+        if state.status in ("complete", "interrupted", "failed", "running")
+        else "interrupted"
+    )
     # plan time runs on a virtual clock in simulation: wall-clock times only for hardware runs
-    started_at = datetime.fromtimestamp(info.created, tz=timezone.utc).astimezone() if info.backend == "hardware" else None
+    started_at = (
+        datetime.fromtimestamp(info.created, tz=timezone.utc).astimezone()
+        if info.backend == "hardware"
+        else None
+    )
     return JournalView(
         path=path,
         plan=plan,
@@ -130,7 +146,13 @@ def _view(j, path: str) -> JournalView:
         error=info.message if status == "failed" or info.message else None,
         backend=info.backend,
         clock="wall" if info.backend == "hardware" else "virtual",
-        last_clock=max(info.clock_t, max((t for r in records.values() for t in (r.started, r.completed) if t is not None), default=0.0)),
+        last_clock=max(
+            info.clock_t,
+            max(
+                (t for r in records.values() for t in (r.started, r.completed) if t is not None),
+                default=0.0,
+            ),
+        ),
         vessel_labware=info.vessel_labware,
         protocol_path=info.protocol_path,
         deck_path=info.deck_path,

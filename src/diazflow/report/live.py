@@ -104,14 +104,23 @@ class VisualizerHandle:
             thread.join(timeout)
         _unhook(vis)
 
-    def __enter__(self) -> "VisualizerHandle":
+    def __enter__(self) -> VisualizerHandle:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
 
-def start_visualizer(lh: Any, *, host: str = "127.0.0.1", ws_port: int | None = None, fs_port: int | None = None, open_browser: bool = False, name: str | None = None, timeout: float = 10.0) -> VisualizerHandle:
+def start_visualizer(
+    lh: Any,
+    *,
+    host: str = "127.0.0.1",
+    ws_port: int | None = None,
+    fs_port: int | None = None,
+    open_browser: bool = False,
+    name: str | None = None,
+    timeout: float = 10.0,
+) -> VisualizerHandle:
     """Start PLR's Visualizer for ``lh`` (a LiquidHandler, or any resource) and return a handle.
 
     Serves on ``host`` only (localhost by default); free ports are chosen unless given.
@@ -136,7 +145,9 @@ def start_visualizer(lh: Any, *, host: str = "127.0.0.1", ws_port: int | None = 
 
 async def start_visualizer_async(lh: Any, **kwargs: Any) -> VisualizerHandle:
     """:func:`start_visualizer` for async code (does not block the caller's event loop)."""
-    return await asyncio.get_running_loop().run_in_executor(None, lambda: start_visualizer(lh, **kwargs))
+    return await asyncio.get_running_loop().run_in_executor(
+        None, lambda: start_visualizer(lh, **kwargs)
+    )
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -190,7 +201,11 @@ def _unhook(vis: Any) -> None:
     stack = [root]
     while stack:
         resource = stack.pop()
-        for attr in ("_did_assign_resource_callbacks", "_did_unassign_resource_callbacks", "_resource_state_updated_callbacks"):
+        for attr in (
+            "_did_assign_resource_callbacks",
+            "_did_unassign_resource_callbacks",
+            "_resource_state_updated_callbacks",
+        ):
             callbacks = getattr(resource, attr, None)
             if callbacks:
                 callbacks[:] = [cb for cb in callbacks if not _belongs_to(cb, vis)]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from diazflow.compiler.plan import Operation, Plan
 from diazflow.diagnostics import Diagnostic
@@ -245,7 +246,9 @@ class Report:
     def lanes(self) -> list[Lane]:
         """One lane per device; the liquid handler gets one lane per channel it uses."""
         ops = self.operations
-        channels = sorted({c for op in ops if op.device == LIQUID_HANDLER for c in (op.channels or [])})
+        channels = sorted(
+            {c for op in ops if op.device == LIQUID_HANDLER for c in (op.channels or [])}
+        )
         lh_plain = any(op.device == LIQUID_HANDLER and not op.channels for op in ops)
         devices = []
         for op in ops:
@@ -284,7 +287,19 @@ class Report:
         first: dict[int, Operation] = {}
         aliquots: dict[int, int] = {}
         for op in self.plan.operations:
-            if op.op in ("dispense", "dispense_powder", "set_temperature", "shake", "prompt", "sample", "wait") and op.step not in first:
+            if (
+                op.op
+                in (
+                    "dispense",
+                    "dispense_powder",
+                    "set_temperature",
+                    "shake",
+                    "prompt",
+                    "sample",
+                    "wait",
+                )
+                and op.step not in first
+            ):
                 first[op.step] = op
             if op.aliquots:
                 aliquots[op.step] = max(aliquots.get(op.step, 0), op.aliquots)
@@ -328,7 +343,11 @@ class Report:
                     block.append([op.end, op.celsius])
                     current = op.celsius
             block.append([max(end, block[-1][0]), current])
-            out[device] = {"block": _dedupe(block), "setpoint": setpoint, "measured": self._measured(device)}
+            out[device] = {
+                "block": _dedupe(block),
+                "setpoint": setpoint,
+                "measured": self._measured(device),
+            }
         return out
 
     def _measured(self, device: str) -> list[list[float]]:
@@ -340,9 +359,17 @@ class Report:
             rec = self.journal.records.get(op.id)
             if op.device != device or rec is None or not isinstance(rec.reported, dict):
                 continue
-            if op.op == "set_temperature" and rec.started is not None and isinstance(rec.reported.get("from_c"), (int, float)):
+            if (
+                op.op == "set_temperature"
+                and rec.started is not None
+                and isinstance(rec.reported.get("from_c"), (int, float))
+            ):
                 points.append([rec.started, float(rec.reported["from_c"])])
-            elif op.op == "wait_temperature" and rec.completed is not None and isinstance(rec.reported.get("celsius_reached"), (int, float)):
+            elif (
+                op.op == "wait_temperature"
+                and rec.completed is not None
+                and isinstance(rec.reported.get("celsius_reached"), (int, float))
+            ):
                 points.append([rec.completed, float(rec.reported["celsius_reached"])])
         return points
 
@@ -376,7 +403,16 @@ class Report:
                         touched.setdefault(w, []).append(st)
             elif st in ("failed", "in_flight") and op.device == LIQUID_HANDLER:
                 # a tip pick-up or an aspirate that failed: the wells it was meant for
-                nxt = next((o for o in ordered[i + 1 :] if o.device == op.device and o.step == op.step and o.op in ("dispense", "sample")), None)
+                nxt = next(
+                    (
+                        o
+                        for o in ordered[i + 1 :]
+                        if o.device == op.device
+                        and o.step == op.step
+                        and o.op in ("dispense", "sample")
+                    ),
+                    None,
+                )
                 for w in (nxt.wells or []) if nxt else []:
                     if ":" not in w:
                         touched.setdefault(w, []).append(st)
@@ -399,7 +435,17 @@ class Report:
         """What to prepare, in the plan's order; identical stocks in neighbouring wells share a row."""
         groups: list[list] = []
         for st in self.plan.stocks if self.plan else []:
-            key = (st.location.split(":", 1)[0], st.reagent, st.substance, st.form, st.solvent, st.concentration_M, st.volume_uL, st.dead_volume_uL, st.weigh_mg)
+            key = (
+                st.location.split(":", 1)[0],
+                st.reagent,
+                st.substance,
+                st.form,
+                st.solvent,
+                st.concentration_M,
+                st.volume_uL,
+                st.dead_volume_uL,
+                st.weigh_mg,
+            )
             if groups and groups[-1][0] == key and ":" in st.location:
                 groups[-1][1].append(st)
             else:
@@ -410,7 +456,11 @@ class Report:
             labware = s.location.split(":", 1)[0]
             n = len(items)
             if s.form == "solid":
-                prepare = f"weigh {fmt_mg(s.weigh_mg)} mg in total" + (" into the powder dispenser's hopper" if "operator" not in s.location else ", to be weighed into the wells by hand (see the operator's timeline)")
+                prepare = f"weigh {fmt_mg(s.weigh_mg)} mg in total" + (
+                    " into the powder dispenser's hopper"
+                    if "operator" not in s.location
+                    else ", to be weighed into the wells by hand (see the operator's timeline)"
+                )
             elif s.form == "solvent":
                 prepare = f"fill with {s.substance}"
             elif s.form == "neat":
@@ -425,7 +475,11 @@ class Report:
             else:
                 prepare = f"{s.substance}" + (f" ({s.solvent})" if s.solvent else "")
             positions = tuple(x.location for x in items)
-            label = s.location if n == 1 else f"{labware}:{compress_wells([p.split(':', 1)[1] for p in positions])}"
+            label = (
+                s.location
+                if n == 1
+                else f"{labware}:{compress_wells([p.split(':', 1)[1] for p in positions])}"
+            )
             rows.append(
                 StockRow(
                     location=label,
@@ -453,32 +507,80 @@ class Report:
         n_liquid = sum(1 for s in plan.stocks if s.form != "solid")
         solids = [s for s in plan.stocks if s.form == "solid"]
         tips = ", ".join(f"{n} × {name}" for name, n in plan.tips_used.items())
-        setup = [f"{n_liquid} stock/solvent position(s) filled (see 'Prepare before start')"] if n_liquid else []
+        setup = (
+            [f"{n_liquid} stock/solvent position(s) filled (see 'Prepare before start')"]
+            if n_liquid
+            else []
+        )
         for s in solids:
             if "operator" in s.location:
-                setup.append(f"{s.substance}: {fmt_mg(s.weigh_mg)} mg in total ready to weigh in by hand")
+                setup.append(
+                    f"{s.substance}: {fmt_mg(s.weigh_mg)} mg in total ready to weigh in by hand"
+                )
             else:
                 setup.append(f"{s.substance}: {fmt_mg(s.weigh_mg)} mg loaded in {s.location}")
         if tips:
             setup.append(f"tips: {tips}")
         setup.append(f"{len(plan.wells)} reaction vessel(s) in {self.plate_labware}")
-        events.append(OperatorEvent(0.0, "Set up the deck and start the run", "; ".join(setup), "setup", True, status=self._status_at(0.0)))
+        events.append(
+            OperatorEvent(
+                0.0,
+                "Set up the deck and start the run",
+                "; ".join(setup),
+                "setup",
+                True,
+                status=self._status_at(0.0),
+            )
+        )
         manual_seen: set[tuple[int, int | None]] = set()
         for op in plan.operations:
             if op.device != OPERATOR:
                 continue
             st = self.op_status(op.id) if self.journal else None
             if op.op == "prompt":
-                events.append(OperatorEvent(op.t, "Operator step", op.message or "", "prompt", True, op.step, op.line, st))
+                events.append(
+                    OperatorEvent(
+                        op.t,
+                        "Operator step",
+                        op.message or "",
+                        "prompt",
+                        True,
+                        op.step,
+                        op.line,
+                        st,
+                    )
+                )
             elif op.op == "dispense_powder":
                 key = (op.step, op.aliquot)
                 if key in manual_seen:
                     continue
                 manual_seen.add(key)
                 portion = f" (portion {op.aliquot} of {op.aliquots})" if op.aliquots else ""
-                events.append(OperatorEvent(op.t, f"Weigh {op.reagent} into the wells by hand{portion}", op.message or "", "manual", True, op.step, op.line, st))
+                events.append(
+                    OperatorEvent(
+                        op.t,
+                        f"Weigh {op.reagent} into the wells by hand{portion}",
+                        op.message or "",
+                        "manual",
+                        True,
+                        op.step,
+                        op.line,
+                        st,
+                    )
+                )
             else:
-                events.append(OperatorEvent(op.t, op.op.replace("_", " "), op.message or "", "prompt", True, op.step, op.line, st))
+                events.append(
+                    OperatorEvent(
+                        op.t,
+                        op.op.replace("_", " "),
+                        op.message or "",
+                        "prompt",
+                        True,
+                        op.step,
+                        op.line,
+                        st,
+                    )
+                )
         samples: dict[int, list[Operation]] = {}
         for op in plan.operations:
             if op.op == "sample":
@@ -498,10 +600,39 @@ class Report:
                 st = None
                 if self.journal:
                     sts = {self.op_status(o.id) for o in r}
-                    st = "completed" if sts == {"completed"} else ("pending" if sts == {"pending"} else "in_flight")
-                events.append(OperatorEvent(done, f"Samples ready in {into}", f"{n} sample(s) taken (step {step + 1}, line {r[0].line}); take them for LC-MS / TLC if you monitor the run (optional, the run goes on)", "samples", False, step, r[0].line, st))
-        events.append(OperatorEvent(plan.makespan_s, "Run ends", "the reactions are quenched and the block is idle: collect the plate for work-up", "end", False, status=self._status_at(plan.makespan_s)))
-        events.sort(key=lambda e: (e.t, {"setup": 0, "prompt": 1, "manual": 1, "samples": 2, "end": 3}[e.kind]))
+                    st = (
+                        "completed"
+                        if sts == {"completed"}
+                        else ("pending" if sts == {"pending"} else "in_flight")
+                    )
+                events.append(
+                    OperatorEvent(
+                        done,
+                        f"Samples ready in {into}",
+                        f"{n} sample(s) taken (step {step + 1}, line {r[0].line}); take them for LC-MS / TLC if you monitor the run (optional, the run goes on)",
+                        "samples",
+                        False,
+                        step,
+                        r[0].line,
+                        st,
+                    )
+                )
+        events.append(
+            OperatorEvent(
+                plan.makespan_s,
+                "Run ends",
+                "the reactions are quenched and the block is idle: collect the plate for work-up",
+                "end",
+                False,
+                status=self._status_at(plan.makespan_s),
+            )
+        )
+        events.sort(
+            key=lambda e: (
+                e.t,
+                {"setup": 0, "prompt": 1, "manual": 1, "samples": 2, "end": 3}[e.kind],
+            )
+        )
         return events
 
     def _status_at(self, t: float) -> str | None:
@@ -521,7 +652,14 @@ class Report:
             by_step.setdefault(op.step, []).append(op)
         rows = []
         for s in self.plan.steps:
-            row: dict[str, Any] = {"step": s.step, "line": s.line, "label": labels.get(s.step, s.kind), "start": s.start, "end": s.end, "ops": len(by_step.get(s.step, []))}
+            row: dict[str, Any] = {
+                "step": s.step,
+                "line": s.line,
+                "label": labels.get(s.step, s.kind),
+                "start": s.start,
+                "end": s.end,
+                "ops": len(by_step.get(s.step, [])),
+            }
             if self.journal is not None:
                 recs = [self.journal.records.get(op.id) for op in by_step.get(s.step, [])]
                 recs_present = [r for r in recs if r is not None]
@@ -535,16 +673,20 @@ class Report:
             rows.append(row)
         return rows
 
-    def volume_deviations(self, tolerance: float = 0.02, floor_uL: float = 0.5) -> list[tuple[str, str, float, float]]:
+    def volume_deviations(
+        self, tolerance: float = 0.02, floor_uL: float = 0.5
+    ) -> list[tuple[str, str, float, float]]:
         """(well, reagent, planned µL, reported µL) where a completed well got a different volume."""
         if self.journal is None or self.plan is None:
             return []
         planned: dict[tuple[str, str], float] = {}
         for op in self.plan.operations:
             if op.op == "dispense" and self.journal.status_of(op.id) == "completed":
-                for w, v in zip(op.wells or [], op.volumes_uL or []):
+                for w, v in zip(op.wells or [], op.volumes_uL or [], strict=False):
                     if ":" not in w:
-                        planned[(w, op.reagent or "?")] = planned.get((w, op.reagent or "?"), 0.0) + v
+                        planned[(w, op.reagent or "?")] = (
+                            planned.get((w, op.reagent or "?"), 0.0) + v
+                        )
         out = []
         for (w, r), v in sorted(planned.items(), key=lambda kv: (well_key(kv[0][0]), kv[0][1])):
             got = self.journal.dispensed_uL.get(w, {}).get(r)
@@ -558,12 +700,24 @@ class Report:
         errors = [d for d in self.diagnostics if d.is_error]
         warnings = [d for d in self.diagnostics if not d.is_error]
         if self.plan is None:
-            return Banner("error", f"The protocol does not compile: {len(errors)} error(s)", tuple(f"{d.file}:{d.line}:{d.column}: {d.code} {d.message}" for d in errors[:5]))
+            return Banner(
+                "error",
+                f"The protocol does not compile: {len(errors)} error(s)",
+                tuple(f"{d.file}:{d.line}:{d.column}: {d.code} {d.message}" for d in errors[:5]),
+            )
         if self.journal is None:
-            lines = [f"{len(self.plan.wells)} wells, {len(self.plan.operations)} operations, makespan {fmt_duration(self.plan.makespan_s)}"]
+            lines = [
+                f"{len(self.plan.wells)} wells, {len(self.plan.operations)} operations, makespan {fmt_duration(self.plan.makespan_s)}"
+            ]
             if warnings or self.plan.warnings:
-                lines.append(f"{len(warnings) + len(self.plan.warnings)} warning(s): read 'Diagnostics' before you start")
-            return Banner("warning" if warnings or self.plan.warnings else "ok", "Plan: not run yet" if self.source_kind != "journal" else "Plan", tuple(lines))
+                lines.append(
+                    f"{len(warnings) + len(self.plan.warnings)} warning(s): read 'Diagnostics' before you start"
+                )
+            return Banner(
+                "warning" if warnings or self.plan.warnings else "ok",
+                "Plan: not run yet" if self.source_kind != "journal" else "Plan",
+                tuple(lines),
+            )
         j = self.journal
         n = len(self.plan.operations)
         done = sum(1 for r in j.records.values() if r.status == "completed")
@@ -572,20 +726,33 @@ class Report:
         ops = {op.id: op for op in self.plan.operations}
         lines = [f"{done} of {n} operations completed"]
         if flight:
-            lines.append("in flight when the journal stopped: " + ", ".join(_describe(ops.get(r.id), r.id) for r in flight[:4]))
+            lines.append(
+                "in flight when the journal stopped: "
+                + ", ".join(_describe(ops.get(r.id), r.id) for r in flight[:4])
+            )
         if failed:
-            lines.append("failed: " + ", ".join(_describe(ops.get(r.id), r.id) + (f" — {r.error}" if r.error else "") for r in failed[:4]))
+            lines.append(
+                "failed: "
+                + ", ".join(
+                    _describe(ops.get(r.id), r.id) + (f" — {r.error}" if r.error else "")
+                    for r in failed[:4]
+                )
+            )
         if j.error:
             extra = j.error
             for r in failed:
-                if r.error and r.error in extra:  # the runtime's message repeats the failure: keep the rest
+                if (
+                    r.error and r.error in extra
+                ):  # the runtime's message repeats the failure: keep the rest
                     extra = extra.split(r.error, 1)[1].lstrip(" ;,.")
             if extra:
                 lines.append(f"runtime: {extra}")
         devs = self.volume_deviations()
         if devs:
             w, r, v, got = devs[0]
-            lines.append(f"{len(devs)} well/reagent volume(s) differ from the plan, e.g. {w} {r}: planned {v:.1f} µL, reported {got:.1f} µL")
+            lines.append(
+                f"{len(devs)} well/reagent volume(s) differ from the plan, e.g. {w} {r}: planned {v:.1f} µL, reported {got:.1f} µL"
+            )
         late = self.max_delay()
         if late is not None and late > 60:
             lines.append(f"the run fell behind the plan by up to {fmt_duration(late)}")
@@ -594,7 +761,9 @@ class Report:
         if j.status == "complete":
             return Banner("warning", "Run complete, with deviations", tuple(lines))
         if j.status == "failed" or failed:
-            lines.append(f"the journal is kept: continue with 'diazflow resume {j.path}' once the fault is fixed")
+            lines.append(
+                f"the journal is kept: continue with 'diazflow resume {j.path}' once the fault is fixed"
+            )
             return Banner("error", "Run failed", tuple(lines))
         if j.status == "running":
             return Banner("info", "Run in progress", tuple(lines))
@@ -604,7 +773,11 @@ class Report:
     def max_delay(self) -> float | None:
         if self.journal is None or self.plan is None:
             return None
-        delays = [rec.started - op.t for op in self.plan.operations if (rec := self.journal.records.get(op.id)) and rec.started is not None]
+        delays = [
+            rec.started - op.t
+            for op in self.plan.operations
+            if (rec := self.journal.records.get(op.id)) and rec.started is not None
+        ]
         return max(delays) if delays else None
 
     # ------------------------------------------------------------------ JSON for the page
@@ -614,8 +787,34 @@ class Report:
         lane_index = {lane.id: i for i, lane in enumerate(lanes)}
         ops_out = []
         for op in self.operations:
-            d: dict[str, Any] = {"i": op.id, "t": op.t, "d": op.duration, "o": op.op, "v": op.device, "s": op.step, "l": [lane_index[x] for x in self.lane_ids(op) if x in lane_index]}
-            for key, short in (("reagent", "r"), ("substances", "sb"), ("channels", "c"), ("wells", "w"), ("volumes_uL", "u"), ("mg", "m"), ("tip_type", "tt"), ("celsius", "C"), ("ramp_s", "ramp"), ("rpm", "rpm"), ("message", "msg"), ("into", "into"), ("aliquot", "al"), ("aliquots", "als"), ("target_ph", "ph"), ("manual", "man"), ("return_tips", "ret")):
+            d: dict[str, Any] = {
+                "i": op.id,
+                "t": op.t,
+                "d": op.duration,
+                "o": op.op,
+                "v": op.device,
+                "s": op.step,
+                "l": [lane_index[x] for x in self.lane_ids(op) if x in lane_index],
+            }
+            for key, short in (
+                ("reagent", "r"),
+                ("substances", "sb"),
+                ("channels", "c"),
+                ("wells", "w"),
+                ("volumes_uL", "u"),
+                ("mg", "m"),
+                ("tip_type", "tt"),
+                ("celsius", "C"),
+                ("ramp_s", "ramp"),
+                ("rpm", "rpm"),
+                ("message", "msg"),
+                ("into", "into"),
+                ("aliquot", "al"),
+                ("aliquots", "als"),
+                ("target_ph", "ph"),
+                ("manual", "man"),
+                ("return_tips", "ret"),
+            ):
                 value = getattr(op, key)
                 if value is not None:
                     d[short] = value
@@ -635,9 +834,12 @@ class Report:
             ops_out.append(d)
         wells = {}
         status = self.well_status()
-        for name, wp in (self.plan.wells.items() if self.plan else []):
+        for name, wp in self.plan.wells.items() if self.plan else []:
             w: dict[str, Any] = {
-                "reagents": {rid: {k: v for k, v in amt.model_dump().items() if v is not None} for rid, amt in wp.reagents.items()},
+                "reagents": {
+                    rid: {k: v for k, v in amt.model_dump().items() if v is not None}
+                    for rid, amt in wp.reagents.items()
+                },
                 "final": wp.final_volume_uL,
                 "max": wp.max_volume_uL,
                 "rt": wp.reaction_time_s,
@@ -647,7 +849,16 @@ class Report:
                 w["actual"] = self.journal.dispensed_uL.get(name, {})
                 w["actual_mg"] = self.journal.dispensed_mg.get(name, {})
             wells[name] = w
-        steps = [{"step": r["step"], "line": r["line"], "label": r["label"], "start": r["start"], "end": r["end"]} for r in self.step_rows()]
+        steps = [
+            {
+                "step": r["step"],
+                "line": r["line"],
+                "label": r["label"],
+                "start": r["start"],
+                "end": r["end"],
+            }
+            for r in self.step_rows()
+        ]
         rounds = []
         if self.plan:
             first_round: dict[int, list[float]] = {}
@@ -657,7 +868,15 @@ class Report:
                     span[0] = min(span[0], op.t)
                     span[1] = max(span[1], op.end)
             labels = self.step_labels()
-            rounds = [{"step": s, "label": f"step {s + 1}: first aliquot round of {labels.get(s, '')}", "start": a, "end": b} for s, (a, b) in sorted(first_round.items())]
+            rounds = [
+                {
+                    "step": s,
+                    "label": f"step {s + 1}: first aliquot round of {labels.get(s, '')}",
+                    "start": a,
+                    "end": b,
+                }
+                for s, (a, b) in sorted(first_round.items())
+            ]
         return {
             "title": self.title,
             "kind": self.source_kind,
@@ -668,12 +887,23 @@ class Report:
             "steps": steps,
             "rounds": rounds,
             "temperature": self.temperature_series(),
-            "plate": {"labware": self.plate_labware, "rows": self.plate_rows, "cols": self.plate_cols, "wells": wells},
+            "plate": {
+                "labware": self.plate_labware,
+                "rows": self.plate_rows,
+                "cols": self.plate_cols,
+                "wells": wells,
+            },
             "colors": {"op": OP_COLORS, "status": STATUS_COLORS},
             "statusLabels": STATUS_LABELS,
             "journal": None
             if self.journal is None
-            else {"status": self.journal.status, "last": self.journal.last_time, "path": self.journal.path, "clock": self.journal.clock, "backend": self.journal.backend},
+            else {
+                "status": self.journal.status,
+                "last": self.journal.last_time,
+                "path": self.journal.path,
+                "clock": self.journal.clock,
+                "backend": self.journal.backend,
+            },
         }
 
 

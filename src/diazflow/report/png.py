@@ -9,9 +9,29 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
-from diazflow.report.model import OP_COLORS, OPERATOR, STATUS_COLORS, STATUS_LABELS, Report, row_letter
+from diazflow.report.model import (
+    OP_COLORS,
+    OPERATOR,
+    STATUS_COLORS,
+    STATUS_LABELS,
+    Report,
+    row_letter,
+)
 
-PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#1f77b4", "#17becf"]
+PALETTE = [
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+    "#1f77b4",
+    "#17becf",
+]
 
 
 class PngUnavailable(RuntimeError):
@@ -52,7 +72,10 @@ def write_pngs(report: Report, directory: str) -> list[str]:
         return []
     os.makedirs(directory, exist_ok=True)
     plt = _plt()
-    out = [timeline_png(report, os.path.join(directory, "timeline.png"), plt), platemap_png(report, os.path.join(directory, "platemap.png"), plt)]
+    out = [
+        timeline_png(report, os.path.join(directory, "timeline.png"), plt),
+        platemap_png(report, os.path.join(directory, "platemap.png"), plt),
+    ]
     return out
 
 
@@ -88,15 +111,31 @@ def timeline_png(report: Report, path: str, plt=None) -> str:
                 bars[(index[lid], color)].append((op.t / scale, max(op.duration / scale, min_w)))
                 span = report.actual_span(op)
                 if span is not None:
-                    actual[(index[lid], STATUS_COLORS.get(journal.status_of(op.id), "#999"))].append((span[0] / scale, max((span[1] - span[0]) / scale, min_w)))
+                    actual[
+                        (index[lid], STATUS_COLORS.get(journal.status_of(op.id), "#999"))
+                    ].append((span[0] / scale, max((span[1] - span[0]) / scale, min_w)))
     h = 0.55 if journal is None else 0.45
     for (li, color), segs in bars.items():
-        ax.broken_barh(segs, (li - h / 2 - (0.12 if journal else 0), h), facecolors=color, linewidth=0)
+        ax.broken_barh(
+            segs, (li - h / 2 - (0.12 if journal else 0), h), facecolors=color, linewidth=0
+        )
     for (li, color), segs in actual.items():
         ax.broken_barh(segs, (li + 0.22, 0.22), facecolors=color, linewidth=0)
-    marks = [(op.t / scale, index[OPERATOR]) for op in report.operations if op.device == OPERATOR and OPERATOR in index]
+    marks = [
+        (op.t / scale, index[OPERATOR])
+        for op in report.operations
+        if op.device == OPERATOR and OPERATOR in index
+    ]
     if marks:
-        ax.scatter([m[0] for m in marks], [m[1] for m in marks], marker="D", s=36, color=OP_COLORS["prompt"], zorder=3, clip_on=False)
+        ax.scatter(
+            [m[0] for m in marks],
+            [m[1] for m in marks],
+            marker="D",
+            s=36,
+            color=OP_COLORS["prompt"],
+            zorder=3,
+            clip_on=False,
+        )
     for s in report.plan.steps:
         ax.axvline(s.start / scale, color="#b9c6d6", linewidth=0.6, linestyle="--", zorder=0)
     ax.set_yticks(range(len(lanes)))
@@ -104,11 +143,33 @@ def timeline_png(report: Report, path: str, plt=None) -> str:
     ax.set_ylim(len(lanes) - 0.5, -0.5)
     ax.set_xlim(0, max(report.plan.makespan_s, 1) / scale * 1.01)
     ax.grid(axis="x", color="#eeeeee")
-    ax.set_title(f"{report.title} — timeline (makespan {report.plan.makespan_s / scale:.2f} {unit})", fontsize=10, loc="left", pad=24)
-    handles = [Patch(color=OP_COLORS.get(k, "#999"), label=k.replace("_", " ")) for k in OP_COLORS if k in kinds_seen]
+    ax.set_title(
+        f"{report.title} — timeline (makespan {report.plan.makespan_s / scale:.2f} {unit})",
+        fontsize=10,
+        loc="left",
+        pad=24,
+    )
+    handles = [
+        Patch(color=OP_COLORS.get(k, "#999"), label=k.replace("_", " "))
+        for k in OP_COLORS
+        if k in kinds_seen
+    ]
     if journal is not None:
-        handles += [Patch(color=STATUS_COLORS[s], label=f"actual: {STATUS_LABELS[s]}") for s in ("completed", "in_flight", "failed")]
-    ax.legend(handles=handles, fontsize=7, ncol=len(handles), loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False, handlelength=1.2, columnspacing=1.0, borderaxespad=0.2)
+        handles += [
+            Patch(color=STATUS_COLORS[s], label=f"actual: {STATUS_LABELS[s]}")
+            for s in ("completed", "in_flight", "failed")
+        ]
+    ax.legend(
+        handles=handles,
+        fontsize=7,
+        ncol=len(handles),
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        frameon=False,
+        handlelength=1.2,
+        columnspacing=1.0,
+        borderaxespad=0.2,
+    )
     if axt is not None:
         plt.setp(ax.get_xticklabels(), visible=False)
         for i, (device, s) in enumerate(sorted(series.items())):
@@ -117,7 +178,7 @@ def timeline_png(report: Report, path: str, plt=None) -> str:
             axt.plot(xs, ys, color=_color(i + 2), linewidth=1.8, label=f"{device} (block)")
             if s["setpoint"]:
                 sx, sy = [], []
-                for j, (t, c) in enumerate(s["setpoint"]):
+                for t, c in s["setpoint"]:
                     if sx:
                         sx.append(t / scale)
                         sy.append(sy[-1])
@@ -125,14 +186,29 @@ def timeline_png(report: Report, path: str, plt=None) -> str:
                     sy.append(c)
                 sx.append(report.plan.makespan_s / scale)
                 sy.append(sy[-1])
-                axt.plot(sx, sy, color=_color(i + 2), linewidth=1, linestyle="--", label=f"{device} (setpoint)")
+                axt.plot(
+                    sx,
+                    sy,
+                    color=_color(i + 2),
+                    linewidth=1,
+                    linestyle="--",
+                    label=f"{device} (setpoint)",
+                )
         lo, hi = axt.get_ylim()
         if hi - lo < 10:
             mid = (hi + lo) / 2
             axt.set_ylim(mid - 5, mid + 5)
         for i, (device, s) in enumerate(sorted(series.items())):
             if s.get("measured"):
-                axt.scatter([p[0] / scale for p in s["measured"]], [p[1] for p in s["measured"]], s=18, facecolors="white", edgecolors=_color(i + 2), zorder=3, label=f"{device} (reported)")
+                axt.scatter(
+                    [p[0] / scale for p in s["measured"]],
+                    [p[1] for p in s["measured"]],
+                    s=18,
+                    facecolors="white",
+                    edgecolors=_color(i + 2),
+                    zorder=3,
+                    label=f"{device} (reported)",
+                )
         axt.set_ylabel("°C", fontsize=8)
         axt.legend(fontsize=7, loc="upper right", frameon=False)
         axt.set_xlabel(f"time from start / {unit}", fontsize=8)
@@ -177,10 +253,17 @@ def platemap_png(report: Report, path: str, plt=None) -> str:
         what = "run status"
     elif lib is not None:
         names = libs[lib]
-        member_of = {w: names.index(wp.reagents[lib].substance or lib) for w, wp in plan.wells.items() if lib in wp.reagents}
+        member_of = {
+            w: names.index(wp.reagents[lib].substance or lib)
+            for w, wp in plan.wells.items()
+            if lib in wp.reagents
+        }
         colors = {w: _color(i) for w, i in member_of.items()}
         numbered = len(names) > 12
-        handles = [Patch(color=_color(i), label=f"{i + 1}  {n}" if numbered else n) for i, n in enumerate(names)]
+        handles = [
+            Patch(color=_color(i), label=f"{i + 1}  {n}" if numbered else n)
+            for i, n in enumerate(names)
+        ]
         what = f"library member: {lib}" + (" (numbers: see the key)" if numbered else "")
     else:
         colors = {w: "#76b7b2" for w in plan.wells}
@@ -189,10 +272,28 @@ def platemap_png(report: Report, path: str, plt=None) -> str:
         for c in range(cols):
             name = f"{row_letter(r)}{c + 1}"
             used = name in plan.wells
-            ax.add_patch(Circle((c, r), 0.42, facecolor=colors.get(name, "#ffffff") if used else "#ffffff", edgecolor="#6b7680" if used else "#cccccc", linewidth=0.8, linestyle="-" if used else ":"))
+            ax.add_patch(
+                Circle(
+                    (c, r),
+                    0.42,
+                    facecolor=colors.get(name, "#ffffff") if used else "#ffffff",
+                    edgecolor="#6b7680" if used else "#cccccc",
+                    linewidth=0.8,
+                    linestyle="-" if used else ":",
+                )
+            )
             if used and cols <= 12:
                 label = str(member_of[name] + 1) if numbered and name in member_of else name
-                ax.text(c, r, label, ha="center", va="center", fontsize=6.5, color="#ffffff" if journal_mode or lib else "#222", fontweight="bold" if label != name else "normal")
+                ax.text(
+                    c,
+                    r,
+                    label,
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color="#ffffff" if journal_mode or lib else "#222",
+                    fontweight="bold" if label != name else "normal",
+                )
     ax.set_xlim(-0.6, cols - 0.4)
     ax.set_ylim(rows - 0.4, -0.6)
     ax.set_aspect("equal")
@@ -206,7 +307,16 @@ def platemap_png(report: Report, path: str, plt=None) -> str:
     ax.set_title(f"{report.plate_labware} — {what}", fontsize=10, loc="left")
     if handles:
         ncol = max(1, -(-len(handles) // 34))
-        ax.legend(handles=handles, fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, ncol=ncol, handlelength=1.0, labelspacing=0.25)
+        ax.legend(
+            handles=handles,
+            fontsize=6.5,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            frameon=False,
+            ncol=ncol,
+            handlelength=1.0,
+            labelspacing=0.25,
+        )
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path

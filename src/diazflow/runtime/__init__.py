@@ -7,4 +7,13 @@ PyLabRobot is imported only by :mod:`diazflow.runtime.simulated`, :mod:`~.execut
 from diazflow.runtime.clock import Clock, RealClock, ScaledClock, VirtualClock, make_clock
 from diazflow.runtime.faults import FAULT_KINDS, DeviceFault, FaultPlan
 
-__all__ = ["Clock", "DeviceFault", "FAULT_KINDS", "FaultPlan", "RealClock", "ScaledClock", "VirtualClock", "make_clock"]
+__all__ = [
+    "Clock",
+    "DeviceFault",
+    "FAULT_KINDS",
+    "FaultPlan",
+    "RealClock",
+    "ScaledClock",
+    "VirtualClock",
+    "make_clock",
+]

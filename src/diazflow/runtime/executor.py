@@ -21,8 +21,9 @@ operator (hardware).  See docs/runtime.md.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any
 
 from diazflow.compiler.plan import Operation, Plan
 from diazflow.runtime.clock import Clock, VirtualClock
@@ -42,7 +43,13 @@ LIQUID_MOVES = ("aspirate", "dispense", "sample", "dispense_powder", "pick_up_ti
 class RunFailed(Exception):
     """The run stopped; ``message`` is the one line the operator sees."""
 
-    def __init__(self, message: str, op: Operation | None = None, cause: BaseException | None = None, kind: str = "error"):
+    def __init__(
+        self,
+        message: str,
+        op: Operation | None = None,
+        cause: BaseException | None = None,
+        kind: str = "error",
+    ):
         super().__init__(message)
         self.message = message
         self.op = op
@@ -53,28 +60,48 @@ class RunFailed(Exception):
 
 @dataclass
 class ExecutorOptions:
-    simulated: bool = True  # prompts answered automatically, in-flight operations settled from device records
-    temperature_timeout_factor: float = 1.5  # wait_temperature fails after factor × planned duration + grace
+    simulated: bool = (
+        True  # prompts answered automatically, in-flight operations settled from device records
+    )
+    temperature_timeout_factor: float = (
+        1.5  # wait_temperature fails after factor × planned duration + grace
+    )
     temperature_timeout_grace_s: float = 60.0
     poll_s: float = 1.0  # plan seconds between temperature polls
     ramp_step_s: float = 30.0  # plan seconds between set-point steps of a controlled ramp
-    heartbeat_wall_s: float = 5.0  # real-time runs: how often the journal learns how far the clock got
-    op_delay_wall_s: float = 0.0  # test hook (DIAZFLOW_TEST_OP_DELAY): wall time spent in each operation
-    ask: Optional[Callable[[str], bool]] = None  # hardware: yes/no question to the operator
-    confirm: Optional[Callable[[str], None]] = None  # hardware: wait for the operator to confirm a prompt
+    heartbeat_wall_s: float = (
+        5.0  # real-time runs: how often the journal learns how far the clock got
+    )
+    op_delay_wall_s: float = (
+        0.0  # test hook (DIAZFLOW_TEST_OP_DELAY): wall time spent in each operation
+    )
+    ask: Callable[[str], bool] | None = None  # hardware: yes/no question to the operator
+    confirm: Callable[[str], None] | None = (
+        None  # hardware: wait for the operator to confirm a prompt
+    )
     notify: Callable[[str], None] = print  # messages for the operator (in-flight reports, restores)
-    crash_at: Optional[tuple[int, str]] = None  # test hook (DIAZFLOW_TEST_CRASH=OP_ID:started|action)
+    crash_at: tuple[int, str] | None = None  # test hook (DIAZFLOW_TEST_CRASH=OP_ID:started|action)
 
 
 @dataclass
 class ModuleState:
-    target: Optional[float] = None  # the plan's current target (°C)
+    target: float | None = None  # the plan's current target (°C)
     rpm: float = 0.0
-    ramp: Optional[tuple[float, float, float, float]] = None  # (from °C, to °C, t0, ramp_s)
+    ramp: tuple[float, float, float, float] | None = None  # (from °C, to °C, t0, ramp_s)
 
 
 class Executor:
-    def __init__(self, plan: Plan, setup: Any, clock: Clock, journal: Journal, ctx: ActionContext, vessel_labware: str, options: ExecutorOptions | None = None, progress: Any = None):
+    def __init__(
+        self,
+        plan: Plan,
+        setup: Any,
+        clock: Clock,
+        journal: Journal,
+        ctx: ActionContext,
+        vessel_labware: str,
+        options: ExecutorOptions | None = None,
+        progress: Any = None,
+    ):
         self.plan = plan
         self.setup = setup
         self.lh = setup.liquid_handler
@@ -228,7 +255,9 @@ class Executor:
 
     async def _fail(self, op: Operation, failure: RunFailed) -> None:
         where = f"operation {op.id} ({op.op}, step {op.step + 1}, line {op.line})"
-        self.journal.event(op.id, "op_failed", self.clock.now(), {"kind": failure.kind, "message": failure.message})
+        self.journal.event(
+            op.id, "op_failed", self.clock.now(), {"kind": failure.kind, "message": failure.message}
+        )
         safe = await self.safe_state()
         failure.message = f"{where} failed: {failure.message}"
         failure.safe_state = safe
@@ -271,8 +300,12 @@ class Executor:
                     actions.append(f"{name} heater off")
                     data.append({"device": name, "action": "deactivate"})
                 except Exception as exc:
-                    actions.append(f"{name} unreachable, switch its heater off by hand ({_short(exc)})")
-        self.journal.event(None, "safe_state", self.clock.now(), {"actions": data, "summary": actions})
+                    actions.append(
+                        f"{name} unreachable, switch its heater off by hand ({_short(exc)})"
+                    )
+        self.journal.event(
+            None, "safe_state", self.clock.now(), {"actions": data, "summary": actions}
+        )
         return actions
 
     # ------------------------------------------------------------------ restoring from a journal
@@ -295,7 +328,11 @@ class Executor:
             for _seq, op_id, event, clock_t, data in j.events():
                 if event == "op_started":
                     started_at[op_id] = clock_t
-                elif event in ("op_completed", "op_resolved") and op_id in self.by_id and op_id not in self.done:
+                elif (
+                    event in ("op_completed", "op_resolved")
+                    and op_id in self.by_id
+                    and op_id not in self.done
+                ):
                     if event == "op_resolved" and not (data or {}).get("done"):
                         continue
                     replay_clock.set(started_at.get(op_id, clock_t))
@@ -316,7 +353,9 @@ class Executor:
     def _set_module_clock(self, clock: Clock) -> None:
         for machine in self.setup.machines.values():
             backend = getattr(machine, "backend", None)
-            if isinstance(backend, (SimulatedTemperatureControllerBackend, SimulatedPowderDispenserBackend)):
+            if isinstance(
+                backend, (SimulatedTemperatureControllerBackend, SimulatedPowderDispenserBackend)
+            ):
                 backend.clock = clock
 
     async def _replay(self, op: Operation, live_from: int | None = None) -> None:
@@ -341,16 +380,22 @@ class Executor:
         finally:
             self.ctx.idle()
 
-    async def _settle_in_flight(self, started_at: dict[int, float], replay_clock: VirtualClock) -> list[str]:
+    async def _settle_in_flight(
+        self, started_at: dict[int, float], replay_clock: VirtualClock
+    ) -> list[str]:
         completed, in_flight, _ = self.journal.op_status()
-        failed = {op_id for _s, op_id, event, _c, _d in self.journal.events() if event == "op_failed"}
+        failed = {
+            op_id for _s, op_id, event, _c, _d in self.journal.events() if event == "op_failed"
+        }
         messages: list[str] = []
         for op_id in in_flight:
             op = self.by_id.get(op_id)
             if op is None or op_id in self.done:
                 continue
             records = self.journal.device_log(op_id)
-            done = sorted({a for (_o, a, _d, kind, _c, _x) in records if not kind.endswith(":started")})
+            done = sorted(
+                {a for (_o, a, _d, kind, _c, _x) in records if not kind.endswith(":started")}
+            )
             sent = sorted({a for (_o, a, _d, kind, _c, _x) in records if kind.endswith(":started")})
             n_done = 0
             while n_done in done:
@@ -374,16 +419,37 @@ class Executor:
                 replay_clock.set(started_at.get(op_id, replay_clock.now()))
                 await self._replay(op)
                 self.done.add(op_id)
-                self.journal.event(op_id, "op_resolved", replay_clock.now(), {"done": True, "actions_done": n_done, "source": source})
-                messages.append(f"operation {op.id} ({what}) {how}: {source} shows it was done; it is not repeated")
+                self.journal.event(
+                    op_id,
+                    "op_resolved",
+                    replay_clock.now(),
+                    {"done": True, "actions_done": n_done, "source": source},
+                )
+                messages.append(
+                    f"operation {op.id} ({what}) {how}: {source} shows it was done; it is not repeated"
+                )
             elif n_done > 0:
                 self.live_from[op_id] = n_done
-                self.journal.event(op_id, "op_resolved", replay_clock.now(), {"done": False, "actions_done": n_done, "source": source})
-                messages.append(f"operation {op.id} ({what}) {how}: {source} shows {n_done} of its {expected} actions done; it continues from there")
+                self.journal.event(
+                    op_id,
+                    "op_resolved",
+                    replay_clock.now(),
+                    {"done": False, "actions_done": n_done, "source": source},
+                )
+                messages.append(
+                    f"operation {op.id} ({what}) {how}: {source} shows {n_done} of its {expected} actions done; it continues from there"
+                )
             else:
-                self.journal.event(op_id, "op_resolved", replay_clock.now(), {"done": False, "actions_done": 0, "source": source})
+                self.journal.event(
+                    op_id,
+                    "op_resolved",
+                    replay_clock.now(),
+                    {"done": False, "actions_done": 0, "source": source},
+                )
                 if expected:
-                    messages.append(f"operation {op.id} ({what}) {how}: {source} shows nothing was done; it runs again")
+                    messages.append(
+                        f"operation {op.id} ({what}) {how}: {source} shows nothing was done; it runs again"
+                    )
                 else:
                     messages.append(f"operation {op.id} ({what}) {how}; it is issued again")
         return messages
@@ -398,9 +464,15 @@ class Executor:
             backend = getattr(machine, "backend", None)
             simulated = isinstance(backend, SimulatedTemperatureControllerBackend)
             if state.target is not None:
-                if not simulated or backend.target_c is None or abs(backend.target_c - self._setpoint(name, state)) > 1e-9:
+                if (
+                    not simulated
+                    or backend.target_c is None
+                    or abs(backend.target_c - self._setpoint(name, state)) > 1e-9
+                ):
                     await self._set_setpoint(machine, self._setpoint(name, state))
-                    messages.append(f"{name}: temperature set to {self._setpoint(name, state):g} °C again")
+                    messages.append(
+                        f"{name}: temperature set to {self._setpoint(name, state):g} °C again"
+                    )
             if state.rpm > 0:
                 if not simulated or getattr(backend, "speed_rpm", 0.0) != state.rpm:
                     await machine.shake(speed=state.rpm)
@@ -415,10 +487,14 @@ class Executor:
         channels = list(op.channels or range(len(op.wells or op.tips or ())))
         if op.op == "pick_up_tips" and op.tip_type:
             tip_type = self.setup.deck_spec.tips.get(op.tip_type)
-            allowed = list(tip_type.channels) if tip_type is not None and tip_type.channels else None
+            allowed = (
+                list(tip_type.channels) if tip_type is not None and tip_type.channels else None
+            )
             if allowed and not set(channels) <= set(allowed):
                 if len(channels) > len(allowed):
-                    raise RunFailed(f"{len(channels)} channels needed for {op.tip_type} tips, but only channel(s) {allowed} carry them")
+                    raise RunFailed(
+                        f"{len(channels)} channels needed for {op.tip_type} tips, but only channel(s) {allowed} carry them"
+                    )
                 for i, c in enumerate(channels):
                     self.channel_map[c] = allowed[i]
             else:
@@ -457,7 +533,12 @@ class Executor:
         from pylabrobot.liquid_handling.channel_positioning import compute_channel_offsets
 
         offsets = compute_channel_offsets(waste, num_channels=len(channels), spread="tight")
-        await self.lh.drop_tips([waste] * len(channels), use_channels=channels, offsets=offsets, allow_nonzero_volume=True)
+        await self.lh.drop_tips(
+            [waste] * len(channels),
+            use_channels=channels,
+            offsets=offsets,
+            allow_nonzero_volume=True,
+        )
 
     def _waste(self) -> Any:
         if not hasattr(self, "_waste_resource"):
@@ -472,7 +553,9 @@ class Executor:
             self._waste_resource = found
         return self._waste_resource
 
-    def _check_aspirate(self, containers: list[Any], volumes: list[float], channels: list[int]) -> None:
+    def _check_aspirate(
+        self, containers: list[Any], volumes: list[float], channels: list[int]
+    ) -> None:
         """PLR 0.2.2 leaves a container's pending volume changed when the tip-side check of an
         aspirate fails; check both sides first so a failure leaves the trackers intact."""
         from pylabrobot.resources import does_volume_tracking
@@ -480,16 +563,20 @@ class Executor:
         if not does_volume_tracking():
             return
         need: dict[int, float] = {}
-        for c, v in zip(containers, volumes):
+        for c, v in zip(containers, volumes, strict=False):
             need[id(c)] = need.get(id(c), 0.0) + v
         for c in {id(c): c for c in containers}.values():
             have = c.tracker.get_used_volume()
             if need[id(c)] > have + 1e-6:
-                raise RunFailed(f"{_label(self, c)} holds {have:.3f} µL, the aspirate needs {need[id(c)]:.3f} µL")
-        for channel, v in zip(channels, volumes):
+                raise RunFailed(
+                    f"{_label(self, c)} holds {have:.3f} µL, the aspirate needs {need[id(c)]:.3f} µL"
+                )
+        for channel, v in zip(channels, volumes, strict=False):
             tip = self.lh.head[channel].get_tip()
             if tip.tracker.get_used_volume() + v > tip.maximal_volume + 1e-6:
-                raise RunFailed(f"channel {channel}: {v:.3f} µL does not fit in its {tip.maximal_volume:g} µL tip")
+                raise RunFailed(
+                    f"channel {channel}: {v:.3f} µL does not fit in its {tip.maximal_volume:g} µL tip"
+                )
 
     async def _aspirate(self, op: Operation, replay: bool) -> dict:
         channels = self._channels(op)
@@ -511,11 +598,15 @@ class Executor:
         sources = [self.container(w) for w in op.wells or ()]
         targets_refs = [x.strip() for x in (op.message or "").split(",") if x.strip()]
         if len(targets_refs) != len(sources):
-            raise RunFailed(f"sample: {len(sources)} wells but {len(targets_refs)} sample positions in the operation's message")
+            raise RunFailed(
+                f"sample: {len(sources)} wells but {len(targets_refs)} sample positions in the operation's message"
+            )
         volumes = [float(v) for v in op.volumes_uL or ()]
         self._check_aspirate(sources, volumes, channels)
         await self.lh.aspirate(sources, vols=volumes, use_channels=channels)
-        await self.lh.dispense([self.container(t) for t in targets_refs], vols=volumes, use_channels=channels)
+        await self.lh.dispense(
+            [self.container(t) for t in targets_refs], vols=volumes, use_channels=channels
+        )
         return {"into": targets_refs}
 
     async def _dispense_powder(self, op: Operation, replay: bool) -> dict:
@@ -527,14 +618,32 @@ class Executor:
             k, live = self.ctx.begin()
             if live:
                 if not self.options.simulated and self.options.confirm is not None:
-                    self.options.confirm(op.message or f"Weigh {op.reagent} into {', '.join(wells)}")
-                self.ctx.report(k, "operator", "dispense_powder", {"doses": [{"at": f"{self.vessel}:{w}", "powder": n, "mg": m} for w, n, m in zip(wells, names, mg)]})
+                    self.options.confirm(
+                        op.message or f"Weigh {op.reagent} into {', '.join(wells)}"
+                    )
+                self.ctx.report(
+                    k,
+                    "operator",
+                    "dispense_powder",
+                    {
+                        "doses": [
+                            {"at": f"{self.vessel}:{w}", "powder": n, "mg": m}
+                            for w, n, m in zip(wells, names, mg, strict=False)
+                        ]
+                    },
+                )
             return {"manual": True}
         from pylabrobot.resources import Powder
 
         containers = [self.container(w) for w in wells]
-        results = await self.setup.powder_dispenser.dispense(containers, [Powder(n) for n in names], mg)
-        return {"mg_reported": [float(r.get("actual_amount", m)) for r, m in zip(results or [], mg)]}
+        results = await self.setup.powder_dispenser.dispense(
+            containers, [Powder(n) for n in names], mg
+        )
+        return {
+            "mg_reported": [
+                float(r.get("actual_amount", m)) for r, m in zip(results or [], mg, strict=False)
+            ]
+        }
 
     def _module(self, op: Operation) -> Any:
         machine = self.setup.machines.get(op.device)
@@ -545,7 +654,9 @@ class Executor:
     def _touch(self, machine: Any, replay: bool) -> bool:
         """Whether a module call goes ahead: always live; in a replay only on a simulated module
         (its state is the simulation's), never on a real device (it kept its own state)."""
-        return not replay or isinstance(getattr(machine, "backend", None), SimulatedTemperatureControllerBackend)
+        return not replay or isinstance(
+            getattr(machine, "backend", None), SimulatedTemperatureControllerBackend
+        )
 
     def _setpoint(self, name: str, state: ModuleState) -> float:
         if state.ramp is None:
@@ -570,7 +681,9 @@ class Executor:
         target = float(op.celsius)  # type: ignore[arg-type]
         spec = self.setup.deck_spec.modules[op.device]
         if spec.thermal is not None and not spec.thermal.in_range(target):
-            raise RunFailed(f"{op.device}: {target:g} °C is outside the module's range ({spec.thermal.min_c:g} to {spec.thermal.max_c:g} °C)")
+            raise RunFailed(
+                f"{op.device}: {target:g} °C is outside the module's range ({spec.thermal.min_c:g} to {spec.thermal.max_c:g} °C)"
+            )
         touch = self._touch(machine, replay)
         current = await machine.get_temperature() if touch else target
         state.target = target
@@ -591,14 +704,21 @@ class Executor:
         tol = (spec.settle_tolerance_c if spec.settle_tolerance_c is not None else 0.5) + 1e-9
         clock = self.clock
         start = clock.now()
-        timeout = op.duration * self.options.temperature_timeout_factor + self.options.temperature_timeout_grace_s
+        timeout = (
+            op.duration * self.options.temperature_timeout_factor
+            + self.options.temperature_timeout_grace_s
+        )
         deadline = start + timeout
-        poll = self.options.poll_s if clock.virtual else max(self.options.poll_s, 0.01 * clock.speed)
+        poll = (
+            self.options.poll_s if clock.virtual else max(self.options.poll_s, 0.01 * clock.speed)
+        )
         last_setpoint = self._setpoint(op.device, state)
         while True:
             if state.ramp is not None:
                 setpoint = self._setpoint(op.device, state)
-                if abs(setpoint - last_setpoint) >= 0.1 or (setpoint == target and last_setpoint != target):
+                if abs(setpoint - last_setpoint) >= 0.1 or (
+                    setpoint == target and last_setpoint != target
+                ):
                     await self._set_setpoint(machine, setpoint)
                     last_setpoint = setpoint
                 if setpoint == target:
@@ -626,7 +746,9 @@ class Executor:
         spec = self.setup.deck_spec.modules[op.device]
         rpm = float(op.rpm if op.rpm is not None else (spec.default_rpm or 0.0))
         if self._touch(machine, replay):
-            await machine.shake(speed=rpm)  # no duration: PLR would sleep; stop_shaking is its own op
+            await machine.shake(
+                speed=rpm
+            )  # no duration: PLR would sleep; stop_shaking is its own op
         self.modules[op.device].rpm = rpm
         return {"rpm": rpm}
 
@@ -687,7 +809,9 @@ class Executor:
                     continue
                 got = state.dispensed_mg.get(well, {}).get(reagent, 0.0)
                 if abs(got - amount.mg) > 1e-6 * max(amount.mg, 1.0):
-                    problems.append(f"{well} received {got:.4f} mg of {reagent}, the plan says {amount.mg:.4f} mg")
+                    problems.append(
+                        f"{well} received {got:.4f} mg of {reagent}, the plan says {amount.mg:.4f} mg"
+                    )
         return problems
 
 
@@ -705,7 +829,9 @@ def describe_op(op: Operation) -> str:
     span = f"{wells[0]}…{wells[-1]}" if len(wells) > 2 else ", ".join(wells)
     if op.op in ("aspirate", "dispense"):
         total = sum(op.volumes_uL or ())
-        return f"{op.op} {op.reagent or ''} {span} ({total:.1f} µL in all), step {op.step + 1}".replace("  ", " ")
+        return f"{op.op} {op.reagent or ''} {span} ({total:.1f} µL in all), step {op.step + 1}".replace(
+            "  ", " "
+        )
     if op.op == "dispense_powder":
         return f"dispense_powder {op.reagent or ''} {span}, step {op.step + 1}"
     if op.op in ("set_temperature", "wait_temperature"):
@@ -720,5 +846,3 @@ def _label(executor: Executor, container: Any) -> str:
 def _short(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) < 120 else text[:117] + "…"
-
-

@@ -71,10 +71,12 @@ class FaultPlan:
     def __post_init__(self) -> None:
         for op_id, kind in self.faults.items():
             if kind not in FAULT_KINDS:
-                raise ValueError(f"unknown fault kind '{kind}' for operation {op_id}: use one of {', '.join(FAULT_KINDS)}")
+                raise ValueError(
+                    f"unknown fault kind '{kind}' for operation {op_id}: use one of {', '.join(FAULT_KINDS)}"
+                )
 
     @classmethod
-    def parse(cls, specs: list[str] | tuple[str, ...] | None, env: str | None = None) -> "FaultPlan":
+    def parse(cls, specs: list[str] | tuple[str, ...] | None, env: str | None = None) -> FaultPlan:
         """``["12:tip_not_picked_up", ...]`` plus the comma-separated environment variable."""
         items: list[str] = list(specs or ())
         env = os.environ.get("DIAZFLOW_INJECT_FAULT") if env is None else env

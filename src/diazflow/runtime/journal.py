@@ -155,7 +155,9 @@ class Journal:
         self.path = path
         self.conn = conn
         self._lock_fd: int | None = None
-        self._pending: list[tuple] = []  # op_completed waiting to share a transaction with the next op_started
+        self._pending: list[
+            tuple
+        ] = []  # op_completed waiting to share a transaction with the next op_started
 
     # ---- opening
 
@@ -179,13 +181,15 @@ class Journal:
         speed: float | None,
         commands_path: str | None = None,
         synchronous: str = "FULL",
-    ) -> "Journal":
+    ) -> Journal:
         from diazflow import __version__
 
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         if os.path.exists(path):
-            raise JournalError(f"journal '{path}' already exists: resume it with 'diazflow resume {path}' or choose another --journal")
+            raise JournalError(
+                f"journal '{path}' already exists: resume it with 'diazflow resume {path}' or choose another --journal"
+            )
         conn = cls._connect(path, synchronous)
         journal = cls(path, conn)
         journal.lock()
@@ -216,7 +220,7 @@ class Journal:
         return journal
 
     @classmethod
-    def open(cls, path: str) -> "Journal":
+    def open(cls, path: str) -> Journal:
         if not os.path.exists(path):
             raise JournalError(f"no journal at '{path}'")
         try:
@@ -227,7 +231,9 @@ class Journal:
         if row is None:
             raise JournalError(f"'{path}' is not a diazflow journal (no run record)")
         if row[0] != JOURNAL_FORMAT:
-            raise JournalError(f"'{path}' is a journal of format {row[0]}; this diazflow reads format {JOURNAL_FORMAT}")
+            raise JournalError(
+                f"'{path}' is a journal of format {row[0]}; this diazflow reads format {JOURNAL_FORMAT}"
+            )
         return cls(path, conn)
 
     def close(self) -> None:
@@ -254,7 +260,9 @@ class Journal:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise JournalError(f"journal '{self.path}' is in use by a running diazflow process") from None
+            raise JournalError(
+                f"journal '{self.path}' is in use by a running diazflow process"
+            ) from None
         self._lock_fd = fd
 
     def unlock(self) -> None:
@@ -291,18 +299,37 @@ class Journal:
             self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
             return False
 
-    def transaction(self) -> "_Tx":
+    def transaction(self) -> _Tx:
         return Journal._Tx(self.conn)
 
     def _event_row(self, op_id: int | None, event: str, clock_t: float, data: Any | None) -> tuple:
-        return (op_id, event, float(clock_t), time.time(), json.dumps(data, separators=(",", ":")) if data is not None else None)
+        return (
+            op_id,
+            event,
+            float(clock_t),
+            time.time(),
+            json.dumps(data, separators=(",", ":")) if data is not None else None,
+        )
 
-    def event(self, op_id: int | None, event: str, clock_t: float, data: Any | None = None, *, status: str | None = None, message: str | None = None, offset_s: float | None = None) -> None:
+    def event(
+        self,
+        op_id: int | None,
+        event: str,
+        clock_t: float,
+        data: Any | None = None,
+        *,
+        status: str | None = None,
+        message: str | None = None,
+        offset_s: float | None = None,
+    ) -> None:
         """Write one event (and anything pending) in one durable transaction."""
         rows = self._pending + [self._event_row(op_id, event, clock_t, data)]
         self._pending = []
         with self.transaction() as c:
-            c.executemany("INSERT INTO events (op_id, event, clock_t, wall, data) VALUES (?, ?, ?, ?, ?)", rows)
+            c.executemany(
+                "INSERT INTO events (op_id, event, clock_t, wall, data) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
             sets, args = ["updated = ?", "clock_t = MAX(clock_t, ?)"], [time.time(), float(clock_t)]
             if status is not None:
                 sets.append("status = ?")
@@ -315,7 +342,9 @@ class Journal:
                 args.append(float(offset_s))
             c.execute(f"UPDATE run SET {', '.join(sets)} WHERE id = 1", args)
 
-    def op_started(self, op_id: int, clock_t: float, offset_s: float, *, defer: bool = False) -> None:
+    def op_started(
+        self, op_id: int, clock_t: float, offset_s: float, *, defer: bool = False
+    ) -> None:
         """``defer`` (simulated devices only): commit with the operation's first device record.
 
         A simulated device's record *is* its action, so writing "started" in the same transaction
@@ -323,7 +352,9 @@ class Journal:
         never happened) or both (it is in flight and the record says what was done).  Real
         devices act outside the journal: their operations are never deferred.
         """
-        self._pending.append(self._event_row(op_id, "op_started", clock_t, {"offset_s": round(offset_s, 6)}))
+        self._pending.append(
+            self._event_row(op_id, "op_started", clock_t, {"offset_s": round(offset_s, 6)})
+        )
         if not defer:
             self.flush(clock_t)
 
@@ -338,29 +369,60 @@ class Journal:
             return
         rows, self._pending = self._pending, []
         with self.transaction() as c:
-            c.executemany("INSERT INTO events (op_id, event, clock_t, wall, data) VALUES (?, ?, ?, ?, ?)", rows)
-            c.execute("UPDATE run SET updated = ?, clock_t = MAX(clock_t, ?) WHERE id = 1", (time.time(), float(clock_t if clock_t is not None else rows[-1][2])))
+            c.executemany(
+                "INSERT INTO events (op_id, event, clock_t, wall, data) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            c.execute(
+                "UPDATE run SET updated = ?, clock_t = MAX(clock_t, ?) WHERE id = 1",
+                (time.time(), float(clock_t if clock_t is not None else rows[-1][2])),
+            )
 
-    def device_action(self, op_id: int, action: int, device: str, kind: str, clock_t: float, data: dict) -> None:
+    def device_action(
+        self, op_id: int, action: int, device: str, kind: str, clock_t: float, data: dict
+    ) -> None:
         """The device's own record of one action, durable before the executor goes on (with any
         pending events, which come first)."""
-        row = (op_id, action, device, kind, float(clock_t), time.time(), json.dumps(data, separators=(",", ":")))
+        row = (
+            op_id,
+            action,
+            device,
+            kind,
+            float(clock_t),
+            time.time(),
+            json.dumps(data, separators=(",", ":")),
+        )
         if not self._pending:
-            self.conn.execute("INSERT INTO device_log (op_id, action, device, kind, clock_t, wall, data) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            self.conn.execute(
+                "INSERT INTO device_log (op_id, action, device, kind, clock_t, wall, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
             return
         rows, self._pending = self._pending, []
         with self.transaction() as c:
-            c.executemany("INSERT INTO events (op_id, event, clock_t, wall, data) VALUES (?, ?, ?, ?, ?)", rows)
-            c.execute("INSERT INTO device_log (op_id, action, device, kind, clock_t, wall, data) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            c.executemany(
+                "INSERT INTO events (op_id, event, clock_t, wall, data) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            c.execute(
+                "INSERT INTO device_log (op_id, action, device, kind, clock_t, wall, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
 
     def heartbeat(self, clock_t: float) -> None:
         """How far the run got in plan time while nothing else happened (a long hold on real time)."""
         self.flush(clock_t)
-        self.conn.execute("UPDATE run SET updated = ?, clock_t = MAX(clock_t, ?) WHERE id = 1", (time.time(), float(clock_t)))
+        self.conn.execute(
+            "UPDATE run SET updated = ?, clock_t = MAX(clock_t, ?) WHERE id = 1",
+            (time.time(), float(clock_t)),
+        )
 
     def set_status(self, status: str, message: str | None = None) -> None:
         self.flush()
-        self.conn.execute("UPDATE run SET status = ?, message = ?, updated = ? WHERE id = 1", (status, message, time.time()))
+        self.conn.execute(
+            "UPDATE run SET status = ?, message = ?, updated = ? WHERE id = 1",
+            (status, message, time.time()),
+        )
 
     # ---- reading
 
@@ -374,7 +436,9 @@ class Journal:
         last = self.conn.execute("SELECT MAX(clock_t) FROM events").fetchone()[0]
         if last is not None:
             info.clock_t = max(info.clock_t, last)
-        started = self.conn.execute("SELECT data FROM events WHERE event = 'op_started' ORDER BY seq DESC LIMIT 1").fetchone()
+        started = self.conn.execute(
+            "SELECT data FROM events WHERE event = 'op_started' ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
         if started is not None and started[0]:
             info.offset_s = float(json.loads(started[0]).get("offset_s", info.offset_s))
         return info
@@ -382,7 +446,9 @@ class Journal:
     def events(self) -> list[tuple[int, int | None, str, float, dict | None]]:
         """``(seq, op_id, event, clock_t, data)`` in order."""
         out = []
-        for seq, op_id, event, clock_t, data in self.conn.execute("SELECT seq, op_id, event, clock_t, data FROM events ORDER BY seq"):
+        for seq, op_id, event, clock_t, data in self.conn.execute(
+            "SELECT seq, op_id, event, clock_t, data FROM events ORDER BY seq"
+        ):
             out.append((seq, op_id, event, clock_t, json.loads(data) if data else None))
         return out
 
@@ -393,7 +459,10 @@ class Journal:
         if op_id is not None:
             sql += " WHERE op_id = ?"
             args = (op_id,)
-        return [(o, a, d, k, c, json.loads(x)) for o, a, d, k, c, x in self.conn.execute(sql + " ORDER BY seq", args)]
+        return [
+            (o, a, d, k, c, json.loads(x))
+            for o, a, d, k, c, x in self.conn.execute(sql + " ORDER BY seq", args)
+        ]
 
     def op_status(self) -> tuple[dict[int, dict], list[int], dict[int, float]]:
         """``(completed {op_id: report}, in_flight [op_id], started_at {op_id: clock_t})``.
@@ -439,13 +508,13 @@ class Journal:
                 for row in data.get("channels", ()):
                     at = row.get("at", "")
                     if at.startswith(prefix) and "uL" in row:
-                        well = at[len(prefix):]
+                        well = at[len(prefix) :]
                         per = dispensed.setdefault(well, {})
                         per[op.reagent or "?"] = per.get(op.reagent or "?", 0.0) + row["uL"]
             elif kind == "dispense_powder":
                 for row in data.get("doses", ()):
                     at = row.get("at", "")
-                    well = at[len(prefix):] if at.startswith(prefix) else at
+                    well = at[len(prefix) :] if at.startswith(prefix) else at
                     per = powder.setdefault(well, {})
                     per[op.reagent or "?"] = per.get(op.reagent or "?", 0.0) + row["mg"]
         return JournalState(
@@ -468,5 +537,6 @@ def _rounded(table: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
         digits = "".join(ch for ch in name if ch.isdigit())
         return (int(digits) if digits else 0, letters)
 
-    return {w: {r: round(v, 6) for r, v in sorted(table[w].items())} for w in sorted(table, key=order)}
-
+    return {
+        w: {r: round(v, 6) for r, v in sorted(table[w].items())} for w in sorted(table, key=order)
+    }

@@ -41,7 +41,13 @@ class NullProgress:
 class RunProgress(NullProgress):
     def __init__(self, plan: Any, clock_label: str):
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.plan = plan
         self.steps = {s.step: s.kind for s in plan.steps}
@@ -77,11 +83,18 @@ class RunProgress(NullProgress):
         else:
             kind = self.steps.get(op.step, "?")
             description = f"step {op.step + 1} {kind:<10} op {done + 1}/{total} {op.op:<16}"
-        self.progress.update(self.task, description=description, completed=min(now, self.makespan), clock=self._clock(now))
+        self.progress.update(
+            self.task,
+            description=description,
+            completed=min(now, self.makespan),
+            clock=self._clock(now),
+        )
 
     def tick(self, now: float) -> None:
         if self.task is not None:
-            self.progress.update(self.task, completed=min(now, self.makespan), clock=self._clock(now))
+            self.progress.update(
+                self.task, completed=min(now, self.makespan), clock=self._clock(now)
+            )
 
     def pause(self) -> None:
         self.progress.stop()

@@ -16,8 +16,9 @@ import signal
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from diazflow.runtime.faults import FaultPlan
 from diazflow.runtime.journal import Journal, JournalError, sha256_file
@@ -135,7 +136,9 @@ def build_labels(setup: Any) -> dict[int, str]:
     return labels
 
 
-def build_runtime(deck_spec: Any, backend: str, clock: Any, ctx: Any, transcript: CommandTranscript | None) -> Any:
+def build_runtime(
+    deck_spec: Any, backend: str, clock: Any, ctx: Any, transcript: CommandTranscript | None
+) -> Any:
     """The PLR setup for ``backend`` with diazflow's simulated modules, gates and capture."""
     from pylabrobot.resources import set_tip_tracking, set_volume_tracking
 
@@ -156,9 +159,13 @@ def build_runtime(deck_spec: Any, backend: str, clock: Any, ctx: Any, transcript
             if mod.kind == "powder_dispenser":
                 module_backends[name] = SimulatedPowderDispenserBackend(name, ctx)
             elif mod.thermal is not None and mod.can_shake and mod.shaker is not None:
-                module_backends[name] = SimulatedHeaterShakerBackend(name, mod.thermal, mod.shaker, clock, ctx)
+                module_backends[name] = SimulatedHeaterShakerBackend(
+                    name, mod.thermal, mod.shaker, clock, ctx
+                )
             elif mod.thermal is not None:
-                module_backends[name] = SimulatedTemperatureControllerBackend(name, mod.thermal, clock, ctx)
+                module_backends[name] = SimulatedTemperatureControllerBackend(
+                    name, mod.thermal, clock, ctx
+                )
     setup = build_plr(deck_spec, backend, module_backends)
     lh = setup.liquid_handler
     if backend == "simulate":
@@ -170,9 +177,22 @@ def build_runtime(deck_spec: Any, backend: str, clock: Any, ctx: Any, transcript
         )
     else:
         ctx.transcript = transcript.write if transcript is not None else None
-        gate_backend(lh.backend, "liquid_handler", ctx, capture_stdout=backend == "chatterbox", record_started=backend == "hardware")
-        if setup.powder_dispenser is not None and not isinstance(setup.powder_dispenser.backend, SimulatedPowderDispenserBackend):
-            gate_backend(setup.powder_dispenser.backend, setup.deck_spec.powder_dispenser or "powder_dispenser", ctx, record_started=backend == "hardware")
+        gate_backend(
+            lh.backend,
+            "liquid_handler",
+            ctx,
+            capture_stdout=backend == "chatterbox",
+            record_started=backend == "hardware",
+        )
+        if setup.powder_dispenser is not None and not isinstance(
+            setup.powder_dispenser.backend, SimulatedPowderDispenserBackend
+        ):
+            gate_backend(
+                setup.powder_dispenser.backend,
+                setup.deck_spec.powder_dispenser or "powder_dispenser",
+                ctx,
+                record_started=backend == "hardware",
+            )
         if transcript is not None:
             transcript.capture_plr_io()
     _fast_resource_check(lh)
@@ -282,7 +302,11 @@ def execute(
     hardware = backend == "hardware"
     clock = make_clock(speed, clock_start, hardware=hardware)
     ctx = ActionContext(faults=faults)
-    transcript = CommandTranscript(info.commands_path) if backend == "chatterbox" and info.commands_path else None
+    transcript = (
+        CommandTranscript(info.commands_path)
+        if backend == "chatterbox" and info.commands_path
+        else None
+    )
     tracking = _tracking()
     t0 = time.perf_counter()
     try:
@@ -293,9 +317,19 @@ def execute(
         if transcript is not None:
             transcript.close()
         _restore_tracking(tracking)
-        text = "; ".join(f"{d.message}" for d in getattr(exc, "diagnostics", ())) or f"{type(exc).__name__}: {exc}"
+        text = (
+            "; ".join(f"{d.message}" for d in getattr(exc, "diagnostics", ()))
+            or f"{type(exc).__name__}: {exc}"
+        )
         message = f"cannot build the deck for '{backend}': {text}"
-        journal.event(None, "run_failed", clock.now(), {"kind": "build", "message": message}, status="failed", message=message)
+        journal.event(
+            None,
+            "run_failed",
+            clock.now(),
+            {"kind": "build", "message": message},
+            status="failed",
+            message=message,
+        )
         return RunOutcome(EXIT_RUN_FAILED, journal.path, message, timings)
     timings["build_plr_s"] = time.perf_counter() - t0
     options = ExecutorOptions(
@@ -306,7 +340,11 @@ def execute(
         confirm=_operator_confirm if hardware else None,
         notify=notify,
     )
-    progress = make_progress(plan, "virtual" if clock.virtual else ("real" if hardware or speed == 1 else f"×{speed:g}"), quiet)
+    progress = make_progress(
+        plan,
+        "virtual" if clock.virtual else ("real" if hardware or speed == 1 else f"×{speed:g}"),
+        quiet,
+    )
     executor = Executor(plan, setup, clock, journal, ctx, info.vessel_labware, options, progress)
 
     def chatter():
@@ -354,9 +392,23 @@ def execute(
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             message = f"the deck does not hold what the plan says: {problems[0]}{more}"
-            journal.event(None, "run_failed", clock.now(), {"kind": "verification", "problems": problems[:50]}, status="failed", message=message)
+            journal.event(
+                None,
+                "run_failed",
+                clock.now(),
+                {"kind": "verification", "problems": problems[:50]},
+                status="failed",
+                message=message,
+            )
             return RunOutcome(EXIT_RUN_FAILED, journal.path, message, timings, messages)
-        journal.event(None, "run_complete", clock.now(), {"makespan_s": clock.now()}, status="complete", message=None)
+        journal.event(
+            None,
+            "run_complete",
+            clock.now(),
+            {"makespan_s": clock.now()},
+            status="complete",
+            message=None,
+        )
         with contextlib.suppress(Exception), chatter():
             await setup.stop()
         return RunOutcome(EXIT_OK, journal.path, None, timings, messages)
@@ -382,7 +434,19 @@ def execute(
         except RunFailed as failure:
             safe = "; safe state: " + ", ".join(failure.safe_state) if failure.safe_state else ""
             message = f"{failure.message}{safe}"
-            journal.event(None, "run_failed", clock.now(), {"kind": failure.kind, "op": failure.op.id if failure.op else None, "message": failure.message, "safe_state": failure.safe_state}, status="failed", message=message)
+            journal.event(
+                None,
+                "run_failed",
+                clock.now(),
+                {
+                    "kind": failure.kind,
+                    "op": failure.op.id if failure.op else None,
+                    "message": failure.message,
+                    "safe_state": failure.safe_state,
+                },
+                status="failed",
+                message=message,
+            )
             with contextlib.suppress(Exception), chatter():
                 await setup.liquid_handler.stop()
             return RunOutcome(EXIT_RUN_FAILED, journal.path, message, timings)
@@ -426,19 +490,35 @@ def check_faults(faults: FaultPlan | None, plan: Any) -> None:
     for op_id, kind in faults.faults.items():
         op = ops.get(op_id)
         if op is None:
-            raise UsageError(f"--inject-fault {op_id}:{kind}: the plan has no operation {op_id} (0-{len(ops) - 1})")
+            raise UsageError(
+                f"--inject-fault {op_id}:{kind}: the plan has no operation {op_id} (0-{len(ops) - 1})"
+            )
         if not fits[kind](op):
-            raise UsageError(f"--inject-fault {op_id}:{kind}: operation {op_id} is a {op.op} on {op.device}, where {kind} cannot happen")
+            raise UsageError(
+                f"--inject-fault {op_id}:{kind}: operation {op_id} is a {op.op} on {op.device}, where {kind} cannot happen"
+            )
 
 
-def run_plan(result: Any, *, backend: str = "simulate", speed: float | None = None, journal_path: str | None = None, quiet: bool = False, faults: FaultPlan | None = None, notify: Callable[[str], None] = _print, visualize: bool = False) -> RunOutcome:
+def run_plan(
+    result: Any,
+    *,
+    backend: str = "simulate",
+    speed: float | None = None,
+    journal_path: str | None = None,
+    quiet: bool = False,
+    faults: FaultPlan | None = None,
+    notify: Callable[[str], None] = _print,
+    visualize: bool = False,
+) -> RunOutcome:
     """Run a checked protocol (:class:`diazflow.pipeline.CheckResult` with a plan)."""
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
     if speed is not None and not speed > 0:
         raise UsageError("--speed must be a positive number")
     if backend == "hardware" and speed not in (None, 1, 1.0):
-        raise UsageError("--speed cannot be used with --backend hardware: a real robot runs in real time")
+        raise UsageError(
+            "--speed cannot be used with --backend hardware: a real robot runs in real time"
+        )
     started = time.perf_counter()
     plan = result.plan
     check_faults(faults, plan)
@@ -463,8 +543,30 @@ def run_plan(result: Any, *, backend: str = "simulate", speed: float | None = No
         notify(f"commands: {commands}")
     timings: dict[str, float] = {"journal_create_s": time.perf_counter() - started}
     try:
-        journal.event(None, "run_started", 0.0, {"backend": backend, "speed": speed, "faults": {str(k): v for k, v in (faults or FaultPlan()).faults.items()}, "pid": os.getpid()})
-        outcome = execute(plan=plan, deck_spec=result.deck, journal=journal, backend=backend, speed=speed, quiet=quiet, faults=faults or FaultPlan(), resume=False, notify=notify, timings=timings, visualize=visualize)
+        journal.event(
+            None,
+            "run_started",
+            0.0,
+            {
+                "backend": backend,
+                "speed": speed,
+                "faults": {str(k): v for k, v in (faults or FaultPlan()).faults.items()},
+                "pid": os.getpid(),
+            },
+        )
+        outcome = execute(
+            plan=plan,
+            deck_spec=result.deck,
+            journal=journal,
+            backend=backend,
+            speed=speed,
+            quiet=quiet,
+            faults=faults or FaultPlan(),
+            resume=False,
+            notify=notify,
+            timings=timings,
+            visualize=visualize,
+        )
     finally:
         t = time.perf_counter()
         journal.close()
@@ -472,7 +574,14 @@ def run_plan(result: Any, *, backend: str = "simulate", speed: float | None = No
     return outcome
 
 
-def resume_run(path: str, *, speed: float | None = None, quiet: bool = False, faults: FaultPlan | None = None, notify: Callable[[str], None] = _print) -> RunOutcome:
+def resume_run(
+    path: str,
+    *,
+    speed: float | None = None,
+    quiet: bool = False,
+    faults: FaultPlan | None = None,
+    notify: Callable[[str], None] = _print,
+) -> RunOutcome:
     """Continue the run of a journal (``diazflow resume``)."""
     from diazflow.compiler.plan import Plan
     from diazflow.deck import DeckLayoutError, load_deck
@@ -494,7 +603,9 @@ def resume_run(path: str, *, speed: float | None = None, quiet: bool = False, fa
         if current is None:
             raise UsageError(f"the run's deck layout '{info.deck_path}' is gone")
         if info.deck_sha256 and current != info.deck_sha256:
-            raise UsageError(f"the deck layout '{info.deck_path}' changed since the run started; restore it to resume this run")
+            raise UsageError(
+                f"the deck layout '{info.deck_path}' changed since the run started; restore it to resume this run"
+            )
         try:
             deck_spec = load_deck(info.deck_path)
         except DeckLayoutError as exc:
@@ -505,9 +616,35 @@ def resume_run(path: str, *, speed: float | None = None, quiet: bool = False, fa
         clock_start = info.clock_t
         notify(f"journal: {path}")
         completed, in_flight, _ = journal.op_status()
-        notify(f"resuming {os.path.basename(info.protocol_path)} on '{info.backend}' at {clock_start:.1f} s of plan time: {len(completed)} of {len(plan.operations)} operations done" + (f", {len(in_flight)} in flight" if in_flight else ""))
-        journal.event(None, "run_resumed", clock_start, {"speed": run_speed, "pid": os.getpid(), "completed": len(completed), "in_flight": in_flight}, status="running", message="")
-        return execute(plan=plan, deck_spec=deck_spec, journal=journal, backend=info.backend, speed=run_speed, quiet=quiet, faults=faults or FaultPlan(), resume=True, clock_start=clock_start, notify=notify)
+        notify(
+            f"resuming {os.path.basename(info.protocol_path)} on '{info.backend}' at {clock_start:.1f} s of plan time: {len(completed)} of {len(plan.operations)} operations done"
+            + (f", {len(in_flight)} in flight" if in_flight else "")
+        )
+        journal.event(
+            None,
+            "run_resumed",
+            clock_start,
+            {
+                "speed": run_speed,
+                "pid": os.getpid(),
+                "completed": len(completed),
+                "in_flight": in_flight,
+            },
+            status="running",
+            message="",
+        )
+        return execute(
+            plan=plan,
+            deck_spec=deck_spec,
+            journal=journal,
+            backend=info.backend,
+            speed=run_speed,
+            quiet=quiet,
+            faults=faults or FaultPlan(),
+            resume=True,
+            clock_start=clock_start,
+            notify=notify,
+        )
     finally:
         journal.close()
 
@@ -528,7 +665,8 @@ def format_state(state: Any) -> str:
         f"status      {state.status}",
         f"protocol    {state.protocol}",
         f"backend     {state.backend}",
-        f"operations  {len(state.completed)} of {state.operations} completed" + (f"; in flight: {', '.join(map(str, state.in_flight))}" if state.in_flight else ""),
+        f"operations  {len(state.completed)} of {state.operations} completed"
+        + (f"; in flight: {', '.join(map(str, state.in_flight))}" if state.in_flight else ""),
         f"plan time   {state.clock_t:.1f} s",
     ]
     if state.message:
@@ -538,7 +676,10 @@ def format_state(state: Any) -> str:
         for reagent, v in per.items():
             totals[reagent] = totals.get(reagent, 0.0) + v
     if totals:
-        lines.append(f"dispensed   into {len(state.dispensed_uL)} wells: " + ", ".join(f"{r} {v:.1f} µL" for r, v in sorted(totals.items())))
+        lines.append(
+            f"dispensed   into {len(state.dispensed_uL)} wells: "
+            + ", ".join(f"{r} {v:.1f} µL" for r, v in sorted(totals.items()))
+        )
     mg: dict[str, float] = {}
     for per in state.dispensed_mg.values():
         for reagent, v in per.items():
@@ -552,4 +693,6 @@ def print_timings(timings: dict[str, float]) -> None:
     if os.environ.get("DIAZFLOW_TIMINGS"):
         import json
 
-        sys.stderr.write("DIAZFLOW_TIMINGS " + json.dumps({k: round(v, 4) for k, v in timings.items()}) + "\n")
+        sys.stderr.write(
+            "DIAZFLOW_TIMINGS " + json.dumps({k: round(v, 4) for k, v in timings.items()}) + "\n"
+        )

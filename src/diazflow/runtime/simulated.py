@@ -23,17 +23,27 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from pylabrobot.heating_shaking.backend import HeaterShakerBackend
-from pylabrobot.powder_dispensing.backend import DispenseResults, PowderDispense, PowderDispenserBackend
+from pylabrobot.powder_dispensing.backend import (
+    DispenseResults,
+    PowderDispense,
+    PowderDispenserBackend,
+)
 from pylabrobot.temperature_controlling.backend import TemperatureControllerBackend
 
 from diazflow.deck.plr_backends import RecordingLiquidHandlerBackend
 from diazflow.deck.profiles import ShakerModel, ThermalModel
 from diazflow.runtime.clock import Clock
-from diazflow.runtime.faults import ConnectionLostFault, FaultPlan, SetpointOutOfRangeError, TipPickupFault
+from diazflow.runtime.faults import (
+    ConnectionLostFault,
+    FaultPlan,
+    SetpointOutOfRangeError,
+    TipPickupFault,
+)
 
 # --------------------------------------------------------------------------- action bookkeeping
 
@@ -48,13 +58,13 @@ class ActionContext:
     """
 
     faults: FaultPlan = field(default_factory=FaultPlan)
-    on_action: Optional[Callable[[int, int, str, str, dict], None]] = None
+    on_action: Callable[[int, int, str, str, dict], None] | None = None
     label_of: Callable[[Any], str] = lambda resource: getattr(resource, "name", str(resource))
-    op_id: Optional[int] = None
+    op_id: int | None = None
     next_action: int = 0
     live_from: int = 0
     replaying: bool = False
-    transcript: Optional[Callable[[str], None]] = None  # chatterbox command capture
+    transcript: Callable[[str], None] | None = None  # chatterbox command capture
 
     def start_op(self, op_id: int, *, live_from: int = 0, replaying: bool = False) -> None:
         self.op_id = op_id
@@ -101,13 +111,17 @@ class DeviceLink:
             raise ConnectionLostFault(f"{self.name}: no connection to the device", device=self.name)
         if self.ctx.faults.at("connection_lost"):
             self.connected = False
-            raise ConnectionLostFault(f"{self.name}: connection lost (injected fault)", device=self.name, injected=True)
+            raise ConnectionLostFault(
+                f"{self.name}: connection lost (injected fault)", device=self.name, injected=True
+            )
 
 
-def _lh_report(kind: str, ops: Any, use_channels: list[int], label_of: Callable[[Any], str]) -> dict:
+def _lh_report(
+    kind: str, ops: Any, use_channels: list[int], label_of: Callable[[Any], str]
+) -> dict:
     """What a liquid-handling backend was asked to do, as plain data for the journal."""
     rows = []
-    for op, channel in zip(ops, use_channels):
+    for op, channel in zip(ops, use_channels, strict=False):
         row: dict[str, Any] = {"channel": channel, "at": label_of(op.resource)}
         volume = getattr(op, "volume", None)
         if volume is not None and kind in ("aspirate", "dispense"):
@@ -126,8 +140,8 @@ class _ThermalState:
         self.thermal = thermal
         self.from_c = thermal.ambient_c
         self.t0 = now
-        self.target: Optional[float] = None  # None: switched off
-        self.stalled_at: Optional[float] = None  # a failed heater: the temperature stops moving
+        self.target: float | None = None  # None: switched off
+        self.stalled_at: float | None = None  # a failed heater: the temperature stops moving
 
     def at(self, now: float) -> float:
         if self.stalled_at is not None:
@@ -137,7 +151,7 @@ class _ThermalState:
             return self.thermal.idle_temperature_at(dt, self.from_c)
         return self.thermal.temperature_at(dt, self.from_c, self.target)
 
-    def set(self, target: Optional[float], now: float) -> None:
+    def set(self, target: float | None, now: float) -> None:
         self.from_c = self.at(now)
         self.t0 = now
         self.target = target
@@ -146,7 +160,9 @@ class _ThermalState:
 class SimulatedTemperatureControllerBackend(TemperatureControllerBackend):
     """A temperature controller whose block follows its thermal model on the executor's clock."""
 
-    def __init__(self, name: str, thermal: ThermalModel, clock: Clock, ctx: ActionContext | None = None):
+    def __init__(
+        self, name: str, thermal: ThermalModel, clock: Clock, ctx: ActionContext | None = None
+    ):
         super().__init__()
         self.name = name
         self.thermal = thermal
@@ -154,7 +170,9 @@ class SimulatedTemperatureControllerBackend(TemperatureControllerBackend):
         self.ctx = ctx or ActionContext()
         self.link = DeviceLink(name, self.ctx)
         self.state = _ThermalState(thermal, clock.now())
-        self.log: list[tuple[float, str, Any]] = []  # (plan time, action, value) for tests and reports
+        self.log: list[
+            tuple[float, str, Any]
+        ] = []  # (plan time, action, value) for tests and reports
 
     # ---- PLR backend interface
 
@@ -205,7 +223,7 @@ class SimulatedTemperatureControllerBackend(TemperatureControllerBackend):
     # ---- for the executor
 
     @property
-    def target_c(self) -> Optional[float]:
+    def target_c(self) -> float | None:
         return self.state.target
 
     def temperature(self) -> float:
@@ -215,7 +233,14 @@ class SimulatedTemperatureControllerBackend(TemperatureControllerBackend):
 class SimulatedHeaterShakerBackend(HeaterShakerBackend, SimulatedTemperatureControllerBackend):
     """A heater-shaker or heater-cooler-shaker: thermal model plus a shaker with a speed range."""
 
-    def __init__(self, name: str, thermal: ThermalModel, shaker: ShakerModel, clock: Clock, ctx: ActionContext | None = None):
+    def __init__(
+        self,
+        name: str,
+        thermal: ThermalModel,
+        shaker: ShakerModel,
+        clock: Clock,
+        ctx: ActionContext | None = None,
+    ):
         SimulatedTemperatureControllerBackend.__init__(self, name, thermal, clock, ctx)
         self.shaker = shaker
         self.speed_rpm = 0.0
@@ -259,7 +284,13 @@ class SimulatedLiquidHandlerBackend(RecordingLiquidHandlerBackend):
     ``LiquidHandlerChatterboxBackend``, so it keeps the per-channel tip restrictions of the deck.
     """
 
-    def __init__(self, num_channels: int = 8, channel_tip_volumes=None, ctx: ActionContext | None = None, name: str = "liquid_handler"):
+    def __init__(
+        self,
+        num_channels: int = 8,
+        channel_tip_volumes=None,
+        ctx: ActionContext | None = None,
+        name: str = "liquid_handler",
+    ):
         super().__init__(num_channels=num_channels, channel_tip_volumes=channel_tip_volumes)
         self.name = name
         self.ctx = ctx or ActionContext()
@@ -276,7 +307,11 @@ class SimulatedLiquidHandlerBackend(RecordingLiquidHandlerBackend):
         self.link.check()
         if kind == "pick_up_tips" and self.ctx.faults.at("tip_not_picked_up"):
             spots = _span([self.ctx.label_of(op.resource) for op in ops])
-            raise TipPickupFault(f"{self.name}: tip not picked up on channel(s) {_channels(use_channels)} from {spots} (injected fault)", device=self.name, injected=True)
+            raise TipPickupFault(
+                f"{self.name}: tip not picked up on channel(s) {_channels(use_channels)} from {spots} (injected fault)",
+                device=self.name,
+                injected=True,
+            )
         await parent(ops, use_channels)
         self.ctx.report(k, self.name, kind, _lh_report(kind, ops, use_channels, self.ctx.label_of))
 
@@ -331,7 +366,9 @@ class SimulatedPowderDispenserBackend(PowderDispenserBackend):
     async def stop(self) -> None:
         pass
 
-    async def dispense(self, dispense_parameters: list[PowderDispense], **backend_kwargs) -> list[DispenseResults]:
+    async def dispense(
+        self, dispense_parameters: list[PowderDispense], **backend_kwargs
+    ) -> list[DispenseResults]:
         k, live = self.ctx.begin()
         if live:
             self.link.check()
@@ -353,7 +390,14 @@ class SimulatedPowderDispenserBackend(PowderDispenserBackend):
 _LH_METHODS = ("pick_up_tips", "drop_tips", "aspirate", "dispense")
 
 
-def gate_backend(backend: Any, name: str, ctx: ActionContext, *, capture_stdout: bool = False, record_started: bool = False) -> DeviceLink:
+def gate_backend(
+    backend: Any,
+    name: str,
+    ctx: ActionContext,
+    *,
+    capture_stdout: bool = False,
+    record_started: bool = False,
+) -> DeviceLink:
     """Wrap a PLR liquid-handling or powder backend *instance* so that it behaves like the simulated
     ones towards the executor: replayed actions are not sent, live ones are reported, and injected
     faults fire.  ``capture_stdout`` sends what a chatterbox prints to the command transcript.
@@ -364,7 +408,20 @@ def gate_backend(backend: Any, name: str, ctx: ActionContext, *, capture_stdout:
     methods = _LH_METHODS if hasattr(backend, "aspirate") else ("dispense",)
     for method in methods:
         original = getattr(backend, method)
-        setattr(backend, method, _gated(method, original, name, ctx, link, capture_stdout, record_started, powder=method == "dispense" and not hasattr(backend, "aspirate")))
+        setattr(
+            backend,
+            method,
+            _gated(
+                method,
+                original,
+                name,
+                ctx,
+                link,
+                capture_stdout,
+                record_started,
+                powder=method == "dispense" and not hasattr(backend, "aspirate"),
+            ),
+        )
     return link
 
 
@@ -378,9 +435,18 @@ def _gated(kind, original, name, ctx, link, capture_stdout, record_started, powd
         link.check()
         if kind == "pick_up_tips" and ctx.faults.at("tip_not_picked_up"):
             spots = _span([ctx.label_of(op.resource) for op in ops])
-            raise TipPickupFault(f"{name}: tip not picked up on channel(s) {_channels(use_channels)} from {spots} (injected fault)", device=name, injected=True)
+            raise TipPickupFault(
+                f"{name}: tip not picked up on channel(s) {_channels(use_channels)} from {spots} (injected fault)",
+                device=name,
+                injected=True,
+            )
         if powder:
-            data = {"doses": [{"at": ctx.label_of(d.resource), "powder": d.powder.name, "mg": float(d.amount)} for d in ops]}
+            data = {
+                "doses": [
+                    {"at": ctx.label_of(d.resource), "powder": d.powder.name, "mg": float(d.amount)}
+                    for d in ops
+                ]
+            }
         else:
             data = _lh_report(kind, ops, use_channels, ctx.label_of)
         if record_started:
@@ -388,13 +454,21 @@ def _gated(kind, original, name, ctx, link, capture_stdout, record_started, powd
         if capture_stdout and ctx.transcript is not None:
             buffer = io.StringIO()
             with contextlib.redirect_stdout(buffer):
-                result = await (original(ops, **backend_kwargs) if powder else original(ops=ops, use_channels=use_channels, **backend_kwargs))
+                result = await (
+                    original(ops, **backend_kwargs)
+                    if powder
+                    else original(ops=ops, use_channels=use_channels, **backend_kwargs)
+                )
             if buffer.getvalue():
                 ctx.transcript(buffer.getvalue().rstrip("\n"))
         else:
-            result = await (original(ops, **backend_kwargs) if powder else original(ops=ops, use_channels=use_channels, **backend_kwargs))
+            result = await (
+                original(ops, **backend_kwargs)
+                if powder
+                else original(ops=ops, use_channels=use_channels, **backend_kwargs)
+            )
         if powder and result:
-            for row, res in zip(data["doses"], result):
+            for row, res in zip(data["doses"], result, strict=False):
                 if isinstance(res, dict) and "actual_amount" in res:
                     row["mg"] = float(res["actual_amount"])
         ctx.report(k, name, kind, data)
