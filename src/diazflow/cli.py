@@ -133,6 +133,51 @@ def schema(output: str | None) -> None:
         click.echo(text)
 
 
+@cli.command("decks")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def decks_command(as_json: bool) -> None:
+    """List the built-in deck layouts (use one with --deck NAME or 'deck: NAME')."""
+    from diazflow.deck import DeckLayoutError, load_deck
+    from diazflow.deck.builtin import builtin_deck_names, builtin_deck_path
+
+    rows = []
+    for name in builtin_deck_names():
+        path = builtin_deck_path(name)
+        try:
+            spec = load_deck(str(path))
+        except DeckLayoutError as exc:  # a broken shipped layout is a bug: say so, list the rest
+            rows.append({"name": name, "error": str(exc.diagnostics[0].message)})
+            continue
+        modules = [
+            {"name": mod.name, "kind": mod.kind, "temperature_c": [mod.min_temp_c, mod.max_temp_c]}
+            for mod in spec.modules.values()
+        ]
+        rows.append(
+            {
+                "name": name,
+                "title": spec.name,
+                "robot": spec.robot.kind,
+                "channels": spec.robot.channels,
+                "atmosphere": spec.atmosphere,
+                "modules": modules,
+                "path": str(path),
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        if "error" in row:
+            click.echo(f"{row['name']}: broken layout ({row['error']})")
+            continue
+        click.echo(f"{row['name']}  {row['title']}")
+        click.echo(f"    robot    {row['robot']}, {row['channels']} channels, {row['atmosphere']}")
+        for mod in row["modules"]:
+            low, high = mod["temperature_c"]
+            span = f" ({low:g} to {high:g} °C)" if low is not None and high is not None else ""
+            click.echo(f"    module   {mod['name']}: {mod['kind']}{span}")
+
+
 def _format_seconds(seconds: float) -> str:
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)

@@ -43,11 +43,34 @@ def display_path(path: str) -> str:
 
 
 def resolve_deck_path(loaded: LoadedProtocol, deck_override: str | None) -> str | None:
+    """The layout file a protocol runs on: ``--deck`` over ``deck:``; a bare name is built-in."""
+    from diazflow.deck.builtin import builtin_deck_path, is_builtin_reference
+
+    reference = deck_override or loaded.protocol.deck
+    if reference is None:
+        return None
+    if is_builtin_reference(reference):
+        builtin = builtin_deck_path(reference)
+        if builtin is not None:
+            return str(builtin)
     if deck_override:
         return deck_override
-    if loaded.protocol.deck is None:
-        return None
-    return os.path.normpath(os.path.join(loaded.directory, loaded.protocol.deck))
+    return os.path.normpath(os.path.join(loaded.directory, reference))
+
+
+def _missing_deck_hint(deck_path: str) -> str:
+    from diazflow.deck.builtin import builtin_deck_names, is_builtin_reference
+    from diazflow.deck.errors import did_you_mean
+
+    names = builtin_deck_names()
+    stem = os.path.splitext(os.path.basename(deck_path))[0]
+    close = did_you_mean(stem, names)
+    built_in = f"built-in decks: {', '.join(names)} (`diazflow decks`)"
+    if close:
+        return f"did you mean the built-in deck '{close}'? {built_in}"
+    if is_builtin_reference(deck_path):
+        return f"{built_in}; or give the path of a layout file"
+    return f"paths in 'deck:' are relative to the protocol file; {built_in}"
 
 
 def check(path: str, *, deck_override: str | None = None) -> CheckResult:
@@ -94,7 +117,7 @@ def check(path: str, *, deck_override: str | None = None) -> CheckResult:
                 where,
                 "DF525",
                 f"deck layout '{deck_path}' does not exist",
-                "paths in 'deck:' are relative to the protocol file; see deck_layouts/",
+                _missing_deck_hint(deck_path),
                 key=deck_override is not None,
             )
         )
