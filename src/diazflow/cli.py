@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -128,7 +129,7 @@ def schema(output: str | None) -> None:
 
     text = json.dumps(protocol_json_schema(), indent=2, sort_keys=True)
     if output:
-        _atomic_write(output, text + "\n")
+        _write_output(output, text + "\n", ())
     else:
         click.echo(text)
 
@@ -241,12 +242,14 @@ def compile_command(
     workflow: str, output: str | None, deck: str | None, output_format: str
 ) -> None:
     """Compile a protocol into a timed plan and print a summary (makespan, operations, tips, stocks)."""
+    if output:
+        _check_output(output, (workflow,) + ((deck,) if deck else ()))
     result = safe_check(workflow, deck)
     _print_diagnostics({result.path: list(result.diagnostics)}, output_format)
     if result.plan is None:
         sys.exit(EXIT_INVALID)
     if output:
-        _atomic_write(output, result.plan.to_json())
+        _write_output(output, result.plan.to_json(), _inputs_of(result))
     if output_format == "text":
         click.echo(plan_summary(result.plan))
         if output:
@@ -302,13 +305,15 @@ def report_command(
         raise click.BadParameter(
             f"'{start}' is not a date and time like 2026-11-22T09:00", param_hint="--start"
         ) from None
+    inputs = (source,) + ((deck,) if deck else ())
+    _check_output(output, inputs)
     try:
         rep = report_for(source, deck_override=deck, start=start_at)
     except JournalError as exc:
         raise click.UsageError(str(exc)) from None
     if rep.diagnostics:
         _print_diagnostics({rep.source_path: list(rep.diagnostics)}, output_format)
-    _atomic_write(output, render_html(rep))
+    _write_output(output, render_html(rep), inputs)
     written = [output]
     if png_dir and rep.plan is not None:
         written += write_pngs(rep, png_dir)
@@ -528,13 +533,44 @@ def journal_command(journal: str, as_json: bool) -> None:
     sys.exit(EXIT_OK)
 
 
-def _atomic_write(path: str, text: str) -> None:
-    """Write via a temporary file and rename, so a failure never leaves a partial file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+def _refuse_output(exc: Exception) -> NoReturn:
+    from diazflow.outputs import OutputError
+
+    assert isinstance(exc, OutputError)
+    click.echo(f"error: {exc}", err=True)
+    if exc.hint:
+        click.echo(f"  hint: {exc.hint}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _check_output(path: str, inputs: tuple[str, ...]) -> None:
+    """Refuse a bad output path before any work is done (exit 2)."""
+    from diazflow.outputs import OutputError, check_output_path
+
+    try:
+        check_output_path(path, inputs)
+    except OutputError as exc:
+        _refuse_output(exc)
+
+
+def _write_output(path: str, text: str, inputs: tuple[str, ...]) -> None:
+    """:func:`diazflow.outputs.write_output`; a refusal or I/O error is exit 2, never a traceback."""
+    from diazflow.outputs import OutputError, write_output
+
+    try:
+        write_output(path, text, inputs=inputs)
+    except OutputError as exc:
+        _refuse_output(exc)
+
+
+def _inputs_of(result) -> tuple[str, ...]:
+    """The files a checked protocol was read from: the protocol, its CSV libraries, its deck."""
+    paths = [result.path]
+    if result.deck_path:
+        paths.append(result.deck_path)
+    if result.loaded is not None:
+        paths += [lib.source_file for lib in result.loaded.libraries.values() if lib.source_file]
+    return tuple(paths)
 
 
 def main() -> None:

@@ -260,7 +260,17 @@ def _to_canonical(
         )
     ureg = unit_registry()
     value = ureg.Quantity(number, unit).to(target).magnitude
-    return Quantity(float(value), dimension, original.strip())
+    return Quantity(_canonical_float(value), dimension, original.strip())
+
+
+def _canonical_float(value: float) -> float:
+    """A converted magnitude to 12 significant digits.
+
+    Unit conversion leaves float noise that differs between pint releases (pint 0.24 turns
+    '2 mL' into 2000.0000000000002 µL, 0.25 into 2000.0); plans must not depend on which pint a
+    machine has, and no quantity in a protocol is given to more than 12 digits.
+    """
+    return float(f"{float(value):.12g}")
 
 
 def _article(noun: str) -> str:
