@@ -7,6 +7,7 @@ two minutes); subprocess tests run the real CLI, in-process tests call diazflow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -964,3 +965,36 @@ def test_run_outside_its_context_is_refused(starlet, tmp_path):
 def test_the_runtime_does_not_import_the_report_package():
     for path in (REPO / "src" / "diazflow" / "runtime").glob("*.py"):
         assert "diazflow.report" not in path.read_text(), path.name
+
+
+def test_sigterm_interrupts_the_run_into_its_safe_state(tmp_path):
+    """SIGTERM (like Ctrl-C) cancels the run: safe state, ``run_interrupted``, exit 3, the journal
+    stays resumable (status ``interrupted``)."""
+    journal = tmp_path / "term.sqlite"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diazflow.cli", "run", str(STARLET), "--journal", str(journal)]
+        + ["--quiet"],
+        cwd=tmp_path,
+        env={**os.environ, "DIAZFLOW_TEST_OP_DELAY": "0.01"},  # a virtual clock, slowed down
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    started = 0
+    while started < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        with contextlib.suppress(sqlite3.Error):
+            with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5) as c:
+                started = c.execute(
+                    "SELECT COUNT(*) FROM events WHERE event = 'op_completed'"
+                ).fetchone()[0]
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, out + err
+    assert "error: run interrupted" in err
+    events = [
+        row[0] for row in sqlite3.connect(journal).execute("SELECT event FROM events ORDER BY seq")
+    ]
+    assert events[-1] == "run_interrupted" and "safe_state" in events
+    assert journal_json(journal, tmp_path)["status"] == "interrupted"

@@ -291,10 +291,11 @@ class _Builder:
             # HamiltonDeck logs a warning for resources taller than its z limits, walking the whole
             # tree on every assignment (0.23 s of a 0.33 s STARlet build).  It only warns; keep it
             # for real robots, skip it in simulation.
+            # (PLR registers it in HamiltonDeck.__init__; deregistering is PLR's public API)
             check = getattr(deck, "_check_safe_z_height", None)
-            callbacks = getattr(deck, "_did_assign_resource_callbacks", [])
-            if check is not None and check in callbacks:
-                callbacks.remove(check)
+            if check is not None:
+                with contextlib.suppress(ValueError):  # not registered
+                    deck.deregister_did_assign_resource_callback(check)
 
         with offline_opentrons_labware(), fast_name_checks():
             machines = self.build_modules()

@@ -435,6 +435,8 @@ class Run:
         """Build and set up the devices, run the plan, verify the deck; see the class."""
         if self._process_state is None:
             raise RuntimeError("Run.execute() runs inside 'with Run(...) as run:'")
+        if self.devices is not None:
+            raise RuntimeError("a Run executes once: make a new one (resume=True) to continue")
         t = time.perf_counter()
         try:
             self.devices = build_devices(
