@@ -720,7 +720,7 @@ def test_live_visualizer_serves_on_localhost_and_stops():
     from pylabrobot.resources import STARLetDeck
     from websockets.sync.client import connect
 
-    from diazflow.report.live import start_visualizer
+    from diazflow.runtime.visualizer import start_visualizer
 
     lh = LiquidHandler(backend=LiquidHandlerChatterboxBackend(num_channels=8), deck=STARLetDeck())
     asyncio.run(lh.setup())

@@ -7,6 +7,7 @@ two minutes); subprocess tests run the real CLI, in-process tests call diazflow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -320,7 +321,7 @@ def test_simulated_run_reports_what_the_devices_did(starlet, tmp_path):
         op for op in starlet.plan.operations if op.op == "wait_temperature" and op.t > warm.t
     )
     assert events[(wait.id, "op_completed")]["waited_s"] == pytest.approx(warm.ramp_s, abs=3.0)
-    j.conn.close()
+    j.close()
 
 
 def test_star_chatterbox_keeps_the_firmware_commands(tmp_path):
@@ -444,7 +445,7 @@ def _safe_state(journal: str) -> dict:
     try:
         return [data for _s, _op, ev, _c, data in j.events() if ev == "safe_state"][-1]
     finally:
-        j.conn.close()
+        j.close()
 
 
 def test_temperature_timeout_keeps_cooling_and_resumes(starlet, tmp_path):
@@ -507,11 +508,10 @@ def test_verification_catches_a_deck_that_differs_from_the_plan(starlet, tmp_pat
     from diazflow.runtime.clock import VirtualClock
     from diazflow.runtime.executor import Executor
     from diazflow.runtime.journal import Journal
-    from diazflow.runtime.runner import _restore_tracking, _tracking, build_runtime
+    from diazflow.runtime.runner import build_devices, plr_tracking
     from diazflow.runtime.simulated import ActionContext
 
-    tracking = _tracking()
-    try:
+    with plr_tracking():
         journal = Journal.create(
             str(tmp_path / "v.sqlite"),
             plan_json=starlet.plan.to_json(),
@@ -523,7 +523,7 @@ def test_verification_catches_a_deck_that_differs_from_the_plan(starlet, tmp_pat
         )
         clock = VirtualClock()
         ctx = ActionContext()
-        setup = build_runtime(starlet.deck, "simulate", clock, ctx, None)
+        setup = build_devices(starlet.deck, "simulate", clock, ctx, None)
         executor = Executor(starlet.plan, setup, clock, journal, ctx, "reaction_block")
 
         async def go():
@@ -539,30 +539,30 @@ def test_verification_catches_a_deck_that_differs_from_the_plan(starlet, tmp_pat
         problems = executor.verify()
         assert len(problems) == 1 and problems[0].startswith("B2 holds")
         journal.close()
-    finally:
-        _restore_tracking(tracking)
 
 
 def test_hardware_backends_are_built_and_gated_without_connecting(starlet, tmp_path):
     from pylabrobot.liquid_handling.backends.hamilton.STAR_backend import STARBackend
 
-    from diazflow.runtime.runner import _restore_tracking, _tracking, build_runtime
-    from diazflow.runtime.simulated import ActionContext
+    from diazflow.runtime.runner import build_devices, plr_tracking
+    from diazflow.runtime.simulated import (
+        ActionContext,
+        GatedLiquidHandlerBackend,
+        GatedPowderDispenserBackend,
+    )
 
-    tracking = _tracking()
-    try:
-        setup = build_runtime(starlet.deck, "hardware", RealClock(), ActionContext(), None)
-    finally:
-        _restore_tracking(tracking)
+    with plr_tracking():
+        setup = build_devices(starlet.deck, "hardware", RealClock(), ActionContext(), None)
     backend = setup.liquid_handler.backend
-    assert isinstance(backend, STARBackend)
-    for method in ("pick_up_tips", "drop_tips", "aspirate", "dispense"):
-        assert (
-            getattr(backend, method).__wrapped__.__self__ is backend
-        )  # gated: journalled, muted on replay
+    # gated (journalled, muted on replay), and otherwise the STAR backend itself
+    assert isinstance(backend, GatedLiquidHandlerBackend)
+    assert isinstance(backend.wrapped, STARBackend) and backend.gate.record_started
+    assert backend.setup_finished is backend.wrapped.setup_finished is False  # forwarded
     hcs = setup.machines["heater_cooler_shaker"]
     assert type(hcs.backend).__name__ == "InhecoThermoshakeBackend"
-    assert setup.powder_dispenser.backend.dispense.__wrapped__ is not None
+    powder = setup.powder_dispenser.backend
+    assert isinstance(powder, GatedPowderDispenserBackend)
+    assert type(powder.wrapped).__name__ == "NoDriverPowderDispenserBackend"
     assert not setup.liquid_handler.setup_finished
 
 
@@ -669,7 +669,7 @@ def test_hardware_asks_the_operator_about_a_command_that_was_sent(starlet, tmp_p
     from diazflow.runtime.clock import VirtualClock
     from diazflow.runtime.executor import Executor, ExecutorOptions
     from diazflow.runtime.journal import Journal
-    from diazflow.runtime.runner import _restore_tracking, _tracking, build_runtime
+    from diazflow.runtime.runner import build_devices, plr_tracking
     from diazflow.runtime.simulated import ActionContext
 
     dispense = first_op(starlet.plan, "dispense", reagent="diazepane")
@@ -684,12 +684,11 @@ def test_hardware_asks_the_operator_about_a_command_that_was_sent(starlet, tmp_p
         speed=None,
     )
     ops = sorted(starlet.plan.operations, key=lambda o: (o.t, o.id))
-    tracking = _tracking()
-    try:
+    with journal, plr_tracking():
         # a first "process" runs up to the dispense, sends it and dies before the robot answers
         clock = VirtualClock()
         ctx = ActionContext()
-        setup = build_runtime(starlet.deck, "simulate", clock, ctx, None)
+        setup = build_devices(starlet.deck, "simulate", clock, ctx, None)
         first = Executor(starlet.plan, setup, clock, journal, ctx, "reaction_block")
         first.ops = [op for op in ops if op.t < dispense.t]
 
@@ -707,7 +706,7 @@ def test_hardware_asks_the_operator_about_a_command_that_was_sent(starlet, tmp_p
             questions: list[str] = []
             clock = VirtualClock(dispense.t)
             ctx = ActionContext()
-            setup = build_runtime(starlet.deck, "simulate", clock, ctx, None)
+            setup = build_devices(starlet.deck, "simulate", clock, ctx, None)
             options = ExecutorOptions(
                 simulated=False, ask=lambda q, a=answer, asked=questions: asked.append(q) or a
             )
@@ -730,9 +729,6 @@ def test_hardware_asks_the_operator_about_a_command_that_was_sent(starlet, tmp_p
                 assert well >= dispense.volumes_uL[0]
                 # a later resume must not settle it again: drop the "done" resolution for the second pass
                 journal.conn.execute("DELETE FROM events WHERE event = 'op_resolved'")
-    finally:
-        _restore_tracking(tracking)
-        journal.close()
 
 
 def test_killed_at_random_moments_resumes_every_operation_exactly_once(tmp_path):
@@ -817,7 +813,7 @@ def test_resume_refuses_a_running_or_complete_journal(starlet, tmp_path):
         with pytest.raises(JournalError):
             other.lock()
         assert other.is_live()
-        other.conn.close()
+        other.close()
     finally:
         j.close()
     out = cli("run", str(STARLET), "--journal", outcome.journal_path, cwd=tmp_path)
@@ -915,3 +911,90 @@ def test_run_visualize_serves_the_live_deck_view(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "visualizer: http://127.0.0.1:" in proc.stdout
+
+
+# --------------------------------------------------------------------------- the run object
+
+
+def test_a_run_leaves_pylabrobots_process_state_as_it_found_it(starlet, tmp_path):
+    """PLR's tracking switches and the 'pylabrobot' logger are process-wide: a run (complete or
+    failed) puts them back, and its command transcript is closed."""
+    import logging
+
+    from pylabrobot.resources import does_tip_tracking, does_volume_tracking
+
+    logger = logging.getLogger("pylabrobot")
+
+    def process_state():
+        return does_volume_tracking(), does_tip_tracking(), logger.level, list(logger.handlers)
+
+    before = process_state()
+    outcome, _ = run_in_process(starlet, tmp_path, backend="chatterbox")
+    assert outcome.exit_code == 0, outcome.message
+    assert process_state() == before
+    assert "C0TP" in (tmp_path / "run.sqlite.commands.txt").read_text()
+    pick_up = first_op(starlet.plan, "pick_up_tips")
+    outcome, _ = run_in_process(
+        starlet,
+        tmp_path,
+        name="failed.sqlite",
+        backend="chatterbox",
+        faults=FaultPlan({pick_up.id: "tip_not_picked_up"}),
+    )
+    assert outcome.exit_code == 3 and "tip not picked up" in outcome.message
+    assert process_state() == before
+
+
+def test_run_outside_its_context_is_refused(starlet, tmp_path):
+    from diazflow.runtime.journal import Journal
+    from diazflow.runtime.runner import Run
+
+    with Journal.create(
+        str(tmp_path / "r.sqlite"),
+        plan_json=starlet.plan.to_json(),
+        protocol_path=starlet.path,
+        deck_path=starlet.deck_path,
+        vessel_labware="reaction_block",
+        backend="simulate",
+        speed=None,
+    ) as journal:
+        with pytest.raises(RuntimeError, match="inside 'with Run"):
+            Run(starlet.plan, starlet.deck, journal).execute()
+
+
+def test_the_runtime_does_not_import_the_report_package():
+    for path in (REPO / "src" / "diazflow" / "runtime").glob("*.py"):
+        assert "diazflow.report" not in path.read_text(), path.name
+
+
+def test_sigterm_interrupts_the_run_into_its_safe_state(tmp_path):
+    """SIGTERM (like Ctrl-C) cancels the run: safe state, ``run_interrupted``, exit 3, the journal
+    stays resumable (status ``interrupted``)."""
+    journal = tmp_path / "term.sqlite"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diazflow.cli", "run", str(STARLET), "--journal", str(journal)]
+        + ["--quiet"],
+        cwd=tmp_path,
+        env={**os.environ, "DIAZFLOW_TEST_OP_DELAY": "0.01"},  # a virtual clock, slowed down
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    started = 0
+    while started < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        with contextlib.suppress(sqlite3.Error):
+            with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5) as c:
+                started = c.execute(
+                    "SELECT COUNT(*) FROM events WHERE event = 'op_completed'"
+                ).fetchone()[0]
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, out + err
+    assert "error: run interrupted" in err
+    events = [
+        row[0] for row in sqlite3.connect(journal).execute("SELECT event FROM events ORDER BY seq")
+    ]
+    assert events[-1] == "run_interrupted" and "safe_state" in events
+    assert journal_json(journal, tmp_path)["status"] == "interrupted"

@@ -39,7 +39,9 @@ class PlrSetup:
 
     deck_spec: DeckSpec
     mode: str
-    liquid_handler: Any  # pylabrobot.liquid_handling.LiquidHandler
+    liquid_handler: (
+        Any  # diazflow.deck.plr_backends.IdentityCheckLiquidHandler (PLR's LiquidHandler)
+    )
     deck: Any  # pylabrobot.resources.Deck
     resources: Mapping[
         str, Any
@@ -268,6 +270,7 @@ class _Builder:
             k: (self.construct(v, what) if isinstance(v, BackendRecipe) else v)
             for k, v in recipe.args.items()
         }
+        params: Mapping[str, inspect.Parameter]
         try:
             params = inspect.signature(cls).parameters
         except (TypeError, ValueError):
@@ -288,10 +291,11 @@ class _Builder:
             # HamiltonDeck logs a warning for resources taller than its z limits, walking the whole
             # tree on every assignment (0.23 s of a 0.33 s STARlet build).  It only warns; keep it
             # for real robots, skip it in simulation.
+            # (PLR registers it in HamiltonDeck.__init__; deregistering is PLR's public API)
             check = getattr(deck, "_check_safe_z_height", None)
-            callbacks = getattr(deck, "_did_assign_resource_callbacks", [])
-            if check is not None and check in callbacks:
-                callbacks.remove(check)
+            if check is not None:
+                with contextlib.suppress(ValueError):  # not registered
+                    deck.deregister_did_assign_resource_callback(check)
 
         with offline_opentrons_labware(), fast_name_checks():
             machines = self.build_modules()
@@ -331,14 +335,15 @@ class _Builder:
                 self.resources[name] = deck.get_resource(lw.location.builtin)
         self.check_geometry()
 
-        from pylabrobot.liquid_handling import LiquidHandler
+        from diazflow.deck.plr_backends import IdentityCheckLiquidHandler
 
         lh_backend = self.build_lh_backend()
         with self.at(("robot", "backends", self.mode), "create the LiquidHandler"):
-            lh = LiquidHandler(backend=lh_backend, deck=deck)
+            lh = IdentityCheckLiquidHandler(backend=lh_backend, deck=deck)
         powder = self.powder
         all_machines = dict(machines)
         if powder is not None:
+            assert spec.powder_dispenser is not None  # the layout names the module it built
             all_machines[spec.powder_dispenser] = powder
         temperature_controllers = {
             n: m for n, m in machines.items() if spec.modules[n].kind == "temperature_controller"
@@ -513,6 +518,7 @@ class _Builder:
                 resource = factory(name)
             self.resources[name] = resource
             if lw.location.kind == "carrier":
+                assert lw.location.carrier is not None  # a carrier location names its carrier
                 carrier = carriers[lw.location.carrier]
                 sites = getattr(carrier, "sites", {})
                 if lw.location.site not in sites:
@@ -523,6 +529,7 @@ class _Builder:
                 with self.at(lw.yaml_path + ("location",), f"put '{name}' on {lw.location}"):
                     carrier[lw.location.site] = resource
             elif lw.location.kind == "module":
+                assert lw.location.module is not None  # a module location names its module
                 mod = self.spec.modules[lw.location.module]
                 machine = machines[mod.name]
                 holder = machine
@@ -559,15 +566,15 @@ class _Builder:
                         f"{self.spec.robot.plr_deck} has no rails",
                         "use slot: N on an Opentrons deck",
                     )
-                if not 1 <= location.rails <= deck.num_rails:
+                rails = location.rails
+                if rails is None or not 1 <= rails <= deck.num_rails:
                     raise self.fail(
                         path + ("rails",),
-                        f"rails must be 1-{deck.num_rails} on {self.spec.robot.plr_deck}, not {location.rails}",
+                        f"rails must be 1-{deck.num_rails} on {self.spec.robot.plr_deck}, not {rails}",
                     )
-                deck.assign_child_resource(
-                    resource, **_rails_placement(deck, resource, location.rails)
-                )
+                deck.assign_child_resource(resource, **_rails_placement(deck, resource, rails))
             else:
+                assert location.coordinate is not None  # the last kind placed here: coordinate
                 deck.assign_child_resource(resource, location=Coordinate(*location.coordinate))
 
     def check_geometry(self) -> None:

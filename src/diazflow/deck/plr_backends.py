@@ -12,16 +12,19 @@ Imported only by :mod:`diazflow.deck.plr` when a deck is built (it imports PyLab
   simulator replaces these with backends on a virtual clock;
 * :class:`RecordingPowderDispenserBackend` — records doses and reports them as dispensed;
 * :class:`NoDriverPowderDispenserBackend` — for ``hardware`` decks whose powder dispenser has no
-  PLR driver: it constructs, but refuses to start.
+  PLR driver: it constructs, but refuses to start;
+* :class:`IdentityCheckLiquidHandler` — PLR's ``LiquidHandler`` with a deck-membership check by
+  identity, 100× cheaper than PLR's (see the class).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pylabrobot.heating_shaking.backend import HeaterShakerBackend
+from pylabrobot.liquid_handling import LiquidHandler
 from pylabrobot.liquid_handling.backends.backend import LiquidHandlerBackend
 from pylabrobot.liquid_handling.backends.chatterbox import LiquidHandlerChatterboxBackend
 from pylabrobot.powder_dispensing.backend import (
@@ -29,7 +32,7 @@ from pylabrobot.powder_dispensing.backend import (
     PowderDispense,
     PowderDispenserBackend,
 )
-from pylabrobot.resources import Tip
+from pylabrobot.resources import Resource, Tip
 from pylabrobot.temperature_controlling.backend import TemperatureControllerBackend
 
 from diazflow.deck.profiles import ShakerModel, ThermalModel
@@ -62,6 +65,11 @@ class RecordingLiquidHandlerBackend(LiquidHandlerChatterboxBackend):
         self._channel_tip_volumes = {
             c: frozenset(v) for c, v in (channel_tip_volumes or {}).items()
         }
+
+    @property
+    def channel_tip_volumes(self) -> Mapping[int, frozenset[float]]:
+        """Channel → the tip volumes it can carry, for channels that do not take every tip."""
+        return self._channel_tip_volumes
 
     async def setup(self):
         await LiquidHandlerBackend.setup(self)
@@ -252,3 +260,20 @@ class NoDriverPowderDispenserBackend(PowderDispenserBackend):
         self, dispense_parameters: list[PowderDispense], **backend_kwargs
     ) -> list[DispenseResults]:
         raise RuntimeError(self.message)
+
+
+class IdentityCheckLiquidHandler(LiquidHandler):
+    """PLR's ``LiquidHandler``, checking that the resources of an operation are on the deck by
+    identity first.
+
+    PLR 0.2.2 checks every tip spot of a pick-up or drop with ``Resource.__eq__``, which compares
+    absolute sizes through rotation matrices up the resource tree: ~0.7 ms per spot, 6 ms per
+    8-channel tip operation.  The same check by identity costs microseconds; ``==`` remains the
+    fallback, so the outcome is PLR's.
+    """
+
+    def _assert_resources_exist(self, resources: Sequence[Resource]) -> None:
+        for resource in resources:
+            found = self.deck.get_resource(resource.name)
+            if found is not resource and not found == resource:
+                raise ValueError(f"Resource {resource} is not assigned to the deck.")

@@ -3,7 +3,7 @@
 * :func:`report_for` reads a protocol (compiling it), a plan JSON or a run journal;
 * :func:`render_html` turns the :class:`Report` into one HTML file with no external resources;
 * :func:`write_pngs` draws the timeline and plate map with matplotlib (Agg), for notebooks and e-mail;
-* :mod:`diazflow.report.live` starts PyLabRobot's browser Visualizer for ``run --visualize``.
+* the live view of a run (PyLabRobot's Visualizer, ``run --visualize``) is :mod:`diazflow.runtime.visualizer`.
 
 See docs/reports.md.
 """

@@ -92,7 +92,7 @@ def load_journal(path: str | os.PathLike) -> JournalView:
     try:
         return _view(j, path)
     finally:
-        j.conn.close()
+        j.close()
 
 
 # Operations that start something and return at once; their time passes in the background.

@@ -1,7 +1,8 @@
 """Running compiled plans on PyLabRobot: clocks, simulated devices, the journal, the executor.
 
-PyLabRobot is imported only by :mod:`diazflow.runtime.simulated`, :mod:`~.executor` (lazily) and
-:mod:`~.runner` (lazily), so ``import diazflow.runtime`` stays cheap.  See docs/runtime.md.
+A run is :class:`diazflow.runtime.runner.Run`.  PyLabRobot is imported only by
+:mod:`~.simulated`, :mod:`~.executor`, and lazily by :mod:`~.runner` and :mod:`~.visualizer`, so
+``import diazflow.runtime`` stays cheap.  See docs/runtime.md.
 """
 
 from diazflow.runtime.clock import Clock, RealClock, ScaledClock, VirtualClock, make_clock

@@ -50,8 +50,15 @@ class VirtualClock(Clock):
     virtual = True
     speed = float("inf")
 
+    # Awaiting a coroutine that never suspends does not return to the event loop, so a run on
+    # this clock would only see Ctrl-C / SIGTERM (event-loop signal handlers) after its last
+    # operation.  Suspending once every YIELD_EVERY_S of wall time lets them in; every sleep
+    # would cost ~10 µs × thousands of temperature polls.
+    YIELD_EVERY_S = 0.02
+
     def __init__(self, start_at: float = 0.0):
         self._t = float(start_at)
+        self._yielded_at = time.monotonic()
 
     def now(self) -> float:
         return self._t
@@ -59,10 +66,18 @@ class VirtualClock(Clock):
     async def sleep(self, seconds: float) -> None:
         if seconds > 0:
             self._t += seconds
+        await self._let_the_loop_in()
 
     async def sleep_until(self, t: float) -> None:
         if t > self._t:
             self._t = t
+        await self._let_the_loop_in()
+
+    async def _let_the_loop_in(self) -> None:
+        now = time.monotonic()
+        if now - self._yielded_at >= self.YIELD_EVERY_S:
+            self._yielded_at = now
+            await asyncio.sleep(0)
 
     def set(self, t: float) -> None:
         """Move to ``t`` (used while replaying a journal; time never runs backwards in a run)."""

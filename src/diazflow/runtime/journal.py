@@ -149,7 +149,8 @@ class JournalState:
 
 
 class Journal:
-    """One run's journal.  ``Journal.create`` for a new run, ``Journal.open`` to read or resume."""
+    """One run's journal.  ``Journal.create`` for a new run, ``Journal.open`` to read or resume;
+    :meth:`close` (or ``with``) when done."""
 
     def __init__(self, path: str, conn: sqlite3.Connection):
         self.path = path
@@ -236,7 +237,14 @@ class Journal:
             )
         return cls(path, conn)
 
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Write what is pending, close the database and give up the run lock (if held)."""
         self.flush()
         self.conn.close()
         if self._lock_fd is not None:
@@ -330,7 +338,8 @@ class Journal:
                 "INSERT INTO events (op_id, event, clock_t, wall, data) VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
-            sets, args = ["updated = ?", "clock_t = MAX(clock_t, ?)"], [time.time(), float(clock_t)]
+            sets = ["updated = ?", "clock_t = MAX(clock_t, ?)"]
+            args: list[float | str] = [time.time(), float(clock_t)]
             if status is not None:
                 sets.append("status = ?")
                 args.append(status)

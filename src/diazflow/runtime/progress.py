@@ -8,7 +8,10 @@ any clock (virtual, scaled or real).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 def _hms(seconds: float) -> str:
@@ -66,7 +69,7 @@ class RunProgress(NullProgress):
             transient=False,
             refresh_per_second=8,
         )
-        self.task = None
+        self.task: TaskID | None = None
 
     def start(self) -> None:
         self.progress.start()

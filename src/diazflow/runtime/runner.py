@@ -1,7 +1,9 @@
 """``diazflow run`` / ``resume`` / ``journal``: build the devices, open the journal, run the plan.
 
-The CLI (``diazflow.cli``) parses options and prints; everything else is here so that tests and
-the benchmark can run plans in-process.
+:class:`Run` is one run of a plan (device set-up and tear-down, PLR's process-wide state, the
+run, failures and interrupts); :func:`run_plan` and :func:`resume_run` create or reopen the
+journal around it.  The CLI (``diazflow.cli``) parses options and prints; everything else is
+here so that tests and the benchmark can run plans in-process.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
+import importlib
 import io
 import logging
 import os
@@ -16,15 +19,26 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from diazflow.runtime.clock import Clock, make_clock
 from diazflow.runtime.faults import FaultPlan
 from diazflow.runtime.journal import Journal, JournalError, sha256_file
+from diazflow.runtime.progress import NullProgress
+
+if TYPE_CHECKING:
+    from diazflow.compiler.plan import Plan
+    from diazflow.deck.plr import PlrSetup
+    from diazflow.deck.spec import DeckSpec
+    from diazflow.runtime.executor import Executor, RunFailed
+    from diazflow.runtime.simulated import ActionContext
+    from diazflow.runtime.visualizer import VisualizerHandle
 
 BACKENDS = ("simulate", "chatterbox", "hardware")
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUN_FAILED = 0, 1, 2, 3
+PLR_IO_LEVEL = 5  # PLR's LOG_LEVEL_IO: the firmware / HTTP commands its backends send
 
 
 class UsageError(Exception):
@@ -55,17 +69,64 @@ def commands_path_for(journal_path: str) -> str:
     return journal_path + ".commands.txt"
 
 
-# --------------------------------------------------------------------------- building the devices
+# --------------------------------------------------------------------------- PLR's process-wide state
+
+
+@contextlib.contextmanager
+def plr_tracking() -> Iterator[None]:
+    """PLR's volume and tip tracking on for the duration of a run.
+
+    Both switches are module-global in PLR: they are put back as they were, since tests (and any
+    program embedding diazflow) share one process.
+    """
+    from pylabrobot.resources import (
+        does_tip_tracking,
+        does_volume_tracking,
+        set_tip_tracking,
+        set_volume_tracking,
+    )
+
+    volume, tip = does_volume_tracking(), does_tip_tracking()
+    set_volume_tracking(True)
+    set_tip_tracking(True)
+    try:
+        yield
+    finally:
+        set_volume_tracking(volume)
+        set_tip_tracking(tip)
+
+
+class _PlrIoHandler(logging.Handler):
+    """Passes the records PLR logs at its IO level (5) to a transcript."""
+
+    def __init__(self, transcript: CommandTranscript):
+        super().__init__(level=PLR_IO_LEVEL)
+        self.transcript = transcript
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == PLR_IO_LEVEL:
+            self.transcript.write(record.getMessage())
 
 
 class CommandTranscript:
-    """The firmware / HTTP commands a chatterbox produced, appended to ``<journal>.commands.txt``."""
+    """The firmware / HTTP commands a chatterbox produced, appended to ``<journal>.commands.txt``.
+
+    A context manager: leaving it closes the file and puts the ``pylabrobot`` logger (its level,
+    and the levels of its other handlers) back as :meth:`capture_plr_io` found it.
+    """
 
     def __init__(self, path: str):
         self.path = path
         self.fh = open(path, "a", encoding="utf-8", buffering=1)
         self.lines = 0
         self.handler: logging.Handler | None = None
+        self._saved_levels: list[tuple[logging.Logger | logging.Handler, int]] = []
+
+    def __enter__(self) -> CommandTranscript:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def write(self, text: str) -> None:
         for line in text.splitlines():
@@ -75,31 +136,30 @@ class CommandTranscript:
     def capture_plr_io(self) -> None:
         """PLR logs every command its chatterboxes build at level 5 (LOG_LEVEL_IO) on 'pylabrobot':
         the STAR's firmware strings (C0TP…, C0AS…) and the OT-2's HTTP-level calls."""
-        transcript = self
-
-        class _Handler(logging.Handler):
-            def emit(self, record: logging.LogRecord) -> None:
-                if record.levelno == 5:
-                    transcript.write(record.getMessage())
-
         logger = logging.getLogger("pylabrobot")
-        self.handler = _Handler(level=5)
-        self._old_level = logger.level
+        self.handler = _PlrIoHandler(self)
+        self._saved_levels.append((logger, logger.level))
         logger.addHandler(self.handler)
-        if logger.getEffectiveLevel() > 5:
-            logger.setLevel(5)
+        if logger.getEffectiveLevel() > PLR_IO_LEVEL:
+            logger.setLevel(PLR_IO_LEVEL)
         # PLR's own console handler (if any) must not print the IO trace
         for h in logger.handlers:
             if h is not self.handler and h.level < logging.INFO:
+                self._saved_levels.append((h, h.level))
                 h.setLevel(logging.INFO)
 
     def close(self) -> None:
         if self.handler is not None:
-            logger = logging.getLogger("pylabrobot")
-            logger.removeHandler(self.handler)
-            logger.setLevel(self._old_level)
+            logging.getLogger("pylabrobot").removeHandler(self.handler)
             self.handler = None
+        for target, level in reversed(self._saved_levels):
+            target.setLevel(level)
+        self._saved_levels.clear()
         self.fh.close()
+
+    def printed(self) -> contextlib.AbstractContextManager[object]:
+        """What a chatterbox prints (instead of logging) inside this context goes to the transcript."""
+        return _PrintsTo(self)
 
 
 class _PrintsTo(contextlib.redirect_stdout):
@@ -115,7 +175,10 @@ class _PrintsTo(contextlib.redirect_stdout):
         return result
 
 
-def build_labels(setup: Any) -> dict[int, str]:
+# --------------------------------------------------------------------------- building the devices
+
+
+def build_labels(setup: PlrSetup) -> dict[int, str]:
     """PLR resource → ``LABWARE:WELL`` (what the journal records), by object identity."""
     labels: dict[int, str] = {}
     spec = setup.deck_spec
@@ -136,106 +199,93 @@ def build_labels(setup: Any) -> dict[int, str]:
     return labels
 
 
-def build_runtime(
-    deck_spec: Any, backend: str, clock: Any, ctx: Any, transcript: CommandTranscript | None
-) -> Any:
-    """The PLR setup for ``backend`` with diazflow's simulated modules, gates and capture."""
-    from pylabrobot.resources import set_tip_tracking, set_volume_tracking
+class ResourceLabels:
+    """The journal's name of a PLR resource: ``LABWARE:WELL`` where the deck layout has one."""
 
+    def __init__(self, setup: PlrSetup):
+        self._labels = build_labels(setup)
+
+    def __call__(self, resource: Any) -> str:
+        label = self._labels.get(id(resource))
+        return label if label is not None else getattr(resource, "name", None) or str(resource)
+
+
+def build_devices(
+    deck_spec: DeckSpec,
+    backend: str,
+    clock: Clock,
+    ctx: ActionContext,
+    transcript: CommandTranscript | None,
+) -> PlrSetup:
+    """The PLR setup for ``backend`` with diazflow's simulated modules, gates and capture.
+
+    Constructs only; nothing connects (``await setup.setup()`` does).  Run it inside
+    :func:`plr_tracking` (the executor relies on PLR's trackers).
+    """
     from diazflow.deck import build_plr
     from diazflow.runtime.simulated import (
-        SimulatedHeaterShakerBackend,
+        GatedLiquidHandlerBackend,
+        GatedPowderDispenserBackend,
         SimulatedLiquidHandlerBackend,
         SimulatedPowderDispenserBackend,
-        SimulatedTemperatureControllerBackend,
-        gate_backend,
     )
 
-    set_volume_tracking(True)
-    set_tip_tracking(True)
-    module_backends: dict[str, Any] = {}
-    if backend in ("simulate", "chatterbox"):
-        for name, mod in deck_spec.modules.items():
-            if mod.kind == "powder_dispenser":
-                module_backends[name] = SimulatedPowderDispenserBackend(name, ctx)
-            elif mod.thermal is not None and mod.can_shake and mod.shaker is not None:
-                module_backends[name] = SimulatedHeaterShakerBackend(
-                    name, mod.thermal, mod.shaker, clock, ctx
-                )
-            elif mod.thermal is not None:
-                module_backends[name] = SimulatedTemperatureControllerBackend(
-                    name, mod.thermal, clock, ctx
-                )
+    module_backends = (
+        simulated_module_backends(deck_spec, clock, ctx) if backend != "hardware" else {}
+    )
     setup = build_plr(deck_spec, backend, module_backends)
     lh = setup.liquid_handler
     if backend == "simulate":
-        original = lh.backend
         lh.backend = SimulatedLiquidHandlerBackend(
-            num_channels=original.num_channels,
-            channel_tip_volumes=getattr(original, "_channel_tip_volumes", None),
+            num_channels=lh.backend.num_channels,
+            channel_tip_volumes=lh.backend.channel_tip_volumes,
             ctx=ctx,
         )
     else:
         ctx.transcript = transcript.write if transcript is not None else None
-        gate_backend(
+        lh.backend = GatedLiquidHandlerBackend(
             lh.backend,
             "liquid_handler",
             ctx,
             capture_stdout=backend == "chatterbox",
             record_started=backend == "hardware",
         )
-        if setup.powder_dispenser is not None and not isinstance(
-            setup.powder_dispenser.backend, SimulatedPowderDispenserBackend
-        ):
-            gate_backend(
-                setup.powder_dispenser.backend,
-                setup.deck_spec.powder_dispenser or "powder_dispenser",
+        powder = setup.powder_dispenser
+        if powder is not None and not isinstance(powder.backend, SimulatedPowderDispenserBackend):
+            powder.backend = GatedPowderDispenserBackend(
+                powder.backend,
+                deck_spec.powder_dispenser or "powder_dispenser",
                 ctx,
                 record_started=backend == "hardware",
             )
         if transcript is not None:
             transcript.capture_plr_io()
-    _fast_resource_check(lh)
-    labels = build_labels(setup)
-
-    def label_of(resource: Any) -> str:
-        label = labels.get(id(resource))
-        return label if label is not None else getattr(resource, "name", None) or str(resource)
-
-    ctx.label_of = label_of
+    ctx.label_of = ResourceLabels(setup)
     return setup
 
 
-def _fast_resource_check(lh: Any) -> None:
-    """PLR 0.2.2 checks that every tip spot of a pick-up/drop is on the deck with ``Resource.__eq__``,
-    which compares absolute sizes through rotation matrices up the resource tree: ~0.7 ms per spot,
-    6 ms per 8-channel tip operation.  The same check by identity costs microseconds."""
-    deck = lh.deck
+def simulated_module_backends(
+    deck_spec: DeckSpec, clock: Clock, ctx: ActionContext
+) -> dict[str, object]:
+    """Modules on the executor's clock (``simulate`` and ``chatterbox``: PLR has no clock)."""
+    from diazflow.runtime.simulated import (
+        SimulatedHeaterShakerBackend,
+        SimulatedPowderDispenserBackend,
+        SimulatedTemperatureControllerBackend,
+    )
 
-    def assert_resources_exist(resources) -> None:
-        for resource in resources:
-            found = deck.get_resource(resource.name)
-            if found is not resource and not found == resource:
-                raise ValueError(f"Resource {resource} is not assigned to the deck.")
-
-    lh._assert_resources_exist = assert_resources_exist
+    backends: dict[str, object] = {}
+    for name, mod in deck_spec.modules.items():
+        if mod.kind == "powder_dispenser":
+            backends[name] = SimulatedPowderDispenserBackend(name, ctx)
+        elif mod.thermal is not None and mod.can_shake and mod.shaker is not None:
+            backends[name] = SimulatedHeaterShakerBackend(name, mod.thermal, mod.shaker, clock, ctx)
+        elif mod.thermal is not None:
+            backends[name] = SimulatedTemperatureControllerBackend(name, mod.thermal, clock, ctx)
+    return backends
 
 
 # --------------------------------------------------------------------------- running
-
-
-def _tracking() -> tuple[bool, bool]:
-    from pylabrobot.resources import does_tip_tracking, does_volume_tracking
-
-    return does_volume_tracking(), does_tip_tracking()
-
-
-def _restore_tracking(state: tuple[bool, bool]) -> None:
-    """PLR's tracking switches are module-global: leave them as they were (tests share a process)."""
-    from pylabrobot.resources import set_tip_tracking, set_volume_tracking
-
-    set_volume_tracking(state[0])
-    set_tip_tracking(state[1])
 
 
 def _env_float(name: str, default: float = 0.0) -> float:
@@ -270,211 +320,331 @@ def _print(message: str) -> None:
     print(message, flush=True)
 
 
-def execute(
-    *,
-    plan: Any,
-    deck_spec: Any,
-    journal: Journal,
-    backend: str,
-    speed: float | None,
-    quiet: bool,
-    faults: FaultPlan,
-    resume: bool,
-    clock_start: float = 0.0,
-    notify: Callable[[str], None] = _print,
-    timings: dict[str, float] | None = None,
-    visualize: bool = False,
-) -> RunOutcome:
-    """Run (or resume) ``plan`` on freshly built devices; returns the exit code and message.
-
-    ``visualize`` serves PyLabRobot's Visualizer on localhost for a live view of the deck (useful
-    with ``--speed`` or on hardware: a virtual-clock run is over in a second).
-    """
-    t_import = time.perf_counter()
-    from diazflow.runtime.clock import make_clock
-    from diazflow.runtime.executor import Executor, ExecutorOptions, RunFailed  # imports PyLabRobot
-    from diazflow.runtime.progress import make_progress
-    from diazflow.runtime.simulated import ActionContext
-
-    timings = timings if timings is not None else {}
-    timings["import_plr_s"] = time.perf_counter() - t_import
-    info = journal.info()
-    hardware = backend == "hardware"
-    clock = make_clock(speed, clock_start, hardware=hardware)
-    ctx = ActionContext(faults=faults)
-    transcript = (
-        CommandTranscript(info.commands_path)
-        if backend == "chatterbox" and info.commands_path
-        else None
-    )
-    tracking = _tracking()
-    t0 = time.perf_counter()
+@contextlib.contextmanager
+def _signals_cancel(task: asyncio.Task[Any]) -> Iterator[None]:
+    """Ctrl-C / SIGTERM cancel ``task`` at its next await, so that the run can put the deck in its
+    safe state (asyncio's own SIGINT handling would skip that)."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, task.cancel)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+            pass
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"pylabrobot\.")
-            setup = build_runtime(deck_spec, backend, clock, ctx, transcript)
-    except Exception as exc:  # PlrBuildError (a missing optional package, a PLR refusal), ...
-        if transcript is not None:
-            transcript.close()
-        _restore_tracking(tracking)
-        text = (
-            "; ".join(f"{d.message}" for d in getattr(exc, "diagnostics", ()))
-            or f"{type(exc).__name__}: {exc}"
-        )
-        message = f"cannot build the deck for '{backend}': {text}"
-        journal.event(
-            None,
-            "run_failed",
-            clock.now(),
-            {"kind": "build", "message": message},
-            status="failed",
-            message=message,
-        )
-        return RunOutcome(EXIT_RUN_FAILED, journal.path, message, timings)
-    timings["build_plr_s"] = time.perf_counter() - t0
-    options = ExecutorOptions(
-        simulated=not hardware,
-        op_delay_wall_s=_env_float("DIAZFLOW_TEST_OP_DELAY"),
-        crash_at=_crash_at(),
-        ask=_operator_ask if hardware else None,
-        confirm=_operator_confirm if hardware else None,
-        notify=notify,
-    )
-    progress = make_progress(
-        plan,
-        "virtual" if clock.virtual else ("real" if hardware or speed == 1 else f"×{speed:g}"),
-        quiet,
-    )
-    executor = Executor(plan, setup, clock, journal, ctx, info.vessel_labware, options, progress)
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
-    def chatter():
-        """What a chatterbox prints outside an operation (setup, stop) goes to its transcript."""
-        if transcript is None:
-            return contextlib.nullcontext()
-        return _PrintsTo(transcript)
 
-    async def main() -> RunOutcome:
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a plan: what :class:`Run` needs besides the plan, the deck and the journal."""
+
+    backend: str = "simulate"
+    speed: float | None = None  # None: a virtual clock (simulations), real time (hardware)
+    quiet: bool = False  # no progress bar
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    resume: bool = False  # the journal has a run to continue: replay it, then settle in-flight ops
+    clock_start: float = 0.0  # plan time the clock starts at (a resume: where the run stopped)
+    visualize: bool = False  # serve PLR's Visualizer on localhost for a live view of the deck
+    notify: Callable[[str], None] = _print  # one line for the operator (stdout)
+
+
+class Run:
+    """One run (or resumed run) of a plan on freshly built devices, journalled.
+
+    ::
+
+        with Run(plan, deck_spec, journal, RunOptions(backend="chatterbox")) as run:
+            outcome = run.execute()
+
+    Entering switches PLR's volume and tip tracking on, opens the command transcript of a
+    chatterbox run and silences PLR's warnings; leaving puts all of that back (PLR's tracking
+    switches, the ``pylabrobot`` logger's levels, the warnings filters), whatever happened.
+
+    :meth:`execute` builds the devices, sets them up, runs the plan and returns a
+    :class:`RunOutcome`; it never raises for a device fault.  How the run ends decides the state
+    the devices are left in and what the journal says:
+
+    - complete: ``run_complete``; every device stopped;
+    - a device fault (:class:`~diazflow.runtime.executor.RunFailed`): the executor has put the deck
+      in its safe state; ``run_failed``; the liquid handler stopped, modules left as they are (a
+      cooled block stays cold);
+    - the deck differs from the plan after the last operation: ``run_failed``;
+    - Ctrl-C / SIGTERM: safe state, ``run_interrupted`` (the status stays ``running``: resumable);
+    - the devices cannot be built: ``run_failed``.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        deck_spec: DeckSpec,
+        journal: Journal,
+        options: RunOptions | None = None,
+        *,
+        timings: dict[str, float] | None = None,
+    ):
         t = time.perf_counter()
-        ctx.idle()
-        with chatter():
-            await setup.setup()
-        executor.fill_stocks()
-        viewer = None
-        if visualize:
-            from diazflow.report.live import start_visualizer_async
+        importlib.import_module("diazflow.runtime.executor")  # and PyLabRobot: timed here
+        from diazflow.runtime.simulated import ActionContext
 
+        self.timings = timings if timings is not None else {}
+        self.timings["import_plr_s"] = time.perf_counter() - t
+        self.plan = plan
+        self.deck_spec = deck_spec
+        self.journal = journal
+        self.options = options or RunOptions()
+        self.info = journal.info()
+        self.hardware = self.options.backend == "hardware"
+        self.clock = make_clock(
+            self.options.speed, self.options.clock_start, hardware=self.hardware
+        )
+        self.ctx = ActionContext(faults=self.options.faults)
+        self.transcript: CommandTranscript | None = None
+        self.devices: PlrSetup | None = None
+        self._executor: Executor | None = None
+        self._progress: NullProgress | None = None
+        self._viewer: VisualizerHandle | None = None
+        self._restored: list[str] = []
+        self._process_state: contextlib.ExitStack | None = None
+
+    # ---- PLR's process-wide state
+
+    def __enter__(self) -> Run:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(plr_tracking())
+            # PLR warns about its own Tecan tip definitions on every tip it makes
+            stack.enter_context(warnings.catch_warnings())
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"pylabrobot\.")
+            if self.options.backend == "chatterbox" and self.info.commands_path:
+                self.transcript = stack.enter_context(CommandTranscript(self.info.commands_path))
+            self._process_state = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process_state is not None:
+            self._process_state.close()
+            self._process_state = None
+
+    # ---- the run
+
+    def execute(self) -> RunOutcome:
+        """Build and set up the devices, run the plan, verify the deck; see the class."""
+        if self._process_state is None:
+            raise RuntimeError("Run.execute() runs inside 'with Run(...) as run:'")
+        if self.devices is not None:
+            raise RuntimeError("a Run executes once: make a new one (resume=True) to continue")
+        t = time.perf_counter()
+        try:
+            self.devices = build_devices(
+                self.deck_spec, self.options.backend, self.clock, self.ctx, self.transcript
+            )
+        except Exception as exc:  # PlrBuildError (a missing optional package, a PLR refusal), ...
+            return self._build_failed(exc)
+        self.timings["build_plr_s"] = time.perf_counter() - t
+        self._executor = self._make_executor(self.devices)
+        return asyncio.run(self._run_guarded())
+
+    def _make_executor(self, devices: PlrSetup) -> Executor:
+        from diazflow.runtime.executor import Executor, ExecutorOptions
+        from diazflow.runtime.progress import make_progress
+
+        hardware, speed = self.hardware, self.options.speed
+        options = ExecutorOptions(
+            simulated=not hardware,
+            op_delay_wall_s=_env_float("DIAZFLOW_TEST_OP_DELAY"),
+            crash_at=_crash_at(),
+            ask=_operator_ask if hardware else None,
+            confirm=_operator_confirm if hardware else None,
+            notify=self.options.notify,
+        )
+        clock_label = (
+            "virtual"
+            if self.clock.virtual
+            else ("real" if hardware or speed == 1 else f"×{speed:g}")
+        )
+        self._progress = make_progress(self.plan, clock_label, self.options.quiet)
+        return Executor(
+            self.plan,
+            devices,
+            self.clock,
+            self.journal,
+            self.ctx,
+            self.info.vessel_labware,
+            options,
+            self._progress,
+        )
+
+    async def _run_guarded(self) -> RunOutcome:
+        from diazflow.runtime.executor import RunFailed
+
+        task = asyncio.current_task()
+        assert task is not None  # called by asyncio.run
+        with _signals_cancel(task):
             try:
-                viewer = await start_visualizer_async(setup.liquid_handler)
-                notify(f"visualizer: {viewer.url}")
-            except Exception as exc:  # a viewer must never stop a run
-                notify(f"visualizer not started: {exc}")
-        timings["setup_s"] = time.perf_counter() - t
-        messages: list[str] = []
-        if resume:
+                return await self._run()
+            except asyncio.CancelledError:
+                if sys.version_info >= (3, 11):
+                    task.uncancel()
+                return await self._interrupted()
+            except KeyboardInterrupt:
+                return await self._interrupted()
+            except RunFailed as failure:
+                return await self._failed(failure)
+            finally:
+                self._stop_visualizer()
+
+    async def _run(self) -> RunOutcome:
+        assert self._executor is not None  # made by execute()
+        executor = self._executor
+        await self._set_up_devices(executor)
+        if self.options.resume:
             t = time.perf_counter()
-            messages = await executor.restore()
-            timings["restore_s"] = time.perf_counter() - t
-            for m in messages:
-                notify(m)
+            self._restored = await executor.restore()
+            self.timings["restore_s"] = time.perf_counter() - t
+            for message in self._restored:
+                self.options.notify(message)
+        progress = self._progress or NullProgress()
         progress.start()
         t = time.perf_counter()
         try:
             await executor.run()
         finally:
             progress.stop()
-            timings["execute_s"] = time.perf_counter() - t
-            if viewer is not None:
-                with contextlib.suppress(Exception):
-                    viewer.stop()
+            self.timings["execute_s"] = time.perf_counter() - t
+            self._stop_visualizer()
         t = time.perf_counter()
         problems = executor.verify()
-        timings["verify_s"] = time.perf_counter() - t
+        self.timings["verify_s"] = time.perf_counter() - t
         if problems:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            message = f"the deck does not hold what the plan says: {problems[0]}{more}"
-            journal.event(
-                None,
-                "run_failed",
-                clock.now(),
-                {"kind": "verification", "problems": problems[:50]},
-                status="failed",
-                message=message,
-            )
-            return RunOutcome(EXIT_RUN_FAILED, journal.path, message, timings, messages)
-        journal.event(
+            return self._verification_failed(problems)
+        self.journal.event(
             None,
             "run_complete",
-            clock.now(),
-            {"makespan_s": clock.now()},
+            self.clock.now(),
+            {"makespan_s": self.clock.now()},
             status="complete",
             message=None,
         )
-        with contextlib.suppress(Exception), chatter():
-            await setup.stop()
-        return RunOutcome(EXIT_OK, journal.path, None, timings, messages)
+        await self._tear_down(stop_modules=True)
+        return RunOutcome(EXIT_OK, self.journal.path, None, self.timings, self._restored)
 
-    async def guarded() -> RunOutcome:
-        # Ctrl-C / SIGTERM cancel the run task at its next await; the handler below then puts
-        # the deck in its safe state (asyncio's own SIGINT handling would skip that)
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        installed = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
+    # ---- device set-up and tear-down
+
+    async def _set_up_devices(self, executor: Executor) -> None:
+        """Connect the devices (or pretend to), fill the stocks, start the visualizer."""
+        assert self.devices is not None  # built by execute()
+        t = time.perf_counter()
+        self.ctx.idle()
+        with self._chatter():
+            await self.devices.setup()
+        executor.fill_stocks()
+        if self.options.visualize:
+            await self._start_visualizer(self.devices)
+        self.timings["setup_s"] = time.perf_counter() - t
+
+    async def _tear_down(self, *, stop_modules: bool) -> None:
+        """Stop the devices: all of them after a complete run; after a failure only the liquid
+        handler (PLR's ``HeaterShaker.stop()`` would switch a cooling block off)."""
+        if self.devices is None:
+            return
+        with contextlib.suppress(Exception), self._chatter():
+            if stop_modules:
+                await self.devices.stop()
+            else:
+                await self.devices.liquid_handler.stop()
+
+    def _chatter(self) -> contextlib.AbstractContextManager[object]:
+        """What a chatterbox prints outside an operation (setup, stop) goes to its transcript."""
+        return (
+            self.transcript.printed() if self.transcript is not None else contextlib.nullcontext()
+        )
+
+    async def _start_visualizer(self, devices: PlrSetup) -> None:
+        from diazflow.runtime.visualizer import start_visualizer_async
+
+        try:
+            self._viewer = await start_visualizer_async(devices.liquid_handler)
+            self.options.notify(f"visualizer: {self._viewer.url}")
+        except Exception as exc:  # a viewer must never stop a run
+            self.options.notify(f"visualizer not started: {exc}")
+
+    def _stop_visualizer(self) -> None:
+        if self._viewer is not None:
+            with contextlib.suppress(Exception):
+                self._viewer.stop()
+            self._viewer = None
+
+    # ---- how a run ends other than complete
+
+    def _build_failed(self, exc: Exception) -> RunOutcome:
+        text = (
+            "; ".join(f"{d.message}" for d in getattr(exc, "diagnostics", ()))
+            or f"{type(exc).__name__}: {exc}"
+        )
+        message = f"cannot build the deck for '{self.options.backend}': {text}"
+        self.journal.event(
+            None,
+            "run_failed",
+            self.clock.now(),
+            {"kind": "build", "message": message},
+            status="failed",
+            message=message,
+        )
+        return RunOutcome(EXIT_RUN_FAILED, self.journal.path, message, self.timings)
+
+    def _verification_failed(self, problems: list[str]) -> RunOutcome:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        message = f"the deck does not hold what the plan says: {problems[0]}{more}"
+        self.journal.event(
+            None,
+            "run_failed",
+            self.clock.now(),
+            {"kind": "verification", "problems": problems[:50]},
+            status="failed",
+            message=message,
+        )
+        return RunOutcome(EXIT_RUN_FAILED, self.journal.path, message, self.timings, self._restored)
+
+    async def _failed(self, failure: RunFailed) -> RunOutcome:
+        """A device fault: the executor has journalled ``op_failed`` and put the deck in its safe
+        state (``failure.safe_state`` says what it did)."""
+        safe = "; safe state: " + ", ".join(failure.safe_state) if failure.safe_state else ""
+        message = f"{failure.message}{safe}"
+        self.journal.event(
+            None,
+            "run_failed",
+            self.clock.now(),
+            {
+                "kind": failure.kind,
+                "op": failure.op.id if failure.op else None,
+                "message": failure.message,
+                "safe_state": failure.safe_state,
+            },
+            status="failed",
+            message=message,
+        )
+        await self._tear_down(stop_modules=False)
+        return RunOutcome(EXIT_RUN_FAILED, self.journal.path, message, self.timings)
+
+    async def _interrupted(self) -> RunOutcome:
+        """Ctrl-C or SIGTERM: safe state; the journal keeps status ``running`` (resumable)."""
+        if self._progress is not None:
+            self._progress.stop()
+        safe: list[str] = []
+        if self._executor is not None:
             try:
-                loop.add_signal_handler(sig, task.cancel)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
-                pass
-        try:
-            return await main()
-        except asyncio.CancelledError:
-            if hasattr(task, "uncancel"):
-                task.uncancel()
-            return await interrupted()
-        except RunFailed as failure:
-            safe = "; safe state: " + ", ".join(failure.safe_state) if failure.safe_state else ""
-            message = f"{failure.message}{safe}"
-            journal.event(
-                None,
-                "run_failed",
-                clock.now(),
-                {
-                    "kind": failure.kind,
-                    "op": failure.op.id if failure.op else None,
-                    "message": failure.message,
-                    "safe_state": failure.safe_state,
-                },
-                status="failed",
-                message=message,
-            )
-            with contextlib.suppress(Exception), chatter():
-                await setup.liquid_handler.stop()
-            return RunOutcome(EXIT_RUN_FAILED, journal.path, message, timings)
-        except KeyboardInterrupt:
-            return await interrupted()
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-
-    async def interrupted() -> RunOutcome:
-        progress.stop()
-        try:
-            safe = await executor.safe_state()
-        except Exception:  # pragma: no cover - best effort
-            safe = []
+                safe = await self._executor.safe_state()
+            except Exception:  # pragma: no cover - best effort
+                safe = []
         message = "run interrupted" + ("; safe state: " + ", ".join(safe) if safe else "")
-        journal.event(None, "run_interrupted", clock.now(), {"safe_state": safe}, message=message)
-        return RunOutcome(EXIT_RUN_FAILED, journal.path, message, timings)
-
-    try:
-        with warnings.catch_warnings():
-            # PLR warns about its own Tecan tip definitions on every tip it makes
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"pylabrobot\.")
-            return asyncio.run(guarded())
-    finally:
-        if transcript is not None:
-            transcript.close()
-        _restore_tracking(tracking)
+        self.journal.event(
+            None, "run_interrupted", self.clock.now(), {"safe_state": safe}, message=message
+        )
+        return RunOutcome(EXIT_RUN_FAILED, self.journal.path, message, self.timings)
 
 
 def check_faults(faults: FaultPlan | None, plan: Any) -> None:
@@ -554,19 +724,16 @@ def run_plan(
                 "pid": os.getpid(),
             },
         )
-        outcome = execute(
-            plan=plan,
-            deck_spec=result.deck,
-            journal=journal,
+        options = RunOptions(
             backend=backend,
             speed=speed,
             quiet=quiet,
             faults=faults or FaultPlan(),
-            resume=False,
-            notify=notify,
-            timings=timings,
             visualize=visualize,
+            notify=notify,
         )
+        with Run(plan, result.deck, journal, options, timings=timings) as run:
+            outcome = run.execute()
     finally:
         t = time.perf_counter()
         journal.close()
@@ -583,70 +750,82 @@ def resume_run(
     notify: Callable[[str], None] = _print,
 ) -> RunOutcome:
     """Continue the run of a journal (``diazflow resume``)."""
+    try:
+        journal = Journal.open(path)
+    except JournalError as exc:
+        raise UsageError(str(exc)) from None
+    with journal:
+        try:
+            journal.lock()
+        except JournalError as exc:
+            raise UsageError(str(exc)) from None
+        return _resume_locked(journal, path, speed=speed, quiet=quiet, faults=faults, notify=notify)
+
+
+def _resume_locked(
+    journal: Journal,
+    path: str,
+    *,
+    speed: float | None,
+    quiet: bool,
+    faults: FaultPlan | None,
+    notify: Callable[[str], None],
+) -> RunOutcome:
     from diazflow.compiler.plan import Plan
     from diazflow.deck import DeckLayoutError, load_deck
 
-    try:
-        journal = Journal.open(path)
-        journal.lock()
-    except JournalError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        info = journal.info()
-        if info.status == "complete":
-            notify(f"journal: {path}")
-            notify("the run is already complete: nothing to resume")
-            return RunOutcome(EXIT_OK, path)
-        if speed is not None and info.backend == "hardware" and speed != 1:
-            raise UsageError("--speed cannot be used with a hardware run")
-        current = sha256_file(info.deck_path)
-        if current is None:
-            raise UsageError(f"the run's deck layout '{info.deck_path}' is gone")
-        if info.deck_sha256 and current != info.deck_sha256:
-            raise UsageError(
-                f"the deck layout '{info.deck_path}' changed since the run started; restore it to resume this run"
-            )
-        try:
-            deck_spec = load_deck(info.deck_path)
-        except DeckLayoutError as exc:
-            raise UsageError(f"the run's deck layout cannot be read: {exc}") from None
-        plan = Plan.from_json(info.plan_json)
-        check_faults(faults, plan)
-        run_speed = speed if speed is not None else info.speed
-        clock_start = info.clock_t
+    info = journal.info()
+    if info.status == "complete":
         notify(f"journal: {path}")
-        completed, in_flight, _ = journal.op_status()
-        notify(
-            f"resuming {os.path.basename(info.protocol_path)} on '{info.backend}' at {clock_start:.1f} s of plan time: {len(completed)} of {len(plan.operations)} operations done"
-            + (f", {len(in_flight)} in flight" if in_flight else "")
+        notify("the run is already complete: nothing to resume")
+        return RunOutcome(EXIT_OK, path)
+    if speed is not None and info.backend == "hardware" and speed != 1:
+        raise UsageError("--speed cannot be used with a hardware run")
+    current = sha256_file(info.deck_path)
+    if current is None:
+        raise UsageError(f"the run's deck layout '{info.deck_path}' is gone")
+    if info.deck_sha256 and current != info.deck_sha256:
+        raise UsageError(
+            f"the deck layout '{info.deck_path}' changed since the run started; restore it to resume this run"
         )
-        journal.event(
-            None,
-            "run_resumed",
-            clock_start,
-            {
-                "speed": run_speed,
-                "pid": os.getpid(),
-                "completed": len(completed),
-                "in_flight": in_flight,
-            },
-            status="running",
-            message="",
-        )
-        return execute(
-            plan=plan,
-            deck_spec=deck_spec,
-            journal=journal,
-            backend=info.backend,
-            speed=run_speed,
-            quiet=quiet,
-            faults=faults or FaultPlan(),
-            resume=True,
-            clock_start=clock_start,
-            notify=notify,
-        )
-    finally:
-        journal.close()
+    try:
+        deck_spec = load_deck(info.deck_path)
+    except DeckLayoutError as exc:
+        raise UsageError(f"the run's deck layout cannot be read: {exc}") from None
+    plan = Plan.from_json(info.plan_json)
+    check_faults(faults, plan)
+    run_speed = speed if speed is not None else info.speed
+    clock_start = info.clock_t
+    notify(f"journal: {path}")
+    completed, in_flight, _ = journal.op_status()
+    notify(
+        f"resuming {os.path.basename(info.protocol_path)} on '{info.backend}' at {clock_start:.1f} s of plan time: {len(completed)} of {len(plan.operations)} operations done"
+        + (f", {len(in_flight)} in flight" if in_flight else "")
+    )
+    journal.event(
+        None,
+        "run_resumed",
+        clock_start,
+        {
+            "speed": run_speed,
+            "pid": os.getpid(),
+            "completed": len(completed),
+            "in_flight": in_flight,
+        },
+        status="running",
+        message="",
+    )
+    options = RunOptions(
+        backend=info.backend,
+        speed=run_speed,
+        quiet=quiet,
+        faults=faults or FaultPlan(),
+        resume=True,
+        clock_start=clock_start,
+        notify=notify,
+    )
+    with Run(plan, deck_spec, journal, options) as run:
+        return run.execute()
 
 
 def journal_state(path: str) -> Any:
@@ -654,10 +833,8 @@ def journal_state(path: str) -> Any:
         journal = Journal.open(path)
     except JournalError as exc:
         raise UsageError(str(exc)) from None
-    try:
+    with journal:
         return journal.state()
-    finally:
-        journal.conn.close()
 
 
 def format_state(state: Any) -> str:

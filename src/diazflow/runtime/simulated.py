@@ -10,8 +10,9 @@
   ``RecordingLiquidHandlerBackend``) that reports every action to the executor (the device's own
   record, persisted in the journal) and can fail a tip pick-up or lose its connection.
 * :class:`SimulatedPowderDispenserBackend` — records mg per well and reports the dose as dispensed.
-* :func:`gate_backend` — the same reporting, muting and fault injection wrapped around any other PLR
-  liquid-handling or powder backend instance (STAR/OT-2 chatterboxes, real hardware backends).
+* :class:`GatedLiquidHandlerBackend` / :class:`GatedPowderDispenserBackend` — the same reporting,
+  muting and fault injection, wrapped around any other PLR liquid-handling or powder backend
+  (STAR/OT-2 chatterboxes, real hardware backends).
 
 Every device action goes through an :class:`ActionContext` shared with the executor: it numbers the
 actions of the current operation, says whether an action is *live* (sent to the device) or
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -305,13 +306,8 @@ class SimulatedLiquidHandlerBackend(RecordingLiquidHandlerBackend):
         if not live:
             return
         self.link.check()
-        if kind == "pick_up_tips" and self.ctx.faults.at("tip_not_picked_up"):
-            spots = _span([self.ctx.label_of(op.resource) for op in ops])
-            raise TipPickupFault(
-                f"{self.name}: tip not picked up on channel(s) {_channels(use_channels)} from {spots} (injected fault)",
-                device=self.name,
-                injected=True,
-            )
+        if kind == "pick_up_tips":
+            _maybe_tip_fault(self.name, self.ctx, ops, use_channels)
         await parent(ops, use_channels)
         self.ctx.report(k, self.name, kind, _lh_report(kind, ops, use_channels, self.ctx.label_of))
 
@@ -326,6 +322,17 @@ class SimulatedLiquidHandlerBackend(RecordingLiquidHandlerBackend):
 
     async def dispense(self, ops, use_channels, **backend_kwargs):
         await self._act("dispense", ops, use_channels, super().dispense)
+
+
+def _maybe_tip_fault(name: str, ctx: ActionContext, ops: Any, use_channels: Any) -> None:
+    """An injected ``tip_not_picked_up`` fault of this operation fires here."""
+    if ctx.faults.at("tip_not_picked_up"):
+        spots = _span([ctx.label_of(op.resource) for op in ops])
+        raise TipPickupFault(
+            f"{name}: tip not picked up on channel(s) {_channels(use_channels)} from {spots} (injected fault)",
+            device=name,
+            injected=True,
+        )
 
 
 def _span(labels: list[str]) -> str:
@@ -387,93 +394,122 @@ class SimulatedPowderDispenserBackend(PowderDispenserBackend):
 # --------------------------------------------------------------------------- other backends
 
 
-_LH_METHODS = ("pick_up_tips", "drop_tips", "aspirate", "dispense")
+class _Gate:
+    """Numbering, muting, fault injection and reporting of one device's actions.
 
-
-def gate_backend(
-    backend: Any,
-    name: str,
-    ctx: ActionContext,
-    *,
-    capture_stdout: bool = False,
-    record_started: bool = False,
-) -> DeviceLink:
-    """Wrap a PLR liquid-handling or powder backend *instance* so that it behaves like the simulated
-    ones towards the executor: replayed actions are not sent, live ones are reported, and injected
-    faults fire.  ``capture_stdout`` sends what a chatterbox prints to the command transcript.
+    ``capture_stdout`` sends what a chatterbox prints to the command transcript;
     ``record_started`` (hardware) reports an action before it is sent as well as after, so that a
     resumed run knows which action may have happened.
     """
-    link = DeviceLink(name, ctx)
-    methods = _LH_METHODS if hasattr(backend, "aspirate") else ("dispense",)
-    for method in methods:
-        original = getattr(backend, method)
-        setattr(
-            backend,
-            method,
-            _gated(
-                method,
-                original,
-                name,
-                ctx,
-                link,
-                capture_stdout,
-                record_started,
-                powder=method == "dispense" and not hasattr(backend, "aspirate"),
-            ),
-        )
-    return link
 
+    def __init__(self, name: str, ctx: ActionContext, capture_stdout: bool, record_started: bool):
+        self.name = name
+        self.ctx = ctx
+        self.link = DeviceLink(name, ctx)
+        self.capture_stdout = capture_stdout
+        self.record_started = record_started
 
-def _gated(kind, original, name, ctx, link, capture_stdout, record_started, powder=False):
-    async def call(ops, use_channels=None, **backend_kwargs):
-        k, live = ctx.begin()
-        if not live:
-            if powder:
-                return [DispenseResults(actual_amount=float(d.amount)) for d in ops]
-            return None
-        link.check()
-        if kind == "pick_up_tips" and ctx.faults.at("tip_not_picked_up"):
-            spots = _span([ctx.label_of(op.resource) for op in ops])
-            raise TipPickupFault(
-                f"{name}: tip not picked up on channel(s) {_channels(use_channels)} from {spots} (injected fault)",
-                device=name,
-                injected=True,
-            )
-        if powder:
-            data = {
-                "doses": [
-                    {"at": ctx.label_of(d.resource), "powder": d.powder.name, "mg": float(d.amount)}
-                    for d in ops
-                ]
-            }
-        else:
-            data = _lh_report(kind, ops, use_channels, ctx.label_of)
-        if record_started:
-            ctx.report(k, name, kind + ":started", data)
-        if capture_stdout and ctx.transcript is not None:
-            buffer = io.StringIO()
-            with contextlib.redirect_stdout(buffer):
-                result = await (
-                    original(ops, **backend_kwargs)
-                    if powder
-                    else original(ops=ops, use_channels=use_channels, **backend_kwargs)
-                )
-            if buffer.getvalue():
-                ctx.transcript(buffer.getvalue().rstrip("\n"))
-        else:
-            result = await (
-                original(ops, **backend_kwargs)
-                if powder
-                else original(ops=ops, use_channels=use_channels, **backend_kwargs)
-            )
-        if powder and result:
-            for row, res in zip(data["doses"], result, strict=False):
-                if isinstance(res, dict) and "actual_amount" in res:
-                    row["mg"] = float(res["actual_amount"])
-        ctx.report(k, name, kind, data)
+    async def send(self, call: Awaitable[Any]) -> Any:
+        if not (self.capture_stdout and self.ctx.transcript is not None):
+            return await call
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            result = await call
+        if buffer.getvalue():
+            self.ctx.transcript(buffer.getvalue().rstrip("\n"))
         return result
 
-    call.__name__ = kind
-    call.__wrapped__ = original  # PLR's _check_args inspects the backend method's signature
-    return call
+
+class GatedLiquidHandlerBackend:
+    """Any PLR liquid-handling backend (the STAR and OT-2 chatterboxes, real robots), made to behave
+    like :class:`SimulatedLiquidHandlerBackend` towards the executor: replayed actions are not sent,
+    live ones are reported, injected faults fire.
+
+    A wrapper rather than a subclass: the wrapped class comes from the deck layout.  Every other
+    attribute is the wrapped backend's.  The gated methods take ``**backend_kwargs``, so PLR's
+    frontend passes its keyword arguments through unfiltered and the wrapped method checks them.
+    """
+
+    def __init__(
+        self,
+        wrapped: Any,
+        name: str,
+        ctx: ActionContext,
+        *,
+        capture_stdout: bool = False,
+        record_started: bool = False,
+    ):
+        self.wrapped = wrapped
+        self.gate = _Gate(name, ctx, capture_stdout, record_started)
+
+    def __getattr__(self, attribute: str) -> Any:
+        # only reached for what the wrapper itself does not define
+        return getattr(self.wrapped, attribute)
+
+    async def _act(
+        self, kind: str, method: Callable[..., Awaitable[Any]], ops: Any, use_channels: Any, kwargs
+    ) -> Any:
+        gate = self.gate
+        k, live = gate.ctx.begin()
+        if not live:
+            return None
+        gate.link.check()
+        if kind == "pick_up_tips":
+            _maybe_tip_fault(gate.name, gate.ctx, ops, use_channels)
+        data = _lh_report(kind, ops, use_channels, gate.ctx.label_of)
+        if gate.record_started:
+            gate.ctx.report(k, gate.name, kind + ":started", data)
+        result = await gate.send(method(ops=ops, use_channels=use_channels, **kwargs))
+        gate.ctx.report(k, gate.name, kind, data)
+        return result
+
+    async def pick_up_tips(self, ops, use_channels, **backend_kwargs):
+        return await self._act(
+            "pick_up_tips", self.wrapped.pick_up_tips, ops, use_channels, backend_kwargs
+        )
+
+    async def drop_tips(self, ops, use_channels, **backend_kwargs):
+        return await self._act(
+            "drop_tips", self.wrapped.drop_tips, ops, use_channels, backend_kwargs
+        )
+
+    async def aspirate(self, ops, use_channels, **backend_kwargs):
+        return await self._act("aspirate", self.wrapped.aspirate, ops, use_channels, backend_kwargs)
+
+    async def dispense(self, ops, use_channels, **backend_kwargs):
+        return await self._act("dispense", self.wrapped.dispense, ops, use_channels, backend_kwargs)
+
+
+class GatedPowderDispenserBackend:
+    """A PLR powder-dispenser backend other than the simulated one (the deck layout's), gated like
+    :class:`GatedLiquidHandlerBackend`; the doses reported are what the device says it dispensed."""
+
+    def __init__(
+        self, wrapped: Any, name: str, ctx: ActionContext, *, record_started: bool = False
+    ):
+        self.wrapped = wrapped
+        self.gate = _Gate(name, ctx, capture_stdout=False, record_started=record_started)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.wrapped, attribute)
+
+    async def dispense(
+        self, dispense_parameters: list[PowderDispense], **backend_kwargs
+    ) -> list[DispenseResults]:
+        gate = self.gate
+        k, live = gate.ctx.begin()
+        if not live:
+            return [DispenseResults(actual_amount=float(d.amount)) for d in dispense_parameters]
+        gate.link.check()
+        doses = [
+            {"at": gate.ctx.label_of(d.resource), "powder": d.powder.name, "mg": float(d.amount)}
+            for d in dispense_parameters
+        ]
+        if gate.record_started:
+            gate.ctx.report(k, gate.name, "dispense_powder:started", {"doses": doses})
+        results = await gate.send(self.wrapped.dispense(dispense_parameters, **backend_kwargs))
+        for dose, result in zip(doses, results or (), strict=False):
+            if isinstance(result, dict) and "actual_amount" in result:
+                dose["mg"] = float(result["actual_amount"])
+        gate.ctx.report(k, gate.name, "dispense_powder", {"doses": doses})
+        return results
