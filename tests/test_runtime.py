@@ -160,7 +160,7 @@ def test_scaled_and_real_clocks_follow_the_wall_clock():
         ScaledClock(0)
 
 
-def test_a_day_long_plan_simulates_in_well_under_a_second(tmp_path):
+def test_a_day_long_plan_simulates_without_waiting_for_it(tmp_path):
     from diazflow.pipeline import check
 
     protocol = tmp_path / "day.yaml"
@@ -171,7 +171,9 @@ def test_a_day_long_plan_simulates_in_well_under_a_second(tmp_path):
     assert result.plan is not None and result.plan.makespan_s > 24 * 3600
     outcome, _ = run_in_process(result, tmp_path)
     assert outcome.exit_code == 0, outcome.message
-    assert outcome.timings["execute_s"] < 1.0
+    # the virtual clock never sleeps: a day of plan takes seconds at most even on a loaded
+    # machine (how fast exactly is bench/bench_run.py's to measure)
+    assert outcome.timings["execute_s"] < 60.0
     assert state_of(Path(outcome.journal_path))["clock_s"] == pytest.approx(result.plan.makespan_s)
 
 

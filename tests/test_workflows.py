@@ -96,11 +96,8 @@ def test_workflow_simulates_to_completion(workflow, tmp_path, monkeypatch):
     journal_path = tmp_path / "run.sqlite"
     outcome = run_plan(result, journal_path=str(journal_path), quiet=True, notify=lambda _m: None)
     assert outcome.exit_code == 0, outcome.message
-    journal = Journal.open(str(journal_path))
-    try:
+    with Journal.open(str(journal_path)) as journal:
         state = journal.state()
-    finally:
-        journal.conn.close()
     assert state.status == "complete" and not state.in_flight
     assert len(state.completed) == len(result.plan.operations)
     for well, plan_well in result.plan.wells.items():
