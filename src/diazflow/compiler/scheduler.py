@@ -15,6 +15,7 @@ addition and discarded afterwards; nothing that has been in one stock goes into 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from diazflow.chemistry.resolve import Addition, ResolvedChemistry
@@ -119,7 +120,7 @@ class _Spread:
     rid: str
     wells: list[Well]
     volume: dict[Well, float]
-    source: dict[Well, SourceSpot]
+    source: Mapping[Well, SourceSpot]
     per_member: bool
     lo: float
     hi: float
@@ -172,6 +173,12 @@ class _Scheduler:
     @property
     def module(self) -> ModuleFacts | None:
         return self.deck.module_of(self.p.vessels.labware)
+
+    @property
+    def largest_tip(self) -> TipType:
+        tip = self.deck.largest_tip
+        assert tip is not None, "a deck layout declares at least one tip type (its schema says so)"
+        return tip
 
     @property
     def block_device(self) -> str:
@@ -560,7 +567,7 @@ class _Scheduler:
         rid: str,
         wells: list[Well],
         volume: dict[Well, float],
-        source: dict[Well, SourceSpot],
+        source: Mapping[Well, SourceSpot],
         per_member: bool,
     ) -> float:
         vols = [volume[w] for w in wells]
@@ -596,7 +603,7 @@ class _Scheduler:
     def spread_round_s(self, spread: _Spread, available: list[TipType], n: int) -> float:
         """How long one round of aliquot ``1/n`` over the whole plate takes."""
         fitting = _tips_taking(available or self.deck.tips, spread.vmin / n, spread.vmax / n)
-        tip = fitting[0] if fitting else self.deck.largest_tip
+        tip = fitting[0] if fitting else self.largest_tip
         part = [spread.vmax / n]
         cycle = self.t_aspirate(part, tip) + self.t_dispense(part, tip)
         if spread.per_member:
@@ -1132,6 +1139,16 @@ def _range_hint(module: ModuleFacts, target: float) -> str:
 # --------------------------------------------------------------------------- assembling the plan
 
 
+@dataclass
+class _Total:
+    """One reagent's amounts in one well, summed over the plan."""
+
+    substance: str
+    umol: float | None = None
+    ul: float = 0.0
+    mg: float | None = None
+
+
 def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
     out: dict[str, WellPlan] = {}
     # each well's reaction starts when its last reagent (not the quench) is in
@@ -1144,30 +1161,28 @@ def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
             for name in op.wells:
                 if last_add.get(name, -1.0) < op.end:
                     last_add[name] = op.end
-    per_well: dict[Well, dict[str, dict[str, float | str | None]]] = {}
+    per_well: dict[Well, dict[str, _Total]] = {}
     last_stage_start = s.chem.stages[-1].first_step  # a stage starts from emptied wells
     in_last_stage: dict[Well, float] = {}
     for a in s.chem.additions:
-        entry = per_well.setdefault(a.well, {}).setdefault(
-            a.reagent, {"umol": None, "uL": 0.0, "mg": None, "substance": a.substance}
-        )
+        total = per_well.setdefault(a.well, {}).setdefault(a.reagent, _Total(a.substance))
         if a.umol is not None:
-            entry["umol"] = (entry["umol"] or 0.0) + a.umol
+            total.umol = (total.umol or 0.0) + a.umol
         # each step's dispenses add up to that step's amount rounded to 1 nL (see _aliquot), so
         # the plan sums rounded per-step amounts: plan, dispenses and the simulated deck agree
-        entry["uL"] = float(entry["uL"] or 0.0) + r3(a.ul)
+        total.ul += r3(a.ul)
         if a.step >= last_stage_start:
             in_last_stage[a.well] = in_last_stage.get(a.well, 0.0) + r3(a.ul)
         if a.mg is not None:
-            entry["mg"] = (entry["mg"] or 0.0) + a.mg
+            total.mg = (total.mg or 0.0) + a.mg
     for well in s.chem.wells:
         reagents = {}
         for rid, e in sorted(per_well.get(well, {}).items()):
             reagents[rid] = WellAmount(
-                umol=r3(e["umol"]) if e["umol"] is not None else None,
-                uL=r3(e["uL"]) if e["uL"] else None,
-                mg=r3(e["mg"]) if e["mg"] is not None else None,
-                substance=e["substance"],
+                umol=r3(e.umol) if e.umol is not None else None,
+                uL=r3(e.ul) if e.ul else None,
+                mg=r3(e.mg) if e.mg is not None else None,
+                substance=e.substance,
             )
         reaction_time = None
         if well.name in last_add:

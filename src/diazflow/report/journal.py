@@ -124,11 +124,9 @@ def _view(j, path: str) -> JournalView:
                 op_id, "failed", rec.started if rec else None, clock_t, data or None, message
             )
     records = {k: v for k, v in records.items() if v.status != "pending"}
-    status = (
-        state.status
-        if state.status in ("complete", "interrupted", "failed", "running")
-        else "interrupted"
-    )
+    status: RunStatus = "interrupted"
+    if state.status in ("complete", "interrupted", "failed", "running"):
+        status = state.status
     # plan time runs on a virtual clock in simulation: wall-clock times only for hardware runs
     started_at = (
         datetime.fromtimestamp(info.created, tz=timezone.utc).astimezone()

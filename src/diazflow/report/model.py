@@ -364,8 +364,8 @@ class Report:
                 aliquots[op.step] = max(aliquots.get(op.step, 0), of)
         out = {}
         for s in self.plan.steps:
-            op = first.get(s.step)
-            what = s.kind + (_what_op_does(op) if op is not None else "")
+            first_op = first.get(s.step)
+            what = s.kind + (_what_op_does(first_op) if first_op is not None else "")
             if s.step in aliquots:
                 what += f" ({aliquots[s.step]} aliquots)"
             if s.detail:
@@ -882,9 +882,9 @@ class Report:
             for op in self.plan.operations:
                 aliquot, of = aliquots_of(op)
                 if aliquot == 1 and of and of > 1:
-                    span = first_round.setdefault(op.step, [op.t, op.end])
-                    span[0] = min(span[0], op.t)
-                    span[1] = max(span[1], op.end)
+                    round_span = first_round.setdefault(op.step, [op.t, op.end])
+                    round_span[0] = min(round_span[0], op.t)
+                    round_span[1] = max(round_span[1], op.end)
             labels = self.step_labels()
             rounds = [
                 {

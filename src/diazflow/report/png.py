@@ -10,6 +10,7 @@ import os
 from collections import defaultdict
 from typing import Any
 
+from diazflow.compiler.plan import Plan
 from diazflow.report.model import (
     OP_COLORS,
     OPERATOR,
@@ -80,13 +81,20 @@ def write_pngs(report: Report, directory: str) -> list[str]:
     return out
 
 
+def _plan_of(report: Report) -> Plan:
+    if report.plan is None:
+        raise ValueError("the report has no plan to draw (the protocol does not compile)")
+    return report.plan
+
+
 def timeline_png(report: Report, path: str, plt=None) -> str:
+    plan = _plan_of(report)
     plt = plt or _plt()
     from matplotlib.patches import Patch
 
     lanes = report.lanes()
     index = {lane.id: i for i, lane in enumerate(lanes)}
-    scale, unit = _time_unit(report.plan.makespan_s)
+    scale, unit = _time_unit(plan.makespan_s)
     series = report.temperature_series()
     journal = report.journal
     fig_h = 1.6 + 0.32 * len(lanes) + (1.9 if series else 0)
@@ -121,15 +129,15 @@ def timeline_png(report: Report, path: str, plt=None) -> str:
             zorder=3,
             clip_on=False,
         )
-    for s in report.plan.steps:
+    for s in plan.steps:
         ax.axvline(s.start / scale, color="#b9c6d6", linewidth=0.6, linestyle="--", zorder=0)
     ax.set_yticks(range(len(lanes)))
     ax.set_yticklabels([lane.label for lane in lanes], fontsize=8)
     ax.set_ylim(len(lanes) - 0.5, -0.5)
-    ax.set_xlim(0, max(report.plan.makespan_s, 1) / scale * 1.01)
+    ax.set_xlim(0, max(plan.makespan_s, 1) / scale * 1.01)
     ax.grid(axis="x", color="#eeeeee")
     ax.set_title(
-        f"{report.title} — timeline (makespan {report.plan.makespan_s / scale:.2f} {unit})",
+        f"{report.title} — timeline (makespan {plan.makespan_s / scale:.2f} {unit})",
         fontsize=10,
         loc="left",
         pad=24,
@@ -157,7 +165,7 @@ def timeline_png(report: Report, path: str, plt=None) -> str:
     )
     if axt is not None:
         plt.setp(ax.get_xticklabels(), visible=False)
-        _plot_temperatures(axt, series, report.plan.makespan_s, scale, unit)
+        _plot_temperatures(axt, series, plan.makespan_s, scale, unit)
     else:
         ax.set_xlabel(f"time from start / {unit}", fontsize=8)
     ax.tick_params(labelsize=8)
@@ -208,7 +216,8 @@ def _plot_temperatures(
         ys = [p[1] for p in s["block"]]
         axt.plot(xs, ys, color=_color(i + 2), linewidth=1.8, label=f"{device} (block)")
         if s["setpoint"]:
-            sx, sy = [], []
+            sx: list[float] = []
+            sy: list[float] = []
             for t, c in s["setpoint"]:
                 if sx:
                     sx.append(t / scale)
@@ -251,7 +260,7 @@ def platemap_png(report: Report, path: str, plt=None) -> str:
     plt = plt or _plt()
     from matplotlib.patches import Circle, Patch
 
-    plan = report.plan
+    plan = _plan_of(report)
     rows, cols = report.plate_rows, report.plate_cols
     status = report.well_status()
     # colour by run status for a journal, else by library member (the reagent that varies most)

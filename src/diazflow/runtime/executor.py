@@ -338,7 +338,7 @@ class Executor:
         self.clock = replay_clock
         try:
             for _seq, op_id, event, clock_t, data in j.events():
-                if event == "op_started":
+                if event == "op_started" and op_id is not None:
                     started_at[op_id] = clock_t
                 elif (
                     event in ("op_completed", "op_resolved")
@@ -477,7 +477,7 @@ class Executor:
             simulated = isinstance(backend, SimulatedTemperatureControllerBackend)
             if state.target is not None:
                 if (
-                    not simulated
+                    not isinstance(backend, SimulatedTemperatureControllerBackend)
                     or backend.target_c is None
                     or abs(backend.target_c - self._setpoint(name, state)) > 1e-9
                 ):
