@@ -162,12 +162,6 @@ Operation = Annotated[
 ]
 """Any one operation; ``match`` on its type to read the fields of its kind."""
 
-LiquidHandling = (PickUpTips, DropTips, Aspirate, Dispense, Sample)
-"""The kinds the liquid handler's channels carry out (``isinstance`` narrows to them)."""
-
-Additions = (Dispense, DispensePowder)
-"""The kinds that put a reagent into reaction wells."""
-
 
 class WellAmount(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
