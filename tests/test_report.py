@@ -20,11 +20,17 @@ from pathlib import Path
 
 import pytest
 
-from diazflow.compiler.plan import Plan
+from diazflow.compiler.plan import Aspirate, Dispense, DispensePowder, Operation, Plan
 from diazflow.pipeline import check
 from diazflow.report import load_journal, render_html, report_for, report_from_journal
 from diazflow.report.model import parse_start
 from helpers import ACOH_NEAT, NAHCO3_FLOW, REPO, method_a_protocol, write_protocol
+
+
+def _aliquot(op: Operation) -> int | None:
+    """Which aliquot of a dropwise or portionwise addition an operation is (None: not one)."""
+    return op.aliquot if isinstance(op, (Aspirate, Dispense, DispensePowder)) else None
+
 
 DIAZFLOW = [sys.executable, "-c", "from diazflow.cli import main; main()"]
 
@@ -461,7 +467,9 @@ def test_timeline_zooms_to_one_dropwise_round(cli_report, workdir, dropwise_plan
     }
     assert in_round <= drawn
     assert any(
-        op.aliquot == 1 and op.op == "dispense" for op in dropwise_plan.operations if op.id in drawn
+        isinstance(op, Dispense) and op.aliquot == 1
+        for op in dropwise_plan.operations
+        if op.id in drawn
     )
     # zoomed out, the same operations are aggregated into blocks
     assert (
@@ -564,7 +572,7 @@ def test_ten_thousand_operations_stay_responsive(workdir):
 @pytest.fixture(scope="module")
 def journals(workdir, dropwise_plan) -> dict[str, Path]:
     n = len(dropwise_plan.operations)
-    first_dropwise = min(op.id for op in dropwise_plan.operations if op.aliquot == 1)
+    first_dropwise = min(op.id for op in dropwise_plan.operations if _aliquot(op) == 1)
     fail = next(
         op
         for op in sorted(dropwise_plan.operations, key=lambda o: (o.t, o.id))
@@ -668,7 +676,7 @@ def test_journal_png(journals, tmp_path):
 def test_real_run_with_a_fault_end_to_end(workdir, dropwise, dropwise_plan):
     """``diazflow run`` (simulated devices, a tip pick-up that fails), then ``diazflow report``."""
     ordered = sorted(dropwise_plan.operations, key=lambda o: (o.t, o.id))
-    first_round = min(op.t for op in ordered if op.aliquot == 1)
+    first_round = min(op.t for op in ordered if _aliquot(op) == 1)
     fault = next(op for op in ordered if op.op == "pick_up_tips" and op.t > first_round + 600)
     journal = workdir / "real-run.journal"
     run = run_cli(

@@ -8,26 +8,11 @@ byte-for-byte deterministic (fixed key order, floats rounded to milliseconds / n
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 PLAN_VERSION = 1
-
-OpKind = Literal[
-    "pick_up_tips",
-    "drop_tips",
-    "aspirate",
-    "dispense",
-    "dispense_powder",
-    "set_temperature",
-    "wait_temperature",
-    "shake",
-    "stop_shaking",
-    "wait",
-    "prompt",
-    "sample",
-]
 
 
 def r3(x: float) -> float:
@@ -35,7 +20,16 @@ def r3(x: float) -> float:
     return round(float(x), 3) + 0.0
 
 
-class Operation(BaseModel):
+# --------------------------------------------------------------------------- operations
+#
+# One model per kind of operation, told apart by ``op`` (Opentrons' ``Command`` union).  The field
+# order is the plan's JSON key order, the same for every kind: the common fields, then the kind's
+# own in the order reagent, substances, channels, wells, volumes_uL, mg, tips, tip_type,
+# return_tips, celsius, ramp_s, rpm, message, into, aliquot, aliquots, manual.  Optional fields are
+# left out of the JSON when None.
+
+
+class OperationBase(BaseModel):
     """One thing one device does, from ``t`` for ``duration`` seconds."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -44,44 +38,129 @@ class Operation(BaseModel):
     t: float
     duration: float
     device: str
-    op: OpKind
+    op: str  # each kind narrows it to its own literal: the union's discriminator
     step: int = Field(description="index of the protocol step (0-based)")
     line: int = Field(description="line of the step in the protocol file")
-    reagent: str | None = None
-    substances: list[str] | None = Field(
-        None, description="what each channel carries (library members)"
-    )
-    channels: list[int] | None = None
-    wells: list[str] | None = Field(
-        None, description="reaction wells, or LABWARE:WELL for other labware"
-    )
-    volumes_uL: list[float] | None = None
-    mg: list[float] | None = None
-    tips: list[str] | None = Field(None, description="tip spots, RACK:WELL")
-    tip_type: str | None = None
-    return_tips: bool | None = Field(
-        None,
-        description="drop_tips puts the tips back in their spots for reuse by the same reagent",
-    )
-    celsius: float | None = None
-    ramp_s: float | None = Field(
-        None, description="set_temperature: a controlled ramp over this time"
-    )
-    rpm: float | None = None
-    message: str | None = None
-    into: str | None = None
-    aliquot: int | None = Field(
-        None, description="dropwise/portionwise: which aliquot (1-based) of how many"
-    )
-    aliquots: int | None = None
-    target_ph: str | None = None
-    manual: bool | None = Field(
-        None, description="dispense_powder done by the operator (weighed in by hand)"
-    )
 
     @property
     def end(self) -> float:
         return self.t + self.duration
+
+
+class PickUpTips(OperationBase):
+    op: Literal["pick_up_tips"] = "pick_up_tips"
+    channels: list[int]
+    tips: list[str] = Field(description="tip spots, RACK:WELL")
+    tip_type: str
+
+
+class DropTips(OperationBase):
+    op: Literal["drop_tips"] = "drop_tips"
+    channels: list[int]
+    tips: list[str] = Field(description="tip spots, RACK:WELL")
+    return_tips: bool | None = Field(
+        None, description="put the tips back in their spots for reuse by the same reagent"
+    )
+
+
+class Aspirate(OperationBase):
+    op: Literal["aspirate"] = "aspirate"
+    reagent: str
+    channels: list[int]
+    wells: list[str] = Field(description="source positions, LABWARE:WELL")
+    volumes_uL: list[float]
+    aliquot: int | None = Field(
+        None, description="dropwise/portionwise: which aliquot (1-based) of how many"
+    )
+    aliquots: int | None = None
+
+
+class Dispense(OperationBase):
+    op: Literal["dispense"] = "dispense"
+    reagent: str
+    substances: list[str] = Field(description="what each channel carries (library members)")
+    channels: list[int]
+    wells: list[str] = Field(description="reaction wells")
+    volumes_uL: list[float]
+    aliquot: int | None = Field(
+        None, description="dropwise/portionwise: which aliquot (1-based) of how many"
+    )
+    aliquots: int | None = None
+
+
+class DispensePowder(OperationBase):
+    op: Literal["dispense_powder"] = "dispense_powder"
+    reagent: str
+    substances: list[str]
+    wells: list[str] = Field(description="reaction wells")
+    mg: list[float]
+    message: str | None = Field(None, description="what the operator weighs in (manual)")
+    aliquot: int | None = Field(
+        None, description="portionwise: which portion (1-based) of how many"
+    )
+    aliquots: int | None = None
+    manual: bool | None = Field(None, description="done by the operator (weighed in by hand)")
+
+
+class SetTemperature(OperationBase):
+    op: Literal["set_temperature"] = "set_temperature"
+    celsius: float
+    ramp_s: float | None = Field(None, description="a controlled ramp over this time")
+
+
+class WaitTemperature(OperationBase):
+    op: Literal["wait_temperature"] = "wait_temperature"
+    celsius: float
+
+
+class Shake(OperationBase):
+    op: Literal["shake"] = "shake"
+    rpm: float | None = None
+
+
+class StopShaking(OperationBase):
+    op: Literal["stop_shaking"] = "stop_shaking"
+
+
+class Wait(OperationBase):
+    op: Literal["wait"] = "wait"
+
+
+class Prompt(OperationBase):
+    op: Literal["prompt"] = "prompt"
+    message: str
+
+
+class Sample(OperationBase):
+    op: Literal["sample"] = "sample"
+    channels: list[int]
+    wells: list[str] = Field(description="reaction wells sampled")
+    volumes_uL: list[float]
+    message: str = Field(description="the sample positions, LABWARE:WELL, comma-separated")
+    into: str = Field(description="the labware the samples go into")
+
+    @property
+    def targets(self) -> list[str]:
+        """The sample positions, one per channel."""
+        return [x.strip() for x in self.message.split(",") if x.strip()]
+
+
+Operation = Annotated[
+    PickUpTips
+    | DropTips
+    | Aspirate
+    | Dispense
+    | DispensePowder
+    | SetTemperature
+    | WaitTemperature
+    | Shake
+    | StopShaking
+    | Wait
+    | Prompt
+    | Sample,
+    Field(discriminator="op"),
+]
+"""Any one operation; ``match`` on its type to read the fields of its kind."""
 
 
 class WellAmount(BaseModel):

@@ -15,13 +15,33 @@ addition and discarded afterwards; nothing that has been in one stock goes into 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from diazflow.chemistry.resolve import Addition, ResolvedChemistry
 from diazflow.compiler.facts import DeckFacts, ModuleFacts, TipType
 from diazflow.compiler.placement import Placement, SourceSpot
-from diazflow.compiler.plan import Operation, Plan, StepSummary, StockPlan, WellAmount, WellPlan, r3
+from diazflow.compiler.plan import (
+    Aspirate,
+    Dispense,
+    DispensePowder,
+    DropTips,
+    Operation,
+    PickUpTips,
+    Plan,
+    Prompt,
+    Sample,
+    SetTemperature,
+    Shake,
+    StepSummary,
+    StockPlan,
+    StopShaking,
+    Wait,
+    WaitTemperature,
+    WellAmount,
+    WellPlan,
+    r3,
+)
 from diazflow.diagnostics import Diagnostic, Severity
 from diazflow.language import models as m
 from diazflow.language.loader import LoadedProtocol
@@ -83,6 +103,42 @@ class _Tips:
         return {name: n for name, n in sorted(self.next_index.items()) if n}
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    """How a reagent goes in: at once, dropwise over a window, or in portions; and the temperature
+    the vessel must stay below meanwhile.  Each step kind says which of these it allows."""
+
+    dropwise: Quantity | QuantityRange | None = None
+    portionwise: m.PortionwiseSpec | None = None
+    keep_below: Quantity | None = None
+
+
+@dataclass(frozen=True)
+class _Spread:
+    """A dropwise or portionwise addition of one reagent: what goes where, over which window."""
+
+    rid: str
+    wells: list[Well]
+    volume: dict[Well, float]
+    source: Mapping[Well, SourceSpot]
+    per_member: bool
+    lo: float
+    hi: float
+    portions: int | None  # portionwise: fixed; dropwise: as many as the window allows
+
+    @property
+    def vmin(self) -> float:
+        return min(self.volume.values())
+
+    @property
+    def vmax(self) -> float:
+        return max(self.volume.values())
+
+
+UNNUMBERED = -1
+"""The id of an operation until the finished schedule numbers them in time order."""
+
+
 @dataclass
 class _Scheduler:
     loaded: LoadedProtocol
@@ -90,16 +146,19 @@ class _Scheduler:
     deck: DeckFacts
     placement: Placement
     diags: list[Diagnostic] = field(default_factory=list)
-    ops: list[dict[str, Any]] = field(default_factory=list)
+    ops: list[Operation] = field(default_factory=list)
     now: float = 0.0
     temperature: float = 22.0
-    tips: _Tips | None = None
+    tips: _Tips = field(init=False)
     steps: list[StepSummary] = field(default_factory=list)
     last_addition_end: dict[Well, float] = field(default_factory=dict)
     quench_start: dict[Well, float] = field(default_factory=dict)
     sampled_ul: dict[Well, float] = field(default_factory=dict)
     sample_wells_used: int = 0
     warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.tips = _Tips(self.deck)
 
     # ------------------------------------------------------------------ basics
 
@@ -112,12 +171,14 @@ class _Scheduler:
         return self.p.settings.duration_policy
 
     @property
-    def vessel(self):
-        return self.deck.labware.get(self.p.vessels.labware)
-
-    @property
     def module(self) -> ModuleFacts | None:
         return self.deck.module_of(self.p.vessels.labware)
+
+    @property
+    def largest_tip(self) -> TipType:
+        tip = self.deck.largest_tip
+        assert tip is not None, "a deck layout declares at least one tip type (its schema says so)"
+        return tip
 
     @property
     def block_device(self) -> str:
@@ -138,21 +199,13 @@ class _Scheduler:
             )
         )
 
-    def emit(
-        self, t: float, duration: float, device: str, op: str, step: int, **params: Any
-    ) -> float:
-        self.ops.append(
-            {
-                "t": t,
-                "duration": duration,
-                "device": device,
-                "op": op,
-                "step": step,
-                "line": self.loaded.step_line(step),
-                **{k: v for k, v in params.items() if v is not None},
-            }
-        )
-        return t + duration
+    def line(self, step: int) -> int:
+        return self.loaded.step_line(step)
+
+    def emit(self, op: Operation) -> float:
+        """Add an operation to the schedule; returns when it ends."""
+        self.ops.append(op)
+        return op.end
 
     # ------------------------------------------------------------------ liquid handling timings
 
@@ -183,15 +236,101 @@ class _Scheduler:
                 out.append(ws[i : i + channels])
         return out
 
+    # ------------------------------------------------------------------ liquid handler operations
+
+    def pick_up(
+        self, t: float, step: int, tip: TipType, tips: list[str], channels: list[int]
+    ) -> float:
+        return self.emit(
+            PickUpTips(
+                id=UNNUMBERED,
+                t=t,
+                duration=self.t_pick(),
+                device=LIQUID_HANDLER,
+                step=step,
+                line=self.line(step),
+                channels=channels,
+                tips=tips,
+                tip_type=tip.name,
+            )
+        )
+
+    def drop(
+        self,
+        t: float,
+        step: int,
+        tips: list[str],
+        channels: list[int],
+        return_tips: bool | None = None,
+    ) -> float:
+        return self.emit(
+            DropTips(
+                id=UNNUMBERED,
+                t=t,
+                duration=self.t_drop(),
+                device=LIQUID_HANDLER,
+                step=step,
+                line=self.line(step),
+                channels=channels,
+                tips=tips,
+                return_tips=return_tips,
+            )
+        )
+
+    def transfer(
+        self,
+        t: float,
+        step: int,
+        rid: str,
+        tip: TipType,
+        group: list[Well],
+        sources: list[str],
+        part: list[float],
+        aliquot: int | None = None,
+        aliquots: int | None = None,
+    ) -> float:
+        """Aspirate ``part`` from the sources and dispense it into the wells of ``group``."""
+        channels = tip.channel_list(len(group))
+        volumes = [r3(v) for v in part]
+        t = self.emit(
+            Aspirate(
+                id=UNNUMBERED,
+                t=t,
+                duration=self.t_aspirate(part, tip),
+                device=LIQUID_HANDLER,
+                step=step,
+                line=self.line(step),
+                reagent=rid,
+                channels=channels,
+                wells=sources,
+                volumes_uL=volumes,
+                aliquot=aliquot,
+                aliquots=aliquots,
+            )
+        )
+        return self.emit(
+            Dispense(
+                id=UNNUMBERED,
+                t=t,
+                duration=self.t_dispense(part, tip),
+                device=LIQUID_HANDLER,
+                step=step,
+                line=self.line(step),
+                reagent=rid,
+                substances=self.substances(rid, group),
+                channels=channels,
+                wells=[w.name for w in group],
+                volumes_uL=volumes,
+                aliquot=aliquot,
+                aliquots=aliquots,
+            )
+        )
+
     # ------------------------------------------------------------------ temperature
 
-    def change_temperature(
-        self, step: int, target: float, over: float | None, rest: tuple = ("to",)
-    ) -> float:
+    def temperature_error(self, step: int, target: float, rest: tuple) -> bool:
+        """Report why the block cannot reach ``target``; False when it can."""
         module = self.module
-        # On an error the plan is discarded, but later steps are checked as if the block had got
-        # there, so one impossible set-point does not cascade into follow-on errors.
-        previous, self.temperature = self.temperature, target
         if module is None or not module.controls_temperature:
             self.error(
                 step,
@@ -200,7 +339,7 @@ class _Scheduler:
                 f"'{self.p.vessels.labware}' does not sit on a temperature module",
                 "place the reaction labware on a temperature module in the deck layout",
             )
-            return self.now
+            return True
         ambient = self.deck.ambient_c
         if target < ambient - module.settle_tolerance_c and not module.active_cooling:
             # checked before the range: "cannot cool" is the reason, whatever the range says
@@ -211,7 +350,7 @@ class _Scheduler:
                 f"{module.name} cannot cool below ambient ({ambient:g} °C) to {target:g} °C: it has no active cooling",
                 "use a deck with a cooling module (e.g. starlet_chem.yaml), or run the step at room temperature",
             )
-            return self.now
+            return True
         if not (module.min_c <= target <= module.max_c):
             self.error(
                 step,
@@ -220,6 +359,17 @@ class _Scheduler:
                 f"{target:g} °C is outside the range of {module.name} ({module.min_c:g} to {module.max_c:g} °C)",
                 _range_hint(module, target),
             )
+            return True
+        return False
+
+    def change_temperature(
+        self, step: int, target: float, over: float | None, rest: tuple = ("to",)
+    ) -> float:
+        module = self.module
+        # On an error the plan is discarded, but later steps are checked as if the block had got
+        # there, so one impossible set-point does not cascade into follow-on errors.
+        previous, self.temperature = self.temperature, target
+        if self.temperature_error(step, target, rest) or module is None:
             return self.now
         physical = module.ramp_seconds(previous, target)
         ramp = physical
@@ -233,18 +383,29 @@ class _Scheduler:
                     f"allow 'over: {math.ceil(physical / 60)} min' or more",
                 )
             ramp = max(over, physical)
-        tm = self.deck.timings
         t = self.emit(
-            self.now,
-            tm.set_temperature_s,
-            module.name,
-            "set_temperature",
-            step,
-            celsius=r3(target),
-            ramp_s=r3(over) if over else None,
+            SetTemperature(
+                id=UNNUMBERED,
+                t=self.now,
+                duration=self.deck.timings.set_temperature_s,
+                device=module.name,
+                step=step,
+                line=self.line(step),
+                celsius=r3(target),
+                ramp_s=r3(over) if over else None,
+            )
         )
-        t = self.emit(t, ramp, module.name, "wait_temperature", step, celsius=r3(target))
-        return t
+        return self.emit(
+            WaitTemperature(
+                id=UNNUMBERED,
+                t=t,
+                duration=ramp,
+                device=module.name,
+                step=step,
+                line=self.line(step),
+                celsius=r3(target),
+            )
+        )
 
     def shake(
         self, step: int, start: float, duration: float, rpm: float | None, rest: tuple
@@ -261,16 +422,82 @@ class _Scheduler:
             )
             return start + duration
         speed = rpm if rpm is not None else module.default_rpm
-        tm = self.deck.timings
-        t = self.emit(start, duration, module.name, "shake", step, rpm=r3(speed) if speed else None)
-        t = self.emit(t, tm.shake_stop_s, module.name, "stop_shaking", step)
-        return t
+        t = self.emit(
+            Shake(
+                id=UNNUMBERED,
+                t=start,
+                duration=duration,
+                device=module.name,
+                step=step,
+                line=self.line(step),
+                rpm=r3(speed) if speed else None,
+            )
+        )
+        return self.emit(
+            StopShaking(
+                id=UNNUMBERED,
+                t=t,
+                duration=self.deck.timings.shake_stop_s,
+                device=module.name,
+                step=step,
+                line=self.line(step),
+            )
+        )
+
+    def wait(self, step: int, duration: float, device: str) -> float:
+        return self.emit(
+            Wait(
+                id=UNNUMBERED,
+                t=self.now,
+                duration=duration,
+                device=device,
+                step=step,
+                line=self.line(step),
+            )
+        )
+
+    def prompt(self, step: int, duration: float, message: str) -> float:
+        return self.emit(
+            Prompt(
+                id=UNNUMBERED,
+                t=self.now,
+                duration=duration,
+                device=OPERATOR,
+                step=step,
+                line=self.line(step),
+                message=message,
+            )
+        )
 
     # ------------------------------------------------------------------ additions
 
-    def add_liquid(self, step: int, kind: str, params: Any, additions: list[Addition]) -> float:
+    def additions_of(self, step: int, rid: str) -> list[Addition]:
+        return [a for a in self.chem.additions_for_step(step) if a.reagent == rid]
+
+    def add_reagent(
+        self, step: int, rid: str, delivery: _Delivery, additions: list[Addition]
+    ) -> float:
+        """Put one reagent into its wells: a solid by powder or by hand, a liquid by pipette."""
+        reagent = self.chem.reagents.get(rid)
+        if reagent is not None and reagent.form == "solid":
+            return self.add_solid(step, rid, delivery, additions)
+        return self.add_liquid(step, rid, delivery, additions)
+
+    def check_keep_below(self, step: int, keep_below: Quantity) -> None:
+        tol = self.module.settle_tolerance_c if self.module else 0.0
+        if self.temperature + tol > keep_below.value:
+            self.error(
+                step,
+                ("keep_below",),
+                "DF605",
+                f"the addition must stay below {keep_below.value:g} °C but the block is at {self.temperature:g} °C (±{tol:g} °C)",
+                f"add 'cool: {{to: {max(keep_below.value - 5, -10):g} degC}}' before this step",
+            )
+
+    def add_liquid(
+        self, step: int, rid: str, delivery: _Delivery, additions: list[Addition]
+    ) -> float:
         """Pipette one reagent into its wells, at once or dropwise/portionwise."""
-        rid = params.reagent
         volume: dict[Well, float] = {}
         for a in additions:
             volume[a.well] = volume.get(a.well, 0.0) + a.ul
@@ -279,36 +506,18 @@ class _Scheduler:
             return self.now
         source = self.placement.sources.get(rid, {})
         per_member_tips = len({source.get(w) for w in wells}) > 1
-        keep_below = getattr(params, "keep_below", None)
-        if keep_below is not None:
-            tol = self.module.settle_tolerance_c if self.module else 0.0
-            if self.temperature + tol > keep_below.value:
-                self.error(
-                    step,
-                    ("keep_below",),
-                    "DF605",
-                    f"the addition must stay below {keep_below.value:g} °C but the block is at {self.temperature:g} °C (±{tol:g} °C)",
-                    f"add 'cool: {{to: {max(keep_below.value - 5, -10):g} degC}}' before this step",
-                )
-        dropwise = getattr(params, "dropwise", None)
-        portionwise = getattr(params, "portionwise", None)
-        if dropwise is None and portionwise is None:
-            return self.add_at_once(step, rid, wells, volume, source, per_member_tips, additions)
-        lo, hi = window(dropwise if dropwise is not None else portionwise.over)
-        fixed_n = portionwise.portions if portionwise is not None else None
-        return self.add_spread(
-            step,
-            rid,
-            wells,
-            volume,
-            source,
-            per_member_tips,
-            lo,
-            hi,
-            fixed_n,
-            additions,
-            ("dropwise",) if dropwise is not None else ("portionwise",),
-        )
+        if delivery.keep_below is not None:
+            self.check_keep_below(step, delivery.keep_below)
+        if delivery.dropwise is not None:
+            lo, hi = window(delivery.dropwise)
+            spread = _Spread(rid, wells, volume, source, per_member_tips, lo, hi, None)
+            return self.add_spread(step, spread, ("dropwise",))
+        if delivery.portionwise is not None:
+            lo, hi = window(delivery.portionwise.over)
+            portions = delivery.portionwise.portions
+            spread = _Spread(rid, wells, volume, source, per_member_tips, lo, hi, portions)
+            return self.add_spread(step, spread, ("portionwise",))
+        return self.add_at_once(step, rid, wells, volume, source, per_member_tips)
 
     def pick_tip(
         self, step: int, volumes: list[float], rest: tuple = ("reagent",), needed: int = 0
@@ -348,190 +557,133 @@ class _Scheduler:
             return [self.chem.members[(reagent.library, w)].name for w in wells]
         return [reagent.substance.name if reagent.substance else rid] * len(wells)
 
+    def tips_needed(self, per_member: bool, wells: list[Well]) -> int:
+        """A tip per library member, or one set of tips (a channel each) for a common reagent."""
+        return len(wells) if per_member else min(self.deck.channels, len(wells))
+
     def add_at_once(
         self,
         step: int,
         rid: str,
         wells: list[Well],
         volume: dict[Well, float],
-        source: dict[Well, SourceSpot],
+        source: Mapping[Well, SourceSpot],
         per_member: bool,
-        additions: list[Addition],
     ) -> float:
         vols = [volume[w] for w in wells]
         cap = self.deck.largest_tip.max_ul if self.deck.largest_tip else max(vols)
         tip = self.pick_tip(
             step,
             [min(min(vols), cap)] + [min(v, cap) for v in vols],
-            needed=len(wells) if per_member else min(self.deck.channels, len(wells)),
+            needed=self.tips_needed(per_member, wells),
         )
         if tip is None:
             return self.now
         t = self.now
-        groups = self.groups(wells)
         held: list[str] | None = None
-        for group in groups:
+        for group in self.groups(wells):
             channels = tip.channel_list(len(group))
             n = max(self.transfers(tip, volume[w]) for w in group)
             if per_member or held is None:
-                held = (
-                    self.tips.take(tip, len(group))
-                    if per_member
-                    else self.tips.take(tip, min(self.deck.channels, len(wells)))
+                held = self.tips.take(
+                    tip, len(group) if per_member else min(self.deck.channels, len(wells))
                 )
-                t = self.emit(
-                    t,
-                    self.t_pick(),
-                    LIQUID_HANDLER,
-                    "pick_up_tips",
-                    step,
-                    channels=tip.channel_list(len(held)),
-                    tips=held,
-                    tip_type=tip.name,
-                )
+                t = self.pick_up(t, step, tip, held, tip.channel_list(len(held)))
             for k in range(n):
                 part = [_aliquot(volume[w], n, k) for w in group]
-                srcs = [str(source[w]) for w in group]
-                t = self.emit(
-                    t,
-                    self.t_aspirate(part, tip),
-                    LIQUID_HANDLER,
-                    "aspirate",
-                    step,
-                    reagent=rid,
-                    channels=channels,
-                    wells=srcs,
-                    volumes_uL=[r3(v) for v in part],
-                )
-                t = self.emit(
-                    t,
-                    self.t_dispense(part, tip),
-                    LIQUID_HANDLER,
-                    "dispense",
-                    step,
-                    reagent=rid,
-                    substances=self.substances(rid, group),
-                    channels=channels,
-                    wells=[w.name for w in group],
-                    volumes_uL=[r3(v) for v in part],
-                )
+                t = self.transfer(t, step, rid, tip, group, [str(source[w]) for w in group], part)
             for w in group:
                 self.last_addition_end[w] = t
             if per_member:
-                t = self.emit(
-                    t,
-                    self.t_drop(),
-                    LIQUID_HANDLER,
-                    "drop_tips",
-                    step,
-                    channels=channels,
-                    tips=held,
-                )
+                t = self.drop(t, step, held, channels)
         if not per_member and held is not None:
-            t = self.emit(
-                t,
-                self.t_drop(),
-                LIQUID_HANDLER,
-                "drop_tips",
-                step,
-                channels=tip.channel_list(len(held)),
-                tips=held,
-            )
+            t = self.drop(t, step, held, tip.channel_list(len(held)))
         return t
 
-    def add_spread(
-        self,
-        step: int,
-        rid: str,
-        wells: list[Well],
-        volume: dict[Well, float],
-        source: dict[Well, SourceSpot],
-        per_member: bool,
-        lo: float,
-        hi: float,
-        fixed_n: int | None,
-        additions: list[Addition],
-        rest: tuple,
-    ) -> float:
+    def spread_round_s(self, spread: _Spread, available: list[TipType], n: int) -> float:
+        """How long one round of aliquot ``1/n`` over the whole plate takes."""
+        fitting = _tips_taking(available or self.deck.tips, spread.vmin / n, spread.vmax / n)
+        tip = fitting[0] if fitting else self.largest_tip
+        part = [spread.vmax / n]
+        cycle = self.t_aspirate(part, tip) + self.t_dispense(part, tip)
+        if spread.per_member:
+            cycle += self.t_pick() + self.t_drop()
+        return cycle * len(self.groups(spread.wells))
+
+    def spread_count(
+        self, step: int, spread: _Spread, available: list[TipType], rest: tuple
+    ) -> int | None:
+        """How many aliquots: the fixed number of portions, or as many as the window allows between
+        MIN_ and MAX_DROPWISE_ALIQUOTS (docs/compiler.md); None after reporting why none fit."""
+        smallest = available[0].min_ul if available else self.deck.smallest_min_ul
+        if spread.portions is not None:
+            n = spread.portions
+            if spread.vmin / n < smallest:
+                self.error(
+                    step,
+                    rest,
+                    "DF517",
+                    f"{n} portions of {spread.vmin:.2f} µL are {spread.vmin / n:.2f} µL each, below the smallest volume this deck's tips handle ({smallest:g} µL)",
+                    "use fewer portions or a more dilute stock",
+                )
+                return None
+            return n
+        largest = self.deck.largest_tip.max_ul if self.deck.largest_tip else spread.vmax
+        n_by_volume = (
+            int(math.floor(spread.vmin / smallest + 1e-9))
+            if smallest > 0
+            else MAX_DROPWISE_ALIQUOTS
+        )
+        if n_by_volume < 2:
+            self.error(
+                step,
+                rest,
+                "DF604",
+                f"{spread.vmin:.2f} µL per well is too little to add dropwise: an aliquot must be at least {smallest:g} µL",
+                "use a more dilute stock so the volume can be split, or drop 'dropwise'",
+            )
+            return None
+        n_needed_for_tip = math.ceil(spread.vmax / largest - 1e-9)
+        n_min = min(max(min(MIN_DROPWISE_ALIQUOTS, n_by_volume), n_needed_for_tip), n_by_volume)
+        r = self.spread_round_s(spread, available, n_min)
+        duration = max(spread.lo, n_min * r)
+        if duration > spread.hi + 1e-9:
+            self.infeasible(step, rest, len(spread.wells), n_min, r, spread.lo, spread.hi)
+            return None
+        return min(
+            n_by_volume, MAX_DROPWISE_ALIQUOTS, max(n_min, int(math.floor(duration / r + 1e-9)))
+        )
+
+    def add_spread(self, step: int, spread: _Spread, rest: tuple) -> float:
         """Dropwise / portionwise: n even aliquots per well, interleaved over the plate."""
-        groups = self.groups(wells)
-        vmin, vmax = min(volume.values()), max(volume.values())
         # The smallest tip type that still has enough tips for this step sets the smallest aliquot
         # (a parked tip per library member, or one set of tips for a common reagent).
-        needed = len(wells) if per_member else min(self.deck.channels, len(wells))
+        needed = self.tips_needed(spread.per_member, spread.wells)
         available = [
             t
             for t in sorted(self.deck.tips, key=lambda t: t.max_ul)
             if self.tips.remaining(t) >= needed
         ]
-        smallest = available[0].min_ul if available else self.deck.smallest_min_ul
-        largest = self.deck.largest_tip.max_ul if self.deck.largest_tip else vmax
-        n_by_volume = (
-            int(math.floor(vmin / smallest + 1e-9)) if smallest > 0 else MAX_DROPWISE_ALIQUOTS
-        )
-        n_needed_for_tip = math.ceil(vmax / largest - 1e-9)
-
-        def tip_for(n: int) -> TipType | None:
-            fitting = _tips_taking(available or self.deck.tips, vmin / n, vmax / n)
-            return fitting[0] if fitting else None
-
-        def round_time(n: int) -> float:
-            tip = tip_for(n) or self.deck.largest_tip
-            part = [vmax / n]
-            cycle = self.t_aspirate(part, tip) + self.t_dispense(part, tip)
-            if per_member:
-                cycle += self.t_pick() + self.t_drop()
-            return cycle * len(groups)
-
-        if fixed_n is not None:
-            n = fixed_n
-            if vmin / n < smallest:
-                self.error(
-                    step,
-                    rest,
-                    "DF517",
-                    f"{n} portions of {vmin:.2f} µL are {vmin / n:.2f} µL each, below the smallest volume this deck's tips handle ({smallest:g} µL)",
-                    "use fewer portions or a more dilute stock",
-                )
-                return self.now
-        else:
-            if n_by_volume < 2:
-                self.error(
-                    step,
-                    rest,
-                    "DF604",
-                    f"{vmin:.2f} µL per well is too little to add dropwise: an aliquot must be at least {smallest:g} µL",
-                    "use a more dilute stock so the volume can be split, or drop 'dropwise'",
-                )
-                return self.now
-            n_min = max(min(MIN_DROPWISE_ALIQUOTS, n_by_volume), n_needed_for_tip)
-            if n_min > n_by_volume:
-                n_min = n_by_volume
-            r = round_time(n_min)
-            duration = max(lo, n_min * r)
-            if duration > hi + 1e-9:
-                self.infeasible(step, rest, len(wells), n_min, r, lo, hi)
-                return self.now
-            n = min(
-                n_by_volume, MAX_DROPWISE_ALIQUOTS, max(n_min, int(math.floor(duration / r + 1e-9)))
-            )
-        r = round_time(n)
-        duration = max(lo, n * r)
-        if duration > hi + 1e-9:
-            self.infeasible(step, rest, len(wells), n, r, lo, hi)
+        n = self.spread_count(step, spread, available, rest)
+        if n is None:
             return self.now
-        # Aliquot k of every well starts at t0 + k·Δ (+ its group's place in the round); the last
-        # round ends exactly when the window does: Δ = (D − R) / (n − 1) ≥ R because D ≥ n·R.
-        interval = (duration - r) / (n - 1) if n > 1 else duration
-        part_of = {w: volume[w] / n for w in wells}
-        tip = self.pick_tip(
-            step,
-            list(part_of.values()),
-            rest,
-            needed=len(wells) if per_member else min(self.deck.channels, len(wells)),
-        )
+        r = self.spread_round_s(spread, available, n)
+        duration = max(spread.lo, n * r)
+        if duration > spread.hi + 1e-9:
+            self.infeasible(step, rest, len(spread.wells), n, r, spread.lo, spread.hi)
+            return self.now
+        tip = self.pick_tip(step, [spread.volume[w] / n for w in spread.wells], rest, needed=needed)
         if tip is None:
             return self.now
+        return self.emit_spread(step, spread, tip, n, duration, r)
+
+    def emit_spread(
+        self, step: int, spread: _Spread, tip: TipType, n: int, duration: float, round_s: float
+    ) -> float:
+        # Aliquot k of every well starts at t0 + k·Δ (+ its group's place in the round); the last
+        # round ends exactly when the window does: Δ = (D − R) / (n − 1) ≥ R because D ≥ n·R.
+        interval = (duration - round_s) / (n - 1) if n > 1 else duration
+        groups = self.groups(spread.wells)
         t0 = self.now
         parked: dict[int, list[str]] = {}
         held: list[str] | None = None
@@ -540,86 +692,25 @@ class _Scheduler:
             t = max(t0 + k * interval, end)
             for gi, group in enumerate(groups):
                 channels = tip.channel_list(len(group))
-                if per_member:
+                if spread.per_member:
                     if gi not in parked:
                         parked[gi] = self.tips.take(tip, len(group))
-                    t = self.emit(
-                        t,
-                        self.t_pick(),
-                        LIQUID_HANDLER,
-                        "pick_up_tips",
-                        step,
-                        channels=channels,
-                        tips=parked[gi],
-                        tip_type=tip.name,
-                    )
+                    t = self.pick_up(t, step, tip, parked[gi], channels)
                 elif held is None:
-                    held = self.tips.take(tip, min(self.deck.channels, len(wells)))
-                    t = self.emit(
-                        t,
-                        self.t_pick(),
-                        LIQUID_HANDLER,
-                        "pick_up_tips",
-                        step,
-                        channels=tip.channel_list(len(held)),
-                        tips=held,
-                        tip_type=tip.name,
-                    )
-                part = [_aliquot(volume[w], n, k) for w in group]
-                srcs = [str(source[w]) for w in group]
-                t = self.emit(
-                    t,
-                    self.t_aspirate(part, tip),
-                    LIQUID_HANDLER,
-                    "aspirate",
-                    step,
-                    reagent=rid,
-                    channels=channels,
-                    wells=srcs,
-                    volumes_uL=[r3(v) for v in part],
-                    aliquot=k + 1,
-                    aliquots=n,
-                )
-                t = self.emit(
-                    t,
-                    self.t_dispense(part, tip),
-                    LIQUID_HANDLER,
-                    "dispense",
-                    step,
-                    reagent=rid,
-                    substances=self.substances(rid, group),
-                    channels=channels,
-                    wells=[w.name for w in group],
-                    volumes_uL=[r3(v) for v in part],
-                    aliquot=k + 1,
-                    aliquots=n,
-                )
+                    held = self.tips.take(tip, min(self.deck.channels, len(spread.wells)))
+                    t = self.pick_up(t, step, tip, held, tip.channel_list(len(held)))
+                part = [_aliquot(spread.volume[w], n, k) for w in group]
+                sources = [str(spread.source[w]) for w in group]
+                t = self.transfer(t, step, spread.rid, tip, group, sources, part, k + 1, n)
                 for w in group:
                     self.last_addition_end[w] = t
-                if per_member:
-                    last = k == n - 1
-                    t = self.emit(
-                        t,
-                        self.t_drop(),
-                        LIQUID_HANDLER,
-                        "drop_tips",
-                        step,
-                        channels=channels,
-                        tips=parked[gi],
-                        return_tips=None if last else True,
-                    )
+                if spread.per_member:
+                    # parked between aliquots, discarded after the last
+                    t = self.drop(t, step, parked[gi], channels, None if k == n - 1 else True)
             end = t
         end = max(end, t0 + duration)  # a single-aliquot "window" still lasts the window
         if held is not None:
-            end = self.emit(
-                end,
-                self.t_drop(),
-                LIQUID_HANDLER,
-                "drop_tips",
-                step,
-                channels=tip.channel_list(len(held)),
-                tips=held,
-            )
+            end = self.drop(end, step, held, tip.channel_list(len(held)))
         return end
 
     def infeasible(
@@ -635,14 +726,13 @@ class _Scheduler:
             f"allow at least {math.ceil(need / 60)} min, use fewer wells, or a deck with more channels",
         )
 
-    def add_solid(self, step: int, params: Any, additions: list[Addition]) -> float:
-        rid = params.reagent
-        reagent = self.chem.reagents[rid]
+    def add_solid(
+        self, step: int, rid: str, delivery: _Delivery, additions: list[Addition]
+    ) -> float:
         mg = {a.well: a.mg or 0.0 for a in additions}
-        wells = sorted(mg)
-        if not wells:
+        if not mg:
             return self.now
-        if getattr(params, "dropwise", None) is not None:
+        if delivery.dropwise is not None:
             self.error(
                 step,
                 ("dropwise",),
@@ -651,24 +741,33 @@ class _Scheduler:
                 "use 'portionwise: {portions: N, over: ...}'",
             )
             return self.now
-        portionwise = getattr(params, "portionwise", None)
+        if self.chem.reagents[rid].dispense == "manual":
+            return self.add_solid_by_hand(step, rid, mg, delivery.portionwise)
+        return self.add_solid_by_dispenser(step, rid, mg, delivery.portionwise)
+
+    def add_solid_by_hand(
+        self, step: int, rid: str, mg: dict[Well, float], portionwise: m.PortionwiseSpec | None
+    ) -> float:
+        """The operator weighs the solid into every well (in portions, all at the same time)."""
+        reagent = self.chem.reagents[rid]
+        wells = sorted(mg)
         n = portionwise.portions if portionwise else 1
-        manual = reagent.dispense == "manual"
-        if manual:
-            names = self.substances(rid, wells)
-            message = (
-                f"Weigh {reagent.substance.name if reagent.substance else rid} into the wells of {self.p.vessels.labware}: "
-                + ", ".join(f"{w.name} {mg[w]:.2f} mg" for w in wells[:4])
-                + (" …" if len(wells) > 4 else "")
-            )
-            t = self.now
-            for k in range(n):
-                t = self.emit(
-                    t,
-                    0.0,
-                    OPERATOR,
-                    "dispense_powder",
-                    step,
+        names = self.substances(rid, wells)
+        message = (
+            f"Weigh {reagent.substance.name if reagent.substance else rid} into the wells of {self.p.vessels.labware}: "
+            + ", ".join(f"{w.name} {mg[w]:.2f} mg" for w in wells[:4])
+            + (" …" if len(wells) > 4 else "")
+        )
+        t = self.now
+        for k in range(n):
+            t = self.emit(
+                DispensePowder(
+                    id=UNNUMBERED,
+                    t=t,
+                    duration=0.0,
+                    device=OPERATOR,
+                    step=step,
+                    line=self.line(step),
                     reagent=rid,
                     substances=names,
                     wells=[w.name for w in wells],
@@ -678,9 +777,14 @@ class _Scheduler:
                     aliquot=k + 1 if n > 1 else None,
                     aliquots=n if n > 1 else None,
                 )
-            for w in wells:
-                self.last_addition_end[w] = t
-            return t
+            )
+        for w in wells:
+            self.last_addition_end[w] = t
+        return t
+
+    def add_solid_by_dispenser(
+        self, step: int, rid: str, mg: dict[Well, float], portionwise: m.PortionwiseSpec | None
+    ) -> float:
         device = self.deck.powder_dispenser
         if device is None:
             self.error(
@@ -691,6 +795,8 @@ class _Scheduler:
                 "declare it 'solid: {dispense: manual}' so the operator weighs it in",
             )
             return self.now
+        wells = sorted(mg)
+        n = portionwise.portions if portionwise else 1
         tm = self.deck.timings
 
         def dose_time(w: Well) -> float:
@@ -709,30 +815,38 @@ class _Scheduler:
             )
             return self.now
         interval = (duration - round_s) / (n - 1) if n > 1 else duration
-        t = self.now
-        end = t
+        end = self.now
         for k in range(n):
             t = max(self.now + k * interval, end)
             for w in wells:
                 t = self.emit(
-                    t,
-                    dose_time(w),
-                    device,
-                    "dispense_powder",
-                    step,
-                    reagent=rid,
-                    substances=self.substances(rid, [w]),
-                    wells=[w.name],
-                    mg=[_aliquot(mg[w], n, k)],
-                    aliquot=k + 1 if n > 1 else None,
-                    aliquots=n if n > 1 else None,
+                    DispensePowder(
+                        id=UNNUMBERED,
+                        t=t,
+                        duration=dose_time(w),
+                        device=device,
+                        step=step,
+                        line=self.line(step),
+                        reagent=rid,
+                        substances=self.substances(rid, [w]),
+                        wells=[w.name],
+                        mg=[_aliquot(mg[w], n, k)],
+                        aliquot=k + 1 if n > 1 else None,
+                        aliquots=n if n > 1 else None,
+                    )
                 )
                 self.last_addition_end[w] = t
             end = t
-        end = max(end, self.now + duration)
-        return end
+        return max(end, self.now + duration)
 
     # ------------------------------------------------------------------ samples
+
+    def sample_times(self, params: m.SampleParams, span: float) -> list[float]:
+        if params.at:
+            return [q.value for q in params.at]
+        assert params.every is not None  # the model requires one of 'at' and 'every'
+        every = params.every.value
+        return [every * k for k in range(1, int(span // every) + 1)]
 
     def take_samples(self, step: int, params: m.SampleParams) -> None:
         prev = self.steps[-1] if self.steps else None
@@ -746,11 +860,7 @@ class _Scheduler:
             )
             return
         span = prev.end - prev.start
-        times = (
-            [q.value for q in params.at]
-            if params.at
-            else [params.every.value * k for k in range(1, int(span // params.every.value) + 1)]
-        )
+        times = self.sample_times(params, span)
         target = self.deck.labware.get(params.into)
         if target is None:
             self.error(
@@ -802,190 +912,189 @@ class _Scheduler:
                 )
                 return
             previous_start = t
-            for group in self.groups(wells):
-                channels = tip.channel_list(len(group))
-                spots = self.tips.take(tip, len(group))
-                into = []
-                for _ in group:
-                    i = self.sample_wells_used
-                    into.append(
-                        f"{params.into}:{row_letter(i % target.rows)}{i // target.rows + 1}"
-                    )
-                    self.sample_wells_used += 1
-                t = self.emit(
-                    t,
-                    self.t_pick(),
-                    LIQUID_HANDLER,
-                    "pick_up_tips",
-                    step,
-                    channels=channels,
-                    tips=spots,
-                    tip_type=tip.name,
-                )
-                vols = [params.volume.value] * len(group)
-                t = self.emit(
-                    t,
-                    self.t_aspirate(vols, tip) + self.t_dispense(vols, tip),
-                    LIQUID_HANDLER,
-                    "sample",
-                    step,
+            last_end = self.sample_round(step, params, t, tip, target.rows, wells)
+
+    def sample_round(
+        self,
+        step: int,
+        params: m.SampleParams,
+        t: float,
+        tip: TipType,
+        rows: int,
+        wells: list[Well],
+    ) -> float:
+        """One time point: every well sampled, column by column, into the next free positions."""
+        for group in self.groups(wells):
+            channels = tip.channel_list(len(group))
+            spots = self.tips.take(tip, len(group))
+            into = []
+            for _ in group:
+                i = self.sample_wells_used
+                into.append(f"{params.into}:{row_letter(i % rows)}{i // rows + 1}")
+                self.sample_wells_used += 1
+            t = self.pick_up(t, step, tip, spots, channels)
+            vols = [params.volume.value] * len(group)
+            t = self.emit(
+                Sample(
+                    id=UNNUMBERED,
+                    t=t,
+                    duration=self.t_aspirate(vols, tip) + self.t_dispense(vols, tip),
+                    device=LIQUID_HANDLER,
+                    step=step,
+                    line=self.line(step),
                     channels=channels,
                     wells=[w.name for w in group],
                     volumes_uL=[r3(v) for v in vols],
                     into=params.into,
                     message=",".join(into),
                 )
-                t = self.emit(
-                    t,
-                    self.t_drop(),
-                    LIQUID_HANDLER,
-                    "drop_tips",
-                    step,
-                    channels=channels,
-                    tips=spots,
-                )
-                for w in group:
-                    self.sampled_ul[w] = self.sampled_ul.get(w, 0.0) + params.volume.value
-            last_end = t
+            )
+            t = self.drop(t, step, spots, channels)
+            for w in group:
+                self.sampled_ul[w] = self.sampled_ul.get(w, 0.0) + params.volume.value
+        return t
 
     # ------------------------------------------------------------------ the steps
 
     def run(self) -> None:
-        self.tips = _Tips(self.deck)
         self.temperature = self.deck.ambient_c
         for i, step in enumerate(self.p.steps):
             kind, params = m.step_params(step)
             start = self.now
-            detail = None
-            if kind == "sample":
-                self.take_samples(i, params)
-                self.steps.append(
-                    StepSummary(
-                        step=i,
-                        kind=kind,
-                        line=self.loaded.step_line(i),
-                        start=r3(start),
-                        end=r3(start),
-                    )
-                )
-                continue
-            if kind in ("add", "adjust_ph", "quench", "add_solvent"):
-                rid = params.reagent if kind != "add_solvent" else f"solvent:{params.solvent}"
-                additions = [a for a in self.chem.additions_for_step(i) if a.reagent == rid]
-                reagent = self.chem.reagents.get(rid)
-                if kind == "quench":
-                    for a in additions:
-                        self.quench_start.setdefault(a.well, self.now)
-                if reagent is not None and reagent.form == "solid":
-                    end = self.add_solid(i, params, additions)
-                elif kind == "add_solvent":
-                    end = (
-                        self.add_at_once(
-                            i,
-                            rid,
-                            sorted({a.well for a in additions}),
-                            {a.well: a.ul for a in additions},
-                            self.placement.sources.get(rid, {}),
-                            False,
-                            additions,
-                        )
-                        if additions
-                        else self.now
-                    )
-                else:
-                    end = self.add_liquid(i, kind, params, additions)
-                if kind == "quench":
-                    starts = {}
-                    for op in self.ops:
-                        if op["step"] == i and op["op"] == "dispense":
-                            for w in op["wells"]:
-                                starts.setdefault(w, op["t"])
-                    for w in list(self.quench_start):
-                        if w.name in starts:
-                            self.quench_start[w] = starts[w.name]
-                    if params.stir is not None:
-                        end = self.shake(
-                            i, end, resolve_duration(params.stir, self.policy), None, ("stir",)
-                        )
-                if kind == "adjust_ph":
-                    low, high = params.target
-                    detail = f"target pH {low:g}" + (f"-{high:g}" if high != low else "")
-                self.now = end
-            elif kind in ("cool", "heat", "warm"):
-                target = resolve_temperature(params.to)
-                self.now = self.change_temperature(
-                    i, target, params.over.value if params.over else None
-                )
-                if params.then_stir is not None:
-                    self.now = self.shake(
-                        i,
-                        self.now,
-                        resolve_duration(params.then_stir, self.policy),
-                        None,
-                        ("then_stir",),
-                    )
-            elif kind == "stir":
-                if (
-                    params.temperature is not None
-                    and abs(params.temperature.value - self.temperature) > 1e-9
-                ):
-                    self.now = self.change_temperature(
-                        i, params.temperature.value, None, ("temperature",)
-                    )
-                self.now = self.shake(
-                    i,
-                    self.now,
-                    resolve_duration(params.duration, self.policy),
-                    params.speed.value if params.speed else None,
-                    ("duration",),
-                )
-            elif kind == "hold":
-                if (
-                    params.temperature is not None
-                    and abs(params.temperature.value - self.temperature) > 1e-9
-                ):
-                    self.now = self.change_temperature(
-                        i, params.temperature.value, None, ("temperature",)
-                    )
-                d = resolve_duration(params.duration, self.policy)
-                self.now = self.emit(self.now, d, self.block_device, "wait", i)
-            elif kind == "reflux":
-                bp = self.reflux_temperature(i)
-                if bp is not None:
-                    self.now = self.change_temperature(i, bp, None, ("duration",))
-                    d = resolve_duration(params.duration, self.policy)
-                    if self.module is not None and self.module.can_shake:
-                        self.now = self.shake(i, self.now, d, None, ("duration",))
-                    else:
-                        self.now = self.emit(self.now, d, self.block_device, "wait", i)
-                    detail = f"reflux at {bp:.1f} °C"
-            elif kind == "wait":
-                self.now = self.emit(self.now, params.duration.value, CLOCK, "wait", i)
-            elif kind == "offdeck":
-                message = params if isinstance(params, str) else params.message
-                d = (
-                    0.0
-                    if isinstance(params, str) or params.duration is None
-                    else params.duration.value
-                )
-                self.now = self.emit(self.now, d, OPERATOR, "prompt", i, message=message)
-            elif kind == "stage":
-                self.sampled_ul = {}  # the operator re-plates: earlier samples left with the old contents
-                limiting = params.scale.limiting
-                reagent = self.p.reagents.get(limiting)
-                what = reagent.name if reagent and reagent.name else limiting
-                message = f"Stage '{params.name}': place {params.scale.amount.text} of {what} in each well of {self.p.vessels.labware}"
-                self.now = self.emit(self.now, 0.0, OPERATOR, "prompt", i, message=message)
+            detail = self.lower(i, params)
             self.steps.append(
                 StepSummary(
                     step=i,
                     kind=kind,
-                    line=self.loaded.step_line(i),
+                    line=self.line(i),
                     start=r3(start),
                     end=r3(self.now),
                     detail=detail,
                 )
             )
+
+    def lower(self, step: int, params: m.StepParams) -> str | None:
+        """Schedule one step's operations from ``self.now`` on and move ``self.now`` to its end;
+        returns the detail for the step's summary, if any."""
+        match params:
+            case m.AddParams():
+                self.lower_add(step, params)
+            case m.AddSolventParams():
+                self.lower_add_solvent(step, params)
+            case m.QuenchParams():
+                self.lower_quench(step, params)
+            case m.AdjustPhParams():
+                return self.lower_adjust_ph(step, params)
+            case m.TemperatureChangeParams():
+                self.lower_temperature_change(step, params)
+            case m.StirParams():
+                self.lower_stir(step, params)
+            case m.HoldParams():
+                self.lower_hold(step, params)
+            case m.RefluxParams():
+                return self.lower_reflux(step, params)
+            case m.WaitParams():
+                self.now = self.wait(step, params.duration.value, CLOCK)
+            case m.OffdeckParams():
+                duration = params.duration.value if params.duration is not None else 0.0
+                self.now = self.prompt(step, duration, params.message)
+            case m.StageParams():
+                self.lower_stage(step, params)
+            case m.SampleParams():
+                # samples are taken during the previous step: the clock does not move
+                self.take_samples(step, params)
+        return None
+
+    def lower_add(self, step: int, params: m.AddParams) -> None:
+        delivery = _Delivery(params.dropwise, params.portionwise, params.keep_below)
+        additions = self.additions_of(step, params.reagent)
+        self.now = self.add_reagent(step, params.reagent, delivery, additions)
+
+    def lower_add_solvent(self, step: int, params: m.AddSolventParams) -> None:
+        rid = f"solvent:{params.solvent}"
+        additions = self.additions_of(step, rid)
+        if not additions:
+            return
+        self.now = self.add_at_once(
+            step,
+            rid,
+            sorted({a.well for a in additions}),
+            {a.well: a.ul for a in additions},
+            self.placement.sources.get(rid, {}),
+            False,
+        )
+
+    def lower_quench(self, step: int, params: m.QuenchParams) -> None:
+        additions = self.additions_of(step, params.reagent)
+        for a in additions:
+            self.quench_start.setdefault(a.well, self.now)
+        end = self.add_reagent(step, params.reagent, _Delivery(params.dropwise), additions)
+        # each well's reaction ends when the quench reaches it
+        starts: dict[str, float] = {}
+        for op in self.ops:
+            if op.step == step and isinstance(op, Dispense):
+                for w in op.wells:
+                    starts.setdefault(w, op.t)
+        for well in list(self.quench_start):
+            if well.name in starts:
+                self.quench_start[well] = starts[well.name]
+        if params.stir is not None:
+            end = self.shake(step, end, resolve_duration(params.stir, self.policy), None, ("stir",))
+        self.now = end
+
+    def lower_adjust_ph(self, step: int, params: m.AdjustPhParams) -> str:
+        additions = self.additions_of(step, params.reagent)
+        self.now = self.add_reagent(step, params.reagent, _Delivery(), additions)
+        low, high = params.target
+        return f"target pH {low:g}" + (f"-{high:g}" if high != low else "")
+
+    def lower_temperature_change(self, step: int, params: m.TemperatureChangeParams) -> None:
+        target = resolve_temperature(params.to)
+        over = params.over.value if params.over else None
+        self.now = self.change_temperature(step, target, over)
+        if params.then_stir is not None:
+            duration = resolve_duration(params.then_stir, self.policy)
+            self.now = self.shake(step, self.now, duration, None, ("then_stir",))
+
+    def reach_temperature(self, step: int, temperature: Quantity | None) -> None:
+        """Stir and hold may name their temperature: change to it first when the block is not there."""
+        if temperature is not None and abs(temperature.value - self.temperature) > 1e-9:
+            self.now = self.change_temperature(step, temperature.value, None, ("temperature",))
+
+    def lower_stir(self, step: int, params: m.StirParams) -> None:
+        self.reach_temperature(step, params.temperature)
+        self.now = self.shake(
+            step,
+            self.now,
+            resolve_duration(params.duration, self.policy),
+            params.speed.value if params.speed else None,
+            ("duration",),
+        )
+
+    def lower_hold(self, step: int, params: m.HoldParams) -> None:
+        self.reach_temperature(step, params.temperature)
+        duration = resolve_duration(params.duration, self.policy)
+        self.now = self.wait(step, duration, self.block_device)
+
+    def lower_reflux(self, step: int, params: m.RefluxParams) -> str | None:
+        bp = self.reflux_temperature(step)
+        if bp is None:
+            return None
+        self.now = self.change_temperature(step, bp, None, ("duration",))
+        duration = resolve_duration(params.duration, self.policy)
+        if self.module is not None and self.module.can_shake:
+            self.now = self.shake(step, self.now, duration, None, ("duration",))
+        else:
+            self.now = self.wait(step, duration, self.block_device)
+        return f"reflux at {bp:.1f} °C"
+
+    def lower_stage(self, step: int, params: m.StageParams) -> None:
+        self.sampled_ul = {}  # the operator re-plates: earlier samples left with the old contents
+        limiting = params.scale.limiting
+        reagent = self.p.reagents.get(limiting)
+        what = reagent.name if reagent and reagent.name else limiting
+        message = f"Stage '{params.name}': place {params.scale.amount.text} of {what} in each well of {self.p.vessels.labware}"
+        self.now = self.prompt(step, 0.0, message)
 
     def reflux_temperature(self, step: int) -> float | None:
         from diazflow.chemistry.checks import reflux_temperature
@@ -1030,41 +1139,50 @@ def _range_hint(module: ModuleFacts, target: float) -> str:
 # --------------------------------------------------------------------------- assembling the plan
 
 
+@dataclass
+class _Total:
+    """One reagent's amounts in one well, summed over the plan."""
+
+    substance: str
+    umol: float | None = None
+    ul: float = 0.0
+    mg: float | None = None
+
+
 def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
     out: dict[str, WellPlan] = {}
     # each well's reaction starts when its last reagent (not the quench) is in
-    quench_steps = {i for i, st in enumerate(s.p.steps) if m.step_kind(st) == "quench"}
+    quench_steps = {
+        i for i, st in enumerate(s.p.steps) if isinstance(m.step_params(st)[1], m.QuenchParams)
+    }
     last_add: dict[str, float] = {}
     for op in s.ops:
-        if op["op"] in ("dispense", "dispense_powder") and op["step"] not in quench_steps:
-            end = op["t"] + op["duration"]
-            for name in op.get("wells") or ():
-                if last_add.get(name, -1.0) < end:
-                    last_add[name] = end
-    per_well: dict[Well, dict[str, dict[str, float | str | None]]] = {}
+        if isinstance(op, (Dispense, DispensePowder)) and op.step not in quench_steps:
+            for name in op.wells:
+                if last_add.get(name, -1.0) < op.end:
+                    last_add[name] = op.end
+    per_well: dict[Well, dict[str, _Total]] = {}
     last_stage_start = s.chem.stages[-1].first_step  # a stage starts from emptied wells
     in_last_stage: dict[Well, float] = {}
     for a in s.chem.additions:
-        entry = per_well.setdefault(a.well, {}).setdefault(
-            a.reagent, {"umol": None, "uL": 0.0, "mg": None, "substance": a.substance}
-        )
+        total = per_well.setdefault(a.well, {}).setdefault(a.reagent, _Total(a.substance))
         if a.umol is not None:
-            entry["umol"] = (entry["umol"] or 0.0) + a.umol
+            total.umol = (total.umol or 0.0) + a.umol
         # each step's dispenses add up to that step's amount rounded to 1 nL (see _aliquot), so
         # the plan sums rounded per-step amounts: plan, dispenses and the simulated deck agree
-        entry["uL"] = float(entry["uL"] or 0.0) + r3(a.ul)
+        total.ul += r3(a.ul)
         if a.step >= last_stage_start:
             in_last_stage[a.well] = in_last_stage.get(a.well, 0.0) + r3(a.ul)
         if a.mg is not None:
-            entry["mg"] = (entry["mg"] or 0.0) + a.mg
+            total.mg = (total.mg or 0.0) + a.mg
     for well in s.chem.wells:
         reagents = {}
         for rid, e in sorted(per_well.get(well, {}).items()):
             reagents[rid] = WellAmount(
-                umol=r3(e["umol"]) if e["umol"] is not None else None,
-                uL=r3(e["uL"]) if e["uL"] else None,
-                mg=r3(e["mg"]) if e["mg"] is not None else None,
-                substance=e["substance"],
+                umol=r3(e.umol) if e.umol is not None else None,
+                uL=r3(e.ul) if e.ul else None,
+                mg=r3(e.mg) if e.mg is not None else None,
+                substance=e.substance,
             )
         reaction_time = None
         if well.name in last_add:
@@ -1186,12 +1304,10 @@ def schedule(
         )
     if any(d.is_error for d in s.diags):
         return None, s.diags
-    ops = sorted(s.ops, key=lambda o: (o["t"], _device_order(o["device"]), o["step"]))
+    ops = sorted(s.ops, key=lambda o: (o.t, _device_order(o.device), o.step))
     # round start and end (not the duration) so back-to-back operations stay back to back
-    operations = [
-        Operation(
-            id=i, **{**o, "t": r3(o["t"]), "duration": r3(r3(o["t"] + o["duration"]) - r3(o["t"]))}
-        )
+    operations: list[Operation] = [
+        o.model_copy(update={"id": i, "t": r3(o.t), "duration": r3(r3(o.end) - r3(o.t))})
         for i, o in enumerate(ops)
     ]
     makespan = max((op.end for op in operations), default=0.0)
@@ -1227,17 +1343,26 @@ def compute_lower_bound(operations: list[Operation], protocol: m.Protocol, polic
         busy[op.step][op.device] += op.duration
     chain = 0.0
     for index, step in enumerate(protocol.steps):
-        kind, params = m.step_params(step)
-        if kind == "sample":
+        _, params = m.step_params(step)
+        if isinstance(params, m.SampleParams):
             continue
         step_min = max(busy.get(index, {}).values(), default=0.0)
-        spread = getattr(params, "dropwise", None) or (
-            params.portionwise.over if getattr(params, "portionwise", None) else None
-        )
+        spread = _spread_window(params)
         if spread is not None:
             step_min = max(step_min, window(spread)[0])
         chain += step_min
     return max(lh_busy, chain)
+
+
+def _spread_window(params: m.StepParams) -> Quantity | QuantityRange | None:
+    """The window a dropwise or portionwise addition is spread over, if the step is one."""
+    match params:
+        case m.AddParams(dropwise=None, portionwise=m.PortionwiseSpec(over=over)):
+            return over
+        case m.AddParams(dropwise=dropwise) | m.QuenchParams(dropwise=dropwise):
+            return dropwise
+        case _:
+            return None
 
 
 def _device_order(device: str) -> int:

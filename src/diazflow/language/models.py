@@ -795,7 +795,56 @@ class Protocol(_Model):
         return self.settings.room_temperature.value if self.settings.room_temperature else 22.0
 
 
-def step_params(step: BaseModel) -> tuple[str, Any]:
-    """(kind, params) of a step model."""
-    kind = step_kind(step)
-    return kind, getattr(step, kind)
+StepParams = (
+    AddParams
+    | AddSolventParams
+    | StirParams
+    | HoldParams
+    | TemperatureChangeParams
+    | RefluxParams
+    | QuenchParams
+    | SampleParams
+    | WaitParams
+    | OffdeckParams
+    | AdjustPhParams
+    | StageParams
+)
+"""The parameters of any one step; ``match`` on the type to lower or check a step."""
+
+
+def step_params(step: BaseModel) -> tuple[str, StepParams]:
+    """(kind, params) of a step model.  ``cool``, ``heat`` and ``warm`` share their parameters, so
+    the kind is returned with them; an ``offdeck`` step given as bare text comes back as
+    :class:`OffdeckParams` with that message."""
+    match step:
+        case AddStep(add=add):
+            return "add", add
+        case AddSolventStep(add_solvent=add_solvent):
+            return "add_solvent", add_solvent
+        case StirStep(stir=stir):
+            return "stir", stir
+        case HoldStep(hold=hold):
+            return "hold", hold
+        case CoolStep(cool=change):
+            return "cool", change
+        case HeatStep(heat=change):
+            return "heat", change
+        case WarmStep(warm=change):
+            return "warm", change
+        case RefluxStep(reflux=reflux):
+            return "reflux", reflux
+        case QuenchStep(quench=quench):
+            return "quench", quench
+        case SampleStep(sample=sample):
+            return "sample", sample
+        case WaitStep(wait=wait):
+            return "wait", wait
+        case OffdeckStep(offdeck=str() as message):
+            return "offdeck", OffdeckParams(message=message)
+        case OffdeckStep(offdeck=OffdeckParams() as offdeck):
+            return "offdeck", offdeck
+        case AdjustPhStep(adjust_ph=adjust_ph):
+            return "adjust_ph", adjust_ph
+        case StageStep(stage=stage):
+            return "stage", stage
+    raise TypeError(f"not a step: {type(step).__name__}")

@@ -12,6 +12,7 @@ import json
 from html import escape
 
 from diazflow import __version__
+from diazflow.compiler.plan import Plan
 from diazflow.report.assets import CSS, JS
 from diazflow.report.model import (
     STATUS_LABELS,
@@ -27,6 +28,10 @@ from diazflow.report.model import (
 
 def _e(x) -> str:
     return escape("" if x is None else str(x), quote=True)
+
+
+def _status_label(status: str | None) -> str | None:
+    return STATUS_LABELS.get(status, status) if status is not None else None
 
 
 def _json_for_script(data) -> str:
@@ -98,9 +103,9 @@ def render_html(report: Report) -> str:
 
     if plan is not None:
         _timeline(add, report)
-        _plate(add, report)
+        _plate(add, report, plan)
         _operator(add, report)
-        _stocks(add, report)
+        _stocks(add, report, plan)
         _steps(add, report)
     _diagnostics(add, report)
     add(
@@ -148,7 +153,7 @@ def _timeline(add, report: Report) -> None:
     add("</section>")
 
 
-def _plate(add, report: Report) -> None:
+def _plate(add, report: Report, plan: Plan) -> None:
     add(f'<section id="plate"><h2>Plate map — {_e(report.plate_labware)}</h2>')
     add(
         '<p class="hint">Each reaction well with what goes into it. Hover for a summary; click a well for amounts (µmol, µL, mg), final volume and its own reaction time.</p>'
@@ -158,7 +163,6 @@ def _plate(add, report: Report) -> None:
     add('<div id="well-details" class="details">Click a well.</div></div>')
     add('<div id="legend-plate" class="legend"></div>')
     # a static table as well: printable, searchable, and there without JavaScript
-    plan = report.plan
     names = sorted(plan.wells, key=well_key)
     rids = sorted({rid for w in plan.wells.values() for rid in w.reagents})
     status = report.well_status()
@@ -190,7 +194,7 @@ def _plate(add, report: Report) -> None:
             )
         st = status.get(name)
         st_cell = (
-            f'<td><span class="st st-{_e(st)}">{_e(STATUS_LABELS.get(st, st))}</span></td>'
+            f'<td><span class="st st-{_e(st)}">{_e(_status_label(st))}</span></td>'
             if report.journal
             else ""
         )
@@ -218,7 +222,7 @@ def _operator(add, report: Report) -> None:
         where = f"step {ev.step + 1}, line {ev.line}" if ev.step is not None else ""
         clock = fmt_clock(report.start, ev.t) or "–"
         st = (
-            f'<td><span class="st st-{_e(ev.status)}">{_e(STATUS_LABELS.get(ev.status, ev.status))}</span></td>'
+            f'<td><span class="st st-{_e(ev.status)}">{_e(_status_label(ev.status))}</span></td>'
             if report.journal
             else ""
         )
@@ -228,8 +232,7 @@ def _operator(add, report: Report) -> None:
     add("</tbody></table></section>")
 
 
-def _stocks(add, report: Report) -> None:
-    plan = report.plan
+def _stocks(add, report: Report, plan: Plan) -> None:
     add('<section id="stocks"><h2>Prepare before start</h2>')
     add(
         '<p class="hint">What to weigh, what to dissolve it in, how much to make (including the dead volume the robot cannot aspirate) and where to put it on the deck.</p>'
@@ -300,9 +303,9 @@ def _steps(add, report: Report) -> None:
         add(
             '<table class="data" id="deviation-table"><thead><tr><th>well</th><th>reagent</th><th class="num">planned µL</th><th class="num">reported µL</th></tr></thead><tbody>'
         )
-        for w, r, v, got in devs[:200]:
+        for w, reagent, v, got in devs[:200]:
             add(
-                f'<tr><td>{_e(w)}</td><td>{_e(r)}</td><td class="num">{v:.2f}</td><td class="num">{got:.2f}</td></tr>'
+                f'<tr><td>{_e(w)}</td><td>{_e(reagent)}</td><td class="num">{v:.2f}</td><td class="num">{got:.2f}</td></tr>'
             )
         add("</tbody></table>")
     add("</section>")
@@ -310,6 +313,7 @@ def _steps(add, report: Report) -> None:
 
 def _diagnostics(add, report: Report) -> None:
     diags = report.diagnostics
+    protocol = report.plan.protocol if report.plan else ""
     plan_warnings = report.plan.warnings if report.plan else []
     add('<section id="diagnostics"><h2>Diagnostics</h2>')
     if not diags and not plan_warnings:
@@ -334,6 +338,6 @@ def _diagnostics(add, report: Report) -> None:
         )
     for w in plan_warnings:
         add(
-            f'<tr class="diag"><td class="sev-warning">warning</td><td></td><td><code>{_e(report.plan.protocol)}</code></td><td>{_e(w)}</td></tr>'
+            f'<tr class="diag"><td class="sev-warning">warning</td><td></td><td><code>{_e(protocol)}</code></td><td>{_e(w)}</td></tr>'
         )
     add("</tbody></table></section>")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from diazflow.compiler.plan import Plan
+from diazflow.compiler.plan import Plan, SetTemperature, Shake, StopShaking, Wait
 
 OpStatus = Literal["completed", "in_flight", "failed", "pending"]
 RunStatus = Literal["complete", "interrupted", "failed", "running"]
@@ -96,7 +96,7 @@ def load_journal(path: str | os.PathLike) -> JournalView:
 
 
 # Operations that start something and return at once; their time passes in the background.
-BACKGROUND_OPS = ("shake", "wait", "set_temperature", "stop_shaking")
+BACKGROUND_OPS = (Shake, Wait, SetTemperature, StopShaking)
 
 
 def _view(j, path: str) -> JournalView:
@@ -124,11 +124,9 @@ def _view(j, path: str) -> JournalView:
                 op_id, "failed", rec.started if rec else None, clock_t, data or None, message
             )
     records = {k: v for k, v in records.items() if v.status != "pending"}
-    status = (
-        state.status
-        if state.status in ("complete", "interrupted", "failed", "running")
-        else "interrupted"
-    )
+    status: RunStatus = "interrupted"
+    if state.status in ("complete", "interrupted", "failed", "running"):
+        status = state.status
     # plan time runs on a virtual clock in simulation: wall-clock times only for hardware runs
     started_at = (
         datetime.fromtimestamp(info.created, tz=timezone.utc).astimezone()

@@ -15,15 +15,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from diazflow.compiler.plan import Operation, Plan
+from diazflow.compiler.plan import (
+    Aspirate,
+    Dispense,
+    DispensePowder,
+    DropTips,
+    Operation,
+    PickUpTips,
+    Plan,
+    Prompt,
+    Sample,
+    SetTemperature,
+    Shake,
+    StopShaking,
+    Wait,
+    WaitTemperature,
+)
 from diazflow.diagnostics import Diagnostic
-from diazflow.report.journal import BACKGROUND_OPS, JournalView
+from diazflow.report.journal import BACKGROUND_OPS, JournalView, OpRecord
 
 LIQUID_HANDLER = "liquid_handler"
 OPERATOR = "operator"
 CLOCK = "clock"
-TEMPERATURE_OPS = ("set_temperature", "wait_temperature")
-MODULE_OPS = ("set_temperature", "wait_temperature", "shake", "stop_shaking")
+MODULE_OPS = (SetTemperature, WaitTemperature, Shake, StopShaking)
 
 OP_COLORS = {
     "aspirate": "#4e79a7",
@@ -55,6 +69,61 @@ STATUS_LABELS = {
     "pending": "not run",
     "not_run": "not run",
 }
+
+PAYLOAD_KEYS = {
+    "reagent": "r",
+    "substances": "sb",
+    "channels": "c",
+    "wells": "w",
+    "volumes_uL": "u",
+    "mg": "m",
+    "tip_type": "tt",
+    "celsius": "C",
+    "ramp_s": "ramp",
+    "rpm": "rpm",
+    "message": "msg",
+    "into": "into",
+    "aliquot": "al",
+    "aliquots": "als",
+    "manual": "man",
+    "return_tips": "ret",
+}
+"""The fields of an operation's own kind in the page's JSON, under short keys."""
+
+
+def channels_of(op: Operation) -> list[int]:
+    """The liquid handler's channels an operation uses (none for other devices)."""
+    match op:
+        case PickUpTips() | DropTips() | Aspirate() | Dispense() | Sample():
+            return op.channels
+        case _:
+            return []
+
+
+def wells_of(op: Operation) -> list[str]:
+    """The wells (or LABWARE:WELL positions) an operation works on."""
+    match op:
+        case Aspirate() | Dispense() | DispensePowder() | Sample():
+            return op.wells
+        case _:
+            return []
+
+
+def reagent_of(op: Operation) -> str | None:
+    match op:
+        case Aspirate() | Dispense() | DispensePowder():
+            return op.reagent
+        case _:
+            return None
+
+
+def aliquots_of(op: Operation) -> tuple[int | None, int | None]:
+    """(aliquot, of how many) for a dropwise or portionwise addition; (None, None) otherwise."""
+    match op:
+        case Aspirate() | Dispense() | DispensePowder():
+            return op.aliquot, op.aliquots
+        case _:
+            return None, None
 
 
 # --------------------------------------------------------------------------- formatting helpers
@@ -246,16 +315,16 @@ class Report:
     def lanes(self) -> list[Lane]:
         """One lane per device; the liquid handler gets one lane per channel it uses."""
         ops = self.operations
-        channels = sorted(
-            {c for op in ops if op.device == LIQUID_HANDLER for c in (op.channels or [])}
-        )
-        lh_plain = any(op.device == LIQUID_HANDLER and not op.channels for op in ops)
+        channels = sorted({c for op in ops if op.device == LIQUID_HANDLER for c in channels_of(op)})
+        lh_plain = any(op.device == LIQUID_HANDLER and not channels_of(op) for op in ops)
         devices = []
         for op in ops:
             if op.device not in devices and op.device not in (LIQUID_HANDLER,):
                 devices.append(op.device)
-        powder = {op.device for op in ops if op.op == "dispense_powder" and op.device != OPERATOR}
-        modules = {op.device for op in ops if op.op in MODULE_OPS}
+        powder = {
+            op.device for op in ops if isinstance(op, DispensePowder) and op.device != OPERATOR
+        }
+        modules = {op.device for op in ops if isinstance(op, MODULE_OPS)}
         lanes = []
         if OPERATOR in devices:
             lanes.append(Lane(OPERATOR, "operator", "operator"))
@@ -277,7 +346,8 @@ class Report:
     @staticmethod
     def lane_ids(op: Operation) -> list[str]:
         if op.device == LIQUID_HANDLER:
-            return [f"ch{c}" for c in op.channels] if op.channels else [LIQUID_HANDLER]
+            channels = channels_of(op)
+            return [f"ch{c}" for c in channels] if channels else [LIQUID_HANDLER]
         return [op.device]
 
     def step_labels(self) -> dict[int, str]:
@@ -287,33 +357,15 @@ class Report:
         first: dict[int, Operation] = {}
         aliquots: dict[int, int] = {}
         for op in self.plan.operations:
-            if (
-                op.op
-                in (
-                    "dispense",
-                    "dispense_powder",
-                    "set_temperature",
-                    "shake",
-                    "prompt",
-                    "sample",
-                    "wait",
-                )
-                and op.step not in first
-            ):
+            if isinstance(op, LABELLING_OPS) and op.step not in first:
                 first[op.step] = op
-            if op.aliquots:
-                aliquots[op.step] = max(aliquots.get(op.step, 0), op.aliquots)
+            _, of = aliquots_of(op)
+            if of:
+                aliquots[op.step] = max(aliquots.get(op.step, 0), of)
         out = {}
         for s in self.plan.steps:
-            op = first.get(s.step)
-            what = s.kind
-            if op is not None:
-                if op.reagent:
-                    what += f" {op.reagent.replace('solvent:', '')}"
-                elif op.op == "set_temperature" and op.celsius is not None:
-                    what += f" to {op.celsius:g} °C"
-                elif op.op == "shake" and op.rpm:
-                    what += f" {op.rpm:g} rpm"
+            first_op = first.get(s.step)
+            what = s.kind + (_what_op_does(first_op) if first_op is not None else "")
             if s.step in aliquots:
                 what += f" ({aliquots[s.step]} aliquots)"
             if s.detail:
@@ -329,19 +381,20 @@ class Report:
         """
         out: dict[str, dict[str, list[list[float]]]] = {}
         end = self.plan.makespan_s if self.plan else 0.0
-        for device in sorted({op.device for op in self.operations if op.op in MODULE_OPS}):
+        for device in sorted({op.device for op in self.operations if isinstance(op, MODULE_OPS)}):
             block = [[0.0, self.ambient_c]]
             setpoint: list[list[float]] = []
             current = self.ambient_c
             for op in self.operations:
-                if op.device != device or op.op not in TEMPERATURE_OPS or op.celsius is None:
+                if op.device != device:
                     continue
-                if op.op == "set_temperature":
-                    setpoint.append([op.t, op.celsius])
-                else:
-                    block.append([op.t, current])
-                    block.append([op.end, op.celsius])
-                    current = op.celsius
+                match op:
+                    case SetTemperature():
+                        setpoint.append([op.t, op.celsius])
+                    case WaitTemperature():
+                        block.append([op.t, current])
+                        block.append([op.end, op.celsius])
+                        current = op.celsius
             block.append([max(end, block[-1][0]), current])
             out[device] = {
                 "block": _dedupe(block),
@@ -360,13 +413,13 @@ class Report:
             if op.device != device or rec is None or not isinstance(rec.reported, dict):
                 continue
             if (
-                op.op == "set_temperature"
+                isinstance(op, SetTemperature)
                 and rec.started is not None
                 and isinstance(rec.reported.get("from_c"), (int, float))
             ):
                 points.append([rec.started, float(rec.reported["from_c"])])
             elif (
-                op.op == "wait_temperature"
+                isinstance(op, WaitTemperature)
                 and rec.completed is not None
                 and isinstance(rec.reported.get("celsius_reached"), (int, float))
             ):
@@ -385,7 +438,7 @@ class Report:
         if rec.completed is None:
             return rec.started, max(rec.started, last)
         end = rec.completed
-        if op.op in BACKGROUND_OPS and rec.status == "completed":
+        if isinstance(op, BACKGROUND_OPS) and rec.status == "completed":
             end = max(end, min(rec.started + op.duration, max(last, end)))
         return rec.started, end
 
@@ -397,8 +450,8 @@ class Report:
         ordered = sorted(self.plan.operations, key=lambda o: (o.t, o.id))
         for i, op in enumerate(ordered):
             st = self.journal.status_of(op.id)
-            if op.op in ("dispense", "dispense_powder", "sample"):
-                for w in op.wells or []:
+            if isinstance(op, (Dispense, DispensePowder, Sample)):
+                for w in op.wells:
                     if ":" not in w:
                         touched.setdefault(w, []).append(st)
             elif st in ("failed", "in_flight") and op.device == LIQUID_HANDLER:
@@ -409,11 +462,11 @@ class Report:
                         for o in ordered[i + 1 :]
                         if o.device == op.device
                         and o.step == op.step
-                        and o.op in ("dispense", "sample")
+                        and isinstance(o, (Dispense, Sample))
                     ),
                     None,
                 )
-                for w in (nxt.wells or []) if nxt else []:
+                for w in wells_of(nxt) if nxt else []:
                     if ":" not in w:
                         touched.setdefault(w, []).append(st)
         out = {}
@@ -503,7 +556,28 @@ class Report:
         if self.plan is None:
             return []
         plan = self.plan
-        events: list[OperatorEvent] = []
+        events = [self._setup_event(plan)]
+        events += self._operator_op_events(plan)
+        events += self._sample_events(plan)
+        events.append(
+            OperatorEvent(
+                plan.makespan_s,
+                "Run ends",
+                "the reactions are quenched and the block is idle: collect the plate for work-up",
+                "end",
+                False,
+                status=self._status_at(plan.makespan_s),
+            )
+        )
+        events.sort(
+            key=lambda e: (
+                e.t,
+                {"setup": 0, "prompt": 1, "manual": 1, "samples": 2, "end": 3}[e.kind],
+            )
+        )
+        return events
+
+    def _setup_event(self, plan: Plan) -> OperatorEvent:
         n_liquid = sum(1 for s in plan.stocks if s.form != "solid")
         solids = [s for s in plan.stocks if s.form == "solid"]
         tips = ", ".join(f"{n} × {name}" for name, n in plan.tips_used.items())
@@ -522,118 +596,76 @@ class Report:
         if tips:
             setup.append(f"tips: {tips}")
         setup.append(f"{len(plan.wells)} reaction vessel(s) in {self.plate_labware}")
-        events.append(
-            OperatorEvent(
-                0.0,
-                "Set up the deck and start the run",
-                "; ".join(setup),
-                "setup",
-                True,
-                status=self._status_at(0.0),
-            )
+        return OperatorEvent(
+            0.0,
+            "Set up the deck and start the run",
+            "; ".join(setup),
+            "setup",
+            True,
+            status=self._status_at(0.0),
         )
+
+    def _operator_op_events(self, plan: Plan) -> list[OperatorEvent]:
+        """Prompts, and solids weighed in by hand (one event per portion, for all wells)."""
+        events: list[OperatorEvent] = []
         manual_seen: set[tuple[int, int | None]] = set()
         for op in plan.operations:
             if op.device != OPERATOR:
                 continue
             st = self.op_status(op.id) if self.journal else None
-            if op.op == "prompt":
-                events.append(
-                    OperatorEvent(
-                        op.t,
-                        "Operator step",
-                        op.message or "",
-                        "prompt",
-                        True,
-                        op.step,
-                        op.line,
-                        st,
-                    )
-                )
-            elif op.op == "dispense_powder":
-                key = (op.step, op.aliquot)
-                if key in manual_seen:
-                    continue
-                manual_seen.add(key)
-                portion = f" (portion {op.aliquot} of {op.aliquots})" if op.aliquots else ""
-                events.append(
-                    OperatorEvent(
-                        op.t,
-                        f"Weigh {op.reagent} into the wells by hand{portion}",
-                        op.message or "",
-                        "manual",
-                        True,
-                        op.step,
-                        op.line,
-                        st,
-                    )
-                )
-            else:
-                events.append(
-                    OperatorEvent(
-                        op.t,
-                        op.op.replace("_", " "),
-                        op.message or "",
-                        "prompt",
-                        True,
-                        op.step,
-                        op.line,
-                        st,
-                    )
-                )
-        samples: dict[int, list[Operation]] = {}
+            match op:
+                case Prompt():
+                    title, detail, kind = "Operator step", op.message, "prompt"
+                case DispensePowder():
+                    if (op.step, op.aliquot) in manual_seen:
+                        continue
+                    manual_seen.add((op.step, op.aliquot))
+                    portion = f" (portion {op.aliquot} of {op.aliquots})" if op.aliquots else ""
+                    title = f"Weigh {op.reagent} into the wells by hand{portion}"
+                    detail, kind = op.message or "", "manual"
+                case _:
+                    title, detail, kind = op.op.replace("_", " "), "", "prompt"
+            events.append(OperatorEvent(op.t, title, detail, kind, True, op.step, op.line, st))
+        return events
+
+    def _sample_events(self, plan: Plan) -> list[OperatorEvent]:
+        """When each round of samples is ready (the run does not wait for them)."""
+        events: list[OperatorEvent] = []
+        samples: dict[int, list[Sample]] = {}
         for op in plan.operations:
-            if op.op == "sample":
+            if isinstance(op, Sample):
                 samples.setdefault(op.step, []).append(op)
         for step, ops in sorted(samples.items()):
             # group sampling rounds: ops less than 10 min apart belong to the same time point
-            rounds: list[list[Operation]] = []
+            rounds: list[list[Sample]] = []
             for op in sorted(ops, key=lambda o: o.t):
                 if rounds and op.t - rounds[-1][-1].end < 600:
                     rounds[-1].append(op)
                 else:
                     rounds.append([op])
             for r in rounds:
-                into = r[0].into or "sample plate"
-                n = sum(len(o.wells or []) for o in r)
-                done = r[-1].end
-                st = None
-                if self.journal:
-                    sts = {self.op_status(o.id) for o in r}
-                    st = (
-                        "completed"
-                        if sts == {"completed"}
-                        else ("pending" if sts == {"pending"} else "in_flight")
-                    )
+                n = sum(len(o.wells) for o in r)
                 events.append(
                     OperatorEvent(
-                        done,
-                        f"Samples ready in {into}",
+                        r[-1].end,
+                        f"Samples ready in {r[0].into or 'sample plate'}",
                         f"{n} sample(s) taken (step {step + 1}, line {r[0].line}); take them for LC-MS / TLC if you monitor the run (optional, the run goes on)",
                         "samples",
                         False,
                         step,
                         r[0].line,
-                        st,
+                        self._round_status(r),
                     )
                 )
-        events.append(
-            OperatorEvent(
-                plan.makespan_s,
-                "Run ends",
-                "the reactions are quenched and the block is idle: collect the plate for work-up",
-                "end",
-                False,
-                status=self._status_at(plan.makespan_s),
-            )
-        )
-        events.sort(
-            key=lambda e: (
-                e.t,
-                {"setup": 0, "prompt": 1, "manual": 1, "samples": 2, "end": 3}[e.kind],
-            )
-        )
         return events
+
+    def _round_status(self, ops: list[Sample]) -> str | None:
+        if not self.journal:
+            return None
+        sts = {self.op_status(o.id) for o in ops}
+        if sts == {"completed"}:
+            return "completed"
+        return "pending" if sts == {"pending"} else "in_flight"
 
     def _status_at(self, t: float) -> str | None:
         if self.journal is None or self.plan is None:
@@ -681,12 +713,10 @@ class Report:
             return []
         planned: dict[tuple[str, str], float] = {}
         for op in self.plan.operations:
-            if op.op == "dispense" and self.journal.status_of(op.id) == "completed":
-                for w, v in zip(op.wells or [], op.volumes_uL or [], strict=False):
+            if isinstance(op, Dispense) and self.journal.status_of(op.id) == "completed":
+                for w, v in zip(op.wells, op.volumes_uL, strict=False):
                     if ":" not in w:
-                        planned[(w, op.reagent or "?")] = (
-                            planned.get((w, op.reagent or "?"), 0.0) + v
-                        )
+                        planned[(w, op.reagent)] = planned.get((w, op.reagent), 0.0) + v
         out = []
         for (w, r), v in sorted(planned.items(), key=lambda kv: (well_key(kv[0][0]), kv[0][1])):
             got = self.journal.dispensed_uL.get(w, {}).get(r)
@@ -719,11 +749,37 @@ class Report:
                 tuple(lines),
             )
         j = self.journal
-        n = len(self.plan.operations)
-        done = sum(1 for r in j.records.values() if r.status == "completed")
         failed = [r for r in j.records.values() if r.status == "failed"]
+        lines = self._journal_lines(self.plan, j, failed)
+        devs = self.volume_deviations()
+        if devs:
+            w, r, v, got = devs[0]
+            lines.append(
+                f"{len(devs)} well/reagent volume(s) differ from the plan, e.g. {w} {r}: planned {v:.1f} µL, reported {got:.1f} µL"
+            )
+        late = self.max_delay()
+        if late is not None and late > 60:
+            lines.append(f"the run fell behind the plan by up to {fmt_duration(late)}")
+        if j.status == "complete" and not failed and not devs:
+            return Banner("ok", "Run complete: nothing went wrong", tuple(lines))
+        if j.status == "complete":
+            return Banner("warning", "Run complete, with deviations", tuple(lines))
+        if j.status == "failed" or failed:
+            lines.append(
+                f"the journal is kept: continue with 'diazflow resume {j.path}' once the fault is fixed"
+            )
+            return Banner("error", "Run failed", tuple(lines))
+        if j.status == "running":
+            return Banner("info", "Run in progress", tuple(lines))
+        lines.append(f"continue with 'diazflow resume {j.path}'")
+        return Banner("warning", "Run interrupted", tuple(lines))
+
+    def _journal_lines(self, plan: Plan, j: JournalView, failed: list[OpRecord]) -> list[str]:
+        """What the journal says: operations done, in flight and failed, and the runtime's error."""
+        n = len(plan.operations)
+        done = sum(1 for r in j.records.values() if r.status == "completed")
         flight = [r for r in j.records.values() if r.status == "in_flight"]
-        ops = {op.id: op for op in self.plan.operations}
+        ops = {op.id: op for op in plan.operations}
         lines = [f"{done} of {n} operations completed"]
         if flight:
             lines.append(
@@ -747,28 +803,7 @@ class Report:
                     extra = extra.split(r.error, 1)[1].lstrip(" ;,.")
             if extra:
                 lines.append(f"runtime: {extra}")
-        devs = self.volume_deviations()
-        if devs:
-            w, r, v, got = devs[0]
-            lines.append(
-                f"{len(devs)} well/reagent volume(s) differ from the plan, e.g. {w} {r}: planned {v:.1f} µL, reported {got:.1f} µL"
-            )
-        late = self.max_delay()
-        if late is not None and late > 60:
-            lines.append(f"the run fell behind the plan by up to {fmt_duration(late)}")
-        if j.status == "complete" and not failed and not devs:
-            return Banner("ok", "Run complete: nothing went wrong", tuple(lines))
-        if j.status == "complete":
-            return Banner("warning", "Run complete, with deviations", tuple(lines))
-        if j.status == "failed" or failed:
-            lines.append(
-                f"the journal is kept: continue with 'diazflow resume {j.path}' once the fault is fixed"
-            )
-            return Banner("error", "Run failed", tuple(lines))
-        if j.status == "running":
-            return Banner("info", "Run in progress", tuple(lines))
-        lines.append(f"continue with 'diazflow resume {j.path}'")
-        return Banner("warning", "Run interrupted", tuple(lines))
+        return lines
 
     def max_delay(self) -> float | None:
         if self.journal is None or self.plan is None:
@@ -796,28 +831,10 @@ class Report:
                 "s": op.step,
                 "l": [lane_index[x] for x in self.lane_ids(op) if x in lane_index],
             }
-            for key, short in (
-                ("reagent", "r"),
-                ("substances", "sb"),
-                ("channels", "c"),
-                ("wells", "w"),
-                ("volumes_uL", "u"),
-                ("mg", "m"),
-                ("tip_type", "tt"),
-                ("celsius", "C"),
-                ("ramp_s", "ramp"),
-                ("rpm", "rpm"),
-                ("message", "msg"),
-                ("into", "into"),
-                ("aliquot", "al"),
-                ("aliquots", "als"),
-                ("target_ph", "ph"),
-                ("manual", "man"),
-                ("return_tips", "ret"),
-            ):
-                value = getattr(op, key)
-                if value is not None:
-                    d[short] = value
+            own = op.model_dump(exclude_none=True)
+            for key, short in PAYLOAD_KEYS.items():
+                if key in own:
+                    d[short] = own[key]
             if self.journal is not None:
                 rec = self.journal.records.get(op.id)
                 d["st"] = rec.status if rec else "pending"
@@ -863,10 +880,11 @@ class Report:
         if self.plan:
             first_round: dict[int, list[float]] = {}
             for op in self.plan.operations:
-                if op.aliquot == 1 and op.aliquots and op.aliquots > 1:
-                    span = first_round.setdefault(op.step, [op.t, op.end])
-                    span[0] = min(span[0], op.t)
-                    span[1] = max(span[1], op.end)
+                aliquot, of = aliquots_of(op)
+                if aliquot == 1 and of and of > 1:
+                    round_span = first_round.setdefault(op.step, [op.t, op.end])
+                    round_span[0] = min(round_span[0], op.t)
+                    round_span[1] = max(round_span[1], op.end)
             labels = self.step_labels()
             rounds = [
                 {
@@ -911,11 +929,29 @@ def _describe(op: Operation | None, op_id: int) -> str:
     if op is None:
         return f"operation {op_id}"
     what = f"#{op.id} {op.op}"
-    if op.reagent:
-        what += f" {op.reagent}"
-    if op.wells:
-        what += " → " + ",".join(op.wells[:4]) + ("…" if len(op.wells) > 4 else "")
+    reagent, wells = reagent_of(op), wells_of(op)
+    if reagent:
+        what += f" {reagent}"
+    if wells:
+        what += " → " + ",".join(wells[:4]) + ("…" if len(wells) > 4 else "")
     return what + f" (step {op.step + 1}, line {op.line})"
+
+
+LABELLING_OPS = (Dispense, DispensePowder, SetTemperature, Shake, Prompt, Sample, Wait)
+"""The kinds whose first operation in a step names what the step does."""
+
+
+def _what_op_does(op: Operation) -> str:
+    """`` aldehyde``, `` to 0 °C``, `` 600 rpm``: what a step's first operation adds to its label."""
+    match op:
+        case Dispense() | DispensePowder():
+            return f" {op.reagent.replace('solvent:', '')}" if op.reagent else ""
+        case SetTemperature():
+            return f" to {op.celsius:g} °C"
+        case Shake() if op.rpm:
+            return f" {op.rpm:g} rpm"
+        case _:
+            return ""
 
 
 def _dedupe(points: list[list[float]]) -> list[list[float]]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from typing import Any
 
+from diazflow.compiler.plan import Plan
 from diazflow.report.model import (
     OP_COLORS,
     OPERATOR,
@@ -79,13 +81,20 @@ def write_pngs(report: Report, directory: str) -> list[str]:
     return out
 
 
+def _plan_of(report: Report) -> Plan:
+    if report.plan is None:
+        raise ValueError("the report has no plan to draw (the protocol does not compile)")
+    return report.plan
+
+
 def timeline_png(report: Report, path: str, plt=None) -> str:
+    plan = _plan_of(report)
     plt = plt or _plt()
     from matplotlib.patches import Patch
 
     lanes = report.lanes()
     index = {lane.id: i for i, lane in enumerate(lanes)}
-    scale, unit = _time_unit(report.plan.makespan_s)
+    scale, unit = _time_unit(plan.makespan_s)
     series = report.temperature_series()
     journal = report.journal
     fig_h = 1.6 + 0.32 * len(lanes) + (1.9 if series else 0)
@@ -97,23 +106,7 @@ def timeline_png(report: Report, path: str, plt=None) -> str:
     else:
         ax = fig.add_subplot(1, 1, 1)
         axt = None
-    # one broken_barh call per lane and colour: thousands of operations stay fast
-    bars: dict[tuple[int, str], list[tuple[float, float]]] = defaultdict(list)
-    actual: dict[tuple[int, str], list[tuple[float, float]]] = defaultdict(list)
-    min_w = report.plan.makespan_s / scale / 2000
-    kinds_seen = []
-    for op in report.operations:
-        color = OP_COLORS.get(op.op, "#999999")
-        if op.op not in kinds_seen:
-            kinds_seen.append(op.op)
-        for lid in report.lane_ids(op):
-            if lid in index:
-                bars[(index[lid], color)].append((op.t / scale, max(op.duration / scale, min_w)))
-                span = report.actual_span(op)
-                if span is not None:
-                    actual[
-                        (index[lid], STATUS_COLORS.get(journal.status_of(op.id), "#999"))
-                    ].append((span[0] / scale, max((span[1] - span[0]) / scale, min_w)))
+    bars, actual, kinds_seen = _timeline_bars(report, index, scale)
     h = 0.55 if journal is None else 0.45
     for (li, color), segs in bars.items():
         ax.broken_barh(
@@ -136,15 +129,15 @@ def timeline_png(report: Report, path: str, plt=None) -> str:
             zorder=3,
             clip_on=False,
         )
-    for s in report.plan.steps:
+    for s in plan.steps:
         ax.axvline(s.start / scale, color="#b9c6d6", linewidth=0.6, linestyle="--", zorder=0)
     ax.set_yticks(range(len(lanes)))
     ax.set_yticklabels([lane.label for lane in lanes], fontsize=8)
     ax.set_ylim(len(lanes) - 0.5, -0.5)
-    ax.set_xlim(0, max(report.plan.makespan_s, 1) / scale * 1.01)
+    ax.set_xlim(0, max(plan.makespan_s, 1) / scale * 1.01)
     ax.grid(axis="x", color="#eeeeee")
     ax.set_title(
-        f"{report.title} — timeline (makespan {report.plan.makespan_s / scale:.2f} {unit})",
+        f"{report.title} — timeline (makespan {plan.makespan_s / scale:.2f} {unit})",
         fontsize=10,
         loc="left",
         pad=24,
@@ -172,48 +165,7 @@ def timeline_png(report: Report, path: str, plt=None) -> str:
     )
     if axt is not None:
         plt.setp(ax.get_xticklabels(), visible=False)
-        for i, (device, s) in enumerate(sorted(series.items())):
-            xs = [p[0] / scale for p in s["block"]]
-            ys = [p[1] for p in s["block"]]
-            axt.plot(xs, ys, color=_color(i + 2), linewidth=1.8, label=f"{device} (block)")
-            if s["setpoint"]:
-                sx, sy = [], []
-                for t, c in s["setpoint"]:
-                    if sx:
-                        sx.append(t / scale)
-                        sy.append(sy[-1])
-                    sx.append(t / scale)
-                    sy.append(c)
-                sx.append(report.plan.makespan_s / scale)
-                sy.append(sy[-1])
-                axt.plot(
-                    sx,
-                    sy,
-                    color=_color(i + 2),
-                    linewidth=1,
-                    linestyle="--",
-                    label=f"{device} (setpoint)",
-                )
-        lo, hi = axt.get_ylim()
-        if hi - lo < 10:
-            mid = (hi + lo) / 2
-            axt.set_ylim(mid - 5, mid + 5)
-        for i, (device, s) in enumerate(sorted(series.items())):
-            if s.get("measured"):
-                axt.scatter(
-                    [p[0] / scale for p in s["measured"]],
-                    [p[1] for p in s["measured"]],
-                    s=18,
-                    facecolors="white",
-                    edgecolors=_color(i + 2),
-                    zorder=3,
-                    label=f"{device} (reported)",
-                )
-        axt.set_ylabel("°C", fontsize=8)
-        axt.legend(fontsize=7, loc="upper right", frameon=False)
-        axt.set_xlabel(f"time from start / {unit}", fontsize=8)
-        axt.grid(color="#eeeeee")
-        axt.tick_params(labelsize=8)
+        _plot_temperatures(axt, series, plan.makespan_s, scale, unit)
     else:
         ax.set_xlabel(f"time from start / {unit}", fontsize=8)
     ax.tick_params(labelsize=8)
@@ -222,11 +174,93 @@ def timeline_png(report: Report, path: str, plt=None) -> str:
     return path
 
 
+Bars = dict[tuple[int, str], list[tuple[float, float]]]
+"""(lane index, colour) → (start, width) segments: one broken_barh call each."""
+
+
+def _timeline_bars(
+    report: Report, index: dict[str, int], scale: float
+) -> tuple[Bars, Bars, list[str]]:
+    """Planned (and actual) bars per (lane, colour), and the kinds of operation in order seen."""
+    journal = report.journal
+    # one broken_barh call per lane and colour: thousands of operations stay fast
+    bars: Bars = defaultdict(list)
+    actual: Bars = defaultdict(list)
+    min_w = (report.plan.makespan_s if report.plan else 0.0) / scale / 2000
+    kinds_seen: list[str] = []
+    for op in report.operations:
+        color = OP_COLORS.get(op.op, "#999999")
+        if op.op not in kinds_seen:
+            kinds_seen.append(op.op)
+        for lid in report.lane_ids(op):
+            if lid in index:
+                bars[(index[lid], color)].append((op.t / scale, max(op.duration / scale, min_w)))
+                span = report.actual_span(op)
+                if span is not None and journal is not None:
+                    actual[
+                        (index[lid], STATUS_COLORS.get(journal.status_of(op.id), "#999"))
+                    ].append((span[0] / scale, max((span[1] - span[0]) / scale, min_w)))
+    return bars, actual, kinds_seen
+
+
+def _plot_temperatures(
+    axt: Any,
+    series: dict[str, dict[str, list[list[float]]]],
+    makespan: float,
+    scale: float,
+    unit: str,
+) -> None:
+    """The block temperature, set-points and reported temperatures under the timeline."""
+    for i, (device, s) in enumerate(sorted(series.items())):
+        xs = [p[0] / scale for p in s["block"]]
+        ys = [p[1] for p in s["block"]]
+        axt.plot(xs, ys, color=_color(i + 2), linewidth=1.8, label=f"{device} (block)")
+        if s["setpoint"]:
+            sx: list[float] = []
+            sy: list[float] = []
+            for t, c in s["setpoint"]:
+                if sx:
+                    sx.append(t / scale)
+                    sy.append(sy[-1])
+                sx.append(t / scale)
+                sy.append(c)
+            sx.append(makespan / scale)
+            sy.append(sy[-1])
+            axt.plot(
+                sx,
+                sy,
+                color=_color(i + 2),
+                linewidth=1,
+                linestyle="--",
+                label=f"{device} (setpoint)",
+            )
+    lo, hi = axt.get_ylim()
+    if hi - lo < 10:
+        mid = (hi + lo) / 2
+        axt.set_ylim(mid - 5, mid + 5)
+    for i, (device, s) in enumerate(sorted(series.items())):
+        if s.get("measured"):
+            axt.scatter(
+                [p[0] / scale for p in s["measured"]],
+                [p[1] for p in s["measured"]],
+                s=18,
+                facecolors="white",
+                edgecolors=_color(i + 2),
+                zorder=3,
+                label=f"{device} (reported)",
+            )
+    axt.set_ylabel("°C", fontsize=8)
+    axt.legend(fontsize=7, loc="upper right", frameon=False)
+    axt.set_xlabel(f"time from start / {unit}", fontsize=8)
+    axt.grid(color="#eeeeee")
+    axt.tick_params(labelsize=8)
+
+
 def platemap_png(report: Report, path: str, plt=None) -> str:
     plt = plt or _plt()
     from matplotlib.patches import Circle, Patch
 
-    plan = report.plan
+    plan = _plan_of(report)
     rows, cols = report.plate_rows, report.plate_cols
     status = report.well_status()
     # colour by run status for a journal, else by library member (the reagent that varies most)

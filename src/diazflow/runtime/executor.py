@@ -21,11 +21,27 @@ operator (hardware).  See docs/runtime.md.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from diazflow.compiler.plan import Operation, Plan
+from diazflow.compiler.plan import (
+    Aspirate,
+    Dispense,
+    DispensePowder,
+    DropTips,
+    Operation,
+    OperationBase,
+    PickUpTips,
+    Plan,
+    Prompt,
+    Sample,
+    SetTemperature,
+    Shake,
+    StopShaking,
+    Wait,
+    WaitTemperature,
+)
 from diazflow.runtime.clock import Clock, VirtualClock
 from diazflow.runtime.faults import DeviceFault, TemperatureTimeoutFault
 from diazflow.runtime.journal import Journal
@@ -35,9 +51,19 @@ from diazflow.runtime.simulated import (
     SimulatedTemperatureControllerBackend,
 )
 
-LH_OPS = ("pick_up_tips", "drop_tips", "aspirate", "dispense", "sample")
-BLOCKING = LH_OPS + ("dispense_powder", "wait_temperature", "prompt")
-LIQUID_MOVES = ("aspirate", "dispense", "sample", "dispense_powder", "pick_up_tips", "drop_tips")
+BLOCKING = (
+    PickUpTips,
+    DropTips,
+    Aspirate,
+    Dispense,
+    Sample,
+    DispensePowder,
+    WaitTemperature,
+    Prompt,
+)
+"""Operations that hold their device until done: an overrun delays the rest of the plan."""
+
+ChannelOperation = PickUpTips | DropTips | Aspirate | Dispense | Sample
 
 
 class RunFailed(Exception):
@@ -124,20 +150,6 @@ class Executor:
         self.makespan = max((op.end for op in plan.operations), default=0.0)
         self.step_kind = {s.step: s.kind for s in plan.steps}
         ctx.on_action = self._on_action
-        self._handlers: dict[str, Callable[[Operation, bool], Awaitable[dict]]] = {
-            "pick_up_tips": self._pick_up_tips,
-            "drop_tips": self._drop_tips,
-            "aspirate": self._aspirate,
-            "dispense": self._dispense,
-            "sample": self._sample,
-            "dispense_powder": self._dispense_powder,
-            "set_temperature": self._set_temperature,
-            "wait_temperature": self._wait_temperature,
-            "shake": self._shake,
-            "stop_shaking": self._stop_shaking,
-            "wait": self._wait,
-            "prompt": self._prompt,
-        }
 
     # ------------------------------------------------------------------ resources
 
@@ -206,7 +218,7 @@ class Executor:
             if delay:
                 time.sleep(delay / 2)
             try:
-                payload = await self._handlers[op.op](op, False)
+                payload = await self._perform(op, False)
             except RunFailed as exc:
                 exc.op = exc.op or op
                 await self._fail(op, exc)
@@ -221,7 +233,7 @@ class Executor:
             if delay:
                 time.sleep(delay / 2)
             end = self.clock.now()
-            if op.op in BLOCKING and not self.clock.virtual:
+            if isinstance(op, BLOCKING) and not self.clock.virtual:
                 overrun = end - (due + op.duration)
                 if overrun > 0:
                     self.offset += overrun
@@ -326,7 +338,7 @@ class Executor:
         self.clock = replay_clock
         try:
             for _seq, op_id, event, clock_t, data in j.events():
-                if event == "op_started":
+                if event == "op_started" and op_id is not None:
                     started_at[op_id] = clock_t
                 elif (
                     event in ("op_completed", "op_resolved")
@@ -361,7 +373,7 @@ class Executor:
     async def _replay(self, op: Operation, live_from: int | None = None) -> None:
         self.ctx.start_op(op.id, replaying=True)
         try:
-            await self._handlers[op.op](op, True)
+            await self._perform(op, True)
         finally:
             self.ctx.idle()
 
@@ -465,7 +477,7 @@ class Executor:
             simulated = isinstance(backend, SimulatedTemperatureControllerBackend)
             if state.target is not None:
                 if (
-                    not simulated
+                    not isinstance(backend, SimulatedTemperatureControllerBackend)
                     or backend.target_c is None
                     or abs(backend.target_c - self._setpoint(name, state)) > 1e-9
                 ):
@@ -483,9 +495,10 @@ class Executor:
 
     # ------------------------------------------------------------------ channels and tips
 
-    def _channels(self, op: Operation) -> list[int]:
-        channels = list(op.channels or range(len(op.wells or op.tips or ())))
-        if op.op == "pick_up_tips" and op.tip_type:
+    def _channels(self, op: ChannelOperation) -> list[int]:
+        positions = op.tips if isinstance(op, (PickUpTips, DropTips)) else op.wells
+        channels = list(op.channels or range(len(positions)))
+        if isinstance(op, PickUpTips) and op.tip_type:
             tip_type = self.setup.deck_spec.tips.get(op.tip_type)
             allowed = (
                 list(tip_type.channels) if tip_type is not None and tip_type.channels else None
@@ -504,22 +517,51 @@ class Executor:
 
     # ------------------------------------------------------------------ handlers (op, replay) → report
 
-    async def _pick_up_tips(self, op: Operation, replay: bool) -> dict:
-        spots = [self.setup.tip_spot(s) for s in op.tips or ()]
+    async def _perform(self, op: Operation, replay: bool) -> dict:
+        """Carry out one operation (or, replaying, bring the trackers and simulations up to date
+        with it); returns what goes into the journal."""
+        match op:
+            case PickUpTips():
+                return await self._pick_up_tips(op)
+            case DropTips():
+                return await self._drop_tips(op)
+            case Aspirate():
+                return await self._aspirate(op)
+            case Dispense():
+                return await self._dispense(op)
+            case Sample():
+                return await self._sample(op)
+            case DispensePowder():
+                return await self._dispense_powder(op)
+            case SetTemperature():
+                return await self._set_temperature(op, replay)
+            case WaitTemperature():
+                return await self._wait_temperature(op, replay)
+            case Shake():
+                return await self._shake(op, replay)
+            case StopShaking():
+                return await self._stop_shaking(op, replay)
+            case Wait():
+                return await self._wait(op, replay)
+            case Prompt():
+                return await self._prompt(op, replay)
+
+    async def _pick_up_tips(self, op: PickUpTips) -> dict:
+        spots = [self.setup.tip_spot(s) for s in op.tips]
         channels = self._channels(op)
         await self.lh.pick_up_tips(spots, use_channels=channels)
         return {"channels": channels}
 
-    async def _drop_tips(self, op: Operation, replay: bool) -> dict:
+    async def _drop_tips(self, op: DropTips) -> dict:
         channels = self._channels(op)
         if op.return_tips:
-            spots = [self.setup.tip_spot(s) for s in op.tips or ()]
+            spots = [self.setup.tip_spot(s) for s in op.tips]
             await self.lh.drop_tips(spots, use_channels=channels, allow_nonzero_volume=True)
             where = "returned"
         else:
             await self._discard(channels)
             where = "trash"
-        for c in op.channels or ():
+        for c in op.channels:
             self.channel_map.pop(c, None)
         return {"channels": channels, "to": where}
 
@@ -578,30 +620,30 @@ class Executor:
                     f"channel {channel}: {v:.3f} µL does not fit in its {tip.maximal_volume:g} µL tip"
                 )
 
-    async def _aspirate(self, op: Operation, replay: bool) -> dict:
+    async def _aspirate(self, op: Aspirate) -> dict:
         channels = self._channels(op)
-        containers = [self.container(w) for w in op.wells or ()]
-        volumes = [float(v) for v in op.volumes_uL or ()]
+        containers = [self.container(w) for w in op.wells]
+        volumes = [float(v) for v in op.volumes_uL]
         self._check_aspirate(containers, volumes, channels)
         await self.lh.aspirate(containers, vols=volumes, use_channels=channels)
         return {}
 
-    async def _dispense(self, op: Operation, replay: bool) -> dict:
+    async def _dispense(self, op: Dispense) -> dict:
         channels = self._channels(op)
-        containers = [self.container(w) for w in op.wells or ()]
-        volumes = [float(v) for v in op.volumes_uL or ()]
+        containers = [self.container(w) for w in op.wells]
+        volumes = [float(v) for v in op.volumes_uL]
         await self.lh.dispense(containers, vols=volumes, use_channels=channels)
         return {}
 
-    async def _sample(self, op: Operation, replay: bool) -> dict:
+    async def _sample(self, op: Sample) -> dict:
         channels = self._channels(op)
-        sources = [self.container(w) for w in op.wells or ()]
-        targets_refs = [x.strip() for x in (op.message or "").split(",") if x.strip()]
+        sources = [self.container(w) for w in op.wells]
+        targets_refs = op.targets
         if len(targets_refs) != len(sources):
             raise RunFailed(
                 f"sample: {len(sources)} wells but {len(targets_refs)} sample positions in the operation's message"
             )
-        volumes = [float(v) for v in op.volumes_uL or ()]
+        volumes = [float(v) for v in op.volumes_uL]
         self._check_aspirate(sources, volumes, channels)
         await self.lh.aspirate(sources, vols=volumes, use_channels=channels)
         await self.lh.dispense(
@@ -609,10 +651,10 @@ class Executor:
         )
         return {"into": targets_refs}
 
-    async def _dispense_powder(self, op: Operation, replay: bool) -> dict:
-        wells = list(op.wells or ())
-        mg = [float(x) for x in op.mg or ()]
-        names = list(op.substances or [op.reagent or "powder"] * len(wells))
+    async def _dispense_powder(self, op: DispensePowder) -> dict:
+        wells = list(op.wells)
+        mg = [float(x) for x in op.mg]
+        names = list(op.substances or [op.reagent] * len(wells))
         if op.manual or op.device == "operator" or self.setup.powder_dispenser is None:
             # the operator weighs the solid in; their confirmation is the device's report
             k, live = self.ctx.begin()
@@ -645,7 +687,7 @@ class Executor:
             ]
         }
 
-    def _module(self, op: Operation) -> Any:
+    def _module(self, op: OperationBase) -> Any:
         machine = self.setup.machines.get(op.device)
         if machine is None:
             raise RunFailed(f"the deck has no module '{op.device}'")
@@ -675,10 +717,10 @@ class Executor:
         else:
             await machine.set_temperature(celsius)
 
-    async def _set_temperature(self, op: Operation, replay: bool) -> dict:
+    async def _set_temperature(self, op: SetTemperature, replay: bool) -> dict:
         machine = self._module(op)
         state = self.modules[op.device]
-        target = float(op.celsius)  # type: ignore[arg-type]
+        target = float(op.celsius)
         spec = self.setup.deck_spec.modules[op.device]
         if spec.thermal is not None and not spec.thermal.in_range(target):
             raise RunFailed(
@@ -693,10 +735,10 @@ class Executor:
             await self._set_setpoint(machine, setpoint)
         return {"setpoint_c": round(setpoint, 3), "from_c": round(current, 3)}
 
-    async def _wait_temperature(self, op: Operation, replay: bool) -> dict:
+    async def _wait_temperature(self, op: WaitTemperature, replay: bool) -> dict:
         machine = self._module(op)
         state = self.modules[op.device]
-        target = float(op.celsius)  # type: ignore[arg-type]
+        target = float(op.celsius)
         if replay:
             state.ramp = None
             return {}
@@ -741,7 +783,7 @@ class Executor:
                 await self._sleep_until(now + step)
         return {"celsius_reached": round(temperature, 3), "waited_s": round(clock.now() - start, 3)}
 
-    async def _shake(self, op: Operation, replay: bool) -> dict:
+    async def _shake(self, op: Shake, replay: bool) -> dict:
         machine = self._module(op)
         spec = self.setup.deck_spec.modules[op.device]
         rpm = float(op.rpm if op.rpm is not None else (spec.default_rpm or 0.0))
@@ -752,7 +794,7 @@ class Executor:
         self.modules[op.device].rpm = rpm
         return {"rpm": rpm}
 
-    async def _stop_shaking(self, op: Operation, replay: bool) -> dict:
+    async def _stop_shaking(self, op: StopShaking, replay: bool) -> dict:
         machine = self._module(op)
         if self._touch(machine, replay):
             await machine.stop_shaking()
@@ -761,14 +803,14 @@ class Executor:
         self.modules[op.device].rpm = 0.0
         return {}
 
-    async def _wait(self, op: Operation, replay: bool) -> dict:
+    async def _wait(self, op: Wait, replay: bool) -> dict:
         machine = self.setup.machines.get(op.device)
         if machine is not None and not replay and hasattr(machine, "get_temperature"):
             # a hold on a module: check it is still there (a lost connection shows here, not hours later)
             await machine.get_temperature()
         return {"until_s": round(op.end + self.offset, 3)}
 
-    async def _prompt(self, op: Operation, replay: bool) -> dict:
+    async def _prompt(self, op: Prompt, replay: bool) -> dict:
         report: dict = {}
         if self.step_kind.get(op.step) == "stage":
             # a new stage: the operator has worked the previous one up off-deck and puts the
@@ -784,7 +826,7 @@ class Executor:
         if self.progress is not None:
             self.progress.pause()
         try:
-            self.options.confirm(op.message or "continue?")
+            self.options.confirm(op.message)
         finally:
             if self.progress is not None:
                 self.progress.resume()
@@ -817,26 +859,35 @@ class Executor:
 
 def _expected_actions(op: Operation) -> int:
     """How many recorded device actions make up an operation (0: not recorded, just re-issued)."""
-    if op.op == "sample":
-        return 2
-    if op.op in ("pick_up_tips", "drop_tips", "aspirate", "dispense", "dispense_powder"):
-        return 1
-    return 0
+    match op:
+        case Sample():
+            return 2  # aspirate from the well, dispense into the sample position
+        case PickUpTips() | DropTips() | Aspirate() | Dispense() | DispensePowder():
+            return 1
+        case _:
+            return 0
 
 
 def describe_op(op: Operation) -> str:
-    wells = op.wells or []
-    span = f"{wells[0]}…{wells[-1]}" if len(wells) > 2 else ", ".join(wells)
-    if op.op in ("aspirate", "dispense"):
-        total = sum(op.volumes_uL or ())
-        return f"{op.op} {op.reagent or ''} {span} ({total:.1f} µL in all), step {op.step + 1}".replace(
-            "  ", " "
-        )
-    if op.op == "dispense_powder":
-        return f"dispense_powder {op.reagent or ''} {span}, step {op.step + 1}"
-    if op.op in ("set_temperature", "wait_temperature"):
-        return f"{op.op} {op.celsius:g} °C on {op.device}, step {op.step + 1}"
-    return f"{op.op}{' ' + span if span else ''}, step {op.step + 1}"
+    match op:
+        case Aspirate() | Dispense():
+            total = sum(op.volumes_uL)
+            return f"{op.op} {op.reagent} {_span(op.wells)} ({total:.1f} µL in all), step {op.step + 1}".replace(
+                "  ", " "
+            )
+        case DispensePowder():
+            return f"dispense_powder {op.reagent} {_span(op.wells)}, step {op.step + 1}"
+        case SetTemperature() | WaitTemperature():
+            return f"{op.op} {op.celsius:g} °C on {op.device}, step {op.step + 1}"
+        case Sample():
+            return f"{op.op} {_span(op.wells)}, step {op.step + 1}"
+        case _:
+            return f"{op.op}, step {op.step + 1}"
+
+
+def _span(wells: list[str]) -> str:
+    """``A1…H12`` for many wells, the list for one or two."""
+    return f"{wells[0]}…{wells[-1]}" if len(wells) > 2 else ", ".join(wells)
 
 
 def _label(executor: Executor, container: Any) -> str:
