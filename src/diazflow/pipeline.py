@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from diazflow import errorcodes as codes
 from diazflow.diagnostics import Diagnostic, Severity, has_errors, sort_unique
 from diazflow.language import models as m
 from diazflow.language.loader import LoadedProtocol, load_protocol
@@ -71,7 +72,7 @@ def check(path: str, *, deck_override: str | None = None) -> CheckResult:
         diags.append(
             loaded.diagnostic(
                 ("name",),
-                "DF525",
+                codes.DF525,
                 "no deck layout: the protocol has no 'deck:' and no --deck was given",
                 "add 'deck: ../deck_layouts/starlet_chem.yaml' or pass --deck",
                 key=True,
@@ -92,7 +93,7 @@ def check(path: str, *, deck_override: str | None = None) -> CheckResult:
         diags.append(
             loaded.diagnostic(
                 where,
-                "DF525",
+                codes.DF525,
                 f"deck layout '{deck_path}' does not exist",
                 "paths in 'deck:' are relative to the protocol file; see deck_layouts/",
                 key=deck_override is not None,
@@ -105,7 +106,10 @@ def check(path: str, *, deck_override: str | None = None) -> CheckResult:
     facts = deck_facts(deck)
     deck_diags = _deck_checks(loaded, chem, facts)
     diags.extend(deck_diags)
-    blocking = {"DF510", "DF524"}  # without the vessel (or its wells) nothing further makes sense
+    blocking = {
+        codes.DF510.code,
+        codes.DF524.code,
+    }  # without the vessel (or its wells) nothing further makes sense
     if loaded.protocol.vessels.labware not in facts.labware or any(
         d.code in blocking for d in deck_diags
     ):
@@ -136,7 +140,7 @@ def _deck_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
         out.append(
             loaded.diagnostic(
                 ("vessels", "labware"),
-                "DF510",
+                codes.DF510,
                 f"labware '{p.vessels.labware}' is not on the deck ({os.path.basename(facts.path)})",
                 f"labware on this deck: {', '.join(sorted(facts.labware))}",
             )
@@ -147,7 +151,7 @@ def _deck_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
         out.append(
             loaded.diagnostic(
                 ("vessels", "wells"),
-                "DF524",
+                codes.DF524,
                 f"well(s) {', '.join(w.name for w in outside[:6])} do not exist on '{vessel.name}' ({vessel.rows}×{vessel.columns})",
                 f"wells run from A1 to {chr(ord('A') + vessel.rows - 1)}{vessel.columns}",
             )
@@ -157,7 +161,7 @@ def _deck_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
         out.append(
             loaded.diagnostic(
                 ("atmosphere",),
-                "DF522",
+                codes.DF522,
                 f"the protocol needs an inert atmosphere but the deck ({os.path.basename(facts.path)}) runs in {facts.atmosphere}",
                 "use a deck with an inert-gas enclosure (starlet_chem.yaml)",
             )
@@ -171,7 +175,7 @@ def _deck_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
             out.append(
                 loaded.diagnostic(
                     loaded.step_path(step_index),
-                    "DF516",
+                    codes.DF516,
                     f"{len(over)} well(s) overfilled: {well.name} holds {volume:.0f} µL after this step, above {facts.fill_limit:.0%} of {vessel.max_volume_ul:.0f} µL ({limit:.0f} µL)",
                     "use a smaller scale, more concentrated stocks, or a smaller quench volume",
                     key=True,

@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from diazflow import errorcodes as codes
 from diazflow.chemistry import properties
 from diazflow.chemistry.resolve import ResolvedChemistry
 from diazflow.diagnostics import Diagnostic, Severity
@@ -78,7 +79,7 @@ def unknown_solvent_diagnostics(
                 out.append(
                     loaded.diagnostic(
                         path,
-                        "DF308",
+                        codes.DF308,
                         f"solvent '{part}' is not in the property data",
                         hint,
                         severity=Severity.WARNING,
@@ -103,7 +104,7 @@ def temperature_checks(
                     out.append(
                         loaded.diagnostic(
                             loaded.step_path(step, *rest),
-                            "DF301",
+                            codes.DF301,
                             f"{what} at {t:g} °C is at or below the freezing point of {facts.name} ({facts.melting_point_c:.1f} °C)",
                             f"use a solvent that stays liquid (DMF mp -61 °C, MeCN mp -45 °C), or stay above {facts.melting_point_c:.0f} °C",
                         )
@@ -113,7 +114,7 @@ def temperature_checks(
                     out.append(
                         loaded.diagnostic(
                             loaded.step_path(step, *rest),
-                            "DF302",
+                            codes.DF302,
                             f"{what} at {t:g} °C is at or above the boiling point of {facts.name} ({facts.boiling_point_c:.1f} °C) in '{vessel}', which is neither sealed nor condensed",
                             f"stay below {facts.boiling_point_c:.0f} °C, or use sealed vials / a condenser (deck layout: sealed: true)",
                         )
@@ -141,7 +142,7 @@ def temperature_checks(
                 out.append(
                     loaded.diagnostic(
                         loaded.step_path(i),
-                        "DF303",
+                        codes.DF303,
                         f"reflux in '{vessel}', which is neither sealed nor fitted with a condenser: the {solvent} would boil away",
                         "use a deck whose reaction vessels are sealed vials or have a condenser (e.g. starlet_chem.yaml), or heat below the boiling point",
                         key=True,
@@ -176,7 +177,7 @@ def material_checks(
             out.append(
                 loaded.diagnostic(
                     path,
-                    "DF304",
+                    codes.DF304,
                     f"{material} ('{labware}') {word} {part} ({verdict.source})",
                     "use glass or PTFE labware for this solvent, or another solvent"
                     if severity is Severity.ERROR

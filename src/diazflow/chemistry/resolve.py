@@ -16,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from diazflow import errorcodes as codes
 from diazflow.chemistry import properties
 from diazflow.chemistry.molecules import SmilesError, parse_smiles
 from diazflow.diagnostics import Diagnostic, Severity
+from diazflow.errorcodes import ErrorCode
 from diazflow.language import models as m
 from diazflow.language.loader import LibraryMember, LoadedProtocol
 from diazflow.language.quantities import Quantity, QuantityRange
@@ -121,7 +123,7 @@ class _Resolver:
     def error(
         self,
         path: tuple,
-        code: str,
+        code: ErrorCode,
         message: str,
         hint: str | None = None,
         severity: Severity = Severity.ERROR,
@@ -143,7 +145,7 @@ class _Resolver:
             except SmilesError as exc:
                 self.error(
                     path + ("smiles",),
-                    "DF300",
+                    codes.DF300,
                     f"invalid SMILES '{smiles}': {exc}",
                     "check the SMILES (e.g. with a structure editor); names go under 'name:'",
                 )
@@ -170,7 +172,7 @@ class _Resolver:
                         file,
                         line,
                         column,
-                        "DF300",
+                        codes.DF300,
                         Severity.ERROR,
                         f"library '{library}' member '{member.name}': invalid SMILES '{member.smiles}': {exc}",
                         "fix the SMILES in the library",
@@ -199,7 +201,7 @@ class _Resolver:
                 ):
                     self.error(
                         path + ("neat",),
-                        "DF305",
+                        codes.DF305,
                         f"'{r.name}' is a solid at room temperature (mp {props.melting_point_c:.0f} °C) and cannot be pipetted neat",
                         "declare it 'solid: {dispense: powder}' (or manual), or as a stock solution",
                     )
@@ -208,7 +210,7 @@ class _Resolver:
                 else:
                     self.error(
                         path + ("neat",),
-                        "DF307",
+                        codes.DF307,
                         f"no liquid density known for '{r.name or r.smiles}', so a neat volume cannot be computed",
                         "give the reagent as a stock solution, or use a name the property data knows",
                     )
@@ -244,7 +246,7 @@ class _Resolver:
                 if ul is None:
                     self.error(
                         path,
-                        "DF307",
+                        codes.DF307,
                         f"'{reagent.id}' has no stock concentration, so an amount or equiv cannot become a volume",
                         "give 'volume:' for this reagent, or add 'concentration:' to its stock",
                     )
@@ -257,7 +259,10 @@ class _Resolver:
             return umol, ul, None
         if sub.mw is None:
             self.error(
-                path, "DF309", f"no molecular weight for '{sub.name}'", "give 'smiles:' or 'mw:'"
+                path,
+                codes.DF309,
+                f"no molecular weight for '{sub.name}'",
+                "give 'smiles:' or 'mw:'",
             )
             return None
         if reagent.form == "neat":
@@ -272,7 +277,7 @@ class _Resolver:
             if ul is not None:
                 self.error(
                     path,
-                    "DF305",
+                    codes.DF305,
                     f"'{reagent.id}' is a solid and cannot be added by volume",
                     "give 'equiv:' or 'amount:'",
                 )
@@ -358,7 +363,7 @@ class _Resolver:
                     if ul < -1e-9:
                         self.error(
                             path + ("to_concentration",),
-                            "DF310",
+                            codes.DF310,
                             f"well {well.name} already holds {volume[well]:.0f} µL, more than the {target:.0f} µL that {params.to_concentration.text} needs",
                             "use more concentrated stocks (less volume before the top-up), or a lower target concentration",
                         )
@@ -415,7 +420,7 @@ class _Resolver:
                 wanted = stage.limiting_umol / target
                 self.error(
                     path,
-                    "DF306",
+                    codes.DF306,
                     f"the reaction runs at {actual:.3g} M, not the {stage.scale.concentration.text} asked for ({volume:.0f} µL per well; {wanted:.0f} µL would be {target:g} M)",
                     f"add 'add_solvent: {{solvent: {stage.solvent}, to_concentration: {stage.scale.concentration.text}}}' before the reaction, or change the stock concentrations",
                     Severity.WARNING,

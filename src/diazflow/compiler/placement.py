@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from diazflow import errorcodes as codes
 from diazflow.chemistry.resolve import ResolvedChemistry
 from diazflow.compiler.facts import DeckFacts, LabwareFacts
 from diazflow.language.loader import LoadedProtocol
@@ -73,7 +74,7 @@ def place_reagents(
             if lw is None:
                 diag(
                     ("reagents", rid, "stock", "source"),
-                    "DF510",
+                    codes.DF510,
                     f"stock source '{reagent.source_labware}' is not on the deck",
                     f"labware on this deck: {', '.join(sorted(deck.labware))}",
                 )
@@ -95,7 +96,7 @@ def place_reagents(
         if bb is None:
             diag(
                 ("reagents", rid, "library"),
-                "DF519",
+                codes.DF519,
                 "the deck has no 'building_blocks' plate for library stocks",
                 "add a 96 deep-well plate named building_blocks to the deck layout, or give 'stock.source'",
             )
@@ -130,7 +131,7 @@ def place_reagents(
                 if next_column >= bb.columns:
                     diag(
                         ("reagents", rid, "library"),
-                        "DF519",
+                        codes.DF519,
                         f"the building-block plate has {bb.columns} columns, not enough for every library stock (needed more for '{rid}')",
                         "use fewer wells, a 'by: row' library, or give the library stocks on their own plate with 'stock.source'",
                     )
@@ -150,7 +151,7 @@ def place_reagents(
             if r_id == rid and total + bb.dead_volume_ul > bb.max_volume_ul * deck.fill_limit:
                 diag(
                     ("reagents", rid),
-                    "DF521",
+                    codes.DF521,
                     f"{name} needs {total + bb.dead_volume_ul:.0f} µL in {spot}, more than the {bb.max_volume_ul * deck.fill_limit:.0f} µL a building-block well holds",
                     "use a more concentrated stock or fewer wells",
                 )
@@ -164,7 +165,7 @@ def place_reagents(
             path = ("reagents", rid) if rid in p.reagents else ("steps",)
             diag(
                 path,
-                "DF518",
+                codes.DF518,
                 f"no reagent reservoir left for '{rid}' ({len(deck.reservoirs)} on this deck, {len(common)} common reagents and solvents to place)",
                 "use a deck with more troughs, or combine reagents into one stock",
             )
@@ -183,7 +184,7 @@ def place_reagents(
             path = ("reagents", rid) if rid in p.reagents else ("steps",)
             diag(
                 path,
-                "DF521",
+                codes.DF521,
                 f"'{rid}' needs {total + dead:.0f} µL in {position}, more than its {limit:.0f} µL",
                 "use a more concentrated stock or fewer wells",
             )

@@ -19,10 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from diazflow import errorcodes as codes
 from diazflow.deck import plr_names
 from diazflow.deck.errors import (
-    LAYOUT_INVALID,
-    UNKNOWN_PLR_NAME,
     DeckLayoutError,
     did_you_mean,
     model_field_names,
@@ -55,6 +54,7 @@ from diazflow.deck.spec import (
     TipTypeSpec,
 )
 from diazflow.diagnostics import Diagnostic
+from diazflow.errorcodes import ErrorCode
 from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
 from diazflow.language.source import SourceDocument, YamlSourceError, load_yaml_file
 
@@ -259,7 +259,7 @@ class _Loader:
         message: str,
         hint: str | None = None,
         *,
-        code: str = LAYOUT_INVALID,
+        code: ErrorCode = codes.DF500,
         key: bool = False,
     ) -> None:
         assert self.doc is not None
@@ -309,7 +309,7 @@ class _Loader:
             else f"see the names PyLabRobot {plr_names.plr_version()} exports (python -m diazflow.deck.plr_names)"
         )
         self.unknown_names.add(name)
-        self.error(path, f"unknown PyLabRobot {what} '{name}'", hint, code=UNKNOWN_PLR_NAME)
+        self.error(path, f"unknown PyLabRobot {what} '{name}'", hint, code=codes.DF501)
 
     def recipe(self, path: tuple, value: Any) -> BackendRecipe:
         if isinstance(value, str):

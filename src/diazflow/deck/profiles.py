@@ -26,8 +26,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from diazflow import errorcodes as codes
 from diazflow.deck.errors import (
-    LAYOUT_INVALID,
     DeckLayoutError,
     model_field_names,
     validation_diagnostics,
@@ -325,7 +325,7 @@ class _Reader:
     def error(
         self, path: tuple, message: str, hint: str | None = None, *, key: bool = False
     ) -> None:
-        self.diagnostics.append(self.doc.diagnostic(path, LAYOUT_INVALID, message, hint, key=key))
+        self.diagnostics.append(self.doc.diagnostic(path, codes.DF500, message, hint, key=key))
 
     def quantity(
         self,
@@ -366,7 +366,6 @@ def _read_document(path: str) -> tuple[SourceDocument, _ProfileModel]:
             [
                 doc.diagnostic(
                     (),
-                    LAYOUT_INVALID,
                     "a simulator profile must be a YAML mapping",
                     "start from one of the files in simulators/",
                 )
@@ -383,7 +382,7 @@ def _read_document(path: str) -> tuple[SourceDocument, _ProfileModel]:
         if getattr(model, section) is None:
             problems.append(
                 doc.diagnostic(
-                    ("kind",), LAYOUT_INVALID, f"a {model.kind} profile needs a '{section}' section"
+                    ("kind",), codes.DF500, f"a {model.kind} profile needs a '{section}' section"
                 )
             )
     for section in _FORBIDDEN_SECTIONS[model.kind]:
@@ -391,7 +390,6 @@ def _read_document(path: str) -> tuple[SourceDocument, _ProfileModel]:
             problems.append(
                 doc.diagnostic(
                     (section,),
-                    LAYOUT_INVALID,
                     f"a {model.kind} profile has no '{section}' section",
                     "remove it, or change 'kind'",
                     key=True,
@@ -406,7 +404,7 @@ def _recode(d: Diagnostic) -> Diagnostic:
     """YAML-level problems (DF100, DF104, ...) in a layout or profile are layout errors (DF500)."""
     from dataclasses import replace as _replace
 
-    return _replace(d, code=LAYOUT_INVALID, message=f"{d.message} [{d.code}]")
+    return _replace(d, code=codes.DF500.code, message=f"{d.message} [{d.code}]")
 
 
 def _file_key(path: str) -> tuple[str, int, int]:
@@ -431,7 +429,6 @@ def _load_robot_profile(path: str, _key: tuple) -> RobotTimings:
             [
                 doc.diagnostic(
                     ("kind",),
-                    LAYOUT_INVALID,
                     f"expected a liquid_handler profile, this one is '{model.kind}'",
                     "the robot's profile: names a file with 'kind: liquid_handler'",
                 )
@@ -488,7 +485,6 @@ def _load_module_profile(path: str, _key: tuple) -> ModuleProfile:
             [
                 doc.diagnostic(
                     ("kind",),
-                    LAYOUT_INVALID,
                     "expected a module profile (thermal_module or powder_dispenser), this one is 'liquid_handler'",
                     "a module's profile: names a device profile, not the robot's",
                 )

@@ -19,7 +19,9 @@ from typing import Any, Union
 
 from pydantic import BaseModel, Tag, ValidationError
 
+from diazflow import errorcodes as codes
 from diazflow.diagnostics import Diagnostic, Severity, sort_unique
+from diazflow.errorcodes import ErrorCode
 from diazflow.language import models as m
 from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
 from diazflow.language.source import SourceDocument, YamlSourceError, load_yaml_file
@@ -59,7 +61,7 @@ class LoadedProtocol:
     def diagnostic(
         self,
         path: tuple,
-        code: str,
+        code: ErrorCode | str,
         message: str,
         hint: str | None = None,
         *,
@@ -224,10 +226,10 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
     if kind.startswith("DF"):
         message = err["msg"]
         hint = ctx.get("hint") or None
-        if kind == "DF115" and isinstance(value, dict) and len(value) > 1:
+        if kind == codes.DF115.code and isinstance(value, dict) and len(value) > 1:
             message = f"a step must have exactly one kind, got {', '.join(map(str, value))}"
             hint = "split it into separate steps, one per list item"
-        elif kind == "DF115" and isinstance(value, dict) and len(value) == 1:
+        elif kind == codes.DF115.code and isinstance(value, dict) and len(value) == 1:
             tag = str(next(iter(value)))
             close = difflib.get_close_matches(tag, list(m.STEP_MODELS), n=1, cutoff=0.5)
             hint = (
@@ -253,12 +255,14 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
         else:
             hint = "remove it; see `diazflow schema` for the keys allowed here"
         parent = ".".join(str(p) for p in path[:-1] if not isinstance(p, int)) or "the protocol"
-        return source.diagnostic(path, "DF101", f"unknown key '{key}' in {parent}", hint, key=True)
+        return source.diagnostic(
+            path, codes.DF101, f"unknown key '{key}' in {parent}", hint, key=True
+        )
     if kind == "missing":
         key = loc[-1] if loc else "?"
         # at the key of the mapping that lacks it (``scale:``), not at its first child
         return source.diagnostic(
-            path, "DF102", f"missing key '{key}' in {where}", f"add '{key}: ...'", key=True
+            path, codes.DF102, f"missing key '{key}' in {where}", f"add '{key}: ...'", key=True
         )
     if kind == "union_tag_invalid":
         tag = ctx.get("tag", "?")
@@ -266,7 +270,7 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
         hint = f"did you mean '{close[0]}'?" if close else "step kinds: " + ", ".join(m.STEP_MODELS)
         return source.diagnostic(
             path + (tag,) if path + (tag,) in source.key_positions else path,
-            "DF115",
+            codes.DF115,
             f"unknown step kind '{tag}'",
             hint,
             key=True,
@@ -280,40 +284,40 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
             )
             return source.diagnostic(
                 path,
-                "DF107",
+                codes.DF107,
                 f"unsupported language version {shown}",
                 f"this diazflow reads version {m.LANGUAGE_VERSION}: 'diazflow: {m.LANGUAGE_VERSION}'",
             )
         return source.diagnostic(
             path,
-            "DF103",
+            codes.DF103,
             f"{where}: {_describe(value)} is not allowed; expected {ctx.get('expected', '')}",
             None,
         )
     if kind in ("too_short",):
-        return source.diagnostic(path, "DF102", f"{where} must not be empty", None)
+        return source.diagnostic(path, codes.DF102, f"{where} must not be empty", None)
     if kind in ("string_pattern_mismatch",):
         return source.diagnostic(
             path,
-            "DF103",
+            codes.DF103,
             f"{where}: {_describe(value)} is not a valid name",
             "names are letters, digits, '_' or '-', starting with a letter",
         )
     if kind in ("string_too_long", "string_too_short"):
-        return source.diagnostic(path, "DF103", f"{where}: {err['msg'].lower()}", None)
+        return source.diagnostic(path, codes.DF103, f"{where}: {err['msg'].lower()}", None)
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return source.diagnostic(
-            path, "DF205", f"{where}: {err['msg'].lower()} (got {_describe(value)})", None
+            path, codes.DF205, f"{where}: {err['msg'].lower()} (got {_describe(value)})", None
         )
     expected = _TYPE_WORDS.get(kind)
     if expected:
         return source.diagnostic(
             path,
-            "DF103",
+            codes.DF103,
             f"{where}: expected {expected}, got {_describe(value)}",
             _yaml_trap_hint(value, expected),
         )
-    return source.diagnostic(path, "DF103", f"{where}: {err['msg']}", None)
+    return source.diagnostic(path, codes.DF103, f"{where}: {err['msg']}", None)
 
 
 def _validation_diagnostics(source: SourceDocument, exc: ValidationError) -> list[Diagnostic]:
@@ -339,7 +343,7 @@ def _validation_diagnostics(source: SourceDocument, exc: ValidationError) -> lis
         by_place.setdefault(item[0], []).append(item)
     out: list[Diagnostic] = []
     for group in by_place.values():
-        specific = [d for _, _, d in group if d.code != "DF103"]
+        specific = [d for _, _, d in group if d.code != codes.DF103.code]
         if specific:
             out.extend(specific)
             continue
@@ -355,7 +359,7 @@ def _validation_diagnostics(source: SourceDocument, exc: ValidationError) -> lis
                     first.file,
                     first.line,
                     first.column,
-                    "DF103",
+                    codes.DF103,
                     Severity.ERROR,
                     message,
                     first.hint,
@@ -388,12 +392,12 @@ def _with_yaml_hint(source: SourceDocument, d: Diagnostic, path: tuple) -> Diagn
     """Name the YAML 1.1 trap when a value was read as something other than what was written:
     ``1:30`` (sexagesimal: 90), ``NO`` (false), ``012`` (octal: 10), ``2024-01-01`` (a date)."""
     raw = source.raw_scalars.get(path)
-    if raw is None or d.code not in ("DF103", "DF201", "DF206"):
+    if raw is None or d.code not in (codes.DF103.code, codes.DF201.code, codes.DF206.code):
         return d
     value = _value_at(source, path)
     fix = (
         f'quote it: "{raw}"'
-        if d.code == "DF103"
+        if d.code == codes.DF103.code
         else "write it with its unit, e.g. '90 min' for a time"
     )
     if value is None:
@@ -408,7 +412,7 @@ def _with_yaml_hint(source: SourceDocument, d: Diagnostic, path: tuple) -> Diagn
         hint = f'YAML reads {raw} as a date; quote it: "{raw}"'
     else:
         return d
-    if d.code == "DF103" and isinstance(value, bool):
+    if d.code == codes.DF103.code and isinstance(value, bool):
         message = d.message.replace(
             _describe(value), f"{raw} (read by YAML as {str(value).lower()})"
         )
@@ -438,7 +442,7 @@ def _reference_diagnostics(loaded: LoadedProtocol) -> list[Diagnostic]:
             else f"declare it under 'reagents:' (declared: {', '.join(reagent_ids)})"
         )
         return loaded.diagnostic(
-            path, "DF108", f"{what} '{rid}' is not declared under 'reagents'", hint
+            path, codes.DF108, f"{what} '{rid}' is not declared under 'reagents'", hint
         )
 
     lowered: dict[str, str] = {}
@@ -448,7 +452,7 @@ def _reference_diagnostics(loaded: LoadedProtocol) -> list[Diagnostic]:
             out.append(
                 loaded.diagnostic(
                     ("reagents", rid),
-                    "DF110",
+                    codes.DF110,
                     f"reagent id '{rid}' duplicates '{other}' (ids are case-insensitive)",
                     "give each reagent a distinct id",
                     key=True,
@@ -474,7 +478,7 @@ def _reference_diagnostics(loaded: LoadedProtocol) -> list[Diagnostic]:
             out.append(
                 loaded.diagnostic(
                     ("reagents", rid, "library"),
-                    "DF109",
+                    codes.DF109,
                     f"library '{reagent.library}' is not declared",
                     hint,
                 )
@@ -483,7 +487,7 @@ def _reference_diagnostics(loaded: LoadedProtocol) -> list[Diagnostic]:
             out.append(
                 loaded.diagnostic(
                     ("reagents", rid, "preloaded"),
-                    "DF117",
+                    codes.DF117,
                     f"preloaded reagent '{rid}' is not the limiting reagent of any stage",
                     "a preloaded reagent is the starting material the operator puts into the wells: name it in a stage's scale.limiting",
                 )
@@ -498,7 +502,7 @@ def _reference_diagnostics(loaded: LoadedProtocol) -> list[Diagnostic]:
             out.append(
                 loaded.diagnostic(
                     loaded.step_path(i, "reagent"),
-                    "DF117",
+                    codes.DF117,
                     f"'{rid}' is preloaded (put into the wells by the operator) and cannot be added",
                     "remove the step, or declare the reagent as a stock, neat liquid or solid",
                 )
@@ -510,7 +514,7 @@ def _reference_diagnostics(loaded: LoadedProtocol) -> list[Diagnostic]:
                 out.append(
                     loaded.diagnostic(
                         loaded.step_path(i, "wells"),
-                        "DF112",
+                        codes.DF112,
                         f"well(s) {', '.join(outside[:6])}{'…' if len(outside) > 6 else ''} are not reaction wells of this protocol",
                         f"vessels.wells is {_selection_text(p.vessels.wells)}",
                     )
@@ -544,7 +548,7 @@ def _raw_reference_diagnostics(source: SourceDocument) -> list[Diagnostic]:
             )
             out.append(
                 source.diagnostic(
-                    path, "DF108", f"{what} '{rid}' is not declared under 'reagents'", hint
+                    path, codes.DF108, f"{what} '{rid}' is not declared under 'reagents'", hint
                 )
             )
 
@@ -555,7 +559,7 @@ def _raw_reference_diagnostics(source: SourceDocument) -> list[Diagnostic]:
             out.append(
                 source.diagnostic(
                     ("reagents", rid),
-                    "DF110",
+                    codes.DF110,
                     f"reagent id '{rid}' duplicates '{other}' (ids are case-insensitive)",
                     "give each reagent a distinct id",
                     key=True,
@@ -569,7 +573,7 @@ def _raw_reference_diagnostics(source: SourceDocument) -> list[Diagnostic]:
             out.append(
                 source.diagnostic(
                     ("reagents", rid, "library"),
-                    "DF109",
+                    codes.DF109,
                     f"library '{lib}' is not declared",
                     f"did you mean '{close[0]}'?" if close else "declare it under 'libraries:'",
                 )
@@ -634,7 +638,7 @@ def _load_library(
             return None, [
                 source.diagnostic(
                     path + ("csv",),
-                    "DF118",
+                    codes.DF118,
                     f"cannot read library file '{lib.csv}': {exc.strerror or exc}",
                     "paths are relative to the protocol file",
                 )
@@ -643,7 +647,7 @@ def _load_library(
             return None, [
                 source.diagnostic(
                     path + ("csv",),
-                    "DF106",
+                    codes.DF106,
                     f"library file '{lib.csv}' is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB",
                     "a library is one row per well",
                 )
@@ -657,7 +661,7 @@ def _load_library(
                     shown,
                     line,
                     1,
-                    "DF118",
+                    codes.DF118,
                     Severity.ERROR,
                     f"library '{name}': file is not UTF-8 text ({exc.reason} at byte {exc.start})",
                     "save the CSV as UTF-8 (in Excel: 'CSV UTF-8')",
@@ -669,7 +673,7 @@ def _load_library(
                     shown,
                     text[: text.index("\x00")].count("\n") + 1,
                     1,
-                    "DF118",
+                    codes.DF118,
                     Severity.ERROR,
                     f"library '{name}': file is not a text CSV (it contains NUL bytes)",
                     "save the library as CSV (comma-separated text)",
@@ -684,7 +688,7 @@ def _load_library(
                     shown,
                     1,
                     1,
-                    "DF118",
+                    codes.DF118,
                     Severity.ERROR,
                     f"library '{name}': {exc}",
                     "columns are well,name,smiles[,equiv][,mw]",
@@ -703,7 +707,7 @@ def _load_library(
                     shown,
                     1,
                     1,
-                    "DF118",
+                    codes.DF118,
                     Severity.ERROR,
                     f"library '{name}': {problem}",
                     "columns are well,name,smiles[,equiv][,mw]",
@@ -719,7 +723,7 @@ def _load_library(
                     shown,
                     reader.line_num,
                     1,
-                    "DF118",
+                    codes.DF118,
                     Severity.ERROR,
                     f"library '{name}': {exc}",
                     "check the quoting on this line",
@@ -741,7 +745,7 @@ def _load_library(
                         shown,
                         row_no,
                         1,
-                        "DF118",
+                        codes.DF118,
                         Severity.ERROR,
                         f"library '{name}': row has more fields than the header ({len(header)})",
                         'quote names that contain commas: "1,3-benzodioxole-4-carbaldehyde"',
@@ -770,7 +774,7 @@ def _load_library(
                         shown,
                         row_no,
                         1,
-                        "DF104",
+                        codes.DF104,
                         Severity.ERROR,
                         f"library '{name}': well {well.name} is listed twice",
                         "one row per well",
@@ -783,7 +787,7 @@ def _load_library(
                         shown,
                         row_no,
                         1,
-                        "DF102",
+                        codes.DF102,
                         Severity.ERROR,
                         f"library '{name}': well {well.name} has no name",
                         None,
@@ -801,7 +805,7 @@ def _load_library(
                             shown,
                             row_no,
                             1,
-                            getattr(exc, "type", "DF206"),
+                            getattr(exc, "type", codes.DF206.code),
                             Severity.ERROR,
                             f"library '{name}' {well.name}: {exc}",
                             None,
@@ -819,7 +823,7 @@ def _load_library(
                             shown,
                             row_no,
                             1,
-                            getattr(exc, "type", "DF206"),
+                            getattr(exc, "type", codes.DF206.code),
                             Severity.ERROR,
                             f"library '{name}' {well.name}: {exc}",
                             None,
@@ -872,7 +876,7 @@ def _load_library(
         out.append(
             source.diagnostic(
                 path,
-                "DF113",
+                codes.DF113,
                 f"library '{name}' has no member for {len(missing)} used well(s): {names}",
                 hint,
                 key=True,
@@ -912,7 +916,7 @@ def load_protocol_document(source: SourceDocument, path: str) -> LoadResult:
                     source.filename,
                     1,
                     1,
-                    "DF102",
+                    codes.DF102,
                     Severity.ERROR,
                     "the file is empty (no protocol in it)",
                     "start with 'diazflow: 1' and 'name: ...'",
@@ -927,7 +931,7 @@ def load_protocol_document(source: SourceDocument, path: str) -> LoadResult:
                     source.filename,
                     1,
                     1,
-                    "DF103",
+                    codes.DF103,
                     Severity.ERROR,
                     f"a protocol is a mapping of keys, got {_describe(data)}",
                     "start with 'diazflow: 1' and 'name: ...'",

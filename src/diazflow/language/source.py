@@ -22,7 +22,9 @@ from typing import Any
 
 import yaml
 
+from diazflow import errorcodes as codes
 from diazflow.diagnostics import Diagnostic, Severity
+from diazflow.errorcodes import ErrorCode, lookup
 
 try:  # the C composer is ~10x faster; fall back quietly where libyaml is missing
     _Loader = yaml.CSafeLoader
@@ -81,7 +83,7 @@ class SourceDocument:
     def diagnostic(
         self,
         path: Path,
-        code: str,
+        code: ErrorCode | str,
         message: str,
         hint: str | None = None,
         *,
@@ -89,7 +91,7 @@ class SourceDocument:
         key: bool = False,
     ) -> Diagnostic:
         line, column = self.position(path, key=key)
-        return Diagnostic(self.filename, line, column, code, severity, message, hint)
+        return Diagnostic(self.filename, line, column, lookup(code).code, severity, message, hint)
 
 
 class YamlSourceError(Exception):
@@ -110,7 +112,9 @@ class _Walker:
         self.visited = 0
         self._constructor = yaml.constructor.SafeConstructor()
 
-    def _error(self, node: yaml.Node, code: str, message: str, hint: str | None = None) -> None:
+    def _error(
+        self, node: yaml.Node, code: ErrorCode, message: str, hint: str | None = None
+    ) -> None:
         mark = node.start_mark
         self.errors.append(
             Diagnostic(
@@ -133,7 +137,7 @@ class _Walker:
             )
             self._error(
                 node,
-                "DF105",
+                codes.DF105,
                 f"YAML tag '{shown}' is not allowed in a protocol",
                 "remove the tag; protocols hold plain values only (nothing is ever executed)",
             )
@@ -157,7 +161,7 @@ class _Walker:
                     continue  # overridden by the mapping's own key
                 key = self.walk(key_node, path + ("<key>",), depth + 1)
                 if not isinstance(key, (str, int, float, bool)) and key is not None:
-                    self._error(key_node, "DF103", "mapping keys must be plain scalars")
+                    self._error(key_node, codes.DF103, "mapping keys must be plain scalars")
                     continue
                 if key in result and index < merged_count:
                     pass  # two merge sources with the same key: the later entry wins, as in PyYAML
@@ -165,7 +169,7 @@ class _Walker:
                     first = self.keys.get(path + (key,), (0, 0))
                     self._error(
                         key_node,
-                        "DF104",
+                        codes.DF104,
                         f"duplicate key '{key}'",
                         f"'{key}' is already defined at line {first[0]}; YAML would silently keep only the last one",
                     )
@@ -185,7 +189,7 @@ class _Walker:
             # e.g. "2024-02-30" looks like a date to YAML and then fails to become one
             self._error(
                 node,
-                "DF100",
+                codes.DF100,
                 f"cannot read value '{node.value}': {getattr(exc, 'problem', None) or exc}",
                 f'quote it: "{node.value}"',
             )
@@ -239,7 +243,9 @@ _DEPTH_HINT = "a protocol needs only a few levels of nesting; check the indentat
 
 
 def _depth_diagnostic(filename: str, line: int, column: int) -> Diagnostic:
-    return Diagnostic(filename, line, column, "DF106", Severity.ERROR, _DEPTH_MESSAGE, _DEPTH_HINT)
+    return Diagnostic(
+        filename, line, column, codes.DF106, Severity.ERROR, _DEPTH_MESSAGE, _DEPTH_HINT
+    )
 
 
 def _budget_diagnostic(filename: str, exc: _BudgetExceeded) -> Diagnostic:
@@ -254,7 +260,7 @@ def _budget_diagnostic(filename: str, exc: _BudgetExceeded) -> Diagnostic:
         message = f"document expands to more than {MAX_NODES:,} values (aliases nested too deeply?)"
         hint = "protocols do not need nested anchors/aliases; write the values out"
     line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-    return Diagnostic(filename, line, column, "DF106", Severity.ERROR, message, hint)
+    return Diagnostic(filename, line, column, codes.DF106, Severity.ERROR, message, hint)
 
 
 def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
@@ -267,7 +273,7 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
                     filename,
                     0,
                     0,
-                    "DF106",
+                    codes.DF106,
                     Severity.ERROR,
                     f"file is {size / 1024 / 1024:.1f} MiB; protocols are limited to {MAX_FILE_BYTES // 1024 // 1024} MiB",
                     "move large building-block tables into a CSV library (libraries: {name: {csv: file.csv}})",
@@ -284,7 +290,7 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
                         filename,
                         0,
                         0,
-                        "DF100",
+                        codes.DF100,
                         Severity.ERROR,
                         f"file is not UTF-8 text ({exc.reason} at byte {exc.start})",
                         "save the file as UTF-8",
@@ -325,7 +331,7 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
                     filename,
                     line,
                     column,
-                    "DF100",
+                    codes.DF100,
                     Severity.ERROR,
                     f"YAML syntax error: {problem}",
                     hint,
@@ -348,7 +354,7 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
                     filename,
                     line,
                     column,
-                    "DF100",
+                    codes.DF100,
                     Severity.ERROR,
                     f"YAML error: control character {code:#06x} is not allowed in a protocol",
                     "remove it (was the file saved as text?)",
@@ -357,7 +363,7 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
         ) from None
     except yaml.YAMLError as exc:
         raise YamlSourceError(
-            [Diagnostic(filename, 0, 0, "DF100", Severity.ERROR, f"YAML error: {exc}")]
+            [Diagnostic(filename, 0, 0, codes.DF100, Severity.ERROR, f"YAML error: {exc}")]
         ) from None
     if root is None:
         return SourceDocument(filename, None, {}, {})
@@ -384,7 +390,7 @@ def load_yaml_file(path: str, display_name: str | None = None) -> SourceDocument
                     name,
                     0,
                     0,
-                    "DF100",
+                    codes.DF100,
                     Severity.ERROR,
                     f"cannot read file: {exc.strerror or exc}",
                     "check the path",
@@ -398,7 +404,7 @@ def load_yaml_file(path: str, display_name: str | None = None) -> SourceDocument
                     name,
                     0,
                     0,
-                    "DF106",
+                    codes.DF106,
                     Severity.ERROR,
                     f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB",
                     "move large building-block tables into a CSV library",
