@@ -20,7 +20,7 @@ from typing import Any, Union
 from pydantic import BaseModel, Tag, ValidationError
 
 from diazflow import errorcodes as codes
-from diazflow.diagnostics import Diagnostic, Severity, sort_unique
+from diazflow.diagnostics import Diagnostic, Reporter, Severity, sort_unique
 from diazflow.errorcodes import ErrorCode
 from diazflow.language import models as m
 from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
@@ -69,6 +69,10 @@ class LoadedProtocol:
         key: bool = False,
     ) -> Diagnostic:
         return self.source.diagnostic(path, code, message, hint, severity=severity, key=key)
+
+    def reporter(self) -> Reporter:
+        """A reporter that places findings in this protocol's file."""
+        return Reporter(self.source.filename, self.source)
 
     def step_path(self, index: int, *rest: Any) -> tuple:
         kind = m.step_kind(self.protocol.steps[index])
