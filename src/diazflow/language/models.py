@@ -175,7 +175,8 @@ DurationOrRange = Annotated[
 Speed = Annotated[Quantity, QuantityField(Dimension.SPEED)]
 
 
-def _validate_equiv(value: Any, info: ValidationInfo):
+def validate_equiv(value: Any, info: ValidationInfo | None = None) -> Quantity | QuantityRange:
+    """An ``equiv`` value (YAML or a library CSV cell); ``PydanticCustomError`` (DF2xx) if wrong."""
     if isinstance(value, (Quantity, QuantityRange)):
         return value
     if isinstance(value, bool):
@@ -214,7 +215,7 @@ def _validate_equiv(value: Any, info: ValidationInfo):
 
 Equiv = Annotated[
     Quantity | QuantityRange,
-    PlainValidator(_validate_equiv),
+    PlainValidator(validate_equiv),
     PlainSerializer(_serialize_quantity, return_type=str),
     WithJsonSchema(
         {
@@ -238,7 +239,8 @@ def _validate_volume_or_reaction_volumes(value: Any, info: ValidationInfo):
     return _quantity_validator(Dimension.VOLUME, False)(value, info)
 
 
-def _validate_molar_mass(value: Any, info: ValidationInfo) -> float:
+def validate_molar_mass(value: Any, info: ValidationInfo | None = None) -> float:
+    """An ``mw`` value (YAML or a library CSV cell); ``PydanticCustomError`` (DF2xx) if wrong."""
     if isinstance(value, bool):
         raise PydanticCustomError(
             codes.DF206.code, "mw: expected a molar mass in g/mol such as 180.2", {"hint": ""}
@@ -273,7 +275,7 @@ def _validate_molar_mass(value: Any, info: ValidationInfo) -> float:
 
 MolarMass = Annotated[
     float,
-    PlainValidator(_validate_molar_mass),
+    PlainValidator(validate_molar_mass),
     WithJsonSchema(
         {"anyOf": [{"type": "number"}, {"type": "string"}], "description": "molar mass in g/mol"}
     ),
