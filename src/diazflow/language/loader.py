@@ -221,6 +221,41 @@ def _yaml_trap_hint(value: Any, expected: str) -> str | None:
     return None
 
 
+def _custom_error_diagnostic(
+    source: SourceDocument, kind: str, path: tuple, value: Any, err: Mapping[str, Any]
+) -> Diagnostic:
+    """A PydanticCustomError raised by the models with a DFnnn code as its type."""
+    ctx = err.get("ctx") or {}
+    message = err["msg"]
+    hint = ctx.get("hint") or None
+    if kind == codes.DF115.code and isinstance(value, dict) and len(value) > 1:
+        message = f"a step must have exactly one kind, got {', '.join(map(str, value))}"
+        hint = "split it into separate steps, one per list item"
+    elif kind == codes.DF115.code and isinstance(value, dict) and len(value) == 1:
+        tag = str(next(iter(value)))
+        close = difflib.get_close_matches(tag, list(m.STEP_MODELS), n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else "step kinds: " + ", ".join(m.STEP_MODELS)
+        return source.diagnostic(path + (tag,), kind, f"unknown step kind '{tag}'", hint, key=True)
+    # a check of a whole mapping (exactly-one-of, a reagent's form) points at the mapping's key
+    return source.diagnostic(path, kind, message, hint, key=isinstance(value, dict))
+
+
+def _unknown_key_diagnostic(source: SourceDocument, loc: tuple, path: tuple) -> Diagnostic:
+    key = loc[-1] if loc else "?"
+    allowed = _allowed_keys(loc[:-1])
+    close = difflib.get_close_matches(
+        str(key), sorted(allowed) if allowed else _FIELD_NAMES, n=1, cutoff=0.6
+    )
+    if close and close[0] != key:
+        hint = f"did you mean '{close[0]}'?"
+    elif allowed:
+        hint = "allowed here: " + ", ".join(sorted(allowed))
+    else:
+        hint = "remove it; see `diazflow schema` for the keys allowed here"
+    parent = ".".join(str(p) for p in path[:-1] if not isinstance(p, int)) or "the protocol"
+    return source.diagnostic(path, codes.DF101, f"unknown key '{key}' in {parent}", hint, key=True)
+
+
 def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diagnostic:
     kind = err["type"]
     loc = tuple(err.get("loc", ()))
@@ -229,40 +264,9 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
     ctx = err.get("ctx") or {}
     where = ".".join(str(p) for p in path if not isinstance(p, int)) or "document"
     if kind.startswith("DF"):
-        message = err["msg"]
-        hint = ctx.get("hint") or None
-        if kind == codes.DF115.code and isinstance(value, dict) and len(value) > 1:
-            message = f"a step must have exactly one kind, got {', '.join(map(str, value))}"
-            hint = "split it into separate steps, one per list item"
-        elif kind == codes.DF115.code and isinstance(value, dict) and len(value) == 1:
-            tag = str(next(iter(value)))
-            close = difflib.get_close_matches(tag, list(m.STEP_MODELS), n=1, cutoff=0.5)
-            hint = (
-                f"did you mean '{close[0]}'?"
-                if close
-                else "step kinds: " + ", ".join(m.STEP_MODELS)
-            )
-            return source.diagnostic(
-                path + (tag,), kind, f"unknown step kind '{tag}'", hint, key=True
-            )
-        # a check of a whole mapping (exactly-one-of, a reagent's form) points at the mapping's key
-        return source.diagnostic(path, kind, message, hint, key=isinstance(value, dict))
+        return _custom_error_diagnostic(source, kind, path, value, err)
     if kind == "extra_forbidden":
-        key = loc[-1] if loc else "?"
-        allowed = _allowed_keys(loc[:-1])
-        close = difflib.get_close_matches(
-            str(key), sorted(allowed) if allowed else _FIELD_NAMES, n=1, cutoff=0.6
-        )
-        if close and close[0] != key:
-            hint = f"did you mean '{close[0]}'?"
-        elif allowed:
-            hint = "allowed here: " + ", ".join(sorted(allowed))
-        else:
-            hint = "remove it; see `diazflow schema` for the keys allowed here"
-        parent = ".".join(str(p) for p in path[:-1] if not isinstance(p, int)) or "the protocol"
-        return source.diagnostic(
-            path, codes.DF101, f"unknown key '{key}' in {parent}", hint, key=True
-        )
+        return _unknown_key_diagnostic(source, loc, path)
     if kind == "missing":
         key = loc[-1] if loc else "?"
         # at the key of the mapping that lacks it (``scale:``), not at its first child
