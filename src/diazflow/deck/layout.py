@@ -397,7 +397,9 @@ class _Loader:
             return Location("rails", rails=loc.rails)
         if kind == "slot":
             return Location("slot", slot=loc.slot)
-        return Location("coordinate", coordinate=tuple(float(v) for v in loc.coordinate or ()))
+        return Location(
+            "coordinate", coordinate=_triple(loc.coordinate) if loc.coordinate else None
+        )
 
     # ---- main
 
@@ -509,7 +511,7 @@ class _Loader:
         if self.diags:
             return None
         # channels a tip type can use come from the pipettes that take it
-        tip_types = tuple(
+        tip_types_with_channels = tuple(
             sorted(
                 (
                     replace(
@@ -530,7 +532,7 @@ class _Loader:
             robot=robot,
             timings=timings,  # type: ignore[arg-type]
             pipettes=pipettes,
-            tip_types=tip_types,
+            tip_types=tip_types_with_channels,
             labware=MappingProxyType(labware),
             carriers=MappingProxyType(carriers),
             modules=MappingProxyType(modules),
@@ -648,10 +650,12 @@ class _Loader:
                 continue
             thermal, shaker = profile.thermal, profile.shaker
             geometry = (
-                ModulePlrGeometry(tuple(mod.plr.size), tuple(mod.plr.child_location), mod.plr.model)
+                ModulePlrGeometry(
+                    _triple(mod.plr.size), _triple(mod.plr.child_location), mod.plr.model
+                )
                 if mod.plr
                 else None
-            )  # type: ignore[arg-type]
+            )
             out[name] = ModuleSpec(
                 name=name,
                 kind=mod.kind,
@@ -721,13 +725,13 @@ class _Loader:
     ) -> dict[str, LabwareSpec]:
         held_by: dict[str, str] = {}
         for mod_name, mod in m.modules.items():
-            for lw in [mod.labware] if isinstance(mod.labware, str) else list(mod.labware or []):
-                if lw in held_by:
+            for held in [mod.labware] if isinstance(mod.labware, str) else list(mod.labware or []):
+                if held in held_by:
                     self.error(
                         ("modules", mod_name, "labware"),
-                        f"'{lw}' already sits on module '{held_by[lw]}'",
+                        f"'{held}' already sits on module '{held_by[held]}'",
                     )
-                held_by.setdefault(lw, mod_name)
+                held_by.setdefault(held, mod_name)
         out: dict[str, LabwareSpec] = {}
         for name, lw in m.labware.items():
             path = ("labware", name)
@@ -951,8 +955,8 @@ class _Loader:
                     path,
                 )
             )
-        for name, lw in m.labware.items():
-            if lw.role == "tips" and name not in rack_owner:
+        for name, lw_model in m.labware.items():
+            if lw_model.role == "tips" and name not in rack_owner:
                 self.error(
                     ("labware", name),
                     f"tip rack '{name}' belongs to no tip type",
@@ -1017,13 +1021,13 @@ class _Loader:
             taken.setdefault(key, who)
 
         for name, c in m.carriers.items():
-            loc = c.location
-            if loc.slot is not None:
-                claim(("slot", loc.slot), name, ("carriers", name, "location"))
+            if c.location.slot is not None:
+                claim(("slot", c.location.slot), name, ("carriers", name, "location"))
         for name, mod in modules.items():
-            loc = mod.location
-            if loc is None:
+            module_loc = mod.location
+            if module_loc is None:
                 continue
+            loc = module_loc
             if loc.kind == "slot":
                 claim(("slot", loc.slot), name, ("modules", name, "location"))
             elif loc.kind == "carrier":
@@ -1041,6 +1045,12 @@ class _Loader:
                 claim(("slot", loc.slot), name, ("labware", name, "location"))
             elif loc.kind == "carrier":
                 claim(("carrier", loc.carrier, loc.site), name, ("labware", name, "location"))
+
+
+def _triple(values: list[float]) -> tuple[float, float, float]:
+    """A three-element list the schema has checked (min_length = max_length = 3) as a tuple."""
+    x, y, z = values
+    return (float(x), float(y), float(z))
 
 
 def _describe_key(key: tuple) -> str:
