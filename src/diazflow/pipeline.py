@@ -346,9 +346,9 @@ class _HazardWalk:
             if (finding.code, finding.message) in self.reported:
                 continue
             self.reported.add((finding.code, finding.message))
-            rid = next((r for r in finding.reagents if r in self.p.reagents), None)
+            blamed = next((r for r in finding.reagents if r in self.p.reagents), None)
             self.reporter.report(
-                ("reagents", rid) if rid else ("name",),
+                ("reagents", blamed) if blamed else ("name",),
                 finding.code,
                 finding.message,
                 finding.hint,

@@ -239,6 +239,7 @@ class _Resolver:
                     return None
                 return None, ul, None
             if ul is None:
+                assert umol is not None  # the caller gives exactly one of umol and ul
                 ul = umol / reagent.concentration_m
             else:
                 umol = ul * reagent.concentration_m
@@ -255,6 +256,7 @@ class _Resolver:
             if reagent.density_g_ml is None:
                 return None  # DF307 already reported on the reagent
             if ul is None:
+                assert umol is not None  # the caller gives exactly one of umol and ul
                 ul = umol * sub.mw / 1000.0 / reagent.density_g_ml
             else:
                 umol = ul * reagent.density_g_ml * 1000.0 / sub.mw
@@ -268,6 +270,7 @@ class _Resolver:
                     "give 'equiv:' or 'amount:'",
                 )
                 return None
+            assert umol is not None  # the caller gives exactly one of umol and ul
             return umol, 0.0, umol * sub.mw / 1000.0
         return None
 
@@ -375,7 +378,11 @@ class _Resolver:
         )
         out: list[Addition] = []
         for well in self.p.vessels.wells:
-            ul = params.volume.value if params.volume else target - volume[well]
+            if params.volume:
+                ul = params.volume.value
+            else:
+                assert target is not None  # the model requires volume or to_concentration
+                ul = target - volume[well]
             if ul < -1e-9:
                 self.reporter.error(
                     path + ("to_concentration",),

@@ -14,6 +14,8 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
 from diazflow import errorcodes as codes
 from diazflow.diagnostics import Diagnostic, DiagnosticsError
 from diazflow.language.source import SourceDocument
@@ -79,13 +81,13 @@ def validation_diagnostics(
                 c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",") if c.strip()
             ]
             close = did_you_mean(str(value), choices) if isinstance(value, str) else None
-            hint = f"did you mean '{close}'?" if close else None
+            choice_hint = f"did you mean '{close}'?" if close else None
             out.append(
                 source.diagnostic(
                     path,
                     codes.DF500,
                     f"{where}: {_describe(value)} is not allowed; expected {expected}",
-                    hint,
+                    choice_hint,
                 )
             )
         elif kind == "string_pattern_mismatch":
@@ -135,7 +137,7 @@ def validation_diagnostics(
     return kept
 
 
-def model_field_names(*models: type) -> set[str]:
+def model_field_names(*models: type[BaseModel]) -> set[str]:
     names: set[str] = set()
     for model in models:
         for name, info in model.model_fields.items():

@@ -102,7 +102,7 @@ class LoadResult:
 
 def _all_field_names() -> list[str]:
     names: set[str] = set()
-    for model in [
+    models: list[type[BaseModel]] = [
         m.Protocol,
         m.Vessels,
         m.Scale,
@@ -115,7 +115,8 @@ def _all_field_names() -> list[str]:
         m.PortionwiseSpec,
         m.OffdeckParams,
         m.StageParams,
-    ]:
+    ]
+    for model in models:
         names.update(model.model_fields)
     for step_model in m.STEP_MODELS.values():
         names.update(step_model.model_fields)
@@ -368,7 +369,7 @@ def _validation_diagnostics(source: SourceDocument, exc: ValidationError) -> lis
                     first.file,
                     first.line,
                     first.column,
-                    codes.DF103,
+                    codes.DF103.code,
                     Severity.ERROR,
                     message,
                     first.hint,

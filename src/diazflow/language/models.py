@@ -190,7 +190,7 @@ def validate_equiv(value: Any, info: ValidationInfo | None = None) -> Quantity |
                 f"equiv: {value} is not a finite number",
                 {"hint": "e.g. 'equiv: 1.05'"},
             )
-        q = Quantity(float(value), Dimension.EQUIV, f"{value} equiv")
+        q: Quantity | QuantityRange = Quantity(float(value), Dimension.EQUIV, f"{value} equiv")
     else:
         try:
             q = parse_quantity_or_range(value, Dimension.EQUIV, field="equiv")

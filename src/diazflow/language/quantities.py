@@ -185,7 +185,9 @@ def unit_registry():
 
     folder = _cache_folder()
     try:
-        ureg = pint.UnitRegistry(cache_folder=folder) if folder else pint.UnitRegistry()
+        ureg: pint.UnitRegistry = (
+            pint.UnitRegistry(cache_folder=folder) if folder else pint.UnitRegistry()
+        )
     except Exception:  # a corrupt or unwritable cache must never stop validation
         ureg = pint.UnitRegistry()
     ureg.define("equivalent = [stoichiometry] = equiv")
