@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import tokenize
 
 import pytest
@@ -131,6 +132,19 @@ def test_code_objects_named_in_the_source_exist():
             if not hasattr(codes, code):
                 missing.setdefault(code, []).append(str(path.relative_to(REPO)))
     assert not missing, missing
+
+
+def test_every_chemistry_deck_and_timing_code_has_a_generated_example():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "diagnostic_examples", REPO / "scripts" / "diagnostic_examples.py"
+    )
+    assert spec and spec.loader
+    examples = importlib.util.module_from_spec(spec)
+    sys.modules["diagnostic_examples"] = examples  # dataclasses look their module up
+    spec.loader.exec_module(examples)
+    assert examples.registry_problems() == []
 
 
 def test_family_sections_exist():
