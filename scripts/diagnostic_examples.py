@@ -733,7 +733,28 @@ def rewrite(doc: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
     return doc, sorted(set(blocks) - used)
 
 
+def registry_problems() -> list[str]:
+    """Examples and the code registry agree: each DF3xx-DF6xx code has one, each names a code."""
+    from diazflow.errorcodes import REGISTRY
+
+    shown = {example.code for example in EXAMPLES}
+    problems = [
+        f"example {e.id} names no registered code" for e in EXAMPLES if e.code not in REGISTRY
+    ]
+    problems += [
+        f"{code} is registered but has no example"
+        for code in sorted(REGISTRY)
+        if code[2] in "3456" and code not in shown
+    ]
+    return problems
+
+
 def main() -> int:
+    problems = registry_problems()
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 1
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("ids", nargs="*", help="example ids or prefixes (default: all)")
     group = parser.add_mutually_exclusive_group()

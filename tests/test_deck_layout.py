@@ -377,6 +377,27 @@ def test_invalid_profile_is_reported_in_the_profile(tmp_path):
     assert "is invalid" in in_layout.message
 
 
+def test_bad_values_in_profiles_are_reported_at_the_value(tmp_path):
+    path = _copy_deck(tmp_path)
+    robot = tmp_path / "simulators" / "hamilton_starlet.yaml"
+    _break(robot, "- tip_volume: 50 uL", "- tip_volume: 50 uLL")
+    module = tmp_path / "simulators" / "starlet_heater_cooler_shaker.yaml"
+    text = module.read_text()
+    tolerance = re.search(r"(\w*tolerance): \{value: ([^,]+),", text)
+    assert tolerance, "the module profile has a tolerance"
+    _break(
+        module,
+        f"{tolerance.group(1)}: {{value: {tolerance.group(2)},",
+        f"{tolerance.group(1)}: {{value: -2 degC,",
+    )
+    diags = _errors(path)
+    in_robot = next(d for d in diags if d.file == str(robot))
+    assert in_robot.code == "DF500" and "uLL" in in_robot.message
+    assert (in_robot.line, in_robot.column) == _line_col(robot, "50 uLL")
+    in_module = next(d for d in diags if d.file == str(module))
+    assert in_module.code == "DF500" and "must not be negative" in in_module.message
+
+
 def test_profile_kind_must_match_module_kind(tmp_path):
     path = _copy_deck(tmp_path, "evo150_chem")
     _break(path, "kind: heater_shaker", "kind: heater_cooler_shaker")

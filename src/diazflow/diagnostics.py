@@ -1,9 +1,9 @@
 """Diagnostics: what every stage reports about a protocol, and how the CLI prints them.
 
-Every check in diazflow produces :class:`Diagnostic` values rather than raising, so that one
-``validate`` run reports every defect in a file.  Codes are stable and documented in
-``docs/diagnostics.md``: DF1xx schema, DF2xx quantities, DF3xx chemistry, DF4xx hazards,
-DF5xx deck and robot, DF6xx timing.
+Every check in diazflow reports :class:`Diagnostic` values through a :class:`Reporter` rather than
+raising, so that one ``validate`` run reports every defect in a file.  Codes are registered once in
+:mod:`diazflow.errorcodes` and documented in ``docs/diagnostics.md``: DF1xx schema, DF2xx
+quantities, DF3xx chemistry, DF4xx hazards, DF5xx deck and robot, DF6xx timing.
 """
 
 from __future__ import annotations
@@ -11,13 +11,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from enum import Enum
 from html import escape as _html_escape
+from typing import Protocol
 
+from diazflow.errorcodes import ErrorCode, Severity, lookup
 
-class Severity(str, Enum):
-    ERROR = "error"
-    WARNING = "warning"
+__all__ = [
+    "Diagnostic",
+    "DiagnosticsError",
+    "ErrorCode",
+    "Position",
+    "Reporter",
+    "Severity",
+    "has_errors",
+    "sort_unique",
+]
 
 
 @dataclass(frozen=True, order=True)
@@ -36,6 +44,10 @@ class Diagnostic:
     message: str
     hint: str | None = None
 
+    def __post_init__(self) -> None:
+        # a str field on a frozen dataclass: normalise through object.__setattr__
+        object.__setattr__(self, "code", lookup(self.code).code)
+
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
@@ -52,6 +64,126 @@ class DiagnosticsError(Exception):
     def __init__(self, diagnostics: Sequence[Diagnostic]):
         self.diagnostics = tuple(diagnostics)
         super().__init__("; ".join(f"{d.code}: {d.message}" for d in self.diagnostics[:3]))
+
+
+@dataclass(frozen=True)
+class Position:
+    """A 1-based place in a file, for findings not reached through a path into a document."""
+
+    line: int
+    column: int
+
+
+WHOLE_FILE = Position(0, 0)
+"""Where a finding about a file as a whole (unreadable, too large, missing) is reported."""
+
+
+class Locator(Protocol):
+    """What a reporter needs of a parsed document (``SourceDocument`` is one)."""
+
+    def position(self, path: tuple, *, key: bool = False) -> tuple[int, int]: ...
+
+
+Where = tuple | Position
+"""A path into the document (``("steps", 3, "add", "equiv")``) or an explicit :class:`Position`."""
+
+
+class Reporter:
+    """Collects the diagnostics of one check run; handed to every stage (mypy's ``Errors``).
+
+    A stage calls :meth:`error` or :meth:`warn` with a path into its document (or a
+    :class:`Position`), a registered code, a message and an optional hint.  :meth:`for_file` gives a
+    reporter for another file (a deck layout, a library CSV) that adds to the same list, so the
+    pipeline ends with every finding of the run in one place.
+    """
+
+    def __init__(
+        self,
+        filename: str,
+        source: Locator | None = None,
+        *,
+        diagnostics: list[Diagnostic] | None = None,
+    ):
+        self.filename = filename
+        self.source = source
+        self.diagnostics: list[Diagnostic] = [] if diagnostics is None else diagnostics
+
+    def for_file(self, filename: str, source: Locator | None = None) -> Reporter:
+        """A reporter for ``filename`` that shares this one's diagnostics."""
+        return Reporter(filename, source, diagnostics=self.diagnostics)
+
+    def locate(self, where: Where, *, key: bool = False) -> tuple[int, int]:
+        if isinstance(where, Position):
+            return (where.line, where.column)
+        if self.source is None:
+            return (WHOLE_FILE.line, WHOLE_FILE.column)
+        return self.source.position(where, key=key)
+
+    def report(
+        self,
+        where: Where,
+        code: ErrorCode | str,
+        message: str,
+        hint: str | None = None,
+        *,
+        severity: Severity | None = None,
+        key: bool = False,
+    ) -> Diagnostic:
+        """Record one finding; ``severity`` defaults to the code's registered severity."""
+        registered = lookup(code)
+        line, column = self.locate(where, key=key)
+        diagnostic = Diagnostic(
+            self.filename,
+            line,
+            column,
+            registered.code,
+            severity or registered.default_severity,
+            message,
+            hint,
+        )
+        self.diagnostics.append(diagnostic)
+        return diagnostic
+
+    def error(
+        self,
+        where: Where,
+        code: ErrorCode | str,
+        message: str,
+        hint: str | None = None,
+        *,
+        key: bool = False,
+    ) -> Diagnostic:
+        return self.report(where, code, message, hint, severity=Severity.ERROR, key=key)
+
+    def warn(
+        self,
+        where: Where,
+        code: ErrorCode | str,
+        message: str,
+        hint: str | None = None,
+        *,
+        key: bool = False,
+    ) -> Diagnostic:
+        return self.report(where, code, message, hint, severity=Severity.WARNING, key=key)
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        """Take findings made elsewhere (a sub-loader's, a stage not yet converted)."""
+        self.diagnostics.extend(diagnostics)
+
+    @property
+    def has_errors(self) -> bool:
+        return has_errors(self.diagnostics)
+
+    def count(self) -> int:
+        """How many findings so far: compare before and after a call to see whether it reported."""
+        return len(self.diagnostics)
+
+    def errors_since(self, mark: int) -> bool:
+        """Whether an error was reported after :meth:`count` returned ``mark``."""
+        return has_errors(self.diagnostics[mark:])
+
+    def sorted(self) -> list[Diagnostic]:
+        return sort_unique(self.diagnostics)
 
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from diazflow.diagnostics import Diagnostic, Severity, has_errors, sort_unique
+from diazflow import errorcodes as codes
+from diazflow.diagnostics import Diagnostic, Reporter, Severity, has_errors, sort_unique
 from diazflow.language import models as m
 from diazflow.language.loader import LoadedProtocol, load_protocol
+
+if TYPE_CHECKING:
+    from diazflow.chemistry.resolve import ResolvedChemistry
+    from diazflow.compiler.facts import DeckFacts, LabwareFacts
+    from diazflow.deck.spec import DeckSpec
 
 
 @dataclass(frozen=True)
@@ -77,142 +83,159 @@ def check(path: str, *, deck_override: str | None = None) -> CheckResult:
     """Run every check of spec §4 on one protocol file, and compile it if it is valid."""
     shown = display_path(path)
     result = load_protocol(shown)
-    diags = list(result.diagnostics)
     loaded = result.loaded
-    if loaded is None or has_errors(diags):
-        return CheckResult(shown, tuple(sort_unique(diags)), loaded)
+    if loaded is None or has_errors(result.diagnostics):
+        return CheckResult(shown, tuple(sort_unique(result.diagnostics)), loaded)
+    reporter = loaded.reporter()
+    reporter.extend(result.diagnostics)
 
-    from diazflow.chemistry.resolve import resolve_chemistry
+    def stop(**stages: Any) -> CheckResult:
+        return CheckResult(shown, tuple(reporter.sorted()), loaded, **stages)
 
-    chem, chem_diags = resolve_chemistry(loaded)
-    diags.extend(chem_diags)
-    if chem is None or has_errors(diags):
-        return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem)
+    from diazflow.chemistry.resolve import resolve
+
+    chem = resolve(loaded, reporter)
+    if chem is None or reporter.has_errors:
+        return stop(chemistry=chem)
 
     deck_path = resolve_deck_path(loaded, deck_override)
     if deck_path is None:
-        diags.append(
-            loaded.diagnostic(
-                ("name",),
-                "DF525",
-                "no deck layout: the protocol has no 'deck:' and no --deck was given",
-                "add 'deck: ../deck_layouts/starlet_chem.yaml' or pass --deck",
-                key=True,
-            )
+        reporter.error(
+            ("name",),
+            codes.DF525,
+            "no deck layout: the protocol has no 'deck:' and no --deck was given",
+            "add 'deck: starlet_chem' (a built-in deck, see `diazflow decks`) or pass --deck",
+            key=True,
         )
-        return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem)
-
-    from diazflow.deck import DeckLayoutError, load_deck
-
+        return stop(chemistry=chem)
     deck_path = display_path(deck_path)
-    try:
-        deck = load_deck(deck_path)
-    except DeckLayoutError as exc:
-        diags.extend(exc.diagnostics)
-        return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem, deck_path=deck_path)
-    except FileNotFoundError:
-        where = ("deck",) if deck_override is None else ("name",)
-        diags.append(
-            loaded.diagnostic(
-                where,
-                "DF525",
-                f"deck layout '{deck_path}' does not exist",
-                _missing_deck_hint(deck_path),
-                key=deck_override is not None,
-            )
-        )
-        return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem, deck_path=deck_path)
+    deck = _load_deck(loaded, deck_path, deck_override, reporter)
+    if deck is None:
+        return stop(chemistry=chem, deck_path=deck_path)
 
     from diazflow.compiler.facts import deck_facts
 
     facts = deck_facts(deck)
-    deck_diags = _deck_checks(loaded, chem, facts)
-    diags.extend(deck_diags)
-    blocking = {"DF510", "DF524"}  # without the vessel (or its wells) nothing further makes sense
-    if loaded.protocol.vessels.labware not in facts.labware or any(
-        d.code in blocking for d in deck_diags
-    ):
-        return CheckResult(
-            shown, tuple(sort_unique(diags)), loaded, chem, deck, facts, deck_path=deck_path
-        )
-    diags.extend(_chemistry_checks(loaded, chem, facts))
+    if not _deck_checks(loaded, chem, facts, reporter):
+        return stop(chemistry=chem, deck=deck, facts=facts, deck_path=deck_path)
+    _chemistry_checks(loaded, chem, facts, reporter)
     # compile even after chemistry errors: the scheduler's deck and timing checks (ranges,
     # cooling, tips, windows) are findings in their own right, and validate reports them all
 
     from diazflow.compiler import compile_plan
 
     plan, compile_diags = compile_plan(loaded, chem, facts, display_path(deck_path))
-    diags.extend(compile_diags)
-    if has_errors(diags):
+    reporter.extend(compile_diags)
+    if reporter.has_errors:
         plan = None
-    return CheckResult(shown, tuple(sort_unique(diags)), loaded, chem, deck, facts, plan, deck_path)
+    return stop(chemistry=chem, deck=deck, facts=facts, plan=plan, deck_path=deck_path)
 
 
-def _deck_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
-    """DF5xx checks that need only the deck and the per-well volumes."""
+def _load_deck(
+    loaded: LoadedProtocol, deck_path: str, deck_override: str | None, reporter: Reporter
+) -> DeckSpec | None:
+    """The deck layout, or None with DF5xx reported (DF525 when the file does not exist)."""
+    from diazflow.deck import DeckLayoutError, load_deck
+
+    try:
+        return load_deck(deck_path)
+    except DeckLayoutError as exc:
+        reporter.extend(exc.diagnostics)
+    except FileNotFoundError:
+        where = ("deck",) if deck_override is None else ("name",)
+        reporter.error(
+            where,
+            codes.DF525,
+            f"deck layout '{deck_path}' does not exist",
+            _missing_deck_hint(deck_path),
+            key=deck_override is not None,
+        )
+    return None
+
+
+def _deck_checks(
+    loaded: LoadedProtocol, chem: ResolvedChemistry, facts: DeckFacts, reporter: Reporter
+) -> bool:
+    """DF5xx checks that need only the deck and the per-well volumes.
+
+    False when the reaction labware (or its wells) is not on the deck: nothing further makes sense.
+    """
     from diazflow.language.wells import check_in_format
 
     p = loaded.protocol
-    out: list[Diagnostic] = []
     vessel = facts.labware.get(p.vessels.labware)
     if vessel is None:
-        out.append(
-            loaded.diagnostic(
-                ("vessels", "labware"),
-                "DF510",
-                f"labware '{p.vessels.labware}' is not on the deck ({os.path.basename(facts.path)})",
-                f"labware on this deck: {', '.join(sorted(facts.labware))}",
-            )
+        reporter.error(
+            ("vessels", "labware"),
+            codes.DF510,
+            f"labware '{p.vessels.labware}' is not on the deck ({os.path.basename(facts.path)})",
+            f"labware on this deck: {', '.join(sorted(facts.labware))}",
         )
-        return out
+        return False
     outside = check_in_format(p.vessels.wells, vessel.rows, vessel.columns)
     if outside:
-        out.append(
-            loaded.diagnostic(
-                ("vessels", "wells"),
-                "DF524",
-                f"well(s) {', '.join(w.name for w in outside[:6])} do not exist on '{vessel.name}' ({vessel.rows}×{vessel.columns})",
-                f"wells run from A1 to {chr(ord('A') + vessel.rows - 1)}{vessel.columns}",
-            )
+        reporter.error(
+            ("vessels", "wells"),
+            codes.DF524,
+            f"well(s) {', '.join(w.name for w in outside[:6])} do not exist on '{vessel.name}' ({vessel.rows}×{vessel.columns})",
+            f"wells run from A1 to {chr(ord('A') + vessel.rows - 1)}{vessel.columns}",
         )
-        return out
+        return False
     if p.atmosphere == "inert" and facts.atmosphere != "inert":
-        out.append(
-            loaded.diagnostic(
-                ("atmosphere",),
-                "DF522",
-                f"the protocol needs an inert atmosphere but the deck ({os.path.basename(facts.path)}) runs in {facts.atmosphere}",
-                "use a deck with an inert-gas enclosure (starlet_chem.yaml)",
-            )
+        reporter.error(
+            ("atmosphere",),
+            codes.DF522,
+            f"the protocol needs an inert atmosphere but the deck ({os.path.basename(facts.path)}) runs in {facts.atmosphere}",
+            "use a deck with an inert-gas enclosure (starlet_chem.yaml)",
         )
+    _fill_check(loaded, chem, facts, vessel, reporter)
+    return True
+
+
+def _fill_check(
+    loaded: LoadedProtocol,
+    chem: ResolvedChemistry,
+    facts: DeckFacts,
+    vessel: LabwareFacts,
+    reporter: Reporter,
+) -> None:
+    """DF516 at the first step after which wells hold more than the fill limit."""
     limit = vessel.max_volume_ul * facts.fill_limit
     for step_index in sorted(chem.volumes_after_step):
         volumes = chem.volumes_after_step[step_index]
         over = [(w, v) for w, v in volumes.items() if v > limit + 1e-6]
         if over:
             well, volume = max(over, key=lambda wv: wv[1])
-            out.append(
-                loaded.diagnostic(
-                    loaded.step_path(step_index),
-                    "DF516",
-                    f"{len(over)} well(s) overfilled: {well.name} holds {volume:.0f} µL after this step, above {facts.fill_limit:.0%} of {vessel.max_volume_ul:.0f} µL ({limit:.0f} µL)",
-                    "use a smaller scale, more concentrated stocks, or a smaller quench volume",
-                    key=True,
-                )
+            reporter.error(
+                loaded.step_path(step_index),
+                codes.DF516,
+                f"{len(over)} well(s) overfilled: {well.name} holds {volume:.0f} µL after this step, above {facts.fill_limit:.0%} of {vessel.max_volume_ul:.0f} µL ({limit:.0f} µL)",
+                "use a smaller scale, more concentrated stocks, or a smaller quench volume",
+                key=True,
             )
-            break
-    return out
+            return
 
 
-def _chemistry_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
+def _chemistry_checks(
+    loaded: LoadedProtocol, chem: ResolvedChemistry, facts: DeckFacts, reporter: Reporter
+) -> None:
+    """The chemistry on this deck: solvents (DF308), temperatures, materials, hazards."""
     from diazflow.chemistry import checks
 
-    p = loaded.protocol
-    vessel = facts.labware[p.vessels.labware]
-    out = checks.unknown_solvent_diagnostics(loaded, chem)
-    out += checks.temperature_checks(
-        loaded, chem, vessel=vessel.name, sealed=vessel.sealed, condenser=vessel.condenser
+    vessel = facts.labware[loaded.protocol.vessels.labware]
+    checks.unknown_solvent_checks(loaded, chem, reporter)
+    checks.temperature_checks(
+        loaded, chem, reporter, vessel=vessel.name, sealed=vessel.sealed, condenser=vessel.condenser
     )
+    checks.material_checks(_solvent_uses(loaded, chem, facts, vessel), reporter)
+    _hazard_checks(loaded, chem, facts, vessel, reporter)
+
+
+def _solvent_uses(
+    loaded: LoadedProtocol, chem: ResolvedChemistry, facts: DeckFacts, vessel: LabwareFacts
+) -> list[tuple[tuple, str, str | None, str]]:
+    """(YAML path, labware, its material, solvent) for every labware a solvent sits in."""
+    p = loaded.protocol
     uses: list[tuple[tuple, str, str | None, str]] = [
         (("vessels", "labware"), vessel.name, vessel.material, p.scale.solvent)
     ]
@@ -254,9 +277,7 @@ def _chemistry_checks(loaded: LoadedProtocol, chem, facts) -> list[Diagnostic]:
             uses.append(
                 (loaded.step_path(i, "into"), lw.name, lw.material, chem.stage_of_step(i).solvent)
             )
-    out += checks.material_checks(loaded, uses)
-    out += _hazard_diagnostics(loaded, chem, facts, vessel)
-    return out
+    return uses
 
 
 def _in_reservoir(facts, path: tuple, solvent: str) -> list[tuple[tuple, str, str | None, str]]:
@@ -268,80 +289,35 @@ def _in_reservoir(facts, path: tuple, solvent: str) -> list[tuple[tuple, str, st
     return []
 
 
-def _hazard_diagnostics(loaded: LoadedProtocol, chem, facts, vessel) -> list[Diagnostic]:
+def _hazard_checks(
+    loaded: LoadedProtocol,
+    chem: ResolvedChemistry,
+    facts: DeckFacts,
+    vessel: LabwareFacts,
+    reporter: Reporter,
+) -> None:
     """Hazard rules (DF4xx warnings), evaluated stage by stage.
 
     A stage starts after an off-deck work-up, so the solvent of an earlier stage is gone: NaH in
     the THF stage of the Ugi route must not be blamed on the methanol of the Ugi stage.
     """
-    from diazflow.chemistry import hazards
     from diazflow.chemistry.checks import solvent_components
 
+    walk = _HazardWalk(loaded, chem, facts, reporter)
     p = loaded.protocol
-    tags: dict[str, frozenset[str]] = {}
-    for rid, r in p.reagents.items():
-        if r.library:
-            member_tags: set[str] = set()
-            for (lib, _well), sub in chem.members.items():
-                if lib == r.library:
-                    member_tags |= hazards.classify(sub.smiles, sub.name)
-            tags[rid] = frozenset(member_tags)
-        else:
-            tags[rid] = frozenset(hazards.classify(r.smiles, r.name))
-    findings: dict[tuple[str, str], tuple[str, Diagnostic]] = {}
-    labels = {rid: r.name for rid, r in p.reagents.items() if r.name}
-
-    def evaluate(used: set[str], quench: set[str], solvents: set[str], sealed: bool) -> None:
-        solvent_names = set(solvents)
-        for rid in (
-            used - quench
-        ):  # a quench's water is the quench rule's business, not the solvent's
-            stock = p.reagents[rid].stock if rid in p.reagents else None
-            if stock is not None:
-                solvent_names.update(solvent_components(stock.solvent))
-        ctx = hazards.HazardContext(
-            reagents={rid: tags[rid] for rid in sorted(used) if rid in tags},
-            solvents=hazards.solvent_tags(sorted(solvent_names)),
-            quench_reagents=frozenset(quench),
-            vessel_sealed=sealed,
-            deck_inert=facts.atmosphere == "inert",
-            atmosphere_requested_inert=p.atmosphere == "inert",
-            labels=labels,
-        )
-        for finding in hazards.evaluate(ctx):
-            rid = next((r for r in finding.reagents if r in p.reagents), None)
-            path = ("reagents", rid) if rid else ("name",)
-            key = (finding.code, finding.message)
-            if key not in findings:
-                severity = Severity.ERROR if finding.severity == "error" else Severity.WARNING
-                findings[key] = (
-                    finding.code,
-                    loaded.diagnostic(
-                        path,
-                        finding.code,
-                        finding.message,
-                        finding.hint,
-                        severity=severity,
-                        key=True,
-                    ),
-                )
-
-    vented = (
-        False  # an off-deck step with 'vent: true' opens the sealed vessels for the rest of the run
-    )
+    vented = False  # an off-deck step with 'vent: true' opens the sealed vessels for the rest
     for n, stage in enumerate(chem.stages):
         end = chem.stages[n + 1].first_step if n + 1 < len(chem.stages) else len(p.steps)
         limiting = p.reagents.get(stage.scale.limiting)
-        used = (
-            {stage.scale.limiting} if limiting is not None and limiting.preloaded else set()
-        )  # others arrive with their step
+        # the preloaded limiting reagent is there from the start; others arrive with their step
+        used = {stage.scale.limiting} if limiting is not None and limiting.preloaded else set()
         quench: set[str] = set()
         solvents = set(solvent_components(stage.solvent))
         for step in p.steps[stage.first_step : end]:
             kind, params = m.step_params(step)
             if kind == "offdeck" and getattr(params, "vent", False) and not vented:
                 # what happened before the vent happened in a sealed vessel
-                evaluate(used, quench, solvents, vessel.sealed)
+                walk.evaluate(used, quench, solvents, vessel.sealed)
                 vented = True
             rid = getattr(params, "reagent", None)
             if rid in p.reagents:
@@ -350,5 +326,72 @@ def _hazard_diagnostics(loaded: LoadedProtocol, chem, facts, vessel) -> list[Dia
                     quench.add(rid)
             if kind == "add_solvent":
                 solvents.update(solvent_components(params.solvent))
-        evaluate(used, quench, solvents, vessel.sealed and not vented)
-    return [d for _, d in findings.values()]
+        walk.evaluate(used, quench, solvents, vessel.sealed and not vented)
+
+
+class _HazardWalk:
+    """Evaluates the hazard rules on what a stage has seen so far; reports each finding once."""
+
+    def __init__(
+        self,
+        loaded: LoadedProtocol,
+        chem: ResolvedChemistry,
+        facts: DeckFacts,
+        reporter: Reporter,
+    ):
+        self.p = loaded.protocol
+        self.facts = facts
+        self.reporter = reporter
+        self.tags = _hazard_tags(loaded, chem)
+        self.labels = {rid: r.name for rid, r in self.p.reagents.items() if r.name}
+        self.reported: set[tuple[str, str]] = set()
+
+    def evaluate(self, used: set[str], quench: set[str], solvents: set[str], sealed: bool) -> None:
+        from diazflow.chemistry import hazards
+        from diazflow.chemistry.checks import solvent_components
+
+        solvent_names = set(solvents)
+        # a quench's water is the quench rule's business, not the solvent's
+        for rid in used - quench:
+            stock = self.p.reagents[rid].stock if rid in self.p.reagents else None
+            if stock is not None:
+                solvent_names.update(solvent_components(stock.solvent))
+        ctx = hazards.HazardContext(
+            reagents={rid: self.tags[rid] for rid in sorted(used) if rid in self.tags},
+            solvents=hazards.solvent_tags(sorted(solvent_names)),
+            quench_reagents=frozenset(quench),
+            vessel_sealed=sealed,
+            deck_inert=self.facts.atmosphere == "inert",
+            atmosphere_requested_inert=self.p.atmosphere == "inert",
+            labels=self.labels,
+        )
+        for finding in hazards.evaluate(ctx):
+            if (finding.code, finding.message) in self.reported:
+                continue
+            self.reported.add((finding.code, finding.message))
+            blamed = next((r for r in finding.reagents if r in self.p.reagents), None)
+            self.reporter.report(
+                ("reagents", blamed) if blamed else ("name",),
+                finding.code,
+                finding.message,
+                finding.hint,
+                severity=Severity.ERROR if finding.severity == "error" else Severity.WARNING,
+                key=True,
+            )
+
+
+def _hazard_tags(loaded: LoadedProtocol, chem: ResolvedChemistry) -> dict[str, frozenset[str]]:
+    """Reagent id → hazard tags; a library reagent has the tags of all its members."""
+    from diazflow.chemistry import hazards
+
+    tags: dict[str, frozenset[str]] = {}
+    for rid, r in loaded.protocol.reagents.items():
+        if r.library:
+            member_tags: set[str] = set()
+            for (lib, _well), sub in chem.members.items():
+                if lib == r.library:
+                    member_tags |= hazards.classify(sub.smiles, sub.name)
+            tags[rid] = frozenset(member_tags)
+        else:
+            tags[rid] = frozenset(hazards.classify(r.smiles, r.name))
+    return tags

@@ -11,9 +11,10 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from diazflow import errorcodes as codes
 from diazflow.chemistry import properties
 from diazflow.chemistry.resolve import ResolvedChemistry
-from diazflow.diagnostics import Diagnostic, Severity
+from diazflow.diagnostics import Reporter, Severity
 from diazflow.language import models as m
 from diazflow.language.loader import LoadedProtocol
 from diazflow.language.quantities import QuantityRange
@@ -54,10 +55,10 @@ def reflux_temperature(solvent: str) -> float | None:
     return min(bps) if bps else None
 
 
-def unknown_solvent_diagnostics(
-    loaded: LoadedProtocol, chem: ResolvedChemistry
-) -> list[Diagnostic]:
-    out: list[Diagnostic] = []
+def unknown_solvent_checks(
+    loaded: LoadedProtocol, chem: ResolvedChemistry, reporter: Reporter
+) -> None:
+    """DF308: every solvent named anywhere that the property data does not know."""
     places: list[tuple[tuple, str]] = [(("scale", "solvent"), loaded.protocol.scale.solvent)]
     for stage in chem.stages[1:]:
         places.append((loaded.step_path(stage.first_step, "scale", "solvent"), stage.solvent))
@@ -75,23 +76,22 @@ def unknown_solvent_diagnostics(
                 close = difflib.get_close_matches(part, properties.known_names(), n=1, cutoff=0.6)
                 if close:
                     hint = f"did you mean '{close[0]}'? Otherwise " + hint
-                out.append(
-                    loaded.diagnostic(
-                        path,
-                        "DF308",
-                        f"solvent '{part}' is not in the property data",
-                        hint,
-                        severity=Severity.WARNING,
-                    )
+                reporter.warn(
+                    path, codes.DF308, f"solvent '{part}' is not in the property data", hint
                 )
-    return out
 
 
 def temperature_checks(
-    loaded: LoadedProtocol, chem: ResolvedChemistry, *, vessel: str, sealed: bool, condenser: bool
-) -> list[Diagnostic]:
+    loaded: LoadedProtocol,
+    chem: ResolvedChemistry,
+    reporter: Reporter,
+    *,
+    vessel: str,
+    sealed: bool,
+    condenser: bool,
+) -> None:
+    """DF301-DF303: the reaction solvent freezing or boiling at the temperatures reached."""
     p = loaded.protocol
-    out: list[Diagnostic] = []
     closed = sealed or condenser
     current = p.room_temperature_c
 
@@ -100,23 +100,19 @@ def temperature_checks(
         for facts in solvent_facts(solvent):
             for t in temps:
                 if facts.melting_point_c is not None and t <= facts.melting_point_c:
-                    out.append(
-                        loaded.diagnostic(
-                            loaded.step_path(step, *rest),
-                            "DF301",
-                            f"{what} at {t:g} °C is at or below the freezing point of {facts.name} ({facts.melting_point_c:.1f} °C)",
-                            f"use a solvent that stays liquid (DMF mp -61 °C, MeCN mp -45 °C), or stay above {facts.melting_point_c:.0f} °C",
-                        )
+                    reporter.error(
+                        loaded.step_path(step, *rest),
+                        codes.DF301,
+                        f"{what} at {t:g} °C is at or below the freezing point of {facts.name} ({facts.melting_point_c:.1f} °C)",
+                        f"use a solvent that stays liquid (DMF mp -61 °C, MeCN mp -45 °C), or stay above {facts.melting_point_c:.0f} °C",
                     )
                     break
                 if facts.boiling_point_c is not None and t >= facts.boiling_point_c and not closed:
-                    out.append(
-                        loaded.diagnostic(
-                            loaded.step_path(step, *rest),
-                            "DF302",
-                            f"{what} at {t:g} °C is at or above the boiling point of {facts.name} ({facts.boiling_point_c:.1f} °C) in '{vessel}', which is neither sealed nor condensed",
-                            f"stay below {facts.boiling_point_c:.0f} °C, or use sealed vials / a condenser (deck layout: sealed: true)",
-                        )
+                    reporter.error(
+                        loaded.step_path(step, *rest),
+                        codes.DF302,
+                        f"{what} at {t:g} °C is at or above the boiling point of {facts.name} ({facts.boiling_point_c:.1f} °C) in '{vessel}', which is neither sealed nor condensed",
+                        f"stay below {facts.boiling_point_c:.0f} °C, or use sealed vials / a condenser (deck layout: sealed: true)",
                     )
                     break
 
@@ -138,28 +134,22 @@ def temperature_checks(
         elif kind == "reflux":
             solvent = chem.stage_of_step(i).solvent
             if not closed:
-                out.append(
-                    loaded.diagnostic(
-                        loaded.step_path(i),
-                        "DF303",
-                        f"reflux in '{vessel}', which is neither sealed nor fitted with a condenser: the {solvent} would boil away",
-                        "use a deck whose reaction vessels are sealed vials or have a condenser (e.g. starlet_chem.yaml), or heat below the boiling point",
-                        key=True,
-                    )
+                reporter.error(
+                    loaded.step_path(i),
+                    codes.DF303,
+                    f"reflux in '{vessel}', which is neither sealed nor fitted with a condenser: the {solvent} would boil away",
+                    "use a deck whose reaction vessels are sealed vials or have a condenser (e.g. starlet_chem.yaml), or heat below the boiling point",
+                    key=True,
                 )
             bp = reflux_temperature(solvent)
             if bp is not None:
                 current = bp
-    return out
 
 
-def material_checks(
-    loaded: LoadedProtocol, uses: Iterable[tuple[tuple, str, str | None, str]]
-) -> list[Diagnostic]:
-    """``uses``: (YAML path, labware name, its material, solvent in it)."""
+def material_checks(uses: Iterable[tuple[tuple, str, str | None, str]], reporter: Reporter) -> None:
+    """DF304 for each ``uses``: (YAML path, labware name, its material, solvent in it)."""
     from diazflow.chemistry import materials
 
-    out: list[Diagnostic] = []
     seen: set[tuple[str, str]] = set()
     for path, labware, material, solvent in uses:
         if not material:
@@ -173,15 +163,12 @@ def material_checks(
             seen.add((labware, part.lower()))
             severity = Severity.ERROR if verdict.rating == "incompatible" else Severity.WARNING
             word = "does not tolerate" if severity is Severity.ERROR else "tolerates only briefly"
-            out.append(
-                loaded.diagnostic(
-                    path,
-                    "DF304",
-                    f"{material} ('{labware}') {word} {part} ({verdict.source})",
-                    "use glass or PTFE labware for this solvent, or another solvent"
-                    if severity is Severity.ERROR
-                    else "keep contact short, or use glass labware",
-                    severity=severity,
-                )
+            reporter.report(
+                path,
+                codes.DF304,
+                f"{material} ('{labware}') {word} {part} ({verdict.source})",
+                "use glass or PTFE labware for this solvent, or another solvent"
+                if severity is Severity.ERROR
+                else "keep contact short, or use glass labware",
+                severity=severity,
             )
-    return out

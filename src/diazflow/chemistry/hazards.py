@@ -26,6 +26,7 @@ import re
 import string
 import unicodedata
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -202,7 +203,7 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 
 
 def _check_keys(
-    where: str, mapping: Any, allowed: set[str], required: set[str] = frozenset()
+    where: str, mapping: Any, allowed: set[str], required: AbstractSet[str] = frozenset()
 ) -> None:
     if not isinstance(mapping, dict):
         raise HazardDataError(f"{where}: expected a mapping, got {type(mapping).__name__}")
@@ -357,7 +358,8 @@ def hazard_data() -> HazardData:
     """The shipped rules and tag definitions (parsed once)."""
     text = (
         resources.files("diazflow.chemistry")
-        .joinpath("data", "hazards.yaml")
+        .joinpath("data")
+        .joinpath("hazards.yaml")
         .read_text(encoding="utf-8")
     )
     return parse_hazard_data(text)

@@ -56,7 +56,8 @@ class _Table:
 def _table() -> _Table:
     text = (
         resources.files("diazflow.chemistry")
-        .joinpath("data", "materials.json")
+        .joinpath("data")
+        .joinpath("materials.json")
         .read_text(encoding="utf-8")
     )
     data = json.loads(text)
@@ -67,7 +68,7 @@ def _table() -> _Table:
         for alias in (name, *spec.get("aliases", ())):
             names[normalize_name(alias)] = name
 
-    ratings: dict[str, dict[str, tuple[str, str | None]]] = {}
+    ratings: dict[str, Mapping[str, tuple[str, str | None]]] = {}
     for cas, row in data["solvents"].items():
         per_material: dict[str, tuple[str, str | None]] = {}
         for material, cell in row.items():

@@ -92,7 +92,10 @@ def normalize_name(text: str) -> str:
 
 def _read_json(filename: str) -> Any:
     return json.loads(
-        resources.files("diazflow.chemistry").joinpath("data", filename).read_text(encoding="utf-8")
+        resources.files("diazflow.chemistry")
+        .joinpath("data")
+        .joinpath(filename)
+        .read_text(encoding="utf-8")
     )
 
 

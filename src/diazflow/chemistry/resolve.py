@@ -14,11 +14,13 @@ concentrations and quench volumes.  The result is immutable; diagnostics carry D
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
+from diazflow import errorcodes as codes
 from diazflow.chemistry import properties
 from diazflow.chemistry.molecules import SmilesError, parse_smiles
-from diazflow.diagnostics import Diagnostic, Severity
+from diazflow.diagnostics import Diagnostic, Position, Reporter
 from diazflow.language import models as m
 from diazflow.language.loader import LibraryMember, LoadedProtocol
 from diazflow.language.quantities import Quantity, QuantityRange
@@ -112,21 +114,11 @@ class ResolvedChemistry:
 @dataclass
 class _Resolver:
     loaded: LoadedProtocol
-    diags: list[Diagnostic] = field(default_factory=list)
+    reporter: Reporter
 
     @property
     def p(self) -> m.Protocol:
         return self.loaded.protocol
-
-    def error(
-        self,
-        path: tuple,
-        code: str,
-        message: str,
-        hint: str | None = None,
-        severity: Severity = Severity.ERROR,
-    ) -> None:
-        self.diags.append(self.loaded.diagnostic(path, code, message, hint, severity=severity))
 
     # ---------------------------------------------------------------- molecules
 
@@ -141,9 +133,9 @@ class _Resolver:
                 if mw is None:
                     mw = mol.mw
             except SmilesError as exc:
-                self.error(
+                self.reporter.error(
                     path + ("smiles",),
-                    "DF300",
+                    codes.DF300,
                     f"invalid SMILES '{smiles}': {exc}",
                     "check the SMILES (e.g. with a structure editor); names go under 'name:'",
                 )
@@ -165,16 +157,12 @@ class _Resolver:
                 if mw is None:
                     mw = mol.mw
             except SmilesError as exc:
-                self.diags.append(
-                    Diagnostic(
-                        file,
-                        line,
-                        column,
-                        "DF300",
-                        Severity.ERROR,
-                        f"library '{library}' member '{member.name}': invalid SMILES '{member.smiles}': {exc}",
-                        "fix the SMILES in the library",
-                    )
+                # the member may come from a library CSV: report it there
+                self.reporter.for_file(file).error(
+                    Position(line, column),
+                    codes.DF300,
+                    f"library '{library}' member '{member.name}': invalid SMILES '{member.smiles}': {exc}",
+                    "fix the SMILES in the library",
                 )
         return Substance(member.name, member.smiles, formula, mw)
 
@@ -197,18 +185,18 @@ class _Resolver:
                     and props.melting_point_c is not None
                     and props.melting_point_c > rt
                 ):
-                    self.error(
+                    self.reporter.error(
                         path + ("neat",),
-                        "DF305",
+                        codes.DF305,
                         f"'{r.name}' is a solid at room temperature (mp {props.melting_point_c:.0f} °C) and cannot be pipetted neat",
                         "declare it 'solid: {dispense: powder}' (or manual), or as a stock solution",
                     )
                 if props is not None and props.density_g_ml:
                     density = props.density_g_ml
                 else:
-                    self.error(
+                    self.reporter.error(
                         path + ("neat",),
-                        "DF307",
+                        codes.DF307,
                         f"no liquid density known for '{r.name or r.smiles}', so a neat volume cannot be computed",
                         "give the reagent as a stock solution, or use a name the property data knows",
                     )
@@ -242,41 +230,47 @@ class _Resolver:
         if reagent.form == "stock":
             if reagent.concentration_m is None:
                 if ul is None:
-                    self.error(
+                    self.reporter.error(
                         path,
-                        "DF307",
+                        codes.DF307,
                         f"'{reagent.id}' has no stock concentration, so an amount or equiv cannot become a volume",
                         "give 'volume:' for this reagent, or add 'concentration:' to its stock",
                     )
                     return None
                 return None, ul, None
             if ul is None:
+                assert umol is not None  # the caller gives exactly one of umol and ul
                 ul = umol / reagent.concentration_m
             else:
                 umol = ul * reagent.concentration_m
             return umol, ul, None
         if sub.mw is None:
-            self.error(
-                path, "DF309", f"no molecular weight for '{sub.name}'", "give 'smiles:' or 'mw:'"
+            self.reporter.error(
+                path,
+                codes.DF309,
+                f"no molecular weight for '{sub.name}'",
+                "give 'smiles:' or 'mw:'",
             )
             return None
         if reagent.form == "neat":
             if reagent.density_g_ml is None:
                 return None  # DF307 already reported on the reagent
             if ul is None:
+                assert umol is not None  # the caller gives exactly one of umol and ul
                 ul = umol * sub.mw / 1000.0 / reagent.density_g_ml
             else:
                 umol = ul * reagent.density_g_ml * 1000.0 / sub.mw
             return umol, ul, None
         if reagent.form == "solid":
             if ul is not None:
-                self.error(
+                self.reporter.error(
                     path,
-                    "DF305",
+                    codes.DF305,
                     f"'{reagent.id}' is a solid and cannot be added by volume",
                     "give 'equiv:' or 'amount:'",
                 )
                 return None
+            assert umol is not None  # the caller gives exactly one of umol and ul
             return umol, 0.0, umol * sub.mw / 1000.0
         return None
 
@@ -296,7 +290,6 @@ class _Resolver:
         ]
         for i, step in enumerate(self.p.steps):
             kind, params = m.step_params(step)
-            path = self.loaded.step_path(i)
             if kind == "stage":
                 stages.append(
                     Stage(
@@ -311,70 +304,99 @@ class _Resolver:
             stage = stages[-1]
             if kind in ("add", "adjust_ph", "quench"):
                 reagent = reagents.get(params.reagent)
-                if reagent is None:
-                    continue
-                target_wells = getattr(params, "wells", None) or wells
-                for well in target_wells:
-                    sub = (
-                        members.get((reagent.library, well))
-                        if reagent.library
-                        else reagent.substance
+                if reagent is not None:
+                    additions += self.reagent_additions(
+                        i, kind, params, reagent, members, stage, volume
                     )
-                    if sub is None:
-                        continue  # library coverage is reported by the loader (DF113)
-                    umol = ul = None
-                    equiv = getattr(params, "equiv", None)
-                    member = (
-                        self.loaded.libraries[reagent.library].members.get(well)
-                        if reagent.library and reagent.library in self.loaded.libraries
-                        else None
-                    )
-                    if member is not None and member.equiv is not None and equiv is not None:
-                        equiv = (
-                            member.equiv
-                        )  # the library table overrides the step's equiv per well
-                    if equiv is not None:
-                        umol = resolve_equiv(equiv) * stage.limiting_umol
-                    elif getattr(params, "amount", None) is not None:
-                        umol = params.amount.value
-                    elif kind == "quench" and isinstance(params.volume, m.ReactionVolumes):
-                        ul = params.volume.multiple * volume[well]
-                    else:
-                        ul = params.volume.value
-                    result = self.amounts(reagent, sub, path + ("reagent",), umol=umol, ul=ul)
-                    if result is None:
-                        break  # one diagnostic per step, not one per well
-                    a_umol, a_ul, a_mg = result
-                    additions.append(Addition(i, reagent.id, well, a_umol, a_ul, a_mg, sub.name))
-                    volume[well] += a_ul
             elif kind == "add_solvent":
-                target = (
-                    stage.limiting_umol / params.to_concentration.value
-                    if params.to_concentration
-                    else None
-                )
-                for well in wells:
-                    ul = params.volume.value if params.volume else target - volume[well]
-                    if ul < -1e-9:
-                        self.error(
-                            path + ("to_concentration",),
-                            "DF310",
-                            f"well {well.name} already holds {volume[well]:.0f} µL, more than the {target:.0f} µL that {params.to_concentration.text} needs",
-                            "use more concentrated stocks (less volume before the top-up), or a lower target concentration",
-                        )
-                        break
-                    if ul > 0:
-                        additions.append(
-                            Addition(
-                                i, f"solvent:{params.solvent}", well, None, ul, None, params.solvent
-                            )
-                        )
-                        volume[well] += ul
+                additions += self.solvent_additions(i, params, stage, volume)
             volumes_after[i] = dict(volume)
         self.concentration_warnings(stages, volumes_after, wells)
         return ResolvedChemistry(
             reagents, members, tuple(additions), volumes_after, tuple(stages), wells
         )
+
+    def reagent_additions(
+        self,
+        i: int,
+        kind: str,
+        params: Any,
+        reagent: ResolvedReagent,
+        members: Mapping[tuple[str, Well], Substance],
+        stage: Stage,
+        volume: dict[Well, float],
+    ) -> list[Addition]:
+        """What an add, adjust_ph or quench step puts in each well; updates ``volume``."""
+        path = self.loaded.step_path(i)
+        out: list[Addition] = []
+        for well in getattr(params, "wells", None) or self.p.vessels.wells:
+            sub = members.get((reagent.library, well)) if reagent.library else reagent.substance
+            if sub is None:
+                continue  # library coverage is reported by the loader (DF113)
+            umol, ul = self.requested(kind, params, reagent, well, stage, volume)
+            result = self.amounts(reagent, sub, path + ("reagent",), umol=umol, ul=ul)
+            if result is None:
+                break  # one diagnostic per step, not one per well
+            a_umol, a_ul, a_mg = result
+            out.append(Addition(i, reagent.id, well, a_umol, a_ul, a_mg, sub.name))
+            volume[well] += a_ul
+        return out
+
+    def requested(
+        self,
+        kind: str,
+        params: Any,
+        reagent: ResolvedReagent,
+        well: Well,
+        stage: Stage,
+        volume: Mapping[Well, float],
+    ) -> tuple[float | None, float | None]:
+        """(µmol, µL) the step asks for in ``well``: one of them, from equiv, amount or volume."""
+        equiv = getattr(params, "equiv", None)
+        member = (
+            self.loaded.libraries[reagent.library].members.get(well)
+            if reagent.library and reagent.library in self.loaded.libraries
+            else None
+        )
+        if member is not None and member.equiv is not None and equiv is not None:
+            equiv = member.equiv  # the library table overrides the step's equiv per well
+        if equiv is not None:
+            return resolve_equiv(equiv) * stage.limiting_umol, None
+        if getattr(params, "amount", None) is not None:
+            return params.amount.value, None
+        if kind == "quench" and isinstance(params.volume, m.ReactionVolumes):
+            return None, params.volume.multiple * volume[well]
+        return None, params.volume.value
+
+    def solvent_additions(
+        self, i: int, params: Any, stage: Stage, volume: dict[Well, float]
+    ) -> list[Addition]:
+        """An add_solvent step: a fixed volume, or a top-up to a concentration; updates ``volume``."""
+        path = self.loaded.step_path(i)
+        target = (
+            stage.limiting_umol / params.to_concentration.value if params.to_concentration else None
+        )
+        out: list[Addition] = []
+        for well in self.p.vessels.wells:
+            if params.volume:
+                ul = params.volume.value
+            else:
+                assert target is not None  # the model requires volume or to_concentration
+                ul = target - volume[well]
+            if ul < -1e-9:
+                self.reporter.error(
+                    path + ("to_concentration",),
+                    codes.DF310,
+                    f"well {well.name} already holds {volume[well]:.0f} µL, more than the {target:.0f} µL that {params.to_concentration.text} needs",
+                    "use more concentrated stocks (less volume before the top-up), or a lower target concentration",
+                )
+                break
+            if ul > 0:
+                out.append(
+                    Addition(i, f"solvent:{params.solvent}", well, None, ul, None, params.solvent)
+                )
+                volume[well] += ul
+        return out
 
     def concentration_warnings(
         self,
@@ -413,16 +435,20 @@ class _Resolver:
                     else self.loaded.step_path(stage.first_step, "scale", "concentration")
                 )
                 wanted = stage.limiting_umol / target
-                self.error(
+                self.reporter.warn(
                     path,
-                    "DF306",
+                    codes.DF306,
                     f"the reaction runs at {actual:.3g} M, not the {stage.scale.concentration.text} asked for ({volume:.0f} µL per well; {wanted:.0f} µL would be {target:g} M)",
                     f"add 'add_solvent: {{solvent: {stage.solvent}, to_concentration: {stage.scale.concentration.text}}}' before the reaction, or change the stock concentrations",
-                    Severity.WARNING,
                 )
 
 
+def resolve(loaded: LoadedProtocol, reporter: Reporter) -> ResolvedChemistry | None:
+    """Per-well amounts and volumes; None when an error (reported) leaves them unknown."""
+    return _Resolver(loaded, reporter).run()
+
+
 def resolve_chemistry(loaded: LoadedProtocol) -> tuple[ResolvedChemistry | None, list[Diagnostic]]:
-    resolver = _Resolver(loaded)
-    result = resolver.run()
-    return result, resolver.diags
+    """:func:`resolve` with its own reporter: (chemistry or None, diagnostics)."""
+    reporter = loaded.reporter()
+    return resolve(loaded, reporter), reporter.diagnostics

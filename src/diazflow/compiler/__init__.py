@@ -13,16 +13,12 @@ def compile_plan(loaded, chem, facts, deck_display: str):
     from diazflow.compiler.placement import place_reagents
     from diazflow.compiler.scheduler import schedule
 
-    diags = []
-
-    def report(path, code, message, hint=None):
-        diags.append(loaded.diagnostic(path, code, message, hint))
-
-    placement = place_reagents(loaded, chem, facts, report)
-    if placement is None or diags:
-        return None, diags
+    reporter = loaded.reporter()
+    placement = place_reagents(loaded, chem, facts, reporter)
+    if placement is None or reporter.diagnostics:
+        return None, reporter.diagnostics
     plan, schedule_diags = schedule(loaded, chem, facts, placement, deck_display)
-    return plan, diags + schedule_diags
+    return plan, reporter.diagnostics + schedule_diags
 
 
 __all__ = ["compile_plan", "Plan", "Operation"]

@@ -14,14 +14,18 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
+from diazflow import errorcodes as codes
 from diazflow.diagnostics import Diagnostic, DiagnosticsError
 from diazflow.language.source import SourceDocument
 from diazflow.language.validation_errors import TYPE_WORDS as _TYPE_WORDS
 from diazflow.language.validation_errors import describe_value as _describe
 from diazflow.language.validation_errors import source_path as _source_path
 
-LAYOUT_INVALID = "DF500"
-UNKNOWN_PLR_NAME = "DF501"
+# the strings, for deck/plr.py which still builds Diagnostics from them; new code uses codes.DF500
+LAYOUT_INVALID = codes.DF500.code
+UNKNOWN_PLR_NAME = codes.DF501.code
 
 
 class DeckLayoutError(DiagnosticsError):
@@ -61,14 +65,14 @@ def validation_diagnostics(
             )
             out.append(
                 source.diagnostic(
-                    path, LAYOUT_INVALID, f"unknown key '{key}' in {parent}", hint, key=True
+                    path, codes.DF500, f"unknown key '{key}' in {parent}", hint, key=True
                 )
             )
         elif kind == "missing":
             key = loc[-1] if loc else "?"
             out.append(
                 source.diagnostic(
-                    path, LAYOUT_INVALID, f"missing key '{key}' in {where}", f"add '{key}: ...'"
+                    path, codes.DF500, f"missing key '{key}' in {where}", f"add '{key}: ...'"
                 )
             )
         elif kind == "literal_error":
@@ -77,20 +81,20 @@ def validation_diagnostics(
                 c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",") if c.strip()
             ]
             close = did_you_mean(str(value), choices) if isinstance(value, str) else None
-            hint = f"did you mean '{close}'?" if close else None
+            choice_hint = f"did you mean '{close}'?" if close else None
             out.append(
                 source.diagnostic(
                     path,
-                    LAYOUT_INVALID,
+                    codes.DF500,
                     f"{where}: {_describe(value)} is not allowed; expected {expected}",
-                    hint,
+                    choice_hint,
                 )
             )
         elif kind == "string_pattern_mismatch":
             out.append(
                 source.diagnostic(
                     path,
-                    LAYOUT_INVALID,
+                    codes.DF500,
                     f"{where}: {_describe(value)} is not a valid name",
                     "names are letters, digits and '_', starting with a letter",
                 )
@@ -98,14 +102,14 @@ def validation_diagnostics(
         elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
             out.append(
                 source.diagnostic(
-                    path, LAYOUT_INVALID, f"{where}: {err['msg'].lower()} (got {_describe(value)})"
+                    path, codes.DF500, f"{where}: {err['msg'].lower()} (got {_describe(value)})"
                 )
             )
         elif kind in ("too_short", "too_long"):
-            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {err['msg'].lower()}"))
+            out.append(source.diagnostic(path, codes.DF500, f"{where}: {err['msg'].lower()}"))
         elif kind == "value_error":
             message = str(err.get("msg", "")).removeprefix("Value error, ")
-            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {message}"))
+            out.append(source.diagnostic(path, codes.DF500, f"{where}: {message}"))
         elif kind in _TYPE_WORDS:
             hint = None
             if isinstance(value, bool) and _TYPE_WORDS[kind] == "a string":
@@ -115,13 +119,13 @@ def validation_diagnostics(
             out.append(
                 source.diagnostic(
                     path,
-                    LAYOUT_INVALID,
+                    codes.DF500,
                     f"{where}: expected {_TYPE_WORDS[kind]}, got {_describe(value)}",
                     hint,
                 )
             )
         else:
-            out.append(source.diagnostic(path, LAYOUT_INVALID, f"{where}: {err['msg']}"))
+            out.append(source.diagnostic(path, codes.DF500, f"{where}: {err['msg']}"))
     # a union reports one error per branch at the same place: keep the first per position
     seen: set[tuple[int, int]] = set()
     kept = []
@@ -133,7 +137,7 @@ def validation_diagnostics(
     return kept
 
 
-def model_field_names(*models: type) -> set[str]:
+def model_field_names(*models: type[BaseModel]) -> set[str]:
     names: set[str] = set()
     for model in models:
         for name, info in model.model_fields.items():

@@ -19,10 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from diazflow import errorcodes as codes
 from diazflow.deck import plr_names
 from diazflow.deck.errors import (
-    LAYOUT_INVALID,
-    UNKNOWN_PLR_NAME,
     DeckLayoutError,
     did_you_mean,
     model_field_names,
@@ -54,7 +53,7 @@ from diazflow.deck.spec import (
     RobotSpec,
     TipTypeSpec,
 )
-from diazflow.diagnostics import Diagnostic
+from diazflow.diagnostics import Reporter
 from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
 from diazflow.language.source import SourceDocument, YamlSourceError, load_yaml_file
 
@@ -247,23 +246,12 @@ class _Loader:
     def __init__(self, path: str):
         self.path = path
         self.directory = os.path.dirname(os.path.abspath(path))
-        self.diags: list[Diagnostic] = []
+        # positions come from the document once it is parsed (load replaces this reporter)
+        self.reporter = Reporter(path)
         self.doc: SourceDocument | None = None
         self.unknown_names: set[str] = set()  # reported once; later checks skip them
 
     # ---- helpers
-
-    def error(
-        self,
-        path: tuple,
-        message: str,
-        hint: str | None = None,
-        *,
-        code: str = LAYOUT_INVALID,
-        key: bool = False,
-    ) -> None:
-        assert self.doc is not None
-        self.diags.append(self.doc.diagnostic(path, code, message, hint, key=key))
 
     def quantity(
         self,
@@ -278,12 +266,14 @@ class _Loader:
         try:
             value = parse_quantity(text, dimension, field=field).value
         except QuantityError as exc:
-            self.error(path, exc.message, exc.hint)
+            self.reporter.error(path, codes.DF500, exc.message, exc.hint)
             return math.nan
         if positive and not value > 0:
-            self.error(path, f"{field} must be greater than 0, got '{text}'")
+            self.reporter.error(path, codes.DF500, f"{field} must be greater than 0, got '{text}'")
         elif minimum is not None and value < minimum:
-            self.error(path, f"{field} must be at least {minimum:g}, got '{text}'")
+            self.reporter.error(
+                path, codes.DF500, f"{field} must be at least {minimum:g}, got '{text}'"
+            )
         return value
 
     def resolve(self, relative: str) -> str:
@@ -309,7 +299,7 @@ class _Loader:
             else f"see the names PyLabRobot {plr_names.plr_version()} exports (python -m diazflow.deck.plr_names)"
         )
         self.unknown_names.add(name)
-        self.error(path, f"unknown PyLabRobot {what} '{name}'", hint, code=UNKNOWN_PLR_NAME)
+        self.reporter.error(path, codes.DF501, f"unknown PyLabRobot {what} '{name}'", hint)
 
     def recipe(self, path: tuple, value: Any) -> BackendRecipe:
         if isinstance(value, str):
@@ -327,8 +317,9 @@ class _Loader:
             if isinstance(value, dict) and "class" in value:
                 unknown = set(value) - {"class", "args"}
                 if unknown:
-                    self.error(
+                    self.reporter.error(
                         path + (key, sorted(unknown)[0]),
+                        codes.DF500,
                         f"unknown key '{sorted(unknown)[0]}' in a backend recipe",
                         "a recipe has 'class' and optional 'args'",
                         key=True,
@@ -337,8 +328,10 @@ class _Loader:
                 if not isinstance(value["class"], str) or not isinstance(
                     value.get("args", {}), dict
                 ):
-                    self.error(
-                        path + (key,), "a backend recipe is {class: 'module.Class', args: {...}}"
+                    self.reporter.error(
+                        path + (key,),
+                        codes.DF500,
+                        "a backend recipe is {class: 'module.Class', args: {...}}",
                     )
                     continue
                 self.check_plr_name(path + (key, "class"), value["class"], "class")
@@ -367,16 +360,18 @@ class _Loader:
         ]
         if len(given) != 1:
             what = " and ".join(given) if given else "nothing"
-            self.error(
+            self.reporter.error(
                 path,
+                codes.DF500,
                 f"a location needs exactly one of rails, slot, carrier (+ site) or coordinate; got {what}",
                 "e.g. location: {rails: 7}, {slot: 3}, {carrier: plate_carrier, site: 0}",
             )
             return None
         kind = given[0]
         if kind not in allow:
-            self.error(
+            self.reporter.error(
                 path + (kind,),
+                codes.DF500,
                 f"'{kind}' is not a valid location here",
                 f"use one of: {', '.join(allow)}",
                 key=True,
@@ -384,20 +379,25 @@ class _Loader:
             return None
         if kind == "carrier":
             if loc.site is None:
-                self.error(
+                self.reporter.error(
                     path,
+                    codes.DF500,
                     "a carrier location needs a 'site' (0 is the front-most site)",
                     f"location: {{carrier: {loc.carrier}, site: 0}}",
                 )
                 return None
             return Location("carrier", carrier=loc.carrier, site=loc.site)
         if loc.site is not None:
-            self.error(path + ("site",), "'site' only goes with 'carrier'", key=True)
+            self.reporter.error(
+                path + ("site",), codes.DF500, "'site' only goes with 'carrier'", key=True
+            )
         if kind == "rails":
             return Location("rails", rails=loc.rails)
         if kind == "slot":
             return Location("slot", slot=loc.slot)
-        return Location("coordinate", coordinate=tuple(float(v) for v in loc.coordinate or ()))
+        return Location(
+            "coordinate", coordinate=_triple(loc.coordinate) if loc.coordinate else None
+        )
 
     # ---- main
 
@@ -406,14 +406,16 @@ class _Loader:
             self.doc = load_yaml_file(self.path)
         except YamlSourceError as exc:
             raise DeckLayoutError([_recode(d) for d in exc.diagnostics]) from None
+        self.reporter = Reporter(self.doc.filename, self.doc)
         data = self.doc.data
         if not isinstance(data, dict):
-            self.error(
+            self.reporter.error(
                 (),
+                codes.DF500,
                 "a deck layout must be a YAML mapping",
                 "start from one of the files in deck_layouts/",
             )
-            raise DeckLayoutError(self.diags)
+            raise DeckLayoutError(self.reporter.diagnostics)
         try:
             model = DeckLayoutModel.model_validate(data)
         except ValidationError as exc:
@@ -421,8 +423,8 @@ class _Loader:
                 validation_diagnostics(self.doc, exc.errors(include_url=False), _LAYOUT_FIELDS)
             ) from None
         spec = self.build(model)
-        if self.diags:
-            raise DeckLayoutError(sorted(set(self.diags)))
+        if self.reporter.diagnostics:
+            raise DeckLayoutError(self.reporter.sorted())
         assert spec is not None
         return spec
 
@@ -435,14 +437,16 @@ class _Loader:
         self.check_plr_name(("robot", "deck"), r.deck, "deck")
         parallel = r.parallel_channels if r.parallel_channels is not None else r.channels
         if parallel > r.channels:
-            self.error(
+            self.reporter.error(
                 ("robot", "parallel_channels"),
+                codes.DF500,
                 f"parallel_channels ({parallel}) is more than channels ({r.channels})",
             )
         for mode in ("chatterbox", "hardware"):
             if getattr(r.backends, mode) is None:
-                self.error(
+                self.reporter.error(
                     ("robot", "backends"),
+                    codes.DF500,
                     f"robot.backends has no '{mode}' backend",
                     f"add '{mode}: <PyLabRobot backend class path>' (docs/deck-layouts.md)",
                     key=True,
@@ -463,15 +467,17 @@ class _Loader:
             for name in getattr(m, section):
                 path = (section, name)
                 if not _NAME_RE.match(str(name)):
-                    self.error(
+                    self.reporter.error(
                         path,
+                        codes.DF500,
                         f"'{name}' is not a valid name",
                         "names are letters, digits and '_', starting with a letter",
                         key=True,
                     )
                 if name in owners:
-                    self.error(
+                    self.reporter.error(
                         path,
+                        codes.DF500,
                         f"'{name}' is already the name of an entry in {owners[name][0]}",
                         "every carrier, labware and module needs its own name (they share PyLabRobot's namespace)",
                         key=True,
@@ -486,15 +492,17 @@ class _Loader:
         self.check_occupancy(m, labware, modules)
 
         if "reaction_block" not in m.labware:
-            self.error(
+            self.reporter.error(
                 ("labware",),
+                codes.DF500,
                 "the deck has no 'reaction_block'",
                 "protocols put their reactions in 'reaction_block': name the reaction vessels so (role: reaction)",
                 key=True,
             )
         if not any(lw.role == "waste" for lw in m.labware.values()):
-            self.error(
+            self.reporter.error(
                 ("labware",),
+                codes.DF500,
                 "the deck has no waste (role: waste) for used tips",
                 "add e.g. 'waste: {role: waste, builtin: trash}'",
                 key=True,
@@ -506,10 +514,10 @@ class _Loader:
             if lw.role == "reagent_reservoir"
             for w in lw.well_names()
         )
-        if self.diags:
+        if self.reporter.diagnostics:
             return None
         # channels a tip type can use come from the pipettes that take it
-        tip_types = tuple(
+        tip_types_with_channels = tuple(
             sorted(
                 (
                     replace(
@@ -530,7 +538,7 @@ class _Loader:
             robot=robot,
             timings=timings,  # type: ignore[arg-type]
             pipettes=pipettes,
-            tip_types=tip_types,
+            tip_types=tip_types_with_channels,
             labware=MappingProxyType(labware),
             carriers=MappingProxyType(carriers),
             modules=MappingProxyType(modules),
@@ -543,8 +551,9 @@ class _Loader:
 
     def robot_profile(self, path: tuple, profile_path: str) -> RobotTimings | None:
         if not os.path.exists(profile_path):
-            self.error(
+            self.reporter.error(
                 path,
+                codes.DF500,
                 f"simulator profile '{profile_path}' does not exist",
                 "paths are relative to the layout file, e.g. ../simulators/hamilton_starlet.yaml",
             )
@@ -552,9 +561,10 @@ class _Loader:
         try:
             return load_robot_profile(profile_path)
         except DeckLayoutError as exc:
-            self.diags.extend(exc.diagnostics)
-            self.error(
+            self.reporter.extend(exc.diagnostics)
+            self.reporter.error(
                 path,
+                codes.DF500,
                 f"simulator profile '{os.path.basename(profile_path)}' is invalid (see the errors in that file)",
             )
             return None
@@ -563,8 +573,9 @@ class _Loader:
         self, path: tuple, profile_path: str, ambient: float
     ) -> ModuleProfile | None:
         if not os.path.exists(profile_path):
-            self.error(
+            self.reporter.error(
                 path,
+                codes.DF500,
                 f"simulator profile '{profile_path}' does not exist",
                 "paths are relative to the layout file, e.g. ../simulators/<device>.yaml",
             )
@@ -574,9 +585,10 @@ class _Loader:
                 profile_path, ambient_c=None if math.isnan(ambient) else ambient
             )
         except DeckLayoutError as exc:
-            self.diags.extend(exc.diagnostics)
-            self.error(
+            self.reporter.extend(exc.diagnostics)
+            self.reporter.error(
                 path,
+                codes.DF500,
                 f"simulator profile '{os.path.basename(profile_path)}' is invalid (see the errors in that file)",
             )
             return None
@@ -603,8 +615,9 @@ class _Loader:
                 if lw not in m.labware:
                     sub = path + ("labware",) + ((i,) if isinstance(mod.labware, list) else ())
                     close = did_you_mean(lw, m.labware)
-                    self.error(
+                    self.reporter.error(
                         sub,
+                        codes.DF500,
                         f"module '{name}' holds '{lw}', which is not in labware",
                         f"did you mean '{close}'?" if close else "declare it under labware:",
                     )
@@ -614,16 +627,18 @@ class _Loader:
             if mod.kind == "powder_dispenser":
                 for key in ("location", "plr", "labware", "adapter"):
                     if getattr(mod, key) is not None:
-                        self.error(
+                        self.reporter.error(
                             path + (key,),
+                            codes.DF500,
                             f"a powder dispenser is not a deck resource in PyLabRobot 0.2.2: it has no '{key}'",
                             "remove it",
                             key=True,
                         )
             else:
                 if mod.location is None:
-                    self.error(
+                    self.reporter.error(
                         path,
+                        codes.DF500,
                         f"module '{name}' has no location",
                         "add e.g. location: {slot: 3} (OT-2) or {carrier: shaker_carrier, site: 0} (STARlet)",
                         key=True,
@@ -635,8 +650,9 @@ class _Loader:
                         allow=("rails", "slot", "carrier", "coordinate"),
                     )
                 if mod.plr is None:
-                    self.error(
+                    self.reporter.error(
                         path,
+                        codes.DF500,
                         f"module '{name}' needs its 'plr' footprint (size and child_location in mm)",
                         "e.g. plr: {size: [193.5, 89.2, 84.0], child_location: [0, 0, 80.1]}",
                         key=True,
@@ -648,10 +664,12 @@ class _Loader:
                 continue
             thermal, shaker = profile.thermal, profile.shaker
             geometry = (
-                ModulePlrGeometry(tuple(mod.plr.size), tuple(mod.plr.child_location), mod.plr.model)
+                ModulePlrGeometry(
+                    _triple(mod.plr.size), _triple(mod.plr.child_location), mod.plr.model
+                )
                 if mod.plr
                 else None
-            )  # type: ignore[arg-type]
+            )
             out[name] = ModuleSpec(
                 name=name,
                 kind=mod.kind,
@@ -710,7 +728,7 @@ class _Loader:
         ):
             problems.append(f"profile '{base}' cools actively: use kind heater_cooler_shaker")
         for p in problems:
-            self.error(path + ("kind",), p)
+            self.reporter.error(path + ("kind",), codes.DF500, p)
         return not problems
 
     def labware(
@@ -721,13 +739,14 @@ class _Loader:
     ) -> dict[str, LabwareSpec]:
         held_by: dict[str, str] = {}
         for mod_name, mod in m.modules.items():
-            for lw in [mod.labware] if isinstance(mod.labware, str) else list(mod.labware or []):
-                if lw in held_by:
-                    self.error(
+            for held in [mod.labware] if isinstance(mod.labware, str) else list(mod.labware or []):
+                if held in held_by:
+                    self.reporter.error(
                         ("modules", mod_name, "labware"),
-                        f"'{lw}' already sits on module '{held_by[lw]}'",
+                        codes.DF500,
+                        f"'{held}' already sits on module '{held_by[held]}'",
                     )
-                held_by.setdefault(lw, mod_name)
+                held_by.setdefault(held, mod_name)
         out: dict[str, LabwareSpec] = {}
         for name, lw in m.labware.items():
             path = ("labware", name)
@@ -738,8 +757,9 @@ class _Loader:
             needs_volume = lw.role not in ("tips", "waste")
             if lw.max_volume is None:
                 if needs_volume:
-                    self.error(
+                    self.reporter.error(
                         path,
+                        codes.DF500,
                         f"labware '{name}' ({lw.role}) needs 'max_volume' (per well, e.g. '2 mL')",
                         key=True,
                     )
@@ -756,8 +776,9 @@ class _Loader:
                 )
             )
             if dead >= max_volume > 0:
-                self.error(
+                self.reporter.error(
                     path + ("dead_volume",),
+                    codes.DF500,
                     f"dead_volume ({dead:g} µL) is not less than max_volume ({max_volume:g} µL)",
                 )
             if lw.material is None and lw.role in (
@@ -766,15 +787,17 @@ class _Loader:
                 "reagent_reservoir",
                 "samples",
             ):
-                self.error(
+                self.reporter.error(
                     path,
+                    codes.DF500,
                     f"labware '{name}' ({lw.role}) needs its 'material' (one of {', '.join(MATERIALS)})",
                     "the chemistry checks compare solvents with the material",
                     key=True,
                 )
             if (lw.sealed or lw.condenser) and lw.role in ("tips", "waste"):
-                self.error(
+                self.reporter.error(
                     path + ("sealed" if lw.sealed else "condenser",),
+                    codes.DF500,
                     f"'{'sealed' if lw.sealed else 'condenser'}' makes no sense for {lw.role}",
                     key=True,
                 )
@@ -807,31 +830,35 @@ class _Loader:
     ) -> Location | None:
         if lw.builtin is not None:
             if lw.factory is not None or lw.location is not None or name in held_by:
-                self.error(
+                self.reporter.error(
                     path + ("builtin",),
+                    codes.DF500,
                     "a builtin resource (one the PyLabRobot deck already has) takes no factory, location or module",
                     key=True,
                 )
             return Location("builtin", builtin=lw.builtin)
         if lw.factory is None:
-            self.error(
+            self.reporter.error(
                 path,
+                codes.DF500,
                 f"labware '{name}' needs a 'factory' (a PyLabRobot resource factory) or 'builtin'",
                 "e.g. factory: cor_96_wellplate_2mL_Vb",
                 key=True,
             )
         if name in held_by:
             if lw.location is not None:
-                self.error(
+                self.reporter.error(
                     path + ("location",),
+                    codes.DF500,
                     f"'{name}' sits on module '{held_by[name]}'; it takes no location of its own",
                     "remove 'location', or take it off the module",
                     key=True,
                 )
             return Location("module", module=held_by[name])
         if lw.location is None:
-            self.error(
+            self.reporter.error(
                 path,
+                codes.DF500,
                 f"labware '{name}' has no location",
                 "add location: {carrier: ..., site: N}, {rails: N}, {slot: N}, or list it under a module's labware",
                 key=True,
@@ -842,8 +869,9 @@ class _Loader:
         )
         if loc is not None and loc.kind == "carrier" and loc.carrier not in carriers:
             close = did_you_mean(str(loc.carrier), carriers)
-            self.error(
+            self.reporter.error(
                 path + ("location", "carrier"),
+                codes.DF500,
                 f"carrier '{loc.carrier}' is not declared under carriers",
                 f"did you mean '{close}'?" if close else "declare it under carriers:",
             )
@@ -855,16 +883,18 @@ class _Loader:
                 return 8, 12
             if lw.role == "waste":
                 return 1, 1
-            self.error(
+            self.reporter.error(
                 path,
+                codes.DF500,
                 "labware needs its 'format' (rows x columns, e.g. '8x12'; a single trough is '1x1')",
                 key=True,
             )
             return 0, 0
         match = _FORMAT_RE.match(lw.format)
         if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
-            self.error(
+            self.reporter.error(
                 path + ("format",),
+                codes.DF500,
                 f"format '{lw.format}' is not rows x columns",
                 "e.g. '8x12' for a 96-well plate, '1x12' for a 12-column reservoir, '1x1' for one trough",
             )
@@ -877,7 +907,9 @@ class _Loader:
         for name, t in m.tips.items():
             path = ("tips", name)
             if not _NAME_RE.match(str(name)):
-                self.error(path, f"'{name}' is not a valid tip type name", key=True)
+                self.reporter.error(
+                    path, codes.DF500, f"'{name}' is not a valid tip type name", key=True
+                )
             max_v = self.quantity(
                 path + ("max_volume",), t.max_volume, Dimension.VOLUME, positive=True
             )
@@ -885,8 +917,9 @@ class _Loader:
                 path + ("min_volume",), t.min_volume, Dimension.VOLUME, positive=True
             )
             if min_v > max_v:
-                self.error(
+                self.reporter.error(
                     path + ("min_volume",),
+                    codes.DF500,
                     f"min_volume ({min_v:g} µL) is above max_volume ({max_v:g} µL)",
                 )
             factories = set()
@@ -899,8 +932,9 @@ class _Loader:
                         [n for n, spec in m.labware.items() if spec.role == "tips"]
                         or list(m.labware),
                     )
-                    self.error(
+                    self.reporter.error(
                         path + ("racks", i),
+                        codes.DF500,
                         f"tip rack '{rack}' is not in labware",
                         f"did you mean '{close}'?"
                         if close
@@ -908,14 +942,16 @@ class _Loader:
                     )
                     continue
                 if lw.role != "tips":
-                    self.error(
+                    self.reporter.error(
                         path + ("racks", i),
+                        codes.DF500,
                         f"'{rack}' is a {lw.role} labware, not a tip rack (role: tips)",
                     )
                     continue
                 if rack in rack_owner:
-                    self.error(
+                    self.reporter.error(
                         path + ("racks", i),
+                        codes.DF500,
                         f"rack '{rack}' is already listed under tip type '{rack_owner[rack]}'",
                     )
                     continue
@@ -925,15 +961,17 @@ class _Loader:
                 shapes.add((lw.rows, lw.columns))
                 labware[rack] = _with_tip_type(lw, name)
             if len(factories) > 1:
-                self.error(
+                self.reporter.error(
                     path + ("racks",),
+                    codes.DF500,
                     f"tip type '{name}' mixes rack factories ({', '.join(sorted(map(str, factories)))})",
                     "one tip type, one rack factory: split it into two tip types",
                 )
             rows, columns = sorted(shapes)[0] if shapes else (0, 0)
             if len(shapes) > 1:
-                self.error(
+                self.reporter.error(
                     path + ("racks",),
+                    codes.DF500,
                     f"tip type '{name}' mixes rack formats",
                     "one tip type, one rack format",
                 )
@@ -951,10 +989,11 @@ class _Loader:
                     path,
                 )
             )
-        for name, lw in m.labware.items():
-            if lw.role == "tips" and name not in rack_owner:
-                self.error(
+        for name, lw_model in m.labware.items():
+            if lw_model.role == "tips" and name not in rack_owner:
+                self.reporter.error(
                     ("labware", name),
+                    codes.DF500,
                     f"tip rack '{name}' belongs to no tip type",
                     "list it under tips: <type>: racks:",
                     key=True,
@@ -970,21 +1009,24 @@ class _Loader:
             path = ("pipettes", i)
             for j, c in enumerate(p.channels):
                 if not 0 <= c < m.robot.channels:
-                    self.error(
+                    self.reporter.error(
                         path + ("channels", j),
+                        codes.DF500,
                         f"channel {c} does not exist: the robot has channels 0-{m.robot.channels - 1}",
                     )
                 elif c in seen_channels:
-                    self.error(
+                    self.reporter.error(
                         path + ("channels", j),
+                        codes.DF500,
                         f"channel {c} already belongs to pipette '{seen_channels[c]}'",
                     )
                 seen_channels.setdefault(c, p.name)
             for j, tip in enumerate(p.tips):
                 if tip not in names:
                     close = did_you_mean(tip, names)
-                    self.error(
+                    self.reporter.error(
                         path + ("tips", j),
+                        codes.DF500,
                         f"tip type '{tip}' is not declared under tips",
                         f"did you mean '{close}'?" if close else None,
                     )
@@ -992,8 +1034,9 @@ class _Loader:
             out.append(PipetteSpec(p.name, tuple(p.channels), tuple(p.tips), p.mount))
         for t in tip_types:
             if t.name not in covered:
-                self.error(
+                self.reporter.error(
                     ("tips", t.name),
+                    codes.DF500,
                     f"no pipette takes tip type '{t.name}'",
                     "list it under a pipette's tips:",
                     key=True,
@@ -1011,27 +1054,30 @@ class _Loader:
 
         def claim(key: tuple, who: str, path: tuple) -> None:
             if key in taken:
-                self.error(
-                    path, f"'{who}' and '{taken[key]}' are both placed at {_describe_key(key)}"
+                self.reporter.error(
+                    path,
+                    codes.DF500,
+                    f"'{who}' and '{taken[key]}' are both placed at {_describe_key(key)}",
                 )
             taken.setdefault(key, who)
 
         for name, c in m.carriers.items():
-            loc = c.location
-            if loc.slot is not None:
-                claim(("slot", loc.slot), name, ("carriers", name, "location"))
+            if c.location.slot is not None:
+                claim(("slot", c.location.slot), name, ("carriers", name, "location"))
         for name, mod in modules.items():
-            loc = mod.location
-            if loc is None:
+            module_loc = mod.location
+            if module_loc is None:
                 continue
+            loc = module_loc
             if loc.kind == "slot":
                 claim(("slot", loc.slot), name, ("modules", name, "location"))
             elif loc.kind == "carrier":
                 claim(("carrier", loc.carrier, loc.site), name, ("modules", name, "location"))
                 if loc.carrier not in m.carriers:
                     close = did_you_mean(str(loc.carrier), m.carriers)
-                    self.error(
+                    self.reporter.error(
                         ("modules", name, "location", "carrier"),
+                        codes.DF500,
                         f"carrier '{loc.carrier}' is not declared under carriers",
                         f"did you mean '{close}'?" if close else None,
                     )
@@ -1041,6 +1087,12 @@ class _Loader:
                 claim(("slot", loc.slot), name, ("labware", name, "location"))
             elif loc.kind == "carrier":
                 claim(("carrier", loc.carrier, loc.site), name, ("labware", name, "location"))
+
+
+def _triple(values: list[float]) -> tuple[float, float, float]:
+    """A three-element list the schema has checked (min_length = max_length = 3) as a tuple."""
+    x, y, z = values
+    return (float(x), float(y), float(z))
 
 
 def _describe_key(key: tuple) -> str:

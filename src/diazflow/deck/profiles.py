@@ -26,13 +26,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from diazflow import errorcodes as codes
 from diazflow.deck.errors import (
-    LAYOUT_INVALID,
     DeckLayoutError,
     model_field_names,
     validation_diagnostics,
 )
-from diazflow.diagnostics import Diagnostic
+from diazflow.diagnostics import Diagnostic, Reporter
 from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
 from diazflow.language.source import SourceDocument, YamlSourceError, load_yaml_file
 
@@ -319,13 +319,8 @@ class _Reader:
 
     def __init__(self, doc: SourceDocument):
         self.doc = doc
-        self.diagnostics: list[Diagnostic] = []
+        self.reporter = Reporter(doc.filename, doc)
         self.sources: dict[str, str] = {}
-
-    def error(
-        self, path: tuple, message: str, hint: str | None = None, *, key: bool = False
-    ) -> None:
-        self.diagnostics.append(self.doc.diagnostic(path, LAYOUT_INVALID, message, hint, key=key))
 
     def quantity(
         self,
@@ -341,13 +336,17 @@ class _Reader:
         try:
             value = parse_quantity(item.value, dimension, field=name).value
         except QuantityError as exc:
-            self.error(path + ("value",), exc.message, exc.hint)
+            self.reporter.error(path + ("value",), codes.DF500, exc.message, exc.hint)
             return math.nan
         if positive and value <= 0:
-            self.error(path + ("value",), f"{name} must be greater than 0, got '{item.value}'")
+            self.reporter.error(
+                path + ("value",), codes.DF500, f"{name} must be greater than 0, got '{item.value}'"
+            )
         elif minimum is not None and value < minimum:
-            self.error(
-                path + ("value",), f"{name} must be at least {minimum:g}, got '{item.value}'"
+            self.reporter.error(
+                path + ("value",),
+                codes.DF500,
+                f"{name} must be at least {minimum:g}, got '{item.value}'",
             )
         return value
 
@@ -366,7 +365,6 @@ def _read_document(path: str) -> tuple[SourceDocument, _ProfileModel]:
             [
                 doc.diagnostic(
                     (),
-                    LAYOUT_INVALID,
                     "a simulator profile must be a YAML mapping",
                     "start from one of the files in simulators/",
                 )
@@ -383,7 +381,7 @@ def _read_document(path: str) -> tuple[SourceDocument, _ProfileModel]:
         if getattr(model, section) is None:
             problems.append(
                 doc.diagnostic(
-                    ("kind",), LAYOUT_INVALID, f"a {model.kind} profile needs a '{section}' section"
+                    ("kind",), codes.DF500, f"a {model.kind} profile needs a '{section}' section"
                 )
             )
     for section in _FORBIDDEN_SECTIONS[model.kind]:
@@ -391,7 +389,6 @@ def _read_document(path: str) -> tuple[SourceDocument, _ProfileModel]:
             problems.append(
                 doc.diagnostic(
                     (section,),
-                    LAYOUT_INVALID,
                     f"a {model.kind} profile has no '{section}' section",
                     "remove it, or change 'kind'",
                     key=True,
@@ -406,7 +403,7 @@ def _recode(d: Diagnostic) -> Diagnostic:
     """YAML-level problems (DF100, DF104, ...) in a layout or profile are layout errors (DF500)."""
     from dataclasses import replace as _replace
 
-    return _replace(d, code=LAYOUT_INVALID, message=f"{d.message} [{d.code}]")
+    return _replace(d, code=codes.DF500.code, message=f"{d.message} [{d.code}]")
 
 
 def _file_key(path: str) -> tuple[str, int, int]:
@@ -431,7 +428,6 @@ def _load_robot_profile(path: str, _key: tuple) -> RobotTimings:
             [
                 doc.diagnostic(
                     ("kind",),
-                    LAYOUT_INVALID,
                     f"expected a liquid_handler profile, this one is '{model.kind}'",
                     "the robot's profile: names a file with 'kind: liquid_handler'",
                 )
@@ -450,13 +446,13 @@ def _load_robot_profile(path: str, _key: tuple) -> RobotTimings:
         try:
             tip = parse_quantity(fr.tip_volume, Dimension.VOLUME, field="tip_volume").value
         except QuantityError as exc:
-            r.error(("flow_rates", i, "tip_volume"), exc.message, exc.hint)
+            r.reporter.error(("flow_rates", i, "tip_volume"), codes.DF500, exc.message, exc.hint)
             tip = math.nan
         asp = r.quantity(("flow_rates", i, "aspirate"), fr.aspirate, Dimension.FLOW, positive=True)
         disp = r.quantity(("flow_rates", i, "dispense"), fr.dispense, Dimension.FLOW, positive=True)
         rates.append(FlowRate(tip, asp, disp))
-    if r.diagnostics:
-        raise DeckLayoutError(r.diagnostics)
+    if r.reporter.diagnostics:
+        raise DeckLayoutError(r.reporter.diagnostics)
     rates.sort(key=lambda f: f.tip_volume_ul)
     return RobotTimings(
         path=path,
@@ -488,7 +484,6 @@ def _load_module_profile(path: str, _key: tuple) -> ModuleProfile:
             [
                 doc.diagnostic(
                     ("kind",),
-                    LAYOUT_INVALID,
                     "expected a module profile (thermal_module or powder_dispenser), this one is 'liquid_handler'",
                     "a module's profile: names a device profile, not the robot's",
                 )
@@ -526,8 +521,9 @@ def _load_module_profile(path: str, _key: tuple) -> ModuleProfile:
             ),
         )
         if thermal.min_c > thermal.max_c:
-            r.error(
+            r.reporter.error(
                 p + ("min_temperature", "value"),
+                codes.DF500,
                 f"min_temperature ({thermal.min_c:g} °C) is above max_temperature ({thermal.max_c:g} °C)",
             )
     if model.shaker is not None:
@@ -543,8 +539,9 @@ def _load_module_profile(path: str, _key: tuple) -> ModuleProfile:
             stop_s=r.quantity(p + ("stop",), sh.stop, D, minimum=0.0),
         )
         if not (shaker.min_rpm <= shaker.default_rpm <= shaker.max_rpm):
-            r.error(
+            r.reporter.error(
                 p + ("default_speed", "value"),
+                codes.DF500,
                 f"default_speed {shaker.default_rpm:g} rpm is outside {shaker.min_rpm:g}-{shaker.max_rpm:g} rpm",
             )
     if model.powder is not None:
@@ -557,8 +554,8 @@ def _load_module_profile(path: str, _key: tuple) -> ModuleProfile:
             min_dose_mg=r.quantity(p + ("min_dose",), pw.min_dose, M, positive=True),
             max_dose_mg=r.quantity(p + ("max_dose",), pw.max_dose, M, positive=True),
         )
-    if r.diagnostics:
-        raise DeckLayoutError(r.diagnostics)
+    if r.reporter.diagnostics:
+        raise DeckLayoutError(r.reporter.diagnostics)
     return ModuleProfile(
         path=path,
         kind=model.kind,
@@ -580,10 +577,10 @@ def _delta_temperature(r: _Reader, path: tuple, item: Sourced) -> float:
     try:
         value = parse_quantity(text, Dimension.TEMPERATURE, field=name).value
     except QuantityError as exc:
-        r.error(path + ("value",), exc.message, exc.hint)
+        r.reporter.error(path + ("value",), codes.DF500, exc.message, exc.hint)
         return math.nan
     if value < 0:
-        r.error(path + ("value",), f"{name} must not be negative")
+        r.reporter.error(path + ("value",), codes.DF500, f"{name} must not be negative")
     return value
 
 

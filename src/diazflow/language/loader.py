@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from pydantic import BaseModel, Tag, ValidationError
+from pydantic_core import PydanticCustomError
 
-from diazflow.diagnostics import Diagnostic, Severity, sort_unique
+from diazflow import errorcodes as codes
+from diazflow.diagnostics import Diagnostic, Position, Reporter, Severity, sort_unique
+from diazflow.errorcodes import ErrorCode
 from diazflow.language import models as m
 from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
 from diazflow.language.source import SourceDocument, YamlSourceError, load_yaml_file
@@ -59,7 +62,7 @@ class LoadedProtocol:
     def diagnostic(
         self,
         path: tuple,
-        code: str,
+        code: ErrorCode | str,
         message: str,
         hint: str | None = None,
         *,
@@ -67,6 +70,10 @@ class LoadedProtocol:
         key: bool = False,
     ) -> Diagnostic:
         return self.source.diagnostic(path, code, message, hint, severity=severity, key=key)
+
+    def reporter(self) -> Reporter:
+        """A reporter that places findings in this protocol's file."""
+        return Reporter(self.source.filename, self.source)
 
     def step_path(self, index: int, *rest: Any) -> tuple:
         kind = m.step_kind(self.protocol.steps[index])
@@ -95,7 +102,7 @@ class LoadResult:
 
 def _all_field_names() -> list[str]:
     names: set[str] = set()
-    for model in [
+    models: list[type[BaseModel]] = [
         m.Protocol,
         m.Vessels,
         m.Scale,
@@ -108,7 +115,8 @@ def _all_field_names() -> list[str]:
         m.PortionwiseSpec,
         m.OffdeckParams,
         m.StageParams,
-    ]:
+    ]
+    for model in models:
         names.update(model.model_fields)
     for step_model in m.STEP_MODELS.values():
         names.update(step_model.model_fields)
@@ -214,6 +222,41 @@ def _yaml_trap_hint(value: Any, expected: str) -> str | None:
     return None
 
 
+def _custom_error_diagnostic(
+    source: SourceDocument, kind: str, path: tuple, value: Any, err: Mapping[str, Any]
+) -> Diagnostic:
+    """A PydanticCustomError raised by the models with a DFnnn code as its type."""
+    ctx = err.get("ctx") or {}
+    message = err["msg"]
+    hint = ctx.get("hint") or None
+    if kind == codes.DF115.code and isinstance(value, dict) and len(value) > 1:
+        message = f"a step must have exactly one kind, got {', '.join(map(str, value))}"
+        hint = "split it into separate steps, one per list item"
+    elif kind == codes.DF115.code and isinstance(value, dict) and len(value) == 1:
+        tag = str(next(iter(value)))
+        close = difflib.get_close_matches(tag, list(m.STEP_MODELS), n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else "step kinds: " + ", ".join(m.STEP_MODELS)
+        return source.diagnostic(path + (tag,), kind, f"unknown step kind '{tag}'", hint, key=True)
+    # a check of a whole mapping (exactly-one-of, a reagent's form) points at the mapping's key
+    return source.diagnostic(path, kind, message, hint, key=isinstance(value, dict))
+
+
+def _unknown_key_diagnostic(source: SourceDocument, loc: tuple, path: tuple) -> Diagnostic:
+    key = loc[-1] if loc else "?"
+    allowed = _allowed_keys(loc[:-1])
+    close = difflib.get_close_matches(
+        str(key), sorted(allowed) if allowed else _FIELD_NAMES, n=1, cutoff=0.6
+    )
+    if close and close[0] != key:
+        hint = f"did you mean '{close[0]}'?"
+    elif allowed:
+        hint = "allowed here: " + ", ".join(sorted(allowed))
+    else:
+        hint = "remove it; see `diazflow schema` for the keys allowed here"
+    parent = ".".join(str(p) for p in path[:-1] if not isinstance(p, int)) or "the protocol"
+    return source.diagnostic(path, codes.DF101, f"unknown key '{key}' in {parent}", hint, key=True)
+
+
 def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diagnostic:
     kind = err["type"]
     loc = tuple(err.get("loc", ()))
@@ -222,43 +265,14 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
     ctx = err.get("ctx") or {}
     where = ".".join(str(p) for p in path if not isinstance(p, int)) or "document"
     if kind.startswith("DF"):
-        message = err["msg"]
-        hint = ctx.get("hint") or None
-        if kind == "DF115" and isinstance(value, dict) and len(value) > 1:
-            message = f"a step must have exactly one kind, got {', '.join(map(str, value))}"
-            hint = "split it into separate steps, one per list item"
-        elif kind == "DF115" and isinstance(value, dict) and len(value) == 1:
-            tag = str(next(iter(value)))
-            close = difflib.get_close_matches(tag, list(m.STEP_MODELS), n=1, cutoff=0.5)
-            hint = (
-                f"did you mean '{close[0]}'?"
-                if close
-                else "step kinds: " + ", ".join(m.STEP_MODELS)
-            )
-            return source.diagnostic(
-                path + (tag,), kind, f"unknown step kind '{tag}'", hint, key=True
-            )
-        # a check of a whole mapping (exactly-one-of, a reagent's form) points at the mapping's key
-        return source.diagnostic(path, kind, message, hint, key=isinstance(value, dict))
+        return _custom_error_diagnostic(source, kind, path, value, err)
     if kind == "extra_forbidden":
-        key = loc[-1] if loc else "?"
-        allowed = _allowed_keys(loc[:-1])
-        close = difflib.get_close_matches(
-            str(key), sorted(allowed) if allowed else _FIELD_NAMES, n=1, cutoff=0.6
-        )
-        if close and close[0] != key:
-            hint = f"did you mean '{close[0]}'?"
-        elif allowed:
-            hint = "allowed here: " + ", ".join(sorted(allowed))
-        else:
-            hint = "remove it; see `diazflow schema` for the keys allowed here"
-        parent = ".".join(str(p) for p in path[:-1] if not isinstance(p, int)) or "the protocol"
-        return source.diagnostic(path, "DF101", f"unknown key '{key}' in {parent}", hint, key=True)
+        return _unknown_key_diagnostic(source, loc, path)
     if kind == "missing":
         key = loc[-1] if loc else "?"
         # at the key of the mapping that lacks it (``scale:``), not at its first child
         return source.diagnostic(
-            path, "DF102", f"missing key '{key}' in {where}", f"add '{key}: ...'", key=True
+            path, codes.DF102, f"missing key '{key}' in {where}", f"add '{key}: ...'", key=True
         )
     if kind == "union_tag_invalid":
         tag = ctx.get("tag", "?")
@@ -266,7 +280,7 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
         hint = f"did you mean '{close[0]}'?" if close else "step kinds: " + ", ".join(m.STEP_MODELS)
         return source.diagnostic(
             path + (tag,) if path + (tag,) in source.key_positions else path,
-            "DF115",
+            codes.DF115,
             f"unknown step kind '{tag}'",
             hint,
             key=True,
@@ -280,40 +294,40 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
             )
             return source.diagnostic(
                 path,
-                "DF107",
+                codes.DF107,
                 f"unsupported language version {shown}",
                 f"this diazflow reads version {m.LANGUAGE_VERSION}: 'diazflow: {m.LANGUAGE_VERSION}'",
             )
         return source.diagnostic(
             path,
-            "DF103",
+            codes.DF103,
             f"{where}: {_describe(value)} is not allowed; expected {ctx.get('expected', '')}",
             None,
         )
     if kind in ("too_short",):
-        return source.diagnostic(path, "DF102", f"{where} must not be empty", None)
+        return source.diagnostic(path, codes.DF102, f"{where} must not be empty", None)
     if kind in ("string_pattern_mismatch",):
         return source.diagnostic(
             path,
-            "DF103",
+            codes.DF103,
             f"{where}: {_describe(value)} is not a valid name",
             "names are letters, digits, '_' or '-', starting with a letter",
         )
     if kind in ("string_too_long", "string_too_short"):
-        return source.diagnostic(path, "DF103", f"{where}: {err['msg'].lower()}", None)
+        return source.diagnostic(path, codes.DF103, f"{where}: {err['msg'].lower()}", None)
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return source.diagnostic(
-            path, "DF205", f"{where}: {err['msg'].lower()} (got {_describe(value)})", None
+            path, codes.DF205, f"{where}: {err['msg'].lower()} (got {_describe(value)})", None
         )
     expected = _TYPE_WORDS.get(kind)
     if expected:
         return source.diagnostic(
             path,
-            "DF103",
+            codes.DF103,
             f"{where}: expected {expected}, got {_describe(value)}",
             _yaml_trap_hint(value, expected),
         )
-    return source.diagnostic(path, "DF103", f"{where}: {err['msg']}", None)
+    return source.diagnostic(path, codes.DF103, f"{where}: {err['msg']}", None)
 
 
 def _validation_diagnostics(source: SourceDocument, exc: ValidationError) -> list[Diagnostic]:
@@ -339,7 +353,7 @@ def _validation_diagnostics(source: SourceDocument, exc: ValidationError) -> lis
         by_place.setdefault(item[0], []).append(item)
     out: list[Diagnostic] = []
     for group in by_place.values():
-        specific = [d for _, _, d in group if d.code != "DF103"]
+        specific = [d for _, _, d in group if d.code != codes.DF103.code]
         if specific:
             out.extend(specific)
             continue
@@ -355,7 +369,7 @@ def _validation_diagnostics(source: SourceDocument, exc: ValidationError) -> lis
                     first.file,
                     first.line,
                     first.column,
-                    "DF103",
+                    codes.DF103.code,
                     Severity.ERROR,
                     message,
                     first.hint,
@@ -388,12 +402,12 @@ def _with_yaml_hint(source: SourceDocument, d: Diagnostic, path: tuple) -> Diagn
     """Name the YAML 1.1 trap when a value was read as something other than what was written:
     ``1:30`` (sexagesimal: 90), ``NO`` (false), ``012`` (octal: 10), ``2024-01-01`` (a date)."""
     raw = source.raw_scalars.get(path)
-    if raw is None or d.code not in ("DF103", "DF201", "DF206"):
+    if raw is None or d.code not in (codes.DF103.code, codes.DF201.code, codes.DF206.code):
         return d
     value = _value_at(source, path)
     fix = (
         f'quote it: "{raw}"'
-        if d.code == "DF103"
+        if d.code == codes.DF103.code
         else "write it with its unit, e.g. '90 min' for a time"
     )
     if value is None:
@@ -408,7 +422,7 @@ def _with_yaml_hint(source: SourceDocument, d: Diagnostic, path: tuple) -> Diagn
         hint = f'YAML reads {raw} as a date; quote it: "{raw}"'
     else:
         return d
-    if d.code == "DF103" and isinstance(value, bool):
+    if d.code == codes.DF103.code and isinstance(value, bool):
         message = d.message.replace(
             _describe(value), f"{raw} (read by YAML as {str(value).lower()})"
         )
@@ -425,100 +439,99 @@ def _with_yaml_hint(source: SourceDocument, d: Diagnostic, path: tuple) -> Diagn
 # --------------------------------------------------------------------------- cross references
 
 
-def _reference_diagnostics(loaded: LoadedProtocol) -> list[Diagnostic]:
-    p = loaded.protocol
-    out: list[Diagnostic] = []
-    reagent_ids = list(p.reagents)
+def _unknown_reagent(
+    reporter: Reporter, path: tuple, rid: str, declared: list[str], what: str = "reagent"
+) -> None:
+    close = difflib.get_close_matches(rid, declared, n=1, cutoff=0.5)
+    hint = (
+        f"did you mean '{close[0]}'?"
+        if close
+        else f"declare it under 'reagents:' (declared: {', '.join(declared)})"
+    )
+    reporter.error(path, codes.DF108, f"{what} '{rid}' is not declared under 'reagents'", hint)
 
-    def unknown_reagent(path: tuple, rid: str, what: str = "reagent") -> Diagnostic:
-        close = difflib.get_close_matches(rid, reagent_ids, n=1, cutoff=0.5)
-        hint = (
-            f"did you mean '{close[0]}'?"
-            if close
-            else f"declare it under 'reagents:' (declared: {', '.join(reagent_ids)})"
-        )
-        return loaded.diagnostic(
-            path, "DF108", f"{what} '{rid}' is not declared under 'reagents'", hint
-        )
 
+def _unknown_library(reporter: Reporter, path: tuple, name: str, declared: list[str]) -> None:
+    close = difflib.get_close_matches(name, declared, n=1, cutoff=0.5)
+    hint = f"did you mean '{close[0]}'?" if close else "declare it under 'libraries:'"
+    reporter.error(path, codes.DF109, f"library '{name}' is not declared", hint)
+
+
+def _case_duplicates(reporter: Reporter, reagent_ids: list[str]) -> None:
+    """DF110: ids are case-insensitive, so 'NaBH4' and 'nabh4' are the same reagent twice."""
     lowered: dict[str, str] = {}
     for rid in reagent_ids:
         other = lowered.get(rid.lower())
         if other is not None:
-            out.append(
-                loaded.diagnostic(
-                    ("reagents", rid),
-                    "DF110",
-                    f"reagent id '{rid}' duplicates '{other}' (ids are case-insensitive)",
-                    "give each reagent a distinct id",
-                    key=True,
-                )
+            reporter.error(
+                ("reagents", rid),
+                codes.DF110,
+                f"reagent id '{rid}' duplicates '{other}' (ids are case-insensitive)",
+                "give each reagent a distinct id",
+                key=True,
             )
         lowered[rid.lower()] = rid
 
+
+def _reference_checks(loaded: LoadedProtocol, reporter: Reporter) -> None:
+    """DF108-DF110, DF112, DF117: the names and wells steps refer to are declared."""
+    p = loaded.protocol
+    reagent_ids = list(p.reagents)
+    _case_duplicates(reporter, reagent_ids)
     scales: list[tuple[tuple, m.Scale]] = [(("scale",), p.scale)]
     for i, step in enumerate(p.steps):
         kind, params = m.step_params(step)
         if kind == "stage":
             scales.append((loaded.step_path(i, "scale"), params.scale))
     for path, scale in scales:
+        # a library reagent can be limiting (e.g. amino-ketone precursors): fine
         if scale.limiting not in p.reagents:
-            out.append(unknown_reagent(path + ("limiting",), scale.limiting, "scale.limiting"))
-        elif p.reagents[scale.limiting].library is not None and path == ("scale",):
-            pass  # a library reagent can be limiting (e.g. amino-ketone precursors): fine
-
+            _unknown_reagent(
+                reporter, path + ("limiting",), scale.limiting, reagent_ids, "scale.limiting"
+            )
     for rid, reagent in p.reagents.items():
         if reagent.library is not None and reagent.library not in p.libraries:
-            close = difflib.get_close_matches(reagent.library, list(p.libraries), n=1, cutoff=0.5)
-            hint = f"did you mean '{close[0]}'?" if close else "declare it under 'libraries:'"
-            out.append(
-                loaded.diagnostic(
-                    ("reagents", rid, "library"),
-                    "DF109",
-                    f"library '{reagent.library}' is not declared",
-                    hint,
-                )
+            _unknown_library(
+                reporter, ("reagents", rid, "library"), reagent.library, list(p.libraries)
             )
         if reagent.preloaded and not any(s.limiting == rid for _, s in scales):
-            out.append(
-                loaded.diagnostic(
-                    ("reagents", rid, "preloaded"),
-                    "DF117",
-                    f"preloaded reagent '{rid}' is not the limiting reagent of any stage",
-                    "a preloaded reagent is the starting material the operator puts into the wells: name it in a stage's scale.limiting",
-                )
+            reporter.error(
+                ("reagents", rid, "preloaded"),
+                codes.DF117,
+                f"preloaded reagent '{rid}' is not the limiting reagent of any stage",
+                "a preloaded reagent is the starting material the operator puts into the wells: name it in a stage's scale.limiting",
             )
-
     for i, step in enumerate(p.steps):
-        kind, params = m.step_params(step)
-        rid = getattr(params, "reagent", None)
-        if rid is not None and rid not in p.reagents:
-            out.append(unknown_reagent(loaded.step_path(i, "reagent"), rid))
-        elif rid is not None and p.reagents[rid].preloaded:
-            out.append(
-                loaded.diagnostic(
-                    loaded.step_path(i, "reagent"),
-                    "DF117",
-                    f"'{rid}' is preloaded (put into the wells by the operator) and cannot be added",
-                    "remove the step, or declare the reagent as a stock, neat liquid or solid",
-                )
+        _step_reference_checks(loaded, i, step, reporter)
+
+
+def _step_reference_checks(loaded: LoadedProtocol, i: int, step: Any, reporter: Reporter) -> None:
+    p = loaded.protocol
+    _, params = m.step_params(step)
+    rid = getattr(params, "reagent", None)
+    if rid is not None and rid not in p.reagents:
+        _unknown_reagent(reporter, loaded.step_path(i, "reagent"), rid, list(p.reagents))
+    elif rid is not None and p.reagents[rid].preloaded:
+        reporter.error(
+            loaded.step_path(i, "reagent"),
+            codes.DF117,
+            f"'{rid}' is preloaded (put into the wells by the operator) and cannot be added",
+            "remove the step, or declare the reagent as a stock, neat liquid or solid",
+        )
+    wells = getattr(params, "wells", None)
+    if wells:
+        reaction_wells = set(p.vessels.wells)
+        outside = [w.name for w in wells if w not in reaction_wells]
+        if outside:
+            reporter.error(
+                loaded.step_path(i, "wells"),
+                codes.DF112,
+                f"well(s) {', '.join(outside[:6])}{'…' if len(outside) > 6 else ''} are not reaction wells of this protocol",
+                f"vessels.wells is {_selection_text(p.vessels.wells)}",
             )
-        wells = getattr(params, "wells", None)
-        if wells:
-            outside = [w.name for w in wells if w not in set(p.vessels.wells)]
-            if outside:
-                out.append(
-                    loaded.diagnostic(
-                        loaded.step_path(i, "wells"),
-                        "DF112",
-                        f"well(s) {', '.join(outside[:6])}{'…' if len(outside) > 6 else ''} are not reaction wells of this protocol",
-                        f"vessels.wells is {_selection_text(p.vessels.wells)}",
-                    )
-                )
-    return out
 
 
-def _raw_reference_diagnostics(source: SourceDocument) -> list[Diagnostic]:
+def _raw_reference_checks(source: SourceDocument, reporter: Reporter) -> None:
     """DF108/DF109/DF110 on the raw YAML data, for a file whose schema errors stopped the models.
 
     Only names that are plainly strings are checked; anything malformed was reported already.
@@ -526,8 +539,7 @@ def _raw_reference_diagnostics(source: SourceDocument) -> list[Diagnostic]:
     data = source.data
     reagents = data.get("reagents") if isinstance(data, dict) else None
     if not isinstance(reagents, dict):
-        return []
-    out: list[Diagnostic] = []
+        return
     ids = [rid for rid in reagents if isinstance(rid, str)]
     libraries = data.get("libraries")
     library_names = (
@@ -536,44 +548,13 @@ def _raw_reference_diagnostics(source: SourceDocument) -> list[Diagnostic]:
 
     def check_reagent(path: tuple, rid: Any, what: str = "reagent") -> None:
         if isinstance(rid, str) and rid not in reagents:
-            close = difflib.get_close_matches(rid, ids, n=1, cutoff=0.5)
-            hint = (
-                f"did you mean '{close[0]}'?"
-                if close
-                else f"declare it under 'reagents:' (declared: {', '.join(ids)})"
-            )
-            out.append(
-                source.diagnostic(
-                    path, "DF108", f"{what} '{rid}' is not declared under 'reagents'", hint
-                )
-            )
+            _unknown_reagent(reporter, path, rid, ids, what)
 
-    lowered: dict[str, str] = {}
-    for rid in ids:
-        other = lowered.get(rid.lower())
-        if other is not None:
-            out.append(
-                source.diagnostic(
-                    ("reagents", rid),
-                    "DF110",
-                    f"reagent id '{rid}' duplicates '{other}' (ids are case-insensitive)",
-                    "give each reagent a distinct id",
-                    key=True,
-                )
-            )
-        lowered[rid.lower()] = rid
+    _case_duplicates(reporter, ids)
     for rid, reagent in reagents.items():
         lib = reagent.get("library") if isinstance(reagent, dict) else None
         if isinstance(lib, str) and lib not in library_names:
-            close = difflib.get_close_matches(lib, library_names, n=1, cutoff=0.5)
-            out.append(
-                source.diagnostic(
-                    ("reagents", rid, "library"),
-                    "DF109",
-                    f"library '{lib}' is not declared",
-                    f"did you mean '{close[0]}'?" if close else "declare it under 'libraries:'",
-                )
-            )
+            _unknown_library(reporter, ("reagents", rid, "library"), lib, library_names)
     scale = data.get("scale")
     if isinstance(scale, dict):
         check_reagent(("scale", "limiting"), scale.get("limiting"), "scale.limiting")
@@ -591,7 +572,6 @@ def _raw_reference_diagnostics(source: SourceDocument) -> list[Diagnostic]:
                 params["scale"].get("limiting"),
                 "scale.limiting",
             )
-    return out
 
 
 def _selection_text(wells: tuple[Well, ...]) -> str:
@@ -612,273 +592,262 @@ def _mark_invalid(text: str, invalid: set[Well]) -> None:
         pass
 
 
+_CSV_COLUMNS = ("well", "name", "smiles", "equiv", "mw")
+
+
 def _load_library(
-    loaded_path: str,
     directory: str,
     source: SourceDocument,
     name: str,
     lib: m.Library,
     used_wells: tuple[Well, ...],
-) -> tuple[LoadedLibrary | None, list[Diagnostic]]:
-    out: list[Diagnostic] = []
-    path = ("libraries", name)
-    members: dict[Well, LibraryMember] = {}
+    reporter: Reporter,
+) -> LoadedLibrary | None:
+    """A library's members by reaction well; None when its CSV cannot be read at all."""
     invalid: set[Well] = set()  # wells whose entry is present but wrong (already reported)
     if lib.csv is not None:
-        csv_path = os.path.normpath(os.path.join(directory, lib.csv))
-        shown = os.path.relpath(csv_path) if not os.path.isabs(lib.csv) else csv_path
+        members = _CsvLibrary(directory, source, name, lib.csv, reporter).read(invalid)
+        if members is None:
+            return None
+    elif lib.by == "well":
+        members = _members_by_well(source, name, lib, reporter)
+    else:
+        members = _members_by_row_or_column(source, name, lib, used_wells)
+    _check_coverage(name, lib, members, invalid, used_wells, reporter)
+    return LoadedLibrary(name, lib.by, members, lib.csv)
+
+
+def _members_by_well(
+    source: SourceDocument, name: str, lib: m.Library, reporter: Reporter
+) -> dict[Well, LibraryMember]:
+    members: dict[Well, LibraryMember] = {}
+    assert isinstance(lib.items, dict)  # the model checks: 'by: well' items are a mapping
+    for key, item in lib.items.items():
+        ipath = ("libraries", name, "items", key)
+        line, col = source.position(ipath, key=True)
         try:
-            with open(csv_path, "rb") as fh:
+            well = parse_well(str(key))
+        except WellError as exc:
+            reporter.error(ipath, exc.code, f"library '{name}': {exc.message}", exc.hint, key=True)
+            continue
+        members[well] = LibraryMember(
+            item.name, item.smiles, item.mw, item.equiv, (source.filename, line, col)
+        )
+    return members
+
+
+def _members_by_row_or_column(
+    source: SourceDocument, name: str, lib: m.Library, used_wells: tuple[Well, ...]
+) -> dict[Well, LibraryMember]:
+    members: dict[Well, LibraryMember] = {}
+    assert isinstance(lib.items, list)  # the model checks: 'by: row|column' items are a list
+    for index, item in enumerate(lib.items):
+        line, col = source.position(("libraries", name, "items", index))
+        member = LibraryMember(
+            item.name, item.smiles, item.mw, item.equiv, (source.filename, line, col)
+        )
+        for well in used_wells:
+            position = well.row if lib.by == "row" else well.column - 1
+            if position == index:
+                members[well] = member
+    return members
+
+
+def _check_coverage(
+    name: str,
+    lib: m.Library,
+    members: Mapping[Well, LibraryMember],
+    invalid: set[Well],
+    used_wells: tuple[Well, ...],
+    reporter: Reporter,
+) -> None:
+    """DF113: a used well without a member (one whose entry is wrong was reported already)."""
+    missing = [w for w in used_wells if w not in members and w not in invalid]
+    if not missing:
+        return
+    names = ", ".join(w.name for w in missing[:8]) + ("…" if len(missing) > 8 else "")
+    if lib.by == "well":
+        hint = "add a row for each of these wells, or remove them from vessels.wells"
+    else:
+        unit = "row" if lib.by == "row" else "column"
+        needed = sorted({(w.row if lib.by == "row" else w.column - 1) for w in missing})
+        labels = [row_letter(i) if lib.by == "row" else str(i + 1) for i in needed]
+        shown_labels = ", ".join(labels[:12]) + (
+            f" … ({len(labels)} in all)" if len(labels) > 12 else ""
+        )
+        hint = f"the library has {len(lib.items or ())} item(s), one per {unit}; add items for {unit}(s) {shown_labels}"
+    reporter.error(
+        ("libraries", name),
+        codes.DF113,
+        f"library '{name}' has no member for {len(missing)} used well(s): {names}",
+        hint,
+        key=True,
+    )
+
+
+class _CsvLibrary:
+    """A library read from a CSV file: its problems are reported at the file's own lines."""
+
+    def __init__(
+        self, directory: str, source: SourceDocument, name: str, csv_name: str, reporter: Reporter
+    ):
+        self.name = name
+        self.csv_name = csv_name
+        self.csv_path = os.path.normpath(os.path.join(directory, csv_name))
+        self.shown = (
+            os.path.relpath(self.csv_path) if not os.path.isabs(csv_name) else self.csv_path
+        )
+        self.protocol_reporter = reporter.for_file(source.filename, source)
+        self.reporter = reporter.for_file(self.shown)
+
+    def read(self, invalid: set[Well]) -> dict[Well, LibraryMember] | None:
+        """Members by well; marks wrong entries in ``invalid``; None if the file is unusable."""
+        text = self._text()
+        if text is None:
+            return None
+        reader = csv.DictReader(io.StringIO(text))
+        if not self._header_ok(reader):
+            return None
+        rows: list[tuple[int, dict]] = []
+        try:
+            for row in reader:
+                rows.append((reader.line_num, row))
+        except csv.Error as exc:
+            self.reporter.error(
+                Position(reader.line_num, 1),
+                codes.DF118,
+                f"library '{self.name}': {exc}",
+                "check the quoting on this line",
+            )
+        members: dict[Well, LibraryMember] = {}
+        for row_no, row in rows:
+            self._add_row(row_no, row, len(reader.fieldnames or ()), members, invalid)
+        return members
+
+    def _text(self) -> str | None:
+        path = ("libraries", self.name, "csv")
+        try:
+            with open(self.csv_path, "rb") as fh:
                 raw = fh.read(MAX_CSV_BYTES + 1)
         except OSError as exc:
-            return None, [
-                source.diagnostic(
-                    path + ("csv",),
-                    "DF118",
-                    f"cannot read library file '{lib.csv}': {exc.strerror or exc}",
-                    "paths are relative to the protocol file",
-                )
-            ]
+            self.protocol_reporter.error(
+                path,
+                codes.DF118,
+                f"cannot read library file '{self.csv_name}': {exc.strerror or exc}",
+                "paths are relative to the protocol file",
+            )
+            return None
         if len(raw) > MAX_CSV_BYTES:
-            return None, [
-                source.diagnostic(
-                    path + ("csv",),
-                    "DF106",
-                    f"library file '{lib.csv}' is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB",
-                    "a library is one row per well",
-                )
-            ]
+            self.protocol_reporter.error(
+                path,
+                codes.DF106,
+                f"library file '{self.csv_name}' is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB",
+                "a library is one row per well",
+            )
+            return None
         try:
             text = raw.decode("utf-8-sig")  # Excel writes a byte-order mark
         except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            return None, [
-                Diagnostic(
-                    shown,
-                    line,
-                    1,
-                    "DF118",
-                    Severity.ERROR,
-                    f"library '{name}': file is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                    "save the CSV as UTF-8 (in Excel: 'CSV UTF-8')",
-                )
-            ]
+            self.reporter.error(
+                Position(raw[: exc.start].count(b"\n") + 1, 1),
+                codes.DF118,
+                f"library '{self.name}': file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                "save the CSV as UTF-8 (in Excel: 'CSV UTF-8')",
+            )
+            return None
         if "\x00" in text:
-            return None, [
-                Diagnostic(
-                    shown,
-                    text[: text.index("\x00")].count("\n") + 1,
-                    1,
-                    "DF118",
-                    Severity.ERROR,
-                    f"library '{name}': file is not a text CSV (it contains NUL bytes)",
-                    "save the library as CSV (comma-separated text)",
-                )
-            ]
-        reader = csv.DictReader(io.StringIO(text))
+            self.reporter.error(
+                Position(text[: text.index("\x00")].count("\n") + 1, 1),
+                codes.DF118,
+                f"library '{self.name}': file is not a text CSV (it contains NUL bytes)",
+                "save the library as CSV (comma-separated text)",
+            )
+            return None
+        return text
+
+    def _header_ok(self, reader: csv.DictReader) -> bool:
         try:
             header = [h.strip() for h in (reader.fieldnames or [])]
         except csv.Error as exc:
-            return None, [
-                Diagnostic(
-                    shown,
-                    1,
-                    1,
-                    "DF118",
-                    Severity.ERROR,
-                    f"library '{name}': {exc}",
-                    "columns are well,name,smiles[,equiv][,mw]",
-                )
-            ]
+            self.reporter.error(
+                Position(1, 1),
+                codes.DF118,
+                f"library '{self.name}': {exc}",
+                "columns are well,name,smiles[,equiv][,mw]",
+            )
+            return False
         missing = [c for c in ("well", "name") if c not in header]
-        unknown = [c for c in header if c not in ("well", "name", "smiles", "equiv", "mw")]
+        unknown = [c for c in header if c not in _CSV_COLUMNS]
         if missing or unknown:
             problem = (
                 f"missing column(s) {', '.join(missing)}"
                 if missing
                 else f"unknown column(s) {', '.join(unknown)}"
             )
-            return None, [
-                Diagnostic(
-                    shown,
-                    1,
-                    1,
-                    "DF118",
-                    Severity.ERROR,
-                    f"library '{name}': {problem}",
-                    "columns are well,name,smiles[,equiv][,mw]",
-                )
-            ]
-        rows: list[tuple[int, dict]] = []
+            self.reporter.error(
+                Position(1, 1),
+                codes.DF118,
+                f"library '{self.name}': {problem}",
+                "columns are well,name,smiles[,equiv][,mw]",
+            )
+            return False
+        return True
+
+    def _add_row(
+        self,
+        row_no: int,
+        raw_row: dict,
+        header_length: int,
+        members: dict[Well, LibraryMember],
+        invalid: set[Well],
+    ) -> None:
+        extra = raw_row.get(None)
+        row = {
+            (k or "").strip(): (v if isinstance(v, str) else "").strip()
+            for k, v in raw_row.items()
+            if k is not None
+        }
+        if not any(row.values()) and not extra:
+            return
+        at = Position(row_no, 1)
+        if extra:
+            self.reporter.error(
+                at,
+                codes.DF118,
+                f"library '{self.name}': row has more fields than the header ({header_length})",
+                'quote names that contain commas: "1,3-benzodioxole-4-carbaldehyde"',
+            )
+            _mark_invalid(row.get("well", ""), invalid)
+            return
         try:
-            for row in reader:
-                rows.append((reader.line_num, row))
-        except csv.Error as exc:
-            out.append(
-                Diagnostic(
-                    shown,
-                    reader.line_num,
-                    1,
-                    "DF118",
-                    Severity.ERROR,
-                    f"library '{name}': {exc}",
-                    "check the quoting on this line",
-                )
+            well = parse_well(row.get("well", ""))
+        except WellError as exc:
+            self.reporter.error(at, exc.code, f"library '{self.name}': {exc.message}", exc.hint)
+            return
+        if well in members:
+            self.reporter.error(
+                at,
+                codes.DF104,
+                f"library '{self.name}': well {well.name} is listed twice",
+                "one row per well",
             )
-        for row_no, row in rows:
-            extra = row.get(None)
-            row = {
-                (k or "").strip(): (v if isinstance(v, str) else "").strip()
-                for k, v in row.items()
-                if k is not None
-            }
-            if not any(row.values()) and not extra:
-                continue
-            origin = (shown, row_no, 1)
-            if extra:
-                out.append(
-                    Diagnostic(
-                        shown,
-                        row_no,
-                        1,
-                        "DF118",
-                        Severity.ERROR,
-                        f"library '{name}': row has more fields than the header ({len(header)})",
-                        'quote names that contain commas: "1,3-benzodioxole-4-carbaldehyde"',
-                    )
-                )
-                _mark_invalid(row.get("well", ""), invalid)
-                continue
-            try:
-                well = parse_well(row.get("well", ""))
-            except WellError as exc:
-                out.append(
-                    Diagnostic(
-                        shown,
-                        row_no,
-                        1,
-                        exc.code,
-                        Severity.ERROR,
-                        f"library '{name}': {exc.message}",
-                        exc.hint,
-                    )
-                )
-                continue
-            if well in members:
-                out.append(
-                    Diagnostic(
-                        shown,
-                        row_no,
-                        1,
-                        "DF104",
-                        Severity.ERROR,
-                        f"library '{name}': well {well.name} is listed twice",
-                        "one row per well",
-                    )
-                )
-                continue
-            if not row.get("name"):
-                out.append(
-                    Diagnostic(
-                        shown,
-                        row_no,
-                        1,
-                        "DF102",
-                        Severity.ERROR,
-                        f"library '{name}': well {well.name} has no name",
-                        None,
-                    )
-                )
-                invalid.add(well)
-                continue
-            equiv = None
-            if row.get("equiv"):
-                try:
-                    equiv = m._validate_equiv(row["equiv"], None)  # same rules as in YAML
-                except Exception as exc:  # PydanticCustomError
-                    out.append(
-                        Diagnostic(
-                            shown,
-                            row_no,
-                            1,
-                            getattr(exc, "type", "DF206"),
-                            Severity.ERROR,
-                            f"library '{name}' {well.name}: {exc}",
-                            None,
-                        )
-                    )
-                    invalid.add(well)
-                    continue
-            mw = None
-            if row.get("mw"):
-                try:
-                    mw = m._validate_molar_mass(row["mw"], None)
-                except Exception as exc:
-                    out.append(
-                        Diagnostic(
-                            shown,
-                            row_no,
-                            1,
-                            getattr(exc, "type", "DF206"),
-                            Severity.ERROR,
-                            f"library '{name}' {well.name}: {exc}",
-                            None,
-                        )
-                    )
-                    invalid.add(well)
-                    continue
-            members[well] = LibraryMember(row["name"], row.get("smiles") or None, mw, equiv, origin)
-    else:
-        items = lib.items
-        if lib.by == "well":
-            for key, item in items.items():  # type: ignore[union-attr]
-                ipath = path + ("items", key)
-                line, col = source.position(ipath, key=True)
-                try:
-                    well = parse_well(str(key))
-                except WellError as exc:
-                    out.append(
-                        source.diagnostic(
-                            ipath, exc.code, f"library '{name}': {exc.message}", exc.hint, key=True
-                        )
-                    )
-                    continue
-                members[well] = LibraryMember(
-                    item.name, item.smiles, item.mw, item.equiv, (source.filename, line, col)
-                )
-        else:
-            for index, item in enumerate(items):  # type: ignore[arg-type]
-                line, col = source.position(path + ("items", index))
-                member = LibraryMember(
-                    item.name, item.smiles, item.mw, item.equiv, (source.filename, line, col)
-                )
-                for well in used_wells:
-                    position = well.row if lib.by == "row" else well.column - 1
-                    if position == index:
-                        members[well] = member
-    missing = [w for w in used_wells if w not in members and w not in invalid]
-    if missing:
-        names = ", ".join(w.name for w in missing[:8]) + ("…" if len(missing) > 8 else "")
-        if lib.by == "well":
-            hint = "add a row for each of these wells, or remove them from vessels.wells"
-        else:
-            unit = "row" if lib.by == "row" else "column"
-            needed = sorted({(w.row if lib.by == "row" else w.column - 1) for w in missing})
-            labels = [row_letter(i) if lib.by == "row" else str(i + 1) for i in needed]
-            shown_labels = ", ".join(labels[:12]) + (
-                f" … ({len(labels)} in all)" if len(labels) > 12 else ""
+            return
+        if not row.get("name"):
+            self.reporter.error(
+                at, codes.DF102, f"library '{self.name}': well {well.name} has no name"
             )
-            hint = f"the library has {len(items)} item(s), one per {unit}; add items for {unit}(s) {shown_labels}"  # type: ignore[arg-type]
-        out.append(
-            source.diagnostic(
-                path,
-                "DF113",
-                f"library '{name}' has no member for {len(missing)} used well(s): {names}",
-                hint,
-                key=True,
-            )
-        )
-    return LoadedLibrary(name, lib.by, members, lib.csv), out
+            invalid.add(well)
+            return
+        try:
+            # the same rules as in YAML
+            equiv = m.validate_equiv(row["equiv"]) if row.get("equiv") else None
+            mw = m.validate_molar_mass(row["mw"]) if row.get("mw") else None
+        except PydanticCustomError as exc:
+            self.reporter.error(at, exc.type, f"library '{self.name}' {well.name}: {exc}")
+            invalid.add(well)
+            return
+        origin = (self.shown, row_no, 1)
+        members[well] = LibraryMember(row["name"], row.get("smiles") or None, mw, equiv, origin)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -903,56 +872,47 @@ def load_protocol(path: str) -> LoadResult:
 
 
 def load_protocol_document(source: SourceDocument, path: str) -> LoadResult:
+    reporter = Reporter(source.filename, source)
+    loaded = _load(source, path, reporter)
+    return LoadResult(loaded, tuple(reporter.sorted()))
+
+
+def _load(source: SourceDocument, path: str, reporter: Reporter) -> LoadedProtocol | None:
     data = source.data
     if data is None:
-        return LoadResult(
-            None,
-            (
-                Diagnostic(
-                    source.filename,
-                    1,
-                    1,
-                    "DF102",
-                    Severity.ERROR,
-                    "the file is empty (no protocol in it)",
-                    "start with 'diazflow: 1' and 'name: ...'",
-                ),
-            ),
+        reporter.error(
+            Position(1, 1),
+            codes.DF102,
+            "the file is empty (no protocol in it)",
+            "start with 'diazflow: 1' and 'name: ...'",
         )
+        return None
     if not isinstance(data, dict):
-        return LoadResult(
-            None,
-            (
-                Diagnostic(
-                    source.filename,
-                    1,
-                    1,
-                    "DF103",
-                    Severity.ERROR,
-                    f"a protocol is a mapping of keys, got {_describe(data)}",
-                    "start with 'diazflow: 1' and 'name: ...'",
-                ),
-            ),
+        reporter.error(
+            Position(1, 1),
+            codes.DF103,
+            f"a protocol is a mapping of keys, got {_describe(data)}",
+            "start with 'diazflow: 1' and 'name: ...'",
         )
+        return None
     try:
         protocol = m.Protocol.model_validate(data, context=_room_temperature_context(data))
     except ValidationError as exc:
         # still report undeclared names, so one run shows every error (spec §5), not only the schema's
-        diags = _validation_diagnostics(source, exc) + _raw_reference_diagnostics(source)
-        return LoadResult(None, tuple(sort_unique(diags)))
+        reporter.extend(_validation_diagnostics(source, exc))
+        _raw_reference_checks(source, reporter)
+        return None
     directory = os.path.dirname(os.path.abspath(path))
     loaded = LoadedProtocol(path, directory, source, protocol)
-    diags = _reference_diagnostics(loaded)
+    _reference_checks(loaded, reporter)
     libraries: dict[str, LoadedLibrary] = {}
     for name, lib in protocol.libraries.items():
         users = [rid for rid, r in protocol.reagents.items() if r.library == name]
         used = _wells_using(protocol, users)
-        loaded_lib, lib_diags = _load_library(path, directory, source, name, lib, used)
-        diags.extend(lib_diags)
+        loaded_lib = _load_library(directory, source, name, lib, used, reporter)
         if loaded_lib is not None:
             libraries[name] = loaded_lib
-    loaded = LoadedProtocol(path, directory, source, protocol, libraries)
-    return LoadResult(loaded, tuple(sort_unique(diags)))
+    return LoadedProtocol(path, directory, source, protocol, libraries)
 
 
 def _wells_using(protocol: m.Protocol, reagent_ids: list[str]) -> tuple[Well, ...]:

@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
+from diazflow import errorcodes as codes
 from diazflow.language.quantities import (
     Dimension,
     Quantity,
@@ -60,25 +61,25 @@ def check_sign(q: Quantity | QuantityRange, field: str) -> None:
     if not math.isfinite(low.value) or (
         isinstance(q, QuantityRange) and not math.isfinite(q.high.value)
     ):
-        raise QuantityError("DF206", f"{field}: '{q.text}' is not a finite number")
+        raise QuantityError(codes.DF206, f"{field}: '{q.text}' is not a finite number")
     dimension = low.dimension
     if dimension is Dimension.TEMPERATURE:
         if low.value < ABSOLUTE_ZERO_C:
             raise QuantityError(
-                "DF205",
+                codes.DF205,
                 f"{field}: {low.text} is below absolute zero",
                 "temperatures are in degC, e.g. '-78 degC'",
             )
     elif dimension is Dimension.DURATION:
         if low.value < 0:
             raise QuantityError(
-                "DF205",
+                codes.DF205,
                 f"{field}: a duration cannot be negative ('{q.text}')",
                 f"e.g. '{dimension.example}'",
             )
     elif low.value <= 0:
         raise QuantityError(
-            "DF205",
+            codes.DF205,
             f"{field} must be greater than 0 (got '{q.text}')",
             f"e.g. '{dimension.example}'",
         )
@@ -97,7 +98,7 @@ def _quantity_validator(dimension: Dimension, allow_range: bool):
             else:
                 if isinstance(value, str) and (" to " in value or _looks_like_range(value)):
                     raise QuantityError(
-                        "DF204",
+                        codes.DF204,
                         f"{field}: a range is not allowed here ('{value}')",
                         f"give one value, e.g. '{dimension.example}'",
                     )
@@ -174,24 +175,27 @@ DurationOrRange = Annotated[
 Speed = Annotated[Quantity, QuantityField(Dimension.SPEED)]
 
 
-def _validate_equiv(value: Any, info: ValidationInfo):
+def validate_equiv(value: Any, info: ValidationInfo | None = None) -> Quantity | QuantityRange:
+    """An ``equiv`` value (YAML or a library CSV cell); ``PydanticCustomError`` (DF2xx) if wrong."""
     if isinstance(value, (Quantity, QuantityRange)):
         return value
     if isinstance(value, bool):
         raise PydanticCustomError(
-            "DF206", "equiv: expected a number of equivalents such as 1.05", {"hint": ""}
+            codes.DF206.code, "equiv: expected a number of equivalents such as 1.05", {"hint": ""}
         )
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
             raise PydanticCustomError(
-                "DF206", f"equiv: {value} is not a finite number", {"hint": "e.g. 'equiv: 1.05'"}
+                codes.DF206.code,
+                f"equiv: {value} is not a finite number",
+                {"hint": "e.g. 'equiv: 1.05'"},
             )
-        q = Quantity(float(value), Dimension.EQUIV, f"{value} equiv")
+        q: Quantity | QuantityRange = Quantity(float(value), Dimension.EQUIV, f"{value} equiv")
     else:
         try:
             q = parse_quantity_or_range(value, Dimension.EQUIV, field="equiv")
         except QuantityError as exc:
-            if exc.code == "DF201" and isinstance(value, str):
+            if exc.code == codes.DF201.code and isinstance(value, str):
                 # "0.9-1.0" without a unit is still clearly equivalents
                 try:
                     q = parse_quantity_or_range(value + " equiv", Dimension.EQUIV, field="equiv")
@@ -204,14 +208,14 @@ def _validate_equiv(value: Any, info: ValidationInfo):
     low = q.low.value if isinstance(q, QuantityRange) else q.value
     if low <= 0:
         raise PydanticCustomError(
-            "DF205", "equiv must be greater than 0", {"hint": "e.g. 'equiv: 1.05'"}
+            codes.DF205.code, "equiv must be greater than 0", {"hint": "e.g. 'equiv: 1.05'"}
         )
     return q
 
 
 Equiv = Annotated[
     Quantity | QuantityRange,
-    PlainValidator(_validate_equiv),
+    PlainValidator(validate_equiv),
     PlainSerializer(_serialize_quantity, return_type=str),
     WithJsonSchema(
         {
@@ -227,7 +231,7 @@ def _validate_volume_or_reaction_volumes(value: Any, info: ValidationInfo):
     if multiple is not None:
         if not 0 < multiple < math.inf:
             raise PydanticCustomError(
-                "DF205",
+                codes.DF205.code,
                 "volume must be greater than 0",
                 {"hint": "e.g. 'volume: 1 reaction volume'"},
             )
@@ -235,10 +239,11 @@ def _validate_volume_or_reaction_volumes(value: Any, info: ValidationInfo):
     return _quantity_validator(Dimension.VOLUME, False)(value, info)
 
 
-def _validate_molar_mass(value: Any, info: ValidationInfo) -> float:
+def validate_molar_mass(value: Any, info: ValidationInfo | None = None) -> float:
+    """An ``mw`` value (YAML or a library CSV cell); ``PydanticCustomError`` (DF2xx) if wrong."""
     if isinstance(value, bool):
         raise PydanticCustomError(
-            "DF206", "mw: expected a molar mass in g/mol such as 180.2", {"hint": ""}
+            codes.DF206.code, "mw: expected a molar mass in g/mol such as 180.2", {"hint": ""}
         )
     if isinstance(value, (int, float)):
         number = float(value)
@@ -251,17 +256,17 @@ def _validate_molar_mass(value: Any, info: ValidationInfo) -> float:
             number = float(text)
         except ValueError:
             raise PydanticCustomError(
-                "DF206",
+                codes.DF206.code,
                 f"mw: cannot read '{value}' as a molar mass",
                 {"hint": "write it in g/mol, e.g. 'mw: 180.2'"},
             ) from None
     else:
         raise PydanticCustomError(
-            "DF206", "mw: expected a molar mass in g/mol", {"hint": "e.g. 'mw: 180.2'"}
+            codes.DF206.code, "mw: expected a molar mass in g/mol", {"hint": "e.g. 'mw: 180.2'"}
         )
     if not 1.0 <= number <= 100_000:  # also refuses nan
         raise PydanticCustomError(
-            "DF205",
+            codes.DF205.code,
             f"mw: {number} g/mol is not a plausible molar mass",
             {"hint": "molar masses are in g/mol, e.g. 180.2"},
         )
@@ -270,7 +275,7 @@ def _validate_molar_mass(value: Any, info: ValidationInfo) -> float:
 
 MolarMass = Annotated[
     float,
-    PlainValidator(_validate_molar_mass),
+    PlainValidator(validate_molar_mass),
     WithJsonSchema(
         {"anyOf": [{"type": "number"}, {"type": "string"}], "description": "molar mass in g/mol"}
     ),
@@ -382,24 +387,24 @@ class Reagent(_Model):
         if len(forms) != 1:
             if not forms:
                 raise PydanticCustomError(
-                    "DF116",
+                    codes.DF116.code,
                     "a reagent needs exactly one form: 'stock', 'neat: true', 'solid' or 'preloaded: true'",
                     {"hint": "e.g. 'stock: {concentration: 0.5 M, solvent: DCE}' for a solution"},
                 )
             raise PydanticCustomError(
-                "DF116",
+                codes.DF116.code,
                 f"a reagent has one form, not {' and '.join(forms)}",
                 {"hint": "keep only one of them"},
             )
         if self.library is None and self.name is None and self.smiles is None:
             raise PydanticCustomError(
-                "DF102",
+                codes.DF102.code,
                 "a reagent needs a 'name' (and usually 'smiles'), or 'library'",
                 {"hint": "e.g. 'name: acetic acid' and 'smiles: CC(=O)O'"},
             )
         if self.library is not None and (self.smiles is not None or self.mw is not None):
             raise PydanticCustomError(
-                "DF116",
+                codes.DF116.code,
                 "a library reagent takes its SMILES and mw from the library, not from the reagent",
                 {"hint": "remove 'smiles'/'mw' or the 'library' key"},
             )
@@ -424,25 +429,25 @@ class Library(_Model):
     def _csv_or_items(self) -> Library:
         if (self.csv is None) == (self.items is None):
             raise PydanticCustomError(
-                "DF116",
+                codes.DF116.code,
                 "a library has either 'csv' or 'items'",
                 {"hint": "e.g. 'csv: libraries/aldehydes_96.csv'"},
             )
         if self.csv is not None and self.by != "well":
             raise PydanticCustomError(
-                "DF116",
+                codes.DF116.code,
                 "a CSV library is one row per well ('by: well')",
                 {"hint": "use inline 'items' for 'by: row' or 'by: column'"},
             )
         if self.by == "well" and isinstance(self.items, list):
             raise PydanticCustomError(
-                "DF103",
+                codes.DF103.code,
                 "'by: well' items are a mapping from well to item",
                 {"hint": "items: {A1: {name: ..., smiles: ...}}"},
             )
         if self.by != "well" and isinstance(self.items, dict):
             raise PydanticCustomError(
-                "DF103",
+                codes.DF103.code,
                 f"'by: {self.by}' items are a list, one per {self.by}",
                 {"hint": "items: [{name: ..., smiles: ...}, ...]"},
             )
@@ -485,14 +490,14 @@ class AddParams(_Model):
         given = [k for k in ("equiv", "amount", "volume") if getattr(self, k) is not None]
         if len(given) != 1:
             raise PydanticCustomError(
-                "DF116",
+                codes.DF116.code,
                 "an addition needs exactly one of 'equiv', 'amount' or 'volume'"
                 + (f" (got {', '.join(given)})" if given else ""),
                 {"hint": "e.g. 'equiv: 1.05'"},
             )
         if self.dropwise is not None and self.portionwise is not None:
             raise PydanticCustomError(
-                "DF116",
+                codes.DF116.code,
                 "an addition is either 'dropwise' or 'portionwise'",
                 {"hint": "keep one of them"},
             )
@@ -508,7 +513,7 @@ class AddSolventParams(_Model):
     def _one(self) -> AddSolventParams:
         if (self.volume is None) == (self.to_concentration is None):
             raise PydanticCustomError(
-                "DF116",
+                codes.DF116.code,
                 "add_solvent needs exactly one of 'volume' or 'to_concentration'",
                 {"hint": "e.g. 'to_concentration: 0.2 M'"},
             )
@@ -559,7 +564,7 @@ class QuenchParams(_Model):
     def _one(self) -> QuenchParams:
         if (self.volume is None) == (self.equiv is None):
             raise PydanticCustomError(
-                "DF116",
+                codes.DF116.code,
                 "a quench needs exactly one of 'volume' or 'equiv'",
                 {"hint": "e.g. 'volume: 1 reaction volume'"},
             )
@@ -576,7 +581,7 @@ class SampleParams(_Model):
     def _one(self) -> SampleParams:
         if (self.at is None) == (self.every is None):
             raise PydanticCustomError(
-                "DF116",
+                codes.DF116.code,
                 "a sample needs exactly one of 'at' or 'every'",
                 {"hint": "e.g. 'every: 1 h'"},
             )
@@ -600,7 +605,7 @@ class OffdeckParams(_Model):
 def _validate_ph(value: Any, info: ValidationInfo) -> tuple[float, float]:
     if isinstance(value, bool):
         raise PydanticCustomError(
-            "DF206", "target: expected a pH such as 5.5 or a range '5-6'", {"hint": ""}
+            codes.DF206.code, "target: expected a pH such as 5.5 or a range '5-6'", {"hint": ""}
         )
     if isinstance(value, (int, float)):
         low = high = float(value)
@@ -610,20 +615,24 @@ def _validate_ph(value: Any, info: ValidationInfo) -> tuple[float, float]:
             nums = [float(p) for p in parts if p.strip()]
         except ValueError:
             raise PydanticCustomError(
-                "DF206", f"target: cannot read '{value}' as a pH", {"hint": "e.g. 'target: 5-6'"}
+                codes.DF206.code,
+                f"target: cannot read '{value}' as a pH",
+                {"hint": "e.g. 'target: 5-6'"},
             ) from None
         if len(nums) not in (1, 2):
             raise PydanticCustomError(
-                "DF206", f"target: cannot read '{value}' as a pH", {"hint": "e.g. 'target: 5-6'"}
+                codes.DF206.code,
+                f"target: cannot read '{value}' as a pH",
+                {"hint": "e.g. 'target: 5-6'"},
             )
         low, high = nums[0], nums[-1]
     else:
         raise PydanticCustomError(
-            "DF206", "target: expected a pH such as 5.5 or a range '5-6'", {"hint": ""}
+            codes.DF206.code, "target: expected a pH such as 5.5 or a range '5-6'", {"hint": ""}
         )
     if not (0 <= low <= high <= 14):
         raise PydanticCustomError(
-            "DF204",
+            codes.DF204.code,
             f"target: pH {value} is not a range within 0-14",
             {"hint": "e.g. 'target: 5-6'"},
         )
@@ -660,7 +669,7 @@ class AdjustPhParams(_Model):
         given = [k for k in ("equiv", "amount", "volume") if getattr(self, k) is not None]
         if len(given) != 1:
             raise PydanticCustomError(
-                "DF116",
+                codes.DF116.code,
                 "adjust_ph needs exactly one of 'equiv', 'amount' or 'volume'",
                 {"hint": "e.g. 'equiv: 2.0'"},
             )
@@ -763,7 +772,7 @@ Step = Annotated[
     Union[tuple(Annotated[model, Tag(kind)] for kind, model in STEP_MODELS.items())],  # type: ignore[misc]  # noqa: UP007
     Discriminator(
         step_kind,
-        custom_error_type="DF115",
+        custom_error_type=codes.DF115.code,
         custom_error_message="a step is a mapping with exactly one key naming its kind",
         custom_error_context={
             "hint": "e.g. '- add: {reagent: x, equiv: 1.0}'; kinds: " + ", ".join(STEP_MODELS)

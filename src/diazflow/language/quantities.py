@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 
+from diazflow import errorcodes as codes
+from diazflow.errorcodes import ErrorCode
+
 
 class Dimension(str, Enum):
     """What a field measures, with the canonical unit its value is stored in."""
@@ -114,9 +117,9 @@ _SUSPICIOUS = {"C": "degC", "c": "degC", "m": "min", "N": "M", "n": "M", "u": "u
 class QuantityError(ValueError):
     """A quantity string that cannot become the requested quantity; ``code`` is a DF2xx code."""
 
-    def __init__(self, code: str, message: str, hint: str | None = None):
+    def __init__(self, code: ErrorCode, message: str, hint: str | None = None):
         super().__init__(message)
-        self.code = code
+        self.code: str = code.code  # the string, as pydantic's error type and in tests
         self.message = message
         self.hint = hint
 
@@ -182,7 +185,9 @@ def unit_registry():
 
     folder = _cache_folder()
     try:
-        ureg = pint.UnitRegistry(cache_folder=folder) if folder else pint.UnitRegistry()
+        ureg: pint.UnitRegistry = (
+            pint.UnitRegistry(cache_folder=folder) if folder else pint.UnitRegistry()
+        )
     except Exception:  # a corrupt or unwritable cache must never stop validation
         ureg = pint.UnitRegistry()
     ureg.define("equivalent = [stoichiometry] = equiv")
@@ -227,10 +232,10 @@ def _to_canonical(
     number: float, unit_text: str, dimension: Dimension, original: str, field: str
 ) -> Quantity:
     if not math.isfinite(number):
-        raise QuantityError("DF206", f"{field}: '{original}' is not a finite number")
+        raise QuantityError(codes.DF206, f"{field}: '{original}' is not a finite number")
     if not unit_text:
         raise QuantityError(
-            "DF201",
+            codes.DF201,
             f"{field}: '{original}' has no unit",
             f"write it with a unit of {dimension.value}, e.g. '{dimension.example}'",
         )
@@ -242,19 +247,19 @@ def _to_canonical(
         else:
             hint = f"write a unit of {dimension.value}, e.g. '{dimension.example}'"
         raise QuantityError(
-            "DF203", f"{field}: unit '{unit_text}' in '{original}' is ambiguous", hint
+            codes.DF203, f"{field}: unit '{unit_text}' in '{original}' is ambiguous", hint
         )
     try:
         unit = _unit(unit_name)
     except Exception:
         hint = _unit_hint(unit_text, dimension)
         raise QuantityError(
-            "DF203", f"{field}: unknown unit '{unit_text}' in '{original}'", hint
+            codes.DF203, f"{field}: unknown unit '{unit_text}' in '{original}'", hint
         ) from None
     target = _canonical_unit(dimension)
     if unit.dimensionality != target.dimensionality:
         raise QuantityError(
-            "DF202",
+            codes.DF202,
             f"{field}: '{original}' is not {_article(dimension.value)}",
             f"{field} needs {_article(dimension.value)}, e.g. '{dimension.example}'",
         )
@@ -303,18 +308,20 @@ def parse_quantity(
     """Parse one quantity (not a range) of ``dimension``; raise :class:`QuantityError` otherwise."""
     if isinstance(text, bool) or text is None:
         raise QuantityError(
-            "DF206", f"{field}: expected a quantity such as '{dimension.example}', got {text!r}"
+            codes.DF206, f"{field}: expected a quantity such as '{dimension.example}', got {text!r}"
         )
     if isinstance(text, (int, float)):
         if allow_bare_number:
             return Quantity(float(text), dimension, f"{text} {dimension.canonical_unit}")
         raise QuantityError(
-            "DF201",
+            codes.DF201,
             f"{field}: {text!r} has no unit",
             f"write it with a unit of {dimension.value}, e.g. '{dimension.example}'",
         )
     if not isinstance(text, str):
-        raise QuantityError("DF206", f"{field}: expected a quantity such as '{dimension.example}'")
+        raise QuantityError(
+            codes.DF206, f"{field}: expected a quantity such as '{dimension.example}'"
+        )
     stripped = text.strip()
     if dimension is Dimension.TEMPERATURE and stripped.lower() in {
         "rt",
@@ -325,7 +332,7 @@ def parse_quantity(
     m = _SINGLE.match(stripped)
     if not m:
         raise QuantityError(
-            "DF206",
+            codes.DF206,
             f"{field}: cannot read '{text}' as {_article(dimension.value)}",
             f"write a number and a unit, e.g. '{dimension.example}'",
         )
@@ -352,7 +359,7 @@ def parse_quantity_or_range(
             unit_a = m.group("ua") or unit_b
             if not unit_b:
                 raise QuantityError(
-                    "DF201",
+                    codes.DF201,
                     f"{field}: range '{text}' has no unit",
                     "write the unit after the range, e.g. '30-60 min'",
                 )
@@ -364,7 +371,7 @@ def parse_quantity_or_range(
             )
             if low.value > high.value:
                 raise QuantityError(
-                    "DF204",
+                    codes.DF204,
                     f"{field}: range '{text}' runs backwards ({low.text} > {high.text})",
                     "write the smaller value first, e.g. '30-60 min'; for negative numbers use 'to': '-10 to -5 degC'",
                 )
@@ -372,7 +379,7 @@ def parse_quantity_or_range(
         single = _SINGLE.match(stripped)
         if single and _RANGE_TAIL.match(single.group("unit")):
             raise QuantityError(
-                "DF204",
+                codes.DF204,
                 f"{field}: cannot read the range '{text}'",
                 "write a range with negative numbers with 'to', e.g. '-10 to -5 degC'",
             )

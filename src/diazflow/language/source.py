@@ -22,7 +22,9 @@ from typing import Any
 
 import yaml
 
+from diazflow import errorcodes as codes
 from diazflow.diagnostics import Diagnostic, Severity
+from diazflow.errorcodes import ErrorCode, lookup
 
 try:  # the C composer is ~10x faster; fall back quietly where libyaml is missing
     _Loader = yaml.CSafeLoader
@@ -81,7 +83,7 @@ class SourceDocument:
     def diagnostic(
         self,
         path: Path,
-        code: str,
+        code: ErrorCode | str,
         message: str,
         hint: str | None = None,
         *,
@@ -89,7 +91,14 @@ class SourceDocument:
         key: bool = False,
     ) -> Diagnostic:
         line, column = self.position(path, key=key)
-        return Diagnostic(self.filename, line, column, code, severity, message, hint)
+        return Diagnostic(self.filename, line, column, lookup(code).code, severity, message, hint)
+
+
+def _error(
+    filename: str, line: int, column: int, code: ErrorCode, message: str, hint: str | None = None
+) -> Diagnostic:
+    """An error at a position of a file that could not become a :class:`SourceDocument`."""
+    return Diagnostic(filename, line, column, code.code, Severity.ERROR, message, hint)
 
 
 class YamlSourceError(Exception):
@@ -110,12 +119,12 @@ class _Walker:
         self.visited = 0
         self._constructor = yaml.constructor.SafeConstructor()
 
-    def _error(self, node: yaml.Node, code: str, message: str, hint: str | None = None) -> None:
+    def _error(
+        self, node: yaml.Node, code: ErrorCode, message: str, hint: str | None = None
+    ) -> None:
         mark = node.start_mark
         self.errors.append(
-            Diagnostic(
-                self.filename, mark.line + 1, mark.column + 1, code, Severity.ERROR, message, hint
-            )
+            _error(self.filename, mark.line + 1, mark.column + 1, code, message, hint)
         )
 
     def walk(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
@@ -133,7 +142,7 @@ class _Walker:
             )
             self._error(
                 node,
-                "DF105",
+                codes.DF105,
                 f"YAML tag '{shown}' is not allowed in a protocol",
                 "remove the tag; protocols hold plain values only (nothing is ever executed)",
             )
@@ -157,7 +166,7 @@ class _Walker:
                     continue  # overridden by the mapping's own key
                 key = self.walk(key_node, path + ("<key>",), depth + 1)
                 if not isinstance(key, (str, int, float, bool)) and key is not None:
-                    self._error(key_node, "DF103", "mapping keys must be plain scalars")
+                    self._error(key_node, codes.DF103, "mapping keys must be plain scalars")
                     continue
                 if key in result and index < merged_count:
                     pass  # two merge sources with the same key: the later entry wins, as in PyYAML
@@ -165,7 +174,7 @@ class _Walker:
                     first = self.keys.get(path + (key,), (0, 0))
                     self._error(
                         key_node,
-                        "DF104",
+                        codes.DF104,
                         f"duplicate key '{key}'",
                         f"'{key}' is already defined at line {first[0]}; YAML would silently keep only the last one",
                     )
@@ -185,7 +194,7 @@ class _Walker:
             # e.g. "2024-02-30" looks like a date to YAML and then fails to become one
             self._error(
                 node,
-                "DF100",
+                codes.DF100,
                 f"cannot read value '{node.value}': {getattr(exc, 'problem', None) or exc}",
                 f'quote it: "{node.value}"',
             )
@@ -239,7 +248,7 @@ _DEPTH_HINT = "a protocol needs only a few levels of nesting; check the indentat
 
 
 def _depth_diagnostic(filename: str, line: int, column: int) -> Diagnostic:
-    return Diagnostic(filename, line, column, "DF106", Severity.ERROR, _DEPTH_MESSAGE, _DEPTH_HINT)
+    return _error(filename, line, column, codes.DF106, _DEPTH_MESSAGE, _DEPTH_HINT)
 
 
 def _budget_diagnostic(filename: str, exc: _BudgetExceeded) -> Diagnostic:
@@ -254,7 +263,49 @@ def _budget_diagnostic(filename: str, exc: _BudgetExceeded) -> Diagnostic:
         message = f"document expands to more than {MAX_NODES:,} values (aliases nested too deeply?)"
         hint = "protocols do not need nested anchors/aliases; write the values out"
     line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-    return Diagnostic(filename, line, column, "DF106", Severity.ERROR, message, hint)
+    return _error(filename, line, column, codes.DF106, message, hint)
+
+
+def _syntax_diagnostic(filename: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    problem = exc.problem or str(exc)
+    if "maximum nesting depth" in problem:
+        # libyaml (PyYAML >= 6.0.4) refuses documents nested 1000 deep while scanning ahead,
+        # before the pre-scan above sees the 101st level: the same limit, found by another
+        # layer, so the same diagnostic.
+        return _depth_diagnostic(filename, line, column)
+    hint = None
+    bad_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+    if "\t" in bad_line[: max(column, 1)]:
+        hint = "YAML indentation must use spaces, not tabs"
+    elif "mapping values are not allowed" in problem:
+        hint = "a value containing ': ' must be quoted"
+    elif "found undefined alias" in problem:
+        hint = "define the anchor (&name) before using it (*name)"
+    return _error(filename, line, column, codes.DF100, f"YAML syntax error: {problem}", hint)
+
+
+def _control_character_diagnostic(
+    filename: str, text: str, exc: yaml.reader.ReaderError
+) -> Diagnostic:
+    # e.g. a NUL or other control character: report where it is, not just the byte offset
+    # libyaml counts the position in bytes of UTF-8, the pure-Python reader in characters
+    before = (
+        text.encode("utf-8")[: exc.position].decode("utf-8", "ignore")
+        if _Loader is not yaml.SafeLoader
+        else text[: exc.position]
+    )
+    line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or b"\0")
+    return _error(
+        filename,
+        line,
+        column,
+        codes.DF100,
+        f"YAML error: control character {code:#06x} is not allowed in a protocol",
+        "remove it (was the file saved as text?)",
+    )
 
 
 def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
@@ -263,12 +314,11 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
     if size > MAX_FILE_BYTES:
         raise YamlSourceError(
             [
-                Diagnostic(
+                _error(
                     filename,
                     0,
                     0,
-                    "DF106",
-                    Severity.ERROR,
+                    codes.DF106,
                     f"file is {size / 1024 / 1024:.1f} MiB; protocols are limited to {MAX_FILE_BYTES // 1024 // 1024} MiB",
                     "move large building-block tables into a CSV library (libraries: {name: {csv: file.csv}})",
                 )
@@ -280,12 +330,11 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
         except UnicodeDecodeError as exc:
             raise YamlSourceError(
                 [
-                    Diagnostic(
+                    _error(
                         filename,
                         0,
                         0,
-                        "DF100",
-                        Severity.ERROR,
+                        codes.DF100,
                         f"file is not UTF-8 text ({exc.reason} at byte {exc.start})",
                         "save the file as UTF-8",
                     )
@@ -303,62 +352,11 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
     except _BudgetExceeded as exc:
         raise YamlSourceError([_budget_diagnostic(filename, exc)]) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        problem = exc.problem or str(exc)
-        if "maximum nesting depth" in problem:
-            # libyaml (PyYAML >= 6.0.4) refuses documents nested 1000 deep while scanning ahead,
-            # before the pre-scan above sees the 101st level: the same limit, found by another
-            # layer, so the same diagnostic.
-            raise YamlSourceError([_depth_diagnostic(filename, line, column)]) from None
-        hint = None
-        bad_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
-        if "\t" in bad_line[: max(column, 1)]:
-            hint = "YAML indentation must use spaces, not tabs"
-        elif "mapping values are not allowed" in problem:
-            hint = "a value containing ': ' must be quoted"
-        elif "found undefined alias" in problem:
-            hint = "define the anchor (&name) before using it (*name)"
-        raise YamlSourceError(
-            [
-                Diagnostic(
-                    filename,
-                    line,
-                    column,
-                    "DF100",
-                    Severity.ERROR,
-                    f"YAML syntax error: {problem}",
-                    hint,
-                )
-            ]
-        ) from None
+        raise YamlSourceError([_syntax_diagnostic(filename, text, exc)]) from None
     except yaml.reader.ReaderError as exc:
-        # e.g. a NUL or other control character: report where it is, not just the byte offset
-        # libyaml counts the position in bytes of UTF-8, the pure-Python reader in characters
-        before = (
-            text.encode("utf-8")[: exc.position].decode("utf-8", "ignore")
-            if _Loader is not yaml.SafeLoader
-            else text[: exc.position]
-        )
-        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
-        code = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or b"\0")
-        raise YamlSourceError(
-            [
-                Diagnostic(
-                    filename,
-                    line,
-                    column,
-                    "DF100",
-                    Severity.ERROR,
-                    f"YAML error: control character {code:#06x} is not allowed in a protocol",
-                    "remove it (was the file saved as text?)",
-                )
-            ]
-        ) from None
+        raise YamlSourceError([_control_character_diagnostic(filename, text, exc)]) from None
     except yaml.YAMLError as exc:
-        raise YamlSourceError(
-            [Diagnostic(filename, 0, 0, "DF100", Severity.ERROR, f"YAML error: {exc}")]
-        ) from None
+        raise YamlSourceError([_error(filename, 0, 0, codes.DF100, f"YAML error: {exc}")]) from None
     if root is None:
         return SourceDocument(filename, None, {}, {})
     walker = _Walker(filename)
@@ -380,12 +378,11 @@ def load_yaml_file(path: str, display_name: str | None = None) -> SourceDocument
     except OSError as exc:
         raise YamlSourceError(
             [
-                Diagnostic(
+                _error(
                     name,
                     0,
                     0,
-                    "DF100",
-                    Severity.ERROR,
+                    codes.DF100,
                     f"cannot read file: {exc.strerror or exc}",
                     "check the path",
                 )
@@ -394,12 +391,11 @@ def load_yaml_file(path: str, display_name: str | None = None) -> SourceDocument
     if len(raw) > MAX_FILE_BYTES:
         raise YamlSourceError(
             [
-                Diagnostic(
+                _error(
                     name,
                     0,
                     0,
-                    "DF106",
-                    Severity.ERROR,
+                    codes.DF106,
                     f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB",
                     "move large building-block tables into a CSV library",
                 )

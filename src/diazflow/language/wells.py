@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from diazflow import errorcodes as codes
+from diazflow.errorcodes import ErrorCode
+
 _WELL = re.compile(r"^(?P<row>[A-Z]{1,2})(?P<col>[0-9]{1,2})$")
 
 
 class WellError(ValueError):
-    def __init__(self, code: str, message: str, hint: str | None = None):
+    def __init__(self, code: ErrorCode, message: str, hint: str | None = None):
         super().__init__(message)
-        self.code = code
+        self.code: str = code.code  # the string, as pydantic's error type and in tests
         self.message = message
         self.hint = hint
 
@@ -49,7 +52,7 @@ def parse_well(text: str) -> Well:
     m = _WELL.match(text.strip()) if isinstance(text, str) else None
     if not m or int(m.group("col")) < 1:
         raise WellError(
-            "DF111",
+            codes.DF111,
             f"'{text}' is not a well name",
             "well names are a row letter and a column number, e.g. 'A1' or 'H12'",
         )
@@ -61,20 +64,20 @@ def parse_well_selection(value: object) -> tuple[Well, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items:
         raise WellError(
-            "DF111", "wells must be a range like 'A1:H12', a well name, or a list of them"
+            codes.DF111, "wells must be a range like 'A1:H12', a well name, or a list of them"
         )
     wells: set[Well] = set()
     for item in items:
         if not isinstance(item, str):
             raise WellError(
-                "DF111", f"{item!r} is not a well name or range", 'quote well names: "A1"'
+                codes.DF111, f"{item!r} is not a well name or range", 'quote well names: "A1"'
             )
         if ":" in item:
             first_text, _, last_text = item.partition(":")
             first, last = parse_well(first_text), parse_well(last_text)
             if first.row > last.row or first.column > last.column:
                 raise WellError(
-                    "DF111",
+                    codes.DF111,
                     f"well range '{item}' runs backwards",
                     f"write the top-left well first, e.g. '{first_text if first < last else last_text}:...'",
                 )
