@@ -14,6 +14,7 @@ from typing import Any
 
 from diazflow.deck.profiles import ModuleProfile, RobotTimings, ShakerModel, ThermalModel
 from diazflow.language.source import SourceDocument
+from diazflow.language.wells import row_letter
 
 ROBOT_KINDS = (
     "hamilton_starlet",
@@ -55,15 +56,9 @@ THERMAL_KINDS = ("temperature_controller", "heater_shaker", "heater_cooler_shake
 MODES = ("simulate", "chatterbox", "hardware")
 
 
-def _row_letter(index: int) -> str:
-    if index < 26:
-        return chr(ord("A") + index)
-    return chr(ord("A") + index // 26 - 1) + chr(ord("A") + index % 26)
-
-
 def well_names(rows: int, columns: int) -> tuple[str, ...]:
     """``A1, B1, ..., H1, A2, ...``: column-major, the order an 8-channel head walks a plate."""
-    return tuple(f"{_row_letter(r)}{c}" for c in range(1, columns + 1) for r in range(rows))
+    return tuple(f"{row_letter(r)}{c}" for c in range(1, columns + 1) for r in range(rows))
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,18 @@ class Well:
 
 
 def row_letter(index: int) -> str:
+    """0 → ``A``, 25 → ``Z``, 26 → ``AA``: the row names of every plate format (1536 has 32 rows)."""
     if index < 26:
         return chr(ord("A") + index)
     return chr(ord("A") + index // 26 - 1) + chr(ord("A") + index % 26)
+
+
+def well_key(name: str) -> tuple[int, int]:
+    """(row, column), 0-based, of a well name such as ``H12``; unreadable names sort last."""
+    match = _WELL.match(name.strip().upper())
+    if not match:
+        return (10**6, 10**6)
+    return (row_index(match.group("row")), int(match.group("col")) - 1)
 
 
 def row_index(letters: str) -> int:

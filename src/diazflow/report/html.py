@@ -13,6 +13,7 @@ from html import escape
 
 from diazflow import __version__
 from diazflow.compiler.plan import Plan
+from diazflow.language.wells import well_key
 from diazflow.report.assets import CSS, JS
 from diazflow.report.model import (
     STATUS_LABELS,
@@ -22,7 +23,6 @@ from diazflow.report.model import (
     fmt_mg,
     fmt_num,
     fmt_offset,
-    well_key,
 )
 
 

@@ -9,7 +9,6 @@ page (short keys: a 96-well dropwise plan has ~10^4 operations).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,6 +31,7 @@ from diazflow.compiler.plan import (
     WaitTemperature,
 )
 from diazflow.diagnostics import Diagnostic
+from diazflow.language.wells import well_key
 from diazflow.report.journal import BACKGROUND_OPS, JournalView, OpRecord
 
 LIQUID_HANDLER = "liquid_handler"
@@ -201,26 +201,6 @@ def parse_start(text: str | None) -> datetime | None:
     if not text:
         return None
     return datetime.fromisoformat(text.strip().replace(" ", "T", 1))
-
-
-def well_key(name: str) -> tuple[int, int]:
-    m = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
-    if not m:
-        return (10**6, 10**6)
-    letters, digits = m.groups()
-    row = 0
-    for ch in letters.upper():
-        row = row * 26 + (ord(ch) - 64)
-    return (row - 1, int(digits) - 1)
-
-
-def row_letter(i: int) -> str:
-    out = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        out = chr(65 + r) + out
-    return out
 
 
 def plate_format_for(wells: Iterable[str]) -> tuple[int, int]:

@@ -11,13 +11,13 @@ from collections import defaultdict
 from typing import Any
 
 from diazflow.compiler.plan import Plan
+from diazflow.language.wells import row_letter
 from diazflow.report.model import (
     OP_COLORS,
     OPERATOR,
     STATUS_COLORS,
     STATUS_LABELS,
     Report,
-    row_letter,
 )
 
 PALETTE = [
