@@ -7,10 +7,12 @@ diazflow must serve them from its own copies.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import shutil
 import socket
+import subprocess
+import sys
+import textwrap
 import urllib.request
 from pathlib import Path
 
@@ -292,20 +294,30 @@ def test_hardware_constructs_real_backends_without_connecting():
 
 
 def test_hardware_ot2_needs_the_opentrons_client():
-    spec = deck("ot2_tempmodule")
-    if importlib.util.find_spec("ot_api") is None:
-        with pytest.raises(PlrBuildError) as info:
-            build_plr(spec, "hardware")
-        (diag,) = info.value.diagnostics
-        assert (
-            "pylabrobot[opentrons]" in diag.hint
-            and diag.file.endswith("ot2_tempmodule.yaml")
-            and diag.line > 0
-        )
-    else:  # pragma: no cover - depends on the environment
-        setup = build_plr(spec, "hardware")
-        assert type(setup.liquid_handler.backend).__name__ == "OpentronsOT2Backend"
-        assert setup.liquid_handler.backend.host == "169.254.10.10"
+    from pylabrobot.liquid_handling.backends.opentrons_backend import OpentronsOT2Backend
+
+    setup = build_plr(deck("ot2_tempmodule"), "hardware")
+    assert isinstance(setup.liquid_handler.backend, OpentronsOT2Backend)
+    assert setup.liquid_handler.backend.host == "169.254.10.10"
+    # without the Opentrons client (the hardware extra), a clear diagnostic at the layout's line
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.modules["ot_api"] = None  # as if opentrons-http-api-client were not installed
+        from diazflow.deck import load_deck
+        from diazflow.deck.plr import PlrBuildError, build_plr
+        try:
+            build_plr(load_deck({str(REPO / "deck_layouts" / "ot2_tempmodule.yaml")!r}), "hardware")
+        except PlrBuildError as exc:
+            (diag,) = exc.diagnostics
+            print(diag.file, diag.line, diag.hint)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    file, line, hint = proc.stdout.split(" ", 2)
+    assert file.endswith("ot2_tempmodule.yaml") and int(line) > 0
+    assert "pylabrobot[opentrons]" in hint
 
 
 def test_module_backends_are_injectable(tracking):

@@ -544,6 +544,7 @@ def test_verification_catches_a_deck_that_differs_from_the_plan(starlet, tmp_pat
 
 
 def test_hardware_backends_are_built_and_gated_without_connecting(starlet, tmp_path):
+    from pylabrobot.heating_shaking import InhecoThermoshakeBackend
     from pylabrobot.liquid_handling.backends.hamilton.STAR_backend import STARBackend
 
     from diazflow.runtime.runner import build_devices, plr_tracking
@@ -561,14 +562,24 @@ def test_hardware_backends_are_built_and_gated_without_connecting(starlet, tmp_p
     assert isinstance(backend.wrapped, STARBackend) and backend.gate.record_started
     assert backend.setup_finished is backend.wrapped.setup_finished is False  # forwarded
     hcs = setup.machines["heater_cooler_shaker"]
-    assert type(hcs.backend).__name__ == "InhecoThermoshakeBackend"
+    assert isinstance(hcs.backend, InhecoThermoshakeBackend)
     powder = setup.powder_dispenser.backend
     assert isinstance(powder, GatedPowderDispenserBackend)
     assert type(powder.wrapped).__name__ == "NoDriverPowderDispenserBackend"
     assert not setup.liquid_handler.setup_finished
 
 
-def test_hardware_without_its_driver_fails_cleanly(ot2, tmp_path):
+def test_hardware_without_its_driver_fails_cleanly(ot2, tmp_path, monkeypatch):
+    from pylabrobot.liquid_handling.backends import opentrons_backend
+
+    # what PyLabRobot does when the Opentrons client (the hardware extra) is not installed
+    monkeypatch.setattr(opentrons_backend, "USE_OT", False)
+    monkeypatch.setattr(
+        opentrons_backend,
+        "_OT_IMPORT_ERROR",
+        ImportError("No module named 'ot_api'"),
+        raising=False,
+    )
     outcome, _ = run_in_process(ot2, tmp_path, backend="hardware")
     assert outcome.exit_code == 3
     assert outcome.message.startswith("cannot build the deck for 'hardware'")

@@ -70,6 +70,9 @@ DIAZFLOW_CLASSES = frozenset(
         "diazflow.deck.plr_backends.ProfiledHeaterShakerBackend",
         "diazflow.deck.plr_backends.RecordingPowderDispenserBackend",
         "diazflow.deck.plr_backends.NoDriverPowderDispenserBackend",
+        "diazflow.deck.plr_hardware.OT2Backend",
+        "diazflow.deck.plr_hardware.OT2TemperatureModuleBackend",
+        "diazflow.deck.plr_hardware.ThermoshakeBackend",
     }
 )
 

@@ -83,14 +83,16 @@ class PlrSetup:
     async def setup(self) -> None:
         """Connect (or pretend to): the liquid handler, then every module, then the powder dispenser.
 
-        PLR's ``LiquidHandler.setup()`` does not set up the other machines on its deck.
+        PLR's ``LiquidHandler.setup()`` does not set up the other machines on its deck.  The
+        order matters on the OT-2: the liquid handler creates the robot-server run the modules
+        are then loaded into.  A device that fails raises :class:`DeviceSetupError` naming it.
         """
-        await self.liquid_handler.setup()
-        for machine in self.machines.values():
+        await _set_up("the liquid handler", self.liquid_handler)
+        for name, machine in self.machines.items():
             if machine is not self.powder_dispenser:
-                await machine.setup()
+                await _set_up(f"module '{name}'", machine)
         if self.powder_dispenser is not None:
-            await self.powder_dispenser.setup()
+            await _set_up("the powder dispenser", self.powder_dispenser)
 
     async def stop(self) -> None:
         for machine in self.machines.values():
@@ -99,6 +101,25 @@ class PlrSetup:
                     await machine.stop()
         with contextlib.suppress(Exception):
             await self.liquid_handler.stop()
+
+
+class DeviceSetupError(Exception):
+    """A device did not come up (unreachable, refused, missing driver): which one, and why."""
+
+    def __init__(self, device: str, cause: BaseException):
+        detail = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        super().__init__(
+            f"set-up of {device} failed: {type(cause).__name__}: {detail}".rstrip(": ")
+        )
+        self.device = device
+        self.cause = cause
+
+
+async def _set_up(device: str, machine: Any) -> None:
+    try:
+        await machine.setup()
+    except Exception as exc:  # any driver's error: the run must stop in a known state
+        raise DeviceSetupError(device, exc) from exc
 
 
 def build_plr(
@@ -452,7 +473,12 @@ class _Builder:
         if mod.name in self.module_backends:
             return self.module_backends[mod.name]
         recipe = mod.backends.get(self.mode)
-        inject = {"thermal": mod.profile.thermal, "shaker": mod.profile.shaker}
+        inject: dict[str, Any] = {"thermal": mod.profile.thermal, "shaker": mod.profile.shaker}
+        # the OT-2 module backend loads itself into the run at its deck slot, as its model
+        if mod.location is not None and mod.location.slot is not None:
+            inject["slot"] = mod.location.slot
+        if mod.plr is not None and mod.plr.model:
+            inject["model"] = mod.plr.model
         if recipe is not None:
             return self.construct(recipe, f"module '{mod.name}'", inject)
         if self.mode == "hardware":

@@ -536,11 +536,18 @@ class Run:
 
     async def _set_up_devices(self, executor: Executor) -> None:
         """Connect the devices (or pretend to), fill the stocks, start the visualizer."""
+        from diazflow.deck.plr import DeviceSetupError
+        from diazflow.runtime.executor import RunFailed
+
         assert self.devices is not None  # built by execute()
         t = time.perf_counter()
         self.ctx.idle()
         with self._chatter():
-            await self.devices.setup()
+            try:
+                await self.devices.setup()
+            except DeviceSetupError as exc:
+                # nothing has been done yet: stop what did come up, journal the failure (exit 3)
+                raise RunFailed(str(exc), cause=exc, kind="setup") from exc
         executor.fill_stocks()
         if self.options.visualize:
             await self._start_visualizer(self.devices)

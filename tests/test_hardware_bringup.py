@@ -1,0 +1,264 @@
+"""Hardware bring-up: the devices of the shipped decks start the way the real ones must.
+
+The OT-2 is driven over HTTP by PyLabRobot's real backend and the real Opentrons client
+(``ot_api``) against a stand-in for the robot-server on 127.0.0.1 that answers as robot-server
+8.1 does (shapes from Opentrons' HTTP API, checked by hand against the real server, see
+``docs/hardware.md``) and keeps every request: the test reads that transcript.  The Inheco control
+box is a stand-in at PLR's HID boundary (``send_command``), recording the firmware strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import ot_api  # the real Opentrons HTTP client (opentrons-http-api-client, in the test extra)
+import pytest
+
+from conftest import REPO
+
+
+class FakeRobotServer:
+    """Answers the robot-server endpoints PyLabRobot's OT-2 set-up uses; records each request."""
+
+    def __init__(self, api_version: str, modules: list[dict[str, Any]]):
+        self.api_version = api_version
+        self.modules = modules
+        self.requests: list[tuple[str, str, Any]] = []
+        self.commands: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(1)
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep the test output clean
+                pass
+
+            def _reply(self, payload: Any) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                server.requests.append(("GET", self.path, None))
+                self._reply(server.get(self.path))
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                data = json.loads(self.rfile.read(length)) if length else None
+                server.requests.append(("POST", self.path, data))
+                self._reply(server.post(self.path, data))
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def get(self, path: str) -> Any:
+        if path == "/health":
+            return {"name": "fake-ot2", "api_version": self.api_version, "robot_model": "OT-2"}
+        if path == "/pipettes":
+            return {
+                "left": {"name": "p300_single_gen2", "model": "p300_single_v2.1"},
+                "right": {"name": "p20_single_gen2", "model": "p20_single_v2.2"},
+            }
+        if path == "/modules":
+            return {"data": self.modules}
+        if "/commands/" in path:
+            command_id = path.rsplit("/", 1)[1]
+            return {"data": self.commands[command_id]}
+        raise AssertionError(f"unexpected GET {path}")
+
+    def post(self, path: str, data: Any) -> Any:
+        if path == "/runs":
+            return {"data": {"id": "run-1"}}
+        if path == "/robot/home":
+            return {"message": "Homing robot."}
+        if path.endswith("/commands"):
+            command_id = f"cmd-{next(self._ids)}"
+            command = data["data"]
+            result: dict[str, Any] = {}
+            if command["commandType"] == "loadPipette":
+                result = {"pipetteId": f"pipette-{command['params']['mount']}"}
+            elif command["commandType"] == "loadModule":
+                result = {"moduleId": command["params"]["moduleId"], "model": "temperatureModuleV2"}
+            self.commands[command_id] = {"id": command_id, "status": "succeeded", "result": result}
+            return {"data": {"id": command_id}}
+        raise AssertionError(f"unexpected POST {path}")
+
+    def commands_posted(self) -> list[dict[str, Any]]:
+        return [data["data"] for method, path, data in self.requests if path.endswith("/commands")]
+
+    def __enter__(self) -> FakeRobotServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+TEMPERATURE_MODULE = {
+    "id": "tm-42",
+    "serialNumber": "TDV21P20201224",
+    "moduleModel": "temperatureModuleV2",
+    "moduleType": "temperatureModuleType",
+    "data": {"status": "idle", "currentTemperature": 23.5},
+}
+
+
+def _ot2_hardware(port: int):
+    from diazflow.deck import load_deck
+    from diazflow.deck.plr import build_plr
+
+    spec = load_deck(str(REPO / "deck_layouts" / "ot2_tempmodule.yaml"))
+    setup = build_plr(spec, "hardware")
+    # the layout names the robot's address; the stand-in listens on this machine
+    ot_api.set_host("127.0.0.1")
+    ot_api.set_port(port)
+    return setup
+
+
+def test_ot2_loads_its_temperature_module_into_the_run_at_set_up():
+    from diazflow.deck.plr_hardware import OT2Backend, OT2TemperatureModuleBackend
+
+    with FakeRobotServer("10.0.0", [TEMPERATURE_MODULE]) as robot:
+        setup = _ot2_hardware(robot.port)
+        assert isinstance(setup.liquid_handler.backend, OT2Backend)
+        module_backend = setup.module("temperature_module").backend
+        assert isinstance(module_backend, OT2TemperatureModuleBackend)
+        asyncio.run(setup.setup())
+        loads = [c for c in robot.commands_posted() if c["commandType"] == "loadModule"]
+        # the module of the layout (slot 3, GEN2), found by its model among the connected ones
+        assert loads == [
+            {
+                "commandType": "loadModule",
+                "params": {
+                    "location": {"slotName": "3"},
+                    "model": "temperatureModuleV2",
+                    "moduleId": "tm-42",
+                },
+                "intent": "setup",
+            }
+        ]
+        # it is loaded after the run exists and the pipettes are loaded, into that run
+        order = [c["commandType"] for c in robot.commands_posted()]
+        assert order == ["loadPipette", "loadPipette", "loadModule"]
+        assert all(
+            path.startswith("/runs/run-1/") for _, path, _ in robot.requests if "commands" in path
+        )
+        # a Peltier module: cooling below the current temperature is allowed
+        assert module_backend.supports_active_cooling
+
+
+def test_ot2_with_two_modules_of_the_model_needs_an_id():
+    from diazflow.deck.plr import DeviceSetupError
+
+    second = dict(TEMPERATURE_MODULE, id="tm-43")
+    with FakeRobotServer("8.1.0", [TEMPERATURE_MODULE, second]) as robot:
+        setup = _ot2_hardware(robot.port)
+        with pytest.raises(DeviceSetupError) as info:
+            asyncio.run(setup.setup())
+        assert info.value.device == "module 'temperature_module'"
+        assert "expected one connected temperatureModuleV2, found 2" in str(info.value)
+        assert not [c for c in robot.commands_posted() if c["commandType"] == "loadModule"]
+
+
+def test_robot_software_version_compares_as_a_version():
+    from pylabrobot.liquid_handling.backends import opentrons_backend
+
+    from diazflow.deck.plr_hardware import RobotSoftwareVersion
+
+    threshold = opentrons_backend._OT_DECK_IS_ADDRESSABLE_AREA_VERSION  # what PLR compares with
+    assert "10.0.0" < threshold  # the defect: as strings, 10.0.0 is older than 7.1.0
+    assert RobotSoftwareVersion("10.0.0") >= threshold
+    assert RobotSoftwareVersion("8.1.0") >= threshold
+    assert not RobotSoftwareVersion("7.0.2") >= threshold
+    assert RobotSoftwareVersion("7.1.0") >= threshold and RobotSoftwareVersion("7.1.0") == "7.1.0"
+
+
+def test_ot2_backend_keeps_the_version_as_a_version_after_set_up():
+    with FakeRobotServer("10.0.0", [TEMPERATURE_MODULE]) as robot:
+        setup = _ot2_hardware(robot.port)
+        asyncio.run(setup.liquid_handler.setup())
+        version = setup.liquid_handler.backend.ot_api_version
+        assert version == "10.0.0" and version >= "7.1.0"
+
+
+class RecordingControlBox:
+    """The Inheco TEC control box at PLR's boundary: set-up, stop and firmware strings."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def setup(self) -> None:
+        self.events.append("setup")
+
+    async def stop(self) -> None:
+        self.events.append("stop")
+
+    async def send_command(self, command: str, **kwargs: Any) -> str:
+        if "setup" not in self.events:
+            raise RuntimeError("Call setup() first")  # what PLR's HID layer says
+        self.events.append(command)
+        return "0"
+
+
+def test_thermoshake_sets_up_its_control_box_and_sends_whole_rpm():
+    from diazflow.deck import load_deck
+    from diazflow.deck.plr import build_plr
+    from diazflow.deck.plr_hardware import ThermoshakeBackend
+
+    spec = load_deck(str(REPO / "deck_layouts" / "starlet_chem.yaml"))
+    box = RecordingControlBox()
+    shaker = build_plr(spec, "hardware").module("heater_cooler_shaker").backend
+    assert isinstance(shaker, ThermoshakeBackend)
+    shaker.interface = box
+
+    async def bring_up_and_shake() -> None:
+        await shaker.setup()
+        await shaker.start_shaking(600.0)
+        await shaker.stop()
+
+    asyncio.run(bring_up_and_shake())
+    assert box.events[0] == "setup" and box.events[-1] == "stop"
+    assert "1SSR600" in box.events and "1SSR600.0" not in box.events
+
+
+def test_a_device_that_does_not_come_up_stops_the_run_with_exit_3(tmp_path, run_diazflow):
+    import socket
+    import sqlite3
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    layout = (REPO / "deck_layouts" / "ot2_tempmodule.yaml").read_text()
+    layout = layout.replace("host: 169.254.10.10, port: 31950", f"host: 127.0.0.1, port: {port}")
+    layout = layout.replace("../simulators/", f"{REPO / 'simulators'}/")
+    (tmp_path / "ot2.yaml").write_text(layout)
+    journal = tmp_path / "run.sqlite"
+    proc = run_diazflow(
+        "run",
+        REPO / "workflows" / "n4_michael_addition.yaml",
+        "--deck",
+        tmp_path / "ot2.yaml",
+        "--backend",
+        "hardware",
+        "--journal",
+        journal,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "set-up of the liquid handler failed" in errors[0], proc.stderr
+    with sqlite3.connect(journal) as db:
+        status, message = db.execute("SELECT status, message FROM run").fetchone()
+        events = [row[0] for row in db.execute("SELECT event FROM events ORDER BY seq")]
+    assert status == "failed" and "set-up of the liquid handler failed" in message
+    assert events == ["run_started", "run_failed"]  # not one operation was started
