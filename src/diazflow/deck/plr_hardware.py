@@ -80,6 +80,8 @@ class RobotSoftwareVersion(str):
 class OT2Backend(OpentronsOT2Backend):
     """PLR's OT-2 backend, with the robot software version compared as a version."""
 
+    ot_api_version: str | None  # set by PLR's set-up from GET /health
+
     async def setup(self, skip_home: bool = False) -> None:
         await super().setup(skip_home=skip_home)
         if self.ot_api_version is not None:
@@ -98,6 +100,8 @@ class OT2TemperatureModuleBackend(OpentronsTemperatureModuleBackend):
     ``slot`` and ``model`` come from the deck layout (the module's ``location`` and ``plr.model``);
     ``opentrons_id`` is optional: with one module of that model connected, set-up finds it.
     """
+
+    opentrons_id: str
 
     def __init__(
         self, slot: int, model: str = "temperatureModuleV2", opentrons_id: str | None = None
