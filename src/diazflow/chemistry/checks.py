@@ -1,4 +1,4 @@
-"""Chemistry checks that need to know the vessel (DF301-DF304) and the hazard rules (DF4xx).
+"""Solvent checks: unknown solvents (DF308) and, given the vessel, temperatures (DF301-DF303).
 
 Temperatures are followed step by step the way the compiler will run them: the block starts at
 room temperature, ``cool``/``heat``/``warm`` change it, ``stir``/``hold`` may set it, ``reflux``
@@ -8,16 +8,16 @@ means the boiling point of the stage's solvent.  A temperature range is checked 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from diazflow import errorcodes as codes
 from diazflow.chemistry import properties
 from diazflow.chemistry.resolve import ResolvedChemistry
-from diazflow.diagnostics import Reporter, Severity
+from diazflow.diagnostics import Reporter
 from diazflow.language import models as m
 from diazflow.language.loader import LoadedProtocol
-from diazflow.language.quantities import QuantityRange
+from diazflow.language.quantities import Quantity, QuantityRange
 
 
 def solvent_components(solvent: str) -> list[str]:
@@ -59,17 +59,7 @@ def unknown_solvent_checks(
     loaded: LoadedProtocol, chem: ResolvedChemistry, reporter: Reporter
 ) -> None:
     """DF308: every solvent named anywhere that the property data does not know."""
-    places: list[tuple[tuple, str]] = [(("scale", "solvent"), loaded.protocol.scale.solvent)]
-    for stage in chem.stages[1:]:
-        places.append((loaded.step_path(stage.first_step, "scale", "solvent"), stage.solvent))
-    for rid, r in loaded.protocol.reagents.items():
-        if r.stock is not None:
-            places.append((("reagents", rid, "stock", "solvent"), r.stock.solvent))
-    for i, step in enumerate(loaded.protocol.steps):
-        kind, params = m.step_params(step)
-        if kind == "add_solvent":
-            places.append((loaded.step_path(i, "solvent"), params.solvent))
-    for path, solvent in places:
+    for path, solvent in _named_solvents(loaded, chem):
         for part in solvent_components(solvent):
             if properties.lookup(part) is None:
                 hint = "the freezing/boiling-point and material checks are skipped for it"
@@ -81,6 +71,21 @@ def unknown_solvent_checks(
                 )
 
 
+def _named_solvents(loaded: LoadedProtocol, chem: ResolvedChemistry) -> Iterator[tuple[tuple, str]]:
+    """(YAML path, solvent as written) for the scale, each stage, each stock and each added
+    solvent."""
+    yield (("scale", "solvent"), loaded.protocol.scale.solvent)
+    for stage in chem.stages[1:]:
+        yield (loaded.step_path(stage.first_step, "scale", "solvent"), stage.solvent)
+    for rid, r in loaded.protocol.reagents.items():
+        if r.stock is not None:
+            yield (("reagents", rid, "stock", "solvent"), r.stock.solvent)
+    for i, step in enumerate(loaded.protocol.steps):
+        _, params = m.step_params(step)
+        if isinstance(params, m.AddSolventParams):
+            yield (loaded.step_path(i, "solvent"), params.solvent)
+
+
 def temperature_checks(
     loaded: LoadedProtocol,
     chem: ResolvedChemistry,
@@ -90,85 +95,97 @@ def temperature_checks(
     sealed: bool,
     condenser: bool,
 ) -> None:
-    """DF301-DF303: the reaction solvent freezing or boiling at the temperatures reached."""
-    p = loaded.protocol
-    closed = sealed or condenser
-    current = p.room_temperature_c
+    """DF301-DF303: the reaction solvent freezing or boiling at the temperatures reached, and
+    DF308 (an error here) for a reflux whose solvent has no known boiling point."""
+    walk = _TemperatureWalk(loaded, chem, reporter, vessel=vessel, closed=sealed or condenser)
+    for i, step in enumerate(loaded.protocol.steps):
+        kind, params = m.step_params(step)
+        match params:
+            case m.TemperatureChangeParams(to=to):
+                temps = _ends(to)
+                walk.check(i, ("to",), temps, kind)
+                walk.current = (temps[0] + temps[-1]) / 2
+            case m.StirParams(temperature=temperature) | m.HoldParams(temperature=temperature):
+                if temperature is not None:
+                    walk.current = temperature.value
+                rest: tuple = ("temperature",) if temperature is not None else ()
+                walk.check(i, rest, [walk.current], kind)
+            case m.AddParams() | m.AdjustPhParams() | m.QuenchParams():
+                walk.check(i, (), [walk.current], "addition")
+            case m.RefluxParams():
+                walk.reflux(i)
 
-    def check(step: int, rest: tuple, temps: Iterable[float], what: str) -> None:
-        solvent = chem.stage_of_step(step).solvent
+
+def _ends(q: Quantity | QuantityRange) -> list[float]:
+    """Both ends of a temperature range; a single temperature once."""
+    return [q.low.value, q.high.value] if isinstance(q, QuantityRange) else [q.value]
+
+
+class _TemperatureWalk:
+    """The block temperature, followed step by step, and the checks made at each step."""
+
+    def __init__(
+        self,
+        loaded: LoadedProtocol,
+        chem: ResolvedChemistry,
+        reporter: Reporter,
+        *,
+        vessel: str,
+        closed: bool,
+    ):
+        self.loaded = loaded
+        self.chem = chem
+        self.reporter = reporter
+        self.vessel = vessel
+        self.closed = closed  # sealed or condensed: a solvent above its boiling point stays
+        self.current = loaded.protocol.room_temperature_c
+
+    def check(self, step: int, rest: tuple, temps: Iterable[float], what: str) -> None:
+        """DF301/DF302, at most once per solvent component."""
+        path = self.loaded.step_path(step, *rest)
+        solvent = self.chem.stage_of_step(step).solvent
         for facts in solvent_facts(solvent):
             for t in temps:
                 if facts.melting_point_c is not None and t <= facts.melting_point_c:
-                    reporter.error(
-                        loaded.step_path(step, *rest),
+                    self.reporter.error(
+                        path,
                         codes.DF301,
                         f"{what} at {t:g} °C is at or below the freezing point of {facts.name} ({facts.melting_point_c:.1f} °C)",
                         f"use a solvent that stays liquid (DMF mp -61 °C, MeCN mp -45 °C), or stay above {facts.melting_point_c:.0f} °C",
                     )
                     break
-                if facts.boiling_point_c is not None and t >= facts.boiling_point_c and not closed:
-                    reporter.error(
-                        loaded.step_path(step, *rest),
+                if (
+                    facts.boiling_point_c is not None
+                    and t >= facts.boiling_point_c
+                    and not self.closed
+                ):
+                    self.reporter.error(
+                        path,
                         codes.DF302,
-                        f"{what} at {t:g} °C is at or above the boiling point of {facts.name} ({facts.boiling_point_c:.1f} °C) in '{vessel}', which is neither sealed nor condensed",
+                        f"{what} at {t:g} °C is at or above the boiling point of {facts.name} ({facts.boiling_point_c:.1f} °C) in '{self.vessel}', which is neither sealed nor condensed",
                         f"stay below {facts.boiling_point_c:.0f} °C, or use sealed vials / a condenser (deck layout: sealed: true)",
                     )
                     break
 
-    def ends(q) -> list[float]:
-        return [q.low.value, q.high.value] if isinstance(q, QuantityRange) else [q.value]
-
-    for i, step in enumerate(p.steps):
-        kind, params = m.step_params(step)
-        if kind in ("cool", "heat", "warm"):
-            temps = ends(params.to)
-            check(i, ("to",), temps, kind)
-            current = (temps[0] + temps[-1]) / 2
-        elif kind in ("stir", "hold"):
-            if params.temperature is not None:
-                current = params.temperature.value
-            check(i, ("temperature",) if params.temperature is not None else (), [current], kind)
-        elif kind in ("add", "adjust_ph", "quench"):
-            check(i, (), [current], "addition")
-        elif kind == "reflux":
-            solvent = chem.stage_of_step(i).solvent
-            if not closed:
-                reporter.error(
-                    loaded.step_path(i),
-                    codes.DF303,
-                    f"reflux in '{vessel}', which is neither sealed nor fitted with a condenser: the {solvent} would boil away",
-                    "use a deck whose reaction vessels are sealed vials or have a condenser (e.g. starlet_chem.yaml), or heat below the boiling point",
-                    key=True,
-                )
-            bp = reflux_temperature(solvent)
-            if bp is not None:
-                current = bp
-
-
-def material_checks(uses: Iterable[tuple[tuple, str, str | None, str]], reporter: Reporter) -> None:
-    """DF304 for each ``uses``: (YAML path, labware name, its material, solvent in it)."""
-    from diazflow.chemistry import materials
-
-    seen: set[tuple[str, str]] = set()
-    for path, labware, material, solvent in uses:
-        if not material:
-            continue
-        for part in solvent_components(solvent):
-            if (labware, part.lower()) in seen:
-                continue
-            verdict = materials.compatibility(material, part)
-            if verdict is None or verdict.rating == "ok":
-                continue
-            seen.add((labware, part.lower()))
-            severity = Severity.ERROR if verdict.rating == "incompatible" else Severity.WARNING
-            word = "does not tolerate" if severity is Severity.ERROR else "tolerates only briefly"
-            reporter.report(
-                path,
-                codes.DF304,
-                f"{material} ('{labware}') {word} {part} ({verdict.source})",
-                "use glass or PTFE labware for this solvent, or another solvent"
-                if severity is Severity.ERROR
-                else "keep contact short, or use glass labware",
-                severity=severity,
+    def reflux(self, step: int) -> None:
+        """DF303 in an open vessel; DF308 without a boiling point (the compiler then has no
+        temperature to heat to, so this is an error, not the unknown-solvent warning)."""
+        solvent = self.chem.stage_of_step(step).solvent
+        if not self.closed:
+            self.reporter.error(
+                self.loaded.step_path(step),
+                codes.DF303,
+                f"reflux in '{self.vessel}', which is neither sealed nor fitted with a condenser: the {solvent} would boil away",
+                "use a deck whose reaction vessels are sealed vials or have a condenser (e.g. starlet_chem.yaml), or heat below the boiling point",
+                key=True,
             )
+        bp = reflux_temperature(solvent)
+        if bp is None:
+            self.reporter.error(
+                self.loaded.step_path(step),
+                codes.DF308,
+                f"the boiling point of '{solvent}' is not known, so reflux has no temperature",
+                "use a solvent the property data knows, or 'heat: {to: ...}' with a hold",
+            )
+        else:
+            self.current = bp

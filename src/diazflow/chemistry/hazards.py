@@ -370,10 +370,12 @@ def hazard_data() -> HazardData:
 
 @lru_cache(maxsize=1)
 def _rdkit():
-    from rdkit import Chem, RDLogger, rdBase
+    from rdkit import Chem, rdBase
 
-    RDLogger.DisableLog("rdApp.*")
-    params = Chem.SmilesParserParams()
+    rdBase.DisableLog("rdApp.*")  # what RDLogger.DisableLog re-exports, without its partial stubs
+    # RDKit's generated type information gives every SmilesParserParams attribute the class's own
+    # type, so the flags below would not type-check as bool
+    params: Any = Chem.SmilesParserParams()
     params.parseName = False  # "CCO junk" is not ethanol
     params.allowCXSMILES = False
     return Chem, rdBase, params

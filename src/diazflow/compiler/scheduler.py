@@ -1100,16 +1100,9 @@ class _Scheduler:
         from diazflow.chemistry.checks import reflux_temperature
 
         solvent = self.chem.stage_of_step(step).solvent
-        bp = reflux_temperature(solvent)  # a mixture refluxes at its lowest-boiling component
-        if bp is None:
-            self.error(
-                step,
-                (),
-                "DF308",
-                f"the boiling point of '{solvent}' is not known, so reflux has no temperature",
-                "use a solvent the property data knows, or 'heat: {to: ...}' with a hold",
-            )
-        return bp
+        # a mixture refluxes at its lowest-boiling component; with no boiling point the binding
+        # stage has reported DF308 (chemistry.checks.temperature_checks) and no plan is kept
+        return reflux_temperature(solvent)
 
 
 def _tips_taking(tips, lo: float, hi: float) -> list[TipType]:

@@ -1,0 +1,137 @@
+"""The hazard rules (DF4xx) walked stage by stage over the protocol's steps.
+
+A stage starts after an off-deck work-up, so the solvent of an earlier stage is gone: NaH in the
+THF stage of the Ugi route must not be blamed on the methanol of the Ugi stage.  The rules
+themselves live in :mod:`diazflow.chemistry.hazards`; this module decides what each evaluation
+sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from diazflow.chemistry import hazards
+from diazflow.chemistry.checks import solvent_components
+from diazflow.diagnostics import Severity
+from diazflow.language import models as m
+
+if TYPE_CHECKING:
+    from diazflow.chemistry.resolve import ResolvedChemistry, Stage
+    from diazflow.compiler.facts import DeckFacts, LabwareFacts
+    from diazflow.diagnostics import Reporter
+    from diazflow.language.loader import LoadedProtocol
+
+
+def hazard_tags(loaded: LoadedProtocol, chem: ResolvedChemistry) -> dict[str, frozenset[str]]:
+    """Reagent id → hazard tags; a library reagent has the tags of all its members."""
+    tags: dict[str, frozenset[str]] = {}
+    for rid, r in loaded.protocol.reagents.items():
+        if r.library:
+            member_tags: set[str] = set()
+            for (lib, _well), sub in chem.members.items():
+                if lib == r.library:
+                    member_tags |= hazards.classify(sub.smiles, sub.name)
+            tags[rid] = frozenset(member_tags)
+        else:
+            tags[rid] = frozenset(hazards.classify(r.smiles, r.name))
+    return tags
+
+
+@dataclass
+class _Seen:
+    """What one stage has put in the vessel so far."""
+
+    used: set[str]
+    solvents: set[str]
+    quench: set[str] = field(default_factory=set)
+
+
+def hazard_checks(
+    loaded: LoadedProtocol,
+    chem: ResolvedChemistry,
+    facts: DeckFacts,
+    vessel: LabwareFacts,
+    tags: Mapping[str, frozenset[str]],
+    reporter: Reporter,
+) -> None:
+    """Evaluate the hazard rules at the end of each stage, and just before the first venting
+    off-deck step (what happened before it happened in a sealed vessel)."""
+    walk = _HazardWalk(loaded, facts, tags, reporter)
+    p = loaded.protocol
+    vented = False  # an off-deck step with 'vent: true' opens the sealed vessels for the rest
+    for n, stage in enumerate(chem.stages):
+        end = chem.stages[n + 1].first_step if n + 1 < len(chem.stages) else len(p.steps)
+        seen = _stage_start(loaded, stage)
+        for step in p.steps[stage.first_step : end]:
+            _, params = m.step_params(step)
+            match params:
+                case m.OffdeckParams(vent=True) if not vented:
+                    walk.evaluate(seen, vessel.sealed)
+                    vented = True
+                case m.AddParams(reagent=rid) | m.AdjustPhParams(reagent=rid):
+                    if rid in p.reagents:
+                        seen.used.add(rid)
+                case m.QuenchParams(reagent=rid):
+                    if rid in p.reagents:
+                        seen.used.add(rid)
+                        seen.quench.add(rid)
+                case m.AddSolventParams(solvent=solvent):
+                    seen.solvents.update(solvent_components(solvent))
+        walk.evaluate(seen, vessel.sealed and not vented)
+
+
+def _stage_start(loaded: LoadedProtocol, stage: Stage) -> _Seen:
+    """The preloaded limiting reagent is there from the start; others arrive with their step."""
+    limiting = loaded.protocol.reagents.get(stage.scale.limiting)
+    used = {stage.scale.limiting} if limiting is not None and limiting.preloaded else set()
+    return _Seen(used=used, solvents=set(solvent_components(stage.solvent)))
+
+
+class _HazardWalk:
+    """Evaluates the hazard rules on what a stage has seen so far; reports each finding once."""
+
+    def __init__(
+        self,
+        loaded: LoadedProtocol,
+        facts: DeckFacts,
+        tags: Mapping[str, frozenset[str]],
+        reporter: Reporter,
+    ):
+        self.p = loaded.protocol
+        self.facts = facts
+        self.reporter = reporter
+        self.tags = tags
+        self.labels = {rid: r.name for rid, r in self.p.reagents.items() if r.name}
+        self.reported: set[tuple[str, str]] = set()
+
+    def evaluate(self, seen: _Seen, sealed: bool) -> None:
+        solvent_names = set(seen.solvents)
+        # a quench's water is the quench rule's business, not the solvent's
+        for rid in seen.used - seen.quench:
+            stock = self.p.reagents[rid].stock if rid in self.p.reagents else None
+            if stock is not None:
+                solvent_names.update(solvent_components(stock.solvent))
+        ctx = hazards.HazardContext(
+            reagents={rid: self.tags[rid] for rid in sorted(seen.used) if rid in self.tags},
+            solvents=hazards.solvent_tags(sorted(solvent_names)),
+            quench_reagents=frozenset(seen.quench),
+            vessel_sealed=sealed,
+            deck_inert=self.facts.atmosphere == "inert",
+            atmosphere_requested_inert=self.p.atmosphere == "inert",
+            labels=self.labels,
+        )
+        for finding in hazards.evaluate(ctx):
+            if (finding.code, finding.message) in self.reported:
+                continue
+            self.reported.add((finding.code, finding.message))
+            blamed = next((r for r in finding.reagents if r in self.p.reagents), None)
+            self.reporter.report(
+                ("reagents", blamed) if blamed else ("name",),
+                finding.code,
+                finding.message,
+                finding.hint,
+                severity=Severity.ERROR if finding.severity == "error" else Severity.WARNING,
+                key=True,
+            )
