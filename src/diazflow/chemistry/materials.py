@@ -118,11 +118,6 @@ def compatibility(material: str, solvent_name: str) -> Compatibility | None:
     )
 
 
-def known_materials() -> list[str]:
-    """Canonical material names."""
-    return list(_table().materials)
-
-
 def citation(material: str) -> str | None:
     """The full citation behind a material's ratings."""
     canonical = canonical_material(material)

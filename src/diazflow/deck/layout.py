@@ -241,10 +241,6 @@ def _stamp(path: str) -> tuple[str, tuple[int, int]]:
     return path, (st.st_mtime_ns, st.st_size)
 
 
-def clear_cache() -> None:
-    _CACHE.clear()
-
-
 class _Loader:
     def __init__(self, path: str):
         self.path = path

@@ -679,15 +679,3 @@ def plr_class_exists(path: str) -> bool:
         return True
     except (ImportError, AttributeError):
         return False
-
-
-def describe(setup: PlrSetup) -> str:
-    """A short text summary of what was built (for ``diazflow`` debugging output)."""
-    lines = [
-        f"{setup.deck_spec.name} ({setup.mode}): {type(setup.deck).__name__}, backend {type(setup.liquid_handler.backend).__name__}"
-    ]
-    for name, machine in setup.machines.items():
-        lines.append(
-            f"  module {name}: {type(machine).__name__} with {type(machine.backend).__name__}"
-        )
-    return "\n".join(lines)

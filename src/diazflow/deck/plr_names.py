@@ -55,11 +55,6 @@ def plr_version() -> str:
     return _data()["pylabrobot"]
 
 
-def resource_factories() -> list[str]:
-    """Bare names (``cor_96_wellplate_2mL_Vb``): what a layout's ``factory:`` usually holds."""
-    return sorted(n for n in _names() if "." not in n)
-
-
 def generate() -> dict:
     """Walk the installed PyLabRobot (imports it) and list the names; see the module docstring."""
     import importlib

@@ -582,8 +582,3 @@ def _delta_temperature(r: _Reader, path: tuple, item: Sourced) -> float:
     if value < 0:
         r.reporter.error(path + ("value",), codes.DF500, f"{name} must not be negative")
     return value
-
-
-def profile_sources(profile: RobotTimings | ModuleProfile) -> dict[str, str]:
-    """Where every number of a profile comes from (``timings.move`` → ``estimate: ...``)."""
-    return dict(profile.sources)

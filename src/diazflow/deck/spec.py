@@ -329,6 +329,3 @@ class DeckSpec:
 
     def labware_with_role(self, role: str) -> list[LabwareSpec]:
         return [lw for lw in self.labware.values() if lw.role == role]
-
-    def temperature_modules(self) -> list[ModuleSpec]:
-        return [m for m in self.modules.values() if m.controls_temperature]

@@ -36,13 +36,6 @@ class Clock:
         if delta > 0:
             await self.sleep(delta)
 
-    def wall_seconds(self, plan_seconds: float) -> float:
-        """How long ``plan_seconds`` of plan time take on the wall clock."""
-        return 0.0 if self.virtual else plan_seconds / self.speed
-
-    def describe(self) -> str:  # pragma: no cover - trivial
-        return type(self).__name__
-
 
 class VirtualClock(Clock):
     """Simulated time that jumps: ``sleep(3600)`` returns at once with ``now()`` one hour later."""
@@ -83,9 +76,6 @@ class VirtualClock(Clock):
         """Move to ``t`` (used while replaying a journal; time never runs backwards in a run)."""
         self._t = float(t)
 
-    def describe(self) -> str:
-        return "virtual clock"
-
 
 class ScaledClock(Clock):
     """Real time, ``speed`` times faster: ``ScaledClock(60)`` runs an hour-long plan in a minute."""
@@ -104,18 +94,12 @@ class ScaledClock(Clock):
         if seconds > 0:
             await asyncio.sleep(seconds / self.speed)
 
-    def describe(self) -> str:
-        return f"real time × {self.speed:g}"
-
 
 class RealClock(ScaledClock):
     """Wall-clock time, for hardware."""
 
     def __init__(self, start_at: float = 0.0):
         super().__init__(1.0, start_at)
-
-    def describe(self) -> str:
-        return "real time"
 
 
 def make_clock(speed: float | None, start_at: float = 0.0, *, hardware: bool = False) -> Clock:

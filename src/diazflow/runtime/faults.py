@@ -48,13 +48,6 @@ class SetpointOutOfRangeError(DeviceFault, ValueError):
     kind = "setpoint_out_of_range"
 
 
-_BY_KIND = {
-    "tip_not_picked_up": TipPickupFault,
-    "temperature_timeout": TemperatureTimeoutFault,
-    "connection_lost": ConnectionLostFault,
-}
-
-
 @dataclass
 class FaultPlan:
     """``{op_id: kind}``: which fault to raise at which operation.
@@ -100,12 +93,3 @@ class FaultPlan:
             return False
         self.fired.add(op)
         return True
-
-    def pending(self, kind: str) -> bool:
-        """Like :meth:`at` without firing (for a device that fails later in the operation)."""
-        op = self.current_op
-        return op is not None and self.faults.get(op) == kind and op not in self.fired
-
-    def raise_if(self, kind: str, message: str, device: str | None = None) -> None:
-        if self.at(kind):
-            raise _BY_KIND[kind](message + " (injected fault)", device=device, injected=True)
