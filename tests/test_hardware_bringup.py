@@ -20,6 +20,7 @@ import ot_api  # the real Opentrons HTTP client (opentrons-http-api-client, in t
 import pytest
 
 from conftest import REPO
+from diazflow.compiler.plan import Aspirate, Dispense, Sample
 
 
 class FakeRobotServer:
@@ -262,3 +263,70 @@ def test_a_device_that_does_not_come_up_stops_the_run_with_exit_3(tmp_path, run_
         events = [row[0] for row in db.execute("SELECT event FROM events ORDER BY seq")]
     assert status == "failed" and "set-up of the liquid handler failed" in message
     assert events == ["run_started", "run_failed"]  # not one operation was started
+
+
+# --------------------------------------------------------------------------- calibration offsets
+
+
+def _positions(line: str) -> dict[str, list[int]]:
+    """``xp``, ``yp`` and ``zx`` of a STAR firmware command, per channel, in 0.1 mm."""
+    import re
+
+    out = {}
+    for key in ("xp", "yp", "zx"):
+        match = re.search(key + r"((?:\d+ ?)+)", line)
+        assert match, (key, line[:80])
+        out[key] = [int(v) for v in match.group(1).split()]
+    return out
+
+
+def _star_transcript(tmp_path, deck_text: str, name: str) -> tuple[list[str], Any]:
+    from diazflow.pipeline import check
+    from diazflow.runtime.runner import run_plan
+
+    deck = tmp_path / f"{name}.yaml"
+    deck.write_text(deck_text.replace("../simulators/", f"{REPO / 'simulators'}/"))
+    protocol = REPO / "tests" / "data" / "runtime" / "starlet_dropwise_16.yaml"
+    result = check(str(protocol), deck_override=str(deck))
+    assert result.plan is not None, [str(d) for d in result.diagnostics if d.is_error]
+    journal = tmp_path / f"{name}.sqlite"
+    outcome = run_plan(result, journal_path=str(journal), quiet=True, backend="chatterbox")
+    assert outcome.exit_code == 0, outcome.message
+    return (tmp_path / f"{name}.sqlite.commands.txt").read_text().splitlines(), result.plan
+
+
+def test_labware_offsets_move_every_position_on_that_labware(tmp_path):
+    layout = (REPO / "deck_layouts" / "starlet_chem.yaml").read_text()
+    anchor = "  reaction_block:\n"
+    assert layout.count(anchor) == 1
+    calibrated = layout.replace(
+        anchor, anchor + "    offset: {x: 1.5, y: -0.5, z: 2.0}   # taught on the robot\n"
+    )
+    plain, plan = _star_transcript(tmp_path, layout, "plain")
+    shifted, _ = _star_transcript(tmp_path, calibrated, "calibrated")
+    assert len(plain) == len(shifted)
+
+    def delta(before: str, after: str) -> set[tuple[int, int, int]]:
+        p, q = _positions(before), _positions(after)
+        return {
+            (qx - px, qy - py, qz - pz)
+            for px, qx, py, qy, pz, qz in zip(
+                p["xp"], q["xp"], p["yp"], q["yp"], p["zx"], q["zx"], strict=True
+            )
+        }
+
+    moves: dict[str, list[tuple[int, int, int]]] = {"C0AS": [], "C0DS": []}
+    for before, after in zip(plain, shifted, strict=True):
+        if before[:4] in moves:
+            (d,) = delta(before, after)  # every channel moved alike
+            moves[before[:4]].append(d)
+    # independently of the executor: which operations touch the reaction block, from the plan
+    # (additions dispense into it; samples aspirate from it and dispense into the sample plate)
+    dispenses_in = sum(isinstance(op, Dispense) for op in plan.operations)
+    samples = sum(isinstance(op, Sample) for op in plan.operations)
+    aspirates_from_stocks = sum(isinstance(op, Aspirate) for op in plan.operations)
+    offset, none = (15, -5, 20), (0, 0, 0)
+    assert moves["C0DS"].count(offset) == dispenses_in and dispenses_in > 0
+    assert moves["C0DS"].count(none) == samples
+    assert moves["C0AS"].count(offset) == samples and samples > 0
+    assert moves["C0AS"].count(none) == aspirates_from_stocks

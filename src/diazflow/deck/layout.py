@@ -143,6 +143,18 @@ class CarrierModel(_Model):
     description: str | None = None
 
 
+class OffsetModel(_Model):
+    """A labware's calibration offset in mm, added to every position PyLabRobot computes for it.
+
+    The OT-2's Labware Position Check vector, or what a STAR/EVO method teaches. More than
+    10 mm in any direction is not a calibration but a wrong location.
+    """
+
+    x: float = Field(0.0, ge=-10.0, le=10.0)
+    y: float = Field(0.0, ge=-10.0, le=10.0)
+    z: float = Field(0.0, ge=-10.0, le=10.0)
+
+
 class LabwareModel(_Model):
     role: Literal[LABWARE_ROLES]  # type: ignore[valid-type]
     factory: str | None = None
@@ -155,6 +167,7 @@ class LabwareModel(_Model):
     sealed: bool = False
     condenser: bool = False
     description: str | None = None
+    offset: OffsetModel | None = None
 
 
 class ModulePlrModel(_Model):
@@ -815,6 +828,7 @@ class _Loader:
                 location=location or Location("builtin", builtin="?"),
                 tip_type=None,
                 description=lw.description,
+                offset_mm=(lw.offset.x, lw.offset.y, lw.offset.z) if lw.offset else (0.0, 0.0, 0.0),
                 yaml_path=path,
             )
         return out

@@ -117,6 +117,8 @@ class LabwareSpec:
     location: Location
     tip_type: str | None = None  # for tip racks
     description: str | None = None
+    # calibration (x, y, z) in mm, applied to every position on this labware (layout 'offset:')
+    offset_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
     yaml_path: tuple = field(default=(), compare=False, repr=False)
 
     def well_names(self) -> tuple[str, ...]:

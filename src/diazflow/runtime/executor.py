@@ -546,17 +546,37 @@ class Executor:
             case Prompt():
                 return await self._prompt(op, replay)
 
+    def _offsets(self, refs: list[str]) -> dict[str, Any]:
+        """PLR's ``offsets=`` for positions on calibrated labware (layout ``offset:``), or nothing.
+
+        ``refs`` are reaction wells (``A1``), ``LABWARE:WELL`` or tip spots ``RACK:WELL``.  With no
+        calibration the call is left as it was, so an uncalibrated deck's commands do not change.
+        """
+        from pylabrobot.resources import Coordinate
+
+        labware = self.setup.deck_spec.labware
+        vectors = []
+        for ref in refs:
+            name, sep, _ = ref.partition(":")
+            spec = labware.get(name if sep else self.vessel)
+            vectors.append(spec.offset_mm if spec is not None else (0.0, 0.0, 0.0))
+        if not any(any(v) for v in vectors):
+            return {}
+        return {"offsets": [Coordinate(*v) for v in vectors]}
+
     async def _pick_up_tips(self, op: PickUpTips) -> dict:
         spots = [self.setup.tip_spot(s) for s in op.tips]
         channels = self._channels(op)
-        await self.lh.pick_up_tips(spots, use_channels=channels)
+        await self.lh.pick_up_tips(spots, use_channels=channels, **self._offsets(op.tips))
         return {"channels": channels}
 
     async def _drop_tips(self, op: DropTips) -> dict:
         channels = self._channels(op)
         if op.return_tips:
             spots = [self.setup.tip_spot(s) for s in op.tips]
-            await self.lh.drop_tips(spots, use_channels=channels, allow_nonzero_volume=True)
+            await self.lh.drop_tips(
+                spots, use_channels=channels, allow_nonzero_volume=True, **self._offsets(op.tips)
+            )
             where = "returned"
         else:
             await self._discard(channels)
@@ -625,14 +645,18 @@ class Executor:
         containers = [self.container(w) for w in op.wells]
         volumes = [float(v) for v in op.volumes_uL]
         self._check_aspirate(containers, volumes, channels)
-        await self.lh.aspirate(containers, vols=volumes, use_channels=channels)
+        await self.lh.aspirate(
+            containers, vols=volumes, use_channels=channels, **self._offsets(op.wells)
+        )
         return {}
 
     async def _dispense(self, op: Dispense) -> dict:
         channels = self._channels(op)
         containers = [self.container(w) for w in op.wells]
         volumes = [float(v) for v in op.volumes_uL]
-        await self.lh.dispense(containers, vols=volumes, use_channels=channels)
+        await self.lh.dispense(
+            containers, vols=volumes, use_channels=channels, **self._offsets(op.wells)
+        )
         return {}
 
     async def _sample(self, op: Sample) -> dict:
@@ -645,9 +669,14 @@ class Executor:
             )
         volumes = [float(v) for v in op.volumes_uL]
         self._check_aspirate(sources, volumes, channels)
-        await self.lh.aspirate(sources, vols=volumes, use_channels=channels)
+        await self.lh.aspirate(
+            sources, vols=volumes, use_channels=channels, **self._offsets(list(op.wells))
+        )
         await self.lh.dispense(
-            [self.container(t) for t in targets_refs], vols=volumes, use_channels=channels
+            [self.container(t) for t in targets_refs],
+            vols=volumes,
+            use_channels=channels,
+            **self._offsets(list(targets_refs)),
         )
         return {"into": targets_refs}
 
