@@ -11,11 +11,14 @@ import glob
 import json
 import os
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from diazflow import __version__
+
+if TYPE_CHECKING:
+    from diazflow.compiler.plan import Plan
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUN_FAILED = 0, 1, 2, 3
 
@@ -76,7 +79,8 @@ def _print_diagnostics(results: dict, output_format: str) -> None:
 
 def safe_check(path: str, deck: str | None):
     """:func:`diazflow.pipeline.check`, with a bug in diazflow reported as DF000, never a traceback."""
-    from diazflow.diagnostics import Diagnostic, Severity
+    from diazflow import errorcodes as codes
+    from diazflow.diagnostics import WHOLE_FILE, Reporter
     from diazflow.pipeline import CheckResult, check, display_path
 
     try:
@@ -84,10 +88,9 @@ def safe_check(path: str, deck: str | None):
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
         message = f"internal error: {type(exc).__name__}: {exc}"
         hint = "this is a bug in diazflow, not in your protocol; please report it with the file"
-        return CheckResult(
-            display_path(path),
-            (Diagnostic(display_path(path), 0, 0, "DF000", Severity.ERROR, message, hint),),
-        )
+        reporter = Reporter(display_path(path))
+        reporter.error(WHOLE_FILE, codes.DF000, message, hint)
+        return CheckResult(display_path(path), tuple(reporter.diagnostics))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -141,7 +144,7 @@ def decks_command(as_json: bool) -> None:
     from diazflow.deck import DeckLayoutError, load_deck
     from diazflow.deck.builtin import builtin_deck_names, builtin_deck_path
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in builtin_deck_names():
         path = builtin_deck_path(name)
         try:
@@ -186,9 +189,11 @@ def _format_seconds(seconds: float) -> str:
     return f"{h}h{mnt:02d}m{s:02d}s" if h else f"{mnt}m{s:02d}s"
 
 
-def plan_summary(plan) -> str:
+def plan_summary(plan: Plan) -> str:
     """The human summary of a plan: makespan, operations by kind, tips, stocks, warnings."""
     from collections import Counter
+
+    from diazflow.compiler.plan import DispensePowder, Prompt
 
     lines = [
         f"protocol   {plan.protocol}",
@@ -223,7 +228,12 @@ def plan_summary(plan) -> str:
         lines.append(
             f"  - {s.location}: {s.substance} ({what}), {s.volume_uL:.0f} µL incl. {s.dead_volume_uL:.0f} µL dead volume{extra}"
         )
-    prompts = [op for op in plan.operations if op.device == "operator"]
+    # what the operator does: prompts and powders weighed in by hand, each with its message
+    prompts = [
+        op
+        for op in plan.operations
+        if isinstance(op, (Prompt, DispensePowder)) and op.device == "operator"
+    ]
     if prompts:
         lines.append("operator:")
         for op in prompts:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from diazflow import errorcodes as codes
 from diazflow.chemistry import properties
@@ -289,27 +288,20 @@ class _Resolver:
             Stage(0, 0, self.p.scale, self.p.scale.amount.value, self.p.scale.solvent)
         ]
         for i, step in enumerate(self.p.steps):
-            kind, params = m.step_params(step)
-            if kind == "stage":
-                stages.append(
-                    Stage(
-                        len(stages),
-                        i,
-                        params.scale,
-                        params.scale.amount.value,
-                        params.scale.solvent,
-                    )
-                )
-                volume = {w: 0.0 for w in wells}  # the operator re-plates the (dried) intermediate
-            stage = stages[-1]
-            if kind in ("add", "adjust_ph", "quench"):
-                reagent = reagents.get(params.reagent)
-                if reagent is not None:
-                    additions += self.reagent_additions(
-                        i, kind, params, reagent, members, stage, volume
-                    )
-            elif kind == "add_solvent":
-                additions += self.solvent_additions(i, params, stage, volume)
+            _, params = m.step_params(step)
+            match params:
+                case m.StageParams(scale=scale):
+                    stages.append(Stage(len(stages), i, scale, scale.amount.value, scale.solvent))
+                    # the operator re-plates the (dried) intermediate
+                    volume = {w: 0.0 for w in wells}
+                case m.AddParams() | m.AdjustPhParams() | m.QuenchParams():
+                    reagent = reagents.get(params.reagent)
+                    if reagent is not None:
+                        additions += self.reagent_additions(
+                            i, params, reagent, members, stages[-1], volume
+                        )
+                case m.AddSolventParams():
+                    additions += self.solvent_additions(i, params, stages[-1], volume)
             volumes_after[i] = dict(volume)
         self.concentration_warnings(stages, volumes_after, wells)
         return ResolvedChemistry(
@@ -319,8 +311,7 @@ class _Resolver:
     def reagent_additions(
         self,
         i: int,
-        kind: str,
-        params: Any,
+        params: m.ReagentStepParams,
         reagent: ResolvedReagent,
         members: Mapping[tuple[str, Well], Substance],
         stage: Stage,
@@ -329,11 +320,12 @@ class _Resolver:
         """What an add, adjust_ph or quench step puts in each well; updates ``volume``."""
         path = self.loaded.step_path(i)
         out: list[Addition] = []
-        for well in getattr(params, "wells", None) or self.p.vessels.wells:
+        step_wells = params.wells if isinstance(params, m.AddParams) else None
+        for well in step_wells or self.p.vessels.wells:
             sub = members.get((reagent.library, well)) if reagent.library else reagent.substance
             if sub is None:
                 continue  # library coverage is reported by the loader (DF113)
-            umol, ul = self.requested(kind, params, reagent, well, stage, volume)
+            umol, ul = self.requested(params, reagent, well, stage, volume)
             result = self.amounts(reagent, sub, path + ("reagent",), umol=umol, ul=ul)
             if result is None:
                 break  # one diagnostic per step, not one per well
@@ -344,15 +336,14 @@ class _Resolver:
 
     def requested(
         self,
-        kind: str,
-        params: Any,
+        params: m.ReagentStepParams,
         reagent: ResolvedReagent,
         well: Well,
         stage: Stage,
         volume: Mapping[Well, float],
     ) -> tuple[float | None, float | None]:
         """(µmol, µL) the step asks for in ``well``: one of them, from equiv, amount or volume."""
-        equiv = getattr(params, "equiv", None)
+        equiv = params.equiv
         member = (
             self.loaded.libraries[reagent.library].members.get(well)
             if reagent.library and reagent.library in self.loaded.libraries
@@ -362,32 +353,44 @@ class _Resolver:
             equiv = member.equiv  # the library table overrides the step's equiv per well
         if equiv is not None:
             return resolve_equiv(equiv) * stage.limiting_umol, None
-        if getattr(params, "amount", None) is not None:
-            return params.amount.value, None
-        if kind == "quench" and isinstance(params.volume, m.ReactionVolumes):
-            return None, params.volume.multiple * volume[well]
-        return None, params.volume.value
+        match params:
+            case m.QuenchParams(volume=m.ReactionVolumes(multiple=multiple)):
+                return None, multiple * volume[well]
+            case m.QuenchParams(volume=Quantity() as fixed):
+                return None, fixed.value
+            case (
+                m.AddParams(amount=Quantity() as amount)
+                | m.AdjustPhParams(amount=Quantity() as amount)
+            ):
+                return amount.value, None
+            case (
+                m.AddParams(volume=Quantity() as fixed)
+                | m.AdjustPhParams(volume=Quantity() as fixed)
+            ):
+                return None, fixed.value
+        raise AssertionError("the step models require one of equiv, amount and volume")
 
     def solvent_additions(
-        self, i: int, params: Any, stage: Stage, volume: dict[Well, float]
+        self, i: int, params: m.AddSolventParams, stage: Stage, volume: dict[Well, float]
     ) -> list[Addition]:
         """An add_solvent step: a fixed volume, or a top-up to a concentration; updates ``volume``."""
         path = self.loaded.step_path(i)
-        target = (
-            stage.limiting_umol / params.to_concentration.value if params.to_concentration else None
-        )
+        concentration = params.to_concentration
+        target = stage.limiting_umol / concentration.value if concentration is not None else None
         out: list[Addition] = []
         for well in self.p.vessels.wells:
-            if params.volume:
+            if params.volume is not None:
                 ul = params.volume.value
             else:
                 assert target is not None  # the model requires volume or to_concentration
                 ul = target - volume[well]
             if ul < -1e-9:
+                # only a top-up can find more in the well than it wants: a fixed volume is > 0
+                assert concentration is not None and target is not None
                 self.reporter.error(
                     path + ("to_concentration",),
                     codes.DF310,
-                    f"well {well.name} already holds {volume[well]:.0f} µL, more than the {target:.0f} µL that {params.to_concentration.text} needs",
+                    f"well {well.name} already holds {volume[well]:.0f} µL, more than the {target:.0f} µL that {concentration.text} needs",
                     "use more concentrated stocks (less volume before the top-up), or a lower target concentration",
                 )
                 break
@@ -406,8 +409,8 @@ class _Resolver:
     ) -> None:
         """Spec §3: the reaction volume before the quench should meet scale.concentration (±20 %)."""
         has_solvent_topup = any(
-            m.step_kind(s) == "add_solvent" and m.step_params(s)[1].to_concentration
-            for s in self.p.steps
+            isinstance(params, m.AddSolventParams) and params.to_concentration is not None
+            for _, params in map(m.step_params, self.p.steps)
         )
         if has_solvent_topup:
             return
@@ -416,10 +419,10 @@ class _Resolver:
             end = stages[n + 1].first_step if n + 1 < len(stages) else len(steps)
             last = None
             for i in range(stage.first_step, end):
-                kind = m.step_kind(steps[i])
-                if kind == "quench":
+                _, params = m.step_params(steps[i])
+                if isinstance(params, m.QuenchParams):
                     break
-                if kind in ("add", "adjust_ph", "add_solvent"):
+                if isinstance(params, (m.AddParams, m.AdjustPhParams, m.AddSolventParams)):
                     last = i
             if last is None or not wells:
                 continue

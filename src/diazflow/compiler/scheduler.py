@@ -18,6 +18,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from diazflow import errorcodes as codes
 from diazflow.chemistry.resolve import Addition, ResolvedChemistry
 from diazflow.compiler.facts import DeckFacts, ModuleFacts, TipType
 from diazflow.compiler.placement import Placement, SourceSpot
@@ -42,7 +43,7 @@ from diazflow.compiler.plan import (
     WellPlan,
     r3,
 )
-from diazflow.diagnostics import Diagnostic, Severity
+from diazflow.diagnostics import Diagnostic, Reporter
 from diazflow.language import models as m
 from diazflow.language.loader import LoadedProtocol
 from diazflow.language.quantities import Quantity, QuantityRange
@@ -145,7 +146,7 @@ class _Scheduler:
     chem: ResolvedChemistry
     deck: DeckFacts
     placement: Placement
-    diags: list[Diagnostic] = field(default_factory=list)
+    reporter: Reporter
     ops: list[Operation] = field(default_factory=list)
     now: float = 0.0
     temperature: float = 22.0
@@ -188,16 +189,15 @@ class _Scheduler:
         self,
         step: int,
         rest: tuple,
-        code: str,
+        code: codes.ErrorCode | str,
         message: str,
         hint: str | None = None,
-        severity: Severity = Severity.ERROR,
     ) -> None:
-        self.diags.append(
-            self.loaded.diagnostic(
-                self.loaded.step_path(step, *rest), code, message, hint, severity=severity
-            )
-        )
+        """An error at ``rest`` inside step ``step`` (e.g. ``("temperature",)``).
+
+        ``str`` only for the DF308 reflux check, which is moving out of the compiler.
+        """
+        self.reporter.error(self.loaded.step_path(step, *rest), code, message, hint)
 
     def line(self, step: int) -> int:
         return self.loaded.step_line(step)
@@ -335,7 +335,7 @@ class _Scheduler:
             self.error(
                 step,
                 rest,
-                "DF511",
+                codes.DF511,
                 f"'{self.p.vessels.labware}' does not sit on a temperature module",
                 "place the reaction labware on a temperature module in the deck layout",
             )
@@ -346,7 +346,7 @@ class _Scheduler:
             self.error(
                 step,
                 rest,
-                "DF513",
+                codes.DF513,
                 f"{module.name} cannot cool below ambient ({ambient:g} °C) to {target:g} °C: it has no active cooling",
                 "use a deck with a cooling module (e.g. starlet_chem.yaml), or run the step at room temperature",
             )
@@ -355,7 +355,7 @@ class _Scheduler:
             self.error(
                 step,
                 rest,
-                "DF512",
+                codes.DF512,
                 f"{target:g} °C is outside the range of {module.name} ({module.min_c:g} to {module.max_c:g} °C)",
                 _range_hint(module, target),
             )
@@ -378,7 +378,7 @@ class _Scheduler:
                 self.error(
                     step,
                     rest[:-1] + ("over",),
-                    "DF603",
+                    codes.DF603,
                     f"{module.name} needs at least {physical / 60:.1f} min to go from {previous:g} to {target:g} °C, longer than 'over: {over / 60:g} min'",
                     f"allow 'over: {math.ceil(physical / 60)} min' or more",
                 )
@@ -416,7 +416,7 @@ class _Scheduler:
             self.error(
                 step,
                 rest,
-                "DF514",
+                codes.DF514,
                 f"'{self.p.vessels.labware}' sits on {where}, which cannot mix: stirring needs a shaker",
                 "use a heater-shaker or heater-cooler-shaker module, or use 'hold' (no mixing)",
             )
@@ -489,7 +489,7 @@ class _Scheduler:
             self.error(
                 step,
                 ("keep_below",),
-                "DF605",
+                codes.DF605,
                 f"the addition must stay below {keep_below.value:g} °C but the block is at {self.temperature:g} °C (±{tol:g} °C)",
                 f"add 'cool: {{to: {max(keep_below.value - 5, -10):g} degC}}' before this step",
             )
@@ -539,7 +539,7 @@ class _Scheduler:
             self.error(
                 step,
                 rest,
-                "DF517",
+                codes.DF517,
                 f"{lo:.2f} µL is below the smallest volume this deck's tips handle ({smallest:g} µL)",
                 "use a more dilute stock, a larger scale, or a deck with smaller tips",
             )
@@ -622,7 +622,7 @@ class _Scheduler:
                 self.error(
                     step,
                     rest,
-                    "DF517",
+                    codes.DF517,
                     f"{n} portions of {spread.vmin:.2f} µL are {spread.vmin / n:.2f} µL each, below the smallest volume this deck's tips handle ({smallest:g} µL)",
                     "use fewer portions or a more dilute stock",
                 )
@@ -638,7 +638,7 @@ class _Scheduler:
             self.error(
                 step,
                 rest,
-                "DF604",
+                codes.DF604,
                 f"{spread.vmin:.2f} µL per well is too little to add dropwise: an aliquot must be at least {smallest:g} µL",
                 "use a more dilute stock so the volume can be split, or drop 'dropwise'",
             )
@@ -721,7 +721,7 @@ class _Scheduler:
         self.error(
             step,
             rest,
-            "DF601",
+            codes.DF601,
             f"the robot cannot add {n} aliquots to each of {wells} wells within {hi / 60:g} min: one round over the plate takes {round_s / 60:.1f} min with {channels} channel(s), so it needs {need / 60:.0f} min",
             f"allow at least {math.ceil(need / 60)} min, use fewer wells, or a deck with more channels",
         )
@@ -736,7 +736,7 @@ class _Scheduler:
             self.error(
                 step,
                 ("dropwise",),
-                "DF606",
+                codes.DF606,
                 f"'{rid}' is a solid and cannot be added dropwise",
                 "use 'portionwise: {portions: N, over: ...}'",
             )
@@ -790,7 +790,7 @@ class _Scheduler:
             self.error(
                 step,
                 ("reagent",),
-                "DF515",
+                codes.DF515,
                 f"'{rid}' is dispensed as a powder but the deck has no powder dispenser",
                 "declare it 'solid: {dispense: manual}' so the operator weighs it in",
             )
@@ -809,7 +809,7 @@ class _Scheduler:
             self.error(
                 step,
                 ("portionwise",),
-                "DF602",
+                codes.DF602,
                 f"the powder dispenser needs {math.ceil(n * round_s / 60)} min for {n} portions in each of {len(wells)} wells ({round_s / 60:.1f} min per round), longer than {hi / 60:g} min",
                 f"allow at least {math.ceil(n * round_s / 60)} min, use fewer portions or fewer wells",
             )
@@ -854,7 +854,7 @@ class _Scheduler:
             self.error(
                 step,
                 (),
-                "DF604",
+                codes.DF604,
                 "a sample step samples during the previous step, but there is none",
                 "put the sample step after a stir or hold",
             )
@@ -866,7 +866,7 @@ class _Scheduler:
             self.error(
                 step,
                 ("into",),
-                "DF510",
+                codes.DF510,
                 f"'{params.into}' is not on the deck",
                 f"labware on this deck: {', '.join(sorted(self.deck.labware))}",
             )
@@ -878,7 +878,7 @@ class _Scheduler:
             self.error(
                 step,
                 ("into",),
-                "DF523",
+                codes.DF523,
                 f"{len(times)} sample(s) of {len(wells)} wells need {needed} positions but '{params.into}' has {capacity - self.sample_wells_used} left",
                 "sample fewer time points or fewer wells",
             )
@@ -895,7 +895,7 @@ class _Scheduler:
                 self.error(
                     step,
                     ("at",) if params.at else ("every",),
-                    "DF604",
+                    codes.DF604,
                     f"a sample at {at / 60:g} min falls after the previous step ends ({span / 60:g} min)",
                     "sample within the step's duration",
                 )
@@ -906,7 +906,7 @@ class _Scheduler:
                 self.error(
                     step,
                     ("every",) if params.every else ("at",),
-                    "DF604",
+                    codes.DF604,
                     f"taking {len(wells)} samples takes {(last_end - previous_start) / 60:.1f} min, longer than the {interval / 60:.1f} min until the next sample",
                     "sample less often or fewer wells",
                 )
@@ -1282,21 +1282,19 @@ def schedule(
     placement: Placement,
     deck_display: str,
 ) -> tuple[Plan | None, list[Diagnostic]]:
-    s = _Scheduler(loaded, chem, deck, placement)
+    s = _Scheduler(loaded, chem, deck, placement, loaded.reporter())
     s.run()
     for name in sorted(s.tips.exhausted):
         tip = next(t for t in deck.tips if t.name == name)
-        s.diags.append(
-            loaded.diagnostic(
-                ("steps",),
-                "DF520",
-                f"the run needs {s.tips.next_index[name]} {name} tips but the deck holds {len(tip.spots)}",
-                "add tip racks of this type to the deck layout, use fewer wells, or fewer aliquots/samples that need these tips",
-                key=True,
-            )
+        s.reporter.error(
+            ("steps",),
+            codes.DF520,
+            f"the run needs {s.tips.next_index[name]} {name} tips but the deck holds {len(tip.spots)}",
+            "add tip racks of this type to the deck layout, use fewer wells, or fewer aliquots/samples that need these tips",
+            key=True,
         )
-    if any(d.is_error for d in s.diags):
-        return None, s.diags
+    if s.reporter.has_errors:
+        return None, s.reporter.diagnostics
     ops = sorted(s.ops, key=lambda o: (o.t, _device_order(o.device), o.step))
     # round start and end (not the duration) so back-to-back operations stay back to back
     operations: list[Operation] = [
@@ -1318,7 +1316,7 @@ def schedule(
         warnings=sorted(set(s.warnings)),
         operations=operations,
     )
-    return plan, s.diags
+    return plan, s.reporter.diagnostics
 
 
 def compute_lower_bound(operations: list[Operation], protocol: m.Protocol, policy: str) -> float:

@@ -121,8 +121,8 @@ def _all_field_names() -> list[str]:
     for step_model in m.STEP_MODELS.values():
         names.update(step_model.model_fields)
         params = step_model.model_fields[next(iter(step_model.model_fields))].annotation
-        if isinstance(params, type):
-            names.update(getattr(params, "model_fields", {}))
+        if isinstance(params, type) and issubclass(params, BaseModel):
+            names.update(params.model_fields)
     names.update(m.AddParams.model_fields, m.QuenchParams.model_fields, m.SampleParams.model_fields)
     return sorted(names)
 
@@ -480,8 +480,8 @@ def _reference_checks(loaded: LoadedProtocol, reporter: Reporter) -> None:
     _case_duplicates(reporter, reagent_ids)
     scales: list[tuple[tuple, m.Scale]] = [(("scale",), p.scale)]
     for i, step in enumerate(p.steps):
-        kind, params = m.step_params(step)
-        if kind == "stage":
+        _, params = m.step_params(step)
+        if isinstance(params, m.StageParams):
             scales.append((loaded.step_path(i, "scale"), params.scale))
     for path, scale in scales:
         # a library reagent can be limiting (e.g. amino-ketone precursors): fine
@@ -508,7 +508,7 @@ def _reference_checks(loaded: LoadedProtocol, reporter: Reporter) -> None:
 def _step_reference_checks(loaded: LoadedProtocol, i: int, step: Any, reporter: Reporter) -> None:
     p = loaded.protocol
     _, params = m.step_params(step)
-    rid = getattr(params, "reagent", None)
+    rid = params.reagent if isinstance(params, m.ReagentStepParams) else None
     if rid is not None and rid not in p.reagents:
         _unknown_reagent(reporter, loaded.step_path(i, "reagent"), rid, list(p.reagents))
     elif rid is not None and p.reagents[rid].preloaded:
@@ -518,7 +518,7 @@ def _step_reference_checks(loaded: LoadedProtocol, i: int, step: Any, reporter: 
             f"'{rid}' is preloaded (put into the wells by the operator) and cannot be added",
             "remove the step, or declare the reagent as a stock, neat liquid or solid",
         )
-    wells = getattr(params, "wells", None)
+    wells = params.wells if isinstance(params, m.AddParams) else None
     if wells:
         reaction_wells = set(p.vessels.wells)
         outside = [w.name for w in wells if w not in reaction_wells]
@@ -922,16 +922,17 @@ def _wells_using(protocol: m.Protocol, reagent_ids: list[str]) -> tuple[Well, ..
         if any(s.limiting == rid for s in _scales(protocol)):
             wells.update(protocol.vessels.wells)
     for step in protocol.steps:
-        kind, params = m.step_params(step)
-        if getattr(params, "reagent", None) in reagent_ids:
-            wells.update(getattr(params, "wells", None) or protocol.vessels.wells)
+        _, params = m.step_params(step)
+        if isinstance(params, m.ReagentStepParams) and params.reagent in reagent_ids:
+            step_wells = params.wells if isinstance(params, m.AddParams) else None
+            wells.update(step_wells or protocol.vessels.wells)
     return tuple(sorted(wells))
 
 
 def _scales(protocol: m.Protocol) -> list[m.Scale]:
     scales = [protocol.scale]
     for step in protocol.steps:
-        kind, params = m.step_params(step)
-        if kind == "stage":
+        _, params = m.step_params(step)
+        if isinstance(params, m.StageParams):
             scales.append(params.scale)
     return scales

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -683,78 +683,156 @@ class StageParams(_Model):
     scale: Scale
 
 
-class AddStep(_Model):
+class StepBase(_Model):
+    """A step: a mapping with one key, which names the step's kind, holding its parameters."""
+
+    @property
+    def kind(self) -> str:
+        return next(iter(type(self).model_fields))
+
+    @property
+    def params(self) -> StepParams:
+        """The step's parameters; each kind of step narrows the type to its own model."""
+        raise NotImplementedError
+
+
+class AddStep(StepBase):
     add: AddParams
 
+    @property
+    def params(self) -> AddParams:
+        return self.add
 
-class AddSolventStep(_Model):
+
+class AddSolventStep(StepBase):
     add_solvent: AddSolventParams
 
+    @property
+    def params(self) -> AddSolventParams:
+        return self.add_solvent
 
-class StirStep(_Model):
+
+class StirStep(StepBase):
     stir: StirParams
 
+    @property
+    def params(self) -> StirParams:
+        return self.stir
 
-class HoldStep(_Model):
+
+class HoldStep(StepBase):
     hold: HoldParams
 
+    @property
+    def params(self) -> HoldParams:
+        return self.hold
 
-class CoolStep(_Model):
+
+class CoolStep(StepBase):
     cool: TemperatureChangeParams
 
+    @property
+    def params(self) -> TemperatureChangeParams:
+        return self.cool
 
-class HeatStep(_Model):
+
+class HeatStep(StepBase):
     heat: TemperatureChangeParams
 
+    @property
+    def params(self) -> TemperatureChangeParams:
+        return self.heat
 
-class WarmStep(_Model):
+
+class WarmStep(StepBase):
     warm: TemperatureChangeParams
 
+    @property
+    def params(self) -> TemperatureChangeParams:
+        return self.warm
 
-class RefluxStep(_Model):
+
+class RefluxStep(StepBase):
     reflux: RefluxParams
 
+    @property
+    def params(self) -> RefluxParams:
+        return self.reflux
 
-class QuenchStep(_Model):
+
+class QuenchStep(StepBase):
     quench: QuenchParams
 
+    @property
+    def params(self) -> QuenchParams:
+        return self.quench
 
-class SampleStep(_Model):
+
+class SampleStep(StepBase):
     sample: SampleParams
 
+    @property
+    def params(self) -> SampleParams:
+        return self.sample
 
-class WaitStep(_Model):
+
+class WaitStep(StepBase):
     wait: WaitParams
 
+    @property
+    def params(self) -> WaitParams:
+        return self.wait
 
-class OffdeckStep(_Model):
+
+class OffdeckStep(StepBase):
     offdeck: Text | OffdeckParams
 
+    @property
+    def params(self) -> OffdeckParams:
+        """An ``offdeck`` step given as bare text is its message."""
+        if isinstance(self.offdeck, str):
+            return OffdeckParams(message=self.offdeck)
+        return self.offdeck
 
-class AdjustPhStep(_Model):
+
+class AdjustPhStep(StepBase):
     adjust_ph: AdjustPhParams
 
+    @property
+    def params(self) -> AdjustPhParams:
+        return self.adjust_ph
 
-class StageStep(_Model):
+
+class StageStep(StepBase):
     stage: StageParams
 
+    @property
+    def params(self) -> StageParams:
+        return self.stage
 
-STEP_MODELS: dict[str, type[_Model]] = {
-    "add": AddStep,
-    "add_solvent": AddSolventStep,
-    "stir": StirStep,
-    "hold": HoldStep,
-    "cool": CoolStep,
-    "heat": HeatStep,
-    "warm": WarmStep,
-    "reflux": RefluxStep,
-    "quench": QuenchStep,
-    "sample": SampleStep,
-    "wait": WaitStep,
-    "offdeck": OffdeckStep,
-    "adjust_ph": AdjustPhStep,
-    "stage": StageStep,
+
+TaggedStep = (
+    Annotated[AddStep, Tag("add")]
+    | Annotated[AddSolventStep, Tag("add_solvent")]
+    | Annotated[StirStep, Tag("stir")]
+    | Annotated[HoldStep, Tag("hold")]
+    | Annotated[CoolStep, Tag("cool")]
+    | Annotated[HeatStep, Tag("heat")]
+    | Annotated[WarmStep, Tag("warm")]
+    | Annotated[RefluxStep, Tag("reflux")]
+    | Annotated[QuenchStep, Tag("quench")]
+    | Annotated[SampleStep, Tag("sample")]
+    | Annotated[WaitStep, Tag("wait")]
+    | Annotated[OffdeckStep, Tag("offdeck")]
+    | Annotated[AdjustPhStep, Tag("adjust_ph")]
+    | Annotated[StageStep, Tag("stage")]
+)
+"""Every kind of step, each tagged with its kind for pydantic's discriminator."""
+
+STEP_MODELS: dict[str, type[StepBase]] = {
+    tag.tag: model for model, tag in (get_args(tagged) for tagged in get_args(TaggedStep))
 }
+"""Step model by kind, in the order of :data:`TaggedStep`."""
 
 
 def step_kind(value: Any) -> str | None:
@@ -769,7 +847,7 @@ def step_kind(value: Any) -> str | None:
 
 
 Step = Annotated[
-    Union[tuple(Annotated[model, Tag(kind)] for kind, model in STEP_MODELS.items())],  # type: ignore[misc]  # noqa: UP007
+    TaggedStep,
     Discriminator(
         step_kind,
         custom_error_type=codes.DF115.code,
@@ -820,40 +898,14 @@ StepParams = (
 )
 """The parameters of any one step; ``match`` on the type to lower or check a step."""
 
+ReagentStepParams = AddParams | AdjustPhParams | QuenchParams
+"""The parameters of a step that adds a declared reagent (``params.reagent``) to the wells."""
+
 
 def step_params(step: BaseModel) -> tuple[str, StepParams]:
     """(kind, params) of a step model.  ``cool``, ``heat`` and ``warm`` share their parameters, so
     the kind is returned with them; an ``offdeck`` step given as bare text comes back as
     :class:`OffdeckParams` with that message."""
-    match step:
-        case AddStep(add=add):
-            return "add", add
-        case AddSolventStep(add_solvent=add_solvent):
-            return "add_solvent", add_solvent
-        case StirStep(stir=stir):
-            return "stir", stir
-        case HoldStep(hold=hold):
-            return "hold", hold
-        case CoolStep(cool=change):
-            return "cool", change
-        case HeatStep(heat=change):
-            return "heat", change
-        case WarmStep(warm=change):
-            return "warm", change
-        case RefluxStep(reflux=reflux):
-            return "reflux", reflux
-        case QuenchStep(quench=quench):
-            return "quench", quench
-        case SampleStep(sample=sample):
-            return "sample", sample
-        case WaitStep(wait=wait):
-            return "wait", wait
-        case OffdeckStep(offdeck=str() as message):
-            return "offdeck", OffdeckParams(message=message)
-        case OffdeckStep(offdeck=OffdeckParams() as offdeck):
-            return "offdeck", offdeck
-        case AdjustPhStep(adjust_ph=adjust_ph):
-            return "adjust_ph", adjust_ph
-        case StageStep(stage=stage):
-            return "stage", stage
-    raise TypeError(f"not a step: {type(step).__name__}")
+    if not isinstance(step, StepBase):
+        raise TypeError(f"not a step: {type(step).__name__}")
+    return step.kind, step.params

@@ -47,7 +47,8 @@ def report_for(
 def report_from_workflow(
     path: str, *, deck_override: str | None = None, start: datetime | None = None
 ) -> Report:
-    from diazflow.diagnostics import Diagnostic, Severity
+    from diazflow import errorcodes as codes
+    from diazflow.diagnostics import WHOLE_FILE, Reporter
     from diazflow.pipeline import CheckResult, check, display_path
 
     try:
@@ -55,20 +56,11 @@ def report_from_workflow(
     except Exception as exc:  # noqa: BLE001 - a bug in diazflow is reported, never a traceback
         shown = display_path(path)
         hint = "this is a bug in diazflow, not in your protocol; please report it with the file"
-        result = CheckResult(
-            shown,
-            (
-                Diagnostic(
-                    shown,
-                    0,
-                    0,
-                    "DF000",
-                    Severity.ERROR,
-                    f"internal error: {type(exc).__name__}: {exc}",
-                    hint,
-                ),
-            ),
+        reporter = Reporter(shown)
+        reporter.error(
+            WHOLE_FILE, codes.DF000, f"internal error: {type(exc).__name__}: {exc}", hint
         )
+        result = CheckResult(shown, tuple(reporter.diagnostics))
     report = Report(
         title=_title(result.loaded, result.path),
         source_kind="workflow",

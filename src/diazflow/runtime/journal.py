@@ -497,7 +497,7 @@ class Journal:
         return completed, in_flight, started_at
 
     def state(self) -> JournalState:
-        from diazflow.compiler.plan import Plan
+        from diazflow.compiler.plan import Dispense, DispensePowder, Plan
 
         info = self.info()
         plan = Plan.from_json(info.plan_json)
@@ -513,19 +513,20 @@ class Journal:
             op = ops.get(op_id)
             if op is None:
                 continue
-            if kind == "dispense" and op.op == "dispense":
-                for row in data.get("channels", ()):
-                    at = row.get("at", "")
-                    if at.startswith(prefix) and "uL" in row:
-                        well = at[len(prefix) :]
-                        per = dispensed.setdefault(well, {})
-                        per[op.reagent or "?"] = per.get(op.reagent or "?", 0.0) + row["uL"]
-            elif kind == "dispense_powder":
-                for row in data.get("doses", ()):
-                    at = row.get("at", "")
-                    well = at[len(prefix) :] if at.startswith(prefix) else at
-                    per = powder.setdefault(well, {})
-                    per[op.reagent or "?"] = per.get(op.reagent or "?", 0.0) + row["mg"]
+            match op:
+                case Dispense() if kind == "dispense":
+                    for row in data.get("channels", ()):
+                        at = row.get("at", "")
+                        if at.startswith(prefix) and "uL" in row:
+                            well = at[len(prefix) :]
+                            per = dispensed.setdefault(well, {})
+                            per[op.reagent or "?"] = per.get(op.reagent or "?", 0.0) + row["uL"]
+                case DispensePowder() if kind == "dispense_powder":
+                    for row in data.get("doses", ()):
+                        at = row.get("at", "")
+                        well = at[len(prefix) :] if at.startswith(prefix) else at
+                        per = powder.setdefault(well, {})
+                        per[op.reagent or "?"] = per.get(op.reagent or "?", 0.0) + row["mg"]
         return JournalState(
             status=status,
             completed=sorted(completed),

@@ -8,10 +8,12 @@ any clock (virtual, scaled or real).
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
+
+    from diazflow.compiler.plan import Operation, Plan
 
 
 def _hms(seconds: float) -> str:
@@ -25,7 +27,7 @@ class NullProgress:
     def start(self) -> None:
         pass
 
-    def update(self, op: Any, now: float, done: int, total: int) -> None:
+    def update(self, op: Operation | None, now: float, done: int, total: int) -> None:
         pass
 
     def tick(self, now: float) -> None:
@@ -42,7 +44,7 @@ class NullProgress:
 
 
 class RunProgress(NullProgress):
-    def __init__(self, plan: Any, clock_label: str):
+    def __init__(self, plan: Plan, clock_label: str):
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -78,7 +80,7 @@ class RunProgress(NullProgress):
     def _clock(self, now: float) -> str:
         return f"{self.clock_label} {_hms(now)} / {_hms(self.makespan)}"
 
-    def update(self, op: Any, now: float, done: int, total: int) -> None:
+    def update(self, op: Operation | None, now: float, done: int, total: int) -> None:
         if self.task is None:
             return
         if op is None:
@@ -111,7 +113,7 @@ class RunProgress(NullProgress):
             self.task = None
 
 
-def make_progress(plan: Any, clock_label: str, quiet: bool) -> NullProgress:
+def make_progress(plan: Plan, clock_label: str, quiet: bool) -> NullProgress:
     if quiet or not sys.stdout.isatty():
         return NullProgress()
     return RunProgress(plan, clock_label)

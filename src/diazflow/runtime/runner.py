@@ -29,7 +29,7 @@ from diazflow.runtime.journal import Journal, JournalError, sha256_file
 from diazflow.runtime.progress import NullProgress
 
 if TYPE_CHECKING:
-    from diazflow.compiler.plan import Plan
+    from diazflow.compiler.plan import Operation, Plan
     from diazflow.deck.plr import PlrSetup
     from diazflow.deck.spec import DeckSpec
     from diazflow.runtime.executor import Executor, RunFailed
@@ -654,14 +654,16 @@ class Run:
         return RunOutcome(EXIT_RUN_FAILED, self.journal.path, message, self.timings)
 
 
-def check_faults(faults: FaultPlan | None, plan: Any) -> None:
+def check_faults(faults: FaultPlan | None, plan: Plan) -> None:
     """Refuse an injected fault that could never fire (unknown operation, wrong kind of operation)."""
+    from diazflow.compiler.plan import PickUpTips, SetTemperature, WaitTemperature
+
     if not faults:
         return
     ops = {op.id: op for op in plan.operations}
-    fits = {
-        "tip_not_picked_up": lambda op: op.op == "pick_up_tips",
-        "temperature_timeout": lambda op: op.op in ("set_temperature", "wait_temperature"),
+    fits: dict[str, Callable[[Operation], bool]] = {
+        "tip_not_picked_up": lambda op: isinstance(op, PickUpTips),
+        "temperature_timeout": lambda op: isinstance(op, (SetTemperature, WaitTemperature)),
         "connection_lost": lambda op: op.device not in ("clock", "operator"),
     }
     for op_id, kind in faults.faults.items():
