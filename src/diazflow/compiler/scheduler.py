@@ -189,14 +189,11 @@ class _Scheduler:
         self,
         step: int,
         rest: tuple,
-        code: codes.ErrorCode | str,
+        code: codes.ErrorCode,
         message: str,
         hint: str | None = None,
     ) -> None:
-        """An error at ``rest`` inside step ``step`` (e.g. ``("temperature",)``).
-
-        ``str`` only for the DF308 reflux check, which is moving out of the compiler.
-        """
+        """An error at ``rest`` inside step ``step`` (e.g. ``("temperature",)``)."""
         self.reporter.error(self.loaded.step_path(step, *rest), code, message, hint)
 
     def line(self, step: int) -> int:
