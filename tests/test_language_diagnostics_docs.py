@@ -27,6 +27,7 @@ CODE_OBJECT = re.compile(r"\bcodes\.(DF\d{3})\b")
 STRING_LITERAL = re.compile(r"""[rRuU]?(["'])(DF\d{3})\1""")
 HEADING = re.compile(r"^###\s+(DF\d{3})\s+—\s+(.+?)\s*$", re.MULTILINE)
 
+
 def _source_files():
     for path in sorted(SRC.rglob("*")):
         if path.suffix in {".py", ".yaml", ".yml", ".json"} and "__pycache__" not in path.parts:

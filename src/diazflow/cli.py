@@ -20,7 +20,7 @@ from diazflow import __version__
 if TYPE_CHECKING:
     from diazflow.compiler.plan import Plan
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUN_FAILED = 0, 1, 2, 3
+from diazflow.exitcodes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 _format_option = click.option(
     "--format",
@@ -78,19 +78,10 @@ def _print_diagnostics(results: dict, output_format: str) -> None:
 
 
 def safe_check(path: str, deck: str | None):
-    """:func:`diazflow.pipeline.check`, with a bug in diazflow reported as DF000, never a traceback."""
-    from diazflow import errorcodes as codes
-    from diazflow.diagnostics import WHOLE_FILE, Reporter
-    from diazflow.pipeline import CheckResult, check, display_path
+    """:func:`diazflow.pipeline.safe_check`: a bug in diazflow is DF000, never a traceback."""
+    from diazflow.pipeline import safe_check as checked
 
-    try:
-        return check(path, deck_override=deck)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
-        message = f"internal error: {type(exc).__name__}: {exc}"
-        hint = "this is a bug in diazflow, not in your protocol; please report it with the file"
-        reporter = Reporter(display_path(path))
-        reporter.error(WHOLE_FILE, codes.DF000, message, hint)
-        return CheckResult(display_path(path), tuple(reporter.diagnostics))
+    return checked(path, deck_override=deck)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

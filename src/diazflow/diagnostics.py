@@ -16,6 +16,15 @@ from typing import Protocol
 
 from diazflow.errorcodes import ErrorCode, Severity, lookup
 
+
+def did_you_mean(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The closest candidate to a misspelt ``word`` (for a hint), or None."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
 __all__ = [
     "Diagnostic",
     "DiagnosticsError",

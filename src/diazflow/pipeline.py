@@ -45,6 +45,28 @@ class CheckResult:
         return not has_errors(self.diagnostics)
 
 
+def safe_check(path: str, *, deck_override: str | None = None) -> CheckResult:
+    """:func:`check`, with a bug in diazflow reported as DF000 on the file, never a traceback.
+
+    The last line of defence for every command that reads a protocol (validate, compile, run,
+    report): the user sees which file and that it is not their fault.
+    """
+    from diazflow.diagnostics import WHOLE_FILE
+
+    try:
+        return check(path, deck_override=deck_override)
+    except Exception as exc:  # noqa: BLE001 - any bug at all
+        shown = display_path(path)
+        reporter = Reporter(shown)
+        reporter.error(
+            WHOLE_FILE,
+            codes.DF000,
+            f"internal error: {type(exc).__name__}: {exc}",
+            "this is a bug in diazflow, not in your protocol; please report it with the file",
+        )
+        return CheckResult(shown, tuple(reporter.diagnostics))
+
+
 def display_path(path: str) -> str:
     """Paths in diagnostics and plans: relative to the working directory when inside it."""
     try:
@@ -72,7 +94,7 @@ def resolve_deck_path(loaded: LoadedProtocol, deck_override: str | None) -> str 
 
 def _missing_deck_hint(deck_path: str) -> str:
     from diazflow.deck.builtin import builtin_deck_names, is_builtin_reference
-    from diazflow.deck.errors import did_you_mean
+    from diazflow.diagnostics import did_you_mean
 
     names = builtin_deck_names()
     stem = os.path.splitext(os.path.basename(deck_path))[0]

@@ -7,14 +7,13 @@ means the boiling point of the stage's solvent.  A temperature range is checked 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from diazflow import errorcodes as codes
 from diazflow.chemistry import properties
 from diazflow.chemistry.resolve import ResolvedChemistry
-from diazflow.diagnostics import Reporter
+from diazflow.diagnostics import Reporter, did_you_mean
 from diazflow.language import models as m
 from diazflow.language.loader import LoadedProtocol
 from diazflow.language.quantities import Quantity, QuantityRange
@@ -63,9 +62,9 @@ def unknown_solvent_checks(
         for part in solvent_components(solvent):
             if properties.lookup(part) is None:
                 hint = "the freezing/boiling-point and material checks are skipped for it"
-                close = difflib.get_close_matches(part, properties.known_names(), n=1, cutoff=0.6)
+                close = did_you_mean(part, properties.known_names())
                 if close:
-                    hint = f"did you mean '{close[0]}'? Otherwise " + hint
+                    hint = f"did you mean '{close}'? Otherwise " + hint
                 reporter.warn(
                     path, codes.DF308, f"solvent '{part}' is not in the property data", hint
                 )

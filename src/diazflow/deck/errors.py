@@ -10,31 +10,21 @@ DF510 and above are reserved for checks of a protocol against a deck.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
 from diazflow import errorcodes as codes
-from diazflow.diagnostics import Diagnostic, DiagnosticsError
+from diazflow.diagnostics import Diagnostic, DiagnosticsError, did_you_mean
 from diazflow.language.source import SourceDocument
 from diazflow.language.validation_errors import TYPE_WORDS as _TYPE_WORDS
 from diazflow.language.validation_errors import describe_value as _describe
 from diazflow.language.validation_errors import source_path as _source_path
 
-# the strings, for deck/plr.py which still builds Diagnostics from them; new code uses codes.DF500
-LAYOUT_INVALID = codes.DF500.code
-UNKNOWN_PLR_NAME = codes.DF501.code
-
 
 class DeckLayoutError(DiagnosticsError):
     """A deck layout (or one of its simulator profiles) cannot be used; carries every diagnostic."""
-
-
-def did_you_mean(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str | None:
-    close = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=cutoff)
-    return close[0] if close else None
 
 
 # --------------------------------------------------------------------------- pydantic → diagnostics

@@ -23,7 +23,6 @@ from diazflow import errorcodes as codes
 from diazflow.deck import plr_names
 from diazflow.deck.errors import (
     DeckLayoutError,
-    did_you_mean,
     model_field_names,
     validation_diagnostics,
 )
@@ -53,7 +52,7 @@ from diazflow.deck.spec import (
     RobotSpec,
     TipTypeSpec,
 )
-from diazflow.diagnostics import Reporter
+from diazflow.diagnostics import Reporter, did_you_mean
 from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
 from diazflow.language.source import SourceDocument, YamlSourceError, load_yaml_file
 

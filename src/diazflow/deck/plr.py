@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from diazflow.deck.errors import LAYOUT_INVALID, UNKNOWN_PLR_NAME, DeckLayoutError, did_you_mean
+from diazflow import errorcodes as codes
+from diazflow.deck.errors import DeckLayoutError
 from diazflow.deck.spec import MODES, BackendRecipe, DeckSpec, Location, ModuleSpec
-from diazflow.diagnostics import Diagnostic, Severity
+from diazflow.diagnostics import Diagnostic, Severity, did_you_mean
 
 OPENTRONS_LABWARE_DIR = os.path.join(os.path.dirname(__file__), "opentrons_labware")
 
@@ -233,14 +234,18 @@ class _Builder:
     # ---- diagnostics
 
     def diagnostic(
-        self, path: tuple, code: str, message: str, hint: str | None = None
+        self, path: tuple, code: codes.ErrorCode, message: str, hint: str | None = None
     ) -> Diagnostic:
         if self.spec.source is not None:
             return self.spec.source.diagnostic(path, code, message, hint)
-        return Diagnostic(self.spec.path, 0, 0, code, Severity.ERROR, message, hint)
+        return Diagnostic(self.spec.path, 0, 0, code.code, Severity.ERROR, message, hint)
 
     def fail(
-        self, path: tuple, message: str, hint: str | None = None, code: str = LAYOUT_INVALID
+        self,
+        path: tuple,
+        message: str,
+        hint: str | None = None,
+        code: codes.ErrorCode = codes.DF500,
     ) -> PlrBuildError:
         return PlrBuildError([self.diagnostic(path, code, message, hint)])
 
@@ -274,7 +279,7 @@ class _Builder:
             if close
             else "check the name against docs/pylabrobot.md and PyLabRobot's resource library"
         )
-        raise self.fail(path, f"unknown PyLabRobot {what} '{name}'", hint, code=UNKNOWN_PLR_NAME)
+        raise self.fail(path, f"unknown PyLabRobot {what} '{name}'", hint, code=codes.DF501)
 
     # ---- construction
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import difflib
 import io
 import os
 import types
@@ -21,7 +20,7 @@ from pydantic import BaseModel, Tag, ValidationError
 from pydantic_core import PydanticCustomError
 
 from diazflow import errorcodes as codes
-from diazflow.diagnostics import Diagnostic, Position, Reporter, Severity, sort_unique
+from diazflow.diagnostics import Diagnostic, Position, Reporter, Severity, did_you_mean, sort_unique
 from diazflow.errorcodes import ErrorCode
 from diazflow.language import models as m
 from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
@@ -234,8 +233,8 @@ def _custom_error_diagnostic(
         hint = "split it into separate steps, one per list item"
     elif kind == codes.DF115.code and isinstance(value, dict) and len(value) == 1:
         tag = str(next(iter(value)))
-        close = difflib.get_close_matches(tag, list(m.STEP_MODELS), n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'?" if close else "step kinds: " + ", ".join(m.STEP_MODELS)
+        close = did_you_mean(tag, m.STEP_MODELS, cutoff=0.5)
+        hint = f"did you mean '{close}'?" if close else "step kinds: " + ", ".join(m.STEP_MODELS)
         return source.diagnostic(path + (tag,), kind, f"unknown step kind '{tag}'", hint, key=True)
     # a check of a whole mapping (exactly-one-of, a reagent's form) points at the mapping's key
     return source.diagnostic(path, kind, message, hint, key=isinstance(value, dict))
@@ -244,11 +243,9 @@ def _custom_error_diagnostic(
 def _unknown_key_diagnostic(source: SourceDocument, loc: tuple, path: tuple) -> Diagnostic:
     key = loc[-1] if loc else "?"
     allowed = _allowed_keys(loc[:-1])
-    close = difflib.get_close_matches(
-        str(key), sorted(allowed) if allowed else _FIELD_NAMES, n=1, cutoff=0.6
-    )
-    if close and close[0] != key:
-        hint = f"did you mean '{close[0]}'?"
+    close = did_you_mean(str(key), sorted(allowed) if allowed else _FIELD_NAMES)
+    if close and close != key:
+        hint = f"did you mean '{close}'?"
     elif allowed:
         hint = "allowed here: " + ", ".join(sorted(allowed))
     else:
@@ -276,8 +273,8 @@ def _error_to_diagnostic(source: SourceDocument, err: Mapping[str, Any]) -> Diag
         )
     if kind == "union_tag_invalid":
         tag = ctx.get("tag", "?")
-        close = difflib.get_close_matches(str(tag), list(m.STEP_MODELS), n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'?" if close else "step kinds: " + ", ".join(m.STEP_MODELS)
+        close = did_you_mean(str(tag), m.STEP_MODELS, cutoff=0.5)
+        hint = f"did you mean '{close}'?" if close else "step kinds: " + ", ".join(m.STEP_MODELS)
         return source.diagnostic(
             path + (tag,) if path + (tag,) in source.key_positions else path,
             codes.DF115,
@@ -442,9 +439,9 @@ def _with_yaml_hint(source: SourceDocument, d: Diagnostic, path: tuple) -> Diagn
 def _unknown_reagent(
     reporter: Reporter, path: tuple, rid: str, declared: list[str], what: str = "reagent"
 ) -> None:
-    close = difflib.get_close_matches(rid, declared, n=1, cutoff=0.5)
+    close = did_you_mean(rid, declared, cutoff=0.5)
     hint = (
-        f"did you mean '{close[0]}'?"
+        f"did you mean '{close}'?"
         if close
         else f"declare it under 'reagents:' (declared: {', '.join(declared)})"
     )
@@ -452,8 +449,8 @@ def _unknown_reagent(
 
 
 def _unknown_library(reporter: Reporter, path: tuple, name: str, declared: list[str]) -> None:
-    close = difflib.get_close_matches(name, declared, n=1, cutoff=0.5)
-    hint = f"did you mean '{close[0]}'?" if close else "declare it under 'libraries:'"
+    close = did_you_mean(name, declared, cutoff=0.5)
+    hint = f"did you mean '{close}'?" if close else "declare it under 'libraries:'"
     reporter.error(path, codes.DF109, f"library '{name}' is not declared", hint)
 
 

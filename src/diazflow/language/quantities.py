@@ -21,6 +21,7 @@ from enum import Enum
 from functools import lru_cache
 
 from diazflow import errorcodes as codes
+from diazflow.diagnostics import did_you_mean
 from diazflow.errorcodes import ErrorCode
 
 
@@ -283,7 +284,6 @@ def _article(noun: str) -> str:
 
 
 def _unit_hint(unit_text: str, dimension: Dimension) -> str:
-    import difflib
 
     if "reaction" in unit_text.lower():
         return "'N reaction volume' is only allowed as a quench's volume; elsewhere write a volume, e.g. '250 uL'"
@@ -291,9 +291,9 @@ def _unit_hint(unit_text: str, dimension: Dimension) -> str:
         return "a range with negative numbers is written with 'to', e.g. '-10 to -5 degC'"
 
     candidates = sorted({v for v in _UNIT_SPELLINGS.values()} | {_CANONICAL[dimension]})
-    close = difflib.get_close_matches(unit_text, candidates, n=1, cutoff=0.5)
+    close = did_you_mean(unit_text, candidates, cutoff=0.5)
     if close:
-        return f"did you mean '{close[0]}'? e.g. '{dimension.example}'"
+        return f"did you mean '{close}'? e.g. '{dimension.example}'"
     return f"use a unit of {dimension.value}, e.g. '{dimension.example}'"
 
 

@@ -47,20 +47,9 @@ def report_for(
 def report_from_workflow(
     path: str, *, deck_override: str | None = None, start: datetime | None = None
 ) -> Report:
-    from diazflow import errorcodes as codes
-    from diazflow.diagnostics import WHOLE_FILE, Reporter
-    from diazflow.pipeline import CheckResult, check, display_path
+    from diazflow.pipeline import safe_check
 
-    try:
-        result = check(path, deck_override=deck_override)
-    except Exception as exc:  # noqa: BLE001 - a bug in diazflow is reported, never a traceback
-        shown = display_path(path)
-        hint = "this is a bug in diazflow, not in your protocol; please report it with the file"
-        reporter = Reporter(shown)
-        reporter.error(
-            WHOLE_FILE, codes.DF000, f"internal error: {type(exc).__name__}: {exc}", hint
-        )
-        result = CheckResult(shown, tuple(reporter.diagnostics))
+    result = safe_check(path, deck_override=deck_override)
     report = Report(
         title=_title(result.loaded, result.path),
         source_kind="workflow",

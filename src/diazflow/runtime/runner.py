@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from diazflow.exitcodes import EXIT_OK, EXIT_RUN_FAILED
 from diazflow.runtime.clock import Clock, make_clock
 from diazflow.runtime.faults import FaultPlan
 from diazflow.runtime.journal import Journal, JournalError, sha256_file
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from diazflow.runtime.visualizer import VisualizerHandle
 
 BACKENDS = ("simulate", "chatterbox", "hardware")
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_RUN_FAILED = 0, 1, 2, 3
 PLR_IO_LEVEL = 5  # PLR's LOG_LEVEL_IO: the firmware / HTTP commands its backends send
 
 
