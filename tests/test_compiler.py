@@ -14,6 +14,7 @@ from collections import defaultdict
 
 import pytest
 
+from conftest import REPO
 from diazflow.pipeline import check
 from helpers import (
     ACOH_NEAT,
@@ -235,11 +236,20 @@ def test_df601_not_raised_for_a_window_the_robot_can_meet(tmp_path):
 
 
 def test_df602_powder_portions_do_not_fit(tmp_path):
-    result = _variant(
-        tmp_path,
+    # on a deck whose powder dispenser the robot drives (the shipped STARlet's is operator-run)
+    layout = (REPO / "deck_layouts" / "starlet_chem.yaml").read_text()
+    assert "    operated_by: operator\n" in layout
+    robot_doses = tmp_path / "starlet_dispensing.yaml"
+    robot_doses.write_text(
+        layout.replace("    operated_by: operator\n", "").replace(
+            "../simulators/", f"{REPO / 'simulators'}/"
+        )
+    )
+    text = STAB_DROPWISE.replace(
         "- add: {reagent: stab, equiv: 1.4}",
         "- add: {reagent: stab, equiv: 1.4, portionwise: {portions: 5, over: 10-15 min}}",
     )
+    result = check(str(write_protocol(tmp_path, text)), deck_override=str(robot_doses))
     assert "DF602" in error_codes(result)
 
 
@@ -293,3 +303,24 @@ def test_final_volumes_equal_the_dispenses_exactly(stab_plan):
                 into[well] += v
     for well, entry in stab_plan.wells.items():
         assert into[well] == pytest.approx(entry.final_volume_uL, abs=1e-9)
+
+
+def test_a_dispenser_without_a_driver_is_the_operators_checklist():
+    """The STARlet's powder dispenser has no PyLabRobot driver (layout: operated_by: operator):
+    every solid dose is an operator step, with what to weigh into which well, by when."""
+    from rdkit import Chem
+    from rdkit.Chem import Descriptors
+
+    from diazflow.compiler.plan import DispensePowder
+
+    result = check(str(REPO / "workflows" / "n4_reductive_amination_stab.yaml"))
+    assert result.plan is not None
+    doses = [op for op in result.plan.operations if isinstance(op, DispensePowder)]
+    assert doses and all(op.device == "operator" and op.manual for op in doses)
+    assert all(op.message and op.message.startswith("Weigh ") for op in doses)
+    # recomputed here: 1.4 equiv of the 50 umol limiting reagent, STAB's molar mass from RDKit
+    stab = Chem.MolFromSmiles("[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O")
+    expected_mg = 1.4 * 50e-6 * Descriptors.MolWt(stab) * 1000
+    weighed = {well: mg for op in doses for well, mg in zip(op.wells, op.mg, strict=True)}
+    assert len(weighed) == 96
+    assert all(mg == pytest.approx(expected_mg, rel=1e-3) for mg in weighed.values())

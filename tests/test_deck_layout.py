@@ -515,3 +515,21 @@ def test_layout_schema_names_are_documented():
     doc = (REPO / "docs" / "deck-layouts.md").read_text()
     for key in sorted(layout_module._LAYOUT_FIELDS - {"class", "args"}):
         assert f"`{key}`" in doc, f"docs/deck-layouts.md does not document `{key}`"
+
+
+def test_only_a_powder_dispenser_may_be_operator_run(tmp_path):
+    starlet = deck("starlet_chem")
+    assert starlet.modules["powder_dispenser"].operator_run
+    assert not starlet.modules["heater_cooler_shaker"].operator_run
+    text = (DECKS / "starlet_chem.yaml").read_text()
+    anchor = "    kind: heater_cooler_shaker\n"
+    assert text.count(anchor) == 1
+    text = text.replace(anchor, anchor + "    operated_by: operator\n")
+    text = text.replace("../simulators/", f"{SIMULATORS}/")
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(DeckLayoutError) as info:
+        load_deck(str(path))
+    messages = [d.message for d in info.value.diagnostics if d.code == "DF500"]
+    assert any("only a powder dispenser can be operated by the operator" in m for m in messages)
+    assert any("no hardware backend" in m for m in messages)  # and it keeps its driver

@@ -277,14 +277,12 @@ def test_hardware_constructs_real_backends_without_connecting():
     from pylabrobot.liquid_handling.backends.hamilton.STAR_backend import STARBackend
     from pylabrobot.liquid_handling.backends.tecan.EVO_backend import EVOBackend
 
-    from diazflow.deck.plr_backends import NoDriverPowderDispenserBackend
-
     starlet = build_plr(deck("starlet_chem"), "hardware")
     assert type(starlet.liquid_handler.backend) is STARBackend
     assert isinstance(starlet.module("heater_cooler_shaker").backend, InhecoThermoshakeBackend)
-    assert isinstance(starlet.powder_dispenser.backend, NoDriverPowderDispenserBackend)
-    with pytest.raises(RuntimeError, match="no driver"):
-        run(starlet.powder_dispenser.setup())
+    # PyLabRobot drives no powder dispenser: the layout says the operator weighs solids in, so
+    # nothing is built for it and nothing can refuse to start
+    assert starlet.powder_dispenser is None and "powder_dispenser" not in starlet.machines
 
     evo = build_plr(deck("evo150_chem"), "hardware")
     assert (
@@ -396,7 +394,11 @@ def test_resources_map_every_layout_name():
         ):
             assert key in setup.resources, (name, key)
         assert setup.deck is setup.liquid_handler.deck
-        assert (setup.powder_dispenser is not None) == spec.has_powder_dispenser
+        # a machine only for a dispenser the robot drives; an operator-run one has none
+        robot_powder = spec.has_powder_dispenser and not any(
+            m.operator_run for m in spec.modules.values() if m.kind == "powder_dispenser"
+        )
+        assert (setup.powder_dispenser is not None) == robot_powder
 
 
 def test_example_deck_builds(tracking):

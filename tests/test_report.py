@@ -34,7 +34,8 @@ def _aliquot(op: Operation) -> int | None:
 
 DIAZFLOW = [sys.executable, "-c", "from diazflow.cli import main; main()"]
 
-# A realistic 96-well protocol: aldehyde library added dropwise at 0 °C, STAB by powder dispenser,
+# A realistic 96-well protocol: aldehyde library added dropwise at 0 °C, STAB weighed in (the
+# STARlet's powder dispenser is operator-run),
 # a monitoring sample, a quench and an off-deck work-up.
 DROPWISE = method_a_protocol(
     "N4 reductive amination, aldehyde added dropwise at 0 degC",
@@ -335,7 +336,8 @@ def test_cli_writes_one_self_contained_html_file(cli_report, dropwise_plan):
     lanes = [lane["label"] for lane in data["lanes"]]
     assert lanes[0] == "operator"
     assert [x for x in lanes if x.startswith("LH channel")] == [f"LH channel {c}" for c in range(8)]
-    assert "powder dispenser" in lanes and "heater cooler shaker" in lanes
+    # STAB is weighed in by the operator (the STARlet's dispenser has no driver): no own lane
+    assert "powder dispenser" not in lanes and "heater cooler shaker" in lanes
 
 
 def test_browser_draws_timeline_plate_map_and_tables(cli_dom, dropwise_plan):
@@ -346,7 +348,6 @@ def test_browser_draws_timeline_plate_map_and_tables(cli_dom, dropwise_plan):
         "operator",
         "LH channel 0",
         "LH channel 7",
-        "powder dispenser",
         "heater cooler shaker",
     ):
         assert f">{label}</text>" in gantt

@@ -78,6 +78,7 @@ class DeckFacts:
     reservoir_max_ul: Mapping[str, float]
     reservoir_dead_ul: Mapping[str, float]
     powder_dispenser: str | None  # device name
+    powder_by_operator: bool  # the dispenser has no driver: the operator weighs solids in
     atmosphere: str
     ambient_c: float
     fill_limit: float
@@ -159,6 +160,7 @@ def deck_facts(spec) -> DeckFacts:
         reservoir_max_ul={r.position: r.max_volume_ul for r in spec.reservoirs},
         reservoir_dead_ul={r.position: r.dead_volume_ul for r in spec.reservoirs},
         powder_dispenser=powder_name,
+        powder_by_operator=bool(powder_name and spec.modules[powder_name].operator_run),
         atmosphere=spec.atmosphere,
         ambient_c=spec.ambient_c,
         fill_limit=spec.fill_limit,

@@ -738,7 +738,8 @@ class _Scheduler:
                 "use 'portionwise: {portions: N, over: ...}'",
             )
             return self.now
-        if self.chem.reagents[rid].dispense == "manual":
+        if self.chem.reagents[rid].dispense == "manual" or self.deck.powder_by_operator:
+            # weighed in by hand: asked for by the protocol, or the deck's dispenser has no driver
             return self.add_solid_by_hand(step, rid, mg, delivery.portionwise)
         return self.add_solid_by_dispenser(step, rid, mg, delivery.portionwise)
 

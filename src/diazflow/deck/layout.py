@@ -68,7 +68,6 @@ DIAZFLOW_CLASSES = frozenset(
         "diazflow.deck.plr_backends.ProfiledTemperatureBackend",
         "diazflow.deck.plr_backends.ProfiledHeaterShakerBackend",
         "diazflow.deck.plr_backends.RecordingPowderDispenserBackend",
-        "diazflow.deck.plr_backends.NoDriverPowderDispenserBackend",
         "diazflow.deck.plr_hardware.OT2Backend",
         "diazflow.deck.plr_hardware.OT2TemperatureModuleBackend",
         "diazflow.deck.plr_hardware.ThermoshakeBackend",
@@ -183,6 +182,9 @@ class ModuleModel(_Model):
     location: LocationModel | None = None
     plr: ModulePlrModel | None = None
     backends: BackendsModel = Field(default_factory=BackendsModel)
+    # 'operator': the device has no PyLabRobot driver and a person does its work (the run shows
+    # a checklist and waits for confirmation); only for a powder dispenser
+    operated_by: Literal["robot", "operator"] = "robot"
     description: str | None = None
 
 
@@ -635,6 +637,20 @@ class _Loader:
             if mod.adapter is not None:
                 self.check_plr_name(path + ("adapter",), mod.adapter, "adapter factory")
             location: Location | None = None
+            if mod.operated_by == "operator" and mod.kind != "powder_dispenser":
+                self.reporter.error(
+                    path + ("operated_by",),
+                    codes.DF500,
+                    f"only a powder dispenser can be operated by the operator, not a {mod.kind}",
+                    "remove 'operated_by', or describe the work as an offdeck step",
+                )
+            if mod.operated_by == "operator" and mod.backends.hardware is not None:
+                self.reporter.error(
+                    path + ("backends", "hardware"),
+                    codes.DF500,
+                    "an operator-run device has no hardware backend",
+                    "remove backends.hardware (the operator does this device's work)",
+                )
             if mod.kind == "powder_dispenser":
                 for key in ("location", "plr", "labware", "adapter"):
                     if getattr(mod, key) is not None:
@@ -701,6 +717,7 @@ class _Loader:
                 heating_rate_c_per_min=thermal.heating_rate_c_per_min if thermal else None,
                 cooling_rate_c_per_min=thermal.cooling_rate_c_per_min if thermal else None,
                 settle_tolerance_c=thermal.settle_tolerance_c if thermal else None,
+                operator_run=mod.operated_by == "operator",
                 yaml_path=path,
             )
         return out

@@ -445,6 +445,8 @@ class _Builder:
 
         machines: dict[str, Any] = {}
         for name, mod in self.spec.modules.items():
+            if mod.operator_run:
+                continue  # no driver, no machine: the operator does its work (the run asks)
             backend = self.module_backend(mod)
             if mod.kind == "powder_dispenser":
                 from pylabrobot.powder_dispensing import PowderDispenser

@@ -11,8 +11,6 @@ Imported only by :mod:`diazflow.deck.plr` when a deck is built (it imports PyLab
   outside the profile's range (PLR checks none).  Setpoints are reached at once: the runtime
   simulator replaces these with backends on a virtual clock;
 * :class:`RecordingPowderDispenserBackend` — records doses and reports them as dispensed;
-* :class:`NoDriverPowderDispenserBackend` — for ``hardware`` decks whose powder dispenser has no
-  PLR driver: it constructs, but refuses to start;
 * :class:`IdentityCheckLiquidHandler` — PLR's ``LiquidHandler`` with a deck-membership check by
   identity, 100× cheaper than PLR's (see the class).
 """
@@ -239,27 +237,6 @@ class RecordingPowderDispenserBackend(PowderDispenserBackend):
                 print(f"Dispensing {d.amount:g} mg of {d.powder.name} into {d.resource.name}")
             results.append(DispenseResults(actual_amount=d.amount))
         return results
-
-
-class NoDriverPowderDispenserBackend(PowderDispenserBackend):
-    """Stands in for a powder dispenser that PyLabRobot cannot drive: refuses to start."""
-
-    message = (
-        "PyLabRobot 0.2.2 has no driver for this powder dispenser. Write a PowderDispenserBackend "
-        "for it and name it in the deck layout (modules.<name>.backends.hardware), or dispense "
-        "solids by hand (solid: {dispense: manual})."
-    )
-
-    async def setup(self) -> None:
-        raise RuntimeError(self.message)
-
-    async def stop(self) -> None:
-        pass
-
-    async def dispense(
-        self, dispense_parameters: list[PowderDispense], **backend_kwargs
-    ) -> list[DispenseResults]:
-        raise RuntimeError(self.message)
 
 
 class IdentityCheckLiquidHandler(LiquidHandler):

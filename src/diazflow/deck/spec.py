@@ -202,6 +202,8 @@ class ModuleSpec:
     heating_rate_c_per_min: float | None
     cooling_rate_c_per_min: float | None
     settle_tolerance_c: float | None
+    # no PyLabRobot driver: the operator does this device's work (layout 'operated_by: operator')
+    operator_run: bool = False
     yaml_path: tuple = field(default=(), compare=False, repr=False)
 
     @property
