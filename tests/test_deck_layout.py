@@ -533,3 +533,62 @@ def test_only_a_powder_dispenser_may_be_operator_run(tmp_path):
     messages = [d.message for d in info.value.diagnostics if d.code == "DF500"]
     assert any("only a powder dispenser can be operated by the operator" in m for m in messages)
     assert any("no hardware backend" in m for m in messages)  # and it keeps its driver
+
+
+# --------------------------------------------------------------------------- classes a layout may name
+
+
+STAR_HARDWARE = (
+    "    hardware: pylabrobot.liquid_handling.backends.hamilton.STAR_backend.STARBackend\n"
+)
+
+
+def _starlet_with_hardware(tmp_path, backend_yaml: str):
+    text = (DECKS / "starlet_chem.yaml").read_text()
+    assert text.count(STAR_HARDWARE) == 1
+    text = text.replace(STAR_HARDWARE, backend_yaml).replace("../simulators/", f"{SIMULATORS}/")
+    path = tmp_path / "layout.yaml"
+    path.write_text(text)
+    return path, text
+
+
+def test_a_layout_cannot_name_arbitrary_code(tmp_path):
+    marker = tmp_path / "pwned"
+    path, text = _starlet_with_hardware(
+        tmp_path,
+        f"    hardware:\n      class: os.system\n      args: {{command: 'touch {marker}'}}\n",
+    )
+    with pytest.raises(DeckLayoutError) as info:
+        load_deck(str(path))
+    (diag,) = [d for d in info.value.diagnostics if d.code == "DF501"]
+    assert "'os.system' is not a PyLabRobot or diazflow class" in diag.message
+    assert diag.line == text.splitlines().index("      class: os.system") + 1
+    assert not marker.exists()
+
+
+def test_build_refuses_a_class_outside_the_allow_list_even_in_a_spec(tmp_path):
+    import dataclasses
+
+    from diazflow.deck.plr import PlrBuildError, build_plr
+    from diazflow.deck.spec import BackendRecipe
+
+    marker = tmp_path / "pwned"
+    spec = deck("starlet_chem")
+    evil = BackendRecipe("os.system", {"command": f"touch {marker}"})
+    robot = dataclasses.replace(spec.robot, backends={**spec.robot.backends, "hardware": evil})
+    with pytest.raises(PlrBuildError) as info:
+        build_plr(dataclasses.replace(spec, robot=robot), "hardware")
+    assert any(d.code == "DF501" for d in info.value.diagnostics)
+    assert not marker.exists()
+
+
+def test_a_class_registered_through_the_entry_point_is_allowed(tmp_path, monkeypatch):
+    from diazflow.deck import plr_names
+
+    mine = "my_lab.devices.MyStarBackend"
+    path, _ = _starlet_with_hardware(tmp_path, f"    hardware: {mine}\n")
+    with pytest.raises(DeckLayoutError):
+        load_deck(str(path))
+    monkeypatch.setattr(plr_names, "registered_classes", lambda: frozenset({mine}))
+    spec = load_deck(str(path))
+    assert spec.robot.backends["hardware"].class_path == mine

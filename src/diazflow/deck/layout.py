@@ -298,7 +298,19 @@ class _Loader:
         if name in known or name in DIAZFLOW_CLASSES:
             return
         if "." in name and not name.startswith(("pylabrobot.", "diazflow.")):
-            return  # a user's own class: checked when build_plr imports it
+            # a layout travels with protocols (pull requests, CI dry runs) and run imports and
+            # calls what it names: only PyLabRobot's, diazflow's and registered classes
+            if name in plr_names.registered_classes():
+                return
+            self.unknown_names.add(name)
+            self.reporter.error(
+                path,
+                codes.DF501,
+                f"'{name}' is not a PyLabRobot or diazflow {what}; a deck layout may not name it",
+                "name a PyLabRobot backend, or register your own class through the "
+                f"'{plr_names.BACKEND_ENTRY_POINT_GROUP}' entry point (docs/deck-layouts.md)",
+            )
+            return
         pool = [n for n in known if ("." in n) == ("." in name)] + (
             [*DIAZFLOW_CLASSES] if name.startswith("diazflow.") else []
         )

@@ -123,6 +123,18 @@ async def _set_up(device: str, machine: Any) -> None:
         raise DeviceSetupError(device, exc) from exc
 
 
+def allowed_class_path(name: str) -> bool:
+    """Whether a layout may have ``name`` constructed: PyLabRobot's, diazflow's, or registered."""
+    from diazflow.deck import plr_names
+    from diazflow.deck.layout import DIAZFLOW_CLASSES
+
+    return (
+        name in plr_names.known_names()
+        or name in DIAZFLOW_CLASSES
+        or name in plr_names.registered_classes()
+    )
+
+
 def build_plr(
     deck: DeckSpec, mode: str = "simulate", module_backends: Mapping[str, object] | None = None
 ) -> PlrSetup:
@@ -291,7 +303,18 @@ class _Builder:
         ``inject`` supplies arguments the layout cannot spell (the module's thermal model) or
         should not have to repeat (the OT-2 pipette names), if the constructor takes them.
         """
+        if not allowed_class_path(recipe.class_path):
+            raise self.fail(
+                recipe.yaml_path,
+                f"'{recipe.class_path}' is not a PyLabRobot or diazflow class; not constructed",
+                "a deck layout may name only PyLabRobot's, diazflow's or registered classes",
+                code=codes.DF501,
+            )
         cls = self.lookup(recipe.yaml_path, recipe.class_path, "class")
+        if not inspect.isclass(cls):
+            raise self.fail(
+                recipe.yaml_path, f"'{recipe.class_path}' is not a class", code=codes.DF501
+            )
         args = {
             k: (self.construct(v, what) if isinstance(v, BackendRecipe) else v)
             for k, v in recipe.args.items()

@@ -55,6 +55,22 @@ def plr_version() -> str:
     return _data()["pylabrobot"]
 
 
+# Backend classes other packages offer to deck layouts: in their pyproject.toml,
+#   [project.entry-points."diazflow.backends"]
+#   my_shaker = "my_lab.devices:MyShakerBackend"
+# A layout then names it by its class path, "my_lab.devices.MyShakerBackend".
+BACKEND_ENTRY_POINT_GROUP = "diazflow.backends"
+
+
+def registered_classes() -> frozenset[str]:
+    """Class paths registered through the ``diazflow.backends`` entry point."""
+    from importlib.metadata import entry_points
+
+    return frozenset(
+        ep.value.replace(":", ".") for ep in entry_points(group=BACKEND_ENTRY_POINT_GROUP)
+    )
+
+
 def generate() -> dict:
     """Walk the installed PyLabRobot (imports it) and list the names; see the module docstring."""
     import importlib
