@@ -62,7 +62,9 @@ class Example:
     severity: str = "error"
     snippet: str | None = None  # YAML shown; by default the changed lines and their parent keys
     show: tuple[str, ...] = ()  # further codes to show alongside
-    deck_edits: tuple[tuple[str, str], ...] = ()  # edits to a copy of the protocol's deck layout
+    deck_edits: tuple[tuple[str, str], ...] = ()  # edits to a copy of a shipped deck layout,
+    deck_base: str = "ot2_tempmodule"  # ... this one,
+    deck_name: str = "my_ot2"  # ... written as deck_layouts/<deck_name>.yaml
     files: dict[str, str] = field(default_factory=dict)  # more files next to the protocol
 
     @property
@@ -491,6 +493,11 @@ EXAMPLES: list[Example] = [
         OT2,
         (("deck: ../deck_layouts/ot2_tempmodule.yaml", "deck: deck_layouts/ot2_tempmodule.yaml"),),
     ),
+    Example(
+        "DF526",
+        STARLET,
+        (("  - stir: {duration: 15 min}", "  - stir: {duration: 15 min, speed: 3000 rpm}"),),
+    ),
     # ------------------------------------------------------------------ DF6xx timing
     Example("DF601", DROPWISE, (("dropwise: 30-60 min", "dropwise: 2-3 min"),)),
     Example(
@@ -501,7 +508,12 @@ EXAMPLES: list[Example] = [
                 "- add: {reagent: stab, equiv: 1.4}",
                 "- add: {reagent: stab, equiv: 1.4, portionwise: {portions: 5, over: 10-15 min}}",
             ),
+            ("deck: ../deck_layouts/starlet_chem.yaml", "deck: ../deck_layouts/my_starlet.yaml"),
         ),
+        # the shipped STARlet's dispenser is operator-run; this copy's is driven by the robot
+        deck_edits=(("    operated_by: operator\n", ""),),
+        deck_base="starlet_chem",
+        deck_name="my_starlet",
     ),
     Example("DF603", DROPWISE, (("- cool: {to: 0 degC}", "- cool: {to: 0 degC, over: 2 min}"),)),
     Example(
@@ -618,10 +630,12 @@ def run_example(example: Example) -> tuple[str, str]:
         base = in_workflows((BASES / example.base).read_text(encoding="utf-8"))
         text = apply(base, example.edits, example.id)
         if example.deck_edits:
-            deck = root / "deck_layouts" / "my_ot2.yaml"
+            deck = root / "deck_layouts" / f"{example.deck_name}.yaml"
             deck.write_text(
                 apply(
-                    (REPO / "deck_layouts" / "ot2_tempmodule.yaml").read_text(encoding="utf-8"),
+                    (REPO / "deck_layouts" / f"{example.deck_base}.yaml").read_text(
+                        encoding="utf-8"
+                    ),
                     example.deck_edits,
                     example.id,
                 ),

@@ -324,3 +324,24 @@ def test_a_dispenser_without_a_driver_is_the_operators_checklist():
     weighed = {well: mg for op in doses for well, mg in zip(op.wells, op.mg, strict=True)}
     assert len(weighed) == 96
     assert all(mg == pytest.approx(expected_mg, rel=1e-3) for mg in weighed.values())
+
+
+@pytest.mark.parametrize(
+    ("speed", "rpm"),
+    [
+        ("3000 rpm", None),
+        ("1e308 rpm", None),
+        ("50 rpm", None),
+        ("20 Hz", 1200.0),
+        ("1200 rpm", 1200.0),
+    ],
+)
+def test_df526_a_stirring_speed_the_shaker_would_refuse(tmp_path, speed, rpm):
+    # the STARlet's heater-cooler-shaker: 100-1500 rpm (simulators/starlet_heater_cooler_shaker.yaml);
+    # a frequency counts cycles: 20 Hz is 1200 rpm
+    result = _variant(
+        tmp_path, "  - stir: {duration: 1-4 h}", f"  - stir: {{duration: 1-4 h, speed: {speed}}}"
+    )
+    assert ("DF526" in error_codes(result)) is (rpm is None)
+    if rpm is not None:
+        assert any(op.op == "shake" and op.rpm == rpm for op in result.plan.operations)

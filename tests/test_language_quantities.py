@@ -54,6 +54,8 @@ UMOL_PER_MMOL = 1000.0
         ("25 ℃", Dimension.TEMPERATURE, 25.0),
         ("300 K", Dimension.TEMPERATURE, 300 - 273.15),
         ("300 rpm", Dimension.SPEED, 300.0),
+        ("10 Hz", Dimension.SPEED, 600.0),  # cycles per second, not pint's 10/(2π) rpm
+        ("5 1/s", Dimension.SPEED, 300.0),
         ("5 uL/min", Dimension.FLOW, 5 / S_PER_MIN),
         ("12.5 mg", Dimension.MASS, 12.5),
         ("1.05 equiv", Dimension.EQUIV, 1.05),

@@ -47,6 +47,8 @@ class ModuleFacts:
     can_shake: bool
     controls_temperature: bool
     default_rpm: float | None
+    rpm_min: float | None  # the shaker's speed range (None: cannot shake)
+    rpm_max: float | None
     settle_tolerance_c: float
     ramp_seconds: Callable[[float, float], float]  # (from °C, to °C) → seconds at full power
 
@@ -125,6 +127,8 @@ def deck_facts(spec) -> DeckFacts:
             can_shake=module.can_shake,
             controls_temperature=thermal is not None,
             default_rpm=module.default_rpm,
+            rpm_min=module.shake_rpm_min,
+            rpm_max=module.shake_rpm_max,
             settle_tolerance_c=module.settle_tolerance_c or 0.0,
             ramp_seconds=thermal.ramp_seconds
             if thermal is not None

@@ -419,6 +419,20 @@ class _Scheduler:
             )
             return start + duration
         speed = rpm if rpm is not None else module.default_rpm
+        low, high = module.rpm_min, module.rpm_max
+        if speed is not None and low is not None and high is not None and not low <= speed <= high:
+            # the run would have the shaker refuse it: validate must say so first
+            self.error(
+                step,
+                ("speed",) if rpm is not None else rest,
+                codes.DF526,
+                f"{speed:g} rpm is outside {module.name}'s range of {low:g}-{high:g} rpm",
+                f"give a speed between {low:g} and {high:g} rpm, or leave it out "
+                f"({module.default_rpm:g} rpm)"
+                if module.default_rpm
+                else f"give a speed between {low:g} and {high:g} rpm",
+            )
+            return start + duration
         t = self.emit(
             Shake(
                 id=UNNUMBERED,

@@ -265,8 +265,20 @@ def _to_canonical(
             f"{field} needs {_article(dimension.value)}, e.g. '{dimension.example}'",
         )
     ureg = unit_registry()
-    value = ureg.Quantity(number, unit).to(target).magnitude
+    if dimension is Dimension.SPEED:
+        value = _revolutions_per_minute(ureg.Quantity(number, unit))
+    else:
+        value = ureg.Quantity(number, unit).to(target).magnitude
     return Quantity(_canonical_float(value), dimension, original.strip())
+
+
+def _revolutions_per_minute(speed) -> float:
+    """A shaking speed in rpm.  A frequency without an angle (``10 Hz``, ``1/s``) counts cycles:
+    10 Hz is 600 rpm.  pint relates them through radians (its rpm is 2π rad/min), which would
+    make 10 Hz 95.5 rpm; only units that carry an angle (rpm, rad/s) convert through it."""
+    if "radian" in str(speed.to_base_units().units):
+        return float(speed.to("turn / minute").magnitude)
+    return float(speed.to("1 / minute").magnitude)
 
 
 def _canonical_float(value: float) -> float:
