@@ -345,3 +345,16 @@ def test_df526_a_stirring_speed_the_shaker_would_refuse(tmp_path, speed, rpm):
     assert ("DF526" in error_codes(result)) is (rpm is None)
     if rpm is not None:
         assert any(op.op == "shake" and op.rpm == rpm for op in result.plan.operations)
+
+
+def test_a_plan_never_serialises_a_non_finite_number():
+    result = check(str(REPO / "workflows" / "n4_michael_addition.yaml"))
+    assert result.plan is not None
+    text = result.plan.to_json()
+    assert "Infinity" not in text and "NaN" not in text
+    first = result.plan.operations[0]
+    broken = result.plan.model_copy(
+        update={"operations": [first.model_copy(update={"duration": float("inf")})]}
+    )
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        broken.to_json()

@@ -312,6 +312,8 @@ BAD = [
         "greater than 0",
     ),
     ("negative-duration", "{duration: 1-4 h}", "{duration: -5 min}", "DF205", "-5 min", "negative"),
+    ("endless-duration", "{duration: 1-4 h}", "{duration: 1e308 s}", "DF205", "1e308 s", "30 days"),
+    ("month-long-range", "{duration: 1-4 h}", "{duration: 1-800 h}", "DF205", "1-800 h", "30 days"),
     (
         "below-absolute-zero",
         "temperature: rt, speed",

@@ -235,7 +235,10 @@ class Plan(BaseModel):
     def to_json(self) -> str:
         return (
             json.dumps(
-                self.model_dump(mode="json", exclude_none=True), indent=1, ensure_ascii=False
+                self.model_dump(mode="json", exclude_none=True),
+                indent=1,
+                ensure_ascii=False,
+                allow_nan=False,  # a plan never holds Infinity or NaN: that is not JSON
             )
             + "\n"
         )

@@ -52,6 +52,9 @@ def _room_temperature(info: ValidationInfo) -> float:
 
 
 ABSOLUTE_ZERO_C = -273.15
+# The longest duration one step may ask for.  The longest seed route runs about 5 days in all; a
+# month of one step is a typo (or '1e308 s'), and a plan must stay a timeline a person can keep.
+MAX_DURATION_S = 30 * 24 * 3600.0
 
 
 def check_sign(q: Quantity | QuantityRange, field: str) -> None:
@@ -71,11 +74,18 @@ def check_sign(q: Quantity | QuantityRange, field: str) -> None:
                 "temperatures are in degC, e.g. '-78 degC'",
             )
     elif dimension is Dimension.DURATION:
+        high = q.high if isinstance(q, QuantityRange) else q
         if low.value < 0:
             raise QuantityError(
                 codes.DF205,
                 f"{field}: a duration cannot be negative ('{q.text}')",
                 f"e.g. '{dimension.example}'",
+            )
+        if high.value > MAX_DURATION_S:
+            raise QuantityError(
+                codes.DF205,
+                f"{field}: '{q.text}' is longer than 30 days",
+                "one step lasts at most 30 days; split a longer route into stages",
             )
     elif low.value <= 0:
         raise QuantityError(
