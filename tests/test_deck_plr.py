@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from diazflow.deck import DeckLayoutError, load_deck
-from diazflow.deck.layout import DIAZFLOW_CLASSES
 from diazflow.deck.plr import (
     PlrBuildError,
     PlrSetup,
@@ -27,6 +26,7 @@ from diazflow.deck.plr import (
     offline_opentrons_labware,
     plr_class_exists,
 )
+from diazflow.deck.plr_names import DIAZFLOW_CLASSES
 
 REPO = Path(__file__).resolve().parents[1]
 DECKS = REPO / "deck_layouts"

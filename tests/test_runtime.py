@@ -120,6 +120,21 @@ def run_in_process(result, tmp_path: Path, name: str = "run.sqlite", **kwargs):
     return outcome, messages
 
 
+def new_journal(result, path: str | Path):
+    """A fresh journal for a checked protocol's plan, as ``run`` creates one (simulate)."""
+    from diazflow.runtime.journal import Journal
+
+    return Journal.create(
+        str(path),
+        plan_json=result.plan.to_json(),
+        protocol_path=result.path,
+        deck_path=result.deck_path,
+        vessel_labware="reaction_block",
+        backend="simulate",
+        speed=None,
+    )
+
+
 def state_of(path: Path) -> dict:
     from diazflow.runtime.runner import journal_state
 
@@ -509,20 +524,11 @@ def test_connection_lost_to_a_module_is_reported_as_unreachable(starlet, tmp_pat
 def test_verification_catches_a_deck_that_differs_from_the_plan(starlet, tmp_path):
     from diazflow.runtime.clock import VirtualClock
     from diazflow.runtime.executor import Executor
-    from diazflow.runtime.journal import Journal
     from diazflow.runtime.runner import build_devices, plr_tracking
     from diazflow.runtime.simulated import ActionContext
 
     with plr_tracking():
-        journal = Journal.create(
-            str(tmp_path / "v.sqlite"),
-            plan_json=starlet.plan.to_json(),
-            protocol_path=starlet.path,
-            deck_path=starlet.deck_path,
-            vessel_labware="reaction_block",
-            backend="simulate",
-            speed=None,
-        )
+        journal = new_journal(starlet, tmp_path / "v.sqlite")
         clock = VirtualClock()
         ctx = ActionContext()
         setup = build_devices(starlet.deck, "simulate", clock, ctx, None)
@@ -678,21 +684,12 @@ def test_hardware_asks_the_operator_about_a_command_that_was_sent(starlet, tmp_p
     """On hardware the gate records an action before sending it; an unconfirmed one is a question."""
     from diazflow.runtime.clock import VirtualClock
     from diazflow.runtime.executor import Executor, ExecutorOptions
-    from diazflow.runtime.journal import Journal
     from diazflow.runtime.runner import build_devices, plr_tracking
     from diazflow.runtime.simulated import ActionContext
 
     dispense = first_op(starlet.plan, "dispense", reagent="diazepane")
     path = str(tmp_path / "hw.sqlite")
-    journal = Journal.create(
-        path,
-        plan_json=starlet.plan.to_json(),
-        protocol_path=starlet.path,
-        deck_path=starlet.deck_path,
-        vessel_labware="reaction_block",
-        backend="simulate",
-        speed=None,
-    )
+    journal = new_journal(starlet, path)
     ops = sorted(starlet.plan.operations, key=lambda o: (o.t, o.id))
     with journal, plr_tracking():
         # a first "process" runs up to the dispense, sends it and dies before the robot answers
@@ -956,18 +953,9 @@ def test_a_run_leaves_pylabrobots_process_state_as_it_found_it(starlet, tmp_path
 
 
 def test_run_outside_its_context_is_refused(starlet, tmp_path):
-    from diazflow.runtime.journal import Journal
     from diazflow.runtime.runner import Run
 
-    with Journal.create(
-        str(tmp_path / "r.sqlite"),
-        plan_json=starlet.plan.to_json(),
-        protocol_path=starlet.path,
-        deck_path=starlet.deck_path,
-        vessel_labware="reaction_block",
-        backend="simulate",
-        speed=None,
-    ) as journal:
+    with new_journal(starlet, tmp_path / "r.sqlite") as journal:
         with pytest.raises(RuntimeError, match="inside 'with Run"):
             Run(starlet.plan, starlet.deck, journal).execute()
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from diazflow import __version__
+from diazflow.exitcodes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from diazflow.compiler.plan import Plan
-
-from diazflow.exitcodes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+    from diazflow.outputs import OutputError
 
 _format_option = click.option(
     "--format",
@@ -534,10 +534,7 @@ def journal_command(journal: str, as_json: bool) -> None:
     sys.exit(EXIT_OK)
 
 
-def _refuse_output(exc: Exception) -> NoReturn:
-    from diazflow.outputs import OutputError
-
-    assert isinstance(exc, OutputError)
+def _refuse_output(exc: OutputError) -> NoReturn:
     click.echo(f"error: {exc}", err=True)
     if exc.hint:
         click.echo(f"  hint: {exc.hint}", err=True)

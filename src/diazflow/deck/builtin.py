@@ -44,7 +44,7 @@ def is_builtin_reference(reference: str) -> bool:
 
 def builtin_deck_path(name: str) -> Path | None:
     """The layout file of the built-in deck ``name``, or None if there is no such deck."""
-    if name not in builtin_deck_names():
+    if not name or not is_builtin_reference(name):
         return None
     directory = builtin_layouts_dir()
     for suffix in LAYOUT_SUFFIXES:

@@ -60,19 +60,6 @@ LAYOUT_VERSION = 1
 DEFAULT_FILL_LIMIT = 0.8
 DEFAULT_AMBIENT = "22 degC"
 
-# Backends and machines diazflow ships (diazflow.deck.plr_backends imports PyLabRobot, so these
-# are listed here for load-time checks; tests/test_deck_plr.py checks that each exists).
-DIAZFLOW_CLASSES = frozenset(
-    {
-        "diazflow.deck.plr_backends.RecordingLiquidHandlerBackend",
-        "diazflow.deck.plr_backends.ProfiledTemperatureBackend",
-        "diazflow.deck.plr_backends.ProfiledHeaterShakerBackend",
-        "diazflow.deck.plr_backends.RecordingPowderDispenserBackend",
-        "diazflow.deck.plr_hardware.OT2Backend",
-        "diazflow.deck.plr_hardware.OT2TemperatureModuleBackend",
-        "diazflow.deck.plr_hardware.ThermoshakeBackend",
-    }
-)
 
 # --------------------------------------------------------------------------- YAML schema
 
@@ -294,14 +281,10 @@ class _Loader:
 
     def check_plr_name(self, path: tuple, name: str, what: str) -> None:
         """A factory (``cor_96_wellplate_2mL_Vb``) or class path (``pylabrobot.x.Y``) must exist."""
-        known = plr_names.known_names()
-        if name in known or name in DIAZFLOW_CLASSES:
+        if plr_names.is_allowed_name(name):
             return
+        known = plr_names.known_names()
         if "." in name and not name.startswith(("pylabrobot.", "diazflow.")):
-            # a layout travels with protocols (pull requests, CI dry runs) and run imports and
-            # calls what it names: only PyLabRobot's, diazflow's and registered classes
-            if name in plr_names.registered_classes():
-                return
             self.unknown_names.add(name)
             self.reporter.error(
                 path,
@@ -312,7 +295,7 @@ class _Loader:
             )
             return
         pool = [n for n in known if ("." in n) == ("." in name)] + (
-            [*DIAZFLOW_CLASSES] if name.startswith("diazflow.") else []
+            [*plr_names.DIAZFLOW_CLASSES] if name.startswith("diazflow.") else []
         )
         close = did_you_mean(name, pool, cutoff=0.7)
         if close is None and "." in name:

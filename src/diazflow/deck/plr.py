@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from diazflow import errorcodes as codes
+from diazflow.deck import plr_names
 from diazflow.deck.errors import DeckLayoutError
 from diazflow.deck.spec import MODES, BackendRecipe, DeckSpec, Location, ModuleSpec
 from diazflow.diagnostics import Diagnostic, Severity, did_you_mean
@@ -121,18 +122,6 @@ async def _set_up(device: str, machine: Any) -> None:
         await machine.setup()
     except Exception as exc:  # any driver's error: the run must stop in a known state
         raise DeviceSetupError(device, exc) from exc
-
-
-def allowed_class_path(name: str) -> bool:
-    """Whether a layout may have ``name`` constructed: PyLabRobot's, diazflow's, or registered."""
-    from diazflow.deck import plr_names
-    from diazflow.deck.layout import DIAZFLOW_CLASSES
-
-    return (
-        name in plr_names.known_names()
-        or name in DIAZFLOW_CLASSES
-        or name in plr_names.registered_classes()
-    )
 
 
 def build_plr(
@@ -303,7 +292,7 @@ class _Builder:
         ``inject`` supplies arguments the layout cannot spell (the module's thermal model) or
         should not have to repeat (the OT-2 pipette names), if the constructor takes them.
         """
-        if not allowed_class_path(recipe.class_path):
+        if not plr_names.is_allowed_name(recipe.class_path):
             raise self.fail(
                 recipe.yaml_path,
                 f"'{recipe.class_path}' is not a PyLabRobot or diazflow class; not constructed",

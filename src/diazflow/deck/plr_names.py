@@ -55,6 +55,21 @@ def plr_version() -> str:
     return _data()["pylabrobot"]
 
 
+# Backends and machines diazflow ships (diazflow.deck.plr_backends imports PyLabRobot, so these
+# are listed here for load-time checks; tests/test_deck_plr.py checks that each exists).
+DIAZFLOW_CLASSES = frozenset(
+    {
+        "diazflow.deck.plr_backends.RecordingLiquidHandlerBackend",
+        "diazflow.deck.plr_backends.ProfiledTemperatureBackend",
+        "diazflow.deck.plr_backends.ProfiledHeaterShakerBackend",
+        "diazflow.deck.plr_backends.RecordingPowderDispenserBackend",
+        "diazflow.deck.plr_hardware.OT2Backend",
+        "diazflow.deck.plr_hardware.OT2TemperatureModuleBackend",
+        "diazflow.deck.plr_hardware.ThermoshakeBackend",
+    }
+)
+
+
 # Backend classes other packages offer to deck layouts: in their pyproject.toml,
 #   [project.entry-points."diazflow.backends"]
 #   my_shaker = "my_lab.devices:MyShakerBackend"
@@ -69,6 +84,13 @@ def registered_classes() -> frozenset[str]:
     return frozenset(
         ep.value.replace(":", ".") for ep in entry_points(group=BACKEND_ENTRY_POINT_GROUP)
     )
+
+
+def is_allowed_name(name: str) -> bool:
+    """Whether a layout may name ``name`` (and ``build_plr`` construct it): PyLabRobot's own
+    names, diazflow's classes, or a class registered through the entry point.  A layout travels
+    with protocols and ``run`` imports and calls what it names: nothing else may be named."""
+    return name in known_names() or name in DIAZFLOW_CLASSES or name in registered_classes()
 
 
 def generate() -> dict:
