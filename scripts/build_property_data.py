@@ -47,6 +47,8 @@ DIGITS = {
     "boiling_point_c": 2,
     "density_g_ml": 4,
     "vapour_pressure_kpa": 4,
+    "viscosity_mpa_s": 4,
+    "surface_tension_mn_m": 3,
 }
 
 
@@ -97,6 +99,9 @@ COMPOUNDS: tuple[Compound, ...] = (
     Compound("110-54-3", "hexane", "solvent"),
     Compound("142-82-5", "heptane", "solvent"),
     Compound("110-86-1", "pyridine", "solvent"),
+    # reference liquids of PyLabRobot's Hamilton liquid-class table (chemistry/liquid_classes.py)
+    Compound("111-87-5", "1-octanol", "liquid reagent"),
+    Compound("56-81-5", "glycerol", "liquid reagent"),
     # --- liquid reagents (pipetted neat)
     Compound("64-19-7", "acetic acid", "liquid reagent"),
     Compound("76-05-1", "trifluoroacetic acid", "liquid reagent"),
@@ -283,6 +288,22 @@ MEASURED_VAPOUR_PRESSURE_METHODS = (
     "ANTOINE_WEBBOOK",
 )
 
+# Correlations that estimate a liquid's viscosity or surface tension from other properties (not
+# fits to measured data for this compound); a value from one of them is marked "estimate".
+ESTIMATION_METHODS = frozenset(
+    {
+        "LETSOU_STIEL",
+        "PRZEDZIECKI_SRIDHAR",
+        "MIQUEU",
+        "BROCK_BIRD",
+        "PITZER_SIGMA",
+        "SASTRI_RAO",
+        "ZUO_STENBY",
+        "HAKIM_STEINBERG_STIEL",
+        "ALEEM",
+    }
+)
+
 # Group-contribution estimates are never used for phase-change temperatures.
 EXCLUDED_PHASE_CHANGE_METHODS = frozenset({"JOBACK"})
 
@@ -465,6 +486,26 @@ def _vapour_pressure(cas: str, tb_k: float | None) -> dict[str, Any] | None:
     )
 
 
+def _liquid_property(cas: str, attribute: str, field: str, scale: float) -> dict[str, Any] | None:
+    """Viscosity (mPa·s) or surface tension (mN/m) at 20 °C from thermo's own choice of method
+    (measured-data fits rank first there); ``attribute`` names the thermo.Chemical property."""
+    import thermo
+
+    prop = getattr(thermo.Chemical(cas, T=T_REFERENCE_K), attribute)
+    method = prop.method
+    if method is None:
+        return None
+    value = prop.calculate(T_REFERENCE_K, method)
+    if not value:
+        return None
+    return _entry(
+        field,
+        value * scale,
+        f"thermo.{attribute} at 293.15 K: {method}",
+        estimate=method in ESTIMATION_METHODS,
+    )
+
+
 def _rdkit_identity(smiles: str) -> tuple[str, float, str, str]:
     """(canonical SMILES, MW, formula, InChIKey) computed by RDKit from ``smiles``."""
     from rdkit import Chem, RDLogger
@@ -551,6 +592,13 @@ def extract_compound(compound: Compound) -> dict[str, Any]:
         density = _override_entry("density_g_ml", cas, density)
     record["density_g_ml"] = density
     record["vapour_pressure_kpa"] = vapour
+    viscosity = surface_tension = None
+    if liquid_at_20:
+        # for the choice of a pipetting liquid class (chemistry/liquid_classes.py)
+        viscosity = _liquid_property(cas, "ViscosityLiquid", "viscosity_mpa_s", 1000.0)
+        surface_tension = _liquid_property(cas, "SurfaceTension", "surface_tension_mn_m", 1000.0)
+    record["viscosity_mpa_s"] = viscosity
+    record["surface_tension_mn_m"] = surface_tension
     record["library_names"] = _library_names(meta, compound)
     return record
 

@@ -222,6 +222,16 @@ EXAMPLES: list[Example] = [
             ),
         ),
     ),
+    Example(
+        "DF311",
+        STARLET,
+        (
+            (
+                "  - add_solvent: {solvent: DCE, volume: 70 uL}\n",
+                "  - add_solvent: {solvent: Solvesso 150, volume: 70 uL}\n",
+            ),
+        ),
+    ),
     # ------------------------------------------------------------------ DF4xx hazards
     Example(
         "DF401",

@@ -119,8 +119,9 @@ def test_dropwise_aliquots_even_and_inside_window(stab_plan):
         assert starts[0] >= summary.start - 1e-6
         assert spans[-1][1] <= summary.start + 60 * 60 + 1e-6  # inside the 30-60 min window
     # every well gets the same profile: the same gap everywhere
-    all_gaps = {round(spans[1][0] - spans[0][0], 2) for spans in times.values()}
-    assert len(all_gaps) == 1
+    # (the same up to the plan's 1 ms rounding of each start)
+    all_gaps = [spans[1][0] - spans[0][0] for spans in times.values()]
+    assert max(all_gaps) - min(all_gaps) <= 0.002 + 1e-9
 
 
 def test_keep_below_additions_only_after_block_is_cold(stab_plan):

@@ -135,6 +135,7 @@ DF310 = _register(
     ERROR,
     "the wells already hold more than the target concentration allows",
 )
+DF311 = _register("DF311", Stage.CHEMISTRY, ERROR, "no liquid class for a liquid")
 
 # --------------------------------------------------------------------------- DF4xx hazards (rules in
 # chemistry/data/hazards.yaml name these codes)

@@ -33,6 +33,8 @@ PROPERTY_FIELDS = (
     "boiling_point_c",
     "density_g_ml",
     "vapour_pressure_kpa",
+    "viscosity_mpa_s",
+    "surface_tension_mn_m",
 )
 
 # Words that qualify a grade, not a substance: "anhydrous DMF" is DMF.
@@ -74,6 +76,8 @@ class ChemicalProperties:
     inchikey: str | None = None
     kind: str | None = None  # "solvent" | "liquid reagent" | "solid reagent"
     estimated: frozenset[str] = frozenset()
+    viscosity_mpa_s: float | None = None  # liquid, at 20 °C
+    surface_tension_mn_m: float | None = None  # at 20 °C
 
     def is_solid_at(self, celsius: float) -> bool:
         """True when the melting point is known and above ``celsius``."""
@@ -113,6 +117,8 @@ def _record_to_properties(record: Mapping[str, Any]) -> ChemicalProperties:
         boiling_point_c=_value(record.get("boiling_point_c")),
         density_g_ml=_value(record.get("density_g_ml")),
         vapour_pressure_kpa=_value(record.get("vapour_pressure_kpa")),
+        viscosity_mpa_s=_value(record.get("viscosity_mpa_s")),
+        surface_tension_mn_m=_value(record.get("surface_tension_mn_m")),
         sources=MappingProxyType({f: e["source"] for f, e in present.items()}),
         smiles=record.get("smiles"),
         formula=record.get("formula"),

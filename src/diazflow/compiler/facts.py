@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from diazflow.chemistry.liquid_classes import LiquidClass
+from diazflow.deck.geometry import WellGeometry, well_geometry
+from diazflow.deck.spec import HAMILTON_ROBOT_KINDS, PipettingSpec
+
 
 @dataclass(frozen=True)
 class TipType:
@@ -35,6 +39,7 @@ class LabwareFacts:
     condenser: bool
     dead_volume_ul: float
     module: str | None  # the module it sits on
+    geometry: WellGeometry | None = None  # of its wells (None: tips, waste, builtin resources)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,10 @@ class Timings:
     powder_per_mg_s: float
     shake_stop_s: float
     set_temperature_s: float
+    aspirate_fixed_s: float = 0.0
+    dispense_fixed_s: float = 0.0
+    default_flow_ul_s: Callable[[float], tuple[float, float]] = lambda tip_max_ul: (100.0, 100.0)
+    """(aspirate, dispense) µL/s for water with a tip of this size, from the robot profile."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,13 @@ class DeckFacts:
     ambient_c: float
     fill_limit: float
     timings: Timings
+    pipetting: PipettingSpec = PipettingSpec()
+
+    def flow_rates(self, lc: LiquidClass, tip_max_ul: float) -> tuple[float, float]:
+        """(aspirate, dispense) µL/s for this class on this robot (docs/liquid-classes.md)."""
+        if self.robot in HAMILTON_ROBOT_KINDS:  # the others scale their own defaults
+            return lc.aspiration_flow_ul_s, lc.dispense_flow_ul_s
+        return lc.flow_rates(*self.timings.default_flow_ul_s(tip_max_ul))
 
     @property
     def largest_tip(self) -> TipType | None:
@@ -146,6 +162,9 @@ def deck_facts(spec) -> DeckFacts:
             condenser=lw.condenser,
             dead_volume_ul=lw.dead_volume_ul,
             module=lw.module,
+            geometry=well_geometry(lw.plr_factory)
+            if lw.plr_factory and lw.role not in ("tips", "waste")
+            else None,
         )
         for name, lw in spec.labware.items()
     }
@@ -178,5 +197,12 @@ def deck_facts(spec) -> DeckFacts:
             powder_per_mg_s=powder.per_mg_s if powder else 0.0,
             shake_stop_s=shake_stop,
             set_temperature_s=set_temperature,
+            aspirate_fixed_s=timings.aspirate_fixed_s,
+            dispense_fixed_s=timings.dispense_fixed_s,
+            default_flow_ul_s=lambda tip_max_ul: (
+                timings.flow_rate(tip_max_ul).aspirate_ul_s,
+                timings.flow_rate(tip_max_ul).dispense_ul_s,
+            ),
         ),
+        pipetting=spec.pipetting,
     )

@@ -24,7 +24,8 @@ def r3(x: float) -> float:
 #
 # One model per kind of operation, told apart by ``op`` (Opentrons' ``Command`` union).  The field
 # order is the plan's JSON key order, the same for every kind: the common fields, then the kind's
-# own in the order reagent, substances, channels, wells, volumes_uL, mg, tips, tip_type,
+# own in the order reagent, substances, channels, wells, volumes_uL, liquid_class,
+# height_mm, mg, tips, tip_type,
 # return_tips, celsius, ramp_s, rpm, message, into, aliquot, aliquots, manual.  Optional fields are
 # left out of the JSON when None.
 
@@ -69,6 +70,10 @@ class Aspirate(OperationBase):
     channels: list[int]
     wells: list[str] = Field(description="source positions, LABWARE:WELL")
     volumes_uL: list[float]
+    liquid_class: str = Field(description="the pipetting parameter set (docs/liquid-classes.md)")
+    height_mm: list[float] = Field(
+        description="per channel, tip height above the well bottom: below the surface it leaves"
+    )
     aliquot: int | None = Field(
         None, description="dropwise/portionwise: which aliquot (1-based) of how many"
     )
@@ -82,6 +87,10 @@ class Dispense(OperationBase):
     channels: list[int]
     wells: list[str] = Field(description="reaction wells")
     volumes_uL: list[float]
+    liquid_class: str = Field(description="the pipetting parameter set (docs/liquid-classes.md)")
+    height_mm: list[float] = Field(
+        description="per channel, tip height above the well bottom: above the surface it leaves"
+    )
     aliquot: int | None = Field(
         None, description="dropwise/portionwise: which aliquot (1-based) of how many"
     )

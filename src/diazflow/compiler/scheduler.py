@@ -19,8 +19,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from diazflow import errorcodes as codes
+from diazflow.chemistry.checks import solvent_components
+from diazflow.chemistry.liquid_classes import (
+    LiquidClass,
+    UnknownLiquid,
+    known_liquids,
+    pre_wetting_ul,
+)
+from diazflow.chemistry.liquid_classes import choose as choose_liquid_class
+from diazflow.chemistry.properties import lookup
 from diazflow.chemistry.resolve import Addition, ResolvedChemistry
 from diazflow.compiler.facts import DeckFacts, ModuleFacts, TipType
+from diazflow.compiler.heights import assign_heights
 from diazflow.compiler.placement import Placement, SourceSpot
 from diazflow.compiler.plan import (
     Aspirate,
@@ -43,7 +53,7 @@ from diazflow.compiler.plan import (
     WellPlan,
     r3,
 )
-from diazflow.diagnostics import Diagnostic, Reporter
+from diazflow.diagnostics import Diagnostic, Reporter, did_you_mean
 from diazflow.language import models as m
 from diazflow.language.loader import LoadedProtocol
 from diazflow.language.quantities import Quantity, QuantityRange
@@ -136,6 +146,11 @@ class _Spread:
         return max(self.volume.values())
 
 
+SOLVENT_PREFIX = "solvent:"  # the reagent id of an add_solvent's solvent (chemistry.resolve)
+
+UNCLASSIFIED = "(none)"
+"""The liquid class of a transfer whose liquid has none (DF311 is reported; no plan is written)."""
+
 UNNUMBERED = -1
 """The id of an operation until the finished schedule numbers them in time order."""
 
@@ -157,6 +172,7 @@ class _Scheduler:
     sampled_ul: dict[Well, float] = field(default_factory=dict)
     sample_wells_used: int = 0
     warnings: list[str] = field(default_factory=list)
+    no_class_reported: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.tips = _Tips(self.deck)
@@ -206,13 +222,64 @@ class _Scheduler:
 
     # ------------------------------------------------------------------ liquid handling timings
 
-    def t_aspirate(self, volumes: list[float], tip: TipType) -> float:
+    def t_aspirate(self, volumes: list[float], tip: TipType, lc: LiquidClass | None) -> float:
         tm = self.deck.timings
-        return tm.move_s + tm.aspirate_seconds(max(volumes), tip.max_ul)
+        if lc is None:
+            return tm.move_s + tm.aspirate_seconds(max(volumes), tip.max_ul)
+        rate, _ = self.deck.flow_rates(lc, tip.max_ul)
+        v = max(volumes)
+        # pre-wetting aspirates and dispenses its volume once before the real aspiration
+        rinse = 2 * min(pre_wetting_ul(lc, v), max(0.0, tip.max_ul - v))
+        return tm.move_s + tm.aspirate_fixed_s + (v + rinse) / rate
 
-    def t_dispense(self, volumes: list[float], tip: TipType) -> float:
+    def t_dispense(self, volumes: list[float], tip: TipType, lc: LiquidClass | None) -> float:
         tm = self.deck.timings
-        return tm.move_s + tm.dispense_seconds(max(volumes), tip.max_ul)
+        if lc is None:
+            return tm.move_s + tm.dispense_seconds(max(volumes), tip.max_ul)
+        _, rate = self.deck.flow_rates(lc, tip.max_ul)
+        return tm.move_s + tm.dispense_fixed_s + max(volumes) / rate
+
+    # ------------------------------------------------------------------ liquid classes
+
+    def liquid_of(self, rid: str) -> str | None:
+        """What is pipetted for a reagent: its stock's solvent, the neat liquid, or the solvent
+        of an ``add_solvent``; for a mixture, its most volatile component (what drips first)."""
+        if rid.startswith(SOLVENT_PREFIX):
+            name = rid[len(SOLVENT_PREFIX) :]
+        else:
+            reagent = self.chem.reagents.get(rid)
+            if reagent is None:
+                return None
+            if reagent.form == "neat" and reagent.substance is not None:
+                return reagent.substance.name
+            if reagent.solvent is None:
+                return None
+            name = reagent.solvent
+        components = solvent_components(name)
+        known = [(lookup(c), c) for c in components]
+        volatile = [(p.vapour_pressure_kpa or 0.0, c) for p, c in known if p is not None]
+        if len(components) > 1 and volatile:
+            return max(volatile)[1]
+        return components[0] if components else name
+
+    def liquid_class(self, step: int, rid: str, tip: TipType) -> LiquidClass | None:
+        """The class for pipetting reagent ``rid`` with ``tip``; DF311 once if there is none."""
+        liquid = self.liquid_of(rid)
+        if liquid is None:
+            return None
+        try:
+            return choose_liquid_class(liquid, tip.max_ul)
+        except UnknownLiquid:
+            if rid not in self.no_class_reported:
+                self.no_class_reported.add(rid)
+                self.error(
+                    step,
+                    ("reagent",) if not rid.startswith(SOLVENT_PREFIX) else ("solvent",),
+                    codes.DF311,
+                    f"no liquid class for '{liquid}': nothing is known of how it pipettes",
+                    _known_liquid_hint(liquid),
+                )
+            return None
 
     def t_pick(self) -> float:
         return self.deck.timings.pick_up_s + self.deck.timings.move_s
@@ -289,11 +356,13 @@ class _Scheduler:
         """Aspirate ``part`` from the sources and dispense it into the wells of ``group``."""
         channels = tip.channel_list(len(group))
         volumes = [r3(v) for v in part]
+        lc = self.liquid_class(step, rid, tip)
+        class_name = lc.name if lc is not None else UNCLASSIFIED
         t = self.emit(
             Aspirate(
                 id=UNNUMBERED,
                 t=t,
-                duration=self.t_aspirate(part, tip),
+                duration=self.t_aspirate(part, tip, lc),
                 device=LIQUID_HANDLER,
                 step=step,
                 line=self.line(step),
@@ -301,6 +370,8 @@ class _Scheduler:
                 channels=channels,
                 wells=sources,
                 volumes_uL=volumes,
+                liquid_class=class_name,
+                height_mm=[],  # set by assign_heights once the whole schedule is known
                 aliquot=aliquot,
                 aliquots=aliquots,
             )
@@ -309,7 +380,7 @@ class _Scheduler:
             Dispense(
                 id=UNNUMBERED,
                 t=t,
-                duration=self.t_dispense(part, tip),
+                duration=self.t_dispense(part, tip, lc),
                 device=LIQUID_HANDLER,
                 step=step,
                 line=self.line(step),
@@ -318,6 +389,8 @@ class _Scheduler:
                 channels=channels,
                 wells=[w.name for w in group],
                 volumes_uL=volumes,
+                liquid_class=class_name,
+                height_mm=[],  # set by assign_heights
                 aliquot=aliquot,
                 aliquots=aliquots,
             )
@@ -611,12 +684,13 @@ class _Scheduler:
             t = self.drop(t, step, held, tip.channel_list(len(held)))
         return t
 
-    def spread_round_s(self, spread: _Spread, available: list[TipType], n: int) -> float:
+    def spread_round_s(self, step: int, spread: _Spread, available: list[TipType], n: int) -> float:
         """How long one round of aliquot ``1/n`` over the whole plate takes."""
         fitting = _tips_taking(available or self.deck.tips, spread.vmin / n, spread.vmax / n)
         tip = fitting[0] if fitting else self.largest_tip
         part = [spread.vmax / n]
-        cycle = self.t_aspirate(part, tip) + self.t_dispense(part, tip)
+        lc = self.liquid_class(step, spread.rid, tip)
+        cycle = self.t_aspirate(part, tip, lc) + self.t_dispense(part, tip, lc)
         if spread.per_member:
             cycle += self.t_pick() + self.t_drop()
         return cycle * len(self.groups(spread.wells))
@@ -656,7 +730,7 @@ class _Scheduler:
             return None
         n_needed_for_tip = math.ceil(spread.vmax / largest - 1e-9)
         n_min = min(max(min(MIN_DROPWISE_ALIQUOTS, n_by_volume), n_needed_for_tip), n_by_volume)
-        r = self.spread_round_s(spread, available, n_min)
+        r = self.spread_round_s(step, spread, available, n_min)
         duration = max(spread.lo, n_min * r)
         if duration > spread.hi + 1e-9:
             self.infeasible(step, rest, len(spread.wells), n_min, r, spread.lo, spread.hi)
@@ -678,7 +752,7 @@ class _Scheduler:
         n = self.spread_count(step, spread, available, rest)
         if n is None:
             return self.now
-        r = self.spread_round_s(spread, available, n)
+        r = self.spread_round_s(step, spread, available, n)
         duration = max(spread.lo, n * r)
         if duration > spread.hi + 1e-9:
             self.infeasible(step, rest, len(spread.wells), n, r, spread.lo, spread.hi)
@@ -950,7 +1024,8 @@ class _Scheduler:
                 Sample(
                     id=UNNUMBERED,
                     t=t,
-                    duration=self.t_aspirate(vols, tip) + self.t_dispense(vols, tip),
+                    # a sample is drawn from the reaction mixture: the robot's default parameters
+                    duration=self.t_aspirate(vols, tip, None) + self.t_dispense(vols, tip, None),
                     device=LIQUID_HANDLER,
                     step=step,
                     line=self.line(step),
@@ -1115,6 +1190,12 @@ class _Scheduler:
         # a mixture refluxes at its lowest-boiling component; with no boiling point the binding
         # stage has reported DF308 (chemistry.checks.temperature_checks) and no plan is kept
         return reflux_temperature(solvent)
+
+
+def _known_liquid_hint(liquid: str) -> str:
+    close = did_you_mean(liquid, known_liquids())
+    hint = "use a liquid diazflow knows the properties of (docs/liquid-classes.md)"
+    return f"did you mean '{close}'? Otherwise {hint}" if close else hint
 
 
 def _tips_taking(tips, lo: float, hi: float) -> list[TipType]:
@@ -1313,6 +1394,8 @@ def schedule(
         o.model_copy(update={"id": i, "t": r3(o.t), "duration": r3(r3(o.end) - r3(o.t))})
         for i, o in enumerate(ops)
     ]
+    stocks = _stocks(s)
+    operations = assign_heights(operations, stocks, deck, loaded.protocol.vessels.labware)
     makespan = max((op.end for op in operations), default=0.0)
     lower_bound = compute_lower_bound(operations, loaded.protocol, s.policy)
     plan = Plan(
@@ -1322,7 +1405,7 @@ def schedule(
         makespan_s=r3(makespan),
         lower_bound_s=r3(lower_bound),
         wells=_well_plans(s, makespan),
-        stocks=_stocks(s),
+        stocks=stocks,
         tips_used=s.tips.used(),
         steps=s.steps,
         warnings=sorted(set(s.warnings)),

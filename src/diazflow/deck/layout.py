@@ -48,6 +48,7 @@ from diazflow.deck.spec import (
     ModulePlrGeometry,
     ModuleSpec,
     PipetteSpec,
+    PipettingSpec,
     ReservoirSpec,
     RobotSpec,
     TipTypeSpec,
@@ -140,6 +141,19 @@ class OffsetModel(_Model):
     z: float = Field(0.0, ge=-10.0, le=10.0)
 
 
+TRAVERSAL_HEIGHT_ROBOTS = ("hamilton_starlet", "hamilton_star", "opentrons_ot2")
+"""Robots whose PyLabRobot 0.2.2 backend takes a traversal height (plr.set_traversal_height)."""
+
+
+class PipettingModel(_Model):
+    """Where tips go relative to the wells and the liquid, in mm (docs/deck-layouts.md)."""
+
+    bottom_clearance_mm: float = Field(1.0, ge=0.0, le=20.0)
+    above_liquid_mm: float = Field(2.0, ge=0.5, le=30.0)
+    immersion_mm: float = Field(2.0, ge=0.0, le=20.0)
+    traversal_height_mm: float | None = Field(None, gt=0.0, le=400.0)
+
+
 class LabwareModel(_Model):
     role: Literal[LABWARE_ROLES]  # type: ignore[valid-type]
     factory: str | None = None
@@ -182,6 +196,7 @@ class DeckLayoutModel(_Model):
     robot: RobotModel
     enclosure: EnclosureModel
     fill_limit: float = Field(default=DEFAULT_FILL_LIMIT, gt=0, le=1)
+    pipetting: PipettingModel = Field(default_factory=PipettingModel)
     pipettes: list[PipetteModel] = Field(min_length=1)
     tips: dict[str, TipTypeModel] = Field(min_length=1)
     carriers: dict[str, CarrierModel] = Field(default_factory=dict)
@@ -195,6 +210,7 @@ _LAYOUT_FIELDS = model_field_names(
     BackendsModel,
     BackendRecipeModel,
     EnclosureModel,
+    PipettingModel,
     PipetteModel,
     TipTypeModel,
     LocationModel,
@@ -450,6 +466,13 @@ class _Loader:
                 codes.DF500,
                 f"parallel_channels ({parallel}) is more than channels ({r.channels})",
             )
+        if m.pipetting.traversal_height_mm is not None and r.kind not in TRAVERSAL_HEIGHT_ROBOTS:
+            self.reporter.error(
+                ("pipetting", "traversal_height_mm"),
+                codes.DF500,
+                f"PyLabRobot's {r.kind} backend has no traversal height to set",
+                "remove 'traversal_height_mm' (the backend keeps its own)",
+            )
         for mode in ("chatterbox", "hardware"):
             if getattr(r.backends, mode) is None:
                 self.reporter.error(
@@ -554,6 +577,12 @@ class _Loader:
             atmosphere=m.enclosure.atmosphere,
             ambient_c=ambient,
             fill_limit=m.fill_limit,
+            pipetting=PipettingSpec(
+                bottom_clearance_mm=m.pipetting.bottom_clearance_mm,
+                above_liquid_mm=m.pipetting.above_liquid_mm,
+                immersion_mm=m.pipetting.immersion_mm,
+                traversal_height_mm=m.pipetting.traversal_height_mm,
+            ),
             source=self.doc,
         )
 

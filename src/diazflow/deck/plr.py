@@ -90,6 +90,9 @@ class PlrSetup:
         are then loaded into.  A device that fails raises :class:`DeviceSetupError` naming it.
         """
         await _set_up("the liquid handler", self.liquid_handler)
+        height = self.deck_spec.pipetting.traversal_height_mm
+        if height is not None:
+            set_traversal_height(self.liquid_handler.backend, height)
         for name, machine in self.machines.items():
             if machine is not self.powder_dispenser:
                 await _set_up(f"module '{name}'", machine)
@@ -103,6 +106,22 @@ class PlrSetup:
                     await machine.stop()
         with contextlib.suppress(Exception):
             await self.liquid_handler.stop()
+
+
+def set_traversal_height(backend: Any, height_mm: float) -> None:
+    """The layout's ``pipetting.traversal_height_mm`` on the backends that take one: the STAR's
+    minimum channel traversal height (``th``/``te`` in its firmware commands), the OT-2's
+    ``traversal_height`` (robot-frame z of its ``moveToCoordinates``).  The layout check refuses
+    it for robots without such a setting (the EVO in PyLabRobot 0.2.2)."""
+    from pylabrobot.liquid_handling.backends.hamilton.STAR_backend import STARBackend
+
+    match backend:
+        case STARBackend():
+            backend.set_minimum_channel_traversal_height(height_mm)
+        case _ if hasattr(backend, "traversal_height"):  # OpentronsOT2Backend (optional extra)
+            backend.traversal_height = height_mm
+        case _:
+            pass  # the simulator's recording backend: nothing travels
 
 
 class DeviceSetupError(Exception):

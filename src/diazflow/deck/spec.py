@@ -24,6 +24,9 @@ ROBOT_KINDS = (
     "tecan_evo150",
     "tecan_evo200",
 )
+
+HAMILTON_ROBOT_KINDS = frozenset({"hamilton_starlet", "hamilton_star"})
+"""Robots that pipette with Hamilton's liquid classes themselves (as firmware parameters)."""
 LABWARE_ROLES = (
     "reaction",
     "building_blocks",
@@ -257,6 +260,19 @@ class CarrierSpec:
 
 
 @dataclass(frozen=True)
+class PipettingSpec:
+    """Where tips go, in mm: never lower than ``bottom_clearance_mm`` above a cavity bottom; a
+    dispense into a reaction well ``above_liquid_mm`` above the surface it leaves; an aspiration
+    ``immersion_mm`` below the surface it leaves; between positions the channels travel at
+    ``traversal_height_mm`` (robot frame; None keeps the backend's own)."""
+
+    bottom_clearance_mm: float = 1.0
+    above_liquid_mm: float = 2.0
+    immersion_mm: float = 2.0
+    traversal_height_mm: float | None = None
+
+
+@dataclass(frozen=True)
 class DeckSpec:
     """Everything diazflow knows about one deck, read from its layout file."""
 
@@ -274,6 +290,7 @@ class DeckSpec:
     atmosphere: str  # air | inert
     ambient_c: float
     fill_limit: float
+    pipetting: PipettingSpec = field(default_factory=PipettingSpec)
     source: SourceDocument | None = field(default=None, compare=False, repr=False)
 
     # ---- convenience views used by the compiler's checks

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from diazflow.chemistry.liquid_classes import LiquidClass, UnknownLiquid
+from diazflow.chemistry.liquid_classes import find as find_liquid_class
 from diazflow.compiler.plan import (
     Aspirate,
     Dispense,
@@ -42,6 +44,7 @@ from diazflow.compiler.plan import (
     Wait,
     WaitTemperature,
 )
+from diazflow.deck.plr_pipetting import aspirate_arguments, dispense_arguments
 from diazflow.runtime.clock import Clock, VirtualClock
 from diazflow.runtime.faults import DeviceFault, TemperatureTimeoutFault
 from diazflow.runtime.journal import Journal
@@ -143,6 +146,8 @@ class Executor:
         self.done: set[int] = set()
         self.live_from: dict[int, int] = {}  # in-flight operations that continue from an action
         self.channel_map: dict[int, int] = {}
+        self.tip_type: dict[int, str] = {}  # channel → the layout's tip type it carries
+        self.touched_reaction: set[int] = set()  # channels whose tip has been in a reaction well
         self.modules: dict[str, ModuleState] = {name: ModuleState() for name in setup.machines}
         self._containers: dict[str, Any] = {}
         self._reports: list[dict] = []
@@ -568,6 +573,9 @@ class Executor:
         spots = [self.setup.tip_spot(s) for s in op.tips]
         channels = self._channels(op)
         await self.lh.pick_up_tips(spots, use_channels=channels, **self._offsets(op.tips))
+        for c in channels:
+            self.tip_type[c] = op.tip_type
+            self.touched_reaction.discard(c)
         return {"channels": channels}
 
     async def _drop_tips(self, op: DropTips) -> dict:
@@ -640,22 +648,79 @@ class Executor:
                     f"channel {channel}: {v:.3f} µL does not fit in its {tip.maximal_volume:g} µL tip"
                 )
 
+    def _pipetting(
+        self, op: Aspirate | Dispense, channels: list[int]
+    ) -> tuple[LiquidClass, list[Any], tuple[float, float]]:
+        """The operation's liquid class, the tips on its channels, and the robot's default
+        (water) flow rates for that tip size."""
+        try:
+            lc = find_liquid_class(op.liquid_class)
+        except UnknownLiquid:
+            raise RunFailed(f"the plan names an unknown liquid class '{op.liquid_class}'") from None
+        if len(op.height_mm) != len(op.wells):
+            raise RunFailed(f"{len(op.wells)} wells but {len(op.height_mm)} heights in the plan")
+        tips = [self.lh.head[c].get_tip() for c in channels]
+        tip_type = self.setup.deck_spec.tips.get(self.tip_type.get(channels[0], ""))
+        tip_ul = tip_type.max_volume_ul if tip_type is not None else float(tips[0].maximal_volume)
+        rate = self.setup.deck_spec.timings.flow_rate(tip_ul)
+        return lc, tips, (rate.aspirate_ul_s, rate.dispense_ul_s)
+
     async def _aspirate(self, op: Aspirate) -> dict:
         channels = self._channels(op)
         containers = [self.container(w) for w in op.wells]
         volumes = [float(v) for v in op.volumes_uL]
         self._check_aspirate(containers, volumes, channels)
+        for c, ref in zip(channels, op.wells, strict=False):
+            if c in self.touched_reaction:
+                raise RunFailed(
+                    f"channel {c}: its tip has been in a reaction mixture and would now go into the stock at {ref}"
+                )
+        lc, tips, defaults = self._pipetting(op, channels)
+        kwargs = aspirate_arguments(
+            self.setup.deck_spec.robot_kind, lc, tips, volumes, op.height_mm, defaults
+        )
         await self.lh.aspirate(
-            containers, vols=volumes, use_channels=channels, **self._offsets(op.wells)
+            containers, vols=volumes, use_channels=channels, **kwargs, **self._offsets(op.wells)
         )
         return {}
+
+    def _check_above_liquid(self, op: Dispense, containers: list[Any], channels: list[int]) -> None:
+        """A dispense into a reaction well must leave the tip above the liquid: the simulator
+        fails a plan whose tip would touch the reaction mixture (a real robot would contaminate
+        the tip and carry the mixture back to the stock)."""
+        from pylabrobot.resources import does_volume_tracking
+
+        if not does_volume_tracking():
+            return
+        adding: dict[int, float] = {}
+        for ref, c, v, h, channel in zip(
+            op.wells, containers, op.volumes_uL, op.height_mm, channels, strict=False
+        ):
+            if ":" in ref or not c.supports_compute_height_volume_functions():
+                continue  # not a reaction well, or a vessel without a height function
+            adding[id(c)] = adding.get(id(c), 0.0) + float(v)
+            after = c.tracker.get_used_volume() + adding[id(c)]
+            try:
+                surface = float(c.compute_height_from_volume(after))
+            except ValueError:  # beyond the vendor's curve: over-full, reported elsewhere
+                continue
+            if h < surface - 1e-6:
+                self.touched_reaction.add(channel)
+                raise RunFailed(
+                    f"dispense into {ref} at {h:.2f} mm: the liquid will stand {surface:.2f} mm high, so the tip would touch the reaction mixture"
+                )
 
     async def _dispense(self, op: Dispense) -> dict:
         channels = self._channels(op)
         containers = [self.container(w) for w in op.wells]
         volumes = [float(v) for v in op.volumes_uL]
+        lc, tips, defaults = self._pipetting(op, channels)
+        self._check_above_liquid(op, containers, channels)
+        kwargs = dispense_arguments(
+            self.setup.deck_spec.robot_kind, lc, tips, volumes, op.height_mm, defaults
+        )
         await self.lh.dispense(
-            containers, vols=volumes, use_channels=channels, **self._offsets(op.wells)
+            containers, vols=volumes, use_channels=channels, **kwargs, **self._offsets(op.wells)
         )
         return {}
 
@@ -669,6 +734,7 @@ class Executor:
             )
         volumes = [float(v) for v in op.volumes_uL]
         self._check_aspirate(sources, volumes, channels)
+        self.touched_reaction.update(channels)  # a sample is drawn from the mixture itself
         await self.lh.aspirate(
             sources, vols=volumes, use_channels=channels, **self._offsets(list(op.wells))
         )
