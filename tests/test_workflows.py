@@ -116,3 +116,30 @@ def test_building_block_libraries_are_clean():
         [sys.executable, "scripts/check_libraries.py"], cwd=REPO, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _update_golden_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "update_golden", REPO / "scripts" / "update_golden.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("robot", ["starlet", "ot2"])
+def test_chatterbox_transcript_matches_its_reviewed_golden(robot, monkeypatch):
+    """The firmware (STARlet) or robot-server (OT-2) commands of one workflow per robot: a change
+    of liquid class, tip height or offset shows in review as a change of these files."""
+    monkeypatch.chdir(REPO)
+    update_golden = _update_golden_script()
+    workflow = update_golden.TRANSCRIPTS[robot]
+    golden = REPO / update_golden.transcript_path(robot, workflow)
+    assert golden.exists(), "run python scripts/update_golden.py"
+    assert update_golden.transcript(workflow) == golden.read_text(encoding="utf-8"), (
+        f"{workflow}: the {robot} transcript differs from {golden.name}; if intended, run "
+        "python scripts/update_golden.py and review the diff"
+    )
