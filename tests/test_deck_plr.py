@@ -7,6 +7,7 @@ diazflow must serve them from its own copies.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import shutil
 import socket
@@ -284,7 +285,21 @@ def test_hardware_constructs_real_backends_without_connecting():
     # nothing is built for it and nothing can refuse to start
     assert starlet.powder_dispenser is None and "powder_dispenser" not in starlet.machines
 
-    evo = build_plr(deck("evo150_chem"), "hardware")
+    # PLR 0.2.2's EVOBackend only pipettes from TecanPlates: the layout's troughs are refused
+    # when the hardware set-up is built, not at the first aspiration of a run
+    evo_spec = deck("evo150_chem")
+    with pytest.raises(PlrBuildError) as caught:
+        build_plr(evo_spec, "hardware")
+    refused = caught.value.diagnostics[0]
+    assert refused.code == "DF500" and "TecanPlate" in refused.message
+    layout_lines = Path(evo_spec.path).read_text().splitlines()
+    assert "agenbio_4_troughplate_75mL_Vb" in layout_lines[refused.line - 1]
+    # without them, the rest of the deck builds PLR's own EVO backend
+    tecan_only = dataclasses.replace(
+        evo_spec,
+        labware={n: lw for n, lw in evo_spec.labware.items() if lw.role != "reagent_reservoir"},
+    )
+    evo = build_plr(tecan_only, "hardware")
     assert (
         type(evo.liquid_handler.backend) is EVOBackend
         and evo.liquid_handler.backend.diti_count == 8

@@ -281,6 +281,25 @@ class _Builder:
                 path, f"PyLabRobot cannot {what}: {type(exc).__name__}: {exc}", _hint_for(exc)
             ) from exc
 
+    def check_evo_labware(self) -> None:
+        """PyLabRobot 0.2.2's ``EVOBackend`` computes z from a ``TecanPlate``'s EVOware values
+        (``z_start``/``z_dispense``/``z_max``) and refuses anything else: a trough or a plate of
+        another vendor would fail at its first aspiration, hours into a run.  Refuse it here."""
+        from pylabrobot.resources.tecan import TecanPlate
+
+        for name, lw in self.spec.labware.items():
+            if lw.role in ("tips", "waste") or lw.plr_factory is None:
+                continue
+            resource = self.resources.get(name)
+            if resource is not None and not isinstance(resource, TecanPlate):
+                raise self.fail(
+                    lw.yaml_path + ("factory",),
+                    f"PyLabRobot's EVO backend pipettes only from Tecan plates (TecanPlate); "
+                    f"'{name}' ({lw.plr_factory}) is a {type(resource).__name__}",
+                    "define the labware as a TecanPlate with the z values of its EVOware labware "
+                    "definition (docs/hardware.md, Tecan EVO)",
+                )
+
     def lookup(self, path: tuple, name: str, what: str) -> Any:
         try:
             return resolve_name(name)
@@ -391,6 +410,8 @@ class _Builder:
                     )
                 self.resources[name] = deck.get_resource(lw.location.builtin)
         self.check_geometry()
+        if self.mode == "hardware" and spec.robot.kind == "tecan_evo150":
+            self.check_evo_labware()
 
         from diazflow.deck.plr_backends import IdentityCheckLiquidHandler
 
