@@ -317,3 +317,28 @@ def test_a_traversal_height_the_evo_cannot_take_is_refused(tmp_path):
     with pytest.raises(DeckLayoutError) as caught:
         load_deck(str(layout))
     assert any("traversal height" in d.message for d in caught.value.diagnostics)
+
+
+def test_ot2_draws_an_air_gap_for_methanol_and_expels_it_with_the_liquid():
+    """Read the OT-2 golden transcript (test_workflows checks it equals a fresh chatterbox run):
+    after each liquid aspiration, at traversal height, an air gap of the class's transport air;
+    each dispense expels the planned volume plus that air."""
+    result = checked(REPO / "workflows" / "n4_michael_addition.yaml")
+    lc = liquid_classes.choose("MeOH", 300)
+    assert lc.volatile
+    lines = (REPO / "tests/golden/n4_michael_addition.ot2.transcript.txt").read_text().splitlines()
+    volume = re.compile(r"volume=([0-9.]+)")
+    planned = [
+        v
+        for op in sorted(result.plan.operations, key=lambda o: (o.t, o.id))
+        if isinstance(op, Dispense)
+        for v in op.volumes_uL
+    ]
+    dispensed = [float(volume.search(x)[1]) for x in lines if x.startswith("lh.dispense_in_place")]
+    air = [
+        float(volume.search(b)[1])
+        for a, b in zip(lines, lines[2:], strict=False)
+        if a.startswith("lh.aspirate_in_place") and b.startswith("lh.aspirate_in_place")
+    ]
+    assert len(air) == len(planned) and all(0 < a <= lc.transport_air_ul for a in air)
+    assert dispensed == pytest.approx([p + a for p, a in zip(planned, air, strict=True)])

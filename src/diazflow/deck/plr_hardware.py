@@ -7,6 +7,10 @@ hardware, and in PLR's source; ``/work/shared/notes/real-robots.md``, ``docs/har
 * :class:`OT2Backend` — ``OpentronsOT2Backend`` whose robot software version compares as a
   version: PLR compares it as a string, so a robot on 10.0.0 counts as older than 7.1.0 and every
   tip drop into the fixed trash fails.
+* :class:`OT2Backend` and :class:`OT2ChatterboxBackend` also draw an air gap after aspirating a
+  volatile liquid (``air_gap_ul``, from its liquid class) and expel it with the dispense: PLR's
+  backend ignores air gaps, and DCM or methanol drip from an OT-2 tip without one.  Opentrons'
+  own ``air_gap`` does the same: an ``aspirateInPlace`` above the well.
 * :class:`OT2TemperatureModuleBackend` — ``OpentronsTemperatureModuleBackend`` that loads the
   module into the robot-server's run at set-up (without it every module command fails with
   ``ModuleNotLoadedError``), finds the module's id itself when the layout gives none, and says that
@@ -18,17 +22,21 @@ hardware, and in PLR's source; ``/work/shared/notes/real-robots.md``, ``docs/har
   fails with ``RuntimeError: Call setup() first``.  It also sends shaker speeds as whole rpm (PLR
   formats a float as ``1SSR600.0``, which the firmware does not read).
 
-Imported only when a hardware deck is built (it imports PyLabRobot and, at set-up, the drivers of
+Imported only when a chatterbox or hardware deck is built (it imports PyLabRobot and, at set-up, the drivers of
 the ``hardware`` extra).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 from pylabrobot.heating_shaking.inheco.thermoshake_backend import InhecoThermoshakeBackend
 from pylabrobot.liquid_handling.backends.opentrons_backend import OpentronsOT2Backend
+from pylabrobot.liquid_handling.backends.opentrons_chatterbox import (
+    OpentronsOT2ChatterboxBackend,
+)
 from pylabrobot.temperature_controlling.opentrons_backend import (
     OpentronsTemperatureModuleBackend,
 )
@@ -77,7 +85,40 @@ class RobotSoftwareVersion(str):
     __hash__ = str.__hash__
 
 
-class OT2Backend(OpentronsOT2Backend):
+class _OT2AirGaps(OpentronsOT2Backend):
+    """Air gaps on the OT-2: after PLR's aspiration the tip is at traversal height above the
+    well, so a further ``aspirateInPlace`` there draws air; the dispense then expels liquid and
+    air together (a dispense of the liquid alone would leave that much liquid in the tip)."""
+
+    async def aspirate(
+        self, ops: list[Any], use_channels: list[int], air_gap_ul: list[float] | None = None
+    ) -> None:
+        await super().aspirate(ops, use_channels)
+        air = (air_gap_ul or [0.0])[0]
+        if air > 0:
+            pipette_id = self._get_liquid_pipette(ops)
+            self._ot.lh.aspirate_in_place(
+                volume=air,
+                flow_rate=ops[0].flow_rate
+                or self._get_default_aspiration_flow_rate(self.get_pipette_name(pipette_id)),
+                pipette_id=pipette_id,
+            )
+
+    async def dispense(
+        self, ops: list[Any], use_channels: list[int], air_gap_ul: list[float] | None = None
+    ) -> None:
+        gaps = air_gap_ul or [0.0] * len(ops)
+        with_air = [
+            dataclasses.replace(op, volume=op.volume + g) for op, g in zip(ops, gaps, strict=True)
+        ]
+        await super().dispense(with_air, use_channels)
+
+
+class OT2ChatterboxBackend(_OT2AirGaps, OpentronsOT2ChatterboxBackend):
+    """PLR's OT-2 chatterbox (the real backend on a recording transport), with air gaps."""
+
+
+class OT2Backend(_OT2AirGaps):
     """PLR's OT-2 backend, with the robot software version compared as a version."""
 
     ot_api_version: str | None  # set by PLR's set-up from GET /health

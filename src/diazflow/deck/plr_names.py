@@ -64,6 +64,7 @@ DIAZFLOW_CLASSES = frozenset(
         "diazflow.deck.plr_backends.ProfiledHeaterShakerBackend",
         "diazflow.deck.plr_backends.RecordingPowderDispenserBackend",
         "diazflow.deck.plr_hardware.OT2Backend",
+        "diazflow.deck.plr_hardware.OT2ChatterboxBackend",
         "diazflow.deck.plr_hardware.OT2TemperatureModuleBackend",
         "diazflow.deck.plr_hardware.ThermoshakeBackend",
     }

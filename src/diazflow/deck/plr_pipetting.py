@@ -8,9 +8,10 @@ docs/hardware-research.md §1-3):
   the 50 and 300 µL classes), jet mode, and the volatile-solvent overrides the class table has no
   field for (``pre_wetting_volume``) or that diazflow raises (``transport_air_volume``,
   ``swap_speed``).  They reach the firmware as ``C0AS``/``C0DS`` parameters.
-* **Opentrons OT-2 and Tecan EVO**: only flow rates (``flow_rates``): the OT-2 backend ignores
-  blow-out and air gaps, the EVO backend hard-codes water's Tecan class.  The class's flow rates
-  relative to water scale the robot's defaults.
+* **Opentrons OT-2 and Tecan EVO**: flow rates (``flow_rates``): the class's flow rates relative
+  to water scale the robot's defaults (the EVO backend hard-codes water's Tecan class otherwise).
+  On the OT-2 a volatile liquid also gets an air gap (``air_gap_ul``, taken by diazflow's
+  ``OT2Backend``/``OT2ChatterboxBackend``: PLR's backend ignores air gaps and blow-out).
 
 Every backend gets ``liquid_height`` (the plan's ``height_mm``: above the cavity bottom).
 """
@@ -78,10 +79,24 @@ def aspirate_arguments(
                 ],
                 swap_speed=[lc.aspiration_swap_speed_mm_s] * n,
             )
+        case "opentrons_ot2":
+            aspirate_rate, _ = lc.flow_rates(*default_flow)
+            args["flow_rates"] = [aspirate_rate] * n
+            args["air_gap_ul"] = _ot2_air_gaps(lc, tips, volumes)
         case _:
             aspirate_rate, _ = lc.flow_rates(*default_flow)
             args["flow_rates"] = [aspirate_rate] * n
     return args
+
+
+def _ot2_air_gaps(lc: LiquidClass, tips: Sequence[Any], volumes: Sequence[float]) -> list[float]:
+    """The class's transport air as an air gap, for volatile liquids only, within the tip."""
+    if not lc.volatile:
+        return [0.0] * len(volumes)
+    return [
+        round(max(0.0, min(lc.transport_air_ul, float(t.maximal_volume) - v)), 2)
+        for t, v in zip(tips, volumes, strict=True)
+    ]
 
 
 def dispense_arguments(
@@ -104,6 +119,10 @@ def dispense_arguments(
                 jet=[True] * n,
                 blow_out=[lc.blow_out] * n,
             )
+        case "opentrons_ot2":
+            _, dispense_rate = lc.flow_rates(*default_flow)
+            args["flow_rates"] = [dispense_rate] * n
+            args["air_gap_ul"] = _ot2_air_gaps(lc, tips, volumes)  # expelled with the liquid
         case _:
             _, dispense_rate = lc.flow_rates(*default_flow)
             args["flow_rates"] = [dispense_rate] * n
