@@ -6,8 +6,10 @@ moment the last well is ready.  Inside a step the liquid handler works column by
 its channels; dropwise and portionwise additions are interleaved across the plate so that every
 well gets the same addition profile (see docs/compiler.md for the aliquot rule).
 
-Tip policy (docs/compiler.md): every dispense is a free dispense from above the liquid, so a tip
-never touches a reaction mixture.  A common reagent keeps one set of tips for a whole step;
+Tip policy (docs/compiler.md): every dispense is a jet dispense from above the liquid (heights are
+set by :mod:`diazflow.compiler.heights` once the schedule is complete), so a tip never touches a
+reaction mixture.  Every transfer is pipetted with the liquid class of what it moves
+(:mod:`diazflow.chemistry.liquid_classes`), whose flow rates time it.  A common reagent keeps one set of tips for a whole step;
 library members get one tip each, parked in its rack spot between the aliquots of a dropwise
 addition and discarded afterwards; nothing that has been in one stock goes into another.
 """
