@@ -232,6 +232,16 @@ EXAMPLES: list[Example] = [
             ),
         ),
     ),
+    Example(
+        "DF312",
+        STARLET,
+        (
+            (
+                "    stock: {concentration: 2.0 M, solvent: DCE}\n",
+                "    stock: {concentration: 20 M, solvent: DCE}\n",
+            ),
+        ),
+    ),
     # ------------------------------------------------------------------ DF4xx hazards
     Example(
         "DF401",

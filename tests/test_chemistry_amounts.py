@@ -175,3 +175,36 @@ steps:
     _, chem2, diags2 = _resolve(write_protocol(tmp_path, fixed, "fixed.yaml"))
     assert not [d for d in diags2 if d.code == "DF306"]
     assert chem2.final_volume(parse_well("A1")) == pytest.approx(1000.0)
+
+
+def test_a_stock_above_the_neat_liquids_molarity_is_df312(variant):
+    from diazflow.pipeline import check
+
+    v = variant(
+        "    stock: {concentration: 1.0 M, solvent: DCE}\n",
+        "    stock: {concentration: 9.5 M, solvent: DCE}\n",
+    )
+    result = check(str(v.path), deck_override="starlet_chem")
+    found = [d for d in result.diagnostics if d.code == "DF312"]
+    assert len(found) == 1, [str(d) for d in result.diagnostics]
+    assert (found[0].line, found[0].column) == v.at("9.5 M")
+    # 1-methyl-1,4-diazepane: 0.91 g/mL (Sigma-Aldrich), C6H14N2 114.19 g/mol → 7.97 M neat
+    assert "7.97 M" in found[0].message
+
+
+def test_a_liquid_solute_is_measured_by_volume(variant):
+    """The stock list gives a liquid solute's volume, recomputed here from its mass and the
+    catalogue density; the solvent makes up the rest."""
+    from diazflow.pipeline import check
+
+    result = check(str(variant("", "").path), deck_override="starlet_chem")
+    assert result.plan is not None
+    stock = next(s for s in result.plan.stocks if s.substance == "1-methyl-1,4-diazepane")
+    mw_diazepane = mw(C=6, H=14, N=2)
+    assert stock.weigh_mg == pytest.approx(
+        stock.concentration_M * stock.volume_uL * mw_diazepane / 1000, rel=1e-4
+    )
+    assert stock.measure_uL == pytest.approx(stock.weigh_mg / 0.91, rel=1e-3)
+    assert stock.solvent_uL == pytest.approx(stock.volume_uL - stock.measure_uL, abs=1e-3)
+    solid = [s for s in result.plan.stocks if s.form == "solid"]
+    assert solid and all(s.measure_uL is None for s in solid)

@@ -412,7 +412,10 @@ def test_stock_list_says_what_to_weigh_and_where(cli_report, dropwise_plan):
     row = next(
         r for r in re.findall(r'<tr class="stock".*?</tr>', table, re.S) if diazepane.location in r
     )
-    assert "weigh" in row and "dissolve in DCE" in row and f"{diazepane.volume_uL:.0f}" in row
+    # a liquid solute is measured by volume, its mass given as a check
+    assert diazepane.measure_uL is not None and diazepane.weigh_mg is not None
+    assert f"measure {diazepane.measure_uL:.0f} µL ({diazepane.weigh_mg:.1f} mg)" in row
+    assert "with DCE" in row and f"{diazepane.volume_uL:.0f}" in row
     # the library column: one row for the 8 wells of benzaldehyde, with a one-batch recipe
     benz = [s for s in dropwise_plan.stocks if s.substance == "benzaldehyde"]
     assert len(benz) == 8

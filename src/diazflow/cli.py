@@ -211,11 +211,12 @@ def plan_summary(plan: Plan) -> str:
             if s.concentration_M
             else (s.solvent or s.form)
         )
-        extra = (
-            f"; weigh {s.weigh_mg:.1f} mg, make up to {s.volume_uL / 1000:.2f} mL"
-            if s.weigh_mg
-            else ""
-        )
+        if s.measure_uL and s.weigh_mg:  # a liquid solute: by volume, its mass as a check
+            extra = f"; measure {s.measure_uL:.1f} µL ({s.weigh_mg:.1f} mg), make up to {s.volume_uL / 1000:.2f} mL"
+        elif s.weigh_mg:
+            extra = f"; weigh {s.weigh_mg:.1f} mg, make up to {s.volume_uL / 1000:.2f} mL"
+        else:
+            extra = ""
         lines.append(
             f"  - {s.location}: {s.substance} ({what}), {s.volume_uL:.0f} µL incl. {s.dead_volume_uL:.0f} µL dead volume{extra}"
         )

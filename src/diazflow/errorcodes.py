@@ -136,6 +136,7 @@ DF310 = _register(
     "the wells already hold more than the target concentration allows",
 )
 DF311 = _register("DF311", Stage.CHEMISTRY, ERROR, "no liquid class for a liquid")
+DF312 = _register("DF312", Stage.CHEMISTRY, ERROR, "a stock more concentrated than the neat liquid")
 
 # --------------------------------------------------------------------------- DF4xx hazards (rules in
 # chemistry/data/hazards.yaml name these codes)

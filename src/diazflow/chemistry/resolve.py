@@ -57,6 +57,7 @@ class ResolvedReagent:
     density_g_ml: float | None  # neat liquids
     dispense: str | None  # solids: "powder" | "manual"
     source_labware: str | None  # stock.source
+    solute_density_g_ml: float | None = None  # a stock whose solute is a liquid: measured by volume
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,11 @@ class _Resolver:
                         f"no liquid density known for '{r.name or r.smiles}', so a neat volume cannot be computed",
                         "give the reagent as a stock solution, or use a name the property data knows",
                     )
+            solute_density = (
+                self.liquid_solute_density(path, r, substance)
+                if r.stock and not r.library
+                else None
+            )
             out[rid] = ResolvedReagent(
                 id=rid,
                 form=form,
@@ -211,8 +217,33 @@ class _Resolver:
                 density_g_ml=density,
                 dispense=r.solid.dispense if r.solid else None,
                 source_labware=r.stock.source if r.stock else None,
+                solute_density_g_ml=solute_density,
             )
         return out
+
+    def liquid_solute_density(
+        self, path: tuple, r: m.Reagent, substance: Substance | None
+    ) -> float | None:
+        """The density of a stock's solute when it is a liquid at room temperature (the operator
+        measures it by volume), after checking that the stock is not more concentrated than the
+        neat liquid itself (DF312: "weigh 3846 mg, make up to 3.20 mL" for 4.29 mL of liquid)."""
+        props = properties.lookup(r.name) if r.name else None
+        if props is None and r.smiles:
+            props = properties.lookup_smiles(r.smiles)
+        if props is None or not props.density_g_ml or props.is_solid_at(self.p.room_temperature_c):
+            return None
+        mw = substance.mw if substance is not None and substance.mw else props.mw
+        concentration = r.stock.concentration if r.stock else None
+        if mw and concentration is not None:
+            neat_molarity = props.density_g_ml * 1000.0 / mw
+            if concentration.value > neat_molarity:
+                self.reporter.error(
+                    path + ("stock", "concentration"),
+                    codes.DF312,
+                    f"{concentration.text} is more concentrated than neat {props.name} ({neat_molarity:.2f} M at {props.density_g_ml:g} g/mL)",
+                    "pipette it neat ('neat: true'), or use a lower concentration",
+                )
+        return props.density_g_ml
 
     # ---------------------------------------------------------------- amounts
 

@@ -207,6 +207,9 @@ class StockPlan(BaseModel):
     volume_uL: float
     dead_volume_uL: float
     weigh_mg: float | None = Field(None, description="solute to weigh for volume_uL of stock")
+    measure_uL: float | None = Field(
+        None, description="a liquid solute: the volume to measure (weigh_mg is its mass, a check)"
+    )
     solvent_uL: float | None = Field(
         None, description="make up to volume_uL with the solvent (about this much)"
     )

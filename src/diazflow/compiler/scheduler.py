@@ -1320,10 +1320,13 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
             mw = member.mw if member else None
         elif reagent.substance:
             mw = reagent.substance.mw
-        weigh = solvent_ul = None
+        weigh = solvent_ul = measure = None
         if reagent.form == "stock" and reagent.concentration_m and mw:
             weigh = reagent.concentration_m * volume * mw / 1000.0  # µmol → mg
             solvent_ul = volume
+            if reagent.solute_density_g_ml:
+                measure = weigh / reagent.solute_density_g_ml  # mg / (g/mL) = µL
+                solvent_ul = volume - measure  # about: volumes of mixing liquids do not add
         out.append(
             StockPlan(
                 reagent=rid,
@@ -1335,6 +1338,7 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
                 volume_uL=r3(volume),
                 dead_volume_uL=r3(dead),
                 weigh_mg=r3(weigh) if weigh is not None else None,
+                measure_uL=r3(measure) if measure is not None else None,
                 solvent_uL=r3(solvent_ul) if solvent_ul is not None else None,
             )
         )

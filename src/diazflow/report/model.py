@@ -498,6 +498,11 @@ class Report:
                 prepare = f"fill with {s.substance}"
             elif s.form == "neat":
                 prepare = f"neat {s.substance}"
+            elif s.weigh_mg and s.measure_uL:  # a liquid solute: measured by volume
+                conc = f"{s.concentration_M:g} M " if s.concentration_M else ""
+                prepare = f"measure {fmt_volume(s.measure_uL)} ({fmt_mg(s.weigh_mg)} mg), make up to {fmt_volume(s.volume_uL)} with {s.solvent} ({conc}in {s.solvent})"
+                if n > 1:
+                    prepare = f"per well: {prepare}; or one batch for all {n}: measure {fmt_volume(s.measure_uL * n)}, make up to {fmt_volume(s.volume_uL * n)} and put {fmt_volume(s.volume_uL)} into each"
             elif s.weigh_mg:
                 conc = f"{s.concentration_M:g} M " if s.concentration_M else ""
                 prepare = f"weigh {fmt_mg(s.weigh_mg)} mg, dissolve in {s.solvent} and make up to {fmt_volume(s.volume_uL)} ({conc}in {s.solvent})"
