@@ -359,3 +359,36 @@ def test_a_plan_never_serialises_a_non_finite_number():
     )
     with pytest.raises(ValueError, match="not JSON compliant"):
         broken.to_json()
+
+
+def test_reaction_time_runs_to_the_first_quench_after_the_last_addition():
+    """Multi-stage: a later stage's reaction is not ended by an earlier stage's quench (reaction
+    times were negative).  Recomputed from the plan's own operations."""
+    from diazflow.compiler.plan import Dispense, DispensePowder
+    from diazflow.language import models as lm
+
+    result = check(str(REPO / "workflows" / "diazepane_mono_boc_route.yaml"))
+    plan = result.plan
+    assert plan is not None and result.loaded is not None
+    quench_steps = {
+        i
+        for i, st in enumerate(result.loaded.protocol.steps)
+        if isinstance(lm.step_params(st)[1], lm.QuenchParams)
+    }
+    additions: dict[str, float] = {}
+    quenches: dict[str, list[float]] = {}
+    for op in plan.operations:
+        if isinstance(op, (Dispense, DispensePowder)):
+            for w in op.wells:
+                if op.step in quench_steps:
+                    quenches.setdefault(w, []).append(op.t)
+                else:
+                    additions[w] = max(additions.get(w, 0.0), op.end)
+    # the case that went wrong: a quench before the last addition (a later stage)
+    assert any(q < additions[w] for w, qs in quenches.items() for q in qs)
+    for name, wp in plan.wells.items():
+        end = min(
+            (q for q in quenches.get(name, []) if q >= additions[name]), default=plan.makespan_s
+        )
+        assert wp.reaction_time_s is not None and wp.reaction_time_s > 0
+        assert wp.reaction_time_s == pytest.approx(end - additions[name], abs=0.002)

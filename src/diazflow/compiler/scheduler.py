@@ -170,7 +170,7 @@ class _Scheduler:
     tips: _Tips = field(init=False)
     steps: list[StepSummary] = field(default_factory=list)
     last_addition_end: dict[Well, float] = field(default_factory=dict)
-    quench_start: dict[Well, float] = field(default_factory=dict)
+    quench_starts: dict[Well, list[float]] = field(default_factory=dict)  # every quench's start
     sampled_ul: dict[Well, float] = field(default_factory=dict)
     sample_wells_used: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -1115,18 +1115,15 @@ class _Scheduler:
 
     def lower_quench(self, step: int, params: m.QuenchParams) -> None:
         additions = self.additions_of(step, params.reagent)
-        for a in additions:
-            self.quench_start.setdefault(a.well, self.now)
         end = self.add_reagent(step, params.reagent, _Delivery(params.dropwise), additions)
-        # each well's reaction ends when the quench reaches it
+        # each well's reaction ends when the quench reaches it (one quench per stage)
         starts: dict[str, float] = {}
         for op in self.ops:
-            if op.step == step and isinstance(op, Dispense):
+            if op.step == step and isinstance(op, (Dispense, DispensePowder)):
                 for w in op.wells:
                     starts.setdefault(w, op.t)
-        for well in list(self.quench_start):
-            if well.name in starts:
-                self.quench_start[well] = starts[well.name]
+        for a in additions:
+            self.quench_starts.setdefault(a.well, []).append(starts.get(a.well.name, self.now))
         if params.stir is not None:
             end = self.shake(step, end, resolve_duration(params.stir, self.policy), None, ("stir",))
         self.now = end
@@ -1274,7 +1271,10 @@ def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
             )
         reaction_time = None
         if well.name in last_add:
-            reaction_time = r3(s.quench_start.get(well, makespan) - last_add[well.name])
+            # until the first quench after the last addition: an earlier stage's quench does not
+            # end the reaction of a later stage (that made reaction times negative)
+            ends = [q for q in s.quench_starts.get(well, []) if q >= last_add[well.name] - 1e-9]
+            reaction_time = r3(min(ends, default=makespan) - last_add[well.name])
         out[well.name] = WellPlan(
             reagents=reagents,
             final_volume_uL=r3(in_last_stage.get(well, 0.0) - s.sampled_ul.get(well, 0.0)),
