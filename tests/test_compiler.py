@@ -392,3 +392,18 @@ def test_reaction_time_runs_to_the_first_quench_after_the_last_addition():
         )
         assert wp.reaction_time_s is not None and wp.reaction_time_s > 0
         assert wp.reaction_time_s == pytest.approx(end - additions[name], abs=0.002)
+
+
+def test_a_sample_step_is_summarised_when_its_samples_are_taken():
+    """Samples are taken during the step before (a stir or hold): the step table shows them
+    there, not after it."""
+    stab_plan = check(str(REPO / "workflows" / "n4_direct_alkylation.yaml")).plan
+    assert stab_plan is not None
+    samples = [s for s in stab_plan.steps if s.kind == "sample"]
+    assert samples
+    for summary in samples:
+        ops = [op for op in stab_plan.operations if op.step == summary.step]
+        before = next(s for s in stab_plan.steps if s.step == summary.step - 1)
+        assert summary.start == pytest.approx(min(op.t for op in ops), abs=0.002)
+        assert summary.end == pytest.approx(max(op.end for op in ops), abs=0.002)
+        assert before.start - 1e-6 <= summary.start < before.end

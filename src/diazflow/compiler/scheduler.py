@@ -1051,13 +1051,21 @@ class _Scheduler:
             kind, params = m.step_params(step)
             start = self.now
             detail = self.lower(i, params)
+            end = self.now
+            if isinstance(params, m.SampleParams):
+                # samples are taken during the step before: the summary spans the samples, not
+                # the instant after that step (the step table showed them after the stir)
+                taken = [op for op in self.ops if op.step == i]
+                if taken:
+                    start = min(op.t for op in taken)
+                    end = max(op.end for op in taken)
             self.steps.append(
                 StepSummary(
                     step=i,
                     kind=kind,
                     line=self.line(i),
                     start=r3(start),
-                    end=r3(self.now),
+                    end=r3(end),
                     detail=detail,
                 )
             )
