@@ -1015,7 +1015,7 @@ class _Scheduler:
                 duration = params.duration.value if params.duration is not None else 0.0
                 self.now = self.prompt(step, duration, params.message)
             case m.SealParams() | m.VentParams() | m.UnsealParams():
-                return self.lower_closure(step, params)
+                self.lower_closure(step, params)
             case m.StageParams():
                 self.lower_stage(step, params)
             case m.SampleParams():
@@ -1116,7 +1116,9 @@ class _Scheduler:
 
     # ------------------------------------------------------------------ vessel closure
 
-    def lower_closure(self, step: int, params: m.SealParams | m.VentParams | m.UnsealParams) -> str:
+    def lower_closure(
+        self, step: int, params: m.SealParams | m.VentParams | m.UnsealParams
+    ) -> None:
         before = next((op.closure for op in reversed(self.ops) if isinstance(op, SetClosure)), None)
         change = (before or "open", params.closure)
         n = len(self.p.vessels.wells)
@@ -1126,7 +1128,6 @@ class _Scheduler:
             duration = n * CLOSURE_SECONDS_PER_VIAL.get(change, 0.0)
         message = params.message or closure_message(change, n, self.p.vessels.labware)
         self.now = self.set_closure(step, params.closure, duration, message)
-        return params.closure
 
     def set_closure(self, step: int, closure: m.Closure, duration: float, message: str) -> float:
         return self.emit(

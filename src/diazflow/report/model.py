@@ -949,7 +949,7 @@ def _what_op_does(op: Operation) -> str:
         case Shake() if op.rpm:
             return f" {op.rpm:g} rpm"
         case SetClosure():
-            return f": {op.closure}"
+            return f" ({op.closure})"
         case _:
             return ""
 

@@ -61,6 +61,7 @@ BLOCKING = (
     DispensePowder,
     WaitTemperature,
     Prompt,
+    SetClosure,
 )
 """Operations that hold their device until done: an overrun delays the rest of the plan."""
 
