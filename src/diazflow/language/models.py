@@ -607,8 +607,8 @@ class OffdeckParams(_Model):
     duration: Duration | None = None
     vent: bool = Field(
         False,
-        description="the operator vents the sealed vessels here (e.g. needles through the septa); from this step on, "
-        "gas can escape, so sealed-vessel pressure warnings (DF403) no longer apply",
+        description="the operator vents the vessels here (caps with vent needles), as a 'vent:' step "
+        "with this message does: they are vented from this step on",
     )
 
 
