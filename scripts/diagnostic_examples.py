@@ -292,10 +292,11 @@ EXAMPLES: list[Example] = [
     Example(
         "DF403",
         STARLET,
-        (),
+        (("  - offdeck: Extract", "  - seal:\n  - stir: {duration: 1 h}\n  - offdeck: Extract"),),
         severity="warning",
-        snippet="deck: ../deck_layouts/starlet_chem.yaml   # reaction_block: septum-capped vials (sealed: true)\n"
-        "  - add: {reagent: acoh, equiv: 1.0}\n  - add: {reagent: stab, equiv: 1.4}\n  - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}\n",
+        snippet="deck: ../deck_layouts/starlet_chem.yaml   # reaction_block: vials that take septum caps (sealed: true)\n"
+        "  - add: {reagent: acoh, equiv: 1.0}\n  - add: {reagent: stab, equiv: 1.4}\n  - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}\n"
+        "  - seal:\n  - stir: {duration: 1 h}\n",
     ),
     Example(
         "DF403-nabh4",
@@ -306,12 +307,12 @@ EXAMPLES: list[Example] = [
                 "  acrylate:\n",
                 '  nabh4:\n    name: sodium borohydride\n    smiles: "[Na+].[BH4-]"\n    solid: {dispense: manual}\n  acrylate:\n',
             ),
-            ("  - hold:", "  - add: {reagent: nabh4, equiv: 2.0}\n  - hold:"),
+            ("  - hold:", "  - add: {reagent: nabh4, equiv: 2.0}\n  - seal:\n  - hold:"),
         ),
         severity="warning",
         snippet="deck: ../deck_layouts/starlet_chem.yaml\nscale: {limiting: diazepane, amount: 100 umol, concentration: 0.5 M, solvent: MeOH}\n"
         'reagents:\n  nabh4:\n    name: sodium borohydride\n    smiles: "[Na+].[BH4-]"\n    solid: {dispense: manual}\n'
-        "  - add: {reagent: nabh4, equiv: 2.0}\n",
+        "  - add: {reagent: nabh4, equiv: 2.0}\n  - seal:\n",
     ),
     Example(
         "DF404",
@@ -517,6 +518,23 @@ EXAMPLES: list[Example] = [
         "DF526",
         STARLET,
         (("  - stir: {duration: 15 min}", "  - stir: {duration: 15 min, speed: 3000 rpm}"),),
+    ),
+    Example("DF530", STARLET, (("  - quench:", "  - seal:\n  - quench:"),)),
+    Example(
+        "DF531",
+        OT2,
+        (
+            (
+                "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+                "  - seal:\n  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+            ),
+        ),
+    ),
+    Example(
+        "DF532",
+        STARLET,
+        (("  - quench:", "  - unseal:\n  - quench:"),),
+        severity="warning",
     ),
     # ------------------------------------------------------------------ DF6xx timing
     Example("DF601", DROPWISE, (("dropwise: 30-60 min", "dropwise: 2-3 min"),)),

@@ -43,6 +43,13 @@ def main() -> None:
         plan = result.plan
         reference = (p.reference or "").replace("seed note ", "note ").replace("|", "/")
         operator: list[str] = []
+        caps = [
+            m.step_params(step)[0]
+            for step in p.steps
+            if m.step_params(step)[0] in ("seal", "vent", "unseal")
+        ]
+        if caps:
+            operator.append("caps: " + " → ".join(caps))
         for step in p.steps:
             kind, params = m.step_params(step)
             if kind == "offdeck":

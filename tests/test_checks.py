@@ -140,7 +140,16 @@ def test_df303_reflux_needs_a_sealed_or_condensed_vessel(tmp_path):
         "  - reflux: {duration: 12-24 h}\n",
     )
     assert "DF303" in error_codes(result)
-    sealed = BASE.replace("  - offdeck:", "  - reflux: {duration: 2 h}\n  - offdeck:")
+    # the STARlet's vials take septum caps, but start open: reflux needs a 'seal:' first
+    uncapped = BASE.replace("  - offdeck:", "  - reflux: {duration: 2 h}\n  - offdeck:")
+    path, open_vials = run(tmp_path, uncapped)
+    d = find(open_vials, "DF303")
+    assert d.is_error and "open at this step" in d.message and "'seal:'" in d.hint
+    assert d.line == line_of(path, "reflux:")
+    vented = BASE.replace("  - offdeck:", "  - vent:\n  - reflux: {duration: 2 h}\n  - offdeck:")
+    _, vented_vials = run(tmp_path, vented)  # vent needles let the boiling solvent out
+    assert "vented at this step" in find(vented_vials, "DF303").message
+    sealed = BASE.replace("  - offdeck:", "  - seal:\n  - reflux: {duration: 2 h}\n  - offdeck:")
     _, ok = run(tmp_path, sealed)
     assert "DF303" not in codes(ok) and ok.ok
     reflux = [op for op in ok.plan.operations if op.op == "set_temperature" and op.celsius > 80]
@@ -248,8 +257,16 @@ def test_df402_sodium_hydride_with_aqueous_quench(tmp_path):
 
 
 def test_df403_gas_evolution_in_sealed_vials(tmp_path):
-    _, result = run(tmp_path, BASE)  # STAB + NaHCO3 quench in septum-capped vials
-    assert "DF403" in codes(result)
+    # the vials start open: STAB and its NaHCO3 quench give their gas off into the enclosure
+    _, open_vials = run(tmp_path, BASE)
+    assert "DF403" not in codes(open_vials)
+    # capping the quenched mixture and stirring on holds the CO2 and H2 in the vials
+    capped = BASE.replace(
+        "  - offdeck: Extract", "  - seal:\n  - stir: {duration: 1 h}\n  - offdeck: Extract"
+    )
+    path, result = run(tmp_path, capped)
+    d = find(result, "DF403")
+    assert not d.is_error and d.line == line_of(path, "- seal:")
     _, open_plate = run(tmp_path, OT2)  # nothing gas-evolving, open plate
     assert "DF403" not in codes(open_plate)
 
@@ -478,20 +495,25 @@ def test_df403_sodium_borohydride_in_methanol_in_sealed_vials(tmp_path):
     text = text.replace("  - hold:", "  - add: {reagent: nabh4, equiv: 2.0}\n  - hold:")
     _, open_plate = run(tmp_path, text)
     assert not [d for d in open_plate.diagnostics if d.code == "DF403"]
-    _, sealed = run(tmp_path, text.replace("{deck:ot2_tempmodule}", "{deck:starlet_chem}"))
+    starlet = text.replace("{deck:ot2_tempmodule}", "{deck:starlet_chem}")
+    _, open_vials = run(tmp_path, starlet)  # the STARlet's vials start open too
+    assert not [d for d in open_vials.diagnostics if d.code == "DF403"]
+    _, sealed = run(tmp_path, starlet.replace("  - hold:", "  - seal:\n  - hold:"))
     d = [d for d in sealed.diagnostics if d.code == "DF403" and "borohydride" in d.message]
     assert d and not d[0].is_error
+    _, vented = run(tmp_path, starlet.replace("  - hold:", "  - vent:\n  - hold:"))
+    assert "DF403" not in codes(vented) and vented.ok
 
 
 def test_df403_not_raised_once_the_operator_vents_the_vials(tmp_path):
+    # capped after the quench, vented at once (the old 'offdeck: {vent: true}' form): no step
+    # holds the gas in a closed vial
     vent = "  - offdeck: {message: Fit each septum with a vent needle, vent: true}\n"
     _, vented = run(
-        tmp_path,
-        BASE,
-        "  - add: {reagent: diazepane, equiv: 1.0}\n",
-        vent + "  - add: {reagent: diazepane, equiv: 1.0}\n",
+        tmp_path, BASE, "  - offdeck: Extract", "  - seal:\n" + vent + "  - offdeck: Extract"
     )
     assert "DF403" not in codes(vented) and vented.ok
-    # venting after the quench is too late: the gas was given off in a sealed vial
-    _, late = run(tmp_path, BASE, "  - offdeck: Extract", vent + "  - offdeck: Extract")
-    assert "DF403" in codes(late)
+    # venting after an hour's stir is too late: the gas was given off in a closed vial
+    late = "  - seal:\n  - stir: {duration: 1 h}\n" + vent
+    _, too_late = run(tmp_path, BASE, "  - offdeck: Extract", late + "  - offdeck: Extract")
+    assert "DF403" in codes(too_late)

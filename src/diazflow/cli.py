@@ -184,7 +184,7 @@ def plan_summary(plan: Plan) -> str:
     """The human summary of a plan: makespan, operations by kind, tips, stocks, warnings."""
     from collections import Counter
 
-    from diazflow.compiler.plan import DispensePowder, Prompt
+    from diazflow.compiler.plan import DispensePowder, Prompt, SetClosure
 
     lines = [
         f"protocol   {plan.protocol}",
@@ -220,11 +220,11 @@ def plan_summary(plan: Plan) -> str:
         lines.append(
             f"  - {s.location}: {s.substance} ({what}), {s.volume_uL:.0f} µL incl. {s.dead_volume_uL:.0f} µL dead volume{extra}"
         )
-    # what the operator does: prompts and powders weighed in by hand, each with its message
+    # what the operator does: prompts, caps on and off, powders weighed in by hand, with messages
     prompts = [
         op
         for op in plan.operations
-        if isinstance(op, (Prompt, DispensePowder)) and op.device == "operator"
+        if isinstance(op, (Prompt, SetClosure, DispensePowder)) and op.device == "operator"
     ]
     if prompts:
         lines.append("operator:")

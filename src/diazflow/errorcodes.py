@@ -169,6 +169,9 @@ DF523 = _register("DF523", Stage.COMPILER, ERROR, "not enough sample positions")
 DF524 = _register("DF524", Stage.BINDING, ERROR, "wells outside the labware")
 DF525 = _register("DF525", Stage.DECK, ERROR, "no deck layout")
 DF526 = _register("DF526", Stage.COMPILER, ERROR, "stirring speed outside the shaker's range")
+DF530 = _register("DF530", Stage.BINDING, ERROR, "an addition into a capped or vented vessel")
+DF531 = _register("DF531", Stage.BINDING, ERROR, "a closure step on labware that takes no caps")
+DF532 = _register("DF532", Stage.BINDING, WARNING, "a closure step that changes nothing")
 
 # --------------------------------------------------------------------------- DF6xx timing
 

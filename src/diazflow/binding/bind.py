@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from diazflow.binding.closure import ClosureTimeline, closure_checks
 from diazflow.binding.hazards import hazard_checks, hazard_tags
 from diazflow.binding.materials import SolventUse, material_checks, solvent_uses
 from diazflow.binding.vessel import bind_vessel
@@ -35,6 +36,8 @@ class Binding:
     """Every labware a solvent sits in (reaction vessel, stock plates, reservoirs, sample plates)."""
     hazard_tags: Mapping[str, frozenset[str]]
     """Reagent id → hazard tags; a library reagent has the tags of all its members."""
+    closures: ClosureTimeline
+    """The reaction vessels' closure (open, capped, vented) while each step runs."""
 
 
 def bind(
@@ -46,13 +49,24 @@ def bind(
     if vessel is None:
         return None
     checks.unknown_solvent_checks(loaded, chem, reporter)
+    closures = closure_checks(loaded, vessel, reporter)
     checks.temperature_checks(
-        loaded, chem, reporter, vessel=vessel.name, sealed=vessel.sealed, condenser=vessel.condenser
+        loaded,
+        chem,
+        reporter,
+        vessel=vessel.name,
+        closures=closures.during,
+        sealable=vessel.sealed,
+        condenser=vessel.condenser,
     )
     uses = tuple(solvent_uses(loaded, chem, facts, vessel))
     material_checks(uses, reporter)
     tags = hazard_tags(loaded, chem)
-    hazard_checks(loaded, chem, facts, vessel, tags, reporter)
+    hazard_checks(loaded, chem, facts, closures, tags, reporter)
     return Binding(
-        facts=facts, vessel=vessel, solvent_uses=uses, hazard_tags=MappingProxyType(tags)
+        facts=facts,
+        vessel=vessel,
+        solvent_uses=uses,
+        hazard_tags=MappingProxyType(tags),
+        closures=closures,
     )

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from diazflow.binding.closure import CAPPED, ClosureTimeline, closure_change
 from diazflow.chemistry import hazards
 from diazflow.chemistry.checks import solvent_components
 from diazflow.diagnostics import Severity
@@ -19,7 +20,7 @@ from diazflow.language import models as m
 
 if TYPE_CHECKING:
     from diazflow.chemistry.resolve import ResolvedChemistry, Stage
-    from diazflow.compiler.facts import DeckFacts, LabwareFacts
+    from diazflow.compiler.facts import DeckFacts
     from diazflow.diagnostics import Reporter
     from diazflow.language.loader import LoadedProtocol
 
@@ -52,24 +53,25 @@ def hazard_checks(
     loaded: LoadedProtocol,
     chem: ResolvedChemistry,
     facts: DeckFacts,
-    vessel: LabwareFacts,
+    closures: ClosureTimeline,
     tags: Mapping[str, frozenset[str]],
     reporter: Reporter,
 ) -> None:
-    """Evaluate the hazard rules at the end of each stage, and just before the first venting
-    off-deck step (what happened before it happened in a sealed vessel)."""
+    """Evaluate the hazard rules at the end of each stage, and the sealed-vessel rules (DF403) at
+    every step the vessels spend capped with what is in them by then.
+
+    A mixture that evolves gas is a hazard only while capped: a ``seal:`` directly followed by
+    ``vent:`` or ``unseal:`` holds the gas for no time at all, so the closure steps themselves
+    are not evaluated; a protocol that ends capped leaves the mixture capped, and is.  A finding
+    that needs the seal is reported at the ``seal:`` step that capped the vessels."""
     walk = _HazardWalk(loaded, facts, tags, reporter)
     p = loaded.protocol
-    vented = False  # an off-deck step with 'vent: true' opens the sealed vessels for the rest
     for n, stage in enumerate(chem.stages):
         end = chem.stages[n + 1].first_step if n + 1 < len(chem.stages) else len(p.steps)
         seen = _stage_start(loaded, stage)
-        for step in p.steps[stage.first_step : end]:
-            _, params = m.step_params(step)
+        for i in range(stage.first_step, end):
+            _, params = m.step_params(p.steps[i])
             match params:
-                case m.OffdeckParams(vent=True) if not vented:
-                    walk.evaluate(seen, vessel.sealed)
-                    vented = True
                 case m.AddParams(reagent=rid) | m.AdjustPhParams(reagent=rid):
                     if rid in p.reagents:
                         seen.used.add(rid)
@@ -79,7 +81,12 @@ def hazard_checks(
                         seen.quench.add(rid)
                 case m.AddSolventParams(solvent=solvent):
                     seen.solvents.update(solvent_components(solvent))
-        walk.evaluate(seen, vessel.sealed and not vented)
+            capped_through = closures.at(i) == CAPPED and (
+                closure_change(params) is None or i == len(p.steps) - 1
+            )
+            if capped_through:
+                walk.evaluate_capped(seen, loaded.step_path(closures.changed_at[i] or 0))
+        walk.evaluate(seen)
 
 
 def _stage_start(loaded: LoadedProtocol, stage: Stage) -> _Seen:
@@ -106,14 +113,14 @@ class _HazardWalk:
         self.labels = {rid: r.name for rid, r in self.p.reagents.items() if r.name}
         self.reported: set[tuple[str, str]] = set()
 
-    def evaluate(self, seen: _Seen, sealed: bool) -> None:
+    def context(self, seen: _Seen, sealed: bool) -> hazards.HazardContext:
         solvent_names = set(seen.solvents)
         # a quench's water is the quench rule's business, not the solvent's
         for rid in seen.used - seen.quench:
             stock = self.p.reagents[rid].stock if rid in self.p.reagents else None
             if stock is not None:
                 solvent_names.update(solvent_components(stock.solvent))
-        ctx = hazards.HazardContext(
+        return hazards.HazardContext(
             reagents={rid: self.tags[rid] for rid in sorted(seen.used) if rid in self.tags},
             solvents=hazards.solvent_tags(sorted(solvent_names)),
             quench_reagents=frozenset(seen.quench),
@@ -122,16 +129,31 @@ class _HazardWalk:
             atmosphere_requested_inert=self.p.atmosphere == "inert",
             labels=self.labels,
         )
-        for finding in hazards.evaluate(ctx):
-            if (finding.code, finding.message) in self.reported:
-                continue
-            self.reported.add((finding.code, finding.message))
+
+    def evaluate(self, seen: _Seen) -> None:
+        """The rules on what the stage has seen, in vessels that are not capped; each finding
+        is reported at the reagent it blames."""
+        for finding in hazards.evaluate(self.context(seen, sealed=False)):
             blamed = next((r for r in finding.reagents if r in self.p.reagents), None)
-            self.reporter.report(
-                ("reagents", blamed) if blamed else ("name",),
-                finding.code,
-                finding.message,
-                finding.hint,
-                severity=Severity.ERROR if finding.severity == "error" else Severity.WARNING,
-                key=True,
-            )
+            self.report(finding, ("reagents", blamed) if blamed else ("name",))
+
+    def evaluate_capped(self, seen: _Seen, seal_path: tuple) -> None:
+        """The findings that hold only because the vessels are capped, reported at the
+        ``seal:`` step that capped them."""
+        open_findings = set(hazards.evaluate(self.context(seen, sealed=False)))
+        for finding in hazards.evaluate(self.context(seen, sealed=True)):
+            if finding not in open_findings:
+                self.report(finding, seal_path)
+
+    def report(self, finding: hazards.HazardFinding, path: tuple) -> None:
+        if (finding.code, finding.message) in self.reported:
+            return
+        self.reported.add((finding.code, finding.message))
+        self.reporter.report(
+            path,
+            finding.code,
+            finding.message,
+            finding.hint,
+            severity=Severity.ERROR if finding.severity == "error" else Severity.WARNING,
+            key=True,
+        )

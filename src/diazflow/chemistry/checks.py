@@ -7,7 +7,7 @@ means the boiling point of the stage's solvent.  A temperature range is checked 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from diazflow import errorcodes as codes
@@ -16,6 +16,7 @@ from diazflow.chemistry.resolve import ResolvedChemistry
 from diazflow.diagnostics import Reporter, did_you_mean
 from diazflow.language import models as m
 from diazflow.language.loader import LoadedProtocol
+from diazflow.language.models import Closure
 from diazflow.language.quantities import Quantity, QuantityRange
 
 
@@ -91,15 +92,29 @@ def temperature_checks(
     reporter: Reporter,
     *,
     vessel: str,
-    sealed: bool,
+    closures: Sequence[Closure],
+    sealable: bool,
     condenser: bool,
 ) -> None:
     """DF301-DF303: the reaction solvent freezing or boiling at the temperatures reached, and
-    DF308 (an error here) for a reflux whose solvent has no known boiling point."""
-    walk = _TemperatureWalk(loaded, chem, reporter, vessel=vessel, closed=sealed or condenser)
+    DF308 (an error here) for a reflux whose solvent has no known boiling point.  ``closures``
+    is the vessels' closure while each step runs: only capped vessels (or a condenser) keep a
+    boiling solvent in; vent needles let it out as an open vial does."""
+    walk = _TemperatureWalk(
+        loaded,
+        chem,
+        reporter,
+        vessel=vessel,
+        closures=closures,
+        sealable=sealable,
+        condenser=condenser,
+    )
     for i, step in enumerate(loaded.protocol.steps):
         kind, params = m.step_params(step)
         match params:
+            case m.SealParams() | m.VentParams() | m.UnsealParams() | m.OffdeckParams(vent=True):
+                # opening or venting a hot vessel lets a boiling solvent out from this step on
+                walk.check(i, (), [walk.current], f"'{kind}'")
             case m.TemperatureChangeParams(to=to):
                 temps = _ends(to)
                 walk.check(i, ("to",), temps, kind)
@@ -130,14 +145,27 @@ class _TemperatureWalk:
         reporter: Reporter,
         *,
         vessel: str,
-        closed: bool,
+        closures: Sequence[Closure],
+        sealable: bool,
+        condenser: bool,
     ):
         self.loaded = loaded
         self.chem = chem
         self.reporter = reporter
         self.vessel = vessel
-        self.closed = closed  # sealed or condensed: a solvent above its boiling point stays
+        self.closures = closures
+        self.sealable = sealable
+        self.condenser = condenser
         self.current = loaded.protocol.room_temperature_c
+
+    def closed(self, step: int) -> bool:
+        """Capped or condensed at this step: a solvent above its boiling point stays in."""
+        return self.condenser or self.closures[step] == "capped"
+
+    def boil_hint(self, step: int) -> str:
+        if self.sealable:
+            return f"add 'seal:' before this step ('{self.vessel}' is {self.closures[step]} here; vent needles let the vapour out too)"
+        return "use a deck whose reaction vessels take septum caps or have a condenser (e.g. starlet_chem.yaml)"
 
     def check(self, step: int, rest: tuple, temps: Iterable[float], what: str) -> None:
         """DF301/DF302, at most once per solvent component."""
@@ -156,13 +184,13 @@ class _TemperatureWalk:
                 if (
                     facts.boiling_point_c is not None
                     and t >= facts.boiling_point_c
-                    and not self.closed
+                    and not self.closed(step)
                 ):
                     self.reporter.error(
                         path,
                         codes.DF302,
-                        f"{what} at {t:g} °C is at or above the boiling point of {facts.name} ({facts.boiling_point_c:.1f} °C) in '{self.vessel}', which is neither sealed nor condensed",
-                        f"stay below {facts.boiling_point_c:.0f} °C, or use sealed vials / a condenser (deck layout: sealed: true)",
+                        f"{what} at {t:g} °C is at or above the boiling point of {facts.name} ({facts.boiling_point_c:.1f} °C) in '{self.vessel}', which is {self.closures[step]} at this step and has no condenser",
+                        f"stay below {facts.boiling_point_c:.0f} °C, or {self.boil_hint(step)}",
                     )
                     break
 
@@ -170,12 +198,12 @@ class _TemperatureWalk:
         """DF303 in an open vessel; DF308 without a boiling point (the compiler then has no
         temperature to heat to, so this is an error, not the unknown-solvent warning)."""
         solvent = self.chem.stage_of_step(step).solvent
-        if not self.closed:
+        if not self.closed(step):
             self.reporter.error(
                 self.loaded.step_path(step),
                 codes.DF303,
-                f"reflux in '{self.vessel}', which is neither sealed nor fitted with a condenser: the {solvent} would boil away",
-                "use a deck whose reaction vessels are sealed vials or have a condenser (e.g. starlet_chem.yaml), or heat below the boiling point",
+                f"reflux in '{self.vessel}', which is {self.closures[step]} at this step and has no condenser: the {solvent} would boil away",
+                f"{self.boil_hint(step)}, or heat below the boiling point",
                 key=True,
             )
         bp = reflux_temperature(solvent)

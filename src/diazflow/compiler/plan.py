@@ -24,9 +24,9 @@ def r3(x: float) -> float:
 #
 # One model per kind of operation, told apart by ``op`` (Opentrons' ``Command`` union).  The field
 # order is the plan's JSON key order, the same for every kind: the common fields, then the kind's
-# own in the order reagent, substances, channels, wells, volumes_uL, liquid_class,
-# height_mm, mg, tips, tip_type,
-# return_tips, celsius, ramp_s, rpm, message, into, aliquot, aliquots, manual.  Optional fields are
+# own in the order reagent, substances, channels, wells, volumes_uL, liquid_class, height_mm, mg,
+# tips, tip_type, return_tips, celsius, ramp_s, rpm, closure, into, message, aliquot, aliquots,
+# manual.  Optional fields are
 # left out of the JSON when None.
 
 
@@ -140,6 +140,18 @@ class Prompt(OperationBase):
     message: str
 
 
+class SetClosure(OperationBase):
+    """The operator caps, vents or uncaps the reaction vessels (a manual pause, like a prompt)."""
+
+    op: Literal["set_closure"] = "set_closure"
+    closure: Literal["open", "capped", "vented"] = Field(
+        description="the vessels' closure from the end of this operation on"
+    )
+    into: str = Field(description="the reaction labware")
+    message: str
+    manual: Literal[True] = True
+
+
 class Sample(OperationBase):
     op: Literal["sample"] = "sample"
     channels: list[int]
@@ -166,6 +178,7 @@ Operation = Annotated[
     | StopShaking
     | Wait
     | Prompt
+    | SetClosure
     | Sample,
     Field(discriminator="op"),
 ]

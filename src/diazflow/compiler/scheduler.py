@@ -44,6 +44,7 @@ from diazflow.compiler.plan import (
     Plan,
     Prompt,
     Sample,
+    SetClosure,
     SetTemperature,
     Shake,
     StepSummary,
@@ -1092,9 +1093,14 @@ class _Scheduler:
                 return self.lower_reflux(step, params)
             case m.WaitParams():
                 self.now = self.wait(step, params.duration.value, CLOCK)
+            case m.OffdeckParams(vent=True):
+                duration = params.duration.value if params.duration is not None else 0.0
+                self.now = self.set_closure(step, "vented", duration, params.message)
             case m.OffdeckParams():
                 duration = params.duration.value if params.duration is not None else 0.0
                 self.now = self.prompt(step, duration, params.message)
+            case m.SealParams() | m.VentParams() | m.UnsealParams():
+                self.lower_closure(step, params)
             case m.StageParams():
                 self.lower_stage(step, params)
             case m.SampleParams():
@@ -1190,6 +1196,36 @@ class _Scheduler:
         message = f"Stage '{params.name}': place {params.scale.amount.text} of {what} in each well of {self.p.vessels.labware}"
         self.now = self.prompt(step, 0.0, message)
 
+    # ------------------------------------------------------------------ vessel closure
+
+    def lower_closure(
+        self, step: int, params: m.SealParams | m.VentParams | m.UnsealParams
+    ) -> None:
+        before = next((op.closure for op in reversed(self.ops) if isinstance(op, SetClosure)), None)
+        change = (before or "open", params.closure)
+        n = len(self.p.vessels.wells)
+        if params.duration is not None:
+            duration = params.duration.value
+        else:
+            duration = n * CLOSURE_SECONDS_PER_VIAL.get(change, 0.0)
+        message = params.message or closure_message(change, n, self.p.vessels.labware)
+        self.now = self.set_closure(step, params.closure, duration, message)
+
+    def set_closure(self, step: int, closure: m.Closure, duration: float, message: str) -> float:
+        return self.emit(
+            SetClosure(
+                id=UNNUMBERED,
+                t=self.now,
+                duration=duration,
+                device=OPERATOR,
+                step=step,
+                line=self.line(step),
+                closure=closure,
+                into=self.p.vessels.labware,
+                message=message,
+            )
+        )
+
     def reflux_temperature(self, step: int) -> float | None:
         from diazflow.chemistry.checks import reflux_temperature
 
@@ -1203,6 +1239,38 @@ def _known_liquid_hint(liquid: str) -> str:
     close = did_you_mean(liquid, known_liquids())
     hint = "use a liquid diazflow knows the properties of (docs/liquid-classes.md)"
     return f"did you mean '{close}'? Otherwise {hint}" if close else hint
+
+
+# The operator's time per vial for a closure step without a duration, by (before, after).
+# Estimates for 2 mL vials in a 96-position block inside a glove-box enclosure: screwing on a septum
+# cap takes about 5 s a vial (96 vials: 8 min); pushing a vent needle through a septum, or
+# unscrewing a cap (with its needle), about 3 s; pulling a needle out about 2 s.
+CLOSURE_SECONDS_PER_VIAL: Mapping[tuple[m.Closure, m.Closure], float] = {
+    ("open", "capped"): 5.0,
+    ("open", "vented"): 8.0,
+    ("capped", "vented"): 3.0,
+    ("vented", "capped"): 2.0,
+    ("capped", "open"): 3.0,
+    ("vented", "open"): 3.0,
+}
+
+
+def closure_message(change: tuple[m.Closure, m.Closure], n: int, labware: str) -> str:
+    """What the operator is asked to do at a closure step that gives no message."""
+    vials = f"the {n} reaction vial(s) of {labware}"
+    match change:
+        case (before, after) if before == after:
+            return f"Check that {vials} are {after}"
+        case ("open", "capped"):
+            return f"Cap {vials} with septum caps"
+        case ("open", "vented"):
+            return f"Cap {vials} with septum caps and push a vent needle through each cap"
+        case ("capped", "vented"):
+            return f"Push a vent needle through the cap of each of {vials}"
+        case ("vented", "capped"):
+            return f"Pull the vent needles out of the caps of {vials}"
+        case _:
+            return f"Take the caps off {vials}"
 
 
 def _tips_taking(tips, lo: float, hi: float) -> list[TipType]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
@@ -607,9 +607,48 @@ class OffdeckParams(_Model):
     duration: Duration | None = None
     vent: bool = Field(
         False,
-        description="the operator vents the sealed vessels here (e.g. needles through the septa); from this step on, "
-        "gas can escape, so sealed-vessel pressure warnings (DF403) no longer apply",
+        description="the operator vents the vessels here (caps with vent needles), as a 'vent:' step "
+        "with this message does: they are vented from this step on",
     )
+
+
+Closure = Literal["open", "capped", "vented"]
+"""The state of the reaction vessels' closure at a moment of the run."""
+
+
+class ClosureParams(_Model):
+    """A change of the reaction vessels' closure, made by the operator (no shipped deck has a
+    robot that caps vials: PyLabRobot 0.2.2 has no capper).  The run pauses until it is confirmed.
+    Every protocol starts with the vessels open; ``seal``, ``vent`` and ``unseal`` change that."""
+
+    message: Text | None = Field(
+        None, description="what the operator is told (default: a sentence naming the labware)"
+    )
+    duration: Duration | None = Field(
+        None,
+        description="the operator's time (default: an estimate per vial, see docs/language.md)",
+    )
+
+    closure: ClassVar[Closure]
+    """The state of the vessels after the step."""
+
+
+class SealParams(ClosureParams):
+    """Cap the reaction vessels (septum caps or a cap mat): nothing gets in or out."""
+
+    closure: ClassVar[Closure] = "capped"
+
+
+class VentParams(ClosureParams):
+    """Pierce the caps with vent needles: gas escapes, still no tip or powder gets in."""
+
+    closure: ClassVar[Closure] = "vented"
+
+
+class UnsealParams(ClosureParams):
+    """Take the caps off: the vessels are open again (under the enclosure's gas, if any)."""
+
+    closure: ClassVar[Closure] = "open"
 
 
 def _validate_ph(value: Any, info: ValidationInfo) -> tuple[float, float]:
@@ -805,6 +844,42 @@ class OffdeckStep(StepBase):
         return self.offdeck
 
 
+_C = TypeVar("_C", bound=ClosureParams)
+
+
+def _closure_params(value: str | _C | None, model: type[_C]) -> _C:
+    """A closure step given bare (``- seal:``) or as text (``- seal: Cap with a mat``)."""
+    if value is None:
+        return model()
+    if isinstance(value, str):
+        return model(message=value)
+    return value
+
+
+class SealStep(StepBase):
+    seal: Text | SealParams | None
+
+    @property
+    def params(self) -> SealParams:
+        return _closure_params(self.seal, SealParams)
+
+
+class VentStep(StepBase):
+    vent: Text | VentParams | None
+
+    @property
+    def params(self) -> VentParams:
+        return _closure_params(self.vent, VentParams)
+
+
+class UnsealStep(StepBase):
+    unseal: Text | UnsealParams | None
+
+    @property
+    def params(self) -> UnsealParams:
+        return _closure_params(self.unseal, UnsealParams)
+
+
 class AdjustPhStep(StepBase):
     adjust_ph: AdjustPhParams
 
@@ -834,6 +909,9 @@ TaggedStep = (
     | Annotated[SampleStep, Tag("sample")]
     | Annotated[WaitStep, Tag("wait")]
     | Annotated[OffdeckStep, Tag("offdeck")]
+    | Annotated[SealStep, Tag("seal")]
+    | Annotated[VentStep, Tag("vent")]
+    | Annotated[UnsealStep, Tag("unseal")]
     | Annotated[AdjustPhStep, Tag("adjust_ph")]
     | Annotated[StageStep, Tag("stage")]
 )
@@ -903,6 +981,9 @@ StepParams = (
     | SampleParams
     | WaitParams
     | OffdeckParams
+    | SealParams
+    | VentParams
+    | UnsealParams
     | AdjustPhParams
     | StageParams
 )

@@ -241,7 +241,7 @@ JS = r"""
         var stroke = (cls === "act" && o.st === "failed") ? ' stroke="#7a0000" stroke-width="1"' : "";
         parts.push('<rect class="op ' + cls + '" data-i="' + k + '" x="' + x0.toFixed(1) + '" y="' + y + '" width="' + w.toFixed(1) + '" height="' + h + '" fill="' + (cls === "act" ? D.colors.status[o.st] || "#999" : col) + '"' + op + stroke + "/>");
         if (cls === "plan" && w > 46 && h >= 12) {
-          var label = o.o.replace(/_/g, " ") + (o.r ? " " + o.r.replace("solvent:", "") : "") + (o.al ? " " + o.al + "/" + o.als : "") + (o.C !== undefined ? " " + o.C + " °C" : "");
+          var label = o.o.replace(/_/g, " ") + (o.r ? " " + o.r.replace("solvent:", "") : "") + (o.al ? " " + o.al + "/" + o.als : "") + (o.C !== undefined ? " " + o.C + " °C" : "") + (o.cl ? " " + o.cl : "");
           var maxChars = Math.floor((w - 6) / 5.6);
           if (maxChars >= 4) parts.push('<text class="bar-label" x="' + (x0 + 3).toFixed(1) + '" y="' + (y + h / 2 + 3.5) + '">' + esc(label.length > maxChars ? label.slice(0, maxChars - 1) + "…" : label) + "</text>");
         }

@@ -24,6 +24,7 @@ from diazflow.compiler.plan import (
     Plan,
     Prompt,
     Sample,
+    SetClosure,
     SetTemperature,
     Shake,
     StopShaking,
@@ -51,6 +52,7 @@ OP_COLORS = {
     "stop_shaking": "#7b4f73",
     "wait": "#d4d4d4",
     "prompt": "#d3306b",
+    "set_closure": "#6b4fd3",
     "sample": "#17becf",
 }
 STATUS_COLORS = {
@@ -70,6 +72,9 @@ STATUS_LABELS = {
     "not_run": "not run",
 }
 
+CLOSURE_TITLES = {"capped": "Cap the vials", "vented": "Vent the vials", "open": "Uncap the vials"}
+"""What the operator does at a ``set_closure`` operation, by the closure it leaves."""
+
 PAYLOAD_KEYS = {
     "reagent": "r",
     "substances": "sb",
@@ -81,6 +86,7 @@ PAYLOAD_KEYS = {
     "celsius": "C",
     "ramp_s": "ramp",
     "rpm": "rpm",
+    "closure": "cl",
     "message": "msg",
     "into": "into",
     "aliquot": "al",
@@ -601,6 +607,9 @@ class Report:
             match op:
                 case Prompt():
                     title, detail, kind = "Operator step", op.message, "prompt"
+                case SetClosure():
+                    title = f"{CLOSURE_TITLES[op.closure]} ({op.into})"
+                    detail, kind = op.message, "prompt"
                 case DispensePowder():
                     if (op.step, op.aliquot) in manual_seen:
                         continue
@@ -922,7 +931,16 @@ def _describe(op: Operation | None, op_id: int) -> str:
     return what + f" (step {op.step + 1}, line {op.line})"
 
 
-LABELLING_OPS = (Dispense, DispensePowder, SetTemperature, Shake, Prompt, Sample, Wait)
+LABELLING_OPS = (
+    Dispense,
+    DispensePowder,
+    SetTemperature,
+    Shake,
+    Prompt,
+    SetClosure,
+    Sample,
+    Wait,
+)
 """The kinds whose first operation in a step names what the step does."""
 
 
@@ -935,6 +953,8 @@ def _what_op_does(op: Operation) -> str:
             return f" to {op.celsius:g} °C"
         case Shake() if op.rpm:
             return f" {op.rpm:g} rpm"
+        case SetClosure():
+            return f" ({op.closure})"
         case _:
             return ""
 

@@ -38,6 +38,7 @@ from diazflow.compiler.plan import (
     Plan,
     Prompt,
     Sample,
+    SetClosure,
     SetTemperature,
     Shake,
     StopShaking,
@@ -63,6 +64,7 @@ BLOCKING = (
     DispensePowder,
     WaitTemperature,
     Prompt,
+    SetClosure,
 )
 """Operations that hold their device until done: an overrun delays the rest of the plan."""
 
@@ -550,6 +552,8 @@ class Executor:
                 return await self._wait(op, replay)
             case Prompt():
                 return await self._prompt(op, replay)
+            case SetClosure():
+                return await self._set_closure(op, replay)
 
     def _offsets(self, refs: list[str]) -> dict[str, Any]:
         """PLR's ``offsets=`` for positions on calibrated labware (layout ``offset:``), or nothing.
@@ -747,6 +751,7 @@ class Executor:
         return {"into": targets_refs}
 
     async def _dispense_powder(self, op: DispensePowder) -> dict:
+        self._refuse_if_capped(f"dispense {op.reagent} powder into")
         wells = list(op.wells)
         mg = [float(x) for x in op.mg]
         names = list(op.substances or [op.reagent] * len(wells))
@@ -916,16 +921,63 @@ class Executor:
             report["wells_emptied"] = True
         if replay:
             return report
+        return {**report, "answer": self._confirm(op.message)}
+
+    def _confirm(self, message: str) -> str:
+        """Ask the operator (the simulator answers itself); returns the answer for the journal."""
         if self.options.simulated or self.options.confirm is None:
-            return {**report, "answer": "confirmed (simulation)"}
+            return "confirmed (simulation)"
         if self.progress is not None:
             self.progress.pause()
         try:
-            self.options.confirm(op.message)
+            self.options.confirm(message)
         finally:
             if self.progress is not None:
                 self.progress.resume()
-        return {**report, "answer": "confirmed by the operator"}
+        return "confirmed by the operator"
+
+    # ------------------------------------------------------------------ vessel closure
+
+    async def _set_closure(self, op: SetClosure, replay: bool) -> dict:
+        """The operator caps, vents or uncaps the reaction vessels.  On PyLabRobot's deck a capped
+        or vented block carries a ``Lid`` (a tip cannot pass a septum with a vent needle in it
+        either), so PLR's own lid check refuses any aspirate or dispense into it; uncapping
+        removes it.  Replaying brings the lid up to date without asking."""
+        lidded = self._mirror_closure(op.into, op.closure != "open")
+        report: dict = {"closure": op.closure, "lid": lidded}
+        if replay:
+            return report
+        return {**report, "answer": self._confirm(op.message)}
+
+    def _refuse_if_capped(self, action: str) -> None:
+        """PLR's lid check guards pipetting only; a solid cannot pass a cap either."""
+        resource = self.setup.resources.get(self.vessel)
+        if resource is not None and getattr(resource, "has_lid", lambda: False)():
+            raise RunFailed(f"cannot {action} '{self.vessel}': it has a lid (capped)")
+
+    def _mirror_closure(self, labware: str, capped: bool) -> bool:
+        """Put a lid on (or take it off) the labware's PLR resource; whether it has one now."""
+        from pylabrobot.resources import Lid
+        from pylabrobot.resources.lid import Liddable
+
+        resource = self.setup.resources.get(labware)
+        if not isinstance(resource, Liddable):
+            raise RunFailed(f"'{labware}' cannot carry caps on PyLabRobot's deck")
+        if capped and not resource.has_lid():
+            # septum caps stand about 10 mm above the vials; PLR wants a nonzero nesting depth
+            caps = Lid(
+                name=f"{labware}_caps",
+                size_x=resource.get_size_x(),
+                size_y=resource.get_size_y(),
+                size_z=10.0,
+                nesting_z_height=2.0,
+            )
+            resource.assign_child_resource(caps)
+        elif not capped and resource.has_lid():
+            lid = resource.lid
+            assert lid is not None  # has_lid() said so
+            resource.unassign_child_resource(lid)
+        return resource.has_lid()
 
     # ------------------------------------------------------------------ the end
 
@@ -976,6 +1028,8 @@ def describe_op(op: Operation) -> str:
             return f"{op.op} {op.celsius:g} °C on {op.device}, step {op.step + 1}"
         case Sample():
             return f"{op.op} {_span(op.wells)}, step {op.step + 1}"
+        case SetClosure():
+            return f"{op.op} {op.closure} on {op.into}, step {op.step + 1}"
         case _:
             return f"{op.op}, step {op.step + 1}"
 
