@@ -66,6 +66,7 @@ class Timings:
     powder_per_mg_s: float
     shake_stop_s: float
     set_temperature_s: float
+    weigh_round_s: Callable[[int], float]  # the operator: one portion into each of N wells → s
 
 
 @dataclass(frozen=True)
@@ -178,5 +179,6 @@ def deck_facts(spec) -> DeckFacts:
             powder_per_mg_s=powder.per_mg_s if powder else 0.0,
             shake_stop_s=shake_stop,
             set_temperature_s=set_temperature,
+            weigh_round_s=spec.weighing.round_seconds,
         ),
     )

@@ -66,6 +66,7 @@ DIAZFLOW_CLASSES = frozenset(
         "diazflow.deck.plr_hardware.OT2Backend",
         "diazflow.deck.plr_hardware.OT2TemperatureModuleBackend",
         "diazflow.deck.plr_hardware.ThermoshakeBackend",
+        "diazflow.deck.plr_hardware.HamiltonHeaterShakerBackend",
     }
 )
 
