@@ -340,6 +340,10 @@ def test_a_dispenser_without_a_driver_is_the_operators_checklist():
     assert f"done by T+{done_by // 60}:{done_by % 60:02d}" in dose.message
     assert f"{expected_mg:.2f} mg into each of A1:H12 (96 wells)" in dose.message
     assert f"{96 * expected_mg:.1f} mg in all" in dose.message
+    # and the stock list sends the operator to the wells, not to a machine that does not exist
+    (stock,) = [st for st in result.plan.stocks if st.reagent == "stab"]
+    assert stock.form == "solid" and stock.location == "operator (weigh into each well)"
+    assert stock.weigh_mg == pytest.approx(96 * expected_mg, rel=1e-3)
 
 
 def _minutes(text: str) -> float:

@@ -1354,9 +1354,10 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
             totals[a.reagent] = totals.get(a.reagent, 0.0) + a.mg
     for rid, mg in sorted(totals.items()):
         reagent = s.chem.reagents[rid]
+        # an operator-run dispenser is no machine to load: the operator weighs each well
         where = (
             (s.deck.powder_dispenser or "powder_dispenser")
-            if reagent.dispense == "powder"
+            if reagent.dispense == "powder" and not s.deck.powder_by_operator
             else "operator (weigh into each well)"
         )
         out.append(
