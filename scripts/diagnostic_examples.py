@@ -43,7 +43,7 @@ HAZARDS = REPO / "src" / "diazflow" / "chemistry" / "data" / "hazards.yaml"
 
 STARLET = "amination_starlet.yaml"  # 96-well reductive amination (STAB) on the STARlet
 OT2 = "michael_ot2.yaml"  # 24-well Michael addition in MeOH on the OT-2
-DROPWISE = "amination_dropwise.yaml"  # the amination with a dropwise aldehyde addition at 0 °C
+DROPWISE = "amination_dropwise.yaml"  # the amination with a dropwise aldehyde addition at 4 °C (the STARlet block floor)
 PROJECT = "/path/to/project"  # shown instead of the scratch directory where diazflow prints an absolute path
 
 EXAMPLE_BEGIN = re.compile(
@@ -99,7 +99,7 @@ EXAMPLES: list[Example] = [
         (("DCE", "dioxane"),),
         snippet="scale: {limiting: diazepane, amount: 50 umol, concentration: 0.2 M, solvent: dioxane}\n"
         "# ... every stock and the add_solvent step in dioxane too\n"
-        "  - cool: {to: 0 degC}\n"
+        "  - cool: {to: 4 degC}\n"
         "  - add: {reagent: aldehyde, equiv: 1.05, dropwise: 30-60 min, keep_below: 5 degC}\n",
     ),
     Example(
@@ -549,11 +549,14 @@ EXAMPLES: list[Example] = [
             ("deck: ../deck_layouts/starlet_chem.yaml", "deck: ../deck_layouts/my_starlet.yaml"),
         ),
         # the shipped STARlet's dispenser is operator-run; this copy's is driven by the robot
-        deck_edits=(("    operated_by: operator\n", ""),),
+        deck_edits=(
+            ("    operated_by: operator\n", ""),
+            ("../simulators/operator.yaml", "../simulators/powder_dispenser.yaml"),
+        ),
         deck_base="starlet_chem",
         deck_name="my_starlet",
     ),
-    Example("DF603", DROPWISE, (("- cool: {to: 0 degC}", "- cool: {to: 0 degC, over: 2 min}"),)),
+    Example("DF603", DROPWISE, (("- cool: {to: 4 degC}", "- cool: {to: 4 degC, over: 2 min}"),)),
     Example(
         "DF604",
         DROPWISE,
@@ -587,7 +590,7 @@ EXAMPLES: list[Example] = [
     Example(
         "DF605",
         DROPWISE,
-        (("  - cool: {to: 0 degC}\n", ""),),
+        (("  - cool: {to: 4 degC}\n", ""),),
         snippet="  - add_solvent: {solvent: DCE, volume: 40 uL}\n  # (no cool step)\n  - add: {reagent: aldehyde, equiv: 1.05, dropwise: 30-60 min, keep_below: 5 degC}\n",
     ),
     Example(

@@ -8,11 +8,13 @@ additions) are read off the operations list, not from the scheduler's internals.
 from __future__ import annotations
 
 import hashlib
+import math
 import subprocess
 import sys
 from collections import defaultdict
 
 import pytest
+import yaml
 
 from conftest import REPO
 from diazflow.pipeline import check
@@ -30,7 +32,7 @@ STAB_DROPWISE = method_a_protocol(
     """\
   - add: {reagent: diazepane, equiv: 1.0}
   - add_solvent: {solvent: DCE, volume: 40 uL}
-  - cool: {to: 0 degC}
+  - cool: {to: 4 degC}
   - add: {reagent: aldehyde, equiv: 1.05, dropwise: 30-60 min, keep_below: 5 degC}
   - add: {reagent: acoh, equiv: 1.0}
   - warm: {to: rt}
@@ -126,12 +128,12 @@ def test_dropwise_aliquots_even_and_inside_window(stab_plan):
 
 def test_keep_below_additions_only_after_block_is_cold(stab_plan):
     cool_waits = [
-        op for op in stab_plan.operations if op.op == "wait_temperature" and op.celsius == 0.0
+        op for op in stab_plan.operations if op.op == "wait_temperature" and op.celsius == 4.0
     ]
     assert cool_waits, "the block must be cooled and waited for"
     cold_from = cool_waits[0].end
     warm_set = min(
-        op.t for op in stab_plan.operations if op.op == "set_temperature" and op.celsius > 0
+        op.t for op in stab_plan.operations if op.op == "set_temperature" and op.celsius > 4
     )
     for op in stab_plan.operations:
         if op.step == 3 and op.op in ("aspirate", "dispense"):
@@ -242,9 +244,9 @@ def test_df602_powder_portions_do_not_fit(tmp_path):
     assert "    operated_by: operator\n" in layout
     robot_doses = tmp_path / "starlet_dispensing.yaml"
     robot_doses.write_text(
-        layout.replace("    operated_by: operator\n", "").replace(
-            "../simulators/", f"{REPO / 'simulators'}/"
-        )
+        layout.replace("    operated_by: operator\n", "")
+        .replace("../simulators/operator.yaml", "../simulators/powder_dispenser.yaml")
+        .replace("../simulators/", f"{REPO / 'simulators'}/")
     )
     text = STAB_DROPWISE.replace(
         "- add: {reagent: stab, equiv: 1.4}",
@@ -255,11 +257,11 @@ def test_df602_powder_portions_do_not_fit(tmp_path):
 
 
 def test_df603_controlled_ramp_faster_than_module(tmp_path):
-    result = _variant(tmp_path, "- cool: {to: 0 degC}", "- cool: {to: 0 degC, over: 10 s}")
+    result = _variant(tmp_path, "- cool: {to: 4 degC}", "- cool: {to: 4 degC, over: 10 s}")
     assert "DF603" in error_codes(result)
-    ok = _variant(tmp_path, "- cool: {to: 0 degC}", "- cool: {to: 0 degC, over: 60 min}")
+    ok = _variant(tmp_path, "- cool: {to: 4 degC}", "- cool: {to: 4 degC, over: 60 min}")
     assert ok.ok
-    ramp = [op for op in ok.plan.operations if op.op == "wait_temperature" and op.celsius == 0.0][0]
+    ramp = [op for op in ok.plan.operations if op.op == "wait_temperature" and op.celsius == 4.0][0]
     assert ramp.duration == pytest.approx(3600)
 
 
@@ -281,7 +283,7 @@ def test_df604_samples_outside_the_step(tmp_path):
 
 
 def test_df605_keep_below_without_cooling(tmp_path):
-    result = _variant(tmp_path, "  - cool: {to: 0 degC}\n", "")
+    result = _variant(tmp_path, "  - cool: {to: 4 degC}\n", "")
     assert "DF605" in error_codes(result)
 
 
@@ -325,6 +327,78 @@ def test_a_dispenser_without_a_driver_is_the_operators_checklist():
     weighed = {well: mg for op in doses for well, mg in zip(op.wells, op.mg, strict=True)}
     assert len(weighed) == 96
     assert all(mg == pytest.approx(expected_mg, rel=1e-3) for mg in weighed.values())
+    # the weighing takes the operator profile's time: set-up plus 96 wells, read from the YAML here
+    weighing = yaml.safe_load((REPO / "simulators" / "operator.yaml").read_text())["weighing"]
+    per_step = _minutes(weighing["per_step"]["value"]) * 60
+    per_well = _minutes(weighing["per_well_portion"]["value"]) * 60
+    (dose,) = doses
+    assert dose.duration == pytest.approx(per_step + 96 * per_well)
+    # nothing of the next step starts before the operator is done
+    later = [op for op in result.plan.operations if op.step > dose.step]
+    assert later and min(op.t for op in later) >= dose.t + dose.duration - 1e-6
+    # the checklist: what, into which wells, how much, by when (plan time, minutes rounded up)
+    done_by = math.ceil((dose.t + dose.duration) / 60)
+    assert f"done by T+{done_by // 60}:{done_by % 60:02d}" in dose.message
+    assert f"{expected_mg:.2f} mg into each of A1:H12 (96 wells)" in dose.message
+    assert f"{96 * expected_mg:.1f} mg in all" in dose.message
+    # and the stock list sends the operator to the wells, not to a machine that does not exist
+    (stock,) = [st for st in result.plan.stocks if st.reagent == "stab"]
+    assert stock.form == "solid" and stock.location == "operator (weigh into each well)"
+    assert stock.weigh_mg == pytest.approx(96 * expected_mg, rel=1e-3)
+
+
+def _minutes(text: str) -> float:
+    number, unit = text.split()
+    return float(number) * {"s": 1 / 60, "min": 1.0, "h": 60.0}[unit]
+
+
+def test_portions_weighed_by_hand_are_spread_over_the_window(tmp_path):
+    """Two portions by hand on the STARlet: each is a round over the 96 wells, the second starts
+    so that it ends with the window; a window shorter than two rounds is DF602."""
+    weighing = yaml.safe_load((REPO / "simulators" / "operator.yaml").read_text())["weighing"]
+    round_s = (
+        _minutes(weighing["per_step"]["value"])
+        + 96 * _minutes(weighing["per_well_portion"]["value"])
+    ) * 60
+    ok = _variant(
+        tmp_path,
+        "- add: {reagent: stab, equiv: 1.4}",
+        "- add: {reagent: stab, equiv: 1.4, portionwise: {portions: 2, over: 8 h}}",
+    )
+    assert ok.ok, [str(d) for d in ok.diagnostics]
+    first, second = [op for op in ok.plan.operations if op.op == "dispense_powder"]
+    assert len(first.wells) == len(second.wells) == 96
+    assert first.duration == second.duration == pytest.approx(round_s)
+    assert second.t - first.t == pytest.approx(8 * 3600 - round_s)  # the last ends with the window
+    assert "(portion 2 of 2)" in second.message
+    short = _variant(
+        tmp_path,
+        "- add: {reagent: stab, equiv: 1.4}",
+        "- add: {reagent: stab, equiv: 1.4, portionwise: {portions: 2, over: 5 h}}",
+    )
+    (df602,) = [d for d in short.diagnostics if d.code == "DF602"]
+    assert "weighing by hand" in df602.message
+    assert f"{math.ceil(2 * round_s / 60)} min" in df602.message
+
+
+def test_zero_degrees_is_below_the_starlet_block_floor(tmp_path):
+    """The STARlet's ThermoShake goes down to the profile's floor (4 °C): 0 °C is DF512 at the
+    cool step's 'to', and the hint names the floor and what to do instead."""
+    profile = yaml.safe_load(
+        (REPO / "simulators" / "starlet_heater_cooler_shaker.yaml").read_text()
+    )
+    floor = float(profile["thermal"]["min_temperature"]["value"].split()[0])
+    assert floor == 4.0
+    text = STAB_DROPWISE.replace("- cool: {to: 4 degC}", "- cool: {to: 0 degC}")
+    path = write_protocol(tmp_path, text)
+    result = check(str(path))
+    (df512,) = [d for d in result.diagnostics if d.code == "DF512"]
+    lines = path.read_text().splitlines()
+    line = next(i for i, ln in enumerate(lines) if "- cool: {to: 0 degC}" in ln) + 1
+    assert (df512.line, df512.column) == (line, lines[line - 1].index("0 degC") + 1)
+    assert f"({floor:g} to 105 °C)" in df512.message
+    assert f"floor is {floor:g} °C" in df512.hint and "offdeck" in df512.hint
+    assert f"run the step at {floor:g} degC" in df512.hint
 
 
 @pytest.mark.parametrize(

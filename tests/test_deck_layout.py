@@ -58,11 +58,19 @@ def test_starlet_facts():
     module = d.module_of("reaction_block")
     assert module is not None and module.name == "heater_cooler_shaker"
     assert module.kind == "heater_cooler_shaker"
-    assert (module.min_temp_c, module.max_temp_c) == (-10.0, 110.0)
+    # an Inheco ThermoShake (the layout's hardware backend): 4-105 °C (Inheco, via PyLabRobot's
+    # docs), 100-2000 rpm (Inheco; PLR 0.2.2 asserts at most 2000), not the spec's -10..110 °C
+    assert (module.min_temp_c, module.max_temp_c) == (4.0, 105.0)
     assert module.active_cooling and module.can_shake
+    assert (module.shake_rpm_min, module.shake_rpm_max) == (100.0, 2000.0)
     assert module.shake_rpm_min < module.default_rpm < module.shake_rpm_max
     assert module.labware == ("reaction_block",)
-    assert module.thermal.can_reach(-10.0) and not module.thermal.can_reach(-11.0)
+    assert module.thermal.can_reach(4.0) and not module.thermal.can_reach(0.0)
+    assert not module.thermal.can_reach(-10.0) and not module.thermal.can_reach(110.0)
+    assert module.backends["hardware"].class_path == "diazflow.deck.plr_hardware.ThermoshakeBackend"
+    sources = module.profile.sources
+    assert "Inheco ThermoShake" in sources["thermal.min_temperature"]
+    assert "thermoshake_backend.py:36" in sources["shaker.max_speed"]
 
     assert [t.name for t in d.tip_types] == ["tips_50", "tips_300", "tips_1000"]
     assert [t.max_volume_ul for t in d.tip_types] == [50.0, 300.0, 1000.0]
@@ -119,7 +127,14 @@ def test_evo150_facts():
     assert block.material == "glass" and block.sealed and block.max_volume_ul == 2000.0
     module = d.module_of("reaction_block")
     assert module.kind == "heater_shaker" and module.can_shake and not module.active_cooling
-    assert module.max_temp_c == 100.0
+    # a Hamilton Heater Shaker on its own USB box: heat only, up to 105 °C (PLR asserts <= 105)
+    assert module.max_temp_c == 105.0
+    assert (module.shake_rpm_min, module.shake_rpm_max) == (100.0, 2000.0)
+    assert (
+        module.backends["hardware"].class_path
+        == "diazflow.deck.plr_hardware.HamiltonHeaterShakerBackend"
+    )
+    assert "hamilton_backend.py:197" in module.profile.sources["thermal.max_temperature"]
     # no active cooling: nothing below ambient, ever
     assert not module.thermal.can_reach(d.ambient_c - 2)
     assert math.isinf(module.ramp_seconds(60.0, 10.0))
@@ -198,9 +213,10 @@ def test_thermal_model_ramps_and_settles():
     # heating 22 → 62 °C at 4 °C/min: (40 - 0.5) / 4 min, plus settling
     assert hcs.ramp_seconds(22, 62) == pytest.approx((40 - 0.5) / 4 * 60 + hcs.settle_s)
     assert hcs.ramp_seconds(22, 22.3) == 0.0
-    assert hcs.ramp_seconds(22, 0) == pytest.approx((22 - 0.5) / 2 * 60 + hcs.settle_s)
-    assert math.isinf(hcs.ramp_seconds(22, 111)) and math.isinf(hcs.ramp_seconds(22, -11))
-    for start, target in [(22, 62), (22, 0), (80, 25), (-10, 110)]:
+    assert hcs.ramp_seconds(22, 4) == pytest.approx((18 - 0.5) / 2 * 60 + hcs.settle_s)
+    assert math.isinf(hcs.ramp_seconds(22, 106)) and math.isinf(hcs.ramp_seconds(22, 3))
+    assert math.isinf(hcs.ramp_seconds(22, 0))  # the ThermoShake's floor is 4 °C
+    for start, target in [(22, 62), (22, 4), (80, 25), (4, 105)]:
         t = hcs.ramp_seconds(start, target) - hcs.settle_s
         assert abs(hcs.temperature_at(t, start, target) - target) <= hcs.settle_tolerance_c + 1e-9
         assert hcs.temperature_at(t + 3600, start, target) == pytest.approx(target)
@@ -234,6 +250,37 @@ def test_shaker_model():
     sh = load_module_profile(str(SIMULATORS / "opentrons_heater_shaker.yaml")).shaker
     assert (sh.min_rpm, sh.max_rpm) == (200.0, 3000.0) and sh.motion == "orbital"
     assert sh.in_range(200) and not sh.in_range(100)
+
+
+def test_operator_profile_times_weighing_by_hand():
+    p = load_module_profile(str(SIMULATORS / "operator.yaml"))
+    assert p.kind == "operator" and p.powder is None and p.thermal is None
+    assert p.weighing is not None
+    # 10 min set-up and 2 min a well, as written in the profile
+    assert (p.weighing.per_step_s, p.weighing.per_well_portion_s) == (600.0, 120.0)
+    assert p.weighing.round_seconds(96) == 600.0 + 96 * 120.0
+    assert "estimate" in p.sources["weighing.per_well_portion"]
+    # the STARlet's operator-run dispenser names it; a deck without one uses the shipped file
+    assert deck("starlet_chem").weighing == p.weighing
+    assert deck("evo150_chem").weighing == p.weighing
+
+
+def test_an_operator_run_dispenser_names_an_operator_profile(tmp_path):
+    path = _copy_deck(tmp_path)
+    _break(path, "../simulators/operator.yaml", "../simulators/powder_dispenser.yaml")
+    with pytest.raises(DeckLayoutError) as info:
+        load_deck(str(path))
+    assert any(
+        "operator-run powder_dispenser names an operator profile" in d.message
+        for d in info.value.diagnostics
+    )
+    # and a robot-run dispenser cannot be timed as a person
+    (tmp_path / "robot").mkdir()
+    path = _copy_deck(tmp_path / "robot")
+    _break(path, "    operated_by: operator\n", "")
+    with pytest.raises(DeckLayoutError) as info:
+        load_deck(str(path))
+    assert any("describes the operator" in d.message for d in info.value.diagnostics)
 
 
 def test_powder_profile():
@@ -372,7 +419,9 @@ def test_invalid_profile_is_reported_in_the_profile(tmp_path):
     diags = _errors(path)
     in_profile = next(d for d in diags if d.file == str(profile))
     assert in_profile.code == "DF500" and "is not a rate" in in_profile.message
-    assert (in_profile.line, in_profile.column) == _line_col(profile, "4 degC")
+    assert (in_profile.line, in_profile.column) == _line_col(
+        profile, "4 degC", after="heating_rate"
+    )
     in_layout = next(d for d in diags if d.file == str(path))
     assert "is invalid" in in_layout.message
 
@@ -433,9 +482,9 @@ def test_cache_sees_profile_changes(tmp_path):
     first = load_deck(str(path))
     assert load_deck(str(path)) is first
     profile = tmp_path / "simulators" / "starlet_heater_cooler_shaker.yaml"
-    _break(profile, "max_temperature: {value: 110 degC", "max_temperature: {value: 105 degC")
+    _break(profile, "max_temperature: {value: 105 degC", "max_temperature: {value: 100 degC")
     os.utime(profile, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
-    assert load_deck(str(path)).modules["heater_cooler_shaker"].max_temp_c == 105.0
+    assert load_deck(str(path)).modules["heater_cooler_shaker"].max_temp_c == 100.0
 
 
 # --------------------------------------------------------------------------- a user's own deck

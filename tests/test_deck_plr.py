@@ -128,8 +128,10 @@ def test_cooling_follows_the_profile(tracking):
         starlet = build_plr(deck("starlet_chem"), "simulate")
         hcs = starlet.heater_shakers["heater_cooler_shaker"]
         await hcs.setup()
-        await hcs.set_temperature(-10.0)  # active cooling: fine
-        assert await hcs.get_temperature() == -10.0
+        await hcs.set_temperature(4.0)  # active cooling down to the ThermoShake's 4 °C floor
+        assert await hcs.get_temperature() == 4.0
+        with pytest.raises(ValueError, match="outside"):
+            await hcs.set_temperature(0.0)  # no PLR-drivable STARlet device reaches 0 °C
 
         evo = build_plr(deck("evo150_chem"), "simulate")
         hs = evo.heater_shakers["heater_shaker"]
@@ -223,7 +225,7 @@ def test_chatterbox_star_firmware(tracking):
         async def scenario():
             await setup.setup()
             await _one_transfer(setup)
-            await setup.module("heater_cooler_shaker").set_temperature(-5.0)
+            await setup.module("heater_cooler_shaker").set_temperature(4.0)
 
         run(scenario())
     finally:
@@ -304,6 +306,10 @@ def test_hardware_constructs_real_backends_without_connecting():
         type(evo.liquid_handler.backend) is EVOBackend
         and evo.liquid_handler.backend.diti_count == 8
     )
+    # a heat-only Hamilton Heater Shaker on its USB box: the deck's "no active cooling"
+    from pylabrobot.heating_shaking import HamiltonHeaterShakerBackend
+
+    assert isinstance(evo.module("heater_shaker").backend, HamiltonHeaterShakerBackend)
 
 
 def test_hardware_ot2_needs_the_opentrons_client():

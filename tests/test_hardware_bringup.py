@@ -10,6 +10,7 @@ box is a stand-in at PLR's HID boundary (``send_command``), recording the firmwa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import threading
@@ -229,6 +230,63 @@ def test_thermoshake_sets_up_its_control_box_and_sends_whole_rpm():
     asyncio.run(bring_up_and_shake())
     assert box.events[0] == "setup" and box.events[-1] == "stop"
     assert "1SSR600" in box.events and "1SSR600.0" not in box.events
+
+
+class RecordingHeaterShakerBox:
+    """The Hamilton Heater Shaker Box at PLR's boundary: set-up, stop and firmware commands."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def setup(self) -> None:
+        self.events.append("setup")
+
+    async def stop(self) -> None:
+        self.events.append("stop")
+
+    async def send_hhs_command(self, index: int, command: str, **kwargs: Any) -> str:
+        if "setup" not in self.events:
+            raise RuntimeError("USB device not set up")  # the box's USB connection is not open
+        args = "".join(f"{key}{value}" for key, value in kwargs.items())
+        self.events.append(f"T{index}{command}{args}")
+        return "rd1"  # "is shaking" for PLR's start loop (RD answers ...1)
+
+
+def test_evo_heater_shaker_sets_up_its_box_and_heats_within_the_device_range():
+    """The EVO's Hamilton Heater Shaker: the box is set up before PLR initialises the lock and
+    drive; 105 °C (the profile's ceiling, PLR's assert) goes out as TA1050, 106 °C never does."""
+    from pylabrobot.heating_shaking import HamiltonHeaterShakerBackend as PlrHHS
+    from pylabrobot.heating_shaking import HamiltonHeaterShakerBox
+
+    from diazflow.deck import load_deck
+    from diazflow.deck.plr import build_plr
+    from diazflow.deck.plr_hardware import HamiltonHeaterShakerBackend
+
+    spec = load_deck(str(REPO / "deck_layouts" / "evo150_chem.yaml"))
+    # without the troughs EVOBackend cannot pipette from (refused when the hardware deck is built)
+    spec = dataclasses.replace(
+        spec, labware={n: lw for n, lw in spec.labware.items() if lw.role != "reagent_reservoir"}
+    )
+    shaker = build_plr(spec, "hardware").module("heater_shaker").backend
+    assert isinstance(shaker, HamiltonHeaterShakerBackend) and isinstance(shaker, PlrHHS)
+    assert isinstance(shaker.interface, HamiltonHeaterShakerBox) and shaker.index == 0
+    assert not shaker.supports_active_cooling  # the deck's "no active cooling"
+    box = RecordingHeaterShakerBox()
+    shaker.interface = box
+    ceiling = spec.modules["heater_shaker"].max_temp_c
+
+    async def bring_up_heat_and_shake() -> None:
+        await shaker.setup()
+        await shaker.set_temperature(ceiling)
+        with pytest.raises(AssertionError):
+            await shaker.set_temperature(ceiling + 1)
+        await shaker.start_shaking(600)
+        await shaker.stop()
+
+    asyncio.run(bring_up_heat_and_shake())
+    assert box.events[:3] == ["setup", "T0LI", "T0SI"] and box.events[-1] == "stop"
+    assert "T0TAta1050" in box.events and not any("ta1060" in e for e in box.events)
+    assert any(e.startswith("T0SB") and "sv0600" in e for e in box.events)
 
 
 def test_a_device_that_does_not_come_up_stops_the_run_with_exit_3(tmp_path, run_diazflow):

@@ -145,10 +145,10 @@ def test_extension_protocol_values_are_canonical():
     assert p.atmosphere == "inert"
     assert p.room_temperature_c == 21.0
     steps = dict((k, v) for k, v in reversed(_steps(result)))  # first of each kind
-    assert span(steps["cool"].to) == (-10.0, -5.0)
+    assert steps["cool"].to.value == 4.0
     assert steps["cool"].over.value == 20 * S_PER_MIN
     assert span(steps["add"].amount) == (25.0, 25.0)
-    assert steps["hold"].temperature.value == 0.0
+    assert steps["hold"].temperature.value == 4.0
     assert steps["warm"].to.value == 21.0  # rt = settings.room_temperature (21 °C)
     assert span(steps["warm"].then_stir) == (1 * S_PER_H, 2 * S_PER_H)
     assert steps["adjust_ph"].target == (5.0, 6.0)

@@ -34,16 +34,16 @@ def _aliquot(op: Operation) -> int | None:
 
 DIAZFLOW = [sys.executable, "-c", "from diazflow.cli import main; main()"]
 
-# A realistic 96-well protocol: aldehyde library added dropwise at 0 °C, STAB weighed in (the
+# A realistic 96-well protocol: aldehyde library added dropwise at 4 °C (the block's floor), STAB weighed in (the
 # STARlet's powder dispenser is operator-run),
 # a monitoring sample, a quench and an off-deck work-up.
 DROPWISE = method_a_protocol(
-    "N4 reductive amination, aldehyde added dropwise at 0 degC",
+    "N4 reductive amination, aldehyde added dropwise at 4 degC",
     """\
   - offdeck: Pierce each septum with a vent needle.
   - add: {reagent: diazepane, equiv: 1.0}
   - add_solvent: {solvent: DCE, volume: 40 uL}
-  - cool: {to: 0 degC}
+  - cool: {to: 4 degC}
   - add: {reagent: aldehyde, equiv: 1.05, dropwise: 30-60 min, keep_below: 5 degC}
   - add: {reagent: acoh, equiv: 1.0}
   - warm: {to: rt}
@@ -54,7 +54,7 @@ DROPWISE = method_a_protocol(
   - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}
   - offdeck: Extract with DCM (3x), wash with brine, dry over Na2SO4 and concentrate.
 """,
-    header="description: 96 wells, 12 aldehydes by column; dropwise addition at 0 degC, STAB as a powder.\n",
+    header="description: 96 wells, 12 aldehydes by column; dropwise addition at 4 degC, STAB as a powder.\n",
     acoh=ACOH_NEAT,
     nahco3=NAHCO3_FLOW,
 )
@@ -495,8 +495,8 @@ def test_temperature_profile_ramps_during_waits(dropwise_plan):
     block = series["block"]
     assert block[0] == [0.0, 22.0]
     wait = next(op for op in dropwise_plan.operations if op.op == "wait_temperature")
-    assert [wait.t, 22.0] in block and [wait.end, 0.0] in block
-    assert series["setpoint"][0][1] == 0.0
+    assert [wait.t, 22.0] in block and [wait.end, 4.0] in block
+    assert series["setpoint"][0][1] == 4.0
     assert block[-1][0] == dropwise_plan.makespan_s
 
 
@@ -516,7 +516,7 @@ def test_plan_json_input_and_invalid_protocol(tmp_path, dropwise):
     assert data["kind"] == "plan" and len(data["plate"]["wells"]) == 96
     # a protocol that does not compile: exit 1, and the report shows where and why
     broken = write_protocol(
-        tmp_path, DROPWISE.replace("to: 0 degC}", "to: -40 degC}"), "broken.yaml"
+        tmp_path, DROPWISE.replace("to: 4 degC}", "to: -40 degC}"), "broken.yaml"
     )
     bad = tmp_path / "broken.html"
     proc = run_cli("report", str(broken), "-o", str(bad))

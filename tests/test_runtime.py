@@ -206,18 +206,22 @@ def test_simulated_heater_cooler_follows_its_thermal_model(starlet):
 
     async def scenario():
         assert await dev.get_current_temperature() == pytest.approx(thermal.ambient_c)
-        await dev.set_temperature(0.0)  # active cooling at the profile's rate
+        await dev.set_temperature(4.0)  # active cooling at the profile's rate, to its 4 °C floor
         await clock.sleep(60)
         assert await dev.get_current_temperature() == pytest.approx(
             thermal.ambient_c - thermal.cooling_rate_c_per_min
         )
         await clock.sleep(3600)
-        assert await dev.get_current_temperature() == pytest.approx(0.0)
+        assert await dev.get_current_temperature() == pytest.approx(4.0)
         await dev.set_temperature(40.0)
         await clock.sleep(60)
-        assert await dev.get_current_temperature() == pytest.approx(thermal.heating_rate_c_per_min)
+        assert await dev.get_current_temperature() == pytest.approx(
+            4.0 + thermal.heating_rate_c_per_min
+        )
         with pytest.raises(SetpointOutOfRangeError):
             await dev.set_temperature(thermal.max_c + 1)
+        with pytest.raises(SetpointOutOfRangeError):
+            await dev.set_temperature(0.0)  # the ThermoShake does not reach 0 °C
         with pytest.raises(SetpointOutOfRangeError):
             await dev.start_shaking(module.shaker.max_rpm * 2)
         await dev.start_shaking(600)
@@ -318,10 +322,10 @@ def test_simulated_run_reports_what_the_devices_did(starlet, tmp_path):
 
     j = Journal.open(outcome.journal_path)
     events = {(op, ev): data for _s, op, ev, _c, data in j.events()}
-    cool = first_op(starlet.plan, "wait_temperature", celsius=0.0)
+    cool = first_op(starlet.plan, "wait_temperature", celsius=4.0)
     reached = events[(cool.id, "op_completed")]["celsius_reached"]
     assert (
-        abs(reached - 0.0) <= starlet.deck.modules["heater_cooler_shaker"].settle_tolerance_c + 1e-9
+        abs(reached - 4.0) <= starlet.deck.modules["heater_cooler_shaker"].settle_tolerance_c + 1e-9
     )
     dispense = first_op(starlet.plan, "dispense", reagent="halide")
     report = events[(dispense.id, "op_completed")]["device"][0]
@@ -387,7 +391,7 @@ def test_evo_generic_chatterbox_prints_into_the_transcript(tmp_path, capsys):
     protocol = tmp_path / "evo.yaml"
     text = STARLET.read_text()
     for old, new in (
-        ("cool: {to: 0 degC}", "heat: {to: 40 degC}"),
+        ("cool: {to: 4 degC}", "heat: {to: 40 degC}"),
         (", keep_below: 5 degC", ""),
         ("warm: {to: rt, over: 30 min}", "cool: {to: 30 degC}"),
         ("  - add: {reagent: k2co3, equiv: 2.0}\n", ""),
@@ -438,7 +442,7 @@ def test_tip_fault_stops_safely_with_one_line_and_exit_3(tmp_path):
     assert len(lines) == 1 and lines[0].startswith(
         f"error: operation {during_cooling.id} (pick_up_tips"
     )
-    assert "tip not picked up" in lines[0] and "cooling kept at 0.0 °C" in lines[0]
+    assert "tip not picked up" in lines[0] and "cooling kept at 4.0 °C" in lines[0]
     state = journal_json(journal, tmp_path)
     assert state["status"] == "failed" and state["in_flight"] == [during_cooling.id]
     # resume: the pick-up never happened (the simulated device has no record of it) → it runs again
@@ -466,17 +470,17 @@ def _safe_state(journal: str) -> dict:
 
 
 def test_temperature_timeout_keeps_cooling_and_resumes(starlet, tmp_path):
-    wait = first_op(starlet.plan, "wait_temperature", celsius=0.0)
+    wait = first_op(starlet.plan, "wait_temperature", celsius=4.0)
     outcome, _ = run_in_process(
         starlet, tmp_path, faults=FaultPlan({wait.id: "temperature_timeout"})
     )
     assert outcome.exit_code == 3
     assert (
         f"operation {wait.id} (wait_temperature" in outcome.message
-        and "did not reach 0 °C" in outcome.message
+        and "did not reach 4 °C" in outcome.message
     )
     safe = _safe_state(outcome.journal_path)
-    assert {"device": "heater_cooler_shaker", "action": "keep_cooling", "celsius": 0.0} in safe[
+    assert {"device": "heater_cooler_shaker", "action": "keep_cooling", "celsius": 4.0} in safe[
         "actions"
     ]
     assert state_of(Path(outcome.journal_path))["status"] == "failed"
@@ -513,7 +517,7 @@ def test_connection_lost_while_shaking_and_hot_switches_heater_off(starlet, tmp_
 
 
 def test_connection_lost_to_a_module_is_reported_as_unreachable(starlet, tmp_path):
-    set_temperature = first_op(starlet.plan, "set_temperature", celsius=0.0)
+    set_temperature = first_op(starlet.plan, "set_temperature", celsius=4.0)
     outcome, _ = run_in_process(
         starlet, tmp_path, faults=FaultPlan({set_temperature.id: "connection_lost"})
     )

@@ -71,6 +71,7 @@ class Timings:
     powder_per_mg_s: float
     shake_stop_s: float
     set_temperature_s: float
+    weigh_round_s: Callable[[int], float]  # the operator: one portion into each of N wells → s
     aspirate_fixed_s: float = 0.0
     dispense_fixed_s: float = 0.0
     default_flow_ul_s: Callable[[float], tuple[float, float]] = lambda tip_max_ul: (100.0, 100.0)
@@ -197,6 +198,7 @@ def deck_facts(spec) -> DeckFacts:
             powder_per_mg_s=powder.per_mg_s if powder else 0.0,
             shake_stop_s=shake_stop,
             set_temperature_s=set_temperature,
+            weigh_round_s=spec.weighing.round_seconds,
             aspirate_fixed_s=timings.aspirate_fixed_s,
             dispense_fixed_s=timings.dispense_fixed_s,
             default_flow_ul_s=lambda tip_max_ul: (

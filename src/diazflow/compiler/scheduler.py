@@ -578,7 +578,7 @@ class _Scheduler:
                 ("keep_below",),
                 codes.DF605,
                 f"the addition must stay below {keep_below.value:g} °C but the block is at {self.temperature:g} °C (±{tol:g} °C)",
-                f"add 'cool: {{to: {max(keep_below.value - 5, -10):g} degC}}' before this step",
+                _keep_below_hint(self.module, keep_below.value),
             )
 
     def add_liquid(
@@ -837,39 +837,58 @@ class _Scheduler:
     def add_solid_by_hand(
         self, step: int, rid: str, mg: dict[Well, float], portionwise: m.PortionwiseSpec | None
     ) -> float:
-        """The operator weighs the solid into every well (in portions, all at the same time)."""
-        reagent = self.chem.reagents[rid]
+        """The operator weighs the solid into every well, one round over the plate per portion.
+
+        A round takes the operator profile's set-up plus its time per well (``Timings.weigh_round_s``,
+        from ``simulators/operator.yaml``); portions are spread over the protocol's window like the
+        powder dispenser's, and the robot waits while the block is being weighed into.  Each round is
+        one operator step whose message is the checklist: what goes into which well, done by when.
+        """
         wells = sorted(mg)
         n = portionwise.portions if portionwise else 1
+        round_s = self.deck.timings.weigh_round_s(len(wells))
+        lo, hi = window(portionwise.over) if portionwise else (0.0, math.inf)
+        duration = max(lo, n * round_s)
+        if duration > hi + 1e-9:
+            self.error(
+                step,
+                ("portionwise",),
+                codes.DF602,
+                f"weighing by hand, the operator needs {math.ceil(n * round_s / 60)} min for {n} portions in each of {len(wells)} wells ({round_s / 60:.0f} min per round over the plate), longer than {hi / 60:g} min",
+                f"allow at least {math.ceil(n * round_s / 60)} min, use fewer portions or fewer wells",
+            )
+            return self.now
+        interval = (duration - round_s) / (n - 1) if n > 1 else duration
+        reagent = self.chem.reagents[rid]
+        what = reagent.substance.name if reagent.substance else rid
         names = self.substances(rid, wells)
-        message = (
-            f"Weigh {reagent.substance.name if reagent.substance else rid} into the wells of {self.p.vessels.labware}: "
-            + ", ".join(f"{w.name} {mg[w]:.2f} mg" for w in wells[:4])
-            + (" …" if len(wells) > 4 else "")
-        )
-        t = self.now
+        end = self.now
         for k in range(n):
-            t = self.emit(
+            t = max(self.now + k * interval, end)
+            amounts = [_aliquot(mg[w], n, k) for w in wells]
+            end = self.emit(
                 DispensePowder(
                     id=UNNUMBERED,
                     t=t,
-                    duration=0.0,
+                    duration=round_s,
                     device=OPERATOR,
                     step=step,
                     line=self.line(step),
                     reagent=rid,
                     substances=names,
                     wells=[w.name for w in wells],
-                    mg=[_aliquot(mg[w], n, k) for w in wells],
+                    mg=amounts,
                     manual=True,
-                    message=message,
+                    message=_weighing_checklist(
+                        what, rid, self.p.vessels.labware, wells, amounts, (k + 1, n), t + round_s
+                    ),
                     aliquot=k + 1 if n > 1 else None,
                     aliquots=n if n > 1 else None,
                 )
             )
         for w in wells:
-            self.last_addition_end[w] = t
-        return t
+            self.last_addition_end[w] = end
+        return max(end, self.now + duration)
 
     def add_solid_by_dispenser(
         self, step: int, rid: str, mg: dict[Well, float], portionwise: m.PortionwiseSpec | None
@@ -1289,11 +1308,84 @@ def _aliquot(total: float, n: int, k: int) -> float:
     return part if k < n - 1 else r3(r3(total) - part * (n - 1))
 
 
-def _range_hint(module: ModuleFacts, target: float) -> str:
-    if target < module.min_c:
-        return f"{module.name} goes down to {module.min_c:g} °C; use a deck with a colder module (e.g. starlet_chem.yaml reaches -10 °C) or a higher temperature"
+def _plan_clock(seconds: float) -> str:
+    """A time in the plan as the operator reads it: hours and minutes after the start."""
+    minutes = math.ceil(seconds / 60 - 1e-9)
+    return f"T+{minutes // 60}:{minutes % 60:02d}"
+
+
+def _weighing_checklist(
+    what: str,
+    rid: str,
+    labware: str,
+    wells: list[Well],
+    amounts: list[float],
+    portion: tuple[int, int],
+    done_by: float,
+) -> str:
+    """The operator's checklist for one round of weighing: what, into which well, by when."""
+    k, n = portion
+    part = f" (portion {k} of {n})" if n > 1 else ""
+    if len(set(amounts)) == 1:
+        into = f"{amounts[0]:.2f} mg into each of {_well_set(wells)}"
+    else:
+        into = "; ".join(f"{w.name} {a:.2f} mg" for w, a in zip(wells, amounts, strict=True))
     return (
-        f"{module.name} goes up to {module.max_c:g} °C; use a lower temperature or a hotter module"
+        f"Weigh {what} ({rid}) by hand{part} into {labware}, done by {_plan_clock(done_by)}: "
+        f"{into}, {sum(amounts):.1f} mg in all. Confirm when every well has its portion."
+    )
+
+
+def _well_set(wells: list[Well]) -> str:
+    """``A1:H12 (96 wells)`` when the wells fill that rectangle, else every name."""
+    rows = {w.row for w in wells}
+    columns = {w.column for w in wells}
+    full = (
+        len(wells)
+        == len(rows) * len(columns)
+        == (max(rows) - min(rows) + 1) * (max(columns) - min(columns) + 1)
+    )
+    if full and len(wells) > 1:
+        first = Well(min(columns), min(rows))
+        last = Well(max(columns), max(rows))
+        return f"{first.name}:{last.name} ({len(wells)} wells)"
+    return ", ".join(w.name for w in wells)
+
+
+def _keep_below_hint(module: ModuleFacts | None, limit: float) -> str:
+    """Cool 5 °C below the limit, but not below what the block reaches (its floor)."""
+    if module is None or not module.controls_temperature:
+        return (
+            f"add 'cool: {{to: {limit - 5:g} degC}}' before this step, on a deck whose block cools"
+        )
+    target = max(limit - 5, module.min_c)
+    if target + module.settle_tolerance_c >= limit:
+        return (
+            f"{module.name} goes down to {module.min_c:g} °C (±{module.settle_tolerance_c:g} °C) and "
+            f"cannot keep the vials below {limit:g} °C: raise keep_below, or add in an ice bath "
+            "as an offdeck step"
+        )
+    return f"add 'cool: {{to: {target:g} degC}}' before this step"
+
+
+def _range_hint(module: ModuleFacts, target: float) -> str:
+    # The floors and ceilings are the real devices' (simulators/*.yaml cite the vendors): no
+    # shipped deck goes below 4 °C or above 105 °C, so the useful advice is what a chemist does.
+    if target < module.min_c:
+        warmest = module.min_c + module.settle_tolerance_c
+        ice = (
+            f" (it holds {module.min_c:g} ± {module.settle_tolerance_c:g} °C: an ice-bath '0 °C' kept below 5 °C is met)"
+            if warmest < 5.0
+            else ""
+        )
+        return (
+            f"{module.name}'s floor is {module.min_c:g} °C and no built-in deck goes lower: run the step at "
+            f"{module.min_c:g} degC if the chemistry allows it{ice}, or cool in an ice or cryo bath as "
+            "an offdeck step"
+        )
+    return (
+        f"{module.name}'s ceiling is {module.max_c:g} °C: run the step at {module.max_c:g} degC or "
+        "lower (a sealed vial does not need the solvent's boiling point), or use a hotter module"
     )
 
 
@@ -1425,9 +1517,10 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
             totals[a.reagent] = totals.get(a.reagent, 0.0) + a.mg
     for rid, mg in sorted(totals.items()):
         reagent = s.chem.reagents[rid]
+        # an operator-run dispenser is no machine to load: the operator weighs each well
         where = (
             (s.deck.powder_dispenser or "powder_dispenser")
-            if reagent.dispense == "powder"
+            if reagent.dispense == "powder" and not s.deck.powder_by_operator
             else "operator (weigh into each well)"
         )
         out.append(

@@ -710,7 +710,9 @@ class _Loader:
                     )
             if profile is None:
                 continue
-            kind_ok = self.check_module_kind(path, mod.kind, profile)
+            kind_ok = self.check_module_kind(
+                path, mod.kind, profile, operator_run=mod.operated_by == "operator"
+            )
             if not kind_ok:
                 continue
             thermal, shaker = profile.thermal, profile.shaker
@@ -746,11 +748,22 @@ class _Loader:
             )
         return out
 
-    def check_module_kind(self, path: tuple, kind: str, profile: ModuleProfile) -> bool:
+    def check_module_kind(
+        self, path: tuple, kind: str, profile: ModuleProfile, *, operator_run: bool = False
+    ) -> bool:
         """The kind written in the layout must match what the profile describes."""
         base = os.path.basename(profile.path)
         problems = []
-        if kind == "powder_dispenser" and profile.powder is None:
+        if operator_run and profile.weighing is None:
+            # the operator does this device's work: the profile says how long a person takes
+            problems.append(
+                f"an operator-run {kind} names an operator profile (kind: operator, e.g. ../simulators/operator.yaml), not '{base}'"
+            )
+        if not operator_run and profile.weighing is not None:
+            problems.append(
+                f"profile '{base}' describes the operator, not a {kind}: declare 'operated_by: operator', or name the device's profile"
+            )
+        if kind == "powder_dispenser" and not operator_run and profile.powder is None:
             problems.append(f"profile '{base}' describes no powder dispenser")
         if kind != "powder_dispenser" and profile.powder is not None:
             problems.append(f"profile '{base}' describes a powder dispenser, not a {kind}")

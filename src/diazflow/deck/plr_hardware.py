@@ -21,6 +21,10 @@ hardware, and in PLR's source; ``/work/shared/notes/real-robots.md``, ``docs/har
   TEC control box: the box is not a PLR machine, nothing else connects it, and the first command
   fails with ``RuntimeError: Call setup() first``.  It also sends shaker speeds as whole rpm (PLR
   formats a float as ``1SSR600.0``, which the firmware does not read).
+* :class:`HamiltonHeaterShakerBackend` — PLR's ``HamiltonHeaterShakerBackend`` that sets up (and
+  stops) its USB ``HamiltonHeaterShakerBox``: PLR's backend only initialises the plate lock and
+  the drive, and PyLabRobot's docs say to call the box's ``setup()`` first ("call .setup() once
+  for the control box, and then HeaterShaker.setup()"); nothing in a built deck would.
 
 Imported only when a chatterbox or hardware deck is built (it imports PyLabRobot and, at set-up, the drivers of
 the ``hardware`` extra).
@@ -32,6 +36,9 @@ import dataclasses
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
+from pylabrobot.heating_shaking.hamilton_backend import (
+    HamiltonHeaterShakerBackend as PlrHamiltonHeaterShakerBackend,
+)
 from pylabrobot.heating_shaking.inheco.thermoshake_backend import InhecoThermoshakeBackend
 from pylabrobot.liquid_handling.backends.opentrons_backend import OpentronsOT2Backend
 from pylabrobot.liquid_handling.backends.opentrons_chatterbox import (
@@ -192,3 +199,17 @@ class ThermoshakeBackend(InhecoThermoshakeBackend):
 
     async def set_shaker_speed(self, speed: float) -> None:
         await super().set_shaker_speed(int(round(speed)))
+
+
+class HamiltonHeaterShakerBackend(PlrHamiltonHeaterShakerBackend):
+    """PLR's Hamilton Heater Shaker backend that connects its Heater Shaker Box itself."""
+
+    async def setup(self) -> None:
+        await self.interface.setup()
+        await super().setup()
+
+    async def stop(self) -> None:
+        try:
+            await super().stop()
+        finally:
+            await self.interface.stop()

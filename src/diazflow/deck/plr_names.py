@@ -67,6 +67,7 @@ DIAZFLOW_CLASSES = frozenset(
         "diazflow.deck.plr_hardware.OT2ChatterboxBackend",
         "diazflow.deck.plr_hardware.OT2TemperatureModuleBackend",
         "diazflow.deck.plr_hardware.ThermoshakeBackend",
+        "diazflow.deck.plr_hardware.HamiltonHeaterShakerBackend",
     }
 )
 

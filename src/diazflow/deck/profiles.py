@@ -6,12 +6,14 @@ traced to a datasheet, to PyLabRobot's defaults, or is marked as an ``estimate``
 (planned durations) and the runtime simulator (virtual devices) both read the frozen dataclasses
 returned here, so a plan and its simulated run agree.
 
-Three kinds of profile:
+Four kinds of profile:
 
 * ``liquid_handler`` → :class:`RobotTimings` (tip handling, aspirate/dispense, moves);
 * ``thermal_module`` → :class:`ModuleProfile` with a :class:`ThermalModel` and, for shakers, a
   :class:`ShakerModel`;
-* ``powder_dispenser`` → :class:`ModuleProfile` with :class:`PowderTimings`.
+* ``powder_dispenser`` → :class:`ModuleProfile` with :class:`PowderTimings`;
+* ``operator`` → :class:`ModuleProfile` with :class:`WeighingTimings`: a person doing the work of
+  a device PyLabRobot cannot drive (solids weighed in by hand).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
@@ -199,13 +202,26 @@ class PowderTimings:
 
 
 @dataclass(frozen=True)
+class WeighingTimings:
+    """The operator weighing one portion of a solid into each of a set of wells (seconds)."""
+
+    per_step_s: float  # once per portion round: fetch the solid, tare, open and close the enclosure
+    per_well_portion_s: float  # one portion into one well
+
+    def round_seconds(self, wells: int) -> float:
+        """One portion into each of ``wells`` wells."""
+        return self.per_step_s + wells * self.per_well_portion_s
+
+
+@dataclass(frozen=True)
 class ModuleProfile:
     path: str
-    kind: str  # thermal_module | powder_dispenser
+    kind: str  # thermal_module | powder_dispenser | operator
     device: str
     thermal: ThermalModel | None
     shaker: ShakerModel | None
     powder: PowderTimings | None
+    weighing: WeighingTimings | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def with_ambient(self, ambient_c: float) -> ModuleProfile:
@@ -280,9 +296,14 @@ class _PowderModel(_Model):
     max_dose: Sourced
 
 
+class _WeighingModel(_Model):
+    per_step: Sourced
+    per_well_portion: Sourced
+
+
 class _ProfileModel(_Model):
     diazflow_profile: Literal[1]
-    kind: Literal["liquid_handler", "thermal_module", "powder_dispenser"]
+    kind: Literal["liquid_handler", "thermal_module", "powder_dispenser", "operator"]
     device: str = Field(min_length=1)
     notes: str | None = None
     timings: _RobotTimingsModel | None = None
@@ -290,6 +311,7 @@ class _ProfileModel(_Model):
     thermal: _ThermalModelModel | None = None
     shaker: _ShakerModelModel | None = None
     powder: _PowderModel | None = None
+    weighing: _WeighingModel | None = None
 
 
 _PROFILE_FIELDS = model_field_names(
@@ -299,6 +321,7 @@ _PROFILE_FIELDS = model_field_names(
     _ThermalModelModel,
     _ShakerModelModel,
     _PowderModel,
+    _WeighingModel,
     Sourced,
 )
 
@@ -306,11 +329,13 @@ _REQUIRED_SECTIONS = {
     "liquid_handler": ("timings", "flow_rates"),
     "thermal_module": ("thermal",),
     "powder_dispenser": ("powder",),
+    "operator": ("weighing",),
 }
 _FORBIDDEN_SECTIONS = {
-    "liquid_handler": ("thermal", "shaker", "powder"),
-    "thermal_module": ("timings", "flow_rates", "powder"),
-    "powder_dispenser": ("timings", "flow_rates", "thermal", "shaker"),
+    "liquid_handler": ("thermal", "shaker", "powder", "weighing"),
+    "thermal_module": ("timings", "flow_rates", "powder", "weighing"),
+    "powder_dispenser": ("timings", "flow_rates", "thermal", "shaker", "weighing"),
+    "operator": ("timings", "flow_rates", "thermal", "shaker", "powder"),
 }
 
 
@@ -468,7 +493,7 @@ def _load_robot_profile(path: str, _key: tuple) -> RobotTimings:
 
 
 def load_module_profile(path: str, *, ambient_c: float | None = None) -> ModuleProfile:
-    """Read a ``thermal_module`` or ``powder_dispenser`` profile.
+    """Read a ``thermal_module``, ``powder_dispenser`` or ``operator`` profile.
 
     ``ambient_c`` (the deck's room or enclosure temperature) replaces the profile's own ambient.
     """
@@ -484,13 +509,13 @@ def _load_module_profile(path: str, _key: tuple) -> ModuleProfile:
             [
                 doc.diagnostic(
                     ("kind",),
-                    "expected a module profile (thermal_module or powder_dispenser), this one is 'liquid_handler'",
+                    "expected a module profile (thermal_module, powder_dispenser or operator), this one is 'liquid_handler'",
                     "a module's profile: names a device profile, not the robot's",
                 )
             ]
         )
     r = _Reader(doc)
-    thermal = shaker = powder = None
+    thermal = shaker = powder = weighing = None
     if model.thermal is not None:
         th = model.thermal
         T, RATE, D = Dimension.TEMPERATURE, Dimension.RATE, Dimension.DURATION
@@ -554,6 +579,15 @@ def _load_module_profile(path: str, _key: tuple) -> ModuleProfile:
             min_dose_mg=r.quantity(p + ("min_dose",), pw.min_dose, M, positive=True),
             max_dose_mg=r.quantity(p + ("max_dose",), pw.max_dose, M, positive=True),
         )
+    if model.weighing is not None:
+        p = ("weighing",)
+        D = Dimension.DURATION
+        weighing = WeighingTimings(
+            per_step_s=r.quantity(p + ("per_step",), model.weighing.per_step, D, minimum=0.0),
+            per_well_portion_s=r.quantity(
+                p + ("per_well_portion",), model.weighing.per_well_portion, D, positive=True
+            ),
+        )
     if r.reporter.diagnostics:
         raise DeckLayoutError(r.reporter.diagnostics)
     return ModuleProfile(
@@ -563,8 +597,27 @@ def _load_module_profile(path: str, _key: tuple) -> ModuleProfile:
         thermal=thermal,
         shaker=shaker,
         powder=powder,
+        weighing=weighing,
         sources=MappingProxyType(dict(r.sources)),
     )
+
+
+OPERATOR_PROFILE = "operator.yaml"
+"""The shipped operator profile: how long weighing by hand takes where a layout names none."""
+
+
+def builtin_simulators_dir() -> Path:
+    """The shipped profiles, in an installed wheel or in a source checkout (beside the layouts)."""
+    from diazflow.deck.builtin import builtin_layouts_dir
+
+    return builtin_layouts_dir().parent / "simulators"
+
+
+def default_operator_weighing() -> WeighingTimings:
+    """Weighing by hand from the shipped ``simulators/operator.yaml``."""
+    weighing = load_module_profile(str(builtin_simulators_dir() / OPERATOR_PROFILE)).weighing
+    assert weighing is not None  # an operator profile requires its weighing section
+    return weighing
 
 
 def _delta_temperature(r: _Reader, path: tuple, item: Sourced) -> float:

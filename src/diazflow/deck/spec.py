@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from diazflow.deck.profiles import ModuleProfile, RobotTimings, ShakerModel, ThermalModel
+from diazflow.deck.profiles import (
+    ModuleProfile,
+    RobotTimings,
+    ShakerModel,
+    ThermalModel,
+    WeighingTimings,
+    default_operator_weighing,
+)
 from diazflow.language.source import SourceDocument
 from diazflow.language.wells import row_letter
 
@@ -317,6 +324,15 @@ class DeckSpec:
     @property
     def has_powder_dispenser(self) -> bool:
         return self.powder_dispenser is not None
+
+    @property
+    def weighing(self) -> WeighingTimings:
+        """How long the operator takes to weigh solids in: the operator-run dispenser's profile,
+        else the shipped ``simulators/operator.yaml`` (for 'solid: {dispense: manual}')."""
+        for m in self.modules.values():
+            if m.operator_run and m.profile.weighing is not None:
+                return m.profile.weighing
+        return default_operator_weighing()
 
     @property
     def reservoir_positions(self) -> tuple[str, ...]:
