@@ -497,15 +497,32 @@ def run(
     help="override the run's speed (default: as the run was started)",
 )
 @click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option(
+    "--use-recorded-plan",
+    is_flag=True,
+    help="continue with the plan in the journal although the protocol, a library or a simulator profile changed since the run started",
+)
 @_inject_fault_option
-def resume(journal: str, speed: float | None, quiet: bool, inject_fault: tuple[str, ...]) -> None:
+def resume(
+    journal: str,
+    speed: float | None,
+    quiet: bool,
+    use_recorded_plan: bool,
+    inject_fault: tuple[str, ...],
+) -> None:
     """Continue an interrupted or failed run from its journal, without repeating or skipping an operation."""
     started = _perf()
     from diazflow.runtime.runner import UsageError, resume_run
 
     faults = _faults(inject_fault)
     try:
-        outcome = resume_run(journal, speed=speed, quiet=quiet, faults=faults)
+        outcome = resume_run(
+            journal,
+            speed=speed,
+            quiet=quiet,
+            faults=faults,
+            use_recorded_plan=use_recorded_plan,
+        )
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
     _finish_run(outcome, started)

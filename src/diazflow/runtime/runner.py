@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from diazflow.exitcodes import EXIT_OK, EXIT_RUN_FAILED
 from diazflow.runtime.clock import Clock, make_clock
 from diazflow.runtime.faults import FaultPlan
-from diazflow.runtime.journal import Journal, JournalError, sha256_file
+from diazflow.runtime.journal import Journal, JournalError, sha256_file, synchronous_for
 from diazflow.runtime.progress import NullProgress
 
 if TYPE_CHECKING:
@@ -67,6 +67,30 @@ def default_journal_path(protocol_path: str, directory: str = "runs") -> str:
 
 def commands_path_for(journal_path: str) -> str:
     return journal_path + ".commands.txt"
+
+
+def deck_files(deck_spec: DeckSpec) -> list[str]:
+    """The simulator profiles a deck layout reads (its robot timings and each module's)."""
+    files = [deck_spec.timings.path] + [m.profile_path for m in deck_spec.modules.values()]
+    return [os.path.abspath(f) for f in files if f]
+
+
+def input_files(result: Any) -> list[str]:
+    """Every file a checked protocol was compiled from: the protocol, its CSV libraries, the deck
+    layout and the deck's simulator profiles (``resume`` compares their hashes)."""
+    paths = [result.path]
+    if result.loaded is not None:
+        paths += [lib.source_file for lib in result.loaded.libraries.values() if lib.source_file]
+    if result.deck_path:
+        paths.append(result.deck_path)
+    if result.deck is not None:
+        paths += deck_files(result.deck)
+    return list(dict.fromkeys(os.path.abspath(p) for p in paths))
+
+
+def changed_inputs(recorded: dict[str, str | None]) -> list[str]:
+    """The recorded input files whose content is not what the run was compiled from."""
+    return [path for path, digest in recorded.items() if sha256_file(path) != digest]
 
 
 # --------------------------------------------------------------------------- PLR's process-wide state
@@ -713,7 +737,7 @@ def run_plan(
             backend=backend,
             speed=speed,
             commands_path=commands,
-            synchronous="NORMAL" if backend == "simulate" else "FULL",
+            synchronous=synchronous_for(backend),
         )
     except JournalError as exc:
         raise UsageError(str(exc)) from None
@@ -731,6 +755,7 @@ def run_plan(
                 "speed": speed,
                 "faults": {str(k): v for k, v in (faults or FaultPlan()).faults.items()},
                 "pid": os.getpid(),
+                "inputs": {path: sha256_file(path) for path in input_files(result)},
             },
         )
         options = RunOptions(
@@ -757,8 +782,14 @@ def resume_run(
     quiet: bool = False,
     faults: FaultPlan | None = None,
     notify: Callable[[str], None] = _print,
+    use_recorded_plan: bool = False,
 ) -> RunOutcome:
-    """Continue the run of a journal (``diazflow resume``)."""
+    """Continue the run of a journal (``diazflow resume``).
+
+    Refused (:class:`UsageError`) when the journal is damaged, in use, or any file the run was
+    compiled from changed since, unless ``use_recorded_plan`` (then the plan in the journal runs
+    as it was compiled; the deck layout must still be the one the run started with).
+    """
     try:
         journal = Journal.open(path)
     except JournalError as exc:
@@ -766,24 +797,72 @@ def resume_run(
     with journal:
         try:
             journal.lock()
+            plan, info = _readable_plan(journal)
+            journal.set_synchronous(synchronous_for(info.backend))
         except JournalError as exc:
             raise UsageError(str(exc)) from None
-        return _resume_locked(journal, path, speed=speed, quiet=quiet, faults=faults, notify=notify)
+        return _resume_locked(
+            journal,
+            path,
+            plan,
+            info,
+            speed=speed,
+            quiet=quiet,
+            faults=faults,
+            notify=notify,
+            use_recorded_plan=use_recorded_plan,
+        )
+
+
+def _readable_plan(journal: Journal) -> tuple[Plan, Any]:
+    """The journal's plan and run record, every event and device record read once: a damaged
+    journal is refused here, before any device is touched."""
+    from diazflow.compiler.plan import Plan
+    from diazflow.runtime.journal import JournalDamaged
+
+    info = journal.info()
+    journal.op_status()
+    journal.device_log()
+    journal.recorded_inputs()
+    try:
+        plan = Plan.from_json(info.plan_json)
+    except ValueError as exc:
+        raise JournalDamaged(
+            f"journal '{journal.path}' is damaged: its plan does not parse ({exc.__class__.__name__})"
+        ) from None
+    return plan, info
+
+
+def _refuse_changed_inputs(journal: Journal, deck_spec: DeckSpec, use_recorded_plan: bool) -> None:
+    recorded = journal.recorded_inputs()
+    changed = changed_inputs(recorded)
+    # profiles the layout reads now but the run did not record (a journal from before inputs
+    # were recorded records none: nothing to compare)
+    if recorded:
+        changed += [p for p in deck_files(deck_spec) if p not in recorded]
+    if changed and not use_recorded_plan:
+        names = ", ".join(f"'{p}'" for p in changed[:5]) + (" …" if len(changed) > 5 else "")
+        raise UsageError(
+            f"{len(changed)} file(s) the run was compiled from changed since it started: {names}; "
+            "restore them, or continue with the plan recorded in the journal: "
+            f"diazflow resume --use-recorded-plan {journal.path}"
+        )
 
 
 def _resume_locked(
     journal: Journal,
     path: str,
+    plan: Plan,
+    info: Any,
     *,
     speed: float | None,
     quiet: bool,
     faults: FaultPlan | None,
     notify: Callable[[str], None],
+    use_recorded_plan: bool,
 ) -> RunOutcome:
-    from diazflow.compiler.plan import Plan
     from diazflow.deck import DeckLayoutError, load_deck
 
-    info = journal.info()
     if info.status == "complete":
         notify(f"journal: {path}")
         notify("the run is already complete: nothing to resume")
@@ -801,7 +880,7 @@ def _resume_locked(
         deck_spec = load_deck(info.deck_path)
     except DeckLayoutError as exc:
         raise UsageError(f"the run's deck layout cannot be read: {exc}") from None
-    plan = Plan.from_json(info.plan_json)
+    _refuse_changed_inputs(journal, deck_spec, use_recorded_plan)
     check_faults(faults, plan)
     run_speed = speed if speed is not None else info.speed
     clock_start = info.clock_t
@@ -838,12 +917,12 @@ def _resume_locked(
 
 
 def journal_state(path: str) -> Any:
+    """What a journal says (``diazflow journal``): read-only, never locks or changes it."""
     try:
-        journal = Journal.open(path)
+        with Journal.open(path, read_only=True) as journal:
+            return journal.state()
     except JournalError as exc:
         raise UsageError(str(exc)) from None
-    with journal:
-        return journal.state()
 
 
 def format_state(state: Any) -> str:

@@ -1,0 +1,360 @@
+"""Reliability (issue 14): the attacks of the adversarial round, one test each.
+
+Every file-system attack runs in a temporary directory on its own copy of a project (protocol,
+CSV library, deck layout, simulator profiles), never on real device nodes.  The runs are the
+real ``diazflow`` command in a subprocess, as a user would type it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RUNTIME_PROTOCOL = REPO / "tests" / "data" / "runtime" / "starlet_dropwise_16.yaml"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def cli(
+    *args: str, cwd: Path, env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "diazflow.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def no_traceback(out: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in out.stderr + out.stdout, out.stderr
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A self-contained project: the 16-well runtime protocol with its library as a CSV file,
+    the STARlet layout and the simulator profiles it reads."""
+    root = tmp_path / "project"
+    (root / "deck_layouts").mkdir(parents=True)
+    shutil.copy(REPO / "deck_layouts" / "starlet_chem.yaml", root / "deck_layouts")
+    shutil.copytree(REPO / "simulators", root / "simulators")
+    text = RUNTIME_PROTOCOL.read_text(encoding="utf-8")
+    text = text.replace("deck: ../../../deck_layouts/", "deck: deck_layouts/")
+    text = re.sub(
+        r"  halides:\n    by: column\n    items:\n[^\n]*\n[^\n]*\n",
+        "  halides:\n    csv: halides.csv\n",
+        text,
+    )
+    assert "csv: halides.csv" in text
+    (root / "protocol.yaml").write_text(text, encoding="utf-8")
+    rows = ["well,name,smiles"]
+    for row in "ABCDEFGH":
+        rows.append(f"{row}1,benzyl bromide,BrCc1ccccc1")
+        rows.append(f"{row}2,4-fluorobenzyl bromide,BrCc1ccc(F)cc1")
+    (root / "halides.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
+
+
+def completed_ops(journal: Path) -> list[int]:
+    with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as c:
+        return sorted(
+            r[0] for r in c.execute("SELECT op_id FROM events WHERE event = 'op_completed'")
+        )
+
+
+def killed_run(project: Path, journal: Path, op: int = 40) -> None:
+    """A run SIGKILLed by itself the moment operation ``op`` has started."""
+    out = cli(
+        "run",
+        "protocol.yaml",
+        "--journal",
+        str(journal),
+        "--quiet",
+        cwd=project,
+        env={"DIAZFLOW_TEST_CRASH": f"{op}:started"},
+    )
+    assert out.returncode == -signal.SIGKILL, out.stderr
+
+
+def start_slow_run(project: Path, journal: Path, delay: str = "0.05") -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diazflow.cli", "run", "protocol.yaml", "--journal", str(journal)]
+        + ["--quiet"],
+        cwd=project,
+        env={**os.environ, "DIAZFLOW_TEST_OP_DELAY": delay},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_ops(journal, 3, proc)
+    return proc
+
+
+def wait_for_ops(journal: Path, n: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if len(completed_ops(journal)) >= n:
+                return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.02)
+    raise AssertionError(f"the run did not reach {n} operations (exit {proc.poll()})")
+
+
+# --------------------------------------------------------------------------- journals: the lock
+
+
+def test_deleting_files_beside_a_live_journal_does_not_let_a_second_run_in(project):
+    journal = project / "live.sqlite"
+    proc = start_slow_run(project, journal)
+    try:
+        # the old lock was a separate '<journal>.lock' file: deleting it let a resume run alongside
+        lock_file = project / "live.sqlite.lock"
+        if lock_file.exists():
+            lock_file.unlink()
+        out = cli("resume", str(journal), "--quiet", cwd=project)
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "in use by a running diazflow process" in out.stderr
+        state = json.loads(cli("journal", str(journal), "--json", cwd=project).stdout)
+        assert state["status"] == "running"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    assert json.loads(cli("journal", str(journal), "--json", cwd=project).stdout)["status"] == (
+        "interrupted"
+    )
+
+
+# --------------------------------------------------------------------------- journals: one file
+
+
+def test_a_killed_runs_journal_copied_alone_keeps_every_completed_operation(project, tmp_path):
+    journal = project / "killed.sqlite"
+    killed_run(project, journal, op=40)
+    done = completed_ops(journal)
+    assert len(done) >= 30
+    copy_dir = tmp_path / "elsewhere"
+    copy_dir.mkdir()
+    shutil.copy(journal, copy_dir / "copy.sqlite")  # the database file only, no sidecar
+    assert completed_ops(copy_dir / "copy.sqlite") == done
+    # and resuming the copy finishes the run without repeating one of them
+    out = cli("resume", str(copy_dir / "copy.sqlite"), "--quiet", cwd=project)
+    assert out.returncode == 0, out.stderr
+    with sqlite3.connect(copy_dir / "copy.sqlite") as c:
+        completions = [
+            r[0] for r in c.execute("SELECT op_id FROM events WHERE event = 'op_completed'")
+        ]
+    assert len(completions) == len(set(completions))
+
+
+# --------------------------------------------------------------------------- journals: --journal X
+
+
+def test_journal_path_never_touches_files_that_are_not_its_own(project):
+    target = project / "x.sqlite"
+    lock = project / "x.sqlite.lock"
+    lock.write_text("somebody else's file\n")
+    out = cli("run", "protocol.yaml", "--journal", str(target), "--quiet", cwd=project)
+    assert out.returncode == 0, out.stderr
+    assert lock.read_text() == "somebody else's file\n"
+
+    planted = project / "y.sqlite-wal"
+    planted.write_bytes(b"not yours")
+    out = cli("run", "protocol.yaml", "--journal", str(project / "y.sqlite"), cwd=project)
+    assert out.returncode == 2 and "y.sqlite-wal" in out.stderr
+    no_traceback(out)
+    assert planted.read_bytes() == b"not yours" and not (project / "y.sqlite").exists()
+
+    dangling = project / "z.sqlite"
+    dangling.symlink_to(project / "nowhere" / "target.sqlite")
+    out = cli("run", "protocol.yaml", "--journal", str(dangling), cwd=project)
+    assert out.returncode == 2 and "symbolic link" in out.stderr
+    assert not (project / "nowhere").exists()
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path):
+    """A 256 KiB tmpfs (only root can mount one; elsewhere the test is skipped)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    where = tmp_path / "small"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def new_journal_at(path: Path, project: Path, plan_json: str = "{}"):
+    from diazflow.runtime.journal import Journal
+
+    return Journal.create(
+        str(path),
+        plan_json=plan_json,
+        protocol_path=str(project / "protocol.yaml"),
+        deck_path=str(project / "deck_layouts" / "starlet_chem.yaml"),
+        vessel_labware="reaction_block",
+        backend="simulate",
+        speed=None,
+    )
+
+
+def test_a_journal_whose_creation_failed_does_not_block_its_path(project, small_tmpfs):
+    from diazflow.runtime.journal import JournalError
+
+    path = small_tmpfs / "full.sqlite"
+    with pytest.raises(JournalError, match="cannot create the journal"):
+        new_journal_at(path, project, plan_json="x" * 400_000)  # larger than the disk
+    assert sorted(os.listdir(small_tmpfs)) == []
+    new_journal_at(path, project).close()  # the path is free again
+
+
+# --------------------------------------------------------------------------- journals: foreign files
+
+
+def test_journal_refuses_foreign_files_without_touching_them(tmp_path):
+    foreign = tmp_path / "notes.db"
+    with sqlite3.connect(foreign) as c:
+        c.execute("CREATE TABLE notes (text TEXT)")
+        c.execute("INSERT INTO notes VALUES ('mine')")
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    for path in (foreign, empty):
+        before = path.read_bytes()
+        for command in (("journal", str(path)), ("resume", str(path))):
+            out = cli(*command, cwd=tmp_path)
+            assert out.returncode == 2, (command, out.stderr)
+            assert "is not a diazflow journal" in out.stderr
+            no_traceback(out)
+        assert path.read_bytes() == before  # not switched to WAL, not made a database
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.txt", "notes.db"]
+
+
+# --------------------------------------------------------------------------- journals: resume
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "edited",
+    [
+        ("protocol.yaml", "room_temperature: 22 degC", "room_temperature: 23 degC"),
+        ("halides.csv", "A1,benzyl bromide", "A1,benzyl chloride"),
+        ("simulators/starlet_heater_cooler_shaker.yaml", "\n", "\n# edited\n"),
+    ],
+    ids=["protocol", "csv-library", "simulator-profile"],
+)
+def test_resume_refuses_a_changed_input_unless_told_to_use_the_recorded_plan(project, edited):
+    journal = project / "changed.sqlite"
+    killed_run(project, journal, op=25)
+    name, old, new = edited
+    _edit(project / name, old, new)
+    out = cli("resume", str(journal), "--quiet", cwd=project)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert name.split("/")[-1] in out.stderr and "--use-recorded-plan" in out.stderr
+    no_traceback(out)
+    assert completed_ops(journal) == list(range(len(completed_ops(journal))))  # untouched
+    out = cli("resume", "--use-recorded-plan", str(journal), "--quiet", cwd=project)
+    assert out.returncode == 0, out.stderr
+    state = json.loads(cli("journal", str(journal), "--json", cwd=project).stdout)
+    assert state["status"] == "complete"
+
+
+# --------------------------------------------------------------------------- journals: damage
+
+
+def _finished_journal(project: Path, name: str) -> Path:
+    journal = project / name
+    out = cli("run", "protocol.yaml", "--journal", str(journal), "--quiet", cwd=project)
+    assert out.returncode == 0, out.stderr
+    return journal
+
+
+def _flip_bytes(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    for offset in range(4096 + 8, len(data), 997):  # past page 1 (the header stays valid)
+        data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _drop_events(path: Path) -> None:
+    with sqlite3.connect(path) as c:
+        c.execute("DROP TABLE events")
+
+
+def _bad_json(path: Path) -> None:
+    with sqlite3.connect(path) as c:
+        c.execute("UPDATE events SET data = '{not json' WHERE event = 'op_completed'")
+
+
+def _bad_plan(path: Path) -> None:
+    with sqlite3.connect(path) as c:
+        c.execute("UPDATE run SET plan_json = '{\"operations\": 7}'")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_flip_bytes, _drop_events, _bad_json, _bad_plan],
+    ids=["flipped-bytes", "missing-table", "bad-json", "bad-plan"],
+)
+def test_a_damaged_journal_is_an_error_message_with_exit_2(project, damage):
+    journal = _finished_journal(project, f"{damage.__name__}.sqlite")
+    with sqlite3.connect(journal) as c:  # so that resume has something to do
+        c.execute("UPDATE run SET status = 'running'")
+    damage(journal)
+    for command in (
+        ("journal", str(journal)),
+        ("journal", str(journal), "--json"),
+        ("resume", str(journal), "--quiet"),
+        ("report", str(journal), "-o", str(project / "r.html")),
+    ):
+        out = cli(*command, cwd=project)
+        assert out.returncode == 2, (command, out.stdout, out.stderr)
+        assert "damaged" in out.stderr or "not a diazflow journal" in out.stderr, out.stderr
+        no_traceback(out)
+
+
+def test_reading_a_journal_changes_nothing_and_works_in_a_read_only_place(project, tmp_path):
+    journal = _finished_journal(project, "done.sqlite")
+    before = (journal.read_bytes(), sorted(os.listdir(project)))
+    assert cli("journal", str(journal), "--json", cwd=project).returncode == 0
+    assert cli("report", str(journal), "-o", str(tmp_path / "r.html"), cwd=project).returncode == 0
+    assert (journal.read_bytes(), sorted(os.listdir(project))) == before
+    if os.geteuid() != 0:
+        pytest.skip("a read-only bind mount needs root (a 0555 directory stops only non-root)")
+    place = tmp_path / "ro"
+    place.mkdir()
+    shutil.copy(journal, place / "done.sqlite")
+    if subprocess.run(["mount", "--bind", str(place), str(place)]).returncode != 0:
+        pytest.skip("cannot bind-mount here")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(place)], check=True)
+        out = cli("journal", str(place / "done.sqlite"), "--json", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["status"] == "complete"
+    finally:
+        subprocess.run(["umount", "-l", str(place)], check=False)
