@@ -358,3 +358,102 @@ def test_reading_a_journal_changes_nothing_and_works_in_a_read_only_place(projec
         assert json.loads(out.stdout)["status"] == "complete"
     finally:
         subprocess.run(["umount", "-l", str(place)], check=False)
+
+
+# --------------------------------------------------------------------------- signals
+
+
+def _events(journal: Path) -> list[str]:
+    with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as c:
+        return [r[0] for r in c.execute("SELECT event FROM events ORDER BY seq")]
+
+
+def _wait_for_event(journal: Path, event: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if event in _events(journal):
+                return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.005)
+    raise AssertionError(f"no {event} in the journal (exit {proc.poll()})")
+
+
+@pytest.mark.parametrize("phase", ["set-up", "running"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT], ids=lambda s: s.name
+)
+def test_every_stop_signal_ends_the_run_journalled_with_128_plus_its_number(project, sig, phase):
+    journal = project / f"{sig.name}-{phase}.sqlite"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diazflow.cli", "run", "protocol.yaml", "--journal", str(journal)]
+        + ["--quiet"],
+        cwd=project,
+        # the virtual clock (no --speed); slowed so that the signal lands inside the run
+        env={**os.environ, "DIAZFLOW_TEST_OP_DELAY": "0.03"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if phase == "set-up":
+        _wait_for_event(journal, "run_started", proc)  # PyLabRobot is being imported and built
+    else:
+        wait_for_ops(journal, 3, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, out + err
+    assert "Traceback" not in err
+    assert f"run interrupted by {sig.name}" in err
+    assert f"continue with: diazflow resume {journal}" in err
+    events = _events(journal)
+    assert events[-1] == "run_interrupted"
+    if phase == "running":
+        assert "safe_state" in events
+    state = json.loads(cli("journal", str(journal), "--json", cwd=project).stdout)
+    assert state["status"] == "interrupted"
+
+
+def test_a_second_ctrl_c_waits_for_the_safe_state_and_the_run_resumes(project):
+    journal = project / "twice.sqlite"
+    proc = start_slow_run(project, journal)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "aborted" not in err and "Traceback" not in err
+    events = _events(journal)
+    assert events[-2:] == ["safe_state", "run_interrupted"]
+    out = cli("resume", str(journal), "--quiet", cwd=project)
+    assert out.returncode == 0, out.stderr
+    done = completed_ops(journal)
+    assert len(done) == len(set(done))
+
+
+def test_a_signal_while_the_protocol_is_checked_ends_the_command_with_nothing_run(project):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diazflow.cli", "run", "protocol.yaml", "--journal", "c.sqlite"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # once the command catches SIGTERM (Linux: /proc/PID/status), it is importing the pipeline
+    # or checking the protocol: no journal yet
+    deadline = time.monotonic() + 30
+    while not _catches(proc.pid, signal.SIGTERM) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert not (project / "c.sqlite").exists()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out + err
+    assert "Traceback" not in err
+
+
+def _catches(pid: int, sig: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = int(re.search(r"^SigCgt:\s*([0-9a-f]+)", status, re.M).group(1), 16)
+    return bool(caught & (1 << (sig - 1)))

@@ -7,10 +7,12 @@ stays fast in a cold process.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -457,9 +459,49 @@ def run(
     output_format: str,
     inject_fault: tuple[str, ...],
 ) -> None:
-    """Validate, compile and run a protocol; every operation is journalled (exit 3 if the run fails)."""
+    """Validate, compile and run a protocol; every operation is journalled (exit 3 if the run
+    fails, 128 + the signal's number if a signal stopped it: 130 for Ctrl-C, 143 for SIGTERM)."""
+    from diazflow.runtime.signals import stop_signals
+
+    with stop_signals(), _interruptible():
+        _run_command(
+            workflow,
+            backend,
+            speed,
+            journal_path,
+            quiet,
+            visualize,
+            deck,
+            output_format,
+            inject_fault,
+        )
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """A signal before the journal exists ends the command with nothing done (no traceback)."""
+    from diazflow.runtime.signals import RunInterrupted, signal_name
+
+    try:
+        yield
+    except RunInterrupted as exc:
+        click.echo(f"interrupted by {signal_name(exc.signum)}: nothing was run", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _run_command(
+    workflow: str,
+    backend: str,
+    speed: float | None,
+    journal_path: str | None,
+    quiet: bool,
+    visualize: bool,
+    deck: str | None,
+    output_format: str,
+    inject_fault: tuple[str, ...],
+) -> None:
     started = _perf()
-    from diazflow.pipeline import check
+    from diazflow.pipeline import safe_check as check
 
     import_s = _perf() - started
     faults = _faults(inject_fault)
@@ -513,19 +555,21 @@ def resume(
     """Continue an interrupted or failed run from its journal, without repeating or skipping an operation."""
     started = _perf()
     from diazflow.runtime.runner import UsageError, resume_run
+    from diazflow.runtime.signals import stop_signals
 
     faults = _faults(inject_fault)
-    try:
-        outcome = resume_run(
-            journal,
-            speed=speed,
-            quiet=quiet,
-            faults=faults,
-            use_recorded_plan=use_recorded_plan,
-        )
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
-    _finish_run(outcome, started)
+    with stop_signals(), _interruptible():
+        try:
+            outcome = resume_run(
+                journal,
+                speed=speed,
+                quiet=quiet,
+                faults=faults,
+                use_recorded_plan=use_recorded_plan,
+            )
+        except UsageError as exc:
+            raise click.UsageError(str(exc)) from None
+        _finish_run(outcome, started)
 
 
 @cli.command(name="journal")

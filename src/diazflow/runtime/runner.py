@@ -15,7 +15,6 @@ import importlib
 import io
 import logging
 import os
-import signal
 import sys
 import time
 import warnings
@@ -28,6 +27,7 @@ from diazflow.runtime.clock import Clock, make_clock
 from diazflow.runtime.faults import FaultPlan
 from diazflow.runtime.journal import Journal, JournalError, sha256_file, synchronous_for
 from diazflow.runtime.progress import NullProgress
+from diazflow.runtime.signals import RunInterrupted, active_guard, signal_name, stop_signals
 
 if TYPE_CHECKING:
     from diazflow.compiler.plan import Operation, Plan
@@ -344,25 +344,6 @@ def _print(message: str) -> None:
     print(message, flush=True)
 
 
-@contextlib.contextmanager
-def _signals_cancel(task: asyncio.Task[Any]) -> Iterator[None]:
-    """Ctrl-C / SIGTERM cancel ``task`` at its next await, so that the run can put the deck in its
-    safe state (asyncio's own SIGINT handling would skip that)."""
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, task.cancel)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
-            pass
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-
 @dataclass(frozen=True)
 class RunOptions:
     """How to run a plan: what :class:`Run` needs besides the plan, the deck and the journal."""
@@ -434,6 +415,7 @@ class Run:
         self._viewer: VisualizerHandle | None = None
         self._restored: list[str] = []
         self._process_state: contextlib.ExitStack | None = None
+        self.guard = active_guard()
 
     # ---- PLR's process-wide state
 
@@ -507,14 +489,14 @@ class Run:
 
         task = asyncio.current_task()
         assert task is not None  # called by asyncio.run
-        with _signals_cancel(task):
+        with self.guard.cancelling(task):
             try:
                 return await self._run()
             except asyncio.CancelledError:
                 if sys.version_info >= (3, 11):
                     task.uncancel()
                 return await self._interrupted()
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, RunInterrupted):
                 return await self._interrupted()
             except RunFailed as failure:
                 return await self._failed(failure)
@@ -543,6 +525,7 @@ class Run:
         t = time.perf_counter()
         problems = executor.verify()
         self.timings["verify_s"] = time.perf_counter() - t
+        self.guard.shield_forever()  # the run is done: a late signal does not undo it
         if problems:
             return self._verification_failed(problems)
         self.journal.event(
@@ -643,6 +626,7 @@ class Run:
     async def _failed(self, failure: RunFailed) -> RunOutcome:
         """A device fault: the executor has journalled ``op_failed`` and put the deck in its safe
         state (``failure.safe_state`` says what it did)."""
+        self.guard.shield_forever()
         safe = "; safe state: " + ", ".join(failure.safe_state) if failure.safe_state else ""
         message = f"{failure.message}{safe}"
         self.journal.event(
@@ -662,7 +646,9 @@ class Run:
         return RunOutcome(EXIT_RUN_FAILED, self.journal.path, message, self.timings)
 
     async def _interrupted(self) -> RunOutcome:
-        """Ctrl-C or SIGTERM: safe state; the journal keeps status ``running`` (resumable)."""
+        """A stop signal (or Ctrl-C): safe state; the journal keeps status ``running``
+        (resumable); exit ``128 + signal`` (3 when no signal is known)."""
+        self.guard.shield_forever()  # a second Ctrl-C waits for the safe state
         if self._progress is not None:
             self._progress.stop()
         safe: list[str] = []
@@ -671,11 +657,37 @@ class Run:
                 safe = await self._executor.safe_state()
             except Exception:  # pragma: no cover - best effort
                 safe = []
-        message = "run interrupted" + ("; safe state: " + ", ".join(safe) if safe else "")
-        self.journal.event(
-            None, "run_interrupted", self.clock.now(), {"safe_state": safe}, message=message
-        )
-        return RunOutcome(EXIT_RUN_FAILED, self.journal.path, message, self.timings)
+        return interrupted(self.journal, self.clock.now(), self.timings, safe)
+
+
+def interrupted(
+    journal: Journal,
+    clock_t: float,
+    timings: dict[str, float],
+    safe: list[str] | None = None,
+    *,
+    before_devices: bool = False,
+) -> RunOutcome:
+    """Journal ``run_interrupted`` (signals are shielded by now) and say how the command ends."""
+    guard = active_guard()
+    guard.shield_forever()
+    if journal.conn.in_transaction:  # the signal landed between BEGIN and the statement after it
+        journal.conn.execute("ROLLBACK")
+    by = f" by {signal_name(guard.signum)}" if guard.signum is not None else ""
+    message = f"run interrupted{by}"
+    if before_devices:
+        message += " before the devices were set up; nothing was done"
+    if safe:
+        message += "; safe state: " + ", ".join(safe)
+    journal.event(
+        None,
+        "run_interrupted",
+        clock_t,
+        {"safe_state": safe or [], "signal": guard.signum},
+        message=message,
+    )
+    code = guard.exit_code if guard.exit_code is not None else EXIT_RUN_FAILED
+    return RunOutcome(code, journal.path, message, timings)
 
 
 def check_faults(faults: FaultPlan | None, plan: Plan) -> None:
@@ -722,57 +734,61 @@ def run_plan(
         raise UsageError(
             "--speed cannot be used with --backend hardware: a real robot runs in real time"
         )
-    started = time.perf_counter()
-    plan = result.plan
-    check_faults(faults, plan)
-    path = journal_path or default_journal_path(result.path)
-    commands = commands_path_for(path) if backend == "chatterbox" else None
-    try:
-        journal = Journal.create(
-            path,
-            plan_json=plan.to_json(),
-            protocol_path=result.path,
-            deck_path=result.deck_path,
-            vessel_labware=result.loaded.protocol.vessels.labware,
-            backend=backend,
-            speed=speed,
-            commands_path=commands,
-            synchronous=synchronous_for(backend),
-        )
-    except JournalError as exc:
-        raise UsageError(str(exc)) from None
-    notify(f"journal: {path}")
-    if commands:
-        notify(f"commands: {commands}")
-    timings: dict[str, float] = {"journal_create_s": time.perf_counter() - started}
-    try:
-        journal.event(
-            None,
-            "run_started",
-            0.0,
-            {
-                "backend": backend,
-                "speed": speed,
-                "faults": {str(k): v for k, v in (faults or FaultPlan()).faults.items()},
-                "pid": os.getpid(),
-                "inputs": {path: sha256_file(path) for path in input_files(result)},
-            },
-        )
-        options = RunOptions(
-            backend=backend,
-            speed=speed,
-            quiet=quiet,
-            faults=faults or FaultPlan(),
-            visualize=visualize,
-            notify=notify,
-        )
-        with Run(plan, result.deck, journal, options, timings=timings) as run:
-            outcome = run.execute()
-    finally:
-        t = time.perf_counter()
-        journal.close()
-        timings["journal_close_s"] = time.perf_counter() - t
-    return outcome
+    # a signal from here on ends the command cleanly (journalled once the journal exists)
+    with stop_signals():
+        started = time.perf_counter()
+        plan = result.plan
+        check_faults(faults, plan)
+        path = journal_path or default_journal_path(result.path)
+        commands = commands_path_for(path) if backend == "chatterbox" else None
+        try:
+            journal = Journal.create(
+                path,
+                plan_json=plan.to_json(),
+                protocol_path=result.path,
+                deck_path=result.deck_path,
+                vessel_labware=result.loaded.protocol.vessels.labware,
+                backend=backend,
+                speed=speed,
+                commands_path=commands,
+                synchronous=synchronous_for(backend),
+            )
+        except JournalError as exc:
+            raise UsageError(str(exc)) from None
+        timings: dict[str, float] = {"journal_create_s": time.perf_counter() - started}
+        try:
+            notify(f"journal: {path}")
+            if commands:
+                notify(f"commands: {commands}")
+            journal.event(
+                None,
+                "run_started",
+                0.0,
+                {
+                    "backend": backend,
+                    "speed": speed,
+                    "faults": {str(k): v for k, v in (faults or FaultPlan()).faults.items()},
+                    "pid": os.getpid(),
+                    "inputs": {f: sha256_file(f) for f in input_files(result)},
+                },
+            )
+            options = RunOptions(
+                backend=backend,
+                speed=speed,
+                quiet=quiet,
+                faults=faults or FaultPlan(),
+                visualize=visualize,
+                notify=notify,
+            )
+            with Run(plan, result.deck, journal, options, timings=timings) as run:
+                outcome = run.execute()
+        except RunInterrupted:  # before the run's event loop: nothing was done on a device
+            outcome = interrupted(journal, 0.0, timings, before_devices=True)
+        finally:
+            t = time.perf_counter()
+            journal.close()
+            timings["journal_close_s"] = time.perf_counter() - t
+        return outcome
 
 
 def resume_run(
@@ -790,6 +806,18 @@ def resume_run(
     compiled from changed since, unless ``use_recorded_plan`` (then the plan in the journal runs
     as it was compiled; the deck layout must still be the one the run started with).
     """
+    with stop_signals():
+        return _resume(path, speed, quiet, faults, notify, use_recorded_plan)
+
+
+def _resume(
+    path: str,
+    speed: float | None,
+    quiet: bool,
+    faults: FaultPlan | None,
+    notify: Callable[[str], None],
+    use_recorded_plan: bool,
+) -> RunOutcome:
     try:
         journal = Journal.open(path)
     except JournalError as exc:
@@ -912,8 +940,11 @@ def _resume_locked(
         clock_start=clock_start,
         notify=notify,
     )
-    with Run(plan, deck_spec, journal, options) as run:
-        return run.execute()
+    try:
+        with Run(plan, deck_spec, journal, options) as run:
+            return run.execute()
+    except RunInterrupted:
+        return interrupted(journal, clock_start, {}, before_devices=True)
 
 
 def journal_state(path: str) -> Any:
