@@ -188,14 +188,17 @@ def test_journal_path_never_touches_files_that_are_not_its_own(project):
 
 
 @pytest.fixture
-def small_tmpfs(tmp_path: Path):
-    """A 256 KiB tmpfs (only root can mount one; elsewhere the test is skipped)."""
+def small_tmpfs(tmp_path: Path, request):
+    """A small tmpfs (256 KiB, or the test's ``tmpfs_size`` mark); only root can mount one,
+    elsewhere the test is skipped."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a small tmpfs needs root")
+    mark = request.node.get_closest_marker("tmpfs_size")
+    size = mark.args[0] if mark else "256k"
     where = tmp_path / "small"
     where.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
@@ -457,3 +460,68 @@ def _catches(pid: int, sig: int) -> bool:
         return False
     caught = int(re.search(r"^SigCgt:\s*([0-9a-f]+)", status, re.M).group(1), 16)
     return bool(caught & (1 << (sig - 1)))
+
+
+# --------------------------------------------------------------------------- I/O errors
+
+
+def test_a_journal_write_that_fails_mid_run_stops_it_safely_with_exit_3(
+    project, tmp_path, monkeypatch
+):
+    """ENOSPC injected at the journal's write of a device record (works without root)."""
+    import errno
+
+    from diazflow.pipeline import check
+    from diazflow.runtime import journal as journal_module
+    from diazflow.runtime.journal import Journal
+    from diazflow.runtime.runner import run_plan
+
+    result = check(str(project / "protocol.yaml"))
+    assert result.plan is not None
+    write = Journal.device_action.__wrapped__  # the write itself, inside its error handling
+    calls = {"n": 0}
+
+    def device_action(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 20:  # once: the disk then has room for the failure record
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Journal, "device_action", journal_module._writing(device_action))
+    messages: list[str] = []
+    journal = tmp_path / "enospc.sqlite"
+    outcome = run_plan(result, journal_path=str(journal), quiet=True, notify=messages.append)
+    assert outcome.exit_code == 3
+    assert "cannot write the journal" in outcome.message
+    assert "No space left on device" in outcome.message
+    assert "safe state" in outcome.message  # the block was cooling: it stays cold
+    events = _events(journal)
+    assert events[-2:] == ["safe_state", "run_failed"]  # this disk still takes the record
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("enospc")) == [
+        "enospc.sqlite"
+    ]
+
+
+@pytest.mark.tmpfs_size("4m")
+def test_a_full_disk_mid_run_is_exit_3_without_a_traceback_and_resumes(project, small_tmpfs):
+    journal = small_tmpfs / "run.sqlite"
+    proc = start_slow_run(project, journal, delay="0.03")
+    filler = small_tmpfs / "filler"
+    with open(filler, "wb", buffering=0) as fh:  # fill the disk while the run writes its journal
+        try:
+            while True:
+                fh.write(b"\0" * 4096)
+        except OSError:
+            pass
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, out + err
+    assert "Traceback" not in err
+    assert "cannot write the journal" in err and "full" in err
+    assert f"continue with: diazflow resume {journal}" in err
+    assert sorted(os.listdir(small_tmpfs)) == ["filler", "run.sqlite"]  # no temporary files
+    filler.unlink()
+    out = cli("resume", str(journal), "--quiet", cwd=project)
+    assert out.returncode == 0, out.stderr
+    done = completed_ops(journal)
+    assert len(done) == len(set(done))

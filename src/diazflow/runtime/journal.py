@@ -106,7 +106,29 @@ class JournalDamaged(JournalError):
     table, a record that is not JSON, a plan that does not parse)."""
 
 
+class JournalWriteError(JournalError):
+    """A write to the journal failed (disk full, I/O error, the file gone read-only): the run
+    must stop, since what it does next could not be recorded."""
+
+
 _T = TypeVar("_T")
+
+
+def _writing(method: Callable[..., _T]) -> Callable[..., _T]:
+    """A failed write is a :class:`JournalWriteError` (never a traceback); the journal remembers
+    that one failed so that closing it does not fail a second time for the same reason."""
+
+    @functools.wraps(method)
+    def wrapper(self: Journal, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            self.write_failed = True
+            raise JournalWriteError(
+                f"cannot write the journal '{self.path}': {_first_line(exc)}"
+            ) from None
+
+    return wrapper
 
 
 def _reading(method: Callable[..., _T]) -> Callable[..., _T]:
@@ -279,6 +301,7 @@ class Journal:
         # file drops this process's POSIX locks on it, which are SQLite's)
         self._fd = fd
         self._locked = False
+        self.write_failed = False
         self._pending: list[
             tuple
         ] = []  # op_completed waiting to share a transaction with the next op_started
@@ -503,8 +526,12 @@ class Journal:
         """Write what is pending, close the database and give up the run lock (if held)."""
         if self._fd < 0:
             return
+        failed_before = self.write_failed
         try:
             self.flush()
+        except JournalWriteError:
+            if not failed_before:  # a write that already failed was reported then
+                raise
         finally:
             self.conn.close()
             self._locked = False
@@ -549,7 +576,11 @@ class Journal:
             return self.conn
 
         def __exit__(self, exc_type, exc, tb):
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            elif self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back itself
+                    self.conn.execute("ROLLBACK")
             return False
 
     def transaction(self) -> _Tx:
@@ -564,6 +595,7 @@ class Journal:
             json.dumps(data, separators=(",", ":")) if data is not None else None,
         )
 
+    @_writing
     def event(
         self,
         op_id: int | None,
@@ -618,6 +650,7 @@ class Journal:
         if not defer:
             self.flush(clock_t)
 
+    @_writing
     def flush(self, clock_t: float | None = None) -> None:
         if not self._pending:
             return
@@ -632,6 +665,7 @@ class Journal:
                 (time.time(), float(clock_t if clock_t is not None else rows[-1][2])),
             )
 
+    @_writing
     def device_action(
         self, op_id: int, action: int, device: str, kind: str, clock_t: float, data: dict
     ) -> None:
@@ -663,6 +697,7 @@ class Journal:
                 row,
             )
 
+    @_writing
     def heartbeat(self, clock_t: float) -> None:
         """How far the run got in plan time while nothing else happened (a long hold on real time)."""
         self.flush(clock_t)
@@ -671,6 +706,7 @@ class Journal:
             (time.time(), float(clock_t)),
         )
 
+    @_writing
     def set_status(self, status: str, message: str | None = None) -> None:
         self.flush()
         self.conn.execute(

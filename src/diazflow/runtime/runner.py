@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 from diazflow.exitcodes import EXIT_OK, EXIT_RUN_FAILED
 from diazflow.runtime.clock import Clock, make_clock
 from diazflow.runtime.faults import FaultPlan
-from diazflow.runtime.journal import Journal, JournalError, sha256_file, synchronous_for
+from diazflow.runtime.journal import (
+    Journal,
+    JournalError,
+    JournalWriteError,
+    sha256_file,
+    synchronous_for,
+)
 from diazflow.runtime.progress import NullProgress
 from diazflow.runtime.signals import RunInterrupted, active_guard, signal_name, stop_signals
 
@@ -498,6 +504,8 @@ class Run:
                 return await self._interrupted()
             except (KeyboardInterrupt, RunInterrupted):
                 return await self._interrupted()
+            except JournalWriteError as exc:
+                return await self._journal_failed(exc)
             except RunFailed as failure:
                 return await self._failed(failure)
             finally:
@@ -629,19 +637,44 @@ class Run:
         self.guard.shield_forever()
         safe = "; safe state: " + ", ".join(failure.safe_state) if failure.safe_state else ""
         message = f"{failure.message}{safe}"
-        self.journal.event(
-            None,
-            "run_failed",
-            self.clock.now(),
-            {
-                "kind": failure.kind,
-                "op": failure.op.id if failure.op else None,
-                "message": failure.message,
-                "safe_state": failure.safe_state,
-            },
-            status="failed",
-            message=message,
-        )
+        with contextlib.suppress(JournalError):  # already failing: the message is printed anyway
+            self.journal.event(
+                None,
+                "run_failed",
+                self.clock.now(),
+                {
+                    "kind": failure.kind,
+                    "op": failure.op.id if failure.op else None,
+                    "message": failure.message,
+                    "safe_state": failure.safe_state,
+                },
+                status="failed",
+                message=message,
+            )
+        await self._tear_down(stop_modules=False)
+        return RunOutcome(EXIT_RUN_FAILED, self.journal.path, message, self.timings)
+
+    async def _journal_failed(self, error: JournalWriteError) -> RunOutcome:
+        """The journal cannot be written (disk full, I/O error): the run stops as on a device
+        fault (safe state, liquid handler stopped, exit 3); the failure is journalled if the
+        journal takes it."""
+        self.guard.shield_forever()
+        if self._progress is not None:
+            self._progress.stop()
+        safe: list[str] = []
+        if self._executor is not None:
+            with contextlib.suppress(Exception):
+                safe = await self._executor.safe_state()
+        message = str(error) + ("; safe state: " + ", ".join(safe) if safe else "")
+        with contextlib.suppress(JournalError):
+            self.journal.event(
+                None,
+                "run_failed",
+                self.clock.now(),
+                {"kind": "journal", "message": str(error), "safe_state": safe},
+                status="failed",
+                message=message,
+            )
         await self._tear_down(stop_modules=False)
         return RunOutcome(EXIT_RUN_FAILED, self.journal.path, message, self.timings)
 
@@ -679,13 +712,14 @@ def interrupted(
         message += " before the devices were set up; nothing was done"
     if safe:
         message += "; safe state: " + ", ".join(safe)
-    journal.event(
-        None,
-        "run_interrupted",
-        clock_t,
-        {"safe_state": safe or [], "signal": guard.signum},
-        message=message,
-    )
+    with contextlib.suppress(JournalError):  # a full disk must not hide the interruption
+        journal.event(
+            None,
+            "run_interrupted",
+            clock_t,
+            {"safe_state": safe or [], "signal": guard.signum},
+            message=message,
+        )
     code = guard.exit_code if guard.exit_code is not None else EXIT_RUN_FAILED
     return RunOutcome(code, journal.path, message, timings)
 
@@ -784,11 +818,28 @@ def run_plan(
                 outcome = run.execute()
         except RunInterrupted:  # before the run's event loop: nothing was done on a device
             outcome = interrupted(journal, 0.0, timings, before_devices=True)
+        except JournalWriteError as exc:  # before the run's event loop: nothing was done
+            outcome = RunOutcome(EXIT_RUN_FAILED, path, str(exc), timings)
         finally:
             t = time.perf_counter()
-            journal.close()
+            closed = _close(journal)
             timings["journal_close_s"] = time.perf_counter() - t
+        return _with_close_error(outcome, closed)
+
+
+def _close(journal: Journal) -> JournalError | None:
+    try:
+        journal.close()
+    except JournalError as exc:
+        return exc
+    return None
+
+
+def _with_close_error(outcome: RunOutcome, error: JournalError | None) -> RunOutcome:
+    """A run whose last journal entries could not be written did not end as recorded: exit 3."""
+    if error is None or outcome.exit_code != EXIT_OK:
         return outcome
+    return RunOutcome(EXIT_RUN_FAILED, outcome.journal_path, str(error), outcome.timings)
 
 
 def resume_run(
@@ -822,24 +873,31 @@ def _resume(
         journal = Journal.open(path)
     except JournalError as exc:
         raise UsageError(str(exc)) from None
-    with journal:
+    try:
         try:
             journal.lock()
             plan, info = _readable_plan(journal)
             journal.set_synchronous(synchronous_for(info.backend))
         except JournalError as exc:
             raise UsageError(str(exc)) from None
-        return _resume_locked(
-            journal,
-            path,
-            plan,
-            info,
-            speed=speed,
-            quiet=quiet,
-            faults=faults,
-            notify=notify,
-            use_recorded_plan=use_recorded_plan,
-        )
+        try:
+            outcome = _resume_locked(
+                journal,
+                path,
+                plan,
+                info,
+                speed=speed,
+                quiet=quiet,
+                faults=faults,
+                notify=notify,
+                use_recorded_plan=use_recorded_plan,
+            )
+        except JournalWriteError as exc:  # before the run's event loop: nothing was done
+            outcome = RunOutcome(EXIT_RUN_FAILED, path, str(exc))
+    except BaseException:
+        _close(journal)
+        raise
+    return _with_close_error(outcome, _close(journal))
 
 
 def _readable_plan(journal: Journal) -> tuple[Plan, Any]:
