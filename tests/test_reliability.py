@@ -525,3 +525,73 @@ def test_a_full_disk_mid_run_is_exit_3_without_a_traceback_and_resumes(project, 
     assert out.returncode == 0, out.stderr
     done = completed_ops(journal)
     assert len(done) == len(set(done))
+
+
+# --------------------------------------------------------------------------- input limits
+
+
+@pytest.mark.parametrize("which", ["protocol", "csv", "deck"])
+def test_a_fifo_as_an_input_is_refused_without_reading_it(project, which):
+    fifo = project / f"fifo.{'csv' if which == 'csv' else 'yaml'}"
+    os.mkfifo(fifo)
+    target = "protocol.yaml"
+    if which == "protocol":
+        target = fifo.name
+    elif which == "csv":
+        _edit(project / "protocol.yaml", "csv: halides.csv", "csv: fifo.csv")
+    else:
+        _edit(project / "protocol.yaml", "deck: deck_layouts/starlet_chem.yaml", "deck: fifo.yaml")
+    for command in ("validate", "compile"):
+        out = cli(command, target, cwd=project, timeout=60)  # a FIFO used to block forever
+        assert out.returncode == 1, (command, out.stdout, out.stderr)
+        assert "not a regular file" in out.stdout + out.stderr
+        no_traceback(out)
+
+
+def test_a_huge_smiles_in_a_csv_library_is_a_diagnostic_not_a_crash(project):
+    _edit(project / "halides.csv", "A1,benzyl bromide,BrCc1ccccc1", "A1,polymer," + "C" * 20_000)
+    out = cli("validate", "protocol.yaml", cwd=project, timeout=60)
+    assert out.returncode == 1, out.stdout + out.stderr  # was -11 (SIGSEGV inside RDKit)
+    assert "DF205" in out.stdout and "20000 characters" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("at: [30 min]", "at: []"),
+        (
+            "stir: {duration: 1 h, temperature: rt}",
+            "stir: {duration: 1 h, temperature: 25 delta_degC}",
+        ),
+    ],
+    ids=["sample-at-empty", "delta-temperature"],
+)
+def test_run_reports_what_validate_reports_without_a_traceback(project, edit):
+    _edit(project / "protocol.yaml", *edit)
+    validate = cli("validate", "protocol.yaml", cwd=project)
+    run = cli("run", "protocol.yaml", "--journal", "x.sqlite", "--quiet", cwd=project)
+    assert validate.returncode == 1 and run.returncode == 1, run.stderr
+    no_traceback(run)
+    codes_of = {line.split()[1] for line in validate.stdout.splitlines() if ": error " in line}
+    assert codes_of and all(code in run.stderr for code in codes_of), (codes_of, run.stderr)
+    assert not (project / "x.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PYTHONIOENCODING": "latin-1"},
+        {"LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"},
+    ],
+    ids=["latin-1", "C-locale"],
+)
+def test_8_bit_consoles_get_every_command_s_output(project, env):
+    env = {k: v for k, v in env.items()}
+    out = cli("compile", "protocol.yaml", cwd=project, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "prepare before start" in out.stdout
+    journal = project / "l.sqlite"
+    killed_run(project, journal, op=40)
+    out = cli("resume", str(journal), "--quiet", cwd=project, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "run complete" in out.stdout

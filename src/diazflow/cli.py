@@ -632,7 +632,22 @@ def _inputs_of(result) -> tuple[str, ...]:
     return tuple(paths)
 
 
+def _utf8_console() -> None:
+    """An 8-bit locale (LANG=C on old systems, latin-1) cannot encode the '→', '…', 'µ' and '°'
+    diazflow prints: such a stream is switched to UTF-8 (unencodable characters replaced) rather
+    than crash the command half-way."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        try:
+            "→…µ°".encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(encoding="utf-8", errors="replace")
+
+
 def main() -> None:
+    _utf8_console()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
