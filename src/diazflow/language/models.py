@@ -598,6 +598,12 @@ class SampleParams(_Model):
                 "a sample needs exactly one of 'at' or 'every'",
                 {"hint": "e.g. 'every: 1 h'"},
             )
+        if self.at is not None and not self.at:
+            raise PydanticCustomError(
+                codes.DF102.code,
+                "'at' lists no time to take a sample",
+                {"hint": "e.g. 'at: [30 min, 2 h]', or leave the sample step out"},
+            )
         return self
 
 
