@@ -598,3 +598,40 @@ def test_8_bit_consoles_get_every_command_s_output(project, env):
     out = cli("resume", str(journal), "--quiet", cwd=project, env=env)
     assert out.returncode == 0, out.stderr
     assert "run complete" in out.stdout
+
+
+# --------------------------------------------------------------------------- validate = what run accepts
+
+
+def test_sampling_into_the_reaction_block_is_refused_at_validate(project):
+    _edit(project / "protocol.yaml", "into: sample_plate", "into: reaction_block")
+    out = cli("validate", "protocol.yaml", cwd=project)
+    assert out.returncode == 1
+    assert "DF527" in out.stdout and "'sample_plate'" in out.stdout  # the hint names the plate
+
+
+def test_a_sample_right_after_add_solvent_runs(project):
+    """The sample used to be scheduled while add_solvent's tips were still on (HasTipError at
+    run time); it now waits for the liquid handler, and the next step waits for the sample."""
+    _edit(
+        project / "protocol.yaml",
+        "  - sample: {volume: 5 uL, into: sample_plate, at: [30 min]}\n",
+        "",
+    )
+    _edit(
+        project / "protocol.yaml",
+        "  - add_solvent: {solvent: MeCN, volume: 55 uL}\n",
+        "  - add_solvent: {solvent: MeCN, volume: 55 uL}\n"
+        "  - sample: {volume: 5 uL, into: sample_plate, at: [0 min]}\n",
+    )
+    out = cli("run", "protocol.yaml", "--journal", "s.sqlite", "--quiet", cwd=project)
+    assert out.returncode == 0, out.stderr
+    from diazflow.compiler.plan import Plan
+
+    with sqlite3.connect(project / "s.sqlite") as c:
+        plan = Plan.from_json(c.execute("SELECT plan_json FROM run").fetchone()[0])
+    handler = sorted(
+        (op for op in plan.operations if op.device == "liquid_handler"), key=lambda o: (o.t, o.id)
+    )
+    for before, after in zip(handler, handler[1:], strict=False):  # one handler: no overlap
+        assert after.t >= before.t + before.duration - 1e-6, (before, after)

@@ -167,6 +167,7 @@ DF523 = _register("DF523", Stage.COMPILER, ERROR, "not enough sample positions")
 DF524 = _register("DF524", Stage.BINDING, ERROR, "wells outside the labware")
 DF525 = _register("DF525", Stage.DECK, ERROR, "no deck layout")
 DF526 = _register("DF526", Stage.COMPILER, ERROR, "stirring speed outside the shaker's range")
+DF527 = _register("DF527", Stage.COMPILER, ERROR, "samples into labware that is not a sample plate")
 
 # --------------------------------------------------------------------------- DF6xx timing
 
