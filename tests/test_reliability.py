@@ -635,3 +635,110 @@ def test_a_sample_right_after_add_solvent_runs(project):
     )
     for before, after in zip(handler, handler[1:], strict=False):  # one handler: no overlap
         assert after.t >= before.t + before.duration - 1e-6, (before, after)
+
+
+# --------------------------------------------------------------------------- fuzzing validate → run
+
+# Each knob of the runtime protocol and values a careless user might give it: plausible, extreme,
+# wrong in unit or sign.  A mutant either gets diagnostics (never DF000) or runs to completion on
+# the simulator: what validate accepts, run must do.
+KNOBS: dict[str, tuple[str, list[str]]] = {
+    "amount": ("amount: 50 umol", ["amount: 5 umol", "amount: 500 umol", "amount: 2 mmol"]),
+    "concentration": ("concentration: 0.2 M", ["concentration: 0.05 M", "concentration: 2 M"]),
+    "wells": ("wells: A1:H2", ["wells: A1", "wells: A1:H1", "wells: [A1, C2]", "wells: A1:B1"]),
+    "solvent": (
+        "add_solvent: {solvent: MeCN, volume: 55 uL}",
+        [
+            "add_solvent: {solvent: MeCN, volume: 1 uL}",
+            "add_solvent: {solvent: MeCN, volume: 400 uL}",
+            "add_solvent: {solvent: MeCN, volume: 5 mL}",
+            "add_solvent: {solvent: MeCN, volume: -5 uL}",
+        ],
+    ),
+    "cool": (
+        "cool: {to: 0 degC}",
+        ["cool: {to: -30 degC}", "cool: {to: 10 degC}", "cool: {to: 0 K}"],
+    ),
+    "dropwise": (
+        "dropwise: 10-20 min",
+        ["dropwise: 1-2 min", "dropwise: 2-3 h", "dropwise: 20-10 min", "dropwise: 0 min"],
+    ),
+    "warm": (
+        "warm: {to: rt, over: 30 min}",
+        ["warm: {to: rt, over: 1 min}", "warm: {to: 60 degC}"],
+    ),
+    "stir": (
+        "stir: {duration: 1 h, temperature: rt}",
+        [
+            "stir: {duration: 1 min, temperature: rt}",
+            "stir: {duration: 3 days, temperature: 40 degC}",
+            "stir: {duration: 1 h, temperature: rt, speed: 1200 rpm}",
+            "stir: {duration: 1 h, temperature: rt, speed: 5 Hz}",
+        ],
+    ),
+    "sample": (
+        "sample: {volume: 5 uL, into: sample_plate, at: [30 min]}",
+        [
+            "sample: {volume: 1 uL, into: sample_plate, at: [0 min, 59 min]}",
+            "sample: {volume: 20 uL, into: sample_plate, every: 15 min}",
+            "sample: {volume: 5 uL, into: sample_plate, at: [2 h]}",
+            "sample: {volume: 5 uL, into: tips_50_1, at: [30 min]}",
+        ],
+    ),
+    "equiv": ("equiv: 0.96", ["equiv: 0.1", "equiv: 3", "equiv: 0"]),
+}
+
+
+def _fuzz_settings():
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=int(os.environ.get("DIAZFLOW_FUZZ_RUNS", "30")),
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+
+
+def test_fuzzed_protocols_either_get_diagnostics_or_run_to_completion(project, tmp_path):
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from diazflow.pipeline import safe_check
+    from diazflow.runtime.runner import run_plan
+
+    base = (project / "protocol.yaml").read_text(encoding="utf-8")
+    knob = st.sampled_from(sorted(KNOBS))
+    mutants = st.dictionaries(knob, st.integers(min_value=0, max_value=3), min_size=1, max_size=3)
+    counter = {"n": 0, "ran": 0}
+
+    @_fuzz_settings()
+    @given(mutants)
+    def check(choice: dict[str, int]) -> None:
+        text = base
+        for name, index in choice.items():
+            old, values = KNOBS[name]
+            text = text.replace(old, values[index % len(values)])
+        counter["n"] += 1
+        path = project / f"fuzz{counter['n']}.yaml"
+        path.write_text(text, encoding="utf-8")
+        result = safe_check(str(path))
+        codes = [d.code for d in result.diagnostics if d.is_error]
+        assert "DF000" not in codes, (choice, [str(d) for d in result.diagnostics])
+        if result.plan is None:
+            assert codes, choice
+            return
+        started = time.monotonic()
+        outcome = run_plan(
+            result,
+            journal_path=str(tmp_path / f"fuzz{counter['n']}.sqlite"),
+            quiet=True,
+            notify=lambda _line: None,
+        )
+        assert outcome.exit_code == 0, (choice, outcome.message)
+        assert time.monotonic() - started < 60, choice
+        counter["ran"] += 1
+
+    check()
+    assert counter["ran"] >= 5  # the fuzzing reached the simulator, not only the validator
