@@ -519,6 +519,16 @@ EXAMPLES: list[Example] = [
         STARLET,
         (("  - stir: {duration: 15 min}", "  - stir: {duration: 15 min, speed: 3000 rpm}"),),
     ),
+    Example(
+        "DF527",
+        STARLET,
+        (
+            (
+                "  - stir: {duration: 1-4 h}\n",
+                "  - stir: {duration: 1-4 h}\n  - sample: {volume: 5 uL, into: reaction_block, at: [1 h]}\n",
+            ),
+        ),
+    ),
     Example("DF530", STARLET, (("  - quench:", "  - seal:\n  - quench:"),)),
     Example(
         "DF531",

@@ -970,7 +970,7 @@ def test_the_runtime_does_not_import_the_report_package():
 
 
 def test_sigterm_interrupts_the_run_into_its_safe_state(tmp_path):
-    """SIGTERM (like Ctrl-C) cancels the run: safe state, ``run_interrupted``, exit 3, the journal
+    """SIGTERM (like Ctrl-C) cancels the run: safe state, ``run_interrupted``, exit 143, the journal
     stays resumable (status ``interrupted``)."""
     journal = tmp_path / "term.sqlite"
     proc = subprocess.Popen(
@@ -993,8 +993,8 @@ def test_sigterm_interrupts_the_run_into_its_safe_state(tmp_path):
                 ).fetchone()[0]
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 3, out + err
-    assert "error: run interrupted" in err
+    assert proc.returncode == 128 + signal.SIGTERM, out + err  # 143: the shell's convention
+    assert "error: run interrupted by SIGTERM" in err
     events = [
         row[0] for row in sqlite3.connect(journal).execute("SELECT event FROM events ORDER BY seq")
     ]

@@ -7,10 +7,12 @@ stays fast in a cold process.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -458,9 +460,49 @@ def run(
     output_format: str,
     inject_fault: tuple[str, ...],
 ) -> None:
-    """Validate, compile and run a protocol; every operation is journalled (exit 3 if the run fails)."""
+    """Validate, compile and run a protocol; every operation is journalled (exit 3 if the run
+    fails, 128 + the signal's number if a signal stopped it: 130 for Ctrl-C, 143 for SIGTERM)."""
+    from diazflow.runtime.signals import stop_signals
+
+    with stop_signals(), _interruptible():
+        _run_command(
+            workflow,
+            backend,
+            speed,
+            journal_path,
+            quiet,
+            visualize,
+            deck,
+            output_format,
+            inject_fault,
+        )
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """A signal before the journal exists ends the command with nothing done (no traceback)."""
+    from diazflow.runtime.signals import RunInterrupted, signal_name
+
+    try:
+        yield
+    except RunInterrupted as exc:
+        click.echo(f"interrupted by {signal_name(exc.signum)}: nothing was run", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _run_command(
+    workflow: str,
+    backend: str,
+    speed: float | None,
+    journal_path: str | None,
+    quiet: bool,
+    visualize: bool,
+    deck: str | None,
+    output_format: str,
+    inject_fault: tuple[str, ...],
+) -> None:
     started = _perf()
-    from diazflow.pipeline import check
+    from diazflow.pipeline import safe_check as check
 
     import_s = _perf() - started
     faults = _faults(inject_fault)
@@ -498,18 +540,37 @@ def run(
     help="override the run's speed (default: as the run was started)",
 )
 @click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option(
+    "--use-recorded-plan",
+    is_flag=True,
+    help="continue with the plan in the journal although the protocol, a library or a simulator profile changed since the run started",
+)
 @_inject_fault_option
-def resume(journal: str, speed: float | None, quiet: bool, inject_fault: tuple[str, ...]) -> None:
+def resume(
+    journal: str,
+    speed: float | None,
+    quiet: bool,
+    use_recorded_plan: bool,
+    inject_fault: tuple[str, ...],
+) -> None:
     """Continue an interrupted or failed run from its journal, without repeating or skipping an operation."""
     started = _perf()
     from diazflow.runtime.runner import UsageError, resume_run
+    from diazflow.runtime.signals import stop_signals
 
     faults = _faults(inject_fault)
-    try:
-        outcome = resume_run(journal, speed=speed, quiet=quiet, faults=faults)
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
-    _finish_run(outcome, started)
+    with stop_signals(), _interruptible():
+        try:
+            outcome = resume_run(
+                journal,
+                speed=speed,
+                quiet=quiet,
+                faults=faults,
+                use_recorded_plan=use_recorded_plan,
+            )
+        except UsageError as exc:
+            raise click.UsageError(str(exc)) from None
+        _finish_run(outcome, started)
 
 
 @cli.command(name="journal")
@@ -572,7 +633,22 @@ def _inputs_of(result) -> tuple[str, ...]:
     return tuple(paths)
 
 
+def _utf8_console() -> None:
+    """An 8-bit locale (LANG=C on old systems, latin-1) cannot encode the '→', '…', 'µ' and '°'
+    diazflow prints: such a stream is switched to UTF-8 (unencodable characters replaced) rather
+    than crash the command half-way."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        try:
+            "→…µ°".encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(encoding="utf-8", errors="replace")
+
+
 def main() -> None:
+    _utf8_console()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -2,6 +2,8 @@
 
 0 success; 1 an invalid protocol (diagnostics printed); 2 a usage error (a bad option, a path that
 cannot be read or written, a damaged journal); 3 a failure while running (the journal is kept).
+``run`` and ``resume`` stopped by a signal exit ``128 + signum`` (130 SIGINT, 143 SIGTERM, 129
+SIGHUP, 131 SIGQUIT): :func:`diazflow.runtime.signals.exit_code_for`.
 """
 
 EXIT_OK = 0

@@ -23,6 +23,9 @@ class SmilesError(ValueError):
     pass
 
 
+MAX_SMILES_CHARS = 4000  # language.models.MAX_TEXT_CHARS: what a protocol can hold
+
+
 @lru_cache(maxsize=1)
 def _parser():
     from rdkit import Chem, RDLogger
@@ -44,6 +47,8 @@ def parse_smiles(smiles: str) -> Molecule:
     text = smiles.strip()
     if not text:
         raise SmilesError("empty SMILES")
+    if len(text) > MAX_SMILES_CHARS:  # RDKit: quadratic time, and a crash at 20,000 characters
+        raise SmilesError(f"{len(text)} characters: longer than {MAX_SMILES_CHARS}")
     with rdBase.BlockLogs():
         mol = Chem.MolFromSmiles(text, params)
     if mol is None:

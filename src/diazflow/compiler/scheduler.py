@@ -979,6 +979,20 @@ class _Scheduler:
                 f"labware on this deck: {', '.join(sorted(self.deck.labware))}",
             )
             return
+        if target.role != "samples":
+            # the reaction block, a reservoir, a rack: samples would land in wells that hold
+            # something else (into the reaction block: the neighbouring column's reactions)
+            plates = [lw.name for lw in self.deck.labware.values() if lw.role == "samples"]
+            self.error(
+                step,
+                ("into",),
+                codes.DF527,
+                f"'{params.into}' is the deck's {target.role.replace('_', ' ')} labware, not a sample plate",
+                f"sample into {' or '.join(repr(p) for p in plates)}"
+                if plates
+                else "this deck layout has no labware with role 'samples'",
+            )
+            return
         wells = list(self.chem.wells)
         capacity = target.rows * target.columns
         needed = len(wells) * len(times)
@@ -996,7 +1010,11 @@ class _Scheduler:
         )
         if tip is None:
             return
-        last_end = -math.inf
+        # the liquid handler cannot sample while it still works on the previous step (an
+        # add_solvent's tips are still on): a sample waits until it is free
+        last_end = max(
+            (op.end for op in self.ops if op.device == LIQUID_HANDLER), default=-math.inf
+        )
         previous_start = -math.inf
         for at in times:
             if at > span + 1e-9:
@@ -1009,6 +1027,8 @@ class _Scheduler:
                 )
                 return
             t = prev.start + at
+            if t < last_end and previous_start == -math.inf:
+                t = last_end  # the first sample: after the liquid handler's last operation
             if t < last_end:
                 interval = t - previous_start
                 self.error(
@@ -1021,6 +1041,9 @@ class _Scheduler:
                 return
             previous_start = t
             last_end = self.sample_round(step, params, t, tip, target.rows, wells)
+        # the next step needs the liquid handler after the last sample (a sample after an
+        # add_solvent ends after that step did)
+        self.now = max(self.now, last_end)
 
     def sample_round(
         self,

@@ -24,7 +24,12 @@ from diazflow.diagnostics import Diagnostic, Position, Reporter, Severity, did_y
 from diazflow.errorcodes import ErrorCode
 from diazflow.language import models as m
 from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
-from diazflow.language.source import SourceDocument, YamlSourceError, load_yaml_file
+from diazflow.language.source import (
+    SourceDocument,
+    YamlSourceError,
+    load_yaml_file,
+    open_regular_file,
+)
 from diazflow.language.validation_errors import TYPE_WORDS as _TYPE_WORDS
 from diazflow.language.validation_errors import describe_value as _describe
 from diazflow.language.validation_errors import source_path as _source_path
@@ -724,7 +729,7 @@ class _CsvLibrary:
     def _text(self) -> str | None:
         path = ("libraries", self.name, "csv")
         try:
-            with open(self.csv_path, "rb") as fh:
+            with open_regular_file(self.csv_path) as fh:
                 raw = fh.read(MAX_CSV_BYTES + 1)
         except OSError as exc:
             self.protocol_reporter.error(
@@ -841,6 +846,17 @@ class _CsvLibrary:
             mw = m.validate_molar_mass(row["mw"]) if row.get("mw") else None
         except PydanticCustomError as exc:
             self.reporter.error(at, exc.type, f"library '{self.name}' {well.name}: {exc}")
+            invalid.add(well)
+            return
+        too_long = [k for k in ("name", "smiles") if len(row.get(k) or "") > m.MAX_TEXT_CHARS]
+        if too_long:  # the same limit as in YAML; a SMILES this long never reaches RDKit
+            self.reporter.error(
+                at,
+                codes.DF205,
+                f"library '{self.name}' {well.name}: the {too_long[0]} has "
+                f"{len(row[too_long[0]])} characters (at most {m.MAX_TEXT_CHARS})",
+                "one molecule per row",
+            )
             invalid.add(well)
             return
         origin = (self.shown, row_no, 1)

@@ -318,7 +318,10 @@ WellSelection = Annotated[
 ]
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$", max_length=64)]
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
+MAX_TEXT_CHARS = 4000
+"""The longest name, message or SMILES a protocol may hold (YAML and CSV alike): RDKit takes
+quadratic time on long SMILES and crashed (SIGSEGV) on a 20,000-character one."""
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 
 
 class _Model(BaseModel):
@@ -594,6 +597,12 @@ class SampleParams(_Model):
                 codes.DF116.code,
                 "a sample needs exactly one of 'at' or 'every'",
                 {"hint": "e.g. 'every: 1 h'"},
+            )
+        if self.at is not None and not self.at:
+            raise PydanticCustomError(
+                codes.DF102.code,
+                "'at' lists no time to take a sample",
+                {"hint": "e.g. 'at: [30 min, 2 h]', or leave the sample step out"},
             )
         return self
 

@@ -268,7 +268,16 @@ def _to_canonical(
     if dimension is Dimension.SPEED:
         value = _revolutions_per_minute(ureg.Quantity(number, unit))
     else:
-        value = ureg.Quantity(number, unit).to(target).magnitude
+        from pint.errors import DimensionalityError  # pint is loaded by unit_registry()
+
+        try:
+            value = ureg.Quantity(number, unit).to(target).magnitude
+        except DimensionalityError:  # '25 delta_degC': a difference, not a temperature
+            raise QuantityError(
+                codes.DF202,
+                f"{field}: '{original}' is a temperature difference, not {_article(dimension.value)}",
+                f"{field} needs {_article(dimension.value)}, e.g. '{dimension.example}'",
+            ) from None
     return Quantity(_canonical_float(value), dimension, original.strip())
 
 

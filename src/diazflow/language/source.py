@@ -16,9 +16,12 @@ Scalars are resolved with YAML 1.1 rules as ``safe_load`` does (so ``NO`` is Fal
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -369,11 +372,27 @@ def load_yaml(text: str | bytes, filename: str) -> SourceDocument:
     return SourceDocument(filename, data, walker.keys, walker.values, walker.raw)
 
 
+def open_regular_file(path: str) -> BinaryIO:
+    """Open an input for reading, refusing anything but a regular file before reading a byte: a
+    FIFO would block the read forever, a device (``/dev/zero``) never ends.  The refusal is an
+    ``OSError`` whose ``strerror`` says why."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(
+                errno.EINVAL, "not a regular file (a FIFO, device, socket or directory)", path
+            )
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def load_yaml_file(path: str, display_name: str | None = None) -> SourceDocument:
     """Read and parse a file; unreadable files become a DF100 diagnostic, never a traceback."""
     name = display_name or path
     try:
-        with open(path, "rb") as fh:
+        with open_regular_file(path) as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise YamlSourceError(

@@ -86,13 +86,10 @@ def load_journal(path: str | os.PathLike) -> JournalView:
     from diazflow.runtime import journal as rj
 
     try:
-        j = rj.Journal.open(path)
+        with rj.Journal.open(path, read_only=True) as j:
+            return _view(j, path)
     except rj.JournalError as exc:
         raise JournalError(str(exc)) from None
-    try:
-        return _view(j, path)
-    finally:
-        j.close()
 
 
 # Operations that start something and return at once; their time passes in the background.
@@ -100,9 +97,9 @@ BACKGROUND_OPS = (Shake, Wait, SetTemperature, StopShaking)
 
 
 def _view(j, path: str) -> JournalView:
+    state = j.state()  # first: it reads (and so checks) the plan, the events and the device log
     info = j.info()
     plan = Plan.from_json(info.plan_json)
-    state = j.state()
     records: dict[int, OpRecord] = {}
     for _seq, op_id, event, clock_t, data in j.events():
         if op_id is None:

@@ -20,6 +20,7 @@ operator (hardware).  See docs/runtime.md.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ from diazflow.compiler.plan import (
 from diazflow.deck.plr_pipetting import aspirate_arguments, dispense_arguments
 from diazflow.runtime.clock import Clock, VirtualClock
 from diazflow.runtime.faults import DeviceFault, TemperatureTimeoutFault
-from diazflow.runtime.journal import Journal
+from diazflow.runtime.journal import Journal, JournalError
 from diazflow.runtime.simulated import (
     ActionContext,
     SimulatedPowderDispenserBackend,
@@ -231,8 +232,8 @@ class Executor:
                 await self._fail(op, exc)
             except DeviceFault as exc:
                 await self._fail(op, RunFailed(exc.message, op, exc, kind=exc.kind))
-            except (KeyboardInterrupt, SystemExit):
-                raise
+            except (KeyboardInterrupt, SystemExit, JournalError):
+                raise  # a journal that cannot be written stops the run (runner: exit 3)
             except Exception as exc:  # PLR's own errors: NoTipError, TooLittleLiquidError, ...
                 await self._fail(op, RunFailed(f"{type(exc).__name__}: {exc}", op, exc))
             finally:
@@ -274,9 +275,13 @@ class Executor:
 
     async def _fail(self, op: Operation, failure: RunFailed) -> None:
         where = f"operation {op.id} ({op.op}, step {op.step + 1}, line {op.line})"
-        self.journal.event(
-            op.id, "op_failed", self.clock.now(), {"kind": failure.kind, "message": failure.message}
-        )
+        with contextlib.suppress(JournalError):  # the safe state comes first
+            self.journal.event(
+                op.id,
+                "op_failed",
+                self.clock.now(),
+                {"kind": failure.kind, "message": failure.message},
+            )
         safe = await self.safe_state()
         failure.message = f"{where} failed: {failure.message}"
         failure.safe_state = safe
@@ -322,9 +327,10 @@ class Executor:
                     actions.append(
                         f"{name} unreachable, switch its heater off by hand ({_short(exc)})"
                     )
-        self.journal.event(
-            None, "safe_state", self.clock.now(), {"actions": data, "summary": actions}
-        )
+        with contextlib.suppress(JournalError):  # the devices are safe whatever the disk says
+            self.journal.event(
+                None, "safe_state", self.clock.now(), {"actions": data, "summary": actions}
+            )
         return actions
 
     # ------------------------------------------------------------------ restoring from a journal

@@ -1,6 +1,11 @@
-"""The run journal (spec §8): SQLite in WAL mode with ``synchronous=FULL``.
+"""The run journal (spec §8): SQLite with a rollback journal (``journal_mode=DELETE``) and
+``synchronous=FULL``.
 
-One file per run.  The executor writes an ``op_started`` event before each operation and an
+One file per run, at every moment: a committed transaction is in the database file itself, so a
+journal copied (or mailed, or checked in) without any ``-journal`` / ``-wal`` beside it holds every
+operation that completed, even after ``kill -9`` (WAL mode kept them in ``-wal`` until a
+checkpoint).  The file is marked with SQLite's ``application_id`` so that a foreign database is
+refused before SQLite touches it.  The executor writes an ``op_started`` event before each operation and an
 ``op_completed`` event (with what the devices reported) after it; each device action that moves
 liquid, tips or powder is written to ``device_log`` by the device gate the moment the device
 reports it.  So a run killed at any point leaves a journal from which ``diazflow resume`` knows,
@@ -16,7 +21,9 @@ Schema (``JOURNAL_FORMAT`` 1)::
     device_log(seq, op_id, action, device, kind, clock_t, wall, data)
 
 ``run.status`` is ``running`` | ``complete`` | ``failed``; a ``running`` journal whose process is
-gone (no lock held) is reported as ``interrupted``.  Events: ``run_started``, ``run_resumed``,
+gone (no lock held) is reported as ``interrupted``.  The lock is an ``flock`` on the journal file
+itself, held by the process that runs the plan: deleting a file cannot defeat it, and the kernel
+drops it when the process dies.  Events: ``run_started``, ``run_resumed``,
 ``op_started``, ``op_completed``, ``op_failed``, ``op_resolved`` (an in-flight operation settled on
 resume), ``safe_state``, ``run_failed``, ``run_complete``, ``heartbeat`` is kept in ``run.clock_t``.
 """
@@ -25,15 +32,25 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import sqlite3
+import stat
 import time
+import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 JOURNAL_FORMAT = 1
+APPLICATION_ID = 0x44464A31  # "DFJ1" in SQLite's header (offset 68): a diazflow journal
+SQLITE_MAGIC = b"SQLite format 3\x00"
+JOURNAL_TABLES = frozenset({"run", "events", "device_log"})
+# files SQLite would adopt as part of a database at PATH (a planted hot journal would be rolled
+# into a new journal): refused beside a journal that is being created
+SIDECARS = ("-journal", "-wal", "-shm")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
@@ -84,20 +101,144 @@ class JournalError(Exception):
     """The journal cannot be used (missing, not a diazflow journal, locked by a live run)."""
 
 
+class JournalDamaged(JournalError):
+    """The file is a diazflow journal, but what it holds cannot be read (flipped bytes, a missing
+    table, a record that is not JSON, a plan that does not parse)."""
+
+
+class JournalWriteError(JournalError):
+    """A write to the journal failed (disk full, I/O error, the file gone read-only): the run
+    must stop, since what it does next could not be recorded."""
+
+
+_T = TypeVar("_T")
+
+
+def _writing(method: Callable[..., _T]) -> Callable[..., _T]:
+    """A failed write is a :class:`JournalWriteError` (never a traceback); the journal remembers
+    that one failed so that closing it does not fail a second time for the same reason."""
+
+    @functools.wraps(method)
+    def wrapper(self: Journal, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            self.write_failed = True
+            raise JournalWriteError(
+                f"cannot write the journal '{self.path}': {_first_line(exc)}"
+            ) from None
+
+    return wrapper
+
+
+def _reading(method: Callable[..., _T]) -> Callable[..., _T]:
+    """A damaged journal is a :class:`JournalDamaged`, never a traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self: Journal, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except JournalError:
+            raise
+        except (sqlite3.DatabaseError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise JournalDamaged(
+                f"journal '{self.path}' is damaged: {type(exc).__name__}: {_first_line(exc)}"
+            ) from None
+
+    return wrapper
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
 def sha256_file(path: str) -> str | None:
+    """The SHA-256 of a regular file; ``None`` when it is missing, unreadable or not a regular
+    file (a FIFO would block the read forever)."""
     try:
-        with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        digest = hashlib.sha256()
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _sqlite_uri(path: str, **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return "file:" + urllib.parse.quote(os.path.abspath(path)) + (f"?{query}" if query else "")
+
+
+def _read_header(path: str) -> bytes:
+    """The first 100 bytes (SQLite's header) of a regular file, read without blocking."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise JournalError(f"no journal at '{path}'") from None
+    except OSError as exc:
+        raise JournalError(f"journal '{path}' cannot be opened ({exc.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise JournalError(f"'{path}' is not a diazflow journal (not a regular file)")
+        return os.pread(fd, 100, 0)
+    except OSError as exc:
+        raise JournalError(f"journal '{path}' cannot be read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+
+
+def check_journal_file(path: str) -> None:
+    """Refuse, without opening it with SQLite (which would turn an empty file into a database or
+    switch a foreign one's journal mode), anything that is not a diazflow journal."""
+    header = _read_header(path)
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        what = "an empty file" if not header else "not an SQLite file"
+        raise JournalError(f"'{path}' is not a diazflow journal ({what})")
+    application_id = int.from_bytes(header[68:72], "big")
+    if application_id == APPLICATION_ID:
+        return
+    if application_id != 0:
+        raise JournalError(
+            f"'{path}' is not a diazflow journal (an SQLite database of another application)"
+        )
+    # a journal written before journals were marked: its tables say what it is
+    try:
+        conn = sqlite3.connect(_sqlite_uri(path, mode="ro", immutable="1"), uri=True)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise JournalDamaged(f"journal '{path}' is damaged: {_first_line(exc)}") from None
+    wal_pending = header[18] == 2 and os.path.isfile(path + "-wal")
+    if not JOURNAL_TABLES <= tables and not wal_pending:
+        raise JournalError(f"'{path}' is not a diazflow journal (an SQLite database without a run)")
 
 
 def _synchronous(default: str = "FULL") -> str:
-    """SQLite's ``synchronous``: FULL for real devices (survives a power cut); a simulated run may
-    use NORMAL, which in WAL mode survives a killed process, only not an OS crash — and a simulated
-    run has nothing outside the journal to lose.  ``DIAZFLOW_JOURNAL_SYNC`` overrides both."""
+    """SQLite's ``synchronous``: FULL for real devices (a committed record survives a power cut);
+    a simulated run uses OFF, which survives a killed process (the write is in the kernel's page
+    cache before the commit returns) but not an OS crash, and a simulated run has nothing outside
+    the journal to lose.  In rollback-journal mode every FULL commit costs two or three fsyncs
+    (2-13 ms here), which a robot's seconds per action hide but a virtual clock does not.
+    ``DIAZFLOW_JOURNAL_SYNC`` overrides both."""
     value = os.environ.get("DIAZFLOW_JOURNAL_SYNC", default).upper()
-    return value if value in ("FULL", "NORMAL", "EXTRA") else "FULL"
+    return value if value in ("OFF", "FULL", "NORMAL", "EXTRA") else "FULL"
+
+
+def synchronous_for(backend: str) -> str:
+    """``synchronous`` for a run on ``backend``: FULL only where a real device acts."""
+    return "FULL" if backend == "hardware" else "OFF"
 
 
 @dataclass
@@ -149,13 +290,18 @@ class JournalState:
 
 
 class Journal:
-    """One run's journal.  ``Journal.create`` for a new run, ``Journal.open`` to read or resume;
-    :meth:`close` (or ``with``) when done."""
+    """One run's journal.  ``Journal.create`` for a new run, ``Journal.open`` to resume it,
+    ``Journal.open(path, read_only=True)`` to read it; :meth:`close` (or ``with``) when done."""
 
-    def __init__(self, path: str, conn: sqlite3.Connection):
+    def __init__(self, path: str, conn: sqlite3.Connection, fd: int):
         self.path = path
         self.conn = conn
-        self._lock_fd: int | None = None
+        # one descriptor of the journal file for this object's lifetime: the run lock is an flock
+        # on it, and it is closed only after SQLite's connection (closing any descriptor of the
+        # file drops this process's POSIX locks on it, which are SQLite's)
+        self._fd = fd
+        self._locked = False
+        self.write_failed = False
         self._pending: list[
             tuple
         ] = []  # op_completed waiting to share a transaction with the next op_started
@@ -165,7 +311,11 @@ class Journal:
     @staticmethod
     def _connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
-        conn.execute("PRAGMA journal_mode=WAL")
+        # one file: a journal in WAL mode (written before) is checkpointed and switched back
+        mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+        if str(mode).lower() != "delete":
+            conn.close()
+            raise JournalError(f"journal '{path}' cannot leave journal mode '{mode}'")
         conn.execute(f"PRAGMA synchronous={_synchronous(synchronous)}")
         return conn
 
@@ -183,59 +333,188 @@ class Journal:
         commands_path: str | None = None,
         synchronous: str = "FULL",
     ) -> Journal:
-        from diazflow import __version__
+        """A new journal at ``path``, locked by this process.
 
+        Only a new path is used: an existing file, a symbolic link (even a dangling one) or a
+        file SQLite would adopt beside it (``PATH-journal``, ``-wal``, ``-shm``) is refused and
+        left alone.  If creating it fails half-way, nothing is left at ``path``.
+        """
         directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        if os.path.exists(path):
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot create the journal's directory '{directory}' ({exc.strerror})"
+            ) from None
+        if os.path.islink(path):
+            raise JournalError(f"--journal '{path}' is a symbolic link; not followed")
+        if os.path.lexists(path):
             raise JournalError(
                 f"journal '{path}' already exists: resume it with 'diazflow resume {path}' or choose another --journal"
             )
-        conn = cls._connect(path, synchronous)
-        journal = cls(path, conn)
-        journal.lock()
-        now = time.time()
-        for statement in _SCHEMA.strip().split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(
-            "INSERT INTO run (id, format, diazflow_version, created, updated, status, protocol_path, protocol_sha256, deck_path, deck_sha256,"
-            " vessel_labware, backend, speed, plan_json, plan_sha256, commands_path) VALUES (1, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                JOURNAL_FORMAT,
-                __version__,
-                now,
-                now,
-                os.path.abspath(protocol_path),
-                sha256_file(protocol_path),
-                os.path.abspath(deck_path),
-                sha256_file(deck_path),
-                vessel_labware,
-                backend,
-                speed,
-                plan_json,
-                hashlib.sha256(plan_json.encode()).hexdigest(),
-                os.path.abspath(commands_path) if commands_path else None,
-            ),
-        )
+        for suffix in SIDECARS:
+            if os.path.lexists(path + suffix):
+                raise JournalError(
+                    f"'{path + suffix}' exists: SQLite would take it as part of a new journal at "
+                    f"'{path}'; choose another --journal"
+                )
+        try:
+            fd = os.open(
+                path,
+                os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o644,
+            )
+        except FileExistsError:
+            raise JournalError(
+                f"journal '{path}' already exists; choose another --journal"
+            ) from None
+        except OSError as exc:
+            raise JournalError(f"cannot create the journal '{path}' ({exc.strerror})") from None
+        journal: Journal | None = None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            journal = cls(path, cls._connect(path, synchronous), fd)
+            journal._locked = True
+            journal._initialise(
+                plan_json=plan_json,
+                protocol_path=protocol_path,
+                deck_path=deck_path,
+                vessel_labware=vessel_labware,
+                backend=backend,
+                speed=speed,
+                commands_path=commands_path,
+            )
+        except BaseException as exc:
+            if journal is not None:
+                with contextlib.suppress(Exception):
+                    journal.conn.close()
+            _remove_created(path, fd)
+            os.close(fd)
+            if isinstance(exc, (OSError, sqlite3.Error)):
+                raise JournalError(f"cannot create the journal '{path}' ({exc})") from None
+            raise
         return journal
 
+    def _initialise(
+        self,
+        *,
+        plan_json: str,
+        protocol_path: str,
+        deck_path: str,
+        vessel_labware: str,
+        backend: str,
+        speed: float | None,
+        commands_path: str | None,
+    ) -> None:
+        from diazflow import __version__
+
+        now = time.time()
+        with self.transaction() as c:
+            c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            for statement in _SCHEMA.strip().split(";"):
+                if statement.strip():
+                    c.execute(statement)
+            c.execute(
+                "INSERT INTO run (id, format, diazflow_version, created, updated, status, protocol_path, protocol_sha256, deck_path, deck_sha256,"
+                " vessel_labware, backend, speed, plan_json, plan_sha256, commands_path) VALUES (1, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    JOURNAL_FORMAT,
+                    __version__,
+                    now,
+                    now,
+                    os.path.abspath(protocol_path),
+                    sha256_file(protocol_path),
+                    os.path.abspath(deck_path),
+                    sha256_file(deck_path),
+                    vessel_labware,
+                    backend,
+                    speed,
+                    plan_json,
+                    hashlib.sha256(plan_json.encode()).hexdigest(),
+                    os.path.abspath(commands_path) if commands_path else None,
+                ),
+            )
+
     @classmethod
-    def open(cls, path: str) -> Journal:
-        if not os.path.exists(path):
-            raise JournalError(f"no journal at '{path}'")
+    def open(cls, path: str, *, read_only: bool = False) -> Journal:
+        """An existing journal: ``read_only`` for the commands that only read it (``journal``,
+        ``report``; they work in a read-only directory and change nothing), writable for
+        ``resume`` (which then takes the lock with :meth:`lock`)."""
+        check_journal_file(path)
+        flags = os.O_RDONLY if read_only else os.O_RDWR
         try:
-            conn = cls._connect(path)
-            row = conn.execute("SELECT format FROM run WHERE id = 1").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(f"'{path}' is not a diazflow journal ({exc})") from None
+            fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            hint = (
+                "; a read-only journal can be read with 'diazflow journal'" if not read_only else ""
+            )
+            raise JournalError(
+                f"journal '{path}' cannot be opened ({exc.strerror}){hint}"
+            ) from None
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = cls._connect_read_only(path) if read_only else cls._connect(path)
+            journal = cls(path, conn, fd)
+            journal._check_format()
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            os.close(fd)
+            if isinstance(exc, sqlite3.Error):
+                raise JournalDamaged(f"journal '{path}' is damaged: {_first_line(exc)}") from None
+            raise
+        return journal
+
+    @staticmethod
+    def _connect_read_only(path: str) -> sqlite3.Connection:
+        def connect(**params: str) -> sqlite3.Connection:
+            return sqlite3.connect(
+                _sqlite_uri(path, mode="ro", **params), uri=True, isolation_level=None, timeout=30.0
+            )
+
+        conn = connect()
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+        if os.path.exists(path + "-journal"):
+            # a run killed inside a transaction left its rollback journal: SQLite rolls the
+            # unfinished transaction back on the first writable open (what resume would do)
+            try:
+                recover = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+                try:
+                    recover.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                finally:
+                    recover.close()
+            except sqlite3.OperationalError as exc:
+                raise JournalError(
+                    f"journal '{path}' has an unfinished transaction that cannot be rolled back "
+                    f"here ({exc}); read it where its directory can be written"
+                ) from None
+            return connect()
+        if os.path.exists(path + "-wal"):
+            return connect()  # a journal written in WAL mode: SQLite says why it cannot
+        # nothing beside it to recover (a finished journal in a read-only directory that SQLite
+        # cannot lock): it cannot change under us
+        return connect(immutable="1")
+
+    def set_synchronous(self, level: str) -> None:
+        """How durable each commit is from now on (see :func:`synchronous_for`)."""
+        self.conn.execute(f"PRAGMA synchronous={_synchronous(level)}")
+
+    def _check_format(self) -> None:
+        row = self.conn.execute("SELECT format FROM run WHERE id = 1").fetchone()
         if row is None:
-            raise JournalError(f"'{path}' is not a diazflow journal (no run record)")
+            raise JournalDamaged(f"journal '{self.path}' is damaged: it has no run record")
         if row[0] != JOURNAL_FORMAT:
             raise JournalError(
-                f"'{path}' is a journal of format {row[0]}; this diazflow reads format {JOURNAL_FORMAT}"
+                f"'{self.path}' is a journal of format {row[0]}; this diazflow reads format {JOURNAL_FORMAT}"
             )
-        return cls(path, conn)
+        check = self.conn.execute("PRAGMA quick_check").fetchone()
+        if check is None or check[0] != "ok":
+            detail = check[0] if check else "no answer"
+            raise JournalDamaged(f"journal '{self.path}' is damaged: {detail}")
 
     def __enter__(self) -> Journal:
         return self
@@ -245,52 +524,45 @@ class Journal:
 
     def close(self) -> None:
         """Write what is pending, close the database and give up the run lock (if held)."""
-        self.flush()
-        self.conn.close()
-        if self._lock_fd is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self.lock_path)
-        self.unlock()
+        if self._fd < 0:
+            return
+        failed_before = self.write_failed
+        try:
+            self.flush()
+        except JournalWriteError:
+            if not failed_before:  # a write that already failed was reported then
+                raise
+        finally:
+            self.conn.close()
+            self._locked = False
+            os.close(self._fd)  # releases the flock; after the connection (see __init__)
+            self._fd = -1
 
     # ---- the lock: held by the process that runs the plan
 
-    @property
-    def lock_path(self) -> str:
-        # a separate file: closing any descriptor of the database itself would drop SQLite's own
-        # POSIX locks in this process
-        return self.path + ".lock"
-
     def lock(self) -> None:
         """Hold an exclusive lock for as long as this process runs the plan (released on exit,
-        including ``kill -9``); a second run or resume of the same journal is refused."""
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        including ``kill -9``); a second run or resume of the same journal is refused.  The lock
+        is on the journal file itself: there is no lock file to delete."""
+        if self._locked:
+            return
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            os.close(fd)
             raise JournalError(
                 f"journal '{self.path}' is in use by a running diazflow process"
             ) from None
-        self._lock_fd = fd
-
-    def unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._locked = True
 
     def is_live(self) -> bool:
-        """Whether another process holds the run lock (the run is going on right now)."""
-        if self._lock_fd is not None:
+        """Whether a process holds the run lock (the run is going on right now)."""
+        if self._locked:
             return True
-        if not os.path.exists(self.lock_path):
-            return False
-        fd = os.open(self.lock_path, os.O_RDONLY)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self._fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError:
             return True
-        finally:
-            os.close(fd)
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
         return False
 
     # ---- writing
@@ -304,7 +576,11 @@ class Journal:
             return self.conn
 
         def __exit__(self, exc_type, exc, tb):
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            elif self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back itself
+                    self.conn.execute("ROLLBACK")
             return False
 
     def transaction(self) -> _Tx:
@@ -319,6 +595,7 @@ class Journal:
             json.dumps(data, separators=(",", ":")) if data is not None else None,
         )
 
+    @_writing
     def event(
         self,
         op_id: int | None,
@@ -373,6 +650,7 @@ class Journal:
         if not defer:
             self.flush(clock_t)
 
+    @_writing
     def flush(self, clock_t: float | None = None) -> None:
         if not self._pending:
             return
@@ -387,6 +665,7 @@ class Journal:
                 (time.time(), float(clock_t if clock_t is not None else rows[-1][2])),
             )
 
+    @_writing
     def device_action(
         self, op_id: int, action: int, device: str, kind: str, clock_t: float, data: dict
     ) -> None:
@@ -418,6 +697,7 @@ class Journal:
                 row,
             )
 
+    @_writing
     def heartbeat(self, clock_t: float) -> None:
         """How far the run got in plan time while nothing else happened (a long hold on real time)."""
         self.flush(clock_t)
@@ -426,6 +706,7 @@ class Journal:
             (time.time(), float(clock_t)),
         )
 
+    @_writing
     def set_status(self, status: str, message: str | None = None) -> None:
         self.flush()
         self.conn.execute(
@@ -435,6 +716,7 @@ class Journal:
 
     # ---- reading
 
+    @_reading
     def info(self) -> RunInfo:
         """The run record; ``clock_t`` is how far the run got in plan time (events and heartbeats),
         ``offset_s`` the delay carried by its last started operation."""
@@ -452,6 +734,21 @@ class Journal:
             info.offset_s = float(json.loads(started[0]).get("offset_s", info.offset_s))
         return info
 
+    @_reading
+    def recorded_inputs(self) -> dict[str, str | None]:
+        """``{absolute path: sha256}`` of the files the run was compiled from (the protocol, its
+        libraries, the deck layout and its simulator profiles), as ``run_started`` recorded them;
+        empty for a journal written before they were recorded."""
+        row = self.conn.execute(
+            "SELECT data FROM events WHERE event = 'run_started' ORDER BY seq LIMIT 1"
+        ).fetchone()
+        data = json.loads(row[0]) if row and row[0] else {}
+        inputs = data.get("inputs") or {}
+        if not isinstance(inputs, dict):
+            raise ValueError("run_started.inputs is not an object")
+        return {str(k): (str(v) if v is not None else None) for k, v in inputs.items()}
+
+    @_reading
     def events(self) -> list[tuple[int, int | None, str, float, dict | None]]:
         """``(seq, op_id, event, clock_t, data)`` in order."""
         out = []
@@ -461,6 +758,7 @@ class Journal:
             out.append((seq, op_id, event, clock_t, json.loads(data) if data else None))
         return out
 
+    @_reading
     def device_log(self, op_id: int | None = None) -> list[tuple[int, int, str, str, float, dict]]:
         """``(op_id, action, device, kind, clock_t, data)`` in order."""
         sql = "SELECT op_id, action, device, kind, clock_t, data FROM device_log"
@@ -473,6 +771,7 @@ class Journal:
             for o, a, d, k, c, x in self.conn.execute(sql + " ORDER BY seq", args)
         ]
 
+    @_reading
     def op_status(self) -> tuple[dict[int, dict], list[int], dict[int, float]]:
         """``(completed {op_id: report}, in_flight [op_id], started_at {op_id: clock_t})``.
 
@@ -496,6 +795,7 @@ class Journal:
         in_flight = sorted(op for op in open_ops if op not in completed)
         return completed, in_flight, started_at
 
+    @_reading
     def state(self) -> JournalState:
         from diazflow.compiler.plan import Dispense, DispensePowder, Plan
 
@@ -539,6 +839,18 @@ class Journal:
             operations=len(plan.operations),
             clock_t=info.clock_t,
         )
+
+
+def _remove_created(path: str, fd: int) -> None:
+    """Remove the journal this process created at ``path`` (and SQLite's rollback journal beside
+    it), only if ``path`` is still that file: a failed creation must not block its path."""
+    with contextlib.suppress(OSError):
+        mine = os.fstat(fd)
+        there = os.lstat(path)
+        if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino):
+            os.unlink(path)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path + "-journal")
 
 
 def _rounded(table: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:

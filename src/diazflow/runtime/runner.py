@@ -15,7 +15,6 @@ import importlib
 import io
 import logging
 import os
-import signal
 import sys
 import time
 import warnings
@@ -26,8 +25,15 @@ from typing import TYPE_CHECKING, Any
 from diazflow.exitcodes import EXIT_OK, EXIT_RUN_FAILED
 from diazflow.runtime.clock import Clock, make_clock
 from diazflow.runtime.faults import FaultPlan
-from diazflow.runtime.journal import Journal, JournalError, sha256_file
+from diazflow.runtime.journal import (
+    Journal,
+    JournalError,
+    JournalWriteError,
+    sha256_file,
+    synchronous_for,
+)
 from diazflow.runtime.progress import NullProgress
+from diazflow.runtime.signals import RunInterrupted, active_guard, signal_name, stop_signals
 
 if TYPE_CHECKING:
     from diazflow.compiler.plan import Operation, Plan
@@ -67,6 +73,30 @@ def default_journal_path(protocol_path: str, directory: str = "runs") -> str:
 
 def commands_path_for(journal_path: str) -> str:
     return journal_path + ".commands.txt"
+
+
+def deck_files(deck_spec: DeckSpec) -> list[str]:
+    """The simulator profiles a deck layout reads (its robot timings and each module's)."""
+    files = [deck_spec.timings.path] + [m.profile_path for m in deck_spec.modules.values()]
+    return [os.path.abspath(f) for f in files if f]
+
+
+def input_files(result: Any) -> list[str]:
+    """Every file a checked protocol was compiled from: the protocol, its CSV libraries, the deck
+    layout and the deck's simulator profiles (``resume`` compares their hashes)."""
+    paths = [result.path]
+    if result.loaded is not None:
+        paths += [lib.source_file for lib in result.loaded.libraries.values() if lib.source_file]
+    if result.deck_path:
+        paths.append(result.deck_path)
+    if result.deck is not None:
+        paths += deck_files(result.deck)
+    return list(dict.fromkeys(os.path.abspath(p) for p in paths))
+
+
+def changed_inputs(recorded: dict[str, str | None]) -> list[str]:
+    """The recorded input files whose content is not what the run was compiled from."""
+    return [path for path, digest in recorded.items() if sha256_file(path) != digest]
 
 
 # --------------------------------------------------------------------------- PLR's process-wide state
@@ -320,25 +350,6 @@ def _print(message: str) -> None:
     print(message, flush=True)
 
 
-@contextlib.contextmanager
-def _signals_cancel(task: asyncio.Task[Any]) -> Iterator[None]:
-    """Ctrl-C / SIGTERM cancel ``task`` at its next await, so that the run can put the deck in its
-    safe state (asyncio's own SIGINT handling would skip that)."""
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, task.cancel)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
-            pass
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-
 @dataclass(frozen=True)
 class RunOptions:
     """How to run a plan: what :class:`Run` needs besides the plan, the deck and the journal."""
@@ -410,6 +421,7 @@ class Run:
         self._viewer: VisualizerHandle | None = None
         self._restored: list[str] = []
         self._process_state: contextlib.ExitStack | None = None
+        self.guard = active_guard()
 
     # ---- PLR's process-wide state
 
@@ -483,15 +495,17 @@ class Run:
 
         task = asyncio.current_task()
         assert task is not None  # called by asyncio.run
-        with _signals_cancel(task):
+        with self.guard.cancelling(task):
             try:
                 return await self._run()
             except asyncio.CancelledError:
                 if sys.version_info >= (3, 11):
                     task.uncancel()
                 return await self._interrupted()
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, RunInterrupted):
                 return await self._interrupted()
+            except JournalWriteError as exc:
+                return await self._journal_failed(exc)
             except RunFailed as failure:
                 return await self._failed(failure)
             finally:
@@ -519,6 +533,7 @@ class Run:
         t = time.perf_counter()
         problems = executor.verify()
         self.timings["verify_s"] = time.perf_counter() - t
+        self.guard.shield_forever()  # the run is done: a late signal does not undo it
         if problems:
             return self._verification_failed(problems)
         self.journal.event(
@@ -619,26 +634,54 @@ class Run:
     async def _failed(self, failure: RunFailed) -> RunOutcome:
         """A device fault: the executor has journalled ``op_failed`` and put the deck in its safe
         state (``failure.safe_state`` says what it did)."""
+        self.guard.shield_forever()
         safe = "; safe state: " + ", ".join(failure.safe_state) if failure.safe_state else ""
         message = f"{failure.message}{safe}"
-        self.journal.event(
-            None,
-            "run_failed",
-            self.clock.now(),
-            {
-                "kind": failure.kind,
-                "op": failure.op.id if failure.op else None,
-                "message": failure.message,
-                "safe_state": failure.safe_state,
-            },
-            status="failed",
-            message=message,
-        )
+        with contextlib.suppress(JournalError):  # already failing: the message is printed anyway
+            self.journal.event(
+                None,
+                "run_failed",
+                self.clock.now(),
+                {
+                    "kind": failure.kind,
+                    "op": failure.op.id if failure.op else None,
+                    "message": failure.message,
+                    "safe_state": failure.safe_state,
+                },
+                status="failed",
+                message=message,
+            )
+        await self._tear_down(stop_modules=False)
+        return RunOutcome(EXIT_RUN_FAILED, self.journal.path, message, self.timings)
+
+    async def _journal_failed(self, error: JournalWriteError) -> RunOutcome:
+        """The journal cannot be written (disk full, I/O error): the run stops as on a device
+        fault (safe state, liquid handler stopped, exit 3); the failure is journalled if the
+        journal takes it."""
+        self.guard.shield_forever()
+        if self._progress is not None:
+            self._progress.stop()
+        safe: list[str] = []
+        if self._executor is not None:
+            with contextlib.suppress(Exception):
+                safe = await self._executor.safe_state()
+        message = str(error) + ("; safe state: " + ", ".join(safe) if safe else "")
+        with contextlib.suppress(JournalError):
+            self.journal.event(
+                None,
+                "run_failed",
+                self.clock.now(),
+                {"kind": "journal", "message": str(error), "safe_state": safe},
+                status="failed",
+                message=message,
+            )
         await self._tear_down(stop_modules=False)
         return RunOutcome(EXIT_RUN_FAILED, self.journal.path, message, self.timings)
 
     async def _interrupted(self) -> RunOutcome:
-        """Ctrl-C or SIGTERM: safe state; the journal keeps status ``running`` (resumable)."""
+        """A stop signal (or Ctrl-C): safe state; the journal keeps status ``running``
+        (resumable); exit ``128 + signal`` (3 when no signal is known)."""
+        self.guard.shield_forever()  # a second Ctrl-C waits for the safe state
         if self._progress is not None:
             self._progress.stop()
         safe: list[str] = []
@@ -647,11 +690,38 @@ class Run:
                 safe = await self._executor.safe_state()
             except Exception:  # pragma: no cover - best effort
                 safe = []
-        message = "run interrupted" + ("; safe state: " + ", ".join(safe) if safe else "")
-        self.journal.event(
-            None, "run_interrupted", self.clock.now(), {"safe_state": safe}, message=message
+        return interrupted(self.journal, self.clock.now(), self.timings, safe)
+
+
+def interrupted(
+    journal: Journal,
+    clock_t: float,
+    timings: dict[str, float],
+    safe: list[str] | None = None,
+    *,
+    before_devices: bool = False,
+) -> RunOutcome:
+    """Journal ``run_interrupted`` (signals are shielded by now) and say how the command ends."""
+    guard = active_guard()
+    guard.shield_forever()
+    if journal.conn.in_transaction:  # the signal landed between BEGIN and the statement after it
+        journal.conn.execute("ROLLBACK")
+    by = f" by {signal_name(guard.signum)}" if guard.signum is not None else ""
+    message = f"run interrupted{by}"
+    if before_devices:
+        message += " before the devices were set up; nothing was done"
+    if safe:
+        message += "; safe state: " + ", ".join(safe)
+    with contextlib.suppress(JournalError):  # a full disk must not hide the interruption
+        journal.event(
+            None,
+            "run_interrupted",
+            clock_t,
+            {"safe_state": safe or [], "signal": guard.signum},
+            message=message,
         )
-        return RunOutcome(EXIT_RUN_FAILED, self.journal.path, message, self.timings)
+    code = guard.exit_code if guard.exit_code is not None else EXIT_RUN_FAILED
+    return RunOutcome(code, journal.path, message, timings)
 
 
 def check_faults(faults: FaultPlan | None, plan: Plan) -> None:
@@ -698,56 +768,78 @@ def run_plan(
         raise UsageError(
             "--speed cannot be used with --backend hardware: a real robot runs in real time"
         )
-    started = time.perf_counter()
-    plan = result.plan
-    check_faults(faults, plan)
-    path = journal_path or default_journal_path(result.path)
-    commands = commands_path_for(path) if backend == "chatterbox" else None
+    # a signal from here on ends the command cleanly (journalled once the journal exists)
+    with stop_signals():
+        started = time.perf_counter()
+        plan = result.plan
+        check_faults(faults, plan)
+        path = journal_path or default_journal_path(result.path)
+        commands = commands_path_for(path) if backend == "chatterbox" else None
+        try:
+            journal = Journal.create(
+                path,
+                plan_json=plan.to_json(),
+                protocol_path=result.path,
+                deck_path=result.deck_path,
+                vessel_labware=result.loaded.protocol.vessels.labware,
+                backend=backend,
+                speed=speed,
+                commands_path=commands,
+                synchronous=synchronous_for(backend),
+            )
+        except JournalError as exc:
+            raise UsageError(str(exc)) from None
+        timings: dict[str, float] = {"journal_create_s": time.perf_counter() - started}
+        try:
+            notify(f"journal: {path}")
+            if commands:
+                notify(f"commands: {commands}")
+            journal.event(
+                None,
+                "run_started",
+                0.0,
+                {
+                    "backend": backend,
+                    "speed": speed,
+                    "faults": {str(k): v for k, v in (faults or FaultPlan()).faults.items()},
+                    "pid": os.getpid(),
+                    "inputs": {f: sha256_file(f) for f in input_files(result)},
+                },
+            )
+            options = RunOptions(
+                backend=backend,
+                speed=speed,
+                quiet=quiet,
+                faults=faults or FaultPlan(),
+                visualize=visualize,
+                notify=notify,
+            )
+            with Run(plan, result.deck, journal, options, timings=timings) as run:
+                outcome = run.execute()
+        except RunInterrupted:  # before the run's event loop: nothing was done on a device
+            outcome = interrupted(journal, 0.0, timings, before_devices=True)
+        except JournalWriteError as exc:  # before the run's event loop: nothing was done
+            outcome = RunOutcome(EXIT_RUN_FAILED, path, str(exc), timings)
+        finally:
+            t = time.perf_counter()
+            closed = _close(journal)
+            timings["journal_close_s"] = time.perf_counter() - t
+        return _with_close_error(outcome, closed)
+
+
+def _close(journal: Journal) -> JournalError | None:
     try:
-        journal = Journal.create(
-            path,
-            plan_json=plan.to_json(),
-            protocol_path=result.path,
-            deck_path=result.deck_path,
-            vessel_labware=result.loaded.protocol.vessels.labware,
-            backend=backend,
-            speed=speed,
-            commands_path=commands,
-            synchronous="NORMAL" if backend == "simulate" else "FULL",
-        )
-    except JournalError as exc:
-        raise UsageError(str(exc)) from None
-    notify(f"journal: {path}")
-    if commands:
-        notify(f"commands: {commands}")
-    timings: dict[str, float] = {"journal_create_s": time.perf_counter() - started}
-    try:
-        journal.event(
-            None,
-            "run_started",
-            0.0,
-            {
-                "backend": backend,
-                "speed": speed,
-                "faults": {str(k): v for k, v in (faults or FaultPlan()).faults.items()},
-                "pid": os.getpid(),
-            },
-        )
-        options = RunOptions(
-            backend=backend,
-            speed=speed,
-            quiet=quiet,
-            faults=faults or FaultPlan(),
-            visualize=visualize,
-            notify=notify,
-        )
-        with Run(plan, result.deck, journal, options, timings=timings) as run:
-            outcome = run.execute()
-    finally:
-        t = time.perf_counter()
         journal.close()
-        timings["journal_close_s"] = time.perf_counter() - t
-    return outcome
+    except JournalError as exc:
+        return exc
+    return None
+
+
+def _with_close_error(outcome: RunOutcome, error: JournalError | None) -> RunOutcome:
+    """A run whose last journal entries could not be written did not end as recorded: exit 3."""
+    if error is None or outcome.exit_code != EXIT_OK:
+        return outcome
+    return RunOutcome(EXIT_RUN_FAILED, outcome.journal_path, str(error), outcome.timings)
 
 
 def resume_run(
@@ -757,33 +849,106 @@ def resume_run(
     quiet: bool = False,
     faults: FaultPlan | None = None,
     notify: Callable[[str], None] = _print,
+    use_recorded_plan: bool = False,
 ) -> RunOutcome:
-    """Continue the run of a journal (``diazflow resume``)."""
+    """Continue the run of a journal (``diazflow resume``).
+
+    Refused (:class:`UsageError`) when the journal is damaged, in use, or any file the run was
+    compiled from changed since, unless ``use_recorded_plan`` (then the plan in the journal runs
+    as it was compiled; the deck layout must still be the one the run started with).
+    """
+    with stop_signals():
+        return _resume(path, speed, quiet, faults, notify, use_recorded_plan)
+
+
+def _resume(
+    path: str,
+    speed: float | None,
+    quiet: bool,
+    faults: FaultPlan | None,
+    notify: Callable[[str], None],
+    use_recorded_plan: bool,
+) -> RunOutcome:
     try:
         journal = Journal.open(path)
     except JournalError as exc:
         raise UsageError(str(exc)) from None
-    with journal:
+    try:
         try:
             journal.lock()
+            plan, info = _readable_plan(journal)
+            journal.set_synchronous(synchronous_for(info.backend))
         except JournalError as exc:
             raise UsageError(str(exc)) from None
-        return _resume_locked(journal, path, speed=speed, quiet=quiet, faults=faults, notify=notify)
+        try:
+            outcome = _resume_locked(
+                journal,
+                path,
+                plan,
+                info,
+                speed=speed,
+                quiet=quiet,
+                faults=faults,
+                notify=notify,
+                use_recorded_plan=use_recorded_plan,
+            )
+        except JournalWriteError as exc:  # before the run's event loop: nothing was done
+            outcome = RunOutcome(EXIT_RUN_FAILED, path, str(exc))
+    except BaseException:
+        _close(journal)
+        raise
+    return _with_close_error(outcome, _close(journal))
+
+
+def _readable_plan(journal: Journal) -> tuple[Plan, Any]:
+    """The journal's plan and run record, every event and device record read once: a damaged
+    journal is refused here, before any device is touched."""
+    from diazflow.compiler.plan import Plan
+    from diazflow.runtime.journal import JournalDamaged
+
+    info = journal.info()
+    journal.op_status()
+    journal.device_log()
+    journal.recorded_inputs()
+    try:
+        plan = Plan.from_json(info.plan_json)
+    except ValueError as exc:
+        raise JournalDamaged(
+            f"journal '{journal.path}' is damaged: its plan does not parse ({exc.__class__.__name__})"
+        ) from None
+    return plan, info
+
+
+def _refuse_changed_inputs(journal: Journal, deck_spec: DeckSpec, use_recorded_plan: bool) -> None:
+    recorded = journal.recorded_inputs()
+    changed = changed_inputs(recorded)
+    # profiles the layout reads now but the run did not record (a journal from before inputs
+    # were recorded records none: nothing to compare)
+    if recorded:
+        changed += [p for p in deck_files(deck_spec) if p not in recorded]
+    if changed and not use_recorded_plan:
+        names = ", ".join(f"'{p}'" for p in changed[:5]) + (" …" if len(changed) > 5 else "")
+        raise UsageError(
+            f"{len(changed)} file(s) the run was compiled from changed since it started: {names}; "
+            "restore them, or continue with the plan recorded in the journal: "
+            f"diazflow resume --use-recorded-plan {journal.path}"
+        )
 
 
 def _resume_locked(
     journal: Journal,
     path: str,
+    plan: Plan,
+    info: Any,
     *,
     speed: float | None,
     quiet: bool,
     faults: FaultPlan | None,
     notify: Callable[[str], None],
+    use_recorded_plan: bool,
 ) -> RunOutcome:
-    from diazflow.compiler.plan import Plan
     from diazflow.deck import DeckLayoutError, load_deck
 
-    info = journal.info()
     if info.status == "complete":
         notify(f"journal: {path}")
         notify("the run is already complete: nothing to resume")
@@ -801,7 +966,7 @@ def _resume_locked(
         deck_spec = load_deck(info.deck_path)
     except DeckLayoutError as exc:
         raise UsageError(f"the run's deck layout cannot be read: {exc}") from None
-    plan = Plan.from_json(info.plan_json)
+    _refuse_changed_inputs(journal, deck_spec, use_recorded_plan)
     check_faults(faults, plan)
     run_speed = speed if speed is not None else info.speed
     clock_start = info.clock_t
@@ -833,17 +998,20 @@ def _resume_locked(
         clock_start=clock_start,
         notify=notify,
     )
-    with Run(plan, deck_spec, journal, options) as run:
-        return run.execute()
+    try:
+        with Run(plan, deck_spec, journal, options) as run:
+            return run.execute()
+    except RunInterrupted:
+        return interrupted(journal, clock_start, {}, before_devices=True)
 
 
 def journal_state(path: str) -> Any:
+    """What a journal says (``diazflow journal``): read-only, never locks or changes it."""
     try:
-        journal = Journal.open(path)
+        with Journal.open(path, read_only=True) as journal:
+            return journal.state()
     except JournalError as exc:
         raise UsageError(str(exc)) from None
-    with journal:
-        return journal.state()
 
 
 def format_state(state: Any) -> str:
