@@ -143,3 +143,20 @@ def test_chatterbox_transcript_matches_its_reviewed_golden(robot, monkeypatch):
         f"{workflow}: the {robot} transcript differs from {golden.name}; if intended, run "
         "python scripts/update_golden.py and review the diff"
     )
+
+
+def test_readme_workflow_table_is_current():
+    """README's table of workflows is what scripts/workflow_table.py prints from today's plans."""
+    import subprocess
+    import sys
+
+    table = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "workflow_table.py")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout.strip()
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert table in readme, "README's workflow table is stale: run python scripts/workflow_table.py"
