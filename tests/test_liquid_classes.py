@@ -342,3 +342,35 @@ def test_ot2_draws_an_air_gap_for_methanol_and_expels_it_with_the_liquid():
     ]
     assert len(air) == len(planned) and all(0 < a <= lc.transport_air_ul for a in air)
     assert dispensed == pytest.approx([p + a for p, a in zip(planned, air, strict=True)])
+
+
+def test_pipette_like_gives_an_unknown_solvent_a_known_liquids_class(variant):
+    from diazflow.pipeline import check
+
+    v = variant(
+        "  - add_solvent: {solvent: DCE, to_concentration: 0.2 M}\n",
+        "  - add_solvent: {solvent: house solvent, to_concentration: 0.2 M, pipette_like: THF}\n",
+    )
+    result = check(str(v.path), deck_override="starlet_chem")
+    assert not [d for d in result.diagnostics if d.code == "DF311"]
+    assert result.plan is not None
+    classes = {
+        op.liquid_class
+        for op in result.plan.operations
+        if isinstance(op, Aspirate) and op.reagent == "solvent:house solvent"
+    }
+    assert classes and all(c.startswith("tetrahydrofuran ") for c in classes)
+
+
+def test_pipette_like_an_unknown_liquid_is_df311_with_a_suggestion(variant):
+    from diazflow.pipeline import check
+
+    v = variant(
+        "    stock: {concentration: 1.0 M, solvent: DCE}\n",
+        "    stock: {concentration: 1.0 M, solvent: DCE}\n    pipette_like: dichlormethane\n",
+    )
+    result = check(str(v.path), deck_override="starlet_chem")
+    found = [d for d in result.diagnostics if d.code == "DF311"]
+    assert len(found) == 1
+    assert (found[0].line, found[0].column) == v.at("dichlormethane")
+    assert "dichloromethane" in (found[0].hint or "")

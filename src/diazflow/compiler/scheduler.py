@@ -265,9 +265,22 @@ class _Scheduler:
             return max(volatile)[1]
         return components[0] if components else name
 
+    def pipette_like(self, step: int, rid: str) -> tuple[str, tuple] | None:
+        """The protocol's ``pipette_like:`` for this transfer, and where it is written."""
+        if rid.startswith(SOLVENT_PREFIX):
+            _, params = m.step_params(self.p.steps[step])
+            if isinstance(params, m.AddSolventParams) and params.pipette_like:
+                return params.pipette_like, self.loaded.step_path(step, "pipette_like")
+            return None
+        reagent = self.p.reagents.get(rid)
+        if reagent is not None and reagent.pipette_like:
+            return reagent.pipette_like, ("reagents", rid, "pipette_like")
+        return None
+
     def liquid_class(self, step: int, rid: str, tip: TipType) -> LiquidClass | None:
         """The class for pipetting reagent ``rid`` with ``tip``; DF311 once if there is none."""
-        liquid = self.liquid_of(rid)
+        chosen = self.pipette_like(step, rid)
+        liquid = chosen[0] if chosen else self.liquid_of(rid)
         if liquid is None:
             return None
         try:
@@ -275,12 +288,21 @@ class _Scheduler:
         except UnknownLiquid:
             if rid not in self.no_class_reported:
                 self.no_class_reported.add(rid)
-                self.error(
-                    step,
-                    ("reagent",) if not rid.startswith(SOLVENT_PREFIX) else ("solvent",),
+                path = (
+                    chosen[1]
+                    if chosen
+                    else self.loaded.step_path(
+                        step, "solvent" if rid.startswith(SOLVENT_PREFIX) else "reagent"
+                    )
+                )
+                hint = _known_liquid_hint(liquid)
+                if not chosen:
+                    hint += "; or say which known liquid it pipettes like ('pipette_like: THF')"
+                self.reporter.error(
+                    path,
                     codes.DF311,
                     f"no liquid class for '{liquid}': nothing is known of how it pipettes",
-                    _known_liquid_hint(liquid),
+                    hint,
                 )
             return None
 

@@ -384,6 +384,11 @@ class Reagent(_Model):
     preloaded: bool = Field(
         False, description="already in the wells when the stage starts (put there by the operator)"
     )
+    pipette_like: Text | None = Field(
+        None,
+        description="pipette this reagent with the liquid class of another liquid (one diazflow "
+        "knows, e.g. 'THF'), for a stock solvent or neat liquid it has no data on",
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> Reagent:
@@ -521,6 +526,10 @@ class AddSolventParams(_Model):
     solvent: Text
     volume: Volume | None = None
     to_concentration: Concentration | None = None
+    pipette_like: Text | None = Field(
+        None,
+        description="pipette the solvent with the liquid class of another liquid diazflow knows",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> AddSolventParams:
