@@ -22,6 +22,8 @@ Policy (see docs/chemistry-data.md):
   (:data:`MEASURED_DENSITY_METHODS`, :data:`MEASURED_VAPOUR_PRESSURE_METHODS`), valid at 20 °C;
   otherwise the library's best estimate, marked ``"estimate": true``; none for substances that are
   solid at 20 °C;
+* the vapour-pressure curve (``vapour_pressure_curve``): the same method as the 20 °C value,
+  sampled from -20 to 160 °C where it is valid;
 * :data:`OVERRIDES` replace a library value that is known to be wrong, with the reason.
 """
 
@@ -39,6 +41,11 @@ OUTPUT = REPO / "src" / "diazflow" / "chemistry" / "data" / "properties.json"
 
 FORMAT_VERSION = 1
 T_REFERENCE_K = 293.15  # 20 °C: densities and vapour pressures are tabulated here
+# The vapour-pressure curve (closed-vessel pressure): every 10 °C from -20 to 160 °C (the devices
+# reach -10..105 °C), 5 significant digits (interpolation error dominates below that).
+CURVE_RANGE_C = (-20, 160)
+CURVE_STEP_C = 10
+CURVE_SIGNIFICANT = 5
 
 # Rounding of the stored values; the consistency test compares at this precision.
 DIGITS = {
@@ -460,30 +467,64 @@ def _density(cas: str, mw: float, tb_k: float | None) -> dict[str, Any] | None:
     )
 
 
-def _vapour_pressure(cas: str, tb_k: float | None) -> dict[str, Any] | None:
-    """Vapour pressure in kPa at 20 °C, preferring measured-data correlations valid at 20 °C."""
+def _vapour_pressure_method(cas: str, tb_k: float | None) -> tuple[Any, str, bool] | None:
+    """(thermo.VaporPressure, method, estimate): the measured-data correlation valid at 20 °C
+    ranked first, else the library's own choice (then an estimate)."""
     from thermo import VaporPressure
 
     inputs = _critical_inputs(cas, 0.0, tb_k)
     vp = VaporPressure(CASRN=cas, Tb=tb_k, Tc=inputs["Tc"], Pc=inputs["Pc"], omega=inputs["omega"])
     for method in MEASURED_VAPOUR_PRESSURE_METHODS:
         if method in vp.all_methods and vp.test_method_validity(T_REFERENCE_K, method):
-            p = vp.calculate(T_REFERENCE_K, method)  # Pa
-            if p:
-                return _entry(
-                    "vapour_pressure_kpa", p / 1000, f"thermo.VaporPressure at 293.15 K: {method}"
-                )
-    if vp.method is None:
+            if vp.calculate(T_REFERENCE_K, method):
+                return vp, method, False
+    if vp.method is None or not vp.calculate(T_REFERENCE_K, vp.method):
         return None
-    p = vp.calculate(T_REFERENCE_K, vp.method)
-    if not p:
+    return vp, vp.method, True
+
+
+def _vapour_pressure(cas: str, tb_k: float | None) -> dict[str, Any] | None:
+    """Vapour pressure in kPa at 20 °C, preferring measured-data correlations valid at 20 °C."""
+    chosen = _vapour_pressure_method(cas, tb_k)
+    if chosen is None:
         return None
+    vp, method, estimate = chosen
     return _entry(
         "vapour_pressure_kpa",
-        p / 1000,
-        f"thermo.VaporPressure at 293.15 K: {vp.method}",
-        estimate=True,
+        vp.calculate(T_REFERENCE_K, method) / 1000,
+        f"thermo.VaporPressure at 293.15 K: {method}",
+        estimate=estimate,
     )
+
+
+def _vapour_pressure_curve(cas: str, tb_k: float | None) -> dict[str, Any] | None:
+    """The vapour pressure (kPa) of the same method as the 20 °C value, sampled every
+    :data:`CURVE_STEP_C` over :data:`CURVE_RANGE_C` where the method is valid (below the
+    critical point); diazflow interpolates ln P against 1/T between the samples."""
+    chosen = _vapour_pressure_method(cas, tb_k)
+    if chosen is None:
+        return None
+    vp, method, estimate = chosen
+    low, high = CURVE_RANGE_C
+    temperatures, pressures = [], []
+    for celsius in range(low, high + 1, CURVE_STEP_C):
+        kelvin = celsius + 273.15
+        if not vp.test_method_validity(kelvin, method):
+            continue
+        pa = vp.calculate(kelvin, method)
+        if pa and pa > 0:
+            temperatures.append(float(celsius))
+            pressures.append(float(f"{pa / 1000:.{CURVE_SIGNIFICANT}g}"))
+    if len(temperatures) < 2:
+        return None
+    curve: dict[str, Any] = {
+        "t_c": temperatures,
+        "kpa": pressures,
+        "source": f"thermo.VaporPressure: {method}",
+    }
+    if estimate:
+        curve["estimate"] = True
+    return curve
 
 
 def _liquid_property(cas: str, attribute: str, field: str, scale: float) -> dict[str, Any] | None:
@@ -584,14 +625,16 @@ def extract_compound(compound: Compound) -> dict[str, Any]:
     # "liquid density at 20 °C"; extrapolating one would invite pipetting it).  Unknown mp: try.
     liquid_at_20 = tm is None or tm["value"] < T_REFERENCE_K - 273.15
     tb_k = tb["value"] + 273.15 if tb else None
-    density = vapour = None
+    density = vapour = curve = None
     if liquid_at_20:
         density = _density(cas, meta.MW, tb_k)
         vapour = _vapour_pressure(cas, tb_k)
+        curve = _vapour_pressure_curve(cas, tb_k)
     if (cas, "density_g_ml") in OVERRIDES:
         density = _override_entry("density_g_ml", cas, density)
     record["density_g_ml"] = density
     record["vapour_pressure_kpa"] = vapour
+    record["vapour_pressure_curve"] = curve
     viscosity = surface_tension = None
     if liquid_at_20:
         # for the choice of a pipetting liquid class (chemistry/liquid_classes.py)

@@ -299,6 +299,21 @@ EXAMPLES: list[Example] = [
         "  - seal:\n  - stir: {duration: 1 h}\n",
     ),
     Example(
+        "DF420",
+        STARLET,
+        (
+            ("0.2 M, solvent: DCE}", "0.2 M, solvent: DCM}"),
+            (
+                "  - stir: {duration: 1-4 h}\n",
+                "  - seal:\n  - stir: {duration: 1-4 h, temperature: 90 degC}\n  - cool: {to: 22 degC}\n  - unseal:\n",
+            ),
+        ),
+        severity="warning",
+        snippet="deck: ../deck_layouts/starlet_chem.yaml   # reaction_block: septum vials, pressure_rating: 3 bar\n"
+        "scale: {limiting: diazepane, amount: 50 umol, concentration: 0.2 M, solvent: DCM}\n"
+        "  - seal:\n  - stir: {duration: 1-4 h, temperature: 90 degC}\n",
+    ),
+    Example(
         "DF403-nabh4",
         OT2,
         (

@@ -340,6 +340,31 @@ def test_unknown_key_points_at_the_key(tmp_path):
     assert d.file == str(path)
 
 
+def test_pressure_rating_of_the_capped_vials(tmp_path):
+    assert deck("starlet_chem").labware["reaction_block"].pressure_rating_bar == 3.0
+    assert deck("evo150_chem").labware["reaction_block"].pressure_rating_bar == 3.0
+    assert deck("ot2_tempmodule").labware["reaction_block"].pressure_rating_bar is None
+    path = _copy_deck(tmp_path)
+    _break(path, "pressure_rating: 3 bar", "pressure_rating: 45 psi")
+    # 45 psi = 45 × 6894.76 Pa = 3.103 bar
+    rating = load_deck(str(path)).labware["reaction_block"].pressure_rating_bar
+    assert rating == pytest.approx(3.1026, abs=1e-3)
+
+
+def test_pressure_rating_needs_caps(tmp_path):
+    path = _copy_deck(tmp_path)
+    _break(
+        path,
+        "max_volume: 2 mL\n    dead_volume: 50 uL",
+        "max_volume: 2 mL\n    pressure_rating: 2 bar\n    dead_volume: 50 uL",
+    )
+    (d,) = _errors(path)
+    assert (
+        d.code == "DF500" and "'pressure_rating'" in d.message and "'building_blocks'" in d.message
+    )
+    assert (d.line, d.column) == _line_col(path, "pressure_rating: 2 bar")
+
+
 def test_bad_unit_points_at_the_value(tmp_path):
     path = _copy_deck(tmp_path)
     _break(path, "max_volume: 2 mL\n    sealed", "max_volume: 2 mLL\n    sealed")

@@ -324,3 +324,53 @@ def test_import_and_lookup_do_not_load_the_heavy_libraries():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert eval(out) == []  # noqa: S307 - our own subprocess's repr
+
+
+# --------------------------------------------------------------------------- vapour-pressure curves
+
+# Normal boiling points (handbook, CRC): the vapour pressure there is 1 atm, 101.325 kPa.
+NORMAL_BOILING_POINTS_C = [
+    ("DCM", 39.6),
+    ("MeOH", 64.7),
+    ("water", 100.0),
+    ("MeCN", 81.6),
+    ("THF", 66.0),
+    ("toluene", 110.6),
+]
+
+
+@pytest.mark.parametrize("name,bp_c", NORMAL_BOILING_POINTS_C)
+def test_vapour_pressure_curve_gives_one_atmosphere_at_the_normal_boiling_point(name, bp_c):
+    kpa = lookup(name).vapour_pressure_kpa_at(bp_c)
+    assert kpa == pytest.approx(101.325, rel=0.02), name
+
+
+def test_vapour_pressure_curve_interpolates_the_library_between_its_samples():
+    """Off the 10 °C grid the interpolation (ln P against 1/T) stays within 0.3 % of thermo."""
+    thermo = pytest.importorskip("thermo")
+    for name in ("DCM", "MeOH", "water", "DMF", "toluene", "acetone"):
+        props = lookup(name)
+        method = props.sources["vapour_pressure_curve"].split(": ")[1]
+        vp = thermo.VaporPressure(CASRN=props.cas)
+        for celsius in (-7.5, 23.0, 47.3, 88.0, 95.0, 104.9):
+            expected = vp.calculate(celsius + 273.15, method) / 1000
+            assert props.vapour_pressure_kpa_at(celsius) == pytest.approx(expected, rel=0.003), (
+                f"{name} at {celsius} °C"
+            )
+
+
+def test_vapour_pressure_curve_agrees_with_the_20_c_value_and_does_not_extrapolate():
+    for props in properties.all_compounds():
+        if not props.vapour_pressure_curve:
+            continue
+        temperatures = [t for t, _ in props.vapour_pressure_curve]
+        assert temperatures == sorted(temperatures), props.name
+        if props.vapour_pressure_kpa is not None and temperatures[0] <= 20.0 <= temperatures[-1]:
+            assert props.vapour_pressure_kpa_at(20.0) == pytest.approx(
+                props.vapour_pressure_kpa,
+                rel=1e-4,
+                abs=5e-5,  # the 20 °C value: 4 decimals
+            ), props.name
+        assert props.vapour_pressure_kpa_at(temperatures[-1] + 1) is None
+        assert props.vapour_pressure_kpa_at(temperatures[0] - 1) is None
+    assert lookup("K2CO3").vapour_pressure_curve == ()

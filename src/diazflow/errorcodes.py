@@ -145,6 +145,10 @@ DF401 = _register("DF401", Stage.HAZARDS, WARNING, "cyanoborohydride with acid")
 DF402 = _register("DF402", Stage.HAZARDS, WARNING, "sodium hydride with water or alcohols")
 DF403 = _register("DF403", Stage.HAZARDS, WARNING, "gas in a sealed vessel")
 DF404 = _register("DF404", Stage.HAZARDS, WARNING, "inert atmosphere needed but not available")
+# DF420: numbered apart from the hazard rules' DF40x, which grow with the rule data
+DF420 = _register(
+    "DF420", Stage.HAZARDS, WARNING, "closed-vessel pressure above the vessel's rating"
+)
 
 # --------------------------------------------------------------------------- DF5xx deck and robot
 

@@ -40,6 +40,7 @@ class LabwareFacts:
     dead_volume_ul: float
     module: str | None  # the module it sits on
     geometry: WellGeometry | None = None  # of its wells (None: tips, waste, builtin resources)
+    pressure_rating_bar: float | None = None  # overpressure the capped vessels stand (bar)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ def deck_facts(spec) -> DeckFacts:
             max_volume_ul=lw.max_volume_ul,
             material=lw.material,
             sealed=lw.sealed,
+            pressure_rating_bar=lw.pressure_rating_bar,
             condenser=lw.condenser,
             dead_volume_ul=lw.dead_volume_ul,
             module=lw.module,

@@ -164,6 +164,8 @@ class LabwareModel(_Model):
     max_volume: QuantityText | None = None
     dead_volume: QuantityText | None = None
     sealed: bool = False
+    # the overpressure (above ambient) the closed vessels stand; only with 'sealed: true'
+    pressure_rating: QuantityText | None = None
     condenser: bool = False
     description: str | None = None
     offset: OffsetModel | None = None
@@ -866,6 +868,7 @@ class _Loader:
                     f"'{'sealed' if lw.sealed else 'condenser'}' makes no sense for {lw.role}",
                     key=True,
                 )
+            pressure_rating = self.pressure_rating(path, name, lw)
             out[name] = LabwareSpec(
                 name=name,
                 role=lw.role,
@@ -875,6 +878,7 @@ class _Loader:
                 max_volume_ul=max_volume,
                 material=lw.material,
                 sealed=lw.sealed,
+                pressure_rating_bar=pressure_rating,
                 condenser=lw.condenser,
                 dead_volume_ul=dead,
                 module=held_by.get(name),
@@ -885,6 +889,23 @@ class _Loader:
                 yaml_path=path,
             )
         return out
+
+    def pressure_rating(self, path: tuple, name: str, lw: LabwareModel) -> float | None:
+        """The closed vessels' rating in bar above ambient; only a labware that takes caps has one."""
+        if lw.pressure_rating is None:
+            return None
+        if not lw.sealed:
+            self.reporter.error(
+                path + ("pressure_rating",),
+                codes.DF500,
+                f"'pressure_rating' on '{name}', which takes no caps (no 'sealed: true')",
+                "a pressure rating belongs to vessels that can be closed; add 'sealed: true' or remove it",
+                key=True,
+            )
+            return None
+        return self.quantity(
+            path + ("pressure_rating",), lw.pressure_rating, Dimension.PRESSURE, positive=True
+        )
 
     def labware_location(
         self,

@@ -121,6 +121,7 @@ class LabwareSpec:
     max_volume_ul: float  # per well; 0 for tips and waste
     material: str | None
     sealed: bool
+    pressure_rating_bar: float | None  # overpressure the closed vessels stand (sealed only)
     condenser: bool
     dead_volume_ul: float  # per well
     module: str | None  # the module it sits on

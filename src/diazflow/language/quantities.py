@@ -38,6 +38,7 @@ class Dimension(str, Enum):
     FLOW = "flow"  # µL/s
     RATE = "rate"  # °C/min (heating or cooling rate)
     EQUIV = "equiv"  # molar equivalents of the limiting reagent
+    PRESSURE = "pressure"  # bar (deck layouts: a closed vessel's pressure rating)
 
     @property
     def canonical_unit(self) -> str:
@@ -59,6 +60,7 @@ _CANONICAL = {
     Dimension.FLOW: "uL/s",
     Dimension.RATE: "delta_degC/min",
     Dimension.EQUIV: "equiv",
+    Dimension.PRESSURE: "bar",
 }
 
 _EXAMPLES = {
@@ -72,6 +74,7 @@ _EXAMPLES = {
     Dimension.FLOW: "100 uL/s",
     Dimension.RATE: "2 degC/min",
     Dimension.EQUIV: "1.05 equiv",
+    Dimension.PRESSURE: "3 bar",
 }
 
 # Lab spellings pint does not know, mapped to ones it does.  Only spelling, never data.
