@@ -47,8 +47,8 @@ BENZYL_BROMIDE = "BrCc1ccccc1"
         (NABH3CN, {"borohydride", "cyanoborohydride"}),
         ("N#C[BH3-].[Na+]", {"borohydride", "cyanoborohydride"}),
         (NABH4, {"borohydride"}),
-        (NAH, {"sodium_hydride", "needs_inert_atmosphere"}),
-        ("[NaH]", {"sodium_hydride", "needs_inert_atmosphere"}),
+        (NAH, {"sodium_hydride", "water_reactive", "needs_inert_atmosphere"}),
+        ("[NaH]", {"sodium_hydride", "water_reactive", "needs_inert_atmosphere"}),
         (TFA, {"acid", "strong_acid", "tfa"}),
         (ACOH, {"acid"}),
         ("CS(=O)(=O)O", {"acid", "strong_acid"}),
@@ -88,9 +88,9 @@ def test_classify_real_smiles(smiles, expected):
         ("NaBH₃CN", {"borohydride", "cyanoborohydride"}),
         (
             "sodium hydride (60 % dispersion in mineral oil)",
-            {"sodium_hydride", "needs_inert_atmosphere"},
+            {"sodium_hydride", "water_reactive", "needs_inert_atmosphere"},
         ),
-        ("NaH", {"sodium_hydride", "needs_inert_atmosphere"}),
+        ("NaH", {"sodium_hydride", "water_reactive", "needs_inert_atmosphere"}),
         ("saturated aqueous sodium bicarbonate", {"bicarbonate", "aqueous", "protic_solvent"}),
         ("sat. aq. NaHCO3", {"bicarbonate", "aqueous", "protic_solvent"}),
         ("sodium hydrogen carbonate", {"bicarbonate"}),
@@ -109,7 +109,7 @@ def test_classify_real_smiles(smiles, expected):
         ("water", {"aqueous", "protic_solvent"}),
         ("MeOH", {"protic_solvent"}),
         ("isopropanol", {"protic_solvent"}),
-        ("DMF", set()),
+        ("DMF", {"dmf_dmac"}),
         ("DCE", set()),
         ("cumene", set()),  # "Cu" inside a word is not copper
         ("sodium naphthalenide", set()),  # "NaH" only as a formula token
@@ -126,17 +126,92 @@ def test_classify_unions_smiles_and_name_and_survives_a_bad_smiles():
         "aqueous",
         "protic_solvent",
     }
-    assert classify("C1CC(", "sodium hydride") == {"sodium_hydride", "needs_inert_atmosphere"}
+    assert classify("C1CC(", "sodium hydride") == {
+        "sodium_hydride",
+        "water_reactive",
+        "needs_inert_atmosphere",
+    }
     assert classify("CCO junk", None) == frozenset()  # not silently ethanol
     assert classify(None, None) == frozenset()
 
 
 def test_solvent_tags():
     assert solvent_tags(["MeOH/CHCl3 1:1"]) == {"protic_solvent"}
-    assert solvent_tags(["DMF"]) == frozenset()
+    assert solvent_tags(["DMF"]) == {"dmf_dmac"}
+    assert solvent_tags(["THF"]) == frozenset()
     assert solvent_tags(["DCE", "water"]) == {"aqueous", "protic_solvent"}
     assert solvent_tags("water") == {"aqueous", "protic_solvent"}  # one name, not its characters
     assert solvent_tags("MeOH/CHCl3 1:1") == {"protic_solvent"}
+
+
+WATER_REACTIVE = {"water_reactive", "needs_inert_atmosphere"}
+
+
+@pytest.mark.parametrize(
+    "smiles,name,expected",
+    [
+        # the SMILES alone decides (names are the fallback for reagents given without one)
+        ("[Li+].[AlH4-]", None, {"aluminium_hydride", *WATER_REACTIVE}),
+        ("CC(C)C[AlH]CC(C)C", None, {"aluminium_hydride", *WATER_REACTIVE}),  # DIBAL-H
+        ("[Li]CCCC", None, {"organolithium", *WATER_REACTIVE}),  # n-BuLi, covalent
+        ("[Li+].CCC[CH2-]", None, {"organolithium", *WATER_REACTIVE}),  # n-BuLi, ionic
+        ("CC(C)N([Li])C(C)C", None, {"organolithium", *WATER_REACTIVE}),  # LDA
+        ("Br[Mg]c1ccccc1", None, {"grignard", *WATER_REACTIVE}),  # PhMgBr
+        ("C[Mg]Cl", None, {"grignard", *WATER_REACTIVE}),
+        ("[Mg+2].[Br-].[Br-]", None, set()),  # MgBr2 is no Grignard reagent
+        ("CC(=O)Cl", None, {"acid_halide"}),
+        ("O=C(Cl)c1ccccc1", None, {"acid_halide"}),
+        ("CCOC(=O)Cl", None, {"acid_halide"}),  # ethyl chloroformate
+        ("ClCc1ccccc1", None, {"alkylating_agent"}),  # benzyl chloride is not an acid chloride
+        ("CC(=O)OC(C)=O", None, {"carboxylic_anhydride"}),
+        ("O=C1CCC(=O)O1", None, {"carboxylic_anhydride"}),  # succinic anhydride
+        ("O=S(=O)(OS(=O)(=O)C(F)(F)F)C(F)(F)F", None, {"carboxylic_anhydride"}),  # Tf2O
+        (BOC2O, None, {"boc_anhydride"}),  # a dicarbonate, not an acylating anhydride
+        ("[Na+].[N-]=[N+]=[N-]", None, {"azide"}),
+        ("[N-]=[N+]=NCc1ccccc1", None, {"azide"}),  # benzyl azide
+        ("C[Si](C)(C)N=[N+]=[N-]", None, {"azide"}),  # TMSN3
+        ("CC(C)(C)N=C=O", None, {"isocyanate"}),
+        ("S=C=Nc1ccccc1", None, {"isocyanate"}),  # phenyl isothiocyanate
+        ("CN(C)C=O", None, {"dmf_dmac"}),
+        ("CC(=O)N(C)C", None, {"dmf_dmac"}),
+        ("CN(C)C(=O)c1ccccc1", None, set()),  # a substrate amide is not the solvent
+        ("CS(C)=O", None, {"dmso"}),
+        # names, for reagents given without a SMILES
+        (None, "lithium aluminium hydride", {"aluminium_hydride", *WATER_REACTIVE}),
+        (None, "LiAlH4", {"aluminium_hydride", *WATER_REACTIVE}),
+        (None, "DIBAL-H (1 M in toluene)", {"aluminium_hydride", *WATER_REACTIVE}),
+        (None, "n-BuLi (2.5 M in hexanes)", {"organolithium", *WATER_REACTIVE}),
+        (None, "n-butyllithium", {"organolithium", *WATER_REACTIVE}),
+        (None, "iPrMgCl", {"grignard", *WATER_REACTIVE}),
+        (None, "phenylmagnesium bromide", {"grignard", *WATER_REACTIVE}),
+        (None, "MgBr2", set()),
+        (None, "benzoyl chloride", {"acid_halide"}),
+        (None, "acetic anhydride", {"carboxylic_anhydride"}),
+        (None, "Boc anhydride", {"boc_anhydride"}),
+        (None, "sodium azide", {"azide"}),
+        (None, "phenyl isocyanate", {"isocyanate"}),
+        (None, "DMSO", {"dmso"}),
+    ],
+)
+def test_classify_reactive_reagent_classes(smiles, name, expected):
+    assert classify(smiles, name) == frozenset(expected)
+
+
+@pytest.mark.parametrize(
+    "smiles,name",
+    [
+        ("CC1(C)OB(c2ccccc2)OC1(C)C", "phenylboronic acid pinacol ester"),
+        (None, "phenylboronic acid pinacol ester"),
+        (None, "4-methoxyphenylboronic acid"),
+        (None, "acetic acid ethyl ester"),
+        ("OB(O)c1ccccc1", "phenylboronic acid"),
+    ],
+)
+def test_boronic_acids_and_esters_are_not_bronsted_acids(smiles, name):
+    """The issue's false alarm: "acid" in an ester's (or a boronic acid's) name is no proton
+    source.  SMILES and name stay a union (a name adds "aqueous" to a solute's SMILES); the name
+    pattern excludes esters and boronic/boric acids instead."""
+    assert "acid" not in classify(smiles, name)
 
 
 # --------------------------------------------------------------------------- protocols
