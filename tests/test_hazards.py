@@ -16,6 +16,8 @@ from diazflow.chemistry.hazards import (
     parse_hazard_data,
     solvent_tags,
 )
+from diazflow.pipeline import check
+from helpers import write_protocol
 
 # --------------------------------------------------------------------------- real reagents
 
@@ -544,9 +546,12 @@ def test_malformed_rule_files_are_rejected(change, error):
         parse_hazard_data(_MINIMAL.replace(old, new))
 
 
-def test_shipped_rules_cover_df401_to_df404():
+def test_shipped_rules_cover_their_codes():
     data = hazards.hazard_data()
-    assert {r.code for r in data.rules} == {"DF401", "DF402", "DF403", "DF404"}
+    assert {r.code for r in data.rules} == {
+        *("DF401", "DF402", "DF403", "DF404"),
+        *("DF410", "DF411", "DF412", "DF413"),
+    }
     assert all(r.severity == "warning" for r in data.rules)
     # every SMARTS in the file compiles
     assert hazards._compiled_smarts()
@@ -561,3 +566,187 @@ def test_hazards_module_depends_on_no_other_diazflow_module():
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
     assert {m for m in imported if m.startswith("diazflow")} <= {"diazflow.diagnostics"}
+
+
+# --------------------------------------------------------------------------- DF410-DF413
+
+
+def test_aluminium_hydride_organolithium_and_grignard_in_methanol_are_df410():
+    for rid, smiles in (
+        ("lah", "[Li+].[AlH4-]"),
+        ("buli", "[Li]CCCC"),
+        ("phmgbr", "Br[Mg]c1ccccc1"),
+    ):
+        findings = evaluate(
+            HazardContext(
+                reagents=reagents(**{rid: (smiles, None)}),
+                solvents=solvent_tags("MeOH"),
+                deck_inert=True,
+            )
+        )
+        assert codes(findings) == ["DF410"], rid
+        assert findings[0].rule == "water_reactive_in_protic_solvent" and findings[0].reagents == (
+            rid,
+        )
+
+
+def test_lithium_aluminium_hydride_aqueous_quench_is_df410_and_dry_thf_without_quench_is_quiet():
+    # an ester reduction: LiAlH4 in THF, then a water quench
+    protocol = dict(
+        reagents=reagents(
+            ester=("COC(=O)c1ccccc1", "methyl benzoate"),
+            lah=("[Li+].[AlH4-]", "LiAlH4"),
+            water=("O", "water"),
+        ),
+        solvents=solvent_tags("THF"),
+        deck_inert=True,
+    )
+    findings = evaluate(HazardContext(**protocol, quench_reagents=frozenset({"water"})))
+    assert codes(findings) == ["DF410"] and findings[0].rule == "water_reactive_protic_quench"
+    assert findings[0].reagents == ("lah", "water")
+    dry = {**protocol, "reagents": {k: v for k, v in protocol["reagents"].items() if k != "water"}}
+    assert evaluate(HazardContext(**dry)) == []
+
+
+def test_acid_chloride_and_anhydride_in_alcohol_or_water_are_df411():
+    for rid, smiles, solvent in (
+        ("bzcl", "O=C(Cl)c1ccccc1", "MeOH"),
+        ("ac2o", "CC(=O)OC(C)=O", "water"),
+        ("ethyl_chloroformate", "CCOC(=O)Cl", "EtOH"),
+    ):
+        findings = evaluate(
+            HazardContext(
+                reagents=reagents(amine=(METHYL_DIAZEPANE, None), **{rid: (smiles, None)}),
+                solvents=solvent_tags(solvent),
+            )
+        )
+        assert codes(findings) == ["DF411"], rid
+        assert findings[0].reagents == (rid,)
+    # the everyday amide coupling: benzoyl chloride and triethylamine in DCM
+    dry = HazardContext(
+        reagents=reagents(
+            amine=(METHYL_DIAZEPANE, None),
+            bzcl=("O=C(Cl)c1ccccc1", "benzoyl chloride"),
+            tea=("CCN(CC)CC", "triethylamine"),
+        ),
+        solvents=solvent_tags("DCM"),
+    )
+    assert evaluate(dry) == []
+    # Boc2O in methanol is an ordinary Boc protection, not an acylating anhydride in alcohol
+    boc = HazardContext(
+        reagents=reagents(amine=(METHYL_DIAZEPANE, None), boc2o=(BOC2O, "Boc2O")),
+        solvents=solvent_tags("MeOH"),
+    )
+    assert evaluate(boc) == []
+
+
+class TestDF412SodiumHydrideInDmfOrDmsoHeated:
+    def ctx(self, solvent: str, temperature_c: float | None) -> HazardContext:
+        # seed 001 stage B without its water quench
+        return HazardContext(
+            reagents=reagents(
+                substrate=(BOC_DIAZEPANE, None), nah=(NAH, None), halide=(BENZYL_BROMIDE, None)
+            ),
+            solvents=solvent_tags(solvent),
+            deck_inert=True,
+            temperature_c=temperature_c,
+        )
+
+    @pytest.mark.parametrize("solvent", ["DMF", "DMSO", "DMAc", "N,N-dimethylacetamide"])
+    def test_above_50_degrees(self, solvent):
+        findings = evaluate(self.ctx(solvent, 60.0))
+        assert codes(findings) == ["DF412"] and findings[0].reagents == ("nah",)
+        assert "Org. Process Res. Dev. 2019, 23, 2210" in findings[0].why
+
+    def test_at_or_below_50_degrees_or_in_thf_is_quiet(self):
+        assert evaluate(self.ctx("DMF", 50.0)) == []  # "above 50 °C"
+        assert evaluate(self.ctx("DMF", 4.0)) == []
+        assert evaluate(self.ctx("DMF", None)) == []  # temperature not considered
+        assert evaluate(self.ctx("THF", 66.0)) == []  # NaH in refluxing THF is ordinary
+
+
+def test_grubbs_catalyst_in_dmso_is_df413_and_in_dcm_is_quiet():
+    protocol = dict(
+        reagents=reagents(
+            diene=("C=CCN(CC=C)C(=O)OC(C)(C)C", "N-Boc-diallylamine"),
+            grubbs=(GRUBBS_II, "Grubbs II"),
+        ),
+        deck_inert=True,
+    )
+    findings = evaluate(HazardContext(**protocol, solvents=solvent_tags("DMSO")))
+    assert codes(findings) == ["DF413"] and findings[0].reagents == ("grubbs",)
+    assert evaluate(HazardContext(**protocol, solvents=solvent_tags("DCM"))) == []
+
+
+def test_sodium_borohydride_with_acid_in_a_sealed_vessel_is_df403():
+    protocol = dict(
+        reagents=reagents(nabh4=(NABH4, "NaBH4"), acoh=(ACOH, "acetic acid")),
+        solvents=solvent_tags("THF"),
+        deck_inert=True,
+    )
+    findings = evaluate(HazardContext(**protocol, vessel_sealed=True))
+    assert codes(findings) == ["DF403"] and findings[0].rule == "sealed_borohydride_with_acid"
+    assert findings[0].reagents == ("acoh", "nabh4")
+    assert evaluate(HazardContext(**protocol, vessel_sealed=False)) == []
+    # STAB with acetic acid, capped, is the everyday reductive amination: not this rule
+    stab = HazardContext(
+        reagents=reagents(stab=(STAB, None), acoh=(ACOH, None)),
+        solvents=solvent_tags("DCE"),
+        vessel_sealed=True,
+    )
+    assert evaluate(stab) == []
+
+
+# --------------------------------------------------------------------------- through the pipeline
+
+NAH_ALKYLATION = """\
+diazflow: 1
+name: N-alkylation with NaH in DMF
+deck: {deck:starlet_chem}
+atmosphere: inert
+vessels: {labware: reaction_block, wells: A1:A8}
+scale: {limiting: substrate, amount: 50 umol, concentration: 0.2 M, solvent: DMF}
+reagents:
+  substrate:
+    name: tert-butyl 1,4-diazepane-1-carboxylate
+    smiles: CC(C)(C)OC(=O)N1CCCNCC1
+    stock: {concentration: 1.0 M, solvent: DMF}
+  nah:
+    name: sodium hydride, 60 % dispersion in mineral oil
+    smiles: "[Na+].[H-]"
+    mw: 40.0
+    solid: {dispense: powder}
+  halide:
+    name: benzyl bromide
+    smiles: BrCc1ccccc1
+    stock: {concentration: 1.0 M, solvent: DMF}
+steps:
+  - add: {reagent: substrate, equiv: 1.0}
+  - add_solvent: {solvent: DMF, volume: 145 uL}
+  - cool: {to: 4 degC}
+  - add: {reagent: nah, equiv: 1.2}
+  - stir: {duration: 30 min, temperature: 4 degC}
+  - add: {reagent: halide, equiv: 1.1}
+  - stir: {duration: 12 h, temperature: rt}
+"""
+
+
+def _pipeline(tmp_path, text):
+    path = write_protocol(tmp_path, text)
+    return path, check(str(path))
+
+
+def test_nah_alkylation_in_cold_dmf_passes_and_heated_is_df412_at_the_heating_step(tmp_path):
+    _, cold = _pipeline(tmp_path, NAH_ALKYLATION)
+    assert not [d for d in cold.diagnostics if d.code.startswith("DF4")], [
+        str(d) for d in cold.diagnostics
+    ]
+    heated_text = NAH_ALKYLATION.replace(
+        "  - stir: {duration: 12 h, temperature: rt}\n",
+        "  - stir: {duration: 12 h, temperature: 60 degC}\n",
+    )
+    path, heated = _pipeline(tmp_path, heated_text)
+    found = [d for d in heated.diagnostics if d.code == "DF412"]
+    assert len(found) == 1 and not found[0].is_error
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert "temperature: 60 degC" in lines[found[0].line - 1]

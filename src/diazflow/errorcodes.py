@@ -145,6 +145,19 @@ DF401 = _register("DF401", Stage.HAZARDS, WARNING, "cyanoborohydride with acid")
 DF402 = _register("DF402", Stage.HAZARDS, WARNING, "sodium hydride with water or alcohols")
 DF403 = _register("DF403", Stage.HAZARDS, WARNING, "gas in a sealed vessel")
 DF404 = _register("DF404", Stage.HAZARDS, WARNING, "inert atmosphere needed but not available")
+DF410 = _register(
+    "DF410",
+    Stage.HAZARDS,
+    WARNING,
+    "a water-reactive hydride or organometallic with water or alcohols",
+)
+DF411 = _register(
+    "DF411", Stage.HAZARDS, WARNING, "an acid halide or anhydride in an alcohol or water"
+)
+DF412 = _register(
+    "DF412", Stage.HAZARDS, WARNING, "sodium hydride in DMF, DMAc or DMSO above 50 °C"
+)
+DF413 = _register("DF413", Stage.HAZARDS, WARNING, "a ruthenium metathesis catalyst in DMSO")
 
 # --------------------------------------------------------------------------- DF5xx deck and robot
 

@@ -66,6 +66,9 @@ class HazardContext:
     deck_inert: bool = False
     atmosphere_requested_inert: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    temperature_c: float | None = None
+    """The vessel's temperature at the step evaluated; ``None`` when temperature is not
+    considered (then no ``above_celsius`` condition holds)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -124,6 +127,7 @@ class _Condition:
     all: tuple[_Condition, ...]
     any: tuple[_Condition, ...]
     bind: str | None  # the `as` name
+    above_celsius: float | None = None
 
     def evaluate(
         self, ctx: HazardContext, tags_of: Mapping[str, Mapping[str, frozenset[str]]]
@@ -132,6 +136,10 @@ class _Condition:
         for flag, expected in self.flags:
             if bool(getattr(ctx, flag)) is not expected:
                 return False, {}
+        if self.above_celsius is not None and not (
+            ctx.temperature_c is not None and ctx.temperature_c > self.above_celsius
+        ):
+            return False, {}
         matched: set[str] = set()
         for scope, test in self.tests:
             ok, ids = test.evaluate(tags_of[scope])
@@ -256,7 +264,7 @@ def _parse_tag_test(where: str, spec: Any, tags: Mapping[str, TagDefinition]) ->
 
 
 def _parse_condition(where: str, spec: Any, tags: Mapping[str, TagDefinition]) -> _Condition:
-    _check_keys(where, spec, {*SCOPES, *CONTEXT_FLAGS, "all", "any", "as"})
+    _check_keys(where, spec, {*SCOPES, *CONTEXT_FLAGS, "all", "any", "as", "above_celsius"})
     tests = tuple(
         (scope, _parse_tag_test(f"{where}.{scope}", spec[scope], tags))
         for scope in SCOPES
@@ -268,6 +276,9 @@ def _parse_condition(where: str, spec: Any, tags: Mapping[str, TagDefinition]) -
             if not isinstance(spec[flag], bool):
                 raise HazardDataError(f"{where}.{flag}: expected true or false")
             flags.append((flag, spec[flag]))
+    above = spec.get("above_celsius")
+    if above is not None and (isinstance(above, bool) or not isinstance(above, (int, float))):
+        raise HazardDataError(f"{where}.above_celsius: expected a number of degrees Celsius")
     bind = spec.get("as")
     if bind is not None:
         bound_scopes = [s for s, _ in tests if s != "solvents"]
@@ -288,7 +299,12 @@ def _parse_condition(where: str, spec: Any, tags: Mapping[str, TagDefinition]) -
             _parse_condition(f"{where}.{key}[{i}]", item, tags) for i, item in enumerate(items)
         )
     return _Condition(
-        tests=tests, flags=tuple(flags), all=children["all"], any=children["any"], bind=bind
+        tests=tests,
+        flags=tuple(flags),
+        all=children["all"],
+        any=children["any"],
+        bind=bind,
+        above_celsius=None if above is None else float(above),
     )
 
 
