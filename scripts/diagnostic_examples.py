@@ -50,7 +50,7 @@ EXAMPLE_BEGIN = re.compile(
     r"^<!-- example: (\S+) -->\n.*?^<!-- /example -->\n", re.MULTILINE | re.DOTALL
 )
 RULES_BEGIN = re.compile(
-    r"^<!-- hazard-rules: (DF4\d\d) -->\n.*?^<!-- /hazard-rules -->\n", re.MULTILINE | re.DOTALL
+    r"^<!-- hazard-rules: (DF[34]\d\d) -->\n.*?^<!-- /hazard-rules -->\n", re.MULTILINE | re.DOTALL
 )
 
 
@@ -241,6 +241,17 @@ EXAMPLES: list[Example] = [
                 "    stock: {concentration: 20 M, solvent: DCE}\n",
             ),
         ),
+    ),
+    Example(
+        "DF313",
+        STARLET,
+        (
+            (
+                'OC(C)=O"\n    solid: {dispense: powder}\n',
+                'OC(C)=O"\n    stock: {concentration: 0.5 M, solvent: MeOH}\n',
+            ),
+        ),
+        snippet='  stab:\n    name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"\n    stock: {concentration: 0.5 M, solvent: MeOH}\n',
     ),
     # ------------------------------------------------------------------ DF4xx hazards
     Example(

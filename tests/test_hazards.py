@@ -549,10 +549,12 @@ def test_malformed_rule_files_are_rejected(change, error):
 def test_shipped_rules_cover_their_codes():
     data = hazards.hazard_data()
     assert {r.code for r in data.rules} == {
-        *("DF401", "DF402", "DF403", "DF404"),
+        *("DF313", "DF401", "DF402", "DF403", "DF404"),
         *("DF410", "DF411", "DF412", "DF413"),
     }
-    assert all(r.severity == "warning" for r in data.rules)
+    # the stage rules warn; a reagent that reacts with its own stock solvent is an error
+    assert all(r.severity == "warning" for r in data.rules if not r.about_stock)
+    assert {(r.code, r.severity) for r in data.rules if r.about_stock} == {("DF313", "error")}
     # every SMARTS in the file compiles
     assert hazards._compiled_smarts()
 
@@ -750,3 +752,93 @@ def test_nah_alkylation_in_cold_dmf_passes_and_heated_is_df412_at_the_heating_st
     assert len(found) == 1 and not found[0].is_error
     lines = path.read_text(encoding="utf-8").splitlines()
     assert "temperature: 60 degC" in lines[found[0].line - 1]
+
+
+# --------------------------------------------------------------------------- DF313
+
+
+@pytest.mark.parametrize(
+    "smiles,solvent,rule",
+    [
+        (STAB, "water", "stab_stock_in_protic_solvent"),
+        (STAB, "MeOH", "stab_stock_in_protic_solvent"),
+        (NAH, "EtOH", "water_reactive_stock_in_protic_solvent"),
+        ("[Li+].[AlH4-]", "water", "water_reactive_stock_in_protic_solvent"),
+        ("[Li]CCCC", "isopropanol", "water_reactive_stock_in_protic_solvent"),
+        ("Br[Mg]c1ccccc1", "MeOH", "water_reactive_stock_in_protic_solvent"),
+        ("CC(=O)Cl", "MeOH", "acylating_stock_in_protic_solvent"),
+        ("CC(=O)OC(C)=O", "water", "acylating_stock_in_protic_solvent"),
+        ("O=C=Nc1ccccc1", "MeOH", "isocyanate_stock_in_protic_solvent"),
+        (STAB, "MeOH/DCM", "stab_stock_in_protic_solvent"),  # a mixture with an alcohol in it
+    ],
+)
+def test_reagent_reacting_with_its_stock_solvent_is_a_df313_error(smiles, solvent, rule):
+    findings = hazards.evaluate_stock("r", classify(smiles, None), solvent)
+    assert [(f.code, f.severity, f.rule) for f in findings] == [("DF313", "error", rule)]
+
+
+@pytest.mark.parametrize(
+    "smiles,solvent",
+    [
+        (STAB, "DCE"),  # the way STAB stocks are made
+        (STAB, "THF"),
+        (NABH4, "MeOH"),  # NaBH4 in MeOH is the reduction itself (seed 003), not a stock rule
+        ("O=C(Cl)c1ccccc1", "DCM"),
+        ("[Li]CCCC", "hexane"),
+        (ACOH, "DCE"),
+        (NAHCO3, "water"),
+    ],
+)
+def test_stocks_in_a_solvent_they_survive_are_quiet(smiles, solvent):
+    assert hazards.evaluate_stock("r", classify(smiles, None), solvent) == []
+
+
+def test_stock_rules_never_fire_on_a_stage():
+    # STAB with MeOH as the reaction solvent is the stage's business, not DF313
+    ctx = HazardContext(reagents=reagents(stab=(STAB, None)), solvents=solvent_tags("MeOH"))
+    assert "DF313" not in codes(evaluate(ctx))
+
+
+STAB_STOCK = """\
+diazflow: 1
+name: Reductive amination with a STAB stock
+deck: {deck:starlet_chem}
+atmosphere: inert
+vessels: {labware: reaction_block, wells: A1:A8}
+scale: {limiting: amine, amount: 50 umol, concentration: 0.2 M, solvent: DCE}
+reagents:
+  amine:
+    name: 1-methyl-1,4-diazepane
+    smiles: CN1CCCNCC1
+    stock: {concentration: 1.0 M, solvent: DCE}
+  aldehyde:
+    name: benzaldehyde
+    smiles: O=Cc1ccccc1
+    stock: {concentration: 1.0 M, solvent: DCE}
+  stab:
+    name: sodium triacetoxyborohydride
+    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"
+    stock: {concentration: 0.5 M, solvent: THF}
+steps:
+  - add: {reagent: amine, equiv: 1.0}
+  - add: {reagent: aldehyde, equiv: 1.05}
+  - add: {reagent: stab, equiv: 1.4}
+  - stir: {duration: 4 h, temperature: rt}
+"""
+
+
+def test_stab_stock_in_methanol_is_df313_at_the_stock_solvent(tmp_path):
+    _, fine = _pipeline(tmp_path, STAB_STOCK)
+    assert "DF313" not in [d.code for d in fine.diagnostics], [str(d) for d in fine.diagnostics]
+    path, bad = _pipeline(
+        tmp_path,
+        STAB_STOCK.replace(
+            "stock: {concentration: 0.5 M, solvent: THF}",
+            "stock: {concentration: 0.5 M, solvent: MeOH}",
+        ),
+    )
+    found = [d for d in bad.diagnostics if d.code == "DF313"]
+    assert len(found) == 1 and found[0].is_error
+    line = path.read_text(encoding="utf-8").splitlines()[found[0].line - 1]
+    assert "solvent: MeOH" in line
+    assert line.index("solvent:") == found[0].column - 1  # at the key, as every hazard finding

@@ -137,6 +137,9 @@ DF310 = _register(
 )
 DF311 = _register("DF311", Stage.CHEMISTRY, ERROR, "no liquid class for a liquid")
 DF312 = _register("DF312", Stage.CHEMISTRY, ERROR, "a stock more concentrated than the neat liquid")
+DF313 = _register(
+    "DF313", Stage.CHEMISTRY, ERROR, "a reagent that reacts with its own stock solvent"
+)
 
 # --------------------------------------------------------------------------- DF4xx hazards (rules in
 # chemistry/data/hazards.yaml name these codes)

@@ -70,6 +70,7 @@ def hazard_checks(
     what the stage holds by then, and reported at that step."""
     walk = _HazardWalk(loaded, facts, tags, reporter)
     p = loaded.protocol
+    walk.evaluate_stocks()
     for n, stage in enumerate(chem.stages):
         end = chem.stages[n + 1].first_step if n + 1 < len(chem.stages) else len(p.steps)
         seen = _stage_start(loaded, stage)
@@ -167,6 +168,15 @@ class _HazardWalk:
         for finding in hazards.evaluate(self.context(seen, sealed=True)):
             if finding not in open_findings:
                 self.report(finding, seal_path)
+
+    def evaluate_stocks(self) -> None:
+        """DF3xx: each reagent against its own stock solvent, reported at that solvent."""
+        for rid, reagent in self.p.reagents.items():
+            if reagent.stock is None or rid not in self.tags:
+                continue
+            components = solvent_components(reagent.stock.solvent)
+            for finding in hazards.evaluate_stock(rid, self.tags[rid], components, self.labels):
+                self.report(finding, ("reagents", rid, "stock", "solvent"))
 
     def evaluate_hot(self, seen: _Seen, temperature_c: float, step_path: tuple) -> None:
         """The findings that hold only because of the temperature this step reaches, reported at

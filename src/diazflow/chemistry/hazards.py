@@ -34,10 +34,11 @@ from typing import Any
 
 import yaml
 
-CONTEXT_FLAGS = ("vessel_sealed", "deck_inert", "atmosphere_requested_inert")
+CONTEXT_FLAGS = ("vessel_sealed", "deck_inert", "atmosphere_requested_inert", "stock_solution")
 SCOPES = ("reagents", "quench", "solvents")
 SEVERITIES = ("warning", "error")
 _CODE = re.compile(r"^DF4\d\d$")
+_STOCK_CODE = re.compile(r"^DF3\d\d$")  # a reagent against its own stock solvent is chemistry
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-")
 
 
@@ -66,6 +67,9 @@ class HazardContext:
     deck_inert: bool = False
     atmosphere_requested_inert: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    stock_solution: bool = False
+    """True when ``reagents`` is one reagent and ``solvents`` its stock solvent: only the rules
+    with ``stock_solution: true`` are about that (:func:`evaluate_stock`)."""
     temperature_c: float | None = None
     """The vessel's temperature at the step evaluated; ``None`` when temperature is not
     considered (then no ``above_celsius`` condition holds)."""
@@ -180,6 +184,12 @@ class HazardRule:
     message: str
     why: str
     hint: str
+
+    @property
+    def about_stock(self) -> bool:
+        """A rule about a reagent in its own stock solvent (``stock_solution: true`` at the top
+        of its ``when``)."""
+        return ("stock_solution", True) in self.when.flags
 
 
 @dataclass(frozen=True)
@@ -324,7 +334,12 @@ def _parse_rule(index: int, spec: Any, tags: Mapping[str, TagDefinition]) -> Haz
         {"id", "code", "title", "when", "message", "why", "hint"},
     )
     where = f"rule '{spec['id']}'"
-    if not _CODE.match(str(spec["code"])):
+    stock_rule = isinstance(spec["when"], dict) and spec["when"].get("stock_solution") is True
+    if stock_rule and not _STOCK_CODE.match(str(spec["code"])):
+        raise HazardDataError(
+            f"{where}: a stock_solution rule's code '{spec['code']}' is not DF3xx"
+        )
+    if not stock_rule and not _CODE.match(str(spec["code"])):
         raise HazardDataError(f"{where}: code '{spec['code']}' is not DF4xx")
     severity = spec.get("severity", "warning")
     if severity not in SEVERITIES:
@@ -494,6 +509,26 @@ def _describe(ids: Iterable[str], labels: Mapping[str, str]) -> str:
     if len(parts) <= 1:
         return "".join(parts)
     return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def evaluate_stock(
+    reagent_id: str,
+    tags: frozenset[str],
+    stock_solvent: str | Iterable[str],
+    labels: Mapping[str, str] | None = None,
+    data: HazardData | None = None,
+) -> list[HazardFinding]:
+    """The findings of the ``stock_solution`` rules (DF3xx errors) for one reagent dissolved in
+    its stock solvent: a reagent that reacts with the solvent it is kept in."""
+    data = data or hazard_data()
+    stock_rules = HazardData(tags=data.tags, rules=tuple(r for r in data.rules if r.about_stock))
+    ctx = HazardContext(
+        reagents={reagent_id: tags},
+        solvents=solvent_tags(stock_solvent),
+        stock_solution=True,
+        labels=labels or {},
+    )
+    return evaluate(ctx, stock_rules)
 
 
 def evaluate(ctx: HazardContext, data: HazardData | None = None) -> list[HazardFinding]:
