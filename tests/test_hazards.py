@@ -525,11 +525,38 @@ def test_minimal_rule_file_parses_and_evaluates():
     assert (f.code, f.message, f.reagents) == ("DF499", "'a' present", ("a",))
 
 
+def test_above_celsius_holds_only_strictly_above_a_known_temperature():
+    data = parse_hazard_data(
+        _MINIMAL.replace(
+            "when: {reagents: {any_of: [acid]}, as: acids}",
+            "when: {above_celsius: 50, reagents: {any_of: [acid]}, as: acids}",
+        )
+    )
+    acid = {"a": frozenset({"acid"})}
+    assert evaluate(HazardContext(reagents=acid, temperature_c=50.5), data)
+    assert not evaluate(HazardContext(reagents=acid, temperature_c=50.0), data)
+    assert not evaluate(HazardContext(reagents=acid), data)
+
+
 @pytest.mark.parametrize(
     "change,error",
     [
         (("any_of: [acid]", "any_of: [acidd]"), "unknown tag"),
         (("code: DF499", "code: DF301"), "not DF4xx"),
+        (
+            (
+                "when: {reagents: {any_of: [acid]}, as: acids}",
+                "when: {stock_solution: true, reagents: {any_of: [acid]}, as: acids}",
+            ),
+            "stock_solution rule's code 'DF499' is not DF3xx",
+        ),
+        (
+            (
+                "when: {reagents: {any_of: [acid]}, as: acids}",
+                "when: {above_celsius: hot, reagents: {any_of: [acid]}, as: acids}",
+            ),
+            "expected a number",
+        ),
         (('"{acids} present"', '"{acid} present"'), "not bound"),
         (("    hint: h\n", "    hint: h\n    hnit: h\n"), "unknown key"),
         (("    title: t\n", "    title: t\n    title: u\n"), "duplicate key"),
