@@ -50,7 +50,7 @@ EXAMPLE_BEGIN = re.compile(
     r"^<!-- example: (\S+) -->\n.*?^<!-- /example -->\n", re.MULTILINE | re.DOTALL
 )
 RULES_BEGIN = re.compile(
-    r"^<!-- hazard-rules: (DF4\d\d) -->\n.*?^<!-- /hazard-rules -->\n", re.MULTILINE | re.DOTALL
+    r"^<!-- hazard-rules: (DF[34]\d\d) -->\n.*?^<!-- /hazard-rules -->\n", re.MULTILINE | re.DOTALL
 )
 
 
@@ -242,6 +242,17 @@ EXAMPLES: list[Example] = [
             ),
         ),
     ),
+    Example(
+        "DF313",
+        STARLET,
+        (
+            (
+                'OC(C)=O"\n    solid: {dispense: powder}\n',
+                'OC(C)=O"\n    stock: {concentration: 0.5 M, solvent: MeOH}\n',
+            ),
+        ),
+        snippet='  stab:\n    name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"\n    stock: {concentration: 0.5 M, solvent: MeOH}\n',
+    ),
     # ------------------------------------------------------------------ DF4xx hazards
     Example(
         "DF401",
@@ -328,6 +339,76 @@ EXAMPLES: list[Example] = [
         snippet="deck: ../deck_layouts/starlet_chem.yaml\nscale: {limiting: diazepane, amount: 100 umol, concentration: 0.5 M, solvent: MeOH}\n"
         'reagents:\n  nabh4:\n    name: sodium borohydride\n    smiles: "[Na+].[BH4-]"\n    solid: {dispense: manual}\n'
         "  - add: {reagent: nabh4, equiv: 2.0}\n  - seal:\n",
+    ),
+    Example(
+        "DF410",
+        OT2,
+        (
+            (
+                "  acrylate:\n",
+                '  lah:\n    name: lithium aluminium hydride\n    smiles: "[Li+].[AlH4-]"\n    solid: {dispense: manual}\n  acrylate:\n',
+            ),
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - add: {reagent: lah, equiv: 1.0}\n  - add: {reagent: acrylate, equiv: 1.05}\n",
+            ),
+        ),
+        severity="warning",
+        snippet="scale: {limiting: diazepane, amount: 100 umol, concentration: 0.5 M, solvent: MeOH}\n"
+        'reagents:\n  lah:\n    name: lithium aluminium hydride\n    smiles: "[Li+].[AlH4-]"\n    solid: {dispense: manual}\n'
+        "  - add: {reagent: lah, equiv: 1.0}\n",
+    ),
+    Example(
+        "DF411",
+        OT2,
+        (
+            (
+                "  acrylate:\n    name: methyl acrylate\n    smiles: C=CC(=O)OC\n    stock: {concentration: 1.0 M, solvent: MeOH}\n",
+                "  acrylate:\n    name: benzoyl chloride\n    smiles: O=C(Cl)c1ccccc1\n    stock: {concentration: 1.0 M, solvent: MeCN}\n",
+            ),
+        ),
+        severity="warning",
+        snippet="scale: {limiting: diazepane, amount: 100 umol, concentration: 0.5 M, solvent: MeOH}\n"
+        "  acrylate:\n    name: benzoyl chloride\n    smiles: O=C(Cl)c1ccccc1\n    stock: {concentration: 1.0 M, solvent: MeCN}\n",
+    ),
+    Example(
+        "DF412",
+        OT2,
+        (
+            ("solvent: MeOH", "solvent: DMF"),
+            (
+                "  acrylate:\n",
+                '  nah:\n    name: sodium hydride\n    smiles: "[Na+].[H-]"\n    solid: {dispense: manual}\n  acrylate:\n',
+            ),
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - add: {reagent: nah, equiv: 1.2}\n  - add: {reagent: acrylate, equiv: 1.05}\n",
+            ),
+            ("temperature: 25 degC", "temperature: 60 degC"),
+        ),
+        severity="warning",
+        snippet="scale: {limiting: diazepane, amount: 100 umol, concentration: 0.5 M, solvent: DMF}\n"
+        'reagents:\n  nah:\n    name: sodium hydride\n    smiles: "[Na+].[H-]"\n    solid: {dispense: manual}\n'
+        "  - add: {reagent: nah, equiv: 1.2}\n  - add: {reagent: acrylate, equiv: 1.05}\n  - hold: {duration: 2-12 h, temperature: 60 degC}\n",
+    ),
+    Example(
+        "DF413",
+        OT2,
+        (
+            ("solvent: MeOH", "solvent: DMSO"),
+            (
+                "  acrylate:\n",
+                "  grubbs:\n    name: Grubbs catalyst, 2nd generation\n    mw: 848.97\n    solid: {dispense: manual}\n  acrylate:\n",
+            ),
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - add: {reagent: acrylate, equiv: 1.05}\n  - add: {reagent: grubbs, equiv: 0.05}\n",
+            ),
+        ),
+        severity="warning",
+        snippet="scale: {limiting: diazepane, amount: 100 umol, concentration: 0.5 M, solvent: DMSO}\n"
+        "reagents:\n  grubbs:\n    name: Grubbs catalyst, 2nd generation\n    mw: 848.97\n    solid: {dispense: manual}\n"
+        "  - add: {reagent: grubbs, equiv: 0.05}\n",
     ),
     Example(
         "DF404",

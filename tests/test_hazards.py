@@ -16,6 +16,8 @@ from diazflow.chemistry.hazards import (
     parse_hazard_data,
     solvent_tags,
 )
+from diazflow.pipeline import check
+from helpers import write_protocol
 
 # --------------------------------------------------------------------------- real reagents
 
@@ -47,8 +49,8 @@ BENZYL_BROMIDE = "BrCc1ccccc1"
         (NABH3CN, {"borohydride", "cyanoborohydride"}),
         ("N#C[BH3-].[Na+]", {"borohydride", "cyanoborohydride"}),
         (NABH4, {"borohydride"}),
-        (NAH, {"sodium_hydride", "needs_inert_atmosphere"}),
-        ("[NaH]", {"sodium_hydride", "needs_inert_atmosphere"}),
+        (NAH, {"sodium_hydride", "water_reactive", "needs_inert_atmosphere"}),
+        ("[NaH]", {"sodium_hydride", "water_reactive", "needs_inert_atmosphere"}),
         (TFA, {"acid", "strong_acid", "tfa"}),
         (ACOH, {"acid"}),
         ("CS(=O)(=O)O", {"acid", "strong_acid"}),
@@ -88,9 +90,9 @@ def test_classify_real_smiles(smiles, expected):
         ("NaBH₃CN", {"borohydride", "cyanoborohydride"}),
         (
             "sodium hydride (60 % dispersion in mineral oil)",
-            {"sodium_hydride", "needs_inert_atmosphere"},
+            {"sodium_hydride", "water_reactive", "needs_inert_atmosphere"},
         ),
-        ("NaH", {"sodium_hydride", "needs_inert_atmosphere"}),
+        ("NaH", {"sodium_hydride", "water_reactive", "needs_inert_atmosphere"}),
         ("saturated aqueous sodium bicarbonate", {"bicarbonate", "aqueous", "protic_solvent"}),
         ("sat. aq. NaHCO3", {"bicarbonate", "aqueous", "protic_solvent"}),
         ("sodium hydrogen carbonate", {"bicarbonate"}),
@@ -109,7 +111,7 @@ def test_classify_real_smiles(smiles, expected):
         ("water", {"aqueous", "protic_solvent"}),
         ("MeOH", {"protic_solvent"}),
         ("isopropanol", {"protic_solvent"}),
-        ("DMF", set()),
+        ("DMF", {"dmf_dmac"}),
         ("DCE", set()),
         ("cumene", set()),  # "Cu" inside a word is not copper
         ("sodium naphthalenide", set()),  # "NaH" only as a formula token
@@ -126,17 +128,92 @@ def test_classify_unions_smiles_and_name_and_survives_a_bad_smiles():
         "aqueous",
         "protic_solvent",
     }
-    assert classify("C1CC(", "sodium hydride") == {"sodium_hydride", "needs_inert_atmosphere"}
+    assert classify("C1CC(", "sodium hydride") == {
+        "sodium_hydride",
+        "water_reactive",
+        "needs_inert_atmosphere",
+    }
     assert classify("CCO junk", None) == frozenset()  # not silently ethanol
     assert classify(None, None) == frozenset()
 
 
 def test_solvent_tags():
     assert solvent_tags(["MeOH/CHCl3 1:1"]) == {"protic_solvent"}
-    assert solvent_tags(["DMF"]) == frozenset()
+    assert solvent_tags(["DMF"]) == {"dmf_dmac"}
+    assert solvent_tags(["THF"]) == frozenset()
     assert solvent_tags(["DCE", "water"]) == {"aqueous", "protic_solvent"}
     assert solvent_tags("water") == {"aqueous", "protic_solvent"}  # one name, not its characters
     assert solvent_tags("MeOH/CHCl3 1:1") == {"protic_solvent"}
+
+
+WATER_REACTIVE = {"water_reactive", "needs_inert_atmosphere"}
+
+
+@pytest.mark.parametrize(
+    "smiles,name,expected",
+    [
+        # the SMILES alone decides (names are the fallback for reagents given without one)
+        ("[Li+].[AlH4-]", None, {"aluminium_hydride", *WATER_REACTIVE}),
+        ("CC(C)C[AlH]CC(C)C", None, {"aluminium_hydride", *WATER_REACTIVE}),  # DIBAL-H
+        ("[Li]CCCC", None, {"organolithium", *WATER_REACTIVE}),  # n-BuLi, covalent
+        ("[Li+].CCC[CH2-]", None, {"organolithium", *WATER_REACTIVE}),  # n-BuLi, ionic
+        ("CC(C)N([Li])C(C)C", None, {"organolithium", *WATER_REACTIVE}),  # LDA
+        ("Br[Mg]c1ccccc1", None, {"grignard", *WATER_REACTIVE}),  # PhMgBr
+        ("C[Mg]Cl", None, {"grignard", *WATER_REACTIVE}),
+        ("[Mg+2].[Br-].[Br-]", None, set()),  # MgBr2 is no Grignard reagent
+        ("CC(=O)Cl", None, {"acid_halide"}),
+        ("O=C(Cl)c1ccccc1", None, {"acid_halide"}),
+        ("CCOC(=O)Cl", None, {"acid_halide"}),  # ethyl chloroformate
+        ("ClCc1ccccc1", None, {"alkylating_agent"}),  # benzyl chloride is not an acid chloride
+        ("CC(=O)OC(C)=O", None, {"carboxylic_anhydride"}),
+        ("O=C1CCC(=O)O1", None, {"carboxylic_anhydride"}),  # succinic anhydride
+        ("O=S(=O)(OS(=O)(=O)C(F)(F)F)C(F)(F)F", None, {"carboxylic_anhydride"}),  # Tf2O
+        (BOC2O, None, {"boc_anhydride"}),  # a dicarbonate, not an acylating anhydride
+        ("[Na+].[N-]=[N+]=[N-]", None, {"azide"}),
+        ("[N-]=[N+]=NCc1ccccc1", None, {"azide"}),  # benzyl azide
+        ("C[Si](C)(C)N=[N+]=[N-]", None, {"azide"}),  # TMSN3
+        ("CC(C)(C)N=C=O", None, {"isocyanate"}),
+        ("S=C=Nc1ccccc1", None, {"isocyanate"}),  # phenyl isothiocyanate
+        ("CN(C)C=O", None, {"dmf_dmac"}),
+        ("CC(=O)N(C)C", None, {"dmf_dmac"}),
+        ("CN(C)C(=O)c1ccccc1", None, set()),  # a substrate amide is not the solvent
+        ("CS(C)=O", None, {"dmso"}),
+        # names, for reagents given without a SMILES
+        (None, "lithium aluminium hydride", {"aluminium_hydride", *WATER_REACTIVE}),
+        (None, "LiAlH4", {"aluminium_hydride", *WATER_REACTIVE}),
+        (None, "DIBAL-H (1 M in toluene)", {"aluminium_hydride", *WATER_REACTIVE}),
+        (None, "n-BuLi (2.5 M in hexanes)", {"organolithium", *WATER_REACTIVE}),
+        (None, "n-butyllithium", {"organolithium", *WATER_REACTIVE}),
+        (None, "iPrMgCl", {"grignard", *WATER_REACTIVE}),
+        (None, "phenylmagnesium bromide", {"grignard", *WATER_REACTIVE}),
+        (None, "MgBr2", set()),
+        (None, "benzoyl chloride", {"acid_halide"}),
+        (None, "acetic anhydride", {"carboxylic_anhydride"}),
+        (None, "Boc anhydride", {"boc_anhydride"}),
+        (None, "sodium azide", {"azide"}),
+        (None, "phenyl isocyanate", {"isocyanate"}),
+        (None, "DMSO", {"dmso"}),
+    ],
+)
+def test_classify_reactive_reagent_classes(smiles, name, expected):
+    assert classify(smiles, name) == frozenset(expected)
+
+
+@pytest.mark.parametrize(
+    "smiles,name",
+    [
+        ("CC1(C)OB(c2ccccc2)OC1(C)C", "phenylboronic acid pinacol ester"),
+        (None, "phenylboronic acid pinacol ester"),
+        (None, "4-methoxyphenylboronic acid"),
+        (None, "acetic acid ethyl ester"),
+        ("OB(O)c1ccccc1", "phenylboronic acid"),
+    ],
+)
+def test_boronic_acids_and_esters_are_not_bronsted_acids(smiles, name):
+    """The issue's false alarm: "acid" in an ester's (or a boronic acid's) name is no proton
+    source.  SMILES and name stay a union (a name adds "aqueous" to a solute's SMILES); the name
+    pattern excludes esters and boronic/boric acids instead."""
+    assert "acid" not in classify(smiles, name)
 
 
 # --------------------------------------------------------------------------- protocols
@@ -448,11 +525,38 @@ def test_minimal_rule_file_parses_and_evaluates():
     assert (f.code, f.message, f.reagents) == ("DF499", "'a' present", ("a",))
 
 
+def test_above_celsius_holds_only_strictly_above_a_known_temperature():
+    data = parse_hazard_data(
+        _MINIMAL.replace(
+            "when: {reagents: {any_of: [acid]}, as: acids}",
+            "when: {above_celsius: 50, reagents: {any_of: [acid]}, as: acids}",
+        )
+    )
+    acid = {"a": frozenset({"acid"})}
+    assert evaluate(HazardContext(reagents=acid, temperature_c=50.5), data)
+    assert not evaluate(HazardContext(reagents=acid, temperature_c=50.0), data)
+    assert not evaluate(HazardContext(reagents=acid), data)
+
+
 @pytest.mark.parametrize(
     "change,error",
     [
         (("any_of: [acid]", "any_of: [acidd]"), "unknown tag"),
         (("code: DF499", "code: DF301"), "not DF4xx"),
+        (
+            (
+                "when: {reagents: {any_of: [acid]}, as: acids}",
+                "when: {stock_solution: true, reagents: {any_of: [acid]}, as: acids}",
+            ),
+            "stock_solution rule's code 'DF499' is not DF3xx",
+        ),
+        (
+            (
+                "when: {reagents: {any_of: [acid]}, as: acids}",
+                "when: {above_celsius: hot, reagents: {any_of: [acid]}, as: acids}",
+            ),
+            "expected a number",
+        ),
         (('"{acids} present"', '"{acid} present"'), "not bound"),
         (("    hint: h\n", "    hint: h\n    hnit: h\n"), "unknown key"),
         (("    title: t\n", "    title: t\n    title: u\n"), "duplicate key"),
@@ -469,10 +573,15 @@ def test_malformed_rule_files_are_rejected(change, error):
         parse_hazard_data(_MINIMAL.replace(old, new))
 
 
-def test_shipped_rules_cover_df401_to_df404():
+def test_shipped_rules_cover_their_codes():
     data = hazards.hazard_data()
-    assert {r.code for r in data.rules} == {"DF401", "DF402", "DF403", "DF404"}
-    assert all(r.severity == "warning" for r in data.rules)
+    assert {r.code for r in data.rules} == {
+        *("DF313", "DF401", "DF402", "DF403", "DF404"),
+        *("DF410", "DF411", "DF412", "DF413"),
+    }
+    # the stage rules warn; a reagent that reacts with its own stock solvent is an error
+    assert all(r.severity == "warning" for r in data.rules if not r.about_stock)
+    assert {(r.code, r.severity) for r in data.rules if r.about_stock} == {("DF313", "error")}
     # every SMARTS in the file compiles
     assert hazards._compiled_smarts()
 
@@ -486,3 +595,277 @@ def test_hazards_module_depends_on_no_other_diazflow_module():
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
     assert {m for m in imported if m.startswith("diazflow")} <= {"diazflow.diagnostics"}
+
+
+# --------------------------------------------------------------------------- DF410-DF413
+
+
+def test_aluminium_hydride_organolithium_and_grignard_in_methanol_are_df410():
+    for rid, smiles in (
+        ("lah", "[Li+].[AlH4-]"),
+        ("buli", "[Li]CCCC"),
+        ("phmgbr", "Br[Mg]c1ccccc1"),
+    ):
+        findings = evaluate(
+            HazardContext(
+                reagents=reagents(**{rid: (smiles, None)}),
+                solvents=solvent_tags("MeOH"),
+                deck_inert=True,
+            )
+        )
+        assert codes(findings) == ["DF410"], rid
+        assert findings[0].rule == "water_reactive_in_protic_solvent" and findings[0].reagents == (
+            rid,
+        )
+
+
+def test_lithium_aluminium_hydride_aqueous_quench_is_df410_and_dry_thf_without_quench_is_quiet():
+    # an ester reduction: LiAlH4 in THF, then a water quench
+    protocol = dict(
+        reagents=reagents(
+            ester=("COC(=O)c1ccccc1", "methyl benzoate"),
+            lah=("[Li+].[AlH4-]", "LiAlH4"),
+            water=("O", "water"),
+        ),
+        solvents=solvent_tags("THF"),
+        deck_inert=True,
+    )
+    findings = evaluate(HazardContext(**protocol, quench_reagents=frozenset({"water"})))
+    assert codes(findings) == ["DF410"] and findings[0].rule == "water_reactive_protic_quench"
+    assert findings[0].reagents == ("lah", "water")
+    dry = {**protocol, "reagents": {k: v for k, v in protocol["reagents"].items() if k != "water"}}
+    assert evaluate(HazardContext(**dry)) == []
+
+
+def test_acid_chloride_and_anhydride_in_alcohol_or_water_are_df411():
+    for rid, smiles, solvent in (
+        ("bzcl", "O=C(Cl)c1ccccc1", "MeOH"),
+        ("ac2o", "CC(=O)OC(C)=O", "water"),
+        ("ethyl_chloroformate", "CCOC(=O)Cl", "EtOH"),
+    ):
+        findings = evaluate(
+            HazardContext(
+                reagents=reagents(amine=(METHYL_DIAZEPANE, None), **{rid: (smiles, None)}),
+                solvents=solvent_tags(solvent),
+            )
+        )
+        assert codes(findings) == ["DF411"], rid
+        assert findings[0].reagents == (rid,)
+    # the everyday amide coupling: benzoyl chloride and triethylamine in DCM
+    dry = HazardContext(
+        reagents=reagents(
+            amine=(METHYL_DIAZEPANE, None),
+            bzcl=("O=C(Cl)c1ccccc1", "benzoyl chloride"),
+            tea=("CCN(CC)CC", "triethylamine"),
+        ),
+        solvents=solvent_tags("DCM"),
+    )
+    assert evaluate(dry) == []
+    # Boc2O in methanol is an ordinary Boc protection, not an acylating anhydride in alcohol
+    boc = HazardContext(
+        reagents=reagents(amine=(METHYL_DIAZEPANE, None), boc2o=(BOC2O, "Boc2O")),
+        solvents=solvent_tags("MeOH"),
+    )
+    assert evaluate(boc) == []
+
+
+class TestDF412SodiumHydrideInDmfOrDmsoHeated:
+    def ctx(self, solvent: str, temperature_c: float | None) -> HazardContext:
+        # seed 001 stage B without its water quench
+        return HazardContext(
+            reagents=reagents(
+                substrate=(BOC_DIAZEPANE, None), nah=(NAH, None), halide=(BENZYL_BROMIDE, None)
+            ),
+            solvents=solvent_tags(solvent),
+            deck_inert=True,
+            temperature_c=temperature_c,
+        )
+
+    @pytest.mark.parametrize("solvent", ["DMF", "DMSO", "DMAc", "N,N-dimethylacetamide"])
+    def test_above_50_degrees(self, solvent):
+        findings = evaluate(self.ctx(solvent, 60.0))
+        assert codes(findings) == ["DF412"] and findings[0].reagents == ("nah",)
+        assert "Org. Process Res. Dev. 2019, 23, 2210" in findings[0].why
+
+    def test_at_or_below_50_degrees_or_in_thf_is_quiet(self):
+        assert evaluate(self.ctx("DMF", 50.0)) == []  # "above 50 °C"
+        assert evaluate(self.ctx("DMF", 4.0)) == []
+        assert evaluate(self.ctx("DMF", None)) == []  # temperature not considered
+        assert evaluate(self.ctx("THF", 66.0)) == []  # NaH in refluxing THF is ordinary
+
+
+def test_grubbs_catalyst_in_dmso_is_df413_and_in_dcm_is_quiet():
+    protocol = dict(
+        reagents=reagents(
+            diene=("C=CCN(CC=C)C(=O)OC(C)(C)C", "N-Boc-diallylamine"),
+            grubbs=(GRUBBS_II, "Grubbs II"),
+        ),
+        deck_inert=True,
+    )
+    findings = evaluate(HazardContext(**protocol, solvents=solvent_tags("DMSO")))
+    assert codes(findings) == ["DF413"] and findings[0].reagents == ("grubbs",)
+    assert evaluate(HazardContext(**protocol, solvents=solvent_tags("DCM"))) == []
+
+
+def test_sodium_borohydride_with_acid_in_a_sealed_vessel_is_df403():
+    protocol = dict(
+        reagents=reagents(nabh4=(NABH4, "NaBH4"), acoh=(ACOH, "acetic acid")),
+        solvents=solvent_tags("THF"),
+        deck_inert=True,
+    )
+    findings = evaluate(HazardContext(**protocol, vessel_sealed=True))
+    assert codes(findings) == ["DF403"] and findings[0].rule == "sealed_borohydride_with_acid"
+    assert findings[0].reagents == ("acoh", "nabh4")
+    assert evaluate(HazardContext(**protocol, vessel_sealed=False)) == []
+    # STAB with acetic acid, capped, is the everyday reductive amination: not this rule
+    stab = HazardContext(
+        reagents=reagents(stab=(STAB, None), acoh=(ACOH, None)),
+        solvents=solvent_tags("DCE"),
+        vessel_sealed=True,
+    )
+    assert evaluate(stab) == []
+
+
+# --------------------------------------------------------------------------- through the pipeline
+
+NAH_ALKYLATION = """\
+diazflow: 1
+name: N-alkylation with NaH in DMF
+deck: {deck:starlet_chem}
+atmosphere: inert
+vessels: {labware: reaction_block, wells: A1:A8}
+scale: {limiting: substrate, amount: 50 umol, concentration: 0.2 M, solvent: DMF}
+reagents:
+  substrate:
+    name: tert-butyl 1,4-diazepane-1-carboxylate
+    smiles: CC(C)(C)OC(=O)N1CCCNCC1
+    stock: {concentration: 1.0 M, solvent: DMF}
+  nah:
+    name: sodium hydride, 60 % dispersion in mineral oil
+    smiles: "[Na+].[H-]"
+    mw: 40.0
+    solid: {dispense: powder}
+  halide:
+    name: benzyl bromide
+    smiles: BrCc1ccccc1
+    stock: {concentration: 1.0 M, solvent: DMF}
+steps:
+  - add: {reagent: substrate, equiv: 1.0}
+  - add_solvent: {solvent: DMF, volume: 145 uL}
+  - cool: {to: 4 degC}
+  - add: {reagent: nah, equiv: 1.2}
+  - stir: {duration: 30 min, temperature: 4 degC}
+  - add: {reagent: halide, equiv: 1.1}
+  - stir: {duration: 12 h, temperature: rt}
+"""
+
+
+def _pipeline(tmp_path, text):
+    path = write_protocol(tmp_path, text)
+    return path, check(str(path))
+
+
+def test_nah_alkylation_in_cold_dmf_passes_and_heated_is_df412_at_the_heating_step(tmp_path):
+    _, cold = _pipeline(tmp_path, NAH_ALKYLATION)
+    assert not [d for d in cold.diagnostics if d.code.startswith("DF4")], [
+        str(d) for d in cold.diagnostics
+    ]
+    heated_text = NAH_ALKYLATION.replace(
+        "  - stir: {duration: 12 h, temperature: rt}\n",
+        "  - stir: {duration: 12 h, temperature: 60 degC}\n",
+    )
+    path, heated = _pipeline(tmp_path, heated_text)
+    found = [d for d in heated.diagnostics if d.code == "DF412"]
+    assert len(found) == 1 and not found[0].is_error
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert "temperature: 60 degC" in lines[found[0].line - 1]
+
+
+# --------------------------------------------------------------------------- DF313
+
+
+@pytest.mark.parametrize(
+    "smiles,solvent,rule",
+    [
+        (STAB, "water", "stab_stock_in_protic_solvent"),
+        (STAB, "MeOH", "stab_stock_in_protic_solvent"),
+        (NAH, "EtOH", "water_reactive_stock_in_protic_solvent"),
+        ("[Li+].[AlH4-]", "water", "water_reactive_stock_in_protic_solvent"),
+        ("[Li]CCCC", "isopropanol", "water_reactive_stock_in_protic_solvent"),
+        ("Br[Mg]c1ccccc1", "MeOH", "water_reactive_stock_in_protic_solvent"),
+        ("CC(=O)Cl", "MeOH", "acylating_stock_in_protic_solvent"),
+        ("CC(=O)OC(C)=O", "water", "acylating_stock_in_protic_solvent"),
+        ("O=C=Nc1ccccc1", "MeOH", "isocyanate_stock_in_protic_solvent"),
+        (STAB, "MeOH/DCM", "stab_stock_in_protic_solvent"),  # a mixture with an alcohol in it
+    ],
+)
+def test_reagent_reacting_with_its_stock_solvent_is_a_df313_error(smiles, solvent, rule):
+    findings = hazards.evaluate_stock("r", classify(smiles, None), solvent)
+    assert [(f.code, f.severity, f.rule) for f in findings] == [("DF313", "error", rule)]
+
+
+@pytest.mark.parametrize(
+    "smiles,solvent",
+    [
+        (STAB, "DCE"),  # the way STAB stocks are made
+        (STAB, "THF"),
+        (NABH4, "MeOH"),  # NaBH4 in MeOH is the reduction itself (seed 003), not a stock rule
+        ("O=C(Cl)c1ccccc1", "DCM"),
+        ("[Li]CCCC", "hexane"),
+        (ACOH, "DCE"),
+        (NAHCO3, "water"),
+    ],
+)
+def test_stocks_in_a_solvent_they_survive_are_quiet(smiles, solvent):
+    assert hazards.evaluate_stock("r", classify(smiles, None), solvent) == []
+
+
+def test_stock_rules_never_fire_on_a_stage():
+    # STAB with MeOH as the reaction solvent is the stage's business, not DF313
+    ctx = HazardContext(reagents=reagents(stab=(STAB, None)), solvents=solvent_tags("MeOH"))
+    assert "DF313" not in codes(evaluate(ctx))
+
+
+STAB_STOCK = """\
+diazflow: 1
+name: Reductive amination with a STAB stock
+deck: {deck:starlet_chem}
+atmosphere: inert
+vessels: {labware: reaction_block, wells: A1:A8}
+scale: {limiting: amine, amount: 50 umol, concentration: 0.2 M, solvent: DCE}
+reagents:
+  amine:
+    name: 1-methyl-1,4-diazepane
+    smiles: CN1CCCNCC1
+    stock: {concentration: 1.0 M, solvent: DCE}
+  aldehyde:
+    name: benzaldehyde
+    smiles: O=Cc1ccccc1
+    stock: {concentration: 1.0 M, solvent: DCE}
+  stab:
+    name: sodium triacetoxyborohydride
+    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"
+    stock: {concentration: 0.5 M, solvent: THF}
+steps:
+  - add: {reagent: amine, equiv: 1.0}
+  - add: {reagent: aldehyde, equiv: 1.05}
+  - add: {reagent: stab, equiv: 1.4}
+  - stir: {duration: 4 h, temperature: rt}
+"""
+
+
+def test_stab_stock_in_methanol_is_df313_at_the_stock_solvent(tmp_path):
+    _, fine = _pipeline(tmp_path, STAB_STOCK)
+    assert "DF313" not in [d.code for d in fine.diagnostics], [str(d) for d in fine.diagnostics]
+    path, bad = _pipeline(
+        tmp_path,
+        STAB_STOCK.replace(
+            "stock: {concentration: 0.5 M, solvent: THF}",
+            "stock: {concentration: 0.5 M, solvent: MeOH}",
+        ),
+    )
+    found = [d for d in bad.diagnostics if d.code == "DF313"]
+    assert len(found) == 1 and found[0].is_error
+    line = path.read_text(encoding="utf-8").splitlines()[found[0].line - 1]
+    assert "solvent: MeOH" in line
+    assert line.index("solvent:") == found[0].column - 1  # at the key, as every hazard finding

@@ -137,6 +137,9 @@ DF310 = _register(
 )
 DF311 = _register("DF311", Stage.CHEMISTRY, ERROR, "no liquid class for a liquid")
 DF312 = _register("DF312", Stage.CHEMISTRY, ERROR, "a stock more concentrated than the neat liquid")
+DF313 = _register(
+    "DF313", Stage.CHEMISTRY, ERROR, "a reagent that reacts with its own stock solvent"
+)
 
 # --------------------------------------------------------------------------- DF4xx hazards (rules in
 # chemistry/data/hazards.yaml name these codes)
@@ -145,7 +148,20 @@ DF401 = _register("DF401", Stage.HAZARDS, WARNING, "cyanoborohydride with acid")
 DF402 = _register("DF402", Stage.HAZARDS, WARNING, "sodium hydride with water or alcohols")
 DF403 = _register("DF403", Stage.HAZARDS, WARNING, "gas in a sealed vessel")
 DF404 = _register("DF404", Stage.HAZARDS, WARNING, "inert atmosphere needed but not available")
-# DF420: numbered apart from the hazard rules' DF40x, which grow with the rule data
+DF410 = _register(
+    "DF410",
+    Stage.HAZARDS,
+    WARNING,
+    "a water-reactive hydride or organometallic with water or alcohols",
+)
+DF411 = _register(
+    "DF411", Stage.HAZARDS, WARNING, "an acid halide or anhydride in an alcohol or water"
+)
+DF412 = _register(
+    "DF412", Stage.HAZARDS, WARNING, "sodium hydride in DMF, DMAc or DMSO above 50 °C"
+)
+DF413 = _register("DF413", Stage.HAZARDS, WARNING, "a ruthenium metathesis catalyst in DMSO")
+# DF420: numbered apart from the hazard rules' DF40x and DF41x, which grow with the rule data
 DF420 = _register(
     "DF420", Stage.HAZARDS, WARNING, "closed-vessel pressure above the vessel's rating"
 )

@@ -8,6 +8,7 @@ sees.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from diazflow.chemistry import hazards
 from diazflow.chemistry.checks import solvent_components
 from diazflow.diagnostics import Severity
 from diazflow.language import models as m
+from diazflow.language.quantities import QuantityRange
 
 if TYPE_CHECKING:
     from diazflow.chemistry.resolve import ResolvedChemistry, Stage
@@ -63,9 +65,12 @@ def hazard_checks(
     A mixture that evolves gas is a hazard only while capped: a ``seal:`` directly followed by
     ``vent:`` or ``unseal:`` holds the gas for no time at all, so the closure steps themselves
     are not evaluated; a protocol that ends capped leaves the mixture capped, and is.  A finding
-    that needs the seal is reported at the ``seal:`` step that capped the vessels."""
+    that needs the seal is reported at the ``seal:`` step that capped the vessels.  The rules
+    that need heat (``above_celsius``) are evaluated at every step that sets a temperature, on
+    what the stage holds by then, and reported at that step."""
     walk = _HazardWalk(loaded, facts, tags, reporter)
     p = loaded.protocol
+    walk.evaluate_stocks()
     for n, stage in enumerate(chem.stages):
         end = chem.stages[n + 1].first_step if n + 1 < len(chem.stages) else len(p.steps)
         seen = _stage_start(loaded, stage)
@@ -81,12 +86,28 @@ def hazard_checks(
                         seen.quench.add(rid)
                 case m.AddSolventParams(solvent=solvent):
                     seen.solvents.update(solvent_components(solvent))
+            temperature = _step_temperature(params)
+            if temperature is not None:
+                walk.evaluate_hot(seen, temperature, loaded.step_path(i))
             capped_through = closures.at(i) == CAPPED and (
                 closure_change(params) is None or i == len(p.steps) - 1
             )
             if capped_through:
                 walk.evaluate_capped(seen, loaded.step_path(closures.changed_at[i] or 0))
         walk.evaluate(seen)
+
+
+def _step_temperature(params: object) -> float | None:
+    """The highest temperature a step brings the vessel to, when it sets one (°C).  A reflux is
+    at the boiling point of whatever is in the vessel: hotter than any threshold the rules use."""
+    match params:
+        case m.StirParams(temperature=t) | m.HoldParams(temperature=t) if t is not None:
+            return t.value
+        case m.TemperatureChangeParams(to=to):
+            return to.high.value if isinstance(to, QuantityRange) else to.value
+        case m.RefluxParams():
+            return math.inf
+    return None
 
 
 def _stage_start(loaded: LoadedProtocol, stage: Stage) -> _Seen:
@@ -113,7 +134,9 @@ class _HazardWalk:
         self.labels = {rid: r.name for rid, r in self.p.reagents.items() if r.name}
         self.reported: set[tuple[str, str]] = set()
 
-    def context(self, seen: _Seen, sealed: bool) -> hazards.HazardContext:
+    def context(
+        self, seen: _Seen, sealed: bool, temperature_c: float | None = None
+    ) -> hazards.HazardContext:
         solvent_names = set(seen.solvents)
         # a quench's water is the quench rule's business, not the solvent's
         for rid in seen.used - seen.quench:
@@ -128,6 +151,7 @@ class _HazardWalk:
             deck_inert=self.facts.atmosphere == "inert",
             atmosphere_requested_inert=self.p.atmosphere == "inert",
             labels=self.labels,
+            temperature_c=temperature_c,
         )
 
     def evaluate(self, seen: _Seen) -> None:
@@ -144,6 +168,25 @@ class _HazardWalk:
         for finding in hazards.evaluate(self.context(seen, sealed=True)):
             if finding not in open_findings:
                 self.report(finding, seal_path)
+
+    def evaluate_stocks(self) -> None:
+        """DF3xx: each reagent against its own stock solvent, reported at that solvent."""
+        for rid, reagent in self.p.reagents.items():
+            if reagent.stock is None or rid not in self.tags:
+                continue
+            components = solvent_components(reagent.stock.solvent)
+            for finding in hazards.evaluate_stock(rid, self.tags[rid], components, self.labels):
+                self.report(finding, ("reagents", rid, "stock", "solvent"))
+
+    def evaluate_hot(self, seen: _Seen, temperature_c: float, step_path: tuple) -> None:
+        """The findings that hold only because of the temperature this step reaches, reported at
+        the step (open vessels: the sealed-vessel rules are evaluated while capped)."""
+        cold_findings = set(hazards.evaluate(self.context(seen, sealed=False)))
+        for finding in hazards.evaluate(
+            self.context(seen, sealed=False, temperature_c=temperature_c)
+        ):
+            if finding not in cold_findings:
+                self.report(finding, step_path)
 
     def report(self, finding: hazards.HazardFinding, path: tuple) -> None:
         if (finding.code, finding.message) in self.reported:

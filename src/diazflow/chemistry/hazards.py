@@ -34,10 +34,11 @@ from typing import Any
 
 import yaml
 
-CONTEXT_FLAGS = ("vessel_sealed", "deck_inert", "atmosphere_requested_inert")
+CONTEXT_FLAGS = ("vessel_sealed", "deck_inert", "atmosphere_requested_inert", "stock_solution")
 SCOPES = ("reagents", "quench", "solvents")
 SEVERITIES = ("warning", "error")
 _CODE = re.compile(r"^DF4\d\d$")
+_STOCK_CODE = re.compile(r"^DF3\d\d$")  # a reagent against its own stock solvent is chemistry
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-")
 
 
@@ -66,6 +67,12 @@ class HazardContext:
     deck_inert: bool = False
     atmosphere_requested_inert: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    stock_solution: bool = False
+    """True when ``reagents`` is one reagent and ``solvents`` its stock solvent: only the rules
+    with ``stock_solution: true`` are about that (:func:`evaluate_stock`)."""
+    temperature_c: float | None = None
+    """The vessel's temperature at the step evaluated; ``None`` when temperature is not
+    considered (then no ``above_celsius`` condition holds)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -124,6 +131,7 @@ class _Condition:
     all: tuple[_Condition, ...]
     any: tuple[_Condition, ...]
     bind: str | None  # the `as` name
+    above_celsius: float | None = None
 
     def evaluate(
         self, ctx: HazardContext, tags_of: Mapping[str, Mapping[str, frozenset[str]]]
@@ -132,6 +140,10 @@ class _Condition:
         for flag, expected in self.flags:
             if bool(getattr(ctx, flag)) is not expected:
                 return False, {}
+        if self.above_celsius is not None and not (
+            ctx.temperature_c is not None and ctx.temperature_c > self.above_celsius
+        ):
+            return False, {}
         matched: set[str] = set()
         for scope, test in self.tests:
             ok, ids = test.evaluate(tags_of[scope])
@@ -172,6 +184,12 @@ class HazardRule:
     message: str
     why: str
     hint: str
+
+    @property
+    def about_stock(self) -> bool:
+        """A rule about a reagent in its own stock solvent (``stock_solution: true`` at the top
+        of its ``when``)."""
+        return ("stock_solution", True) in self.when.flags
 
 
 @dataclass(frozen=True)
@@ -256,7 +274,7 @@ def _parse_tag_test(where: str, spec: Any, tags: Mapping[str, TagDefinition]) ->
 
 
 def _parse_condition(where: str, spec: Any, tags: Mapping[str, TagDefinition]) -> _Condition:
-    _check_keys(where, spec, {*SCOPES, *CONTEXT_FLAGS, "all", "any", "as"})
+    _check_keys(where, spec, {*SCOPES, *CONTEXT_FLAGS, "all", "any", "as", "above_celsius"})
     tests = tuple(
         (scope, _parse_tag_test(f"{where}.{scope}", spec[scope], tags))
         for scope in SCOPES
@@ -268,6 +286,9 @@ def _parse_condition(where: str, spec: Any, tags: Mapping[str, TagDefinition]) -
             if not isinstance(spec[flag], bool):
                 raise HazardDataError(f"{where}.{flag}: expected true or false")
             flags.append((flag, spec[flag]))
+    above = spec.get("above_celsius")
+    if above is not None and (isinstance(above, bool) or not isinstance(above, (int, float))):
+        raise HazardDataError(f"{where}.above_celsius: expected a number of degrees Celsius")
     bind = spec.get("as")
     if bind is not None:
         bound_scopes = [s for s, _ in tests if s != "solvents"]
@@ -288,7 +309,12 @@ def _parse_condition(where: str, spec: Any, tags: Mapping[str, TagDefinition]) -
             _parse_condition(f"{where}.{key}[{i}]", item, tags) for i, item in enumerate(items)
         )
     return _Condition(
-        tests=tests, flags=tuple(flags), all=children["all"], any=children["any"], bind=bind
+        tests=tests,
+        flags=tuple(flags),
+        all=children["all"],
+        any=children["any"],
+        bind=bind,
+        above_celsius=None if above is None else float(above),
     )
 
 
@@ -308,7 +334,12 @@ def _parse_rule(index: int, spec: Any, tags: Mapping[str, TagDefinition]) -> Haz
         {"id", "code", "title", "when", "message", "why", "hint"},
     )
     where = f"rule '{spec['id']}'"
-    if not _CODE.match(str(spec["code"])):
+    stock_rule = isinstance(spec["when"], dict) and spec["when"].get("stock_solution") is True
+    if stock_rule and not _STOCK_CODE.match(str(spec["code"])):
+        raise HazardDataError(
+            f"{where}: a stock_solution rule's code '{spec['code']}' is not DF3xx"
+        )
+    if not stock_rule and not _CODE.match(str(spec["code"])):
         raise HazardDataError(f"{where}: code '{spec['code']}' is not DF4xx")
     severity = spec.get("severity", "warning")
     if severity not in SEVERITIES:
@@ -478,6 +509,26 @@ def _describe(ids: Iterable[str], labels: Mapping[str, str]) -> str:
     if len(parts) <= 1:
         return "".join(parts)
     return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def evaluate_stock(
+    reagent_id: str,
+    tags: frozenset[str],
+    stock_solvent: str | Iterable[str],
+    labels: Mapping[str, str] | None = None,
+    data: HazardData | None = None,
+) -> list[HazardFinding]:
+    """The findings of the ``stock_solution`` rules (DF3xx errors) for one reagent dissolved in
+    its stock solvent: a reagent that reacts with the solvent it is kept in."""
+    data = data or hazard_data()
+    stock_rules = HazardData(tags=data.tags, rules=tuple(r for r in data.rules if r.about_stock))
+    ctx = HazardContext(
+        reagents={reagent_id: tags},
+        solvents=solvent_tags(stock_solvent),
+        stock_solution=True,
+        labels=labels or {},
+    )
+    return evaluate(ctx, stock_rules)
 
 
 def evaluate(ctx: HazardContext, data: HazardData | None = None) -> list[HazardFinding]:
