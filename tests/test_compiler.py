@@ -481,3 +481,23 @@ def test_a_sample_step_is_summarised_when_its_samples_are_taken():
         assert summary.start == pytest.approx(min(op.t for op in ops), abs=0.002)
         assert summary.end == pytest.approx(max(op.end for op in ops), abs=0.002)
         assert before.start - 1e-6 <= summary.start < before.end
+
+
+def test_a_stage_asks_the_operator_to_place_only_what_the_robot_does_not_add():
+    """Stage B's limiting reagent comes from a stock the robot dispenses: telling the operator to
+    place it too doubled it.  Stage C's is preloaded: the operator places it."""
+    from diazflow.compiler.plan import Dispense, Prompt
+
+    plan = check(str(REPO / "workflows" / "diazepane_mono_boc_route.yaml")).plan
+    assert plan is not None
+    stage_prompts = [
+        op for op in plan.operations if isinstance(op, Prompt) and "Stage '" in op.message
+    ]
+    assert len(stage_prompts) == 2
+    b, c = stage_prompts
+    dispensed_b = {
+        op.reagent for op in plan.operations if isinstance(op, Dispense) and op.step > b.step
+    }
+    assert "boc_diazepane" in dispensed_b  # stage B's limiting reagent, from its DMF stock
+    assert "place" not in b.message and "the robot adds" in b.message
+    assert "place 25 umol" in c.message

@@ -1257,7 +1257,13 @@ class _Scheduler:
         limiting = params.scale.limiting
         reagent = self.p.reagents.get(limiting)
         what = reagent.name if reagent and reagent.name else limiting
-        message = f"Stage '{params.name}': place {params.scale.amount.text} of {what} in each well of {self.p.vessels.labware}"
+        vessels = self.p.vessels.labware
+        if reagent is not None and reagent.preloaded:
+            message = f"Stage '{params.name}': place {params.scale.amount.text} of {what} in each well of {vessels}"
+        else:
+            # the robot dispenses the limiting reagent itself: the operator only gives it clean,
+            # open vials (telling them to place it too doubled the amount, issue 15)
+            message = f"Stage '{params.name}': put clean, empty vials in {vessels}; the robot adds {params.scale.amount.text} of {what} to each from its stock"
         self.now = self.prompt(step, 0.0, message)
 
     # ------------------------------------------------------------------ vessel closure
