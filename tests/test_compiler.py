@@ -501,3 +501,28 @@ def test_a_stage_asks_the_operator_to_place_only_what_the_robot_does_not_add():
     assert "boc_diazepane" in dispensed_b  # stage B's limiting reagent, from its DMF stock
     assert "place" not in b.message and "the robot adds" in b.message
     assert "place 25 umol" in c.message
+
+
+def test_stocks_say_which_stage_first_draws_on_them_and_when():
+    """Recomputed from the plan's operations: a stock's first aspiration (a solid's first dose)
+    gives its time, and the stage that contains that step its stage."""
+    from diazflow.compiler.plan import Aspirate, DispensePowder
+
+    result = check(str(REPO / "workflows" / "diazepane_mono_boc_route.yaml"))
+    plan, loaded = result.plan, result.loaded
+    assert plan is not None and loaded is not None
+    stage_starts = [0] + [
+        i for i, st in enumerate(loaded.protocol.steps) if "stage" in st.model_fields_set
+    ]
+    ops = sorted(plan.operations, key=lambda o: o.t)
+    for stock in plan.stocks:
+        if stock.form == "solid":
+            first = next(
+                o for o in ops if isinstance(o, DispensePowder) and o.reagent == stock.reagent
+            )
+        else:
+            first = next(o for o in ops if isinstance(o, Aspirate) and stock.location in o.wells)
+        assert stock.first_use_s == pytest.approx(first.t, abs=0.002)
+        assert stock.stage == max(i for i, start in enumerate(stage_starts) if start <= first.step)
+    tfa = next(s for s in plan.stocks if s.reagent == "tfa")
+    assert tfa.stage == 2  # stage C's TFA is not put out at the start of a 93 h run

@@ -203,8 +203,19 @@ def plan_summary(plan: Plan) -> str:
     lines.append(
         "tips       " + (", ".join(f"{name} {n}" for name, n in plan.tips_used.items()) or "none")
     )
-    lines.append("prepare before start:")
-    for s in plan.stocks:
+    stage = -1
+    for s in sorted(plan.stocks, key=lambda x: x.stage):  # stable: the plan's order within a stage
+        if s.stage != stage:
+            stage = s.stage
+            first = min(
+                (x.first_use_s for x in plan.stocks if x.stage == stage and x.first_use_s),
+                default=0.0,
+            )
+            lines.append(
+                "prepare before start:"
+                if stage == 0
+                else f"prepare for stage {stage + 1} (first needed at {_format_seconds(first)}):"
+            )
         if s.form == "solid":
             lines.append(f"  - {s.substance}: {s.weigh_mg:.1f} mg in total → {s.location}")
             continue

@@ -206,7 +206,9 @@ class WellPlan(BaseModel):
 
 
 class StockPlan(BaseModel):
-    """What the operator prepares and where it goes before pressing start."""
+    """What the operator prepares and where it goes: before pressing start for stage 0, before a
+    later stage's prompt for what only that stage uses (a stock made from an earlier stage's product
+    cannot be made before the run)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -225,6 +227,13 @@ class StockPlan(BaseModel):
     )
     solvent_uL: float | None = Field(
         None, description="make up to volume_uL with the solvent (about this much)"
+    )
+    stage: int = Field(
+        0,
+        description="the stage (0: the protocol's own) whose run first draws on it: prepare it then",
+    )
+    first_use_s: float | None = Field(
+        None, description="when the run first draws on it (s): it stands on the deck from then"
     )
 
 

@@ -1588,6 +1588,30 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
     return out
 
 
+def _with_first_use(s: _Scheduler, stocks: list[StockPlan]) -> list[StockPlan]:
+    """Each stock with when the run first draws on it, and the stage that does."""
+    first: dict[str, Operation] = {}
+    for op in sorted(s.ops, key=lambda o: o.t):
+        match op:
+            case Aspirate():
+                for ref in op.wells:
+                    first.setdefault(ref, op)
+            case DispensePowder():
+                first.setdefault(f"powder:{op.reagent}", op)
+            case _:
+                pass
+    out = []
+    for stock in stocks:
+        key = f"powder:{stock.reagent}" if stock.form == "solid" else stock.location
+        used = first.get(key)
+        if used is None:
+            out.append(stock)
+            continue
+        stage = s.chem.stage_of_step(used.step).index
+        out.append(stock.model_copy(update={"stage": stage, "first_use_s": r3(used.t)}))
+    return out
+
+
 def _well_order(name: str) -> tuple[int, str]:
     digits = "".join(ch for ch in name if ch.isdigit())
     letters = "".join(ch for ch in name if ch.isalpha())
@@ -1620,7 +1644,7 @@ def schedule(
         o.model_copy(update={"id": i, "t": r3(o.t), "duration": r3(r3(o.end) - r3(o.t))})
         for i, o in enumerate(ops)
     ]
-    stocks = _stocks(s)
+    stocks = _with_first_use(s, _stocks(s))
     operations = assign_heights(operations, stocks, deck, loaded.protocol.vessels.labware)
     makespan = max((op.end for op in operations), default=0.0)
     lower_bound = compute_lower_bound(operations, loaded.protocol, s.policy)

@@ -518,6 +518,10 @@ class Report:
                 prepare = f"{s.concentration_M:g} M in {s.solvent}, {fmt_volume(s.volume_uL)}"
             else:
                 prepare = f"{s.substance}" + (f" ({s.solvent})" if s.solvent else "")
+            if s.stage:  # not before the start: a later stage (often from an earlier one's product)
+                prepare += (
+                    f"; for stage {s.stage + 1}, first needed at {fmt_duration(s.first_use_s)}"
+                )
             positions = tuple(x.location for x in items)
             label = (
                 s.location
