@@ -36,6 +36,7 @@ import dataclasses
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
+from pylabrobot.heating_shaking.backend import HeaterShakerBackend
 from pylabrobot.heating_shaking.hamilton_backend import (
     HamiltonHeaterShakerBackend as PlrHamiltonHeaterShakerBackend,
 )
@@ -184,8 +185,11 @@ class OT2TemperatureModuleBackend(OpentronsTemperatureModuleBackend):
         return {**super().serialize(), "slot": self.slot, "model": self.model}
 
 
-class ThermoshakeBackend(InhecoThermoshakeBackend):
-    """PLR's Inheco ThermoShake backend that connects its TEC control box itself."""
+class _ConnectsItsBox(HeaterShakerBackend):
+    """A heater-shaker backend whose control box (PLR's ``interface``) is no PLR machine, so
+    nothing else connects it: set it up before the device and stop it after."""
+
+    interface: Any
 
     async def setup(self) -> None:
         await self.interface.setup()
@@ -196,20 +200,14 @@ class ThermoshakeBackend(InhecoThermoshakeBackend):
             await super().stop()
         finally:
             await self.interface.stop()
+
+
+class ThermoshakeBackend(_ConnectsItsBox, InhecoThermoshakeBackend):
+    """PLR's Inheco ThermoShake backend that connects its TEC control box itself."""
 
     async def set_shaker_speed(self, speed: float) -> None:
         await super().set_shaker_speed(int(round(speed)))
 
 
-class HamiltonHeaterShakerBackend(PlrHamiltonHeaterShakerBackend):
+class HamiltonHeaterShakerBackend(_ConnectsItsBox, PlrHamiltonHeaterShakerBackend):
     """PLR's Hamilton Heater Shaker backend that connects its Heater Shaker Box itself."""
-
-    async def setup(self) -> None:
-        await self.interface.setup()
-        await super().setup()
-
-    async def stop(self) -> None:
-        try:
-            await super().stop()
-        finally:
-            await self.interface.stop()
