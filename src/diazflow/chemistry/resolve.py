@@ -36,6 +36,10 @@ def resolve_equiv(q: Quantity | QuantityRange) -> float:
     return q.value
 
 
+SOLVENT_PREFIX = "solvent:"
+"""The reagent id of an ``add_solvent``'s solvent is this prefix and the solvent's name."""
+
+
 @dataclass(frozen=True)
 class Substance:
     """What goes into a well under one reagent id: either the reagent or one library member."""
@@ -65,7 +69,7 @@ class Addition:
     """One reagent (or solvent) going into one well in one step."""
 
     step: int
-    reagent: str  # reagent id, or "solvent:<name>" for add_solvent
+    reagent: str  # reagent id, or SOLVENT_PREFIX + name for add_solvent
     well: Well
     umol: float | None
     ul: float  # 0 for solids
@@ -427,7 +431,9 @@ class _Resolver:
                 break
             if ul > 0:
                 out.append(
-                    Addition(i, f"solvent:{params.solvent}", well, None, ul, None, params.solvent)
+                    Addition(
+                        i, f"{SOLVENT_PREFIX}{params.solvent}", well, None, ul, None, params.solvent
+                    )
                 )
                 volume[well] += ul
         return out

@@ -30,7 +30,7 @@ from diazflow.chemistry.liquid_classes import (
 )
 from diazflow.chemistry.liquid_classes import choose as choose_liquid_class
 from diazflow.chemistry.properties import lookup
-from diazflow.chemistry.resolve import Addition, ResolvedChemistry
+from diazflow.chemistry.resolve import SOLVENT_PREFIX, Addition, ResolvedChemistry
 from diazflow.compiler.facts import DeckFacts, ModuleFacts, TipType
 from diazflow.compiler.heights import assign_heights
 from diazflow.compiler.placement import Placement, SourceSpot
@@ -148,8 +148,6 @@ class _Spread:
     def vmax(self) -> float:
         return max(self.volume.values())
 
-
-SOLVENT_PREFIX = "solvent:"  # the reagent id of an add_solvent's solvent (chemistry.resolve)
 
 UNCLASSIFIED = "(none)"
 """The liquid class of a transfer whose liquid has none (DF311 is reported; no plan is written)."""
@@ -1178,7 +1176,7 @@ class _Scheduler:
         self.now = self.add_reagent(step, params.reagent, delivery, additions)
 
     def lower_add_solvent(self, step: int, params: m.AddSolventParams) -> None:
-        rid = f"solvent:{params.solvent}"
+        rid = f"{SOLVENT_PREFIX}{params.solvent}"
         additions = self.additions_of(step, rid)
         if not additions:
             return
