@@ -115,16 +115,6 @@ def _table() -> dict[str, Any]:
     return json.loads(text)["liquids"]
 
 
-def table_version() -> str:
-    text = (
-        resources.files("diazflow.chemistry")
-        .joinpath("data")
-        .joinpath("hamilton_liquid_classes.json")
-        .read_text(encoding="utf-8")
-    )
-    return str(json.loads(text)["pylabrobot"])
-
-
 def tip_size(tip_max_ul: float) -> int:
     """The table's tip size a tip of this capacity uses: the next size up (the largest for more)."""
     for size in TIP_SIZES_UL:
