@@ -527,6 +527,84 @@ def _vapour_pressure_curve(cas: str, tb_k: float | None) -> dict[str, Any] | Non
     return curve
 
 
+AIR_CAS = "132259-10-0"
+DIFFUSIVITY_DATABASES = ("Magalhães", "Poling")
+"""Lennard-Jones parameters from these tables are data; any other method is a correlation."""
+
+
+def _lennard_jones(cas: str, critical: dict[str, Any]) -> tuple[float, float, str, bool] | None:
+    """(ε/k in K, σ in Å, the methods, whether estimated) from chemicals.lennard_jones: its
+    tables first (Magalhães et al. 2013, Poling et al. 2001), else its critical-point
+    correlations."""
+    from chemicals.lennard_jones import (
+        Stockmayer,
+        Stockmayer_methods,
+        molecular_diameter,
+        molecular_diameter_methods,
+    )
+
+    epsilon_args = {k: critical[k] for k in ("Tc", "Zc", "omega")}
+    sigma_args = {k: critical[k] for k in ("Tc", "Pc", "Vc", "Zc", "omega")}
+    epsilon_methods = Stockmayer_methods(cas, **epsilon_args)
+    sigma_methods = molecular_diameter_methods(cas, **sigma_args)
+    if not epsilon_methods or not sigma_methods:
+        return None
+    epsilon = Stockmayer(cas, **epsilon_args, method=epsilon_methods[0])
+    sigma = molecular_diameter(cas, **sigma_args, method=sigma_methods[0])
+    if not epsilon or not sigma:
+        return None
+    estimate = not all(
+        m.startswith(DIFFUSIVITY_DATABASES) for m in (epsilon_methods[0], sigma_methods[0])
+    )
+    return epsilon, sigma, f"ε/k {epsilon_methods[0]}, σ {sigma_methods[0]}", estimate
+
+
+def _air_diffusivity_curve(cas: str, mw: float, tb_k: float | None) -> dict[str, Any] | None:
+    """The binary diffusion coefficient of the vapour in air (cm²/s at 1 atm), sampled like the
+    vapour-pressure curve, for the evaporation model (compiler/evaporation.py).
+
+    Chapman-Enskog (Bird, Stewart & Lightfoot, Transport Phenomena, 2nd ed., eq. 17.3-12) with
+    the Lennard-Jones parameters and the Neufeld-Janzen-Aziz collision integral of
+    ``chemicals.lennard_jones`` and the combining rules σ_AB = (σ_A + σ_B)/2, ε_AB = √(ε_A ε_B).
+    chemicals 1.5 has no gas-diffusivity correlation of its own.  The estimate is low for polar
+    vapours (water -24 %, ethanol -19 %, methanol -11 % against measured values at 25 °C; DCM
+    -5 %, toluene +1 %): docs/chemistry-data.md."""
+    import math
+
+    from chemicals.air import lemmon2000_air_MW
+    from chemicals.lennard_jones import collision_integral_Neufeld_Janzen_Aziz
+
+    air_critical = {"Tc": None, "Pc": None, "Vc": None, "Zc": None, "omega": None}
+    solute = _lennard_jones(cas, _critical_inputs(cas, mw, tb_k))
+    air = _lennard_jones(AIR_CAS, air_critical)
+    if solute is None or air is None:
+        return None
+    eps_a, sigma_a, methods, estimate = solute
+    eps_b, sigma_b, _, _ = air
+    eps_ab = math.sqrt(eps_a * eps_b)
+    sigma_ab = (sigma_a + sigma_b) / 2
+    low, high = CURVE_RANGE_C
+    temperatures, values = [], []
+    for celsius in range(low, high + 1, CURVE_STEP_C):
+        kelvin = celsius + 273.15
+        omega = collision_integral_Neufeld_Janzen_Aziz(kelvin / eps_ab, 1, 1)
+        d = (
+            0.0018583
+            * math.sqrt(kelvin**3 * (1 / mw + 1 / lemmon2000_air_MW))
+            / (sigma_ab**2 * omega)
+        )
+        temperatures.append(float(celsius))
+        values.append(float(f"{d:.{CURVE_SIGNIFICANT}g}"))
+    curve: dict[str, Any] = {
+        "t_c": temperatures,
+        "cm2_s": values,
+        "source": f"Chapman-Enskog with chemicals.lennard_jones ({methods})",
+    }
+    if estimate:
+        curve["estimate"] = True
+    return curve
+
+
 def _liquid_property(cas: str, attribute: str, field: str, scale: float) -> dict[str, Any] | None:
     """Viscosity (mPa·s) or surface tension (mN/m) at 20 °C from thermo's own choice of method
     (measured-data fits rank first there); ``attribute`` names the thermo.Chemical property."""
@@ -635,6 +713,10 @@ def extract_compound(compound: Compound) -> dict[str, Any]:
     record["density_g_ml"] = density
     record["vapour_pressure_kpa"] = vapour
     record["vapour_pressure_curve"] = curve
+    # the vapour's diffusion in air: how fast an open liquid evaporates (compiler/evaporation.py)
+    record["air_diffusivity_curve"] = (
+        _air_diffusivity_curve(cas, meta.MW, tb_k) if curve is not None else None
+    )
     viscosity = surface_tension = None
     if liquid_at_20:
         # for the choice of a pipetting liquid class (chemistry/liquid_classes.py)

@@ -709,6 +709,38 @@ EXAMPLES: list[Example] = [
             ),
         ),
     ),
+    Example(
+        "DF610",
+        STARLET,
+        (
+            (
+                "  - add: {reagent: aldehyde, equiv: 1.05}\n",
+                "  - wait: {duration: 3 h}\n  - add: {reagent: aldehyde, equiv: 1.05}\n",
+            ),
+        ),
+        severity="warning",
+    ),
+    Example(
+        "DF611",
+        STARLET,
+        (
+            (
+                "  - stir: {duration: 1-4 h}\n",
+                "  - stir: {duration: 1-4 h}   # the vials stay open\n",
+            ),
+        ),
+        severity="warning",
+    ),
+    Example(
+        "DF612",
+        STARLET,
+        (
+            (
+                "  - add: {reagent: acoh, equiv: 1.0}\n",
+                "  - add: {reagent: acoh, equiv: 1.0}\n  - place: {reagents: [aldehyde]}\n",
+            ),
+        ),
+    ),
 ]
 
 

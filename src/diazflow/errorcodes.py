@@ -202,3 +202,7 @@ DF603 = _register("DF603", Stage.COMPILER, ERROR, "temperature ramp faster than 
 DF604 = _register("DF604", Stage.COMPILER, ERROR, "sampling or dropwise timing impossible")
 DF605 = _register("DF605", Stage.COMPILER, ERROR, "`keep_below` without cooling")
 DF606 = _register("DF606", Stage.COMPILER, ERROR, "a solid added dropwise")
+# DF61x: drift over time (evaporation), compiler/evaporation.py
+DF610 = _register("DF610", Stage.COMPILER, WARNING, "a stock drifts by evaporation")
+DF611 = _register("DF611", Stage.COMPILER, WARNING, "reaction wells lose liquid to evaporation")
+DF612 = _register("DF612", Stage.COMPILER, ERROR, "a 'place:' step the plan cannot honour")

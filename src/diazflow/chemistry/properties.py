@@ -82,6 +82,9 @@ class ChemicalProperties:
     vapour_pressure_curve: tuple[tuple[float, float], ...] = ()
     """(°C, kPa) samples of the vapour pressure, ascending; its source is
     ``sources["vapour_pressure_curve"]``."""
+    air_diffusivity_curve: tuple[tuple[float, float], ...] = ()
+    """(°C, cm²/s) samples of the vapour's diffusion coefficient in air at 1 atm, ascending
+    (evaporation); its source is ``sources["air_diffusivity_curve"]``."""
 
     def vapour_pressure_kpa_at(self, celsius: float) -> float | None:
         """The vapour pressure at ``celsius``: ln P interpolated linearly in 1/T between the two
@@ -95,6 +98,18 @@ class ChemicalProperties:
                 x, x_low, x_high = (1 / (t + 273.15) for t in (celsius, t_low, t_high))
                 fraction = (x - x_low) / (x_high - x_low)
                 return math.exp(math.log(p_low) + fraction * (math.log(p_high) - math.log(p_low)))
+        return curve[-1][1]
+
+    def air_diffusivity_cm2_s_at(self, celsius: float) -> float | None:
+        """The vapour's diffusion coefficient in air at ``celsius`` (1 atm), linear between the
+        samples (it grows about as T^1.75, 1.2 % per 10 °C step of curvature at most).  None
+        outside the sampled range."""
+        curve = self.air_diffusivity_curve
+        if not curve or not curve[0][0] <= celsius <= curve[-1][0]:
+            return None
+        for (t_low, d_low), (t_high, d_high) in zip(curve, curve[1:], strict=False):
+            if t_low <= celsius <= t_high:
+                return d_low + (d_high - d_low) * (celsius - t_low) / (t_high - t_low)
         return curve[-1][1]
 
     def is_solid_at(self, celsius: float) -> bool:
@@ -130,6 +145,9 @@ def _record_to_properties(record: Mapping[str, Any]) -> ChemicalProperties:
     curve = record.get("vapour_pressure_curve")
     if curve is not None:
         present["vapour_pressure_curve"] = curve
+    diffusivity = record.get("air_diffusivity_curve")
+    if diffusivity is not None:
+        present["air_diffusivity_curve"] = diffusivity
     return ChemicalProperties(
         cas=record["cas"],
         name=record["name"],
@@ -141,6 +159,9 @@ def _record_to_properties(record: Mapping[str, Any]) -> ChemicalProperties:
         viscosity_mpa_s=_value(record.get("viscosity_mpa_s")),
         surface_tension_mn_m=_value(record.get("surface_tension_mn_m")),
         vapour_pressure_curve=tuple(zip(curve["t_c"], curve["kpa"], strict=True)) if curve else (),
+        air_diffusivity_curve=(
+            tuple(zip(diffusivity["t_c"], diffusivity["cm2_s"], strict=True)) if diffusivity else ()
+        ),
         sources=MappingProxyType({f: e["source"] for f, e in present.items()}),
         smiles=record.get("smiles"),
         formula=record.get("formula"),

@@ -18,6 +18,10 @@ def compile_plan(loaded, chem, facts, deck_display: str):
     if placement is None or reporter.diagnostics:
         return None, reporter.diagnostics
     plan, schedule_diags = schedule(loaded, chem, facts, placement, deck_display)
+    if plan is not None:
+        from diazflow.compiler.evaporation import evaporation_checks
+
+        evaporation_checks(plan, loaded, chem, facts, reporter)
     return plan, reporter.diagnostics + schedule_diags
 
 

@@ -232,8 +232,10 @@ class StockPlan(BaseModel):
         0,
         description="the stage (0: the protocol's own) whose run first draws on it: prepare it then",
     )
-    first_use_s: float | None = Field(
-        None, description="when the run first draws on it (s): it stands on the deck from then"
+    first_use_s: float | None = Field(None, description="when the run first draws on it (s)")
+    placed_s: float | None = Field(
+        None,
+        description="when the operator puts it on the deck (s): it stands open from then",
     )
 
 

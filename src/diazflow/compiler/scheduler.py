@@ -174,6 +174,7 @@ class _Scheduler:
     sample_wells_used: int = 0
     warnings: list[str] = field(default_factory=list)
     no_class_reported: set[str] = field(default_factory=set)
+    placed: dict[str, tuple[float, int]] = field(default_factory=dict)  # 'place:' (t, step)
 
     def __post_init__(self) -> None:
         self.tips = _Tips(self.deck)
@@ -1163,8 +1164,8 @@ class _Scheduler:
                 self.now = self.prompt(step, duration, params.message)
             case m.SealParams() | m.VentParams() | m.UnsealParams():
                 self.lower_closure(step, params)
-            case m.StageParams():
-                self.lower_stage(step, params)
+            case m.StageParams() | m.PlaceParams():
+                self.lower_setup(step, params)
             case m.SampleParams():
                 # samples are taken during the previous step: the clock does not move
                 self.take_samples(step, params)
@@ -1262,6 +1263,58 @@ class _Scheduler:
             # the robot dispenses the limiting reagent itself: the operator only gives it clean,
             # open vials (telling them to place it too doubled the amount, issue 15)
             message = f"Stage '{params.name}': put clean, empty vials in {vessels}; the robot adds {params.scale.amount.text} of {what} to each from its stock"
+        fresh = self.restocked_at(step)
+        if fresh:
+            # a stock an earlier stage drew on has stood open since: the operator sets it out
+            # again, freshly made (the evaporation model counts from here, DF610)
+            message += f"; refill with fresh stock: {', '.join(fresh)}"
+        self.now = self.prompt(step, 0.0, message)
+
+    def restocked_at(self, step: int) -> list[str]:
+        """The source positions an earlier stage drew on that the stage starting at ``step``
+        draws on again."""
+        stages = self.chem.stages
+        index = next(i for i, st in enumerate(stages) if st.first_step == step)
+        end = stages[index + 1].first_step if index + 1 < len(stages) else len(self.p.steps)
+        used_before = {ref for op in self.ops if isinstance(op, Aspirate) for ref in op.wells}
+        again = set()
+        for i in range(step, end):
+            for a in self.chem.additions_for_step(i):
+                spot = self.placement.sources.get(a.reagent, {}).get(a.well)
+                if spot is not None and str(spot) in used_before:
+                    again.add(str(spot))
+        return sorted(again)
+
+    def lower_setup(self, step: int, params: m.StageParams | m.PlaceParams) -> None:
+        """The operator sets the deck up: a new stage's vials, or stocks put out now."""
+        match params:
+            case m.StageParams():
+                self.lower_stage(step, params)
+            case m.PlaceParams():
+                self.lower_place(step, params)
+
+    def lower_place(self, step: int, params: m.PlaceParams) -> None:
+        """The operator puts the named stocks on the deck now (DF612 when nothing is to put)."""
+        where = []
+        for j, rid in enumerate(params.reagents):
+            spots = sorted({str(spot) for spot in self.placement.sources.get(rid, {}).values()})
+            if not spots:
+                self.error(
+                    step,
+                    ("reagents", j),
+                    codes.DF612,
+                    f"'{rid}' has no stock or neat liquid on the deck to put out",
+                    "name only reagents the robot pipettes from a stock, neat liquid or solvent "
+                    "(solids are weighed in, preloaded reagents are in the wells)",
+                )
+                continue
+            self.placed.setdefault(rid, (self.now, step))
+            labware = sorted({spot.partition(":")[0] for spot in spots})
+            where.append(
+                f"{rid} ({len(spots)} position{'s' if len(spots) > 1 else ''} in "
+                f"{', '.join(labware)})"
+            )
+        message = params.message or f"Put out the freshly made stocks of {'; '.join(where)}"
         self.now = self.prompt(step, 0.0, message)
 
     # ------------------------------------------------------------------ vessel closure
@@ -1587,7 +1640,9 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
 
 
 def _with_first_use(s: _Scheduler, stocks: list[StockPlan]) -> list[StockPlan]:
-    """Each stock with when the run first draws on it, and the stage that does."""
+    """Each stock with when the run first draws on it, the stage that does, and when it is put
+    out: at its 'place:' step, else at the start of that stage (DF612 when the run draws on it
+    before its 'place:' step)."""
     first: dict[str, Operation] = {}
     for op in sorted(s.ops, key=lambda o: o.t):
         match op:
@@ -1606,8 +1661,36 @@ def _with_first_use(s: _Scheduler, stocks: list[StockPlan]) -> list[StockPlan]:
             out.append(stock)
             continue
         stage = s.chem.stage_of_step(used.step).index
-        out.append(stock.model_copy(update={"stage": stage, "first_use_s": r3(used.t)}))
+        placed = s.placed.get(stock.reagent)
+        if placed is None:
+            placed_s = s.steps[s.chem.stages[stage].first_step].start if stage else 0.0
+        else:
+            placed_s = placed[0]
+        update = {"stage": stage, "first_use_s": r3(used.t), "placed_s": r3(placed_s)}
+        out.append(stock.model_copy(update=update))
     return out
+
+
+def _check_drawn_after_placed(s: _Scheduler) -> None:
+    """DF612 for a reagent the run draws on before its 'place:' step puts it out."""
+    first: dict[str, Aspirate] = {}
+    for op in s.ops:
+        if isinstance(op, Aspirate) and (op.reagent not in first or op.t < first[op.reagent].t):
+            first[op.reagent] = op
+    for rid, (placed_s, place_step) in sorted(s.placed.items()):
+        used = first.get(rid)
+        if used is None or used.t >= placed_s:
+            continue
+        params = m.step_params(s.p.steps[place_step])[1]
+        assert isinstance(params, m.PlaceParams)
+        s.error(
+            place_step,
+            ("reagents", params.reagents.index(rid)),
+            codes.DF612,
+            f"'{rid}' is put out here, but step {used.step + 1} (line {used.line}) draws on it "
+            "before",
+            "move the 'place:' step before the first step that uses the reagent",
+        )
 
 
 def _well_order(name: str) -> tuple[int, str]:
@@ -1625,6 +1708,7 @@ def schedule(
 ) -> tuple[Plan | None, list[Diagnostic]]:
     s = _Scheduler(loaded, chem, deck, placement, loaded.reporter())
     s.run()
+    _check_drawn_after_placed(s)
     for name in sorted(s.tips.exhausted):
         tip = next(t for t in deck.tips if t.name == name)
         s.reporter.error(

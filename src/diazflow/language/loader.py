@@ -510,6 +510,12 @@ def _reference_checks(loaded: LoadedProtocol, reporter: Reporter) -> None:
 def _step_reference_checks(loaded: LoadedProtocol, i: int, step: Any, reporter: Reporter) -> None:
     p = loaded.protocol
     _, params = m.step_params(step)
+    if isinstance(params, m.PlaceParams):
+        for j, placed in enumerate(params.reagents):
+            if placed not in p.reagents:
+                path = loaded.step_path(i, "reagents", j)
+                _unknown_reagent(reporter, path, placed, list(p.reagents))
+        return
     rid = params.reagent if isinstance(params, m.ReagentStepParams) else None
     if rid is not None and rid not in p.reagents:
         _unknown_reagent(reporter, loaded.step_path(i, "reagent"), rid, list(p.reagents))

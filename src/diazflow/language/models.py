@@ -479,6 +479,11 @@ class Settings(_Model):
     duration_policy: Literal["upper", "lower"] = Field(
         "upper", description="how a stir/hold range like 1-4 h is resolved"
     )
+    drift_threshold_pct: Annotated[float, Field(gt=0, le=100)] = Field(
+        5.0,
+        description="warn when evaporation changes a delivered amount or a well's volume by "
+        "more than this many percent (DF610, DF611)",
+    )
 
 
 # --------------------------------------------------------------------------- steps
@@ -627,6 +632,18 @@ class OffdeckParams(_Model):
         False,
         description="the operator vents the vessels here (caps with vent needles), as a 'vent:' step "
         "with this message does: they are vented from this step on",
+    )
+
+
+class PlaceParams(_Model):
+    """The operator puts these reagents' stocks on the deck now, freshly made, instead of before
+    the start of their stage: a stock stands open (and loses solvent, DF610) only from here."""
+
+    reagents: list[Identifier] = Field(
+        min_length=1, description="the reagents whose stocks (or neat liquids) are put out now"
+    )
+    message: Text | None = Field(
+        None, description="what the operator is told (default: which stocks go where)"
     )
 
 
@@ -898,6 +915,14 @@ class UnsealStep(StepBase):
         return _closure_params(self.unseal, UnsealParams)
 
 
+class PlaceStep(StepBase):
+    place: PlaceParams
+
+    @property
+    def params(self) -> PlaceParams:
+        return self.place
+
+
 class AdjustPhStep(StepBase):
     adjust_ph: AdjustPhParams
 
@@ -932,6 +957,7 @@ TaggedStep = (
     | Annotated[UnsealStep, Tag("unseal")]
     | Annotated[AdjustPhStep, Tag("adjust_ph")]
     | Annotated[StageStep, Tag("stage")]
+    | Annotated[PlaceStep, Tag("place")]
 )
 """Every kind of step, each tagged with its kind for pydantic's discriminator."""
 
@@ -1004,6 +1030,7 @@ StepParams = (
     | UnsealParams
     | AdjustPhParams
     | StageParams
+    | PlaceParams
 )
 """The parameters of any one step; ``match`` on the type to lower or check a step."""
 
