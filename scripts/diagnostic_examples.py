@@ -431,8 +431,8 @@ EXAMPLES: list[Example] = [
         "DF500",
         OT2,
         (("ot2_tempmodule.yaml", "my_ot2.yaml"),),
-        deck_edits=(("    sealed: false ", "    seald: false "),),
-        snippet="deck: ../deck_layouts/my_ot2.yaml\n# in deck_layouts/my_ot2.yaml, a copy of ot2_tempmodule.yaml:\nlabware:\n  reaction_block:\n    seald: false\n",
+        deck_edits=(("    sealed: true ", "    seald: true "),),
+        snippet="deck: ../deck_layouts/my_ot2.yaml\n# in deck_layouts/my_ot2.yaml, a copy of ot2_tempmodule.yaml:\nlabware:\n  reaction_block:\n    seald: true\n",
     ),
     Example(
         "DF500-unit",
@@ -630,11 +630,17 @@ EXAMPLES: list[Example] = [
         "DF531",
         OT2,
         (
+            ("ot2_tempmodule.yaml", "my_ot2.yaml"),
             (
                 "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
                 "  - seal:\n  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
             ),
         ),
+        deck_edits=(
+            ("    sealed: true ", "    sealed: false "),
+            ("    pressure_rating: 0.2 bar\n", ""),
+        ),
+        snippet="deck: ../deck_layouts/my_ot2.yaml   # reaction_block: 'sealed: false'\nsteps:\n  - seal:\n",
     ),
     Example(
         "DF532",

@@ -230,6 +230,9 @@ def plan_summary(plan: Plan) -> str:
             extra = f"; weigh {s.weigh_mg:.1f} mg, make up to {s.volume_uL / 1000:.2f} mL"
         else:
             extra = ""
+        set_out = min((x.placed_s or 0.0 for x in plan.stocks if x.stage == stage), default=0.0)
+        if s.placed_s is not None and s.placed_s > set_out:  # a 'place:' step puts it out later
+            extra += f"; put out at {_format_seconds(s.placed_s)} ('place:' step)"
         lines.append(
             f"  - {s.location}: {s.substance} ({what}), {s.volume_uL:.0f} µL incl. {s.dead_volume_uL:.0f} µL dead volume{extra}"
         )

@@ -50,7 +50,7 @@ def bind(
     if vessel is None:
         return None
     checks.unknown_solvent_checks(loaded, chem, reporter)
-    closures = closure_checks(loaded, vessel, reporter)
+    closures = closure_checks(loaded, vessel, reporter, facts.powder_by_operator)
     checks.temperature_checks(
         loaded,
         chem,

@@ -51,13 +51,21 @@ def closure_change(params: m.StepParams) -> m.Closure | None:
     return None
 
 
-def needs_open(params: m.StepParams, protocol: m.Protocol) -> str | None:
+def needs_open(
+    params: m.StepParams, protocol: m.Protocol, solids_by_hand: bool = False
+) -> str | None:
     """What a step puts into the vessels when it needs them open (a tip, a solid, the operator's
-    hands); None for a step that does not reach into the vessels."""
+    hands); None for a step that does not reach into the vessels, and for a solid the operator
+    weighs in by hand (``dispense: manual``, or any solid when the deck's powder dispenser is the
+    operator's job): they uncap each vial for its own portion and recap it (the per-vial time of
+    simulators/operator.yaml counts that), so capped or vented vials stay closed but for it."""
     match params:
         case m.AddParams(reagent=rid) | m.QuenchParams(reagent=rid) | m.AdjustPhParams(reagent=rid):
             reagent = protocol.reagents.get(rid)
-            return "a solid" if reagent is not None and reagent.solid is not None else "a tip"
+            if reagent is None or reagent.solid is None:
+                return "a tip"
+            by_hand = solids_by_hand or reagent.solid.dispense == "manual"
+            return None if by_hand else "a solid"
         case m.AddSolventParams() | m.SampleParams():
             return "a tip"
         case m.StageParams():
@@ -83,7 +91,7 @@ def closure_timeline(loaded: LoadedProtocol) -> ClosureTimeline:
 
 
 def closure_checks(
-    loaded: LoadedProtocol, vessel: LabwareFacts, reporter: Reporter
+    loaded: LoadedProtocol, vessel: LabwareFacts, reporter: Reporter, solids_by_hand: bool = False
 ) -> ClosureTimeline:
     """DF530-DF532 over the steps; returns the timeline the other checks use.  On a labware that
     takes no caps every closure step is DF531 and the vessels stay open."""
@@ -112,7 +120,7 @@ def closure_checks(
                 "remove the step; the closure changes only at 'seal:' (capped), 'vent:' (vented) and 'unseal:' (open)",
                 key=True,
             )
-        what = needs_open(params, loaded.protocol)
+        what = needs_open(params, loaded.protocol, solids_by_hand)
         if what is not None and state != OPEN:
             reporter.error(
                 loaded.step_path(i),

@@ -53,6 +53,7 @@ from diazflow.compiler.plan import (
     StockPlan,
 )
 from diazflow.deck.geometry import WellGeometry
+from diazflow.language import models as m
 
 if TYPE_CHECKING:
     from diazflow.chemistry.resolve import ResolvedChemistry
@@ -392,6 +393,9 @@ class _Walk:
         self.stocks: dict[str, _Liquid] = {}
         self.stock_plans: dict[str, StockPlan] = {}
         self.wells: dict[str, _Liquid] = {}
+        self.finished: list[tuple[_Liquid, float]] = []  # an earlier stage's wells, and their end
+        self.workups = self.workup_steps(loaded)
+        self.starts: list[float] = []  # the operations' start times, for step_at
         self.vessels_open = True
         self.tips: dict[int, _Carried] = {}
         # (reagent, stock key, well) → [planned µL, delivered µL-equivalents, last draw t, step]
@@ -459,6 +463,8 @@ class _Walk:
         for op in self.plan.operations:
             for key in restocks.get(op.id, ()):
                 self.refill(key, op.end)
+            if op.step in self.workups and self.wells:
+                self.take_away(op.t)
             match op:
                 case Aspirate():
                     self.draw(op)
@@ -470,8 +476,7 @@ class _Walk:
                     self.close(op)
                 case _:
                     pass
-        for well in self.wells.values():
-            self.advance(well, self.plan.makespan_s, self.vessels_open)
+        self.take_away(self.plan.makespan_s)
 
     def put_out(self, stock: StockPlan) -> None:
         if stock.form == "solid":
@@ -566,17 +571,35 @@ class _Walk:
             self.advance(well, op.end if op.closure == "open" else op.t, self.vessels_open)
         self.vessels_open = op.closure == "open"
 
-    def steps_of_loss(self) -> dict[str, int]:
-        """The step during which each reaction well's loss passed the threshold (the step of
-        the plan's last operation started by then), or the plan's last step."""
-        out = {}
+    def workup_steps(self, loaded: LoadedProtocol) -> frozenset[int]:
+        """The off-deck steps that end a stage (or the protocol): the work-up, for which the
+        vessels leave the deck; a later stage starts from clean vials."""
+        steps = loaded.protocol.steps
+        ends = {st.first_step - 1 for st in self.chem.stages if st.first_step > 0} | {
+            len(steps) - 1
+        }
+        out = set()
+        for end in ends:
+            i = end
+            while i >= 0 and isinstance(m.step_params(steps[i])[1], m.OffdeckParams):
+                out.add(i)
+                i -= 1
+        return frozenset(out)
+
+    def take_away(self, t: float) -> None:
+        """The wells go to their work-up at ``t``: what they lost so far is their figure."""
+        for well in self.wells.values():
+            self.advance(well, t, self.vessels_open)
+            self.finished.append((well, t))
+        self.wells = {}
+
+    def step_at(self, t: float) -> int:
+        """The step of the plan's last operation started by ``t``."""
         ops = self.plan.operations
-        starts = [op.t for op in ops]
-        for key, well in self.wells.items():
-            t = well.over_at if well.over_at is not None else self.plan.makespan_s
-            before = bisect.bisect_right(starts, t)
-            out[key] = ops[before - 1].step if before else 0
-        return out
+        if len(self.starts) != len(ops):
+            self.starts = [op.t for op in ops]
+        before = bisect.bisect_right(self.starts, t)
+        return ops[before - 1].step if before else 0
 
 
 def evaporation(
@@ -606,10 +629,15 @@ def evaporation(
                 step=int(step),
             )
         )
-    steps = walk.steps_of_loss()
     wells = tuple(
-        WellLoss(key.partition(":")[2], w.lost, w.added, w.dry_at, steps[key])
-        for key, w in sorted(walk.wells.items())
+        WellLoss(
+            w.key.partition(":")[2],
+            w.lost,
+            w.added,
+            w.dry_at,
+            walk.step_at(w.over_at if w.over_at is not None else end),
+        )
+        for w, end in walk.finished
         if w.added > 0
     )
     return EvaporationReport(tuple(stocks), wells)

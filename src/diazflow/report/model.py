@@ -522,6 +522,8 @@ class Report:
                 prepare += (
                     f"; for stage {s.stage + 1}, first needed at {fmt_duration(s.first_use_s)}"
                 )
+            if s.placed_s:  # at its stage's prompt or a 'place:' step: open from then
+                prepare += f"; put out at {fmt_duration(s.placed_s)}"
             positions = tuple(x.location for x in items)
             label = (
                 s.location

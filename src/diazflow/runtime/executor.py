@@ -757,11 +757,13 @@ class Executor:
         return {"into": targets_refs}
 
     async def _dispense_powder(self, op: DispensePowder) -> dict:
-        self._refuse_if_capped(f"dispense {op.reagent} powder into")
         wells = list(op.wells)
         mg = [float(x) for x in op.mg]
         names = list(op.substances or [op.reagent] * len(wells))
-        if op.manual or op.device == "operator" or self.setup.powder_dispenser is None:
+        by_hand = op.manual or op.device == "operator" or self.setup.powder_dispenser is None
+        if not by_hand:  # the operator uncaps each vial for its portion; a dispenser cannot
+            self._refuse_if_capped(f"dispense {op.reagent} powder into")
+        if by_hand:
             # the operator weighs the solid in; their confirmation is the device's report
             k, live = self.ctx.begin()
             if live:
