@@ -97,7 +97,8 @@ def test_ot2_facts():
     assert d.atmosphere == "air" and not d.has_powder_dispenser and d.powder_dispenser is None
 
     block = d.labware["reaction_block"]
-    assert block.material == "polypropylene" and not block.sealed and not block.condenser
+    assert block.material == "polypropylene" and block.sealed and not block.condenser  # a cap mat
+    assert block.pressure_rating_bar == 0.2
     assert block.max_volume_ul == 2000.0 and block.module == "temperature_module"
     assert d.labware["sample_plate"].material == "polystyrene"
     assert (d.labware["sample_plate"].rows, d.labware["sample_plate"].columns) == (8, 12)
@@ -343,7 +344,7 @@ def test_unknown_key_points_at_the_key(tmp_path):
 def test_pressure_rating_of_the_capped_vials(tmp_path):
     assert deck("starlet_chem").labware["reaction_block"].pressure_rating_bar == 3.0
     assert deck("evo150_chem").labware["reaction_block"].pressure_rating_bar == 3.0
-    assert deck("ot2_tempmodule").labware["reaction_block"].pressure_rating_bar is None
+    assert deck("ot2_tempmodule").labware["reaction_block"].pressure_rating_bar == 0.2  # cap mat
     path = _copy_deck(tmp_path)
     _break(path, "pressure_rating: 3 bar", "pressure_rating: 45 psi")
     # 45 psi = 45 × 6894.76 Pa = 3.103 bar
