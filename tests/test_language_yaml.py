@@ -65,13 +65,15 @@ def billion_laughs(levels: int = 9) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_billion_laughs_is_refused_quickly(write_protocol):
+def test_billion_laughs_is_refused_without_expanding(write_protocol):
     v = write_protocol(billion_laughs())
     start = time.perf_counter()
     diags = diagnostics(v.path)
     elapsed = time.perf_counter() - start
     d = only(diags, "DF106")
-    assert elapsed < 1.0, f"took {elapsed:.2f} s"
+    # a hang guard, not a speed target (that is bench/'s business): expanding the 9^10 aliases
+    # would take hours and tens of GB, refusing them takes milliseconds on a quiet machine
+    assert elapsed < 30.0, f"took {elapsed:.2f} s"
     assert "values" in d.message and d.line >= 1
 
 

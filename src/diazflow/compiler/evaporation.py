@@ -425,8 +425,9 @@ class _Walk:
             start = liquid.since
             for seconds, celsius in self.temps.pieces(liquid.module, liquid.since, t):
                 rate = _rate_for(liquid.solvent, round(celsius, 2))
-                self.note_crossings(liquid, start, rate, seconds)
                 gone = liquid.path.lost(liquid.volume, rate, seconds)
+                if gone > 0:
+                    self.note_crossings(liquid, start, rate, gone)
                 start += seconds
                 if gone >= liquid.volume - 1e-9:
                     liquid.lost += liquid.volume
@@ -438,20 +439,17 @@ class _Walk:
                     liquid.lost += gone
         liquid.since = t
 
-    def note_crossings(self, liquid: _Liquid, start: float, rate: float, seconds: float) -> None:
-        """When, within a piece from ``start``, the liquid passes the threshold of what was put
-        into it (reaction wells) and when it runs dry."""
-        if rate <= 0:
-            return
+    def note_crossings(self, liquid: _Liquid, start: float, rate: float, gone: float) -> None:
+        """When, within a piece from ``start`` in which the liquid loses ``gone``, it passes the
+        threshold of what was put into it (reaction wells) and when it runs dry (only computed
+        when the piece crosses one: the look-ups cost)."""
         if liquid.over_at is None and liquid.added > 0:
             still = self.threshold * liquid.added - liquid.lost
-            after = liquid.path.seconds_to_lose(liquid.volume, max(still, 0.0), rate)
-            if still <= liquid.volume and after <= seconds:
+            if still <= gone:
+                after = liquid.path.seconds_to_lose(liquid.volume, max(still, 0.0), rate)
                 liquid.over_at = start + after
-        if liquid.dry_at is None:
-            after = liquid.path.seconds_to_lose(liquid.volume, liquid.volume, rate)
-            if after <= seconds:
-                liquid.dry_at = start + after
+        if liquid.dry_at is None and gone >= liquid.volume - 1e-9:
+            liquid.dry_at = start + liquid.path.seconds_to_lose(liquid.volume, liquid.volume, rate)
 
     def run(self) -> None:
         for op in self.plan.operations:
