@@ -70,7 +70,6 @@ LABWARE: dict[str, OfficialLabware | CustomLabware] = {
     "cor_96_wellplate_2mL_Vb": CustomLabware("diazflow_cor_96_wellplate_2ml_vb"),
     "cor_96_wellplate_360uL_Fb": OfficialLabware("corning_96_wellplate_360ul_flat"),
     "nest_12_troughplate_15000uL_Vb": OfficialLabware("nest_12_reservoir_15ml"),
-    "nest_96_wellplate_2ml_deep": OfficialLabware("nest_96_wellplate_2ml_deep"),
     "opentrons_96_tiprack_10ul": OfficialLabware("opentrons_96_tiprack_10ul"),
     "opentrons_96_tiprack_20ul": OfficialLabware("opentrons_96_tiprack_20ul"),
     "opentrons_96_tiprack_300ul": OfficialLabware("opentrons_96_tiprack_300ul"),
