@@ -257,6 +257,7 @@ class _Writer:
         self.modules: dict[str, str] = {}  # module name -> identifier
         self.clock = 0.0
         self.step: int | None = None
+        self.hold: tuple[str, float] | None = None  # the hold (and its end) delays are part of
 
     # ------------------------------------------------------------------ the file
 
@@ -264,6 +265,9 @@ class _Writer:
         body = list(self._deck_lines()) + list(self._liquid_lines())
         for op in self.plan.operations:
             body += self._operation(op)
+        end = self._delay_until(self.plan.makespan_s)  # a hold that ends the plan
+        if end:
+            body += ["", "# the end of the plan", *end]
         out = [*self._header(), "", "", "def run(protocol: protocol_api.ProtocolContext) -> None:"]
         out += [f"    {line}" if line else "" for line in body]
         if self.custom:
@@ -418,7 +422,12 @@ class _Writer:
                 module = self.modules[op.device]
                 lines.append(f"{module}.await_temperature({_num(op.celsius)})")
             case Wait():
-                lines += self._delay_until(op.end, f"hold on {op.device} (step {op.step + 1})")
+                # as in the runtime, a hold is only time: operations inside it (samples) start
+                # at their own times, and the delay before the next one waits out the rest
+                self.hold = (f"hold on {op.device} (step {op.step + 1}, {op.duration:g} s)", op.end)
+                lines.append(f"# op {op.id}: {self.hold[0]}")
+                self.clock = max(self.clock, op.t)
+                return lines
             case Prompt() | SetClosure() | DispensePowder():
                 lines.append(f"protocol.pause({self._operator_message(op)!r})")
             case Shake() | StopShaking():  # refused by _refuse_operation
@@ -435,12 +444,13 @@ class _Writer:
         text = f"step {op.step + 1} ({kind}), {self.plan.protocol} line {op.line}"
         return ["", f"# {text}", f"protocol.comment({text!r})"]
 
-    def _delay_until(self, t: float, message: str | None = None) -> list[str]:
-        gap = t - self.clock
+    def _delay_until(self, t: float) -> list[str]:
+        gap, start = t - self.clock, self.clock
         self.clock = max(self.clock, t)
         if gap < MIN_DELAY_S:
             return []
-        msg = f", msg={message!r}" if message else ""
+        hold = self.hold[0] if self.hold is not None and start < self.hold[1] else None
+        msg = f", msg={hold!r}" if hold else ""
         return [f"protocol.delay(seconds={_num(gap)}{msg})"]
 
     def _operator_message(self, op: Prompt | SetClosure | DispensePowder) -> str:
