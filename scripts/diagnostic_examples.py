@@ -671,12 +671,19 @@ EXAMPLES: list[Example] = [
         "DF542",
         OT2,
         (
+            ("deck: ../deck_layouts/ot2_tempmodule.yaml", "deck: ../deck_layouts/my_ot2.yaml"),
             (
                 "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
-                "  - heat: {to: 40 degC, over: 10 min}\n  - hold: {duration: 2-12 h}\n",
+                "  - stir: {duration: 2-12 h, temperature: 40 degC}\n",
             ),
         ),
+        # the example OT-2 deck with a Heater-Shaker (deck_layouts/examples/), moved next to
+        # the shipped ones
+        deck_base="examples/ot2_heater_shaker",
+        deck_edits=(("../../simulators/", "../simulators/"),),
         command=("export", "--to", "opentrons", "-o", "protocol.py"),
+        snippet="deck: ../deck_layouts/my_ot2.yaml   # a copy of examples/ot2_heater_shaker.yaml\n"
+        "  - stir: {duration: 2-12 h, temperature: 40 degC}\n",
     ),
     # ------------------------------------------------------------------ DF6xx timing
     Example("DF601", DROPWISE, (("dropwise: 30-60 min", "dropwise: 2-3 min"),)),

@@ -58,10 +58,10 @@ ACCEPTORS = [
 ]
 
 
-def generated_protocol(wells: int) -> str:
-    """A Michael addition on every well of a 24- or 96-well block: heat, a P300 reagent, a P20
-    library member per well, solvent, a hold with a sample into the sample plate, cooling, and
-    an operator step."""
+def generated_protocol(wells: int, ramp: bool = False) -> str:
+    """A Michael addition on every well of a 24- or 96-well block: heat (with ``ramp``, over
+    10 min), a P300 reagent, a P20 library member per well, solvent, a hold with a sample into the
+    sample plate, cooling, and an operator step."""
     items = []
     for i in range(wells):
         column, row = divmod(i, 8)
@@ -88,8 +88,8 @@ def generated_protocol(wells: int) -> str:
         "    by: well\n"
         "    items:\n" + "\n".join(items) + "\n"
         "steps:\n"
-        "  - heat: {to: 40 degC}\n"
-        "  - add: {reagent: diazepane, equiv: 1.0}\n"
+        + ("  - heat: {to: 40 degC, over: 10 min}\n" if ramp else "  - heat: {to: 40 degC}\n")
+        + "  - add: {reagent: diazepane, equiv: 1.0}\n"
         "  - add: {reagent: acceptor, equiv: 1.1}\n"
         "  - add_solvent: {solvent: MeOH, to_concentration: 0.2 M}\n"
         "  - hold: {duration: 2 h}\n"
@@ -114,7 +114,7 @@ def shipped_ot2_workflows() -> list[str]:
 SHIPPED = shipped_ot2_workflows()
 CASES = [f"workflow:{name}" for name in SHIPPED] + [
     "runtime:ot2_heat_4.yaml",
-    "generated:24",
+    "generated:24",  # heated with a controlled ramp
     "generated:96",
 ]
 
@@ -184,7 +184,9 @@ def _source(case: str, tmp_path: Path) -> tuple[Path, list[str]]:
         return WORKFLOWS / name, ["--deck", OT2_DECK]
     if kind == "runtime":
         return REPO / "tests" / "data" / "runtime" / name, []
-    return write_protocol(tmp_path, generated_protocol(int(name)), f"generated_{name}.yaml"), []
+    wells = int(name)
+    text = generated_protocol(wells, ramp=wells == 24)
+    return write_protocol(tmp_path, text, f"generated_{name}.yaml"), []
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -224,16 +226,7 @@ def test_export_passes_opentrons_analyzer_and_matches_the_plan(
         spot for op in plan.operations if isinstance(op, PickUpTips) for spot in op.tips
     ]
     assert len(set(picked)) == sum(plan.tips_used.values())
-    assert [
-        c["params"]["celsius"]
-        for c in commands
-        if c["commandType"] == "temperatureModule/setTargetTemperature"
-    ] == [op.celsius for op in plan.operations if isinstance(op, SetTemperature)]
-    assert [
-        c["params"]["celsius"]
-        for c in commands
-        if c["commandType"] == "temperatureModule/waitForTemperature"
-    ] == [op.celsius for op in plan.operations if isinstance(op, WaitTemperature)]
+    _check_temperatures(commands, plan)
     assert [c["params"]["message"] for c in commands if c["commandType"] == "waitForResume"] == [
         op.message for op in plan.operations if isinstance(op, (Prompt, SetClosure, DispensePowder))
     ]
@@ -247,6 +240,33 @@ def test_export_passes_opentrons_analyzer_and_matches_the_plan(
     # metadata: what the lab sees in the App, and the plan it came from
     assert analysis["metadata"]["planSha256"] == hashlib.sha256(plan_path.read_bytes()).hexdigest()
     assert analysis["metadata"]["source"] == plan.protocol
+
+
+def _check_temperatures(commands: list[dict], plan: Plan) -> None:
+    """Each wait of the plan is a wait of the analysis, after the set point(s) the plan asks for:
+    one, or for a controlled ramp (``over:``) a series moving steadily to the target."""
+    segments: list[tuple[list[float], float]] = []
+    current: list[float] = []
+    for c in commands:
+        if c["commandType"] == "temperatureModule/setTargetTemperature":
+            current.append(c["params"]["celsius"])
+        elif c["commandType"] == "temperatureModule/waitForTemperature":
+            segments.append((current, c["params"]["celsius"]))
+            current = []
+    sets = [op for op in plan.operations if isinstance(op, SetTemperature)]
+    waits = [op.celsius for op in plan.operations if isinstance(op, WaitTemperature)]
+    assert [waited for _, waited in segments] == waits and not current
+    assert len(sets) == len(segments)  # these plans wait after every set point
+    for (points, waited), op in zip(segments, sets, strict=True):
+        assert points[-1] == op.celsius == waited
+        if not op.ramp_s:
+            assert points == [op.celsius]
+            continue
+        assert len(points) >= op.ramp_s / 60  # a ramp, not a jump
+        rising = points == sorted(points)
+        assert rising or points == sorted(points, reverse=True)
+        steps = [b - a for a, b in zip(points, points[1:], strict=False)]
+        assert max(abs(x) for x in steps) <= 2 * min(abs(x) for x in steps) + 0.02  # steady
 
 
 def _well_depths(commands: list[dict]) -> dict[str, dict[str, float]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -48,7 +49,8 @@ from diazflow.diagnostics import Position, Reporter
 
 API_LEVEL = "2.20"
 OT2_ROBOT_KIND = "opentrons_ot2"
-MIN_DELAY_S = 0.1  # gaps shorter than this are rounding in the plan (1 ms), not waits
+MIN_DELAY_S = 0.1
+RAMP_STEP_S = 30.0  # seconds between set points of a controlled ramp (the runtime's ramp_step_s)  # gaps shorter than this are rounding in the plan (1 ms), not waits
 
 
 @dataclass(frozen=True)
@@ -184,16 +186,7 @@ def _refuse_operation(op: Operation, reporter: Reporter) -> bool:
                 where,
                 codes.DF542,
                 f"operation {op.id} ({op.op}) needs a shaker; the export drives no shaking module",
-                "stir on a deck with a shaker and run it with `diazflow run`",
-            )
-        case SetTemperature(ramp_s=ramp) if ramp:
-            reporter.error(
-                where,
-                codes.DF542,
-                f"operation {op.id} ramps the temperature over {ramp:g} s; an Opentrons "
-                "Temperature Module goes to its target as fast as it can",
-                "drop 'over:' from the step, or run it with `diazflow run` (which steps the "
-                "set point)",
+                "run it with `diazflow run`, which drives the shaker through PyLabRobot",
             )
         case DispensePowder(manual=manual) if not manual and op.device != "operator":
             reporter.error(
@@ -257,6 +250,8 @@ class _Writer:
         self.modules: dict[str, str] = {}  # module name -> identifier
         self.clock = 0.0
         self.step: int | None = None
+        self.setpoints: dict[str, float] = {}  # module -> its last set point
+        self.ramps: dict[str, tuple[float, float, float, float]] = {}  # from, to, t0, ramp_s
         self.hold: tuple[str, float] | None = None  # the hold (and its end) delays are part of
 
     # ------------------------------------------------------------------ the file
@@ -416,11 +411,10 @@ class _Writer:
             case Sample():
                 lines += self._sample(op)
             case SetTemperature():
-                module = self.modules[op.device]
-                lines.append(f"{module}.start_set_temperature({_num(op.celsius)})")
+                lines += self._set_temperature(op)
             case WaitTemperature():
-                module = self.modules[op.device]
-                lines.append(f"{module}.await_temperature({_num(op.celsius)})")
+                lines += self._ramp_steps(op)
+                lines.append(f"{self.modules[op.device]}.await_temperature({_num(op.celsius)})")
             case Wait():
                 # as in the runtime, a hold is only time: operations inside it (samples) start
                 # at their own times, and the delay before the next one waits out the rest
@@ -433,6 +427,46 @@ class _Writer:
             case Shake() | StopShaking():  # refused by _refuse_operation
                 raise AssertionError(f"operation {op.id} cannot be exported")
         self.clock = max(self.clock, op.end)
+        return lines
+
+    def _set_temperature(self, op: SetTemperature) -> list[str]:
+        start = self.setpoints.get(op.device, self.deck.ambient_c)
+        self.setpoints[op.device] = op.celsius
+        if not op.ramp_s:
+            return [f"{self.modules[op.device]}.start_set_temperature({_num(op.celsius)})"]
+        # a controlled ramp: as in the runtime, the set point moves while the plan waits for the
+        # temperature (from the previous set point here; the runtime reads the block's)
+        self.ramps[op.device] = (start, op.celsius, op.t, op.ramp_s)
+        return [
+            f"# op {op.id}: ramp from {start:g} to {op.celsius:g} °C over {op.ramp_s:g} s, a set "
+            f"point every {RAMP_STEP_S:g} s"
+        ]
+
+    def _ramp_steps(self, op: WaitTemperature) -> list[str]:
+        ramp = self.ramps.pop(op.device, None)
+        if ramp is None:
+            return []
+        start, target, t0, ramp_s = ramp
+        module = self.modules[op.device]
+        n = max(1, math.ceil(ramp_s / RAMP_STEP_S - 1e-9))
+        steps = [
+            (t0 + ramp_s * k / n, round(start + (target - start) * k / n, 2))
+            for k in range(1, n + 1)
+        ]
+        past = [celsius for t, celsius in steps if t <= self.clock]
+        future = [(t, celsius) for t, celsius in steps if t > self.clock]
+        lines = [f"{module}.start_set_temperature({_num(past[-1])})"] if past else []
+        if future:
+            lines += self._delay_until(future[0][0])
+            lines.append(f"{module}.start_set_temperature({_num(future[0][1])})")
+        if len(future) > 1:
+            interval = ramp_s / n
+            lines += [
+                f"for celsius in [{', '.join(_num(c) for _, c in future[1:])}]:",
+                f"    protocol.delay(seconds={_num(interval)})",
+                f"    {module}.start_set_temperature(celsius)",
+            ]
+            self.clock = future[-1][0]
         return lines
 
     def _step_header(self, op: Operation) -> list[str]:
