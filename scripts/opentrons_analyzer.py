@@ -43,9 +43,12 @@ def ensure(venv: Path | None = None) -> Path:
         if done.is_file() and done.read_text() == requirements_hash():
             return python
         base = os.environ.get("DIAZFLOW_OPENTRONS_BASE_PYTHON") or sys.executable
-        subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
+        # stdout carries only the python's path (.ci/run reads it): pip talks on stderr
+        subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True, stdout=sys.stderr)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)], check=True
+            [str(python), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)],
+            check=True,
+            stdout=sys.stderr,
         )
         done.write_text(requirements_hash())
     return python
