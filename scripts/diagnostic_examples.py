@@ -66,6 +66,7 @@ class Example:
     deck_base: str = "ot2_tempmodule"  # ... this one,
     deck_name: str = "my_ot2"  # ... written as deck_layouts/<deck_name>.yaml
     files: dict[str, str] = field(default_factory=dict)  # more files next to the protocol
+    command: tuple[str, ...] = ("validate",)  # the diazflow command run on the protocol
 
     @property
     def code(self) -> str:
@@ -648,6 +649,48 @@ EXAMPLES: list[Example] = [
         (("  - quench:", "  - unseal:\n  - quench:"),),
         severity="warning",
     ),
+    # DF540-DF542: `diazflow export --to opentrons` (the protocol compiles; the export refuses)
+    Example(
+        "DF540",
+        STARLET,
+        command=("export", "--to", "opentrons", "-o", "protocol.py"),
+        snippet="deck: ../deck_layouts/starlet_chem.yaml\n"
+        "# diazflow export --to opentrons workflows/amination_starlet.yaml -o protocol.py\n",
+    ),
+    Example(
+        "DF541",
+        OT2,
+        (("deck: ../deck_layouts/ot2_tempmodule.yaml", "deck: ../deck_layouts/my_ot2.yaml"),),
+        deck_edits=(
+            (
+                "factory: cor_96_wellplate_360uL_Fb  # Corning 96-well flat bottom",
+                "factory: Thermo_TS_96_wellplate_1200ul_Rb",
+            ),
+        ),
+        command=("export", "--to", "opentrons", "-o", "protocol.py"),
+        snippet="# deck_layouts/my_ot2.yaml\n"
+        "  sample_plate:\n"
+        "    role: samples\n"
+        "    factory: Thermo_TS_96_wellplate_1200ul_Rb\n",
+    ),
+    Example(
+        "DF542",
+        OT2,
+        (
+            ("deck: ../deck_layouts/ot2_tempmodule.yaml", "deck: ../deck_layouts/my_ot2.yaml"),
+            (
+                "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+                "  - stir: {duration: 2-12 h, temperature: 40 degC}\n",
+            ),
+        ),
+        # the example OT-2 deck with a Heater-Shaker (deck_layouts/examples/), moved next to
+        # the shipped ones
+        deck_base="examples/ot2_heater_shaker",
+        deck_edits=(("../../simulators/", "../simulators/"),),
+        command=("export", "--to", "opentrons", "-o", "protocol.py"),
+        snippet="deck: ../deck_layouts/my_ot2.yaml   # a copy of examples/ot2_heater_shaker.yaml\n"
+        "  - stir: {duration: 2-12 h, temperature: 40 degC}\n",
+    ),
     # ------------------------------------------------------------------ DF6xx timing
     Example("DF601", DROPWISE, (("dropwise: 30-60 min", "dropwise: 2-3 min"),)),
     Example(
@@ -778,10 +821,10 @@ def in_workflows(text: str) -> str:
     return text.replace("deck: ../../../../deck_layouts/", "deck: ../deck_layouts/")
 
 
-def validate(root: Path, relative: str) -> str:
+def validate(root: Path, relative: str, command: tuple[str, ...] = ("validate",)) -> str:
     env = dict(os.environ, NO_COLOR="1", PYTHONIOENCODING="utf-8", COLUMNS="200")
     proc = subprocess.run(
-        [*diazflow_command(), "validate", relative],
+        [*diazflow_command(), *command, relative],
         cwd=root,
         env=env,
         capture_output=True,
@@ -790,7 +833,9 @@ def validate(root: Path, relative: str) -> str:
         timeout=300,
     )
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"diazflow validate {relative} failed ({proc.returncode}):\n{proc.stderr}")
+        raise SystemExit(
+            f"diazflow {' '.join(command)} {relative} failed ({proc.returncode}):\n{proc.stderr}"
+        )
     return proc.stdout
 
 
@@ -830,7 +875,7 @@ def run_example(example: Example) -> tuple[str, str]:
             (root / "workflows" / name).write_text(content, encoding="utf-8")
         relative = f"workflows/{example.base}"
         (root / relative).write_text(text, encoding="utf-8")
-        output = validate(root, relative)
+        output = validate(root, relative, example.command)
         for prefix in {
             str(root),
             os.path.realpath(root),

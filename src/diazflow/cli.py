@@ -341,6 +341,45 @@ def report_command(
     sys.exit(EXIT_OK if rep.plan is not None else EXIT_INVALID)
 
 
+@cli.command(name="export")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["opentrons"]),
+    required=True,
+    help="the format: opentrons (an Opentrons Protocol API v2 file for the OT-2)",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), required=True, help="the file to write"
+)
+@_deck_option
+@_format_option
+def export_command(
+    source: str, target: str, output: str, deck: str | None, output_format: str
+) -> None:
+    """Write a workflow (compiled here) or a plan JSON as another robot's protocol file.
+
+    --to opentrons: an Opentrons Protocol API v2 Python file for an OT-2 deck, to import into the
+    Opentrons App (docs/opentrons-export.md).  Exit 1 if the protocol does not compile or the
+    deck is not an OT-2.
+    """
+    from diazflow.export.source import PlanFileError, opentrons_from_source
+
+    _check_output(output, (source,) + ((deck,) if deck else ()))
+    try:
+        result = opentrons_from_source(source, deck)
+    except PlanFileError as exc:
+        raise click.UsageError(str(exc)) from None
+    _print_diagnostics({result.path: list(result.diagnostics)}, output_format)
+    if result.text is None:
+        sys.exit(EXIT_INVALID)
+    _write_output(output, result.text, result.inputs)
+    if output_format == "text":
+        click.echo(f"Opentrons protocol written to {output}")
+    sys.exit(EXIT_OK)
+
+
 _inject_fault_option = click.option(
     "--inject-fault",
     "inject_fault",

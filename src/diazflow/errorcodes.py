@@ -40,6 +40,7 @@ class Stage(str, Enum):
     DECK = "deck"  # loading the deck layout and its simulator profiles
     BINDING = "binding"  # the protocol against the deck: labware, wells, atmosphere, fill
     COMPILER = "compiler"  # placing the stocks and scheduling
+    EXPORT = "export"  # writing a compiled plan in another robot's format (diazflow export)
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,12 @@ DF527 = _register("DF527", Stage.COMPILER, ERROR, "samples into labware that is 
 DF530 = _register("DF530", Stage.BINDING, ERROR, "an addition into a capped or vented vessel")
 DF531 = _register("DF531", Stage.BINDING, ERROR, "a closure step on labware that takes no caps")
 DF532 = _register("DF532", Stage.BINDING, WARNING, "a closure step that changes nothing")
+# DF540 onwards: `diazflow export --to opentrons` (diazflow.export; DF54x is kept for exports)
+DF540 = _register("DF540", Stage.EXPORT, ERROR, "an Opentrons export of a deck that is not an OT-2")
+DF541 = _register("DF541", Stage.EXPORT, ERROR, "labware with no Opentrons definition")
+DF542 = _register(
+    "DF542", Stage.EXPORT, ERROR, "a module or operation an Opentrons protocol cannot express"
+)
 
 # --------------------------------------------------------------------------- DF6xx timing
 
