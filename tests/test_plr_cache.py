@@ -187,3 +187,44 @@ def test_star_chatterbox_run_is_the_same_with_and_without_the_cache(tmp_path, mo
     assert "C0AS" in cached[0] and len(cached[1]) > 100
     assert cached[0] == uncached[0]
     assert cached[1] == uncached[1]
+
+
+def test_linear_name_check_refuses_what_plrs_refuses():
+    from pylabrobot.resources import Coordinate, Resource
+
+    from diazflow.deck.plr import fast_name_checks
+
+    def tree(make_check):
+        """Outcomes of a sequence of assignments: None, or the error PLR raised."""
+        outcomes = []
+        root = Resource("root", 10, 10, 10)
+        holder = Resource("holder", 10, 10, 10)
+        root.assign_child_resource(holder, location=Coordinate.zero())
+
+        def attempt(parent, name, children=()):
+            child = Resource(name, 1, 1, 1)
+            for grandchild in children:
+                child.assign_child_resource(Resource(grandchild, 1, 1, 1), Coordinate.zero())
+            try:
+                parent.assign_child_resource(child, location=Coordinate.zero())
+                outcomes.append(None)
+            except ValueError as exc:
+                outcomes.append(str(exc))
+            return child
+
+        with make_check():
+            for i in range(50):
+                attempt(holder, f"well_{i}")
+            attempt(holder, "well_7")  # a duplicate of a leaf
+            attempt(root, "new", children=("well_3",))  # a duplicate deeper in the new resource
+            nested = attempt(holder, "nested", children=("inner",))
+            attempt(root, "inner")  # a duplicate of a grandchild assigned with its parent
+            holder.unassign_child_resource(nested)  # its names are free again
+            attempt(root, "inner")
+            attempt(root, "nested")
+            attempt(holder, "holder")
+        return outcomes
+
+    plr = tree(contextlib.nullcontext)
+    assert plr.count(None) == 53 and len(plr) == 57
+    assert tree(fast_name_checks) == plr
