@@ -783,7 +783,7 @@ def run_plan(
         try:
             journal = Journal.create(
                 path,
-                plan_json=plan.to_json(),
+                plan_json=plan.to_journal_json(),
                 protocol_path=result.path,
                 deck_path=result.deck_path,
                 vessel_labware=result.loaded.protocol.vessels.labware,
