@@ -228,3 +228,14 @@ def test_linear_name_check_refuses_what_plrs_refuses():
     plr = tree(contextlib.nullcontext)
     assert plr.count(None) == 53 and len(plr) == 57
     assert tree(fast_name_checks) == plr
+
+
+def test_containers_are_plrs_wells_looked_up_once(starlet):
+    block = starlet.labware("reaction_block")
+    for name in ("A1", "H12", "C7"):
+        assert starlet.container("reaction_block", name) is block.get_well(name)
+        assert starlet.container("reaction_block", name) is block.get_well(name)
+    trough = next(name for name, res in starlet.resources.items() if type(res).__name__ == "Trough")
+    assert starlet.container(trough) is starlet.labware(trough)
+    with pytest.raises(KeyError, match="only position is A1"):
+        starlet.container(trough, "B1")

@@ -52,6 +52,11 @@ class PlrSetup:
     heater_shakers: Mapping[str, Any]  # heater-shakers and heater-cooler-shakers
     powder_dispenser: Any | None
     machines: Mapping[str, Any] = field(default_factory=dict)  # every module by layout name
+    # (labware, well) -> PLR container: PLR's get_well("A1") searches a list of every well name
+    # (1536 for a 1536-well plate) on each call, and a plate's wells never change
+    _containers: dict[tuple[str, str], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def lh(self) -> Any:
@@ -62,14 +67,20 @@ class PlrSetup:
 
     def container(self, labware: str, well: str = "A1") -> Any:
         """The PLR container at ``labware:well``; a single trough is its own (only) well ``A1``."""
+        found = self._containers.get((labware, well))
+        if found is not None:
+            return found
         resource = self.resources[labware]
         if hasattr(resource, "get_well"):
-            return resource.get_well(well)
-        if well != "A1":
+            found = resource.get_well(well)
+        elif well != "A1":
             raise KeyError(
                 f"'{labware}' is a single container: its only position is A1, not {well}"
             )
-        return resource
+        else:
+            found = resource
+        self._containers[(labware, well)] = found
+        return found
 
     def wells(self, labware: str, names: list[str]) -> list[Any]:
         return [self.container(labware, w) for w in names]
