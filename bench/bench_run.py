@@ -277,6 +277,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     opentrons = args.opentrons or (DEFAULT_OPENTRONS if DEFAULT_OPENTRONS.exists() else None)
+    # an installed wheel has diazflow's bytecode (pip compiles it); an editable install writes it
+    # on first import unless PYTHONDONTWRITEBYTECODE is set, and then compiles ~40 modules on
+    # every start: measure what an installation runs
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(REPO / "src" / "diazflow")], check=True
+    )
     with tempfile.TemporaryDirectory(prefix="diazflow-bench-") as tmp:
         work = Path(tmp)
         result = {
