@@ -812,6 +812,7 @@ class Journal:
         prefix = self.info().vessel_labware + ":"
         return _dispensed(ops, prefix, self.device_log(kind="dispense_powder"))[1]
 
+    @_reading
     def state(self) -> JournalState:
         from diazflow.compiler.plan import Plan
 
