@@ -1,24 +1,26 @@
 #!/usr/bin/env python
-"""Benchmark: wall time of ``diazflow run`` (validate + compile + simulate) as a whole process.
+"""Benchmark: whole-process ``diazflow run`` and ``validate``, against ``opentrons_simulate``.
 
-Default protocol: workflows/n4_direct_alkylation.yaml — a 96-well plate with a dropwise addition
-on the STARlet deck.  Reports the median of N runs and where the time goes:
+    python bench/bench_run.py [-n 5] [--opentrons PATH] [--skip-chatterbox] [--json]
 
-* ``interpreter``: Python start-up (``python -c pass``);
-* ``imports``: what ``diazflow run`` imports before it starts working (the rest of the process
-  time not accounted for below: click, diazflow, pydantic, later PyLabRobot/rich);
-* ``check``: load + validate + resolve chemistry + compile (the same as ``diazflow validate``);
-* ``build_plr``: PyLabRobot deck and machines (includes importing PyLabRobot);
-* ``execute``: running every operation on the simulated devices, journal writes included;
-* ``verify``: comparing the deck with the plan.
+Every figure is the median of ``-n`` fresh processes (wall time, and peak RSS from the kernel's
+accounting of the child, ``os.wait4``), the commands of one comparison run alternately so that the
+load of a shared machine falls on both sides alike:
 
-A simulated run writes its journal with ``synchronous=NORMAL`` (the default for ``--backend
-simulate``: in WAL mode it survives a killed process, and a simulation has nothing outside the
-journal to lose); chatterbox and hardware runs use ``FULL``.  Both are measured
-(``DIAZFLOW_JOURNAL_SYNC``) to show how much of ``execute`` is fsync.  The fsync latency of the
-journal's directory is measured too: it varies a lot between machines and with disk load.
+1. the 96-well dropwise plate (``workflows/n4_direct_alkylation.yaml``): ``diazflow run --backend
+   simulate`` (validate + compile + simulated run + journal), ``diazflow validate``, and
+   ``opentrons_simulate`` of the same liquid handling written as an Opentrons protocol
+   (bench/ot_protocol.py), with the ratio diazflow / Opentrons of each pair; where the diazflow
+   run's time goes (``DIAZFLOW_TIMINGS``);
+2. the STAR chatterbox run (PyLabRobot's firmware strings) of the largest shipped workflow;
+3. simulated runs of one protocol on plates of 24, 96, 384 and 1536 wells (the STARlet layout with
+   its reaction block swapped for a PyLabRobot plate of that format): wall time, peak memory and
+   execution time per operation.
 
-    python bench/bench_run.py [-n 5] [--protocol FILE] [--dir DIR] [--json]
+``--opentrons`` names the ``opentrons_simulate`` of an ``opentrons==9.0.0`` virtual environment
+(default ``/tmp/otvenv/bin/opentrons_simulate``); without it part 1 has no ratio.  CI does not run
+benchmarks.  Journals go to a temporary directory; a simulated run's journal is written at
+``synchronous=OFF``, a chatterbox run's too (see docs/runtime.md, The journal).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
+import re
 import statistics
 import subprocess
 import sys
@@ -35,178 +37,265 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_PROTOCOL = REPO / "workflows" / "n4_direct_alkylation.yaml"
+PLATE_96 = REPO / "workflows" / "n4_direct_alkylation.yaml"
+LARGEST = REPO / "workflows" / "diazepane_mono_boc_route.yaml"
+DEFAULT_OPENTRONS = Path("/tmp/otvenv/bin/opentrons_simulate")
+
+# wells -> (PyLabRobot factory, format, last well, max volume)
+PLATES = {
+    24: ("Cor_Axy_24_wellplate_10mL_Vb", "4x6", "D6", "10 mL"),
+    96: ("cor_96_wellplate_2mL_Vb", "8x12", "H12", "2 mL"),
+    384: ("HalfDeepWell_384_Well", "16x24", "P24", "299 uL"),
+    1536: ("DeepWell_Greiner_1536_Well", "32x48", "AF48", "35 uL"),
+}
+SCALING_PROTOCOL = """\
+diazflow: 1
+name: scaling benchmark, {wells} wells
+deck: deck_{wells}.yaml
+vessels: {{labware: reaction_block, wells: "A1:{last}"}}
+scale: {{limiting: amine, amount: 2 umol, concentration: 0.1 M, solvent: MeCN}}
+reagents:
+  amine: {{name: "1-methyl-1,4-diazepane", smiles: CN1CCCNCC1, stock: {{concentration: 1 M, solvent: MeCN}}}}
+  halide: {{name: benzyl bromide, smiles: BrCc1ccccc1, stock: {{concentration: 1 M, solvent: MeCN}}}}
+steps:
+  - add: {{reagent: amine, equiv: 1.0}}
+  - add_solvent: {{solvent: MeCN, to_concentration: 0.1 M}}
+  - add: {{reagent: halide, equiv: 1.0}}
+  - stir: {{duration: 2 h}}
+"""
 
 
-def wall(
-    cmd: list[str], env: dict | None = None, cwd: Path | None = None
-) -> tuple[float, subprocess.CompletedProcess]:
-    t = time.perf_counter()
-    out = subprocess.run(
-        cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd
-    )
-    return time.perf_counter() - t, out
+def diazflow() -> list[str]:
+    script = Path(sys.executable).parent / "diazflow"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "diazflow"]
 
 
-def commit_latency_ms(directory: Path, n: int = 200) -> float:
-    """Median time of one small SQLite commit (WAL, synchronous=FULL) in ``directory``."""
-    path = directory / "_fsync_probe.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("CREATE TABLE t (a INTEGER, b TEXT)")
-    times = []
-    for i in range(n):
-        t = time.perf_counter()
-        conn.execute("INSERT INTO t VALUES (?, ?)", (i, "x" * 200))
-        times.append(time.perf_counter() - t)
-    conn.close()
-    for suffix in ("", "-wal", "-shm"):
-        try:
-            os.remove(str(path) + suffix)
-        except FileNotFoundError:
-            pass
-    return statistics.median(times) * 1000
-
-
-def journal_counts(path: Path) -> dict[str, int]:
-    with sqlite3.connect(path) as c:
-        events = c.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-        actions = c.execute("SELECT COUNT(*) FROM device_log").fetchone()[0]
-        ops = len(json.loads(c.execute("SELECT plan_json FROM run").fetchone()[0])["operations"])
-    return {"operations": ops, "events": events, "device_actions": actions}
-
-
-def run_series(protocol: Path, n: int, directory: Path, sync: str) -> dict:
-    walls, timings = [], []
-    counts = {}
-    for i in range(n):
-        journal = directory / f"bench-{sync}-{i}.sqlite"
-        t, out = wall(
-            [
-                sys.executable,
-                "-m",
-                "diazflow.cli",
-                "run",
-                str(protocol),
-                "--journal",
-                str(journal),
-                "--quiet",
-            ],
-            env={"DIAZFLOW_TIMINGS": "1", "DIAZFLOW_JOURNAL_SYNC": sync},
-            cwd=directory,
+def measure(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> dict:
+    """Wall seconds, peak RSS (MiB) and stderr of one child process; fails on a non-zero exit."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
-        if out.returncode != 0:
-            raise SystemExit(
-                f"diazflow run failed (exit {out.returncode}):\n{out.stdout}\n{out.stderr}"
-            )
-        line = next(x for x in out.stderr.splitlines() if x.startswith("DIAZFLOW_TIMINGS "))
-        timings.append(json.loads(line.split(" ", 1)[1]))
-        walls.append(t)
-        counts = journal_counts(journal)
-    med = {k: statistics.median(t[k] for t in timings) for k in timings[0]}
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv)} failed:\n{stderr[-2000:]}")
+    return {"wall_s": wall, "rss_mib": usage.ru_maxrss / 1024, "stderr": stderr}
+
+
+def timings_of(stderr: str) -> dict[str, float]:
+    line = next((x for x in stderr.splitlines() if x.startswith("DIAZFLOW_TIMINGS ")), None)
+    return json.loads(line.split(" ", 1)[1]) if line else {}
+
+
+def run_argv(protocol: Path, journal: Path, backend: str = "simulate") -> list[str]:
+    return [*diazflow(), "run", str(protocol), "--backend", backend] + [
+        "--journal",
+        str(journal),
+        "--quiet",
+    ]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def plate_96(n: int, work: Path, opentrons: Path | None) -> dict:
+    """Part 1: the 96-well plate, diazflow run / validate / opentrons_simulate alternately."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from diazflow.pipeline import check
+    from ot_protocol import opentrons_protocol
+
+    plan = check(str(PLATE_96)).plan
+    assert plan is not None, "the 96-well plate does not compile"
+    ot_file = work / "plate_96_opentrons.py"
+    ot_file.write_text(opentrons_protocol(plan), encoding="utf-8")
+    ot_env = {"OT_API_CONFIG_DIR": str(work / "opentrons-config")}
+    (work / "opentrons-config").mkdir(exist_ok=True)
+    # one untimed round: pint's cache, Opentrons' first-run configuration
+    measure([*diazflow(), "validate", str(PLATE_96)])
+    if opentrons:
+        measure([str(opentrons), str(ot_file)], ot_env, cwd=work)
+    runs, validates, ots, ratios, timings = [], [], [], [], []
+    for i in range(n):
+        run = measure(run_argv(PLATE_96, work / f"plate96-{i}.sqlite"), {"DIAZFLOW_TIMINGS": "1"})
+        runs.append(run)
+        timings.append(timings_of(run["stderr"]))
+        validates.append(measure([*diazflow(), "validate", str(PLATE_96)]))
+        if opentrons:
+            ot = measure([str(opentrons), str(ot_file)], ot_env, cwd=work)
+            ots.append(ot)
+            ratios.append(run["wall_s"] / ot["wall_s"])
+    keys = sorted({k for t in timings for k in t})
     return {
-        "sync": sync,
-        "wall_s": walls,
-        "median_wall_s": statistics.median(walls),
-        "median_timings_s": med,
-        "journal": counts,
+        "operations": len(plan.operations),
+        "run_s": median([r["wall_s"] for r in runs]),
+        "run_rss_mib": median([r["rss_mib"] for r in runs]),
+        "validate_s": median([r["wall_s"] for r in validates]),
+        "validate_rss_mib": median([r["rss_mib"] for r in validates]),
+        "opentrons_s": median([r["wall_s"] for r in ots]) if ots else None,
+        "opentrons_rss_mib": median([r["rss_mib"] for r in ots]) if ots else None,
+        "ratio_per_pair": sorted(ratios),
+        "ratio_median": median(ratios) if ratios else None,
+        "phases_s": {k: median([t.get(k, 0.0) for t in timings]) for k in keys},
     }
 
 
-PHASES = [
-    ("import pipeline (pint, pydantic, ...)", "import_pipeline_s"),
-    ("check (validate + compile)", "check_s"),
-    ("journal create", "journal_create_s"),
-    ("import PyLabRobot + runtime", "import_plr_s"),
-    ("PLR deck build", "build_plr_s"),
-    ("execute (operations + journal)", "execute_s"),
-    ("verify", "verify_s"),
-    ("journal close (WAL checkpoint)", "journal_close_s"),
-]
+def chatterbox(n: int, work: Path) -> dict:
+    """Part 2: the STAR chatterbox run of the largest workflow."""
+    from diazflow.pipeline import check
+
+    plan = check(str(LARGEST)).plan
+    assert plan is not None
+    walls, execute = [], []
+    for i in range(n):
+        run = measure(
+            run_argv(LARGEST, work / f"chatter-{i}.sqlite", "chatterbox"),
+            {"DIAZFLOW_TIMINGS": "1"},
+        )
+        walls.append(run["wall_s"])
+        execute.append(timings_of(run["stderr"]).get("execute_s", float("nan")))
+    return {
+        "workflow": LARGEST.name,
+        "operations": len(plan.operations),
+        "run_s": median(walls),
+        "execute_s": median(execute),
+    }
 
 
-def breakdown_rows(series: list[dict]) -> list[tuple[str, list[float]]]:
-    rows: list[tuple[str, list[float]]] = []
-    start, other, exit_ = [], [], []
-    for s in series:
-        t = s["median_timings_s"]
-        start.append(t.get("process_s", 0.0) - t.get("total_in_process_s", 0.0))
-        other.append(t.get("total_in_process_s", 0.0) - sum(t.get(k, 0.0) for _, k in PHASES))
-        exit_.append(s["median_wall_s"] - t.get("process_s", 0.0))
-    rows.append(("python start + import diazflow.cli", start))
-    for label, key in PHASES:
-        rows.append((label, [s["median_timings_s"].get(key, 0.0) for s in series]))
-    rows.append(("other in-process (setup, events)", other))
-    rows.append(("process spawn + exit", exit_))
+def scaling_inputs(work: Path) -> dict[int, Path]:
+    """A deck layout and a protocol per plate size, in ``work``."""
+    layout = (REPO / "deck_layouts" / "starlet_chem.yaml").read_text(encoding="utf-8")
+    layout = layout.replace("../simulators/", f"{REPO / 'simulators'}/")
+    protocols = {}
+    for wells, (factory, fmt, last, volume) in PLATES.items():
+        text = layout
+        for key, value in (("factory", factory), ("format", fmt), ("max_volume", volume)):
+            text = re.sub(
+                rf"(  reaction_block:\n(?:.*\n)*?    {key}: )[^\n]+",
+                lambda m, value=value: m.group(1) + value,
+                text,
+                count=1,
+            )
+        (work / f"deck_{wells}.yaml").write_text(text, encoding="utf-8")
+        protocol = work / f"plate_{wells}.yaml"
+        protocol.write_text(SCALING_PROTOCOL.format(wells=wells, last=last), encoding="utf-8")
+        protocols[wells] = protocol
+    return protocols
+
+
+def scaling(n: int, work: Path) -> list[dict]:
+    """Part 3: 24/96/384/1536 wells, the sizes alternating within each round."""
+    from diazflow.pipeline import check
+
+    protocols = scaling_inputs(work)
+    ops = {}
+    for wells, protocol in protocols.items():
+        plan = check(str(protocol)).plan
+        assert plan is not None, f"{protocol} does not compile"
+        ops[wells] = len(plan.operations)
+    samples: dict[int, list[dict]] = {w: [] for w in protocols}
+    for i in range(n):
+        for wells, protocol in protocols.items():
+            run = measure(
+                run_argv(protocol, work / f"scale-{wells}-{i}.sqlite"), {"DIAZFLOW_TIMINGS": "1"}
+            )
+            run["timings"] = timings_of(run["stderr"])
+            samples[wells].append(run)
+    rows = []
+    for wells, runs in samples.items():
+        execute = median([r["timings"].get("execute_s", float("nan")) for r in runs])
+        rows.append(
+            {
+                "wells": wells,
+                "operations": ops[wells],
+                "run_s": median([r["wall_s"] for r in runs]),
+                "rss_mib": median([r["rss_mib"] for r in runs]),
+                "build_plr_s": median([r["timings"].get("build_plr_s", 0.0) for r in runs]),
+                "execute_s": execute,
+                "execute_ms_per_op": 1000 * execute / ops[wells],
+                "verify_s": median([r["timings"].get("verify_s", 0.0) for r in runs]),
+            }
+        )
     return rows
+
+
+def report(result: dict) -> None:
+    print(f"python {result['python']}, {os.cpu_count()} CPU(s), medians of {result['runs']} runs")
+    p = result["plate_96"]
+    print(f"\n1) 96-well dropwise plate ({p['operations']} operations), alternating")
+    print(
+        f"   diazflow run --backend simulate  {p['run_s']:6.2f} s   peak {p['run_rss_mib']:.0f} MiB"
+    )
+    print(
+        f"   diazflow validate                {p['validate_s']:6.2f} s   peak {p['validate_rss_mib']:.0f} MiB"
+    )
+    if p["opentrons_s"] is not None:
+        print(
+            f"   opentrons_simulate (same work)   {p['opentrons_s']:6.2f} s   peak {p['opentrons_rss_mib']:.0f} MiB"
+        )
+        pairs = " ".join(f"{r:.2f}" for r in p["ratio_per_pair"])
+        print(f"   ratio diazflow / opentrons: median {p['ratio_median']:.2f} (pairs {pairs})")
+    else:
+        print("   opentrons_simulate: not found (--opentrons PATH), no ratio")
+    print("   where the run's time goes (in process, medians):")
+    for key, value in p["phases_s"].items():
+        print(f"     {key:<22} {value:6.3f} s")
+    c = result.get("chatterbox")
+    if c:
+        print(f"\n2) STAR chatterbox, {c['workflow']} ({c['operations']} operations)")
+        print(
+            f"   whole process {c['run_s']:.2f} s, executing the operations {c['execute_s']:.2f} s"
+        )
+    print("\n3) simulated runs by plate size")
+    print(
+        f"   {'wells':>5} {'ops':>5} {'run s':>7} {'peak MiB':>9} {'deck build s':>13} {'execute s':>10} {'ms/op':>7} {'verify s':>9}"
+    )
+    for r in result["scaling"]:
+        print(
+            f"   {r['wells']:>5} {r['operations']:>5} {r['run_s']:>7.2f} {r['rss_mib']:>9.0f} "
+            f"{r['build_plr_s']:>13.3f} {r['execute_s']:>10.3f} {r['execute_ms_per_op']:>7.2f} {r['verify_s']:>9.3f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("-n", type=int, default=5, help="runs per series (median reported)")
-    parser.add_argument("--protocol", type=Path, default=DEFAULT_PROTOCOL)
+    parser.add_argument("-n", type=int, default=5, help="runs per figure (median reported)")
     parser.add_argument(
-        "--dir",
-        type=Path,
-        default=None,
-        help="where the journals go (default: a temporary directory)",
+        "--opentrons", type=Path, default=None, help="opentrons_simulate to compare with"
     )
-    parser.add_argument("--json", action="store_true", help="print the raw numbers as JSON")
+    parser.add_argument("--skip-chatterbox", action="store_true", help="leave out part 2")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-
-    directory = args.dir or Path(tempfile.mkdtemp(prefix="diazflow-bench-"))
-    directory.mkdir(parents=True, exist_ok=True)
-    interpreter = statistics.median(wall([sys.executable, "-c", "pass"])[0] for _ in range(5))
-    import_cli = statistics.median(
-        wall([sys.executable, "-c", "import diazflow.cli"])[0] for _ in range(5)
+    opentrons = args.opentrons or (DEFAULT_OPENTRONS if DEFAULT_OPENTRONS.exists() else None)
+    # an installed wheel has diazflow's bytecode (pip compiles it); an editable install writes it
+    # on first import unless PYTHONDONTWRITEBYTECODE is set, and then compiles ~40 modules on
+    # every start: measure what an installation runs
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(REPO / "src" / "diazflow")], check=True
     )
-    latency = commit_latency_ms(directory)
-    series = [run_series(args.protocol, args.n, directory, sync) for sync in ("FULL", "NORMAL")]
-
-    result = {
-        "protocol": str(args.protocol),
-        "journal_dir": str(directory),
-        "runs": args.n,
-        "python": sys.version.split()[0],
-        "interpreter_start_s": interpreter,
-        "import_diazflow_cli_s": import_cli,
-        "commit_latency_ms": latency,
-        "series": series,
-    }
+    with tempfile.TemporaryDirectory(prefix="diazflow-bench-") as tmp:
+        work = Path(tmp)
+        result = {
+            "python": sys.version.split()[0],
+            "runs": args.n,
+            "plate_96": plate_96(args.n, work, opentrons),
+            "chatterbox": None if args.skip_chatterbox else chatterbox(args.n, work),
+            "scaling": scaling(args.n, work),
+        }
     if args.json:
         print(json.dumps(result, indent=1))
-        return
-
-    print(f"protocol      {args.protocol}")
-    print(
-        f"journals in   {directory} (one SQLite commit: {latency:.2f} ms median, WAL + synchronous=FULL)"
-    )
-    counts = series[0]["journal"]
-    print(
-        f"plan          {counts['operations']} operations → {counts['events']} journal events, {counts['device_actions']} device records"
-    )
-    print(
-        f"python start  {interpreter * 1000:.0f} ms; 'import diazflow.cli' {import_cli * 1000:.0f} ms (process total)"
-    )
-    print()
-    header = f"{'journal sync':<13}{'median wall':>12}{'runs (s)':>34}"
-    print(header)
-    for s in series:
-        runs = " ".join(f"{w:.2f}" for w in s["wall_s"])
-        print(f"{s['sync']:<13}{s['median_wall_s']:>11.3f}s   {runs}")
-    print()
-    print("where the time goes (medians, seconds):")
-    print(f"  {'':<36}" + "".join(f"{s['sync']:>10}" for s in series))
-    for label, value in breakdown_rows(series):
-        print(f"  {label:<36}" + "".join(f"{v:>10.3f}" for v in value))
-    target = series[1]["median_wall_s"]
-    print()
-    print(
-        f"target < 1 s: {'met' if target < 1.0 else 'NOT met'} as `diazflow run` does it (simulate: synchronous=NORMAL, {target:.2f} s); with FULL {series[0]['median_wall_s']:.2f} s"
-    )
+    else:
+        report(result)
 
 
 if __name__ == "__main__":

@@ -526,3 +526,19 @@ def test_stocks_say_which_stage_first_draws_on_them_and_when():
         assert stock.stage == max(i for i, start in enumerate(stage_starts) if start <= first.step)
     tfa = next(s for s in plan.stocks if s.reagent == "tfa")
     assert tfa.stage == 2  # stage C's TFA is not put out at the start of a 93 h run
+
+
+@pytest.mark.parametrize("name", ["n4_direct_alkylation", "diazepane_mono_boc_route"])
+def test_the_journal_copy_of_a_plan_is_the_same_json_document(name):
+    """A run journal keeps the plan compact (pydantic's compiled serializer); the written plan
+    keeps its reviewed layout.  Both are the same document and read back to the same plan."""
+    import json
+
+    from diazflow.compiler.plan import Plan
+
+    plan = check(str(REPO / "workflows" / f"{name}.yaml")).plan
+    assert plan is not None
+    written, journalled = plan.to_json(), plan.to_journal_json()
+    assert "\n" not in journalled and len(journalled) < len(written)
+    assert json.loads(journalled) == json.loads(written)
+    assert Plan.from_json(journalled) == plan == Plan.from_json(written)

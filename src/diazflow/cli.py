@@ -700,7 +700,15 @@ def _utf8_console() -> None:
                 reconfigure(encoding="utf-8", errors="replace")
 
 
+def _single_threaded_blas() -> None:
+    """numpy (imported by pint) starts one OpenBLAS thread per core at import; diazflow does no
+    linear algebra worth a thread, so a command starts none.  Only for the command line, and only
+    where the user has not chosen: set before any command imports numpy."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def main() -> None:
+    _single_threaded_blas()
     _utf8_console()
     try:
         cli.main(standalone_mode=False)

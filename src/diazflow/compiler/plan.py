@@ -279,6 +279,13 @@ class Plan(BaseModel):
             + "\n"
         )
 
+    def to_journal_json(self) -> str:
+        """The same JSON document as :meth:`to_json`, compact, from pydantic's compiled serializer:
+        the copy a run journal keeps (read back with :meth:`from_json`, never reviewed as a file).
+        ``indent=1`` makes Python's ``json`` fall back to its pure-Python encoder, several times
+        slower on a plan of a thousand operations; the written plan keeps that layout (goldens)."""
+        return self.model_dump_json(exclude_none=True)
+
     @classmethod
     def from_json(cls, text: str) -> Plan:
         return cls.model_validate_json(text)

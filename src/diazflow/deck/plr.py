@@ -52,6 +52,11 @@ class PlrSetup:
     heater_shakers: Mapping[str, Any]  # heater-shakers and heater-cooler-shakers
     powder_dispenser: Any | None
     machines: Mapping[str, Any] = field(default_factory=dict)  # every module by layout name
+    # (labware, well) -> PLR container: PLR's get_well("A1") searches a list of every well name
+    # (1536 for a 1536-well plate) on each call, and a plate's wells never change
+    _containers: dict[tuple[str, str], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def lh(self) -> Any:
@@ -62,14 +67,20 @@ class PlrSetup:
 
     def container(self, labware: str, well: str = "A1") -> Any:
         """The PLR container at ``labware:well``; a single trough is its own (only) well ``A1``."""
+        found = self._containers.get((labware, well))
+        if found is not None:
+            return found
         resource = self.resources[labware]
         if hasattr(resource, "get_well"):
-            return resource.get_well(well)
-        if well != "A1":
+            found = resource.get_well(well)
+        elif well != "A1":
             raise KeyError(
                 f"'{labware}' is a single container: its only position is A1, not {well}"
             )
-        return resource
+        else:
+            found = resource
+        self._containers[(labware, well)] = found
+        return found
 
     def wells(self, labware: str, names: list[str]) -> list[Any]:
         return [self.container(labware, w) for w in names]
@@ -208,8 +219,12 @@ def fast_name_checks() -> Iterator[None]:
 
     ``Resource._check_naming_conflicts`` compares every node of the tree with every node of the
     resource being assigned, recursively: building the STARlet deck (≈2,000 resources) made ~860,000
-    calls and took ~0.5 s.  This version collects the tree's names in a set once per assignment and
-    raises the same ``ValueError`` on a duplicate.
+    calls and took ~0.5 s.  This version raises the same ``ValueError`` on a duplicate from a set
+    of the names in each tree (PLR calls the check on the root of the tree being assigned into).
+    The set is kept between assignments, so filling a 1536-well plate costs 1536 look-ups instead
+    of a walk of the growing plate per well: the resources checked into a tree are added to its set
+    at the next check once they are seen to be in it (an assignment that failed after the check is
+    not), and any unassignment (which PLR also does when reassigning) drops every set.
     """
     from pylabrobot.resources.resource import Resource
 
@@ -220,18 +235,42 @@ def fast_name_checks() -> Iterator[None]:
             yield node
             stack.extend(node.children)
 
+    # id(root) -> (root, the names in its tree, resources checked into it since)
+    trees: dict[int, tuple[Any, set[str], list[Any]]] = {}
+
+    def names_in(root: Any) -> tuple[set[str], list[Any]]:
+        entry = trees.get(id(root))
+        if entry is not None and entry[0] is root:
+            _, names, checked = entry
+            if all(resource.get_root() is root for resource in checked):
+                for resource in checked:
+                    names.update(node.name for node in walk(resource))
+                checked.clear()
+                return names, checked
+        names, checked = {node.name for node in walk(root)}, []
+        trees[id(root)] = (root, names, checked)
+        return names, checked
+
     def check(self: Any, resource: Any) -> None:
-        names = {node.name for node in walk(self)}
+        names, checked = names_in(self)
         for node in walk(resource):
             if node.name in names:
                 raise ValueError(f"Resource with name '{node.name}' already exists in the tree.")
+        checked.append(resource)
 
-    original = Resource._check_naming_conflicts
+    def unassign_child_resource(self: Any, resource: Any) -> None:
+        trees.clear()
+        original_unassign(self, resource)
+
+    original_check = Resource._check_naming_conflicts
+    original_unassign = Resource.unassign_child_resource
     Resource._check_naming_conflicts = check
+    Resource.unassign_child_resource = unassign_child_resource
     try:
         yield
     finally:
-        Resource._check_naming_conflicts = original
+        Resource._check_naming_conflicts = original_check
+        Resource.unassign_child_resource = original_unassign
 
 
 # --------------------------------------------------------------------------- builder

@@ -999,12 +999,13 @@ class Executor:
             want = wp.final_volume_uL
             if abs(have - want) > 1e-6 * max(abs(want), 1.0):
                 problems.append(f"{well} holds {have:.6f} µL, the plan says {want:.6f} µL")
-        state = self.journal.state()
+        # only the powder records: the plan is in hand, and the rest of the journal is not needed
+        dispensed_mg = self.journal.dispensed_mg(self.plan)
         for well, wp in self.plan.wells.items():
             for reagent, amount in wp.reagents.items():
                 if amount.mg is None:
                     continue
-                got = state.dispensed_mg.get(well, {}).get(reagent, 0.0)
+                got = dispensed_mg.get(well, {}).get(reagent, 0.0)
                 if abs(got - amount.mg) > 1e-6 * max(amount.mg, 1.0):
                     problems.append(
                         f"{well} received {got:.4f} mg of {reagent}, the plan says {amount.mg:.4f} mg"

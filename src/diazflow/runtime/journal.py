@@ -42,7 +42,10 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from diazflow.compiler.plan import Operation, Plan
 
 JOURNAL_FORMAT = 1
 APPLICATION_ID = 0x44464A31  # "DFJ1" in SQLite's header (offset 68): a diazflow journal
@@ -759,13 +762,19 @@ class Journal:
         return out
 
     @_reading
-    def device_log(self, op_id: int | None = None) -> list[tuple[int, int, str, str, float, dict]]:
-        """``(op_id, action, device, kind, clock_t, data)`` in order."""
+    def device_log(
+        self, op_id: int | None = None, kind: str | None = None
+    ) -> list[tuple[int, int, str, str, float, dict]]:
+        """``(op_id, action, device, kind, clock_t, data)`` in order (of one operation, of one
+        kind of action, or all)."""
         sql = "SELECT op_id, action, device, kind, clock_t, data FROM device_log"
         args: tuple = ()
         if op_id is not None:
             sql += " WHERE op_id = ?"
             args = (op_id,)
+        elif kind is not None:
+            sql += " WHERE kind = ?"
+            args = (kind,)
         return [
             (o, a, d, k, c, json.loads(x))
             for o, a, d, k, c, x in self.conn.execute(sql + " ORDER BY seq", args)
@@ -796,8 +805,16 @@ class Journal:
         return completed, in_flight, started_at
 
     @_reading
+    def dispensed_mg(self, plan: Plan) -> dict[str, dict[str, float]]:
+        """Powder per well and reagent, as the device records of ``plan``'s powder doses say —
+        what :meth:`state` says, for a run that holds its plan (verify reads only these rows)."""
+        ops = {op.id: op for op in plan.operations}
+        prefix = self.info().vessel_labware + ":"
+        return _dispensed(ops, prefix, self.device_log(kind="dispense_powder"))[1]
+
+    @_reading
     def state(self) -> JournalState:
-        from diazflow.compiler.plan import Dispense, DispensePowder, Plan
+        from diazflow.compiler.plan import Plan
 
         info = self.info()
         plan = Plan.from_json(info.plan_json)
@@ -807,38 +824,48 @@ class Journal:
         if status == "running":
             status = "running" if self.is_live() else "interrupted"
         prefix = info.vessel_labware + ":"
-        dispensed: dict[str, dict[str, float]] = {}
-        powder: dict[str, dict[str, float]] = {}
-        for op_id, _action, _device, kind, _clock, data in self.device_log():
-            op = ops.get(op_id)
-            if op is None:
-                continue
-            match op:
-                case Dispense() if kind == "dispense":
-                    for row in data.get("channels", ()):
-                        at = row.get("at", "")
-                        if at.startswith(prefix) and "uL" in row:
-                            well = at[len(prefix) :]
-                            per = dispensed.setdefault(well, {})
-                            per[op.reagent or "?"] = per.get(op.reagent or "?", 0.0) + row["uL"]
-                case DispensePowder() if kind == "dispense_powder":
-                    for row in data.get("doses", ()):
-                        at = row.get("at", "")
-                        well = at[len(prefix) :] if at.startswith(prefix) else at
-                        per = powder.setdefault(well, {})
-                        per[op.reagent or "?"] = per.get(op.reagent or "?", 0.0) + row["mg"]
+        dispensed, powder = _dispensed(ops, prefix, self.device_log())
         return JournalState(
             status=status,
             completed=sorted(completed),
             in_flight=in_flight,
-            dispensed_uL=_rounded(dispensed),
-            dispensed_mg=_rounded(powder),
+            dispensed_uL=dispensed,
+            dispensed_mg=powder,
             message=info.message,
             backend=info.backend,
             protocol=info.protocol_path,
             operations=len(plan.operations),
             clock_t=info.clock_t,
         )
+
+
+def _dispensed(
+    ops: dict[int, Operation], prefix: str, records: list[tuple[int, int, str, str, float, dict]]
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """(µL, mg) per well and reagent that the device records of ``ops`` say were dispensed."""
+    from diazflow.compiler.plan import Dispense, DispensePowder
+
+    dispensed: dict[str, dict[str, float]] = {}
+    powder: dict[str, dict[str, float]] = {}
+    for op_id, _action, _device, kind, _clock, data in records:
+        op = ops.get(op_id)
+        if op is None:
+            continue
+        match op:
+            case Dispense() if kind == "dispense":
+                for row in data.get("channels", ()):
+                    at = row.get("at", "")
+                    if at.startswith(prefix) and "uL" in row:
+                        well = at[len(prefix) :]
+                        per = dispensed.setdefault(well, {})
+                        per[op.reagent or "?"] = per.get(op.reagent or "?", 0.0) + row["uL"]
+            case DispensePowder() if kind == "dispense_powder":
+                for row in data.get("doses", ()):
+                    at = row.get("at", "")
+                    well = at[len(prefix) :] if at.startswith(prefix) else at
+                    per = powder.setdefault(well, {})
+                    per[op.reagent or "?"] = per.get(op.reagent or "?", 0.0) + row["mg"]
+    return _rounded(dispensed), _rounded(powder)
 
 
 def _remove_created(path: str, fd: int) -> None:

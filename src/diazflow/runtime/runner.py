@@ -458,7 +458,12 @@ class Run:
             return self._build_failed(exc)
         self.timings["build_plr_s"] = time.perf_counter() - t
         self._executor = self._make_executor(self.devices)
-        return asyncio.run(self._run_guarded())
+        from diazflow.deck.plr_cache import cached_geometry
+
+        # PLR recomputes every absolute location from scratch (rotation matrices up to the deck):
+        # remember them while the resource tree does not change (docs/pylabrobot.md, "Speed")
+        with cached_geometry(self.devices.deck):
+            return asyncio.run(self._run_guarded())
 
     def _make_executor(self, devices: PlrSetup) -> Executor:
         from diazflow.runtime.executor import Executor, ExecutorOptions
@@ -778,7 +783,7 @@ def run_plan(
         try:
             journal = Journal.create(
                 path,
-                plan_json=plan.to_json(),
+                plan_json=plan.to_journal_json(),
                 protocol_path=result.path,
                 deck_path=result.deck_path,
                 vessel_labware=result.loaded.protocol.vessels.labware,

@@ -1,0 +1,140 @@
+"""Remember PyLabRobot 0.2.2's geometry lookups for the duration of a run.
+
+PLR recomputes ``Resource.get_absolute_location`` from scratch on every call: it walks up to the
+deck, and at every level builds two rotation matrices from sines and cosines, multiplies them and
+rounds the result, although nothing on our decks is rotated.  The STAR backend asks for the
+location of every tip spot and container of every operation several times (channel spacing,
+firmware positions, z heights), which made that one function ~70 % of a chatterbox run (~400,000
+rotation matrices for a 1,000-operation workflow).  Its ``get_absolute_size_x/y/z`` rotate the eight corners of the resource the same way.  PLR's lid check (``_lidded_ancestor`` before
+each aspirate and dispense) reads ``Liddable.lid``, which scans every child of the plate: every
+well of a 1536-well plate for each container of each operation.
+
+:func:`cached_geometry` keeps these answers while the resource tree under the deck does not
+change.  It does not change what PLR computes, only how often: a miss calls PLR's own method, and
+every change to the tree — PLR's did-assign / did-unassign callbacks, which PLR propagates from any
+descendant up to the deck, and ``Resource.rotate`` — forgets everything.  Only resources that sit
+under the deck are remembered (a lid or plate held off the deck is recomputed each time, as PLR
+does).  What it cannot see is a ``resource.location = ...`` assigned by hand outside PLR's
+assign/unassign; PLR itself does that only while constructing resources, and diazflow only while
+building the deck, before the cache is entered.
+
+Answers are copied on the way out (PLR's ``Coordinate`` is a mutable dataclass), so a caller that
+changes the coordinate it was given cannot change the next caller's.  Upstream note:
+docs/pylabrobot.md ("Speed").
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class GeometryCache:
+    """What :func:`cached_geometry` remembers, and how often it was asked (for tests and benches)."""
+
+    root: Any  # the top of the tree the deck is in (PLR's LiquidHandler holds its deck)
+    # (id(resource), x, y, z) -> (resource, Coordinate); the resource is kept so its id stays its own
+    locations: dict[tuple[int, str, str, str], tuple[Any, Any]] = field(default_factory=dict)
+    lids: dict[int, tuple[Any, Any]] = field(default_factory=dict)  # id -> (resource, lid or None)
+    # (id(resource), axis) -> (resource, size along that deck axis after rotation)
+    sizes: dict[tuple[int, str], tuple[Any, float]] = field(default_factory=dict)
+    hits: int = 0
+    misses: int = 0
+    invalidations: int = 0
+
+    def invalidate(self, *_: Any) -> None:
+        self.locations.clear()
+        self.lids.clear()
+        self.sizes.clear()
+        self.invalidations += 1
+
+    def on_deck(self, resource: Any) -> bool:
+        node = resource
+        while node.parent is not None:
+            node = node.parent
+        return node is self.root
+
+
+def _copy(coordinate: Any) -> Any:
+    """A new ``Coordinate`` equal to ``coordinate`` (without rounding it a second time)."""
+    fresh = object.__new__(type(coordinate))
+    fresh.__dict__.update(coordinate.__dict__)
+    return fresh
+
+
+@contextlib.contextmanager
+def cached_geometry(deck: Any) -> Iterator[GeometryCache]:
+    """Within the block, ``get_absolute_location`` and ``lid`` of the resources in the tree that
+    holds ``deck`` (PLR assigns the deck to its ``LiquidHandler``) are computed once per state of
+    that tree (see the module's docstring)."""
+    from pylabrobot.resources.lid import Liddable
+    from pylabrobot.resources.resource import Resource
+
+    cache = GeometryCache(deck.get_root())
+    original_location = Resource.get_absolute_location
+    original_rotate = Resource.rotate
+    original_lid = Liddable.__dict__["lid"]
+
+    def get_absolute_location(self: Any, x: str = "l", y: str = "f", z: str = "b") -> Any:
+        key = (id(self), x, y, z)
+        entry = cache.locations.get(key)
+        if entry is not None:
+            cache.hits += 1
+            return _copy(entry[1])
+        cache.misses += 1
+        value = original_location(self, x, y, z)
+        if cache.on_deck(self):
+            cache.locations[key] = (self, _copy(value))
+        return value
+
+    def rotate(self: Any, x: float = 0, y: float = 0, z: float = 0) -> None:
+        cache.invalidate()
+        original_rotate(self, x, y, z)
+        cache.invalidate()
+
+    def absolute_size(axis: str) -> Any:
+        original = getattr(Resource, f"get_absolute_size_{axis}")
+
+        def get_absolute_size(self: Any) -> float:
+            key = (id(self), axis)
+            entry = cache.sizes.get(key)
+            if entry is not None:
+                return entry[1]
+            value: float = original(self)
+            if cache.on_deck(self):
+                cache.sizes[key] = (self, value)
+            return value
+
+        return original, get_absolute_size
+
+    sizes = {axis: absolute_size(axis) for axis in "xyz"}
+
+    def lid(self: Any) -> Any:
+        entry = cache.lids.get(id(self))
+        if entry is not None:
+            return entry[1]
+        value = original_lid.fget(self)
+        if cache.on_deck(self):
+            cache.lids[id(self)] = (self, value)
+        return value
+
+    cache.root.register_did_assign_resource_callback(cache.invalidate)
+    cache.root.register_did_unassign_resource_callback(cache.invalidate)
+    Resource.get_absolute_location = get_absolute_location
+    Resource.rotate = rotate
+    for axis, (_, cached) in sizes.items():
+        setattr(Resource, f"get_absolute_size_{axis}", cached)
+    Liddable.lid = property(lid, original_lid.fset, original_lid.fdel, original_lid.__doc__)
+    try:
+        yield cache
+    finally:
+        Resource.get_absolute_location = original_location
+        Resource.rotate = original_rotate
+        for axis, (original, _) in sizes.items():
+            setattr(Resource, f"get_absolute_size_{axis}", original)
+        Liddable.lid = original_lid
+        cache.root.deregister_did_assign_resource_callback(cache.invalidate)
+        cache.root.deregister_did_unassign_resource_callback(cache.invalidate)

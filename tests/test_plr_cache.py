@@ -1,0 +1,241 @@
+"""The run-scoped memo of PyLabRobot's geometry lookups (deck/plr_cache.py) changes how often PLR
+computes, never what: every answer equals PLR's own, before and after the tree changes, and a
+chatterbox run gives the same firmware transcript and the same device records with and without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from diazflow.deck import load_deck
+from diazflow.deck.plr import build_plr
+
+REPO = Path(__file__).resolve().parents[1]
+ANCHORS = [("l", "f", "b"), ("c", "c", "t"), ("r", "b", "c"), ("c", "c", "cavity_bottom")]
+
+
+def _walk(resource):
+    stack = [resource]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(node.children)
+
+
+def _geometry(root) -> dict:
+    """Every resource's absolute location at several anchors, absolute sizes and lid, by name:
+    read through whatever ``Resource`` methods are in place."""
+    from pylabrobot.resources.lid import Liddable
+
+    seen = {}
+    for node in _walk(root):
+        if node.location is None:
+            continue
+        entry = []
+        for anchor in ANCHORS:
+            try:
+                entry.append(node.get_absolute_location(*anchor))
+            except ValueError:  # cavity_bottom of a resource without a material thickness
+                entry.append(None)
+        entry += [node.get_absolute_size_x(), node.get_absolute_size_y()]
+        entry.append(node.get_absolute_size_z())
+        if isinstance(node, Liddable):
+            entry.append(None if node.lid is None else node.lid.name)
+        seen[node.name] = entry
+    return seen
+
+
+@pytest.fixture
+def starlet():
+    return build_plr(load_deck(str(REPO / "deck_layouts" / "starlet_chem.yaml")), "simulate")
+
+
+def test_cached_answers_are_plrs_before_and_after_the_tree_changes(starlet):
+    from pylabrobot.resources import Lid, PlateHolder
+
+    from diazflow.deck.plr_cache import cached_geometry
+
+    root = starlet.deck.get_root()
+    block = starlet.labware("reaction_block")
+    well = block.get_well("A1")
+    caps = Lid(
+        name="caps",
+        size_x=block.get_size_x(),
+        size_y=block.get_size_y(),
+        size_z=10.0,
+        nesting_z_height=2.0,
+    )
+    uncached_before = _geometry(root)
+    with cached_geometry(starlet.deck) as cache:
+        assert _geometry(root) == uncached_before
+        assert _geometry(root) == uncached_before  # now from the cache
+        assert cache.hits > 0
+
+        # a lid on the block: PLR's lid lookup and the lid's own location follow
+        block.assign_child_resource(caps)
+        assert block.lid is caps and block.has_lid()
+        with_lid = _geometry(root)
+        # move the block to another site of the tree: every location under it changes
+        parent, site = block.parent, block.location
+        moved_to = next(
+            node
+            for node in _walk(root)
+            if isinstance(node, PlateHolder) and not node.children and node is not block.parent
+        )
+        before_move = well.get_absolute_location()
+        block.unassign()
+        moved_to.assign_child_resource(block)
+        after_move = well.get_absolute_location()
+        assert after_move != before_move
+        with_move = _geometry(root)
+        # a rotation changes absolute sizes without touching the tree's shape
+        block.rotate(z=90)
+        rotated = _geometry(root)
+        block.rotate(z=-90)
+        block.unassign()
+        parent.assign_child_resource(block, location=site)
+        block.unassign_child_resource(caps)
+        assert block.lid is None
+        # a caller changing the coordinate it was given does not change the next answer
+        given = well.get_absolute_location()
+        given.z += 100
+        assert well.get_absolute_location().z == given.z - 100
+        assert _geometry(root) == uncached_before
+        assert cache.invalidations >= 6
+
+    # the same changes without the cache give the same answers
+    block.assign_child_resource(caps)
+    assert _geometry(root) == with_lid
+    block.unassign()
+    moved_to.assign_child_resource(block)
+    assert well.get_absolute_location() == after_move
+    assert _geometry(root) == with_move
+    block.rotate(z=90)
+    assert _geometry(root) == rotated
+    assert rotated["reaction_block"][4:6] == pytest.approx(with_move["reaction_block"][4:6][::-1])
+
+
+def test_the_cache_leaves_plr_as_it_was():
+    from pylabrobot.resources.lid import Liddable
+    from pylabrobot.resources.resource import Resource
+
+    from diazflow.deck.plr_cache import cached_geometry
+
+    methods = (
+        Resource.get_absolute_location,
+        Resource.get_absolute_size_x,
+        Resource.get_absolute_size_z,
+        Resource.rotate,
+        Liddable.__dict__["lid"],
+    )
+    starlet = build_plr(load_deck(str(REPO / "deck_layouts" / "starlet_chem.yaml")), "simulate")
+    root = starlet.deck.get_root()
+    callbacks = len(root._did_assign_resource_callbacks), len(root._did_unassign_resource_callbacks)
+    with contextlib.suppress(RuntimeError), cached_geometry(starlet.deck):
+        raise RuntimeError("a run that fails")
+    assert (
+        Resource.get_absolute_location,
+        Resource.get_absolute_size_x,
+        Resource.get_absolute_size_z,
+        Resource.rotate,
+        Liddable.__dict__["lid"],
+    ) == methods
+    assert (
+        len(root._did_assign_resource_callbacks),
+        len(root._did_unassign_resource_callbacks),
+    ) == callbacks
+
+
+def _chatterbox_run(workflow: Path, directory: Path) -> tuple[str, list[tuple]]:
+    from diazflow.pipeline import check
+    from diazflow.runtime.runner import commands_path_for, run_plan
+
+    result = check(str(workflow))
+    assert result.plan is not None
+    journal = directory / "run.sqlite"
+    outcome = run_plan(
+        result,
+        journal_path=str(journal),
+        quiet=True,
+        backend="chatterbox",
+        notify=lambda _: None,
+    )
+    assert outcome.exit_code == 0, outcome.message
+    transcript = Path(commands_path_for(str(journal))).read_text(encoding="utf-8")
+    with contextlib.closing(sqlite3.connect(journal)) as conn:
+        # everything a device reported, but the wall-clock time it reported it at
+        records = conn.execute(
+            "SELECT seq, op_id, action, device, kind, clock_t, data FROM device_log ORDER BY seq"
+        ).fetchall()
+    return transcript, records
+
+
+def test_star_chatterbox_run_is_the_same_with_and_without_the_cache(tmp_path, monkeypatch):
+    import diazflow.deck.plr_cache as plr_cache
+
+    # a plate run with caps put on and taken off (lid assignments) between pipetting steps
+    workflow = REPO / "workflows" / "n4_reductive_amination_stab.yaml"
+    (tmp_path / "cached").mkdir()
+    (tmp_path / "uncached").mkdir()
+    cached = _chatterbox_run(workflow, tmp_path / "cached")
+    monkeypatch.setattr(plr_cache, "cached_geometry", lambda deck: contextlib.nullcontext())
+    uncached = _chatterbox_run(workflow, tmp_path / "uncached")
+    assert "C0AS" in cached[0] and len(cached[1]) > 100
+    assert cached[0] == uncached[0]
+    assert cached[1] == uncached[1]
+
+
+def test_linear_name_check_refuses_what_plrs_refuses():
+    from pylabrobot.resources import Coordinate, Resource
+
+    from diazflow.deck.plr import fast_name_checks
+
+    def tree(make_check):
+        """Outcomes of a sequence of assignments: None, or the error PLR raised."""
+        outcomes = []
+        root = Resource("root", 10, 10, 10)
+        holder = Resource("holder", 10, 10, 10)
+        root.assign_child_resource(holder, location=Coordinate.zero())
+
+        def attempt(parent, name, children=()):
+            child = Resource(name, 1, 1, 1)
+            for grandchild in children:
+                child.assign_child_resource(Resource(grandchild, 1, 1, 1), Coordinate.zero())
+            try:
+                parent.assign_child_resource(child, location=Coordinate.zero())
+                outcomes.append(None)
+            except ValueError as exc:
+                outcomes.append(str(exc))
+            return child
+
+        with make_check():
+            for i in range(50):
+                attempt(holder, f"well_{i}")
+            attempt(holder, "well_7")  # a duplicate of a leaf
+            attempt(root, "new", children=("well_3",))  # a duplicate deeper in the new resource
+            nested = attempt(holder, "nested", children=("inner",))
+            attempt(root, "inner")  # a duplicate of a grandchild assigned with its parent
+            holder.unassign_child_resource(nested)  # its names are free again
+            attempt(root, "inner")
+            attempt(root, "nested")
+            attempt(holder, "holder")
+        return outcomes
+
+    plr = tree(contextlib.nullcontext)
+    assert plr.count(None) == 53 and len(plr) == 57
+    assert tree(fast_name_checks) == plr
+
+
+def test_containers_are_plrs_wells_looked_up_once(starlet):
+    block = starlet.labware("reaction_block")
+    for name in ("A1", "H12", "C7"):
+        assert starlet.container("reaction_block", name) is block.get_well(name)
+        assert starlet.container("reaction_block", name) is block.get_well(name)
+    trough = next(name for name, res in starlet.resources.items() if type(res).__name__ == "Trough")
+    assert starlet.container(trough) is starlet.labware(trough)
+    with pytest.raises(KeyError, match="only position is A1"):
+        starlet.container(trough, "B1")
