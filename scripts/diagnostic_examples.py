@@ -556,15 +556,22 @@ EXAMPLES: list[Example] = [
         (
             (
                 "  acoh:\n",
-                "  aldehyde_top_up:\n    library: aldehydes\n    stock: {concentration: 0.1 M, solvent: DCE}\n  acoh:\n",
+                "  aldehyde_b:\n    library: more_aldehydes\n    stock: {concentration: 0.5 M, solvent: DCE}\n  acoh:\n",
             ),
+            ("libraries:\n", "libraries:\n  more_aldehydes: {csv: aldehydes_96.csv}\n"),
             (
                 "  - stir: {duration: 1-4 h}\n",
-                "  - stir: {duration: 1 h}\n  - add: {reagent: aldehyde_top_up, equiv: 0.1}\n  - stir: {duration: 1-4 h}\n",
+                "  - stir: {duration: 1 h}\n  - add: {reagent: aldehyde_b, equiv: 1.0}\n  - stir: {duration: 1-4 h}\n",
             ),
         ),
-        snippet="  aldehyde_top_up:        # the same aldehydes again, from a dilute stock\n    library: aldehydes\n    stock: {concentration: 0.1 M, solvent: DCE}\n"
-        "  - stir: {duration: 1 h}\n  - add: {reagent: aldehyde_top_up, equiv: 0.1}\n",
+        snippet="  aldehyde_b:              # a second aldehyde in every well: 94 different ones\n    library: more_aldehydes\n    stock: {concentration: 0.5 M, solvent: DCE}\n"
+        "libraries:\n  more_aldehydes: {csv: aldehydes_96.csv}\n"
+        "  - add: {reagent: aldehyde_b, equiv: 1.0}\n",
+        files={
+            "aldehydes_96.csv": (
+                REPO / "tests" / "data" / "protocols" / "libraries" / "aldehydes_96.csv"
+            ).read_text(encoding="utf-8")
+        },
     ),
     Example(
         "DF520",

@@ -400,7 +400,9 @@ def test_df518_not_enough_reservoirs(tmp_path):
     assert "DF518" in error_codes(result)
 
 
-def test_df519_not_enough_building_block_positions(tmp_path):
+def test_df519_only_when_the_library_stocks_cannot_fit_even_one_well_per_member(tmp_path):
+    # 12 aldehydes scattered over 96 wells: compacted to one source well per member, two library
+    # reagents need 24 wells: they fit (issue 16: no refusal of a layout that fits)
     rows = ["well,name,smiles"]
     for c in range(1, 13):
         for r in "ABCDEFGH":
@@ -417,7 +419,20 @@ def test_df519_not_enough_building_block_positions(tmp_path):
         "  - add: {reagent: aldehyde2, equiv: 0.05}\n  - add: {reagent: acoh, equiv: 1.0}\n",
     )
     _, result = run(tmp_path, text)
-    assert "DF519" in error_codes(result)
+    assert "DF519" not in codes(result)
+    assert result.plan is not None
+    assert len({s.location for s in result.plan.stocks if "building_blocks" in s.location}) == 24
+    # 96 different members in each well for both reagents: 192 source wells, the plate has 96
+    rows = ["well,name,smiles"] + [
+        f"{r}{c},aldehyde {r}{c},O=Cc1ccc({'C' * (c + 1)})cc1" + ("F" if r in "ACEG" else "")
+        for c in range(1, 13)
+        for r in "ABCDEFGH"
+    ]
+    (tmp_path / "a.csv").write_text("\n".join(rows) + "\n")
+    _, result = run(tmp_path, text)
+    df519 = [d for d in result.diagnostics if d.code == "DF519"]
+    assert len(df519) == 1
+    assert "192 wells" in df519[0].message and "(96 wells)" in df519[0].message
 
 
 def test_df520_tips_run_out(tmp_path):

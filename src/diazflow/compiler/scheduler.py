@@ -174,6 +174,8 @@ class _Scheduler:
     sample_wells_used: int = 0
     warnings: list[str] = field(default_factory=list)
     no_class_reported: set[str] = field(default_factory=set)
+    # compacted libraries (one source well per member): the time their one-channel aspirations add
+    single_channel_s: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tips = _Tips(self.deck)
@@ -381,24 +383,39 @@ class _Scheduler:
         volumes = [r3(v) for v in part]
         lc = self.liquid_class(step, rid, tip)
         class_name = lc.name if lc is not None else UNCLASSIFIED
-        t = self.emit(
-            Aspirate(
-                id=UNNUMBERED,
-                t=t,
-                duration=self.t_aspirate(part, tip, lc),
-                device=LIQUID_HANDLER,
-                step=step,
-                line=self.line(step),
-                reagent=rid,
-                channels=channels,
-                wells=sources,
-                volumes_uL=volumes,
-                liquid_class=class_name,
-                height_mm=[],  # set by assign_heights once the whole schedule is known
-                aliquot=aliquot,
-                aliquots=aliquots,
-            )
+        # A compacted library has one source well per member: channels cannot share a well, so
+        # each aspirates on its own; they still dispense together.
+        draws = (
+            [
+                ([c], [src], [v], [p])
+                for c, src, v, p in zip(channels, sources, volumes, part, strict=True)
+            ]
+            if rid in self.placement.single_channel and len(channels) > 1
+            else [(channels, sources, volumes, part)]
         )
+        for draw_channels, draw_sources, draw_volumes, draw_part in draws:
+            t = self.emit(
+                Aspirate(
+                    id=UNNUMBERED,
+                    t=t,
+                    duration=self.t_aspirate(draw_part, tip, lc),
+                    device=LIQUID_HANDLER,
+                    step=step,
+                    line=self.line(step),
+                    reagent=rid,
+                    channels=draw_channels,
+                    wells=draw_sources,
+                    volumes_uL=draw_volumes,
+                    liquid_class=class_name,
+                    height_mm=[],  # set by assign_heights once the whole schedule is known
+                    aliquot=aliquot,
+                    aliquots=aliquots,
+                )
+            )
+        if len(draws) > 1:
+            self.single_channel_s[rid] = self.single_channel_s.get(rid, 0.0) + (
+                sum(self.t_aspirate(d[3], tip, lc) for d in draws) - self.t_aspirate(part, tip, lc)
+            )
         return self.emit(
             Dispense(
                 id=UNNUMBERED,
@@ -1636,6 +1653,7 @@ def schedule(
         )
     if s.reporter.has_errors:
         return None, s.reporter.diagnostics
+    s.warnings.extend(_single_channel_notes(s))
     ops = sorted(s.ops, key=lambda o: (o.t, _device_order(o.device), o.step))
     # round start and end (not the duration) so back-to-back operations stay back to back
     operations: list[Operation] = [
@@ -1660,6 +1678,19 @@ def schedule(
         operations=operations,
     )
     return plan, s.reporter.diagnostics
+
+
+def _single_channel_notes(s: _Scheduler) -> list[str]:
+    """What compacting a library to one source well per member costs (placement.py)."""
+    notes = []
+    for rid in sorted(s.placement.single_channel):
+        spots = {spot for (r, spot) in s.placement.demand if r == rid}
+        notes.append(
+            f"'{rid}': the building-block plates have no room for an 8-channel source column per "
+            f"reaction column, so its stocks sit in {len(spots)} wells, one per member, and each "
+            f"channel aspirates on its own: +{s.single_channel_s.get(rid, 0.0) / 60:.1f} min"
+        )
+    return notes
 
 
 def compute_lower_bound(operations: list[Operation], protocol: m.Protocol, policy: str) -> float:
