@@ -107,3 +107,77 @@ def test_an_8_by_12_two_library_grid_places_20_source_wells_and_fills_every_well
     for stock in block_stocks:
         if stock.substance in isocyanides:
             assert stock.volume_uL == pytest.approx(8 * 120.0 + stock.dead_volume_uL)
+
+
+# --------------------------------------------------------------------------- wells: on every step
+
+
+def test_a_solvent_screen_gives_each_block_its_own_solvent_and_quenches_a_subset(tmp_path):
+    path = HTE / "solvent_screen.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    result = checked(path)
+
+    def block(selection: str) -> set[str]:
+        (c0, c1) = (int(part[1:]) for part in selection.split(":"))
+        return {f"{r}{c}" for r in "ABCDEFGH" for c in range(c0, c1 + 1)}
+
+    umol = 50.0  # scale.amount
+    solvent_of: dict[str, str] = {}
+    quenched: set[str] = set()
+    for step in doc["steps"]:
+        if "add_solvent" in step:
+            for well in block(step["add_solvent"]["wells"]):
+                solvent_of[well] = step["add_solvent"]["solvent"]
+        if "quench" in step:
+            quenched = block(step["quench"]["wells"])
+    assert len(solvent_of) == 96 and len(quenched) == 48
+    # DIPEA neat: C8H19N 129.247 g/mol, 0.742 g/mL (Sigma-Aldrich D125806)
+    dipea_ul = 2.0 * umol * 129.247 / 0.742 / 1000.0
+
+    got = delivered(result, simulate(result, tmp_path))
+    assert len(got) == 96
+    for well, per in got.items():
+        want = {
+            "1-methyl-1,4-diazepane": 1.0 * umol / 1.0,
+            "N,N-diisopropylethylamine": dipea_ul,
+            solvent_of[well]: 400.0,
+            "benzyl bromide": 1.05 * umol / 1.0,
+        }
+        if well in quenched:
+            want["saturated aqueous ammonium chloride"] = 200.0
+        assert set(per) == set(want), well
+        for substance, ul in want.items():
+            assert per[substance] == pytest.approx(ul, abs=2e-3), (well, substance)
+    # the plan's well table records each well's solvent
+    assert set(result.plan.wells["B5"].reagents) >= {"solvent:DMF"}
+    assert "solvent:MeCN" not in result.plan.wells["B5"].reagents
+
+
+def test_sample_takes_only_the_wells_it_names(tmp_path):
+    base = REPO / "tests" / "data" / "protocols" / "examples" / "michael_ot2.yaml"
+    text = base.read_text(encoding="utf-8").replace(
+        "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+        "  - hold: {duration: 2 h, temperature: 25 degC}\n"
+        "  - sample: {volume: 10 uL, into: sample_plate, at: [1 h], wells: [A1, C2, H3]}\n",
+    )
+    text = text.replace("../../../../deck_layouts/", str(REPO / "deck_layouts") + "/")
+    path = tmp_path / "sampled.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = checked(path)
+    sampled = [w for op in result.plan.operations if op.op == "sample" for w in op.wells]
+    assert sorted(sampled) == ["A1", "C2", "H3"]
+
+
+def test_step_wells_outside_the_reaction_wells_are_listed_with_a_count(tmp_path):
+    text = (HTE / "solvent_screen.yaml").read_text(encoding="utf-8")
+    text = text.replace("../../../../deck_layouts/", str(REPO / "deck_layouts") + "/")
+    text = text.replace(
+        "vessels:\n  labware: reaction_block\n  wells: A1:H12",
+        "vessels:\n  labware: reaction_block\n  wells: A1:H2",
+    )
+    path = tmp_path / "screen.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = check(str(path))
+    df112 = [d for d in result.diagnostics if d.code == "DF112"]
+    # the DMF block A4:H6 is 24 wells outside A1:H2: six named, "and 18 more"
+    assert any(d.message.startswith("well(s) A4, B4, C4, D4, E4, F4 and 18 more") for d in df112)

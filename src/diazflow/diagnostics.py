@@ -25,6 +25,12 @@ def did_you_mean(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -
     return close[0] if close else None
 
 
+def listing(names: Sequence[str], limit: int = 6) -> str:
+    """The first ``limit`` names and how many more: 'A13, B13, C13 and 282 more'."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 __all__ = [
     "Diagnostic",
     "DiagnosticsError",
@@ -33,6 +39,7 @@ __all__ = [
     "Reporter",
     "Severity",
     "has_errors",
+    "listing",
     "sort_unique",
 ]
 

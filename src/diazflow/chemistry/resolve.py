@@ -355,8 +355,7 @@ class _Resolver:
         """What an add, adjust_ph or quench step puts in each well; updates ``volume``."""
         path = self.loaded.step_path(i)
         out: list[Addition] = []
-        step_wells = params.wells if isinstance(params, m.AddParams) else None
-        for well in step_wells or self.p.vessels.wells:
+        for well in m.step_wells(params) or self.p.vessels.wells:
             sub = members.get((reagent.library, well)) if reagent.library else reagent.substance
             if sub is None:
                 continue  # library coverage is reported by the loader (DF113)
@@ -413,7 +412,7 @@ class _Resolver:
         concentration = params.to_concentration
         target = stage.limiting_umol / concentration.value if concentration is not None else None
         out: list[Addition] = []
-        for well in self.p.vessels.wells:
+        for well in params.wells or self.p.vessels.wells:
             if params.volume is not None:
                 ul = params.volume.value
             else:

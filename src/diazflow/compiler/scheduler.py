@@ -1030,7 +1030,7 @@ class _Scheduler:
                 else "this deck layout has no labware with role 'samples'",
             )
             return
-        wells = list(self.chem.wells)
+        wells = list(params.wells or self.chem.wells)
         capacity = target.rows * target.columns
         needed = len(wells) * len(times)
         if self.sample_wells_used + needed > capacity:

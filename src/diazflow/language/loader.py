@@ -20,7 +20,15 @@ from pydantic import BaseModel, Tag, ValidationError
 from pydantic_core import PydanticCustomError
 
 from diazflow import errorcodes as codes
-from diazflow.diagnostics import Diagnostic, Position, Reporter, Severity, did_you_mean, sort_unique
+from diazflow.diagnostics import (
+    Diagnostic,
+    Position,
+    Reporter,
+    Severity,
+    did_you_mean,
+    listing,
+    sort_unique,
+)
 from diazflow.errorcodes import ErrorCode
 from diazflow.language import models as m
 from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
@@ -520,7 +528,7 @@ def _step_reference_checks(loaded: LoadedProtocol, i: int, step: Any, reporter: 
             f"'{rid}' is preloaded (put into the wells by the operator) and cannot be added",
             "remove the step, or declare the reagent as a stock, neat liquid or solid",
         )
-    wells = params.wells if isinstance(params, m.AddParams) else None
+    wells = m.step_wells(params)
     if wells:
         reaction_wells = set(p.vessels.wells)
         outside = [w.name for w in wells if w not in reaction_wells]
@@ -528,7 +536,7 @@ def _step_reference_checks(loaded: LoadedProtocol, i: int, step: Any, reporter: 
             reporter.error(
                 loaded.step_path(i, "wells"),
                 codes.DF112,
-                f"well(s) {', '.join(outside[:6])}{'…' if len(outside) > 6 else ''} are not reaction wells of this protocol",
+                f"well(s) {listing(outside)} are not reaction wells of this protocol",
                 f"vessels.wells is {_selection_text(p.vessels.wells)}",
             )
 
@@ -667,7 +675,7 @@ def _check_coverage(
     missing = [w for w in used_wells if w not in members and w not in invalid]
     if not missing:
         return
-    names = ", ".join(w.name for w in missing[:8]) + ("…" if len(missing) > 8 else "")
+    names = listing([w.name for w in missing], 8)
     if lib.by == "well":
         hint = "add a row for each of these wells, or remove them from vessels.wells"
     else:
@@ -937,8 +945,7 @@ def _wells_using(protocol: m.Protocol, reagent_ids: list[str]) -> tuple[Well, ..
     for step in protocol.steps:
         _, params = m.step_params(step)
         if isinstance(params, m.ReagentStepParams) and params.reagent in reagent_ids:
-            step_wells = params.wells if isinstance(params, m.AddParams) else None
-            wells.update(step_wells or protocol.vessels.wells)
+            wells.update(m.step_wells(params) or protocol.vessels.wells)
     return tuple(sorted(wells))
 
 

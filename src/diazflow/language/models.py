@@ -530,6 +530,9 @@ class AddSolventParams(_Model):
         None,
         description="pipette the solvent with the liquid class of another liquid diazflow knows",
     )
+    wells: WellSelection | None = Field(
+        None, description="only these reaction wells (default: every reaction well)"
+    )
 
     @model_validator(mode="after")
     def _one(self) -> AddSolventParams:
@@ -581,6 +584,9 @@ class QuenchParams(_Model):
     equiv: Equiv | None = None
     dropwise: DurationOrRange | None = None
     stir: DurationOrRange | None = None
+    wells: WellSelection | None = Field(
+        None, description="only these reaction wells (default: every reaction well)"
+    )
 
     @model_validator(mode="after")
     def _one(self) -> QuenchParams:
@@ -598,6 +604,9 @@ class SampleParams(_Model):
     into: Identifier
     at: list[Duration] | None = None
     every: Duration | None = None
+    wells: WellSelection | None = Field(
+        None, description="only these reaction wells (default: every reaction well)"
+    )
 
     @model_validator(mode="after")
     def _one(self) -> SampleParams:
@@ -1009,6 +1018,14 @@ StepParams = (
 
 ReagentStepParams = AddParams | AdjustPhParams | QuenchParams
 """The parameters of a step that adds a declared reagent (``params.reagent``) to the wells."""
+
+
+def step_wells(params: StepParams) -> tuple[Well, ...] | None:
+    """The reaction wells a step acts on when it names them (``wells:``); None: every well."""
+    match params:
+        case AddParams() | AddSolventParams() | QuenchParams() | SampleParams():
+            return params.wells
+    return None
 
 
 def step_params(step: BaseModel) -> tuple[str, StepParams]:
