@@ -243,6 +243,17 @@ EXAMPLES: list[Example] = [
         ),
     ),
     Example(
+        "DF320",
+        STARLET,
+        (
+            (
+                "    stock: {concentration: 2.0 M, solvent: DCE}\n",
+                "    neat: true\n    density: 1.30 g/mL       # acetic acid is 1.047 g/mL\n",
+            ),
+        ),
+        severity="warning",
+    ),
+    Example(
         "DF313",
         STARLET,
         (

@@ -7,6 +7,8 @@ channel aspirated where, and dispensed where).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -181,3 +183,166 @@ def test_step_wells_outside_the_reaction_wells_are_listed_with_a_count(tmp_path)
     df112 = [d for d in result.diagnostics if d.code == "DF112"]
     # the DMF block A4:H6 is 24 wells outside A1:H2: six named, "and 18 more"
     assert any(d.message.startswith("well(s) A4, B4, C4, D4, E4, F4 and 18 more") for d in df112)
+
+
+# --------------------------------------------------------------------------- reagent forms
+
+# Standard atomic weights (IUPAC 2021, abridged) for recomputing molar masses by hand.
+ATOMIC = {"C": 12.011, "H": 1.008, "N": 14.007, "O": 15.999, "F": 18.998, "Na": 22.990}
+
+
+def molar_mass(**atoms: int) -> float:
+    return sum(ATOMIC[element] * n for element, n in atoms.items())
+
+
+def with_deck(path: Path, tmp_path: Path, edits: tuple[tuple[str, str], ...] = ()) -> Path:
+    """A copy of a protocol with its relative deck path made absolute, and ``edits`` applied."""
+    text = path.read_text(encoding="utf-8").replace(
+        "../../../../deck_layouts/", str(REPO / "deck_layouts") + "/"
+    )
+    text = text.replace("deck: ../deck_layouts/", f"deck: {REPO / 'deck_layouts'}/")
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    out = tmp_path / path.name
+    out.write_text(text, encoding="utf-8")
+    if (path.parent / "libraries").is_dir():
+        (tmp_path / "libraries").symlink_to(path.parent / "libraries")
+    return out
+
+
+def test_reagents_by_mass_concentration_density_purity_normality_and_member_stock(tmp_path):
+    path = HTE / "reagent_forms.yaml"
+    result = checked(path)
+    umol = 50.0
+    acid_ul = {
+        "benzoic acid": umol / 0.5,
+        "phenylacetic acid": umol / 0.25,
+        # 70.05 mg/mL of C7H5FO2
+        "4-fluorobenzoic acid": umol / (70.05 / molar_mass(C=7, H=5, F=1, O=2)),
+    }
+    acid_of_column = ["benzoic acid", "phenylacetic acid", "4-fluorobenzoic acid"]
+    nmm_ul = 3.0 * umol * molar_mass(C=5, H=11, N=1, O=1) / 1000.0 / 0.92  # density from YAML
+    benzylamine_m = 107.15 / molar_mass(C=7, H=9, N=1)  # mg/mL over g/mol
+    amine_ul = 1.1 * umol / benzylamine_m
+    dipea_ul = 1.0 * umol * molar_mass(C=8, H=19, N=1) / 1000.0 / 0.742 / 0.99  # 99 %
+    naoh_ul = 2.0 * umol / 0.4  # 0.4 N NaOH: 0.4 mol/L
+
+    got = delivered(result, simulate(result, tmp_path))
+    assert len(got) == 24
+    for well, per in got.items():
+        acid = acid_of_column[int(well[1:]) - 1]
+        before_top_up = acid_ul[acid] + nmm_ul + amine_ul + dipea_ul
+        want = {
+            acid: acid_ul[acid],
+            "N-methylmorpholine": nmm_ul,
+            "benzylamine": amine_ul,
+            "N,N-diisopropylethylamine": dipea_ul,
+            "DMF": umol / 0.1 - before_top_up,  # to_concentration 0.1 M: 500 µL in all
+            "sodium hydroxide": naoh_ul,
+        }
+        assert set(per) == set(want), well
+        for substance, ul in want.items():
+            assert per[substance] == pytest.approx(ul, rel=1e-3), (well, substance)
+    # HATU by mass: 22.8 mg into every well, weighed by hand
+    powder = [op for op in result.plan.operations if op.op == "dispense_powder"]
+    assert [mg for op in powder for mg in op.mg] == [22.8] * 24
+    hatu_umol = 22.8 * 1000.0 / (molar_mass(C=10, H=15, N=6, O=1) + 144.964)  # + PF6- 144.964
+    assert result.plan.wells["A1"].reagents["hatu"].umol == pytest.approx(hatu_umol, rel=1e-3)
+    # the stock list: per-member concentrations, DIPEA's purity said
+    stocks = {(s.reagent, s.location): s for s in result.plan.stocks}
+    assert stocks[("acid", "building_blocks:A2")].concentration_M == pytest.approx(0.25)
+    dipea = next(s for s in result.plan.stocks if s.reagent == "dipea")
+    assert dipea.purity == pytest.approx(0.99)
+
+
+def test_nah_as_a_60_percent_dispersion_is_dosed_for_the_nah_it_holds(tmp_path):
+    path = with_deck(
+        REPO / "workflows" / "ugi_diazepanone.yaml",
+        tmp_path,
+        (
+            (
+                "    mw: 40.0            # g of dispersion per mol NaH (24.00 / 0.60): 2.4 mg per vial\n",
+                "    purity: 60 %        # a dispersion in mineral oil\n",
+            ),
+        ),
+    )
+    result = checked(path)
+    # 1.2 equiv of the 50 µmol adduct, NaH 23.998 g/mol, 60 % of the weighed mass is NaH
+    want_mg = 1.2 * 50.0 * molar_mass(Na=1, H=1) / 1000.0 / 0.60
+    doses = [
+        mg
+        for op in result.plan.operations
+        if op.op == "dispense_powder" and op.reagent == "nah"
+        for mg in op.mg
+    ]
+    assert len(doses) == 88
+    assert doses == pytest.approx([want_mg] * 88, rel=1e-4)
+    nah = next(s for s in result.plan.stocks if s.reagent == "nah")
+    assert nah.purity == pytest.approx(0.60)
+    assert nah.weigh_mg == pytest.approx(88 * want_mg, rel=1e-4)
+    assert result.plan.wells["A1"].reagents["nah"].umol == pytest.approx(60.0)
+
+
+def test_a_commercial_solution_used_as_supplied_is_never_weighed(tmp_path):
+    result = checked(HTE / "boc_removal_supplied.yaml")
+    hcl = next(s for s in result.plan.stocks if s.reagent == "hcl")
+    assert hcl.form == "supplied" and hcl.weigh_mg is None and hcl.solvent_uL is None
+    per_well = 10 * 50.0 / 4.0  # 10 equiv of 50 µmol from 4 M
+    assert result.plan.wells["C4"].reagents["hcl"].uL == pytest.approx(per_well)
+    assert hcl.volume_uL == pytest.approx(48 * per_well + hcl.dead_volume_uL)
+    out = subprocess.run(
+        [sys.executable, "-m", "diazflow.cli", "compile", str(HTE / "boc_removal_supplied.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert "hydrogen chloride (4 M in 1,4-dioxane)" in out and "use as supplied" in out
+
+
+@pytest.mark.parametrize(
+    ("edit", "code", "where"),
+    [
+        # density on a stock: it changes nothing
+        (
+            (
+                "    stock: {concentration: 0.4 N, solvent: water}\n",
+                "    stock: {concentration: 0.4 N, solvent: water}\n    density: 1.0 g/mL\n",
+            ),
+            "DF119",
+            "'density' is for a neat liquid",
+        ),
+        # a density far from the property data: the given one is used, with a warning
+        (
+            (
+                "    neat: true\n    purity: 99 %\n",
+                "    neat: true\n    purity: 99 %\n    density: 0.95 g/mL\n",
+            ),
+            "DF320",
+            "differs from the property data",
+        ),
+        # more than 100 %
+        (("    purity: 99 %\n", "    purity: 101 %\n"), "DF205", "purity"),
+        # NMM neat without a density: DF307 says how to give one
+        (
+            ("    density: 0.92 g/mL          # not in the property data: from the bottle\n", ""),
+            "DF307",
+            "density:",
+        ),
+        # a volume written as an amount: DF202 points at 'volume:'
+        (
+            (
+                "  - add: {reagent: hatu, amount: 22.8 mg}\n",
+                "  - add: {reagent: amine, amount: 0.05 mL}\n",
+            ),
+            "DF202",
+            "volume: 0.05 mL",
+        ),
+    ],
+)
+def test_each_inconsistent_reagent_form_has_its_diagnostic(tmp_path, edit, code, where):
+    path = with_deck(HTE / "reagent_forms.yaml", tmp_path, (edit,))
+    result = check(str(path))
+    found = [d for d in result.diagnostics if d.code == code]
+    assert found, [str(d) for d in result.diagnostics]
+    assert any(where in f"{d.message} {d.hint}" or where in str(d) for d in found)

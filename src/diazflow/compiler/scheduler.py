@@ -1555,8 +1555,10 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
         elif reagent.substance:
             mw = reagent.substance.mw
         weigh = solvent_ul = measure = None
-        if reagent.form == "stock" and reagent.concentration_m and mw:
-            weigh = reagent.concentration_m * volume * mw / 1000.0  # µmol → mg
+        concentration = reagent.concentration_for(name)
+        if reagent.form == "stock" and concentration and mw and not reagent.supplied:
+            # µmol → mg of the substance; of a 95 % material, 1/0.95 of that
+            weigh = concentration * volume * mw / 1000.0 / reagent.purity
             solvent_ul = volume
             if reagent.solute_density_g_ml:
                 measure = weigh / reagent.solute_density_g_ml  # mg / (g/mL) = µL
@@ -1565,9 +1567,14 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
             StockPlan(
                 reagent=rid,
                 substance=name,
-                form="neat" if reagent.form == "neat" else "stock",
+                form="neat"
+                if reagent.form == "neat"
+                else "supplied"
+                if reagent.supplied
+                else "stock",
                 solvent=reagent.solvent,
-                concentration_M=reagent.concentration_m,
+                concentration_M=concentration,
+                purity=reagent.purity if reagent.purity < 1.0 else None,
                 location=position,
                 volume_uL=r3(volume),
                 dead_volume_uL=r3(dead),
@@ -1598,6 +1605,7 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
                 volume_uL=0.0,
                 dead_volume_uL=0.0,
                 weigh_mg=r3(mg),
+                purity=reagent.purity if reagent.purity < 1.0 else None,
             )
         )
     return out

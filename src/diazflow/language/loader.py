@@ -31,7 +31,7 @@ from diazflow.diagnostics import (
 )
 from diazflow.errorcodes import ErrorCode
 from diazflow.language import models as m
-from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
+from diazflow.language.quantities import Dimension, Quantity, QuantityError, parse_quantity
 from diazflow.language.source import (
     SourceDocument,
     YamlSourceError,
@@ -53,6 +53,7 @@ class LibraryMember:
     mw: float | None
     equiv: Any  # Quantity | QuantityRange | None: per-well override of the step's equiv
     origin: tuple[str, int, int]  # (file, line, column) where the member was written
+    concentration: Quantity | None = None  # this member's stock concentration (M or mg/mL)
 
 
 @dataclass(frozen=True)
@@ -602,7 +603,7 @@ def _mark_invalid(text: str, invalid: set[Well]) -> None:
         pass
 
 
-_CSV_COLUMNS = ("well", "name", "smiles", "equiv", "mw")
+_CSV_COLUMNS = ("well", "name", "smiles", "equiv", "mw", "concentration")
 
 
 def _load_library(
@@ -641,7 +642,12 @@ def _members_by_well(
             reporter.error(ipath, exc.code, f"library '{name}': {exc.message}", exc.hint, key=True)
             continue
         members[well] = LibraryMember(
-            item.name, item.smiles, item.mw, item.equiv, (source.filename, line, col)
+            item.name,
+            item.smiles,
+            item.mw,
+            item.equiv,
+            (source.filename, line, col),
+            item.concentration,
         )
     return members
 
@@ -654,7 +660,12 @@ def _members_by_row_or_column(
     for index, item in enumerate(lib.items):
         line, col = source.position(("libraries", name, "items", index))
         member = LibraryMember(
-            item.name, item.smiles, item.mw, item.equiv, (source.filename, line, col)
+            item.name,
+            item.smiles,
+            item.mw,
+            item.equiv,
+            (source.filename, line, col),
+            item.concentration,
         )
         for well in used_wells:
             position = well.row if lib.by == "row" else well.column - 1
@@ -783,7 +794,7 @@ class _CsvLibrary:
                 Position(1, 1),
                 codes.DF118,
                 f"library '{self.name}': {exc}",
-                "columns are well,name,smiles[,equiv][,mw]",
+                "columns are well,name,smiles[,equiv][,mw][,concentration]",
             )
             return False
         missing = [c for c in ("well", "name") if c not in header]
@@ -798,7 +809,7 @@ class _CsvLibrary:
                 Position(1, 1),
                 codes.DF118,
                 f"library '{self.name}': {problem}",
-                "columns are well,name,smiles[,equiv][,mw]",
+                "columns are well,name,smiles[,equiv][,mw][,concentration]",
             )
             return False
         return True
@@ -852,6 +863,11 @@ class _CsvLibrary:
             # the same rules as in YAML
             equiv = m.validate_equiv(row["equiv"]) if row.get("equiv") else None
             mw = m.validate_molar_mass(row["mw"]) if row.get("mw") else None
+            concentration = (
+                m.validate_stock_concentration(row["concentration"])
+                if row.get("concentration")
+                else None
+            )
         except PydanticCustomError as exc:
             self.reporter.error(at, exc.type, f"library '{self.name}' {well.name}: {exc}")
             invalid.add(well)
@@ -868,7 +884,9 @@ class _CsvLibrary:
             invalid.add(well)
             return
         origin = (self.shown, row_no, 1)
-        members[well] = LibraryMember(row["name"], row.get("smiles") or None, mw, equiv, origin)
+        members[well] = LibraryMember(
+            row["name"], row.get("smiles") or None, mw, equiv, origin, concentration
+        )
 
 
 # --------------------------------------------------------------------------- entry point

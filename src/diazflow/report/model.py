@@ -502,22 +502,27 @@ class Report:
                 )
             elif s.form == "solvent":
                 prepare = f"fill with {s.substance}"
+            elif s.form == "supplied":
+                conc = f"{s.concentration_M:.4g} M " if s.concentration_M else ""
+                prepare = f"use as supplied ({conc}in {s.solvent}): {fmt_volume(s.volume_uL)} on hand, nothing to weigh"
             elif s.form == "neat":
                 prepare = f"neat {s.substance}"
             elif s.weigh_mg and s.measure_uL:  # a liquid solute: measured by volume
-                conc = f"{s.concentration_M:g} M " if s.concentration_M else ""
+                conc = f"{s.concentration_M:.4g} M " if s.concentration_M else ""
                 prepare = f"measure {fmt_volume(s.measure_uL)} ({fmt_mg(s.weigh_mg)} mg), make up to {fmt_volume(s.volume_uL)} with {s.solvent} ({conc}in {s.solvent})"
                 if n > 1:
                     prepare = f"per well: {prepare}; or one batch for all {n}: measure {fmt_volume(s.measure_uL * n)}, make up to {fmt_volume(s.volume_uL * n)} and put {fmt_volume(s.volume_uL)} into each"
             elif s.weigh_mg:
-                conc = f"{s.concentration_M:g} M " if s.concentration_M else ""
+                conc = f"{s.concentration_M:.4g} M " if s.concentration_M else ""
                 prepare = f"weigh {fmt_mg(s.weigh_mg)} mg, dissolve in {s.solvent} and make up to {fmt_volume(s.volume_uL)} ({conc}in {s.solvent})"
                 if n > 1:
                     prepare = f"per well: {prepare}; or one batch for all {n}: weigh {fmt_mg(s.weigh_mg * n)} mg, make up to {fmt_volume(s.volume_uL * n)} and put {fmt_volume(s.volume_uL)} into each"
             elif s.concentration_M:
-                prepare = f"{s.concentration_M:g} M in {s.solvent}, {fmt_volume(s.volume_uL)}"
+                prepare = f"{s.concentration_M:.4g} M in {s.solvent}, {fmt_volume(s.volume_uL)}"
             else:
                 prepare = f"{s.substance}" + (f" ({s.solvent})" if s.solvent else "")
+            if s.purity:
+                prepare += f" (of {s.purity * 100:g} % material: amounts corrected)"
             if s.stage:  # not before the start: a later stage (often from an earlier one's product)
                 prepare += (
                     f"; for stage {s.stage + 1}, first needed at {fmt_duration(s.first_use_s)}"
