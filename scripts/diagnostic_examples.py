@@ -80,13 +80,18 @@ ADDITIVES = [  # DF518: an additive screen, one additive per pair of columns
     ("lut", "2,6-lutidine", "Cc1cccc(C)n1"),
     ("dbu", "DBU", "C1CCC2=NCCCN2CC1"),
 ]
+# each additive at four stock concentrations, one per quarter of its pair of columns: 24 common
+# stocks, more than the 8 troughs and the free building-block columns hold
+ADDITIVE_LEVELS = (("025", "0.25 M"), ("05", "0.5 M"), ("1", "1.0 M"), ("2", "2.0 M"))
 ADDITIVE_REAGENTS = "".join(
-    f'  {rid}: {{name: "{name}", smiles: "{smiles}", stock: {{concentration: 1.0 M, solvent: DCE}}}}\n'
+    f'  {rid}_{tag}: {{name: "{name}", smiles: "{smiles}", stock: {{concentration: {c}, solvent: DCE}}}}\n'
     for rid, name, smiles in ADDITIVES
+    for tag, c in ADDITIVE_LEVELS
 )
 ADDITIVE_STEPS = "".join(
-    f"  - add: {{reagent: {rid}, equiv: 1.0, wells: A{2 * i + 1}:H{2 * i + 2}}}\n"
+    f"  - add: {{reagent: {rid}_{tag}, equiv: 1.0, wells: {'ABCDEFGH'[2 * (k % 4)]}{2 * i + 1 + k // 4}:{'ABCDEFGH'[2 * (k % 4) + 1]}{2 * i + 2}}}\n"
     for i, (rid, _, _) in enumerate(ADDITIVES)
+    for k, (tag, _) in enumerate(ADDITIVE_LEVELS)
 )
 
 EXAMPLES: list[Example] = [
@@ -559,7 +564,11 @@ EXAMPLES: list[Example] = [
             ("libraries:\n", ADDITIVE_REAGENTS + "libraries:\n"),
             ("  - stir: {duration: 15 min}\n", ADDITIVE_STEPS + "  - stir: {duration: 15 min}\n"),
         ),
-        snippet="reagents:\n" + ADDITIVE_REAGENTS + "# ...\n" + ADDITIVE_STEPS,
+        snippet="reagents:\n"
+        + "".join(ADDITIVE_REAGENTS.splitlines(keepends=True)[:4])
+        + "  # ... 24 additive stocks in all\n"
+        + "".join(ADDITIVE_STEPS.splitlines(keepends=True)[:4])
+        + "  # ... one step per stock\n",
     ),
     Example(
         "DF519",

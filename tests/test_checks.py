@@ -388,15 +388,24 @@ def test_df517_volume_below_smallest_tip(tmp_path):
 
 
 def test_df518_not_enough_reservoirs(tmp_path):
-    extra = "".join(
-        f"  r{i}: {{name: acetic acid, smiles: CC(=O)O, stock: {{concentration: 2.0 M, solvent: DCE}}}}\n"
-        for i in range(8)
-    )
-    adds = "".join(f"  - add: {{reagent: r{i}, equiv: 0.1}}\n" for i in range(8))
-    text = BASE.replace("libraries:\n", extra + "libraries:\n").replace(
-        "  - stir: {duration: 15 min}\n", adds + "  - stir: {duration: 15 min}\n"
-    )
-    _, result = run(tmp_path, text)
+    def with_extra(n: int) -> str:
+        extra = "".join(
+            f"  r{i}: {{name: acetic acid, smiles: CC(=O)O, stock: {{concentration: 2.0 M, solvent: DCE}}}}\n"
+            for i in range(n)
+        )
+        adds = "".join(f"  - add: {{reagent: r{i}, equiv: 0.1}}\n" for i in range(n))
+        return BASE.replace("libraries:\n", extra + "libraries:\n").replace(
+            "  - stir: {duration: 15 min}\n", adds + "  - stir: {duration: 15 min}\n"
+        )
+
+    # 8 more than the troughs take: they go to free building-block columns (the aldehydes are
+    # compacted to one well each to make room)
+    _, result = run(tmp_path, with_extra(8))
+    assert "DF518" not in codes(result) and result.plan is not None
+    on_block = {s.reagent for s in result.plan.stocks if s.location.startswith("building_blocks:")}
+    assert len(on_block - {"aldehyde"}) >= 3
+    # 30 more: the troughs and the block's 12 columns cannot hold them all
+    _, result = run(tmp_path, with_extra(30))
     assert "DF518" in error_codes(result)
 
 

@@ -346,3 +346,43 @@ def test_each_inconsistent_reagent_form_has_its_diagnostic(tmp_path, edit, code,
     found = [d for d in result.diagnostics if d.code == code]
     assert found, [str(d) for d in result.diagnostics]
     assert any(where in f"{d.message} {d.hint}" or where in str(d) for d in found)
+
+
+def test_a_base_by_catalyst_screen_with_more_liquids_than_troughs(tmp_path):
+    path = HTE / "base_catalyst_screen.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    result = checked(path)
+    umol = 20.0
+    names = {rid: r["name"] for rid, r in doc["reagents"].items()}
+    conc = {
+        rid: float(r["stock"]["concentration"].split()[0]) for rid, r in doc["reagents"].items()
+    }
+
+    def cells(selection: str) -> set[str]:
+        a, b = selection.split(":")
+        return {
+            f"{r}{c}"
+            for r in "ABCDEFGH"[ord(a[0]) - 65 : ord(b[0]) - 64]
+            for c in range(int(a[1:]), int(b[1:]) + 1)
+        }
+
+    expected: dict[str, dict[str, float]] = defaultdict(dict)
+    for step in doc["steps"]:
+        add = step.get("add")
+        if add is None:
+            continue
+        wells = cells(add["wells"]) if "wells" in add else cells("A1:H12")
+        for well in wells:
+            expected[well][names[add["reagent"]]] = add["equiv"] * umol / conc[add["reagent"]]
+    for per in expected.values():
+        per["1,4-dioxane"] = umol / 0.1 - sum(per.values())  # to_concentration 0.1 M
+    assert len(expected) == 96
+
+    got = delivered(result, simulate(result, tmp_path))
+    for well, per in expected.items():
+        assert set(got[well]) == set(per), well
+        for substance, ul in per.items():
+            assert got[well][substance] == pytest.approx(ul, abs=1e-6), (well, substance)
+    # nine common liquids, eight troughs: one went to a building-block column, one well per row
+    on_block = [s for s in result.plan.stocks if s.location.startswith("building_blocks:")]
+    assert len(on_block) == 8 and len({s.reagent for s in on_block}) == 1

@@ -165,9 +165,13 @@ class _Placer:
         bb = self.plates[0]
         capacity = bb.max_volume_ul * self.deck.fill_limit - bb.dead_volume_ul
         layouts = [self._layout(rid, capacity, bb.rows) for rid in rids]
+        # a column for each common liquid the troughs cannot take (_place_on_block)
+        commons = [r for r in self.drawn if r not in self.sources and r not in rids]
+        reserved = max(0, len(commons) - len(self.deck.reservoirs))
+        budget = max(0, len(self.slots) - reserved)
         needed = sum(len(lay.columns) for lay in layouts)
         for lay in sorted(layouts, key=lambda x: -x.saving):
-            if needed <= len(self.slots) or lay.saving <= 0:
+            if needed <= budget or lay.saving <= 0:
                 break
             self.single_channel.add(lay.rid)
             needed -= lay.saving
@@ -293,13 +297,22 @@ class _Placer:
         """Common reagents and solvents, one reservoir each; False when they run out."""
         reservoirs = list(self.deck.reservoirs)
         common = [rid for rid in self.drawn if rid not in self.sources]
+        # More common liquids than troughs: the smallest volumes go to free building-block
+        # columns (a well's dead volume is 50 µL, a trough's millilitres: a catalyst stock is
+        # wasted least there); the rest keep their troughs in protocol order.
+        n_common = len(common)
+        overflow = len(common) - len(reservoirs)
+        if overflow > 0:
+            smallest = sorted(common, key=lambda r: (sum(self.drawn[r].values()), r))[:overflow]
+            placed = [rid for rid in smallest if self._place_on_block(rid)]
+            common = [rid for rid in common if rid not in placed]
         for rid in common:
             path = ("reagents", rid) if rid in self.p.reagents else ("steps",)
             if not reservoirs:
                 self.reporter.error(
                     path,
                     codes.DF518,
-                    f"no reagent reservoir left for '{rid}' ({len(self.deck.reservoirs)} on this deck, {len(common)} common reagents and solvents to place)",
+                    f"no reagent reservoir left for '{rid}' ({len(self.deck.reservoirs)} on this deck, {n_common} common reagents and solvents to place) and no free column on the building-block plates",
                     "use a deck with more troughs, or combine reagents into one stock",
                 )
                 return False
@@ -322,4 +335,33 @@ class _Placer:
                     f"'{rid}' needs {total + dead:.0f} µL in {position}, more than its {limit:.0f} µL",
                     "use a more concentrated stock or fewer wells",
                 )
+        return True
+
+    def _place_on_block(self, rid: str) -> bool:
+        """A common reagent when the troughs are taken: a free building-block column filled with
+        it in every row (8 channels aspirate it as from a trough); False when none is free."""
+        if not self.plates:
+            return False
+        reagent = self.chem.reagents.get(rid)
+        name = reagent.substance.name if reagent and reagent.substance else rid.split(":", 1)[-1]
+        bb = self.plates[0]
+        capacity = bb.max_volume_ul * self.deck.fill_limit - bb.dead_volume_ul
+        key = tuple(sorted({(w.row, name) for w in self.drawn[rid]}))
+        columns = sorted({w.column for w in self.drawn[rid]})
+        chunks = self._chunks(rid, key, columns, capacity)
+        if self.next_slot + len(chunks) > len(self.slots):
+            return False
+        self.sources[rid] = {}
+        for chunk in chunks:
+            plate, column = self._take_column()
+            for c in chunk:
+                for r, _ in key:
+                    well = Well(c, r)
+                    if well not in self.drawn[rid]:
+                        continue
+                    spot = SourceSpot(plate.name, f"{row_letter(r)}{column + 1}")
+                    self.sources[rid][well] = spot
+                    _, total = self.demand.get((rid, spot), (name, 0.0))
+                    self.demand[(rid, spot)] = (name, total + self.drawn[rid][well])
+        self._check_building_block_wells(rid)
         return True

@@ -629,7 +629,11 @@ class _Scheduler:
         if not wells:
             return self.now
         source = self.placement.sources.get(rid, {})
-        per_member_tips = len({source.get(w) for w in wells}) > 1
+        # a fresh tip per well only where the wells get different substances (library members);
+        # one stock spread over a building-block column (placement._place_on_block) keeps its tips
+        per_member_tips = (
+            len({source.get(w) for w in wells}) > 1 and len(set(self.substances(rid, wells))) > 1
+        )
         if delivery.keep_below is not None:
             self.check_keep_below(step, delivery.keep_below)
         if delivery.dropwise is not None:
