@@ -386,3 +386,49 @@ def test_a_base_by_catalyst_screen_with_more_liquids_than_troughs(tmp_path):
     # nine common liquids, eight troughs: one went to a building-block column, one well per row
     on_block = [s for s in result.plan.stocks if s.location.startswith("building_blocks:")]
     assert len(on_block) == 8 and len({s.reagent for s in on_block}) == 1
+
+
+def test_an_unquoted_bracket_smiles_in_a_flow_mapping_gets_a_quoting_hint(tmp_path):
+    path = tmp_path / "nah.yaml"
+    path.write_text(
+        "diazflow: 1\nname: x\nreagents:\n"
+        "  nah: {name: sodium hydride, smiles: [Na+].[H-], solid: {dispense: powder}}\n",
+        encoding="utf-8",
+    )
+    result = check(str(path))
+    df100 = [d for d in result.diagnostics if d.code == "DF100"]
+    assert len(df100) == 1 and df100[0].line == 4
+    assert df100[0].hint == 'quote SMILES: smiles: "[Na+].[H-]"'
+
+
+# --------------------------------------------------------------------------- warning control
+
+
+def test_warnings_are_selected_ignored_promoted_or_acknowledged_with_a_reason(tmp_path):
+    from diazflow.diagnostics import WarningPolicy
+
+    path = with_deck(HTE / "solvent_screen.yaml", tmp_path)
+    plain = check(str(path))
+    assert {d.code for d in plain.diagnostics} == {"DF304"} and plain.plan is not None
+
+    ignored = check(str(path), warnings=WarningPolicy(ignore=("DF304",)))
+    assert ignored.diagnostics == () and ignored.plan is not None
+    selected = check(str(path), warnings=WarningPolicy(select=("DF6",)))
+    assert selected.diagnostics == ()
+    promoted = check(str(path), warnings=WarningPolicy(as_errors=("DF304",)))
+    assert promoted.diagnostics and all(d.is_error for d in promoted.diagnostics)
+    assert promoted.plan is None and not promoted.ok
+
+    text = path.read_text(encoding="utf-8") + (
+        "\nsettings:\n  acknowledge: {DF304: glass troughs in use for THF and toluene}\n"
+    )
+    path.write_text(text, encoding="utf-8")
+    acknowledged = check(str(path))
+    assert acknowledged.diagnostics == () and acknowledged.plan is not None
+    assert {a.diagnostic.code for a in acknowledged.acknowledged} == {"DF304"}
+    assert {a.reason for a in acknowledged.acknowledged} == {
+        "glass troughs in use for THF and toluene"
+    }
+    # a promotion asked for on the command line outranks the file's acknowledgement
+    gated = check(str(path), warnings=WarningPolicy(as_errors=("DF",)))
+    assert gated.plan is None and {d.code for d in gated.diagnostics} == {"DF304"}

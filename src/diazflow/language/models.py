@@ -22,6 +22,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     PlainSerializer,
     PlainValidator,
+    StringConstraints,
     Tag,
     ValidationInfo,
     WithJsonSchema,
@@ -706,6 +707,11 @@ class Settings(_Model):
     )
     duration_policy: Literal["upper", "lower"] = Field(
         "upper", description="how a stir/hold range like 1-4 h is resolved"
+    )
+    acknowledge: dict[Annotated[str, StringConstraints(pattern=r"^DF\d{3}$")], Text] = Field(
+        default_factory=dict,
+        description="warnings this protocol acknowledges, code → the reason: "
+        "{DF304: 'glass troughs in use'}; kept out of the findings, listed in the summary",
     )
 
 
