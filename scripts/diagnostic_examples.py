@@ -81,13 +81,18 @@ ADDITIVES = [  # DF518: an additive screen, one additive per pair of columns
     ("lut", "2,6-lutidine", "Cc1cccc(C)n1"),
     ("dbu", "DBU", "C1CCC2=NCCCN2CC1"),
 ]
+# each additive at four stock concentrations, one per quarter of its pair of columns: 24 common
+# stocks, more than the 8 troughs and the free building-block columns hold
+ADDITIVE_LEVELS = (("025", "0.25 M"), ("05", "0.5 M"), ("1", "1.0 M"), ("2", "2.0 M"))
 ADDITIVE_REAGENTS = "".join(
-    f'  {rid}: {{name: "{name}", smiles: "{smiles}", stock: {{concentration: 1.0 M, solvent: DCE}}}}\n'
+    f'  {rid}_{tag}: {{name: "{name}", smiles: "{smiles}", stock: {{concentration: {c}, solvent: DCE}}}}\n'
     for rid, name, smiles in ADDITIVES
+    for tag, c in ADDITIVE_LEVELS
 )
 ADDITIVE_STEPS = "".join(
-    f"  - add: {{reagent: {rid}, equiv: 1.0, wells: A{2 * i + 1}:H{2 * i + 2}}}\n"
+    f"  - add: {{reagent: {rid}_{tag}, equiv: 1.0, wells: {'ABCDEFGH'[2 * (k % 4)]}{2 * i + 1 + k // 4}:{'ABCDEFGH'[2 * (k % 4) + 1]}{2 * i + 2}}}\n"
     for i, (rid, _, _) in enumerate(ADDITIVES)
+    for k, (tag, _) in enumerate(ADDITIVE_LEVELS)
 )
 
 EXAMPLES: list[Example] = [
@@ -242,6 +247,17 @@ EXAMPLES: list[Example] = [
                 "    stock: {concentration: 20 M, solvent: DCE}\n",
             ),
         ),
+    ),
+    Example(
+        "DF320",
+        STARLET,
+        (
+            (
+                "    stock: {concentration: 2.0 M, solvent: DCE}\n",
+                "    neat: true\n    density: 1.30 g/mL       # acetic acid is 1.047 g/mL\n",
+            ),
+        ),
+        severity="warning",
     ),
     Example(
         "DF313",
@@ -549,7 +565,11 @@ EXAMPLES: list[Example] = [
             ("libraries:\n", ADDITIVE_REAGENTS + "libraries:\n"),
             ("  - stir: {duration: 15 min}\n", ADDITIVE_STEPS + "  - stir: {duration: 15 min}\n"),
         ),
-        snippet="reagents:\n" + ADDITIVE_REAGENTS + "# ...\n" + ADDITIVE_STEPS,
+        snippet="reagents:\n"
+        + "".join(ADDITIVE_REAGENTS.splitlines(keepends=True)[:4])
+        + "  # ... 24 additive stocks in all\n"
+        + "".join(ADDITIVE_STEPS.splitlines(keepends=True)[:4])
+        + "  # ... one step per stock\n",
     ),
     Example(
         "DF519",
@@ -557,15 +577,22 @@ EXAMPLES: list[Example] = [
         (
             (
                 "  acoh:\n",
-                "  aldehyde_top_up:\n    library: aldehydes\n    stock: {concentration: 0.1 M, solvent: DCE}\n  acoh:\n",
+                "  aldehyde_b:\n    library: more_aldehydes\n    stock: {concentration: 0.5 M, solvent: DCE}\n  acoh:\n",
             ),
+            ("libraries:\n", "libraries:\n  more_aldehydes: {csv: aldehydes_96.csv}\n"),
             (
                 "  - stir: {duration: 1-4 h}\n",
-                "  - stir: {duration: 1 h}\n  - add: {reagent: aldehyde_top_up, equiv: 0.1}\n  - stir: {duration: 1-4 h}\n",
+                "  - stir: {duration: 1 h}\n  - add: {reagent: aldehyde_b, equiv: 1.0}\n  - stir: {duration: 1-4 h}\n",
             ),
         ),
-        snippet="  aldehyde_top_up:        # the same aldehydes again, from a dilute stock\n    library: aldehydes\n    stock: {concentration: 0.1 M, solvent: DCE}\n"
-        "  - stir: {duration: 1 h}\n  - add: {reagent: aldehyde_top_up, equiv: 0.1}\n",
+        snippet="  aldehyde_b:              # a second aldehyde in every well: 94 different ones\n    library: more_aldehydes\n    stock: {concentration: 0.5 M, solvent: DCE}\n"
+        "libraries:\n  more_aldehydes: {csv: aldehydes_96.csv}\n"
+        "  - add: {reagent: aldehyde_b, equiv: 1.0}\n",
+        files={
+            "aldehydes_96.csv": (
+                REPO / "tests" / "data" / "protocols" / "libraries" / "aldehydes_96.csv"
+            ).read_text(encoding="utf-8")
+        },
     ),
     Example(
         "DF520",

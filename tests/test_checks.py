@@ -388,19 +388,30 @@ def test_df517_volume_below_smallest_tip(tmp_path):
 
 
 def test_df518_not_enough_reservoirs(tmp_path):
-    extra = "".join(
-        f"  r{i}: {{name: acetic acid, smiles: CC(=O)O, stock: {{concentration: 2.0 M, solvent: DCE}}}}\n"
-        for i in range(8)
-    )
-    adds = "".join(f"  - add: {{reagent: r{i}, equiv: 0.1}}\n" for i in range(8))
-    text = BASE.replace("libraries:\n", extra + "libraries:\n").replace(
-        "  - stir: {duration: 15 min}\n", adds + "  - stir: {duration: 15 min}\n"
-    )
-    _, result = run(tmp_path, text)
+    def with_extra(n: int) -> str:
+        extra = "".join(
+            f"  r{i}: {{name: acetic acid, smiles: CC(=O)O, stock: {{concentration: 2.0 M, solvent: DCE}}}}\n"
+            for i in range(n)
+        )
+        adds = "".join(f"  - add: {{reagent: r{i}, equiv: 0.1}}\n" for i in range(n))
+        return BASE.replace("libraries:\n", extra + "libraries:\n").replace(
+            "  - stir: {duration: 15 min}\n", adds + "  - stir: {duration: 15 min}\n"
+        )
+
+    # 8 more than the troughs take: they go to free building-block columns (the aldehydes are
+    # compacted to one well each to make room)
+    _, result = run(tmp_path, with_extra(8))
+    assert "DF518" not in codes(result) and result.plan is not None
+    on_block = {s.reagent for s in result.plan.stocks if s.location.startswith("building_blocks:")}
+    assert len(on_block - {"aldehyde"}) >= 3
+    # 30 more: the troughs and the block's 12 columns cannot hold them all
+    _, result = run(tmp_path, with_extra(30))
     assert "DF518" in error_codes(result)
 
 
-def test_df519_not_enough_building_block_positions(tmp_path):
+def test_df519_only_when_the_library_stocks_cannot_fit_even_one_well_per_member(tmp_path):
+    # 12 aldehydes scattered over 96 wells: compacted to one source well per member, two library
+    # reagents need 24 wells: they fit (issue 16: no refusal of a layout that fits)
     rows = ["well,name,smiles"]
     for c in range(1, 13):
         for r in "ABCDEFGH":
@@ -417,7 +428,20 @@ def test_df519_not_enough_building_block_positions(tmp_path):
         "  - add: {reagent: aldehyde2, equiv: 0.05}\n  - add: {reagent: acoh, equiv: 1.0}\n",
     )
     _, result = run(tmp_path, text)
-    assert "DF519" in error_codes(result)
+    assert "DF519" not in codes(result)
+    assert result.plan is not None
+    assert len({s.location for s in result.plan.stocks if "building_blocks" in s.location}) == 24
+    # 96 different members in each well for both reagents: 192 source wells, the plate has 96
+    rows = ["well,name,smiles"] + [
+        f"{r}{c},aldehyde {r}{c},O=Cc1ccc({'C' * (c + 1)})cc1" + ("F" if r in "ACEG" else "")
+        for c in range(1, 13)
+        for r in "ABCDEFGH"
+    ]
+    (tmp_path / "a.csv").write_text("\n".join(rows) + "\n")
+    _, result = run(tmp_path, text)
+    df519 = [d for d in result.diagnostics if d.code == "DF519"]
+    assert len(df519) == 1
+    assert "192 wells" in df519[0].message and "(96 wells)" in df519[0].message
 
 
 def test_df520_tips_run_out(tmp_path):

@@ -216,18 +216,25 @@ def plan_summary(plan: Plan) -> str:
                 if stage == 0
                 else f"prepare for stage {stage + 1} (first needed at {_format_seconds(first)}):"
             )
+        material = f" of {s.purity * 100:g} % material" if s.purity else ""
         if s.form == "solid":
-            lines.append(f"  - {s.substance}: {s.weigh_mg:.1f} mg in total → {s.location}")
+            lines.append(
+                f"  - {s.substance}: {s.weigh_mg:.1f} mg{material} in total → {s.location}"
+            )
             continue
         what = (
-            f"{s.concentration_M:g} M in {s.solvent}"
+            f"{s.concentration_M:.4g} M in {s.solvent}"
             if s.concentration_M
             else (s.solvent or s.form)
         )
-        if s.measure_uL and s.weigh_mg:  # a liquid solute: by volume, its mass as a check
-            extra = f"; measure {s.measure_uL:.1f} µL ({s.weigh_mg:.1f} mg), make up to {s.volume_uL / 1000:.2f} mL"
+        if s.form == "supplied":
+            extra = "; use as supplied (nothing to weigh)"
+        elif s.measure_uL and s.weigh_mg:  # a liquid solute: by volume, its mass as a check
+            extra = f"; measure {s.measure_uL:.1f} µL ({s.weigh_mg:.1f} mg{material}), make up to {s.volume_uL / 1000:.2f} mL"
         elif s.weigh_mg:
-            extra = f"; weigh {s.weigh_mg:.1f} mg, make up to {s.volume_uL / 1000:.2f} mL"
+            extra = f"; weigh {s.weigh_mg:.1f} mg{material}, make up to {s.volume_uL / 1000:.2f} mL"
+        elif s.purity:
+            extra = f"; {s.purity * 100:g} % material (volumes corrected)"
         else:
             extra = ""
         set_out = min((x.placed_s or 0.0 for x in plan.stocks if x.stage == stage), default=0.0)

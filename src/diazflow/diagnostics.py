@@ -9,8 +9,8 @@ quantities, DF3xx chemistry, DF4xx hazards, DF5xx deck and robot, DF6xx timing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from html import escape as _html_escape
 from typing import Protocol
 
@@ -25,7 +25,63 @@ def did_you_mean(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -
     return close[0] if close else None
 
 
+def listing(names: Sequence[str], limit: int = 6) -> str:
+    """The first ``limit`` names and how many more: 'A13, B13, C13 and 282 more'."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+@dataclass(frozen=True)
+class WarningPolicy:
+    """Which warnings a run shows, hides or treats as errors (``--select``, ``--ignore``,
+    ``--warnings-as-errors``; codes or prefixes such as ``DF3``), and the warnings a protocol
+    acknowledges with a reason (``settings.acknowledge``).  Errors are never hidden."""
+
+    select: tuple[str, ...] = ()  # only these warnings (empty: every warning)
+    ignore: tuple[str, ...] = ()
+    as_errors: tuple[str, ...] = ()  # these warnings become errors ("DF" for all)
+    acknowledged: Mapping[str, str] = field(default_factory=dict)  # code → the reason given
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """A warning the protocol acknowledged: kept out of the findings, listed in the summary."""
+
+    diagnostic: Diagnostic
+    reason: str
+
+
+def _matches(code: str, patterns: Sequence[str]) -> bool:
+    return any(code.startswith(p.strip().upper()) for p in patterns if p.strip())
+
+
+def apply_warning_policy(
+    diagnostics: Iterable[Diagnostic], policy: WarningPolicy
+) -> tuple[list[Diagnostic], list[Acknowledged]]:
+    """(the diagnostics to report, the acknowledged warnings).  Promotion wins over everything
+    (a CI gate asked for it); then an acknowledgement, then --ignore and --select."""
+    kept: list[Diagnostic] = []
+    acknowledged: list[Acknowledged] = []
+    for d in diagnostics:
+        if d.is_error:
+            kept.append(d)
+        elif _matches(d.code, policy.as_errors):
+            kept.append(replace(d, severity=Severity.ERROR))
+        elif d.code in policy.acknowledged:
+            acknowledged.append(Acknowledged(d, policy.acknowledged[d.code]))
+        elif _matches(d.code, policy.ignore):
+            continue
+        elif policy.select and not _matches(d.code, policy.select):
+            continue
+        else:
+            kept.append(d)
+    return kept, acknowledged
+
+
 __all__ = [
+    "Acknowledged",
+    "WarningPolicy",
+    "apply_warning_policy",
     "Diagnostic",
     "DiagnosticsError",
     "ErrorCode",
@@ -33,6 +89,7 @@ __all__ = [
     "Reporter",
     "Severity",
     "has_errors",
+    "listing",
     "sort_unique",
 ]
 

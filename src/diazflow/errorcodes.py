@@ -106,6 +106,7 @@ DF115 = _register("DF115", Stage.LANGUAGE, ERROR, "unknown step kind")
 DF116 = _register("DF116", Stage.LANGUAGE, ERROR, "exactly one of")
 DF117 = _register("DF117", Stage.LANGUAGE, ERROR, "preloaded reagent misused")
 DF118 = _register("DF118", Stage.LANGUAGE, ERROR, "library file problem")
+DF119 = _register("DF119", Stage.LANGUAGE, ERROR, "a reagent key that does not apply to its form")
 
 # --------------------------------------------------------------------------- DF2xx units and quantities
 
@@ -138,6 +139,7 @@ DF310 = _register(
 )
 DF311 = _register("DF311", Stage.CHEMISTRY, ERROR, "no liquid class for a liquid")
 DF312 = _register("DF312", Stage.CHEMISTRY, ERROR, "a stock more concentrated than the neat liquid")
+DF320 = _register("DF320", Stage.CHEMISTRY, WARNING, "a given density far from the property data")
 DF313 = _register(
     "DF313", Stage.CHEMISTRY, ERROR, "a reagent that reacts with its own stock solvent"
 )

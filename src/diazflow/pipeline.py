@@ -10,11 +10,19 @@ first stage whose errors make the next meaningless (docs/architecture.md).  The 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from diazflow import errorcodes as codes
-from diazflow.diagnostics import Diagnostic, Reporter, has_errors, sort_unique
+from diazflow.diagnostics import (
+    Acknowledged,
+    Diagnostic,
+    Reporter,
+    WarningPolicy,
+    apply_warning_policy,
+    has_errors,
+    sort_unique,
+)
 from diazflow.language.loader import LoadedProtocol, load_protocol
 
 if TYPE_CHECKING:
@@ -39,6 +47,8 @@ class CheckResult:
     facts: DeckFacts | None = None
     plan: Plan | None = None
     deck_path: str | None = None
+    # warnings the protocol acknowledged (settings.acknowledge), kept out of ``diagnostics``
+    acknowledged: tuple[Acknowledged, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -107,8 +117,27 @@ def _missing_deck_hint(deck_path: str) -> str:
     return f"paths in 'deck:' are relative to the protocol file; {built_in}"
 
 
-def check(path: str, *, deck_override: str | None = None) -> CheckResult:
-    """Run every check of spec §4 on one protocol file, and compile it if it is valid."""
+def check(
+    path: str, *, deck_override: str | None = None, warnings: WarningPolicy | None = None
+) -> CheckResult:
+    """Run every check of spec §4 on one protocol file, and compile it if it is valid.
+
+    ``warnings`` selects, ignores or promotes warnings; the protocol's ``settings.acknowledge``
+    is added to it. A promoted warning is an error: no plan is kept."""
+    result = _check(path, deck_override)
+    acknowledge = (
+        dict(result.loaded.protocol.settings.acknowledge) if result.loaded is not None else {}
+    )
+    policy = warnings or WarningPolicy()
+    if not acknowledge and policy == WarningPolicy():
+        return result
+    policy = replace(policy, acknowledged={**acknowledge, **policy.acknowledged})
+    kept, acknowledged = apply_warning_policy(result.diagnostics, policy)
+    plan = None if has_errors(kept) else result.plan
+    return replace(result, diagnostics=tuple(kept), acknowledged=tuple(acknowledged), plan=plan)
+
+
+def _check(path: str, deck_override: str | None) -> CheckResult:
     shown = display_path(path)
     result = load_protocol(shown)
     loaded = result.loaded

@@ -140,9 +140,10 @@ class _HazardWalk:
         solvent_names = set(seen.solvents)
         # a quench's water is the quench rule's business, not the solvent's
         for rid in seen.used - seen.quench:
-            stock = self.p.reagents[rid].stock if rid in self.p.reagents else None
-            if stock is not None:
-                solvent_names.update(solvent_components(stock.solvent))
+            r = self.p.reagents.get(rid)
+            solution = (r.stock or r.supplied) if r is not None else None
+            if solution is not None:
+                solvent_names.update(solvent_components(solution.solvent))
         return hazards.HazardContext(
             reagents={rid: self.tags[rid] for rid in sorted(seen.used) if rid in self.tags},
             solvents=hazards.solvent_tags(sorted(solvent_names)),

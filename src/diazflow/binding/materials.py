@@ -62,6 +62,10 @@ def _stock_uses(loaded: LoadedProtocol, facts: DeckFacts) -> Iterator[SolventUse
     labware, any other common stock in a reservoir."""
     bb = facts.labware.get("building_blocks")
     for rid, r in loaded.protocol.reagents.items():
+        if r.supplied is not None:  # a commercial solution, poured into a reservoir
+            where: tuple = ("reagents", rid, "supplied", "solvent")
+            yield from _in_reservoir(facts, where, r.supplied.solvent)
+            continue
         if r.stock is None:
             continue
         if r.library and bb is not None and not r.stock.source:

@@ -7,6 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 from diazflow import errorcodes as codes
+from diazflow.diagnostics import listing
 from diazflow.language.wells import check_in_format
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def bind_vessel(
         reporter.error(
             ("vessels", "wells"),
             codes.DF524,
-            f"well(s) {', '.join(w.name for w in outside[:6])} do not exist on '{vessel.name}' ({vessel.rows}×{vessel.columns})",
+            f"well(s) {listing([w.name for w in outside])} do not exist on '{vessel.name}' ({vessel.rows}×{vessel.columns})",
             f"wells run from A1 to {chr(ord('A') + vessel.rows - 1)}{vessel.columns}",
         )
         return None

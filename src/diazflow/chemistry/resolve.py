@@ -14,7 +14,7 @@ concentrations and quench volumes.  The result is immutable; diagnostics carry D
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from diazflow import errorcodes as codes
 from diazflow.chemistry import properties
@@ -22,7 +22,7 @@ from diazflow.chemistry.molecules import SmilesError, parse_smiles
 from diazflow.diagnostics import Diagnostic, Position, Reporter
 from diazflow.language import models as m
 from diazflow.language.loader import LibraryMember, LoadedProtocol
-from diazflow.language.quantities import Quantity, QuantityRange
+from diazflow.language.quantities import Dimension, Quantity, QuantityRange
 from diazflow.language.wells import Well
 
 CONCENTRATION_TOLERANCE = 0.20
@@ -62,6 +62,14 @@ class ResolvedReagent:
     dispense: str | None  # solids: "powder" | "manual"
     source_labware: str | None  # stock.source
     solute_density_g_ml: float | None = None  # a stock whose solute is a liquid: measured by volume
+    purity: float = 1.0  # mass fraction of the substance in what is weighed or measured
+    supplied: bool = False  # a commercial solution used as supplied: nothing to weigh
+    # library member name → its own stock concentration (M), where it differs from the reagent's
+    member_concentration_m: Mapping[str, float] = field(default_factory=dict)
+
+    def concentration_for(self, substance: str) -> float | None:
+        """The stock concentration (M) of this reagent, or of one library member's stock."""
+        return self.member_concentration_m.get(substance, self.concentration_m)
 
 
 @dataclass(frozen=True)
@@ -179,7 +187,15 @@ class _Resolver:
             path = ("reagents", rid)
             substance = None if r.library else self.substance(path, r.name, r.smiles, r.mw)
             density = None
-            form = "stock" if r.stock else "neat" if r.neat else "solid" if r.solid else "preloaded"
+            form = (
+                "stock"
+                if r.stock or r.supplied
+                else "neat"
+                if r.neat
+                else "solid"
+                if r.solid
+                else "preloaded"
+            )
             if r.neat:
                 props = properties.lookup(r.name) if r.name else None
                 if props is None and r.smiles:
@@ -195,18 +211,17 @@ class _Resolver:
                         f"'{r.name}' is a solid at room temperature (mp {props.melting_point_c:.0f} °C) and cannot be pipetted neat",
                         "declare it 'solid: {dispense: powder}' (or manual), or as a stock solution",
                     )
-                if props is not None and props.density_g_ml:
-                    density = props.density_g_ml
-                else:
-                    self.reporter.error(
-                        path + ("neat",),
-                        codes.DF307,
-                        f"no liquid density known for '{r.name or r.smiles}', so a neat volume cannot be computed",
-                        "give the reagent as a stock solution, or use a name the property data knows",
-                    )
+                density = self.neat_density(path, r, props)
             solute_density = (
                 self.liquid_solute_density(path, r, substance)
                 if r.stock and not r.library
+                else None
+            )
+            given = (
+                r.stock.concentration
+                if r.stock
+                else r.supplied.concentration
+                if r.supplied
                 else None
             )
             out[rid] = ResolvedReagent(
@@ -214,15 +229,80 @@ class _Resolver:
                 form=form,
                 substance=substance,
                 library=r.library,
-                concentration_m=r.stock.concentration.value
-                if r.stock and r.stock.concentration
-                else None,
-                solvent=r.stock.solvent if r.stock else None,
+                concentration_m=self.molar(path, given, substance) if given else None,
+                solvent=r.stock.solvent if r.stock else r.supplied.solvent if r.supplied else None,
                 density_g_ml=density,
                 dispense=r.solid.dispense if r.solid else None,
                 source_labware=r.stock.source if r.stock else None,
                 solute_density_g_ml=solute_density,
+                purity=r.purity if r.purity is not None else 1.0,
+                supplied=r.supplied is not None,
+                member_concentration_m=self.member_concentrations(rid, r, given),
             )
+        return out
+
+    def neat_density(self, path: tuple, r: m.Reagent, props) -> float | None:
+        """g/mL of a neat liquid: the reagent's own 'density', else the property data (DF307)."""
+        known = props.density_g_ml if props is not None and props.density_g_ml else None
+        if r.density is not None:
+            if known is not None and abs(r.density - known) > 0.05 * known:
+                self.reporter.warn(
+                    path + ("density",),
+                    codes.DF320,
+                    f"density {r.density:g} g/mL for '{r.name or r.smiles}' differs from the property data's {known:g} g/mL by more than 5 %",
+                    "check the value (g/mL at room temperature); the given density is used",
+                )
+            return r.density
+        if known is None:
+            self.reporter.error(
+                path + ("neat",),
+                codes.DF307,
+                f"no liquid density known for '{r.name or r.smiles}', so a neat volume cannot be computed",
+                "give 'density: 0.92 g/mL' (from the bottle or the vendor's sheet), or the reagent as a stock solution",
+            )
+        return known
+
+    def molar(self, path: tuple, given: Quantity, substance: Substance | None) -> float | None:
+        """A stock concentration in M: as given, or a mass concentration over the molar mass."""
+        if given.dimension is not Dimension.MASS_CONCENTRATION:
+            return given.value
+        if substance is None:  # a library: per member (member_concentrations)
+            return None
+        if substance.mw is None:
+            self.reporter.error(
+                path,
+                codes.DF309,
+                f"'{given.text}' is a concentration by mass: it needs the molar mass of '{substance.name}'",
+                "give 'smiles:' or 'mw:', or the concentration in M",
+            )
+            return None
+        return given.value / substance.mw  # mg/mL = g/L; / (g/mol) = mol/L
+
+    def member_concentrations(
+        self, rid: str, r: m.Reagent, given: Quantity | None
+    ) -> dict[str, float]:
+        """Library member name → M, where a member has its own concentration or the reagent's is
+        by mass (each member's molar mass makes its own molarity)."""
+        lib = self.loaded.libraries.get(r.library) if r.library else None
+        if lib is None:
+            return {}
+        out: dict[str, float] = {}
+        for member in lib.members.values():
+            q = member.concentration or given
+            if q is None or (
+                member.concentration is None and q.dimension is Dimension.CONCENTRATION
+            ):
+                continue
+            if q.dimension is Dimension.CONCENTRATION:
+                out[member.name] = q.value
+            elif member.mw is not None or member.smiles:
+                mw = member.mw
+                if mw is None:
+                    try:
+                        mw = parse_smiles(member.smiles or "").mw
+                    except SmilesError:
+                        continue  # DF300 is reported with the member
+                out[member.name] = q.value / mw
         return out
 
     def liquid_solute_density(
@@ -240,7 +320,12 @@ class _Resolver:
         concentration = r.stock.concentration if r.stock else None
         if mw and concentration is not None:
             neat_molarity = props.density_g_ml * 1000.0 / mw
-            if concentration.value > neat_molarity:
+            molar = (
+                concentration.value / mw
+                if concentration.dimension is Dimension.MASS_CONCENTRATION
+                else concentration.value
+            )
+            if molar > neat_molarity:
                 self.reporter.error(
                     path + ("stock", "concentration"),
                     codes.DF312,
@@ -262,7 +347,8 @@ class _Resolver:
     ) -> tuple[float | None, float, float | None] | None:
         """(µmol, µL, mg) for one well from a known µmol or µL; None after reporting why not."""
         if reagent.form == "stock":
-            if reagent.concentration_m is None:
+            concentration = reagent.concentration_for(sub.name)
+            if concentration is None:
                 if ul is None:
                     self.reporter.error(
                         path,
@@ -274,9 +360,9 @@ class _Resolver:
                 return None, ul, None
             if ul is None:
                 assert umol is not None  # the caller gives exactly one of umol and ul
-                ul = umol / reagent.concentration_m
+                ul = umol / concentration
             else:
-                umol = ul * reagent.concentration_m
+                umol = ul * concentration
             return umol, ul, None
         if sub.mw is None:
             self.reporter.error(
@@ -289,11 +375,12 @@ class _Resolver:
         if reagent.form == "neat":
             if reagent.density_g_ml is None:
                 return None  # DF307 already reported on the reagent
+            # a 95 % liquid: measure more of it, 1/0.95 of the pure substance's volume
             if ul is None:
                 assert umol is not None  # the caller gives exactly one of umol and ul
-                ul = umol * sub.mw / 1000.0 / reagent.density_g_ml
+                ul = umol * sub.mw / 1000.0 / reagent.density_g_ml / reagent.purity
             else:
-                umol = ul * reagent.density_g_ml * 1000.0 / sub.mw
+                umol = ul * reagent.density_g_ml * reagent.purity * 1000.0 / sub.mw
             return umol, ul, None
         if reagent.form == "solid":
             if ul is not None:
@@ -305,7 +392,8 @@ class _Resolver:
                 )
                 return None
             assert umol is not None  # the caller gives exactly one of umol and ul
-            return umol, 0.0, umol * sub.mw / 1000.0
+            # NaH, 60 % dispersion in oil: weigh 1/0.60 of the NaH's own mass
+            return umol, 0.0, umol * sub.mw / 1000.0 / reagent.purity
         return None
 
     def run(self) -> ResolvedChemistry | None:
@@ -355,12 +443,19 @@ class _Resolver:
         """What an add, adjust_ph or quench step puts in each well; updates ``volume``."""
         path = self.loaded.step_path(i)
         out: list[Addition] = []
-        step_wells = params.wells if isinstance(params, m.AddParams) else None
-        for well in step_wells or self.p.vessels.wells:
+        for well in m.step_wells(params) or self.p.vessels.wells:
             sub = members.get((reagent.library, well)) if reagent.library else reagent.substance
             if sub is None:
                 continue  # library coverage is reported by the loader (DF113)
-            umol, ul = self.requested(params, reagent, well, stage, volume)
+            if _by_mass(params) and sub.mw is None:
+                self.reporter.error(
+                    path + ("amount",),
+                    codes.DF309,
+                    f"an amount by mass needs the molar mass of '{sub.name}'",
+                    "give 'smiles:' or 'mw:', or the amount in µmol",
+                )
+                break
+            umol, ul = self.requested(params, reagent, well, stage, volume, sub.mw)
             result = self.amounts(reagent, sub, path + ("reagent",), umol=umol, ul=ul)
             if result is None:
                 break  # one diagnostic per step, not one per well
@@ -376,8 +471,10 @@ class _Resolver:
         well: Well,
         stage: Stage,
         volume: Mapping[Well, float],
+        mw: float | None = None,
     ) -> tuple[float | None, float | None]:
-        """(µmol, µL) the step asks for in ``well``: one of them, from equiv, amount or volume."""
+        """(µmol, µL) the step asks for in ``well``: one of them, from equiv, amount or volume.
+        An amount by mass is what is weighed: of a 60 % dispersion, 60 % of it is the substance."""
         equiv = params.equiv
         member = (
             self.loaded.libraries[reagent.library].members.get(well)
@@ -393,6 +490,9 @@ class _Resolver:
                 return None, multiple * volume[well]
             case m.QuenchParams(volume=Quantity() as fixed):
                 return None, fixed.value
+            case m.AddParams(amount=Quantity(dimension=Dimension.MASS) as mass):
+                assert mw is not None  # reagent_additions reports DF309 first
+                return mass.value * reagent.purity * 1000.0 / mw, None
             case (
                 m.AddParams(amount=Quantity() as amount)
                 | m.AdjustPhParams(amount=Quantity() as amount)
@@ -413,7 +513,7 @@ class _Resolver:
         concentration = params.to_concentration
         target = stage.limiting_umol / concentration.value if concentration is not None else None
         out: list[Addition] = []
-        for well in self.p.vessels.wells:
+        for well in params.wells or self.p.vessels.wells:
             if params.volume is not None:
                 ul = params.volume.value
             else:
@@ -492,3 +592,12 @@ def resolve_chemistry(loaded: LoadedProtocol) -> tuple[ResolvedChemistry | None,
     """:func:`resolve` with its own reporter: (chemistry or None, diagnostics)."""
     reporter = loaded.reporter()
     return resolve(loaded, reporter), reporter.diagnostics
+
+
+def _by_mass(params: m.ReagentStepParams) -> bool:
+    """An ``add`` whose amount is a mass to weigh ('9.1 mg') rather than µmol."""
+    return (
+        isinstance(params, m.AddParams)
+        and params.amount is not None
+        and params.amount.dimension is Dimension.MASS
+    )

@@ -480,7 +480,8 @@ class _Walk:
         if stock.form == "solid":
             return
         key = self.key(stock.location)
-        solvent = stock.solvent if stock.form == "stock" else stock.substance
+        # a solution (made up or bought) loses its solvent; a neat liquid or solvent itself
+        solvent = stock.solvent if stock.form in ("stock", "supplied") else stock.substance
         liquid = self.liquid(
             key, solvent or "", volume=stock.volume_uL, since=stock.placed_s or 0.0
         )
@@ -540,7 +541,7 @@ class _Walk:
                 entry = self.received.setdefault(
                     (stock.reagent, carried.stock, key), [0.0, 0.0, 0.0, 0.0]
                 )
-                factor = carried.factor if stock.form == "stock" else 1.0
+                factor = carried.factor if stock.form in ("stock", "supplied") else 1.0
                 entry[0] += volume
                 entry[1] += volume * factor
                 entry[2], entry[3] = op.t, op.step

@@ -214,7 +214,9 @@ class StockPlan(BaseModel):
 
     reagent: str
     substance: str
-    form: Literal["stock", "neat", "solvent", "solid"]
+    form: Literal["stock", "supplied", "neat", "solvent", "solid"] = Field(
+        description="supplied: a commercial solution used as bought (nothing to weigh)"
+    )
     solvent: str | None = None
     concentration_M: float | None = None
     location: str
@@ -227,6 +229,11 @@ class StockPlan(BaseModel):
     )
     solvent_uL: float | None = Field(
         None, description="make up to volume_uL with the solvent (about this much)"
+    )
+    purity: float | None = Field(
+        None,
+        description="mass fraction of the substance in the material weighed or measured (the "
+        "reagent's purity/assay); weigh_mg and volumes are already corrected for it",
     )
     stage: int = Field(
         0,

@@ -175,6 +175,8 @@ class _Scheduler:
     warnings: list[str] = field(default_factory=list)
     no_class_reported: set[str] = field(default_factory=set)
     placed: dict[str, tuple[float, int]] = field(default_factory=dict)  # 'place:' (t, step)
+    # compacted libraries (one source well per member): the time their one-channel aspirations add
+    single_channel_s: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tips = _Tips(self.deck)
@@ -382,24 +384,39 @@ class _Scheduler:
         volumes = [r3(v) for v in part]
         lc = self.liquid_class(step, rid, tip)
         class_name = lc.name if lc is not None else UNCLASSIFIED
-        t = self.emit(
-            Aspirate(
-                id=UNNUMBERED,
-                t=t,
-                duration=self.t_aspirate(part, tip, lc),
-                device=LIQUID_HANDLER,
-                step=step,
-                line=self.line(step),
-                reagent=rid,
-                channels=channels,
-                wells=sources,
-                volumes_uL=volumes,
-                liquid_class=class_name,
-                height_mm=[],  # set by assign_heights once the whole schedule is known
-                aliquot=aliquot,
-                aliquots=aliquots,
-            )
+        # A compacted library has one source well per member: channels cannot share a well, so
+        # each aspirates on its own; they still dispense together.
+        draws = (
+            [
+                ([c], [src], [v], [p])
+                for c, src, v, p in zip(channels, sources, volumes, part, strict=True)
+            ]
+            if rid in self.placement.single_channel and len(channels) > 1
+            else [(channels, sources, volumes, part)]
         )
+        for draw_channels, draw_sources, draw_volumes, draw_part in draws:
+            t = self.emit(
+                Aspirate(
+                    id=UNNUMBERED,
+                    t=t,
+                    duration=self.t_aspirate(draw_part, tip, lc),
+                    device=LIQUID_HANDLER,
+                    step=step,
+                    line=self.line(step),
+                    reagent=rid,
+                    channels=draw_channels,
+                    wells=draw_sources,
+                    volumes_uL=draw_volumes,
+                    liquid_class=class_name,
+                    height_mm=[],  # set by assign_heights once the whole schedule is known
+                    aliquot=aliquot,
+                    aliquots=aliquots,
+                )
+            )
+        if len(draws) > 1:
+            self.single_channel_s[rid] = self.single_channel_s.get(rid, 0.0) + (
+                sum(self.t_aspirate(d[3], tip, lc) for d in draws) - self.t_aspirate(part, tip, lc)
+            )
         return self.emit(
             Dispense(
                 id=UNNUMBERED,
@@ -613,7 +630,11 @@ class _Scheduler:
         if not wells:
             return self.now
         source = self.placement.sources.get(rid, {})
-        per_member_tips = len({source.get(w) for w in wells}) > 1
+        # a fresh tip per well only where the wells get different substances (library members);
+        # one stock spread over a building-block column (placement._place_on_block) keeps its tips
+        per_member_tips = (
+            len({source.get(w) for w in wells}) > 1 and len(set(self.substances(rid, wells))) > 1
+        )
         if delivery.keep_below is not None:
             self.check_keep_below(step, delivery.keep_below)
         if delivery.dropwise is not None:
@@ -1014,7 +1035,7 @@ class _Scheduler:
                 else "this deck layout has no labware with role 'samples'",
             )
             return
-        wells = list(self.chem.wells)
+        wells = list(params.wells or self.chem.wells)
         capacity = target.rows * target.columns
         needed = len(wells) * len(times)
         if self.sample_wells_used + needed > capacity:
@@ -1591,8 +1612,10 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
         elif reagent.substance:
             mw = reagent.substance.mw
         weigh = solvent_ul = measure = None
-        if reagent.form == "stock" and reagent.concentration_m and mw:
-            weigh = reagent.concentration_m * volume * mw / 1000.0  # µmol → mg
+        concentration = reagent.concentration_for(name)
+        if reagent.form == "stock" and concentration and mw and not reagent.supplied:
+            # µmol → mg of the substance; of a 95 % material, 1/0.95 of that
+            weigh = concentration * volume * mw / 1000.0 / reagent.purity
             solvent_ul = volume
             if reagent.solute_density_g_ml:
                 measure = weigh / reagent.solute_density_g_ml  # mg / (g/mL) = µL
@@ -1601,9 +1624,14 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
             StockPlan(
                 reagent=rid,
                 substance=name,
-                form="neat" if reagent.form == "neat" else "stock",
+                form="neat"
+                if reagent.form == "neat"
+                else "supplied"
+                if reagent.supplied
+                else "stock",
                 solvent=reagent.solvent,
-                concentration_M=reagent.concentration_m,
+                concentration_M=concentration,
+                purity=reagent.purity if reagent.purity < 1.0 else None,
                 location=position,
                 volume_uL=r3(volume),
                 dead_volume_uL=r3(dead),
@@ -1634,6 +1662,7 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
                 volume_uL=0.0,
                 dead_volume_uL=0.0,
                 weigh_mg=r3(mg),
+                purity=reagent.purity if reagent.purity < 1.0 else None,
             )
         )
     return out
@@ -1720,6 +1749,7 @@ def schedule(
         )
     if s.reporter.has_errors:
         return None, s.reporter.diagnostics
+    s.warnings.extend(_single_channel_notes(s))
     ops = sorted(s.ops, key=lambda o: (o.t, _device_order(o.device), o.step))
     # round start and end (not the duration) so back-to-back operations stay back to back
     operations: list[Operation] = [
@@ -1744,6 +1774,19 @@ def schedule(
         operations=operations,
     )
     return plan, s.reporter.diagnostics
+
+
+def _single_channel_notes(s: _Scheduler) -> list[str]:
+    """What compacting a library to one source well per member costs (placement.py)."""
+    notes = []
+    for rid in sorted(s.placement.single_channel):
+        spots = {spot for (r, spot) in s.placement.demand if r == rid}
+        notes.append(
+            f"'{rid}': the building-block plates have no room for an 8-channel source column per "
+            f"reaction column, so its stocks sit in {len(spots)} wells, one per member, and each "
+            f"channel aspirates on its own: +{s.single_channel_s.get(rid, 0.0) / 60:.1f} min"
+        )
+    return notes
 
 
 def compute_lower_bound(operations: list[Operation], protocol: m.Protocol, policy: str) -> float:

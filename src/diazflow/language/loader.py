@@ -20,10 +20,18 @@ from pydantic import BaseModel, Tag, ValidationError
 from pydantic_core import PydanticCustomError
 
 from diazflow import errorcodes as codes
-from diazflow.diagnostics import Diagnostic, Position, Reporter, Severity, did_you_mean, sort_unique
+from diazflow.diagnostics import (
+    Diagnostic,
+    Position,
+    Reporter,
+    Severity,
+    did_you_mean,
+    listing,
+    sort_unique,
+)
 from diazflow.errorcodes import ErrorCode
 from diazflow.language import models as m
-from diazflow.language.quantities import Dimension, QuantityError, parse_quantity
+from diazflow.language.quantities import Dimension, Quantity, QuantityError, parse_quantity
 from diazflow.language.source import (
     SourceDocument,
     YamlSourceError,
@@ -45,6 +53,7 @@ class LibraryMember:
     mw: float | None
     equiv: Any  # Quantity | QuantityRange | None: per-well override of the step's equiv
     origin: tuple[str, int, int]  # (file, line, column) where the member was written
+    concentration: Quantity | None = None  # this member's stock concentration (M or mg/mL)
 
 
 @dataclass(frozen=True)
@@ -526,7 +535,7 @@ def _step_reference_checks(loaded: LoadedProtocol, i: int, step: Any, reporter: 
             f"'{rid}' is preloaded (put into the wells by the operator) and cannot be added",
             "remove the step, or declare the reagent as a stock, neat liquid or solid",
         )
-    wells = params.wells if isinstance(params, m.AddParams) else None
+    wells = m.step_wells(params)
     if wells:
         reaction_wells = set(p.vessels.wells)
         outside = [w.name for w in wells if w not in reaction_wells]
@@ -534,7 +543,7 @@ def _step_reference_checks(loaded: LoadedProtocol, i: int, step: Any, reporter: 
             reporter.error(
                 loaded.step_path(i, "wells"),
                 codes.DF112,
-                f"well(s) {', '.join(outside[:6])}{'…' if len(outside) > 6 else ''} are not reaction wells of this protocol",
+                f"well(s) {listing(outside)} are not reaction wells of this protocol",
                 f"vessels.wells is {_selection_text(p.vessels.wells)}",
             )
 
@@ -600,7 +609,7 @@ def _mark_invalid(text: str, invalid: set[Well]) -> None:
         pass
 
 
-_CSV_COLUMNS = ("well", "name", "smiles", "equiv", "mw")
+_CSV_COLUMNS = ("well", "name", "smiles", "equiv", "mw", "concentration")
 
 
 def _load_library(
@@ -639,7 +648,12 @@ def _members_by_well(
             reporter.error(ipath, exc.code, f"library '{name}': {exc.message}", exc.hint, key=True)
             continue
         members[well] = LibraryMember(
-            item.name, item.smiles, item.mw, item.equiv, (source.filename, line, col)
+            item.name,
+            item.smiles,
+            item.mw,
+            item.equiv,
+            (source.filename, line, col),
+            item.concentration,
         )
     return members
 
@@ -652,7 +666,12 @@ def _members_by_row_or_column(
     for index, item in enumerate(lib.items):
         line, col = source.position(("libraries", name, "items", index))
         member = LibraryMember(
-            item.name, item.smiles, item.mw, item.equiv, (source.filename, line, col)
+            item.name,
+            item.smiles,
+            item.mw,
+            item.equiv,
+            (source.filename, line, col),
+            item.concentration,
         )
         for well in used_wells:
             position = well.row if lib.by == "row" else well.column - 1
@@ -673,7 +692,7 @@ def _check_coverage(
     missing = [w for w in used_wells if w not in members and w not in invalid]
     if not missing:
         return
-    names = ", ".join(w.name for w in missing[:8]) + ("…" if len(missing) > 8 else "")
+    names = listing([w.name for w in missing], 8)
     if lib.by == "well":
         hint = "add a row for each of these wells, or remove them from vessels.wells"
     else:
@@ -781,7 +800,7 @@ class _CsvLibrary:
                 Position(1, 1),
                 codes.DF118,
                 f"library '{self.name}': {exc}",
-                "columns are well,name,smiles[,equiv][,mw]",
+                "columns are well,name,smiles[,equiv][,mw][,concentration]",
             )
             return False
         missing = [c for c in ("well", "name") if c not in header]
@@ -796,7 +815,7 @@ class _CsvLibrary:
                 Position(1, 1),
                 codes.DF118,
                 f"library '{self.name}': {problem}",
-                "columns are well,name,smiles[,equiv][,mw]",
+                "columns are well,name,smiles[,equiv][,mw][,concentration]",
             )
             return False
         return True
@@ -850,6 +869,11 @@ class _CsvLibrary:
             # the same rules as in YAML
             equiv = m.validate_equiv(row["equiv"]) if row.get("equiv") else None
             mw = m.validate_molar_mass(row["mw"]) if row.get("mw") else None
+            concentration = (
+                m.validate_stock_concentration(row["concentration"])
+                if row.get("concentration")
+                else None
+            )
         except PydanticCustomError as exc:
             self.reporter.error(at, exc.type, f"library '{self.name}' {well.name}: {exc}")
             invalid.add(well)
@@ -866,7 +890,9 @@ class _CsvLibrary:
             invalid.add(well)
             return
         origin = (self.shown, row_no, 1)
-        members[well] = LibraryMember(row["name"], row.get("smiles") or None, mw, equiv, origin)
+        members[well] = LibraryMember(
+            row["name"], row.get("smiles") or None, mw, equiv, origin, concentration
+        )
 
 
 # --------------------------------------------------------------------------- entry point
@@ -943,8 +969,7 @@ def _wells_using(protocol: m.Protocol, reagent_ids: list[str]) -> tuple[Well, ..
     for step in protocol.steps:
         _, params = m.step_params(step)
         if isinstance(params, m.ReagentStepParams) and params.reagent in reagent_ids:
-            step_wells = params.wells if isinstance(params, m.AddParams) else None
-            wells.update(step_wells or protocol.vessels.wells)
+            wells.update(m.step_wells(params) or protocol.vessels.wells)
     return tuple(sorted(wells))
 
 

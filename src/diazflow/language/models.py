@@ -9,6 +9,7 @@ values in canonical units.  Models are frozen: later stages read them, never cha
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 
@@ -21,6 +22,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     PlainSerializer,
     PlainValidator,
+    StringConstraints,
     Tag,
     ValidationInfo,
     WithJsonSchema,
@@ -292,6 +294,184 @@ MolarMass = Annotated[
 ]
 
 
+def _plain_number(value: Any, field: str, suffixes: tuple[str, ...], example: str) -> float:
+    """A number, or a number followed by one of ``suffixes`` (DF206 otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise PydanticCustomError(
+            codes.DF206.code, f"{field}: expected a number such as {example}", {"hint": ""}
+        )
+    text = str(value).strip()
+    for suffix in suffixes:
+        if text.endswith(suffix):
+            text = text[: -len(suffix)].strip()
+            break
+    try:
+        number = float(text)
+    except ValueError:
+        raise PydanticCustomError(
+            codes.DF206.code, f"{field}: cannot read '{value}'", {"hint": f"e.g. '{example}'"}
+        ) from None
+    if not math.isfinite(number):
+        raise PydanticCustomError(
+            codes.DF206.code, f"{field}: '{value}' is not a finite number", {"hint": ""}
+        )
+    return number
+
+
+def validate_density(value: Any, info: ValidationInfo | None = None) -> float:
+    """A liquid's density in g/mL: ``0.92``, ``0.92 g/mL`` or ``0.92 g/cm3``."""
+    number = _plain_number(
+        value, "density", ("g/mL", "g/ml", "g/cm3", "g cm-3", "kg/L"), "density: 0.92 g/mL"
+    )
+    if not 0.1 <= number <= 25.0:
+        raise PydanticCustomError(
+            codes.DF205.code,
+            f"density: {number:g} g/mL is not the density of a liquid",
+            {"hint": "densities are in g/mL, e.g. 'density: 0.92 g/mL' (water 1.00, DCM 1.33)"},
+        )
+    return number
+
+
+Density = Annotated[
+    float,
+    PlainValidator(validate_density),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number"}, {"type": "string"}],
+            "description": "density of the neat liquid in g/mL, e.g. '0.92 g/mL'",
+        }
+    ),
+]
+
+
+def validate_purity(value: Any, info: ValidationInfo | None = None) -> float:
+    """A purity or assay as a fraction: ``99 %`` → 0.99; a bare number is a fraction (0.99)."""
+    percent = isinstance(value, str) and value.strip().endswith("%")
+    number = _plain_number(value, "purity", ("%",), "purity: 99 %")
+    fraction = number / 100.0 if percent else number
+    if not 0.0 < fraction <= 1.0:
+        raise PydanticCustomError(
+            codes.DF205.code,
+            f"purity: '{value}' is not between 0 and 100 %",
+            {"hint": "e.g. 'purity: 95 %' (a 60 % NaH dispersion in oil: 'purity: 60 %')"},
+        )
+    return fraction
+
+
+Purity = Annotated[
+    float,
+    PlainValidator(validate_purity),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number"}, {"type": "string"}],
+            "description": "mass fraction of the named substance in what is weighed or measured: '95 %'",
+        }
+    ),
+]
+
+_NORMALITY = re.compile(r"^\s*(?P<num>[0-9]*\.?[0-9]+)\s*N\s*$")
+_PERCENT = re.compile(r"^\s*(?P<num>[0-9]*\.?[0-9]+)\s*%\s*(?:\(?w/v\)?)?\s*$")
+
+
+def validate_stock_concentration(value: Any, info: ValidationInfo | None = None) -> Quantity:
+    """A stock's concentration: molar (``0.5 M``, ``200 mM``), normal (``0.4 N``: equivalents per
+    litre, read as M of the reagent as declared), by mass (``152 mg/mL``, ``50 g/L``) or as a
+    weight/volume percentage (``10 %`` = 10 g per 100 mL = 100 mg/mL)."""
+    if isinstance(value, Quantity):
+        return value
+    if isinstance(value, str):
+        normal = _NORMALITY.match(value)
+        if normal:
+            return _positive(Quantity(float(normal["num"]), Dimension.CONCENTRATION, value.strip()))
+        percent = _PERCENT.match(value)
+        if percent:
+            grams_per_100_ml = float(percent["num"])
+            return _positive(
+                Quantity(grams_per_100_ml * 10.0, Dimension.MASS_CONCENTRATION, value.strip())
+            )
+    try:
+        q = parse_quantity(value, Dimension.CONCENTRATION, field="concentration")
+    except QuantityError as molar:
+        if molar.code != codes.DF202.code:
+            raise PydanticCustomError(
+                molar.code, molar.message, {"hint": molar.hint or ""}
+            ) from None
+        try:
+            q = parse_quantity(value, Dimension.MASS_CONCENTRATION, field="concentration")
+        except QuantityError:
+            raise PydanticCustomError(
+                molar.code,
+                molar.message,
+                {
+                    "hint": "a stock concentration is molar ('0.5 M'), normal ('0.4 N'), by mass ('152 mg/mL') or w/v ('10 %')"
+                },
+            ) from None
+    return _positive(q)
+
+
+def _positive(q: Quantity) -> Quantity:
+    if q.value <= 0:
+        raise PydanticCustomError(
+            codes.DF205.code, "concentration must be greater than 0", {"hint": "e.g. '0.5 M'"}
+        )
+    return q
+
+
+StockConcentration = Annotated[
+    Quantity,
+    PlainValidator(validate_stock_concentration),
+    PlainSerializer(_serialize_quantity, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "molar ('0.5 M'), normal ('0.4 N'), by mass ('152 mg/mL') or w/v ('10 %')",
+            "examples": ["0.5 M", "152 mg/mL", "10 %", "0.4 N"],
+        }
+    ),
+]
+
+
+def validate_amount_or_mass(value: Any, info: ValidationInfo) -> Quantity:
+    """An addition's ``amount``: of substance (``50 umol``) or a mass weighed (``9.1 mg``)."""
+    if isinstance(value, Quantity):
+        return value
+    try:
+        q = parse_quantity(value, Dimension.AMOUNT, field="amount")
+    except QuantityError as amount:
+        if amount.code != codes.DF202.code:
+            raise PydanticCustomError(
+                amount.code, amount.message, {"hint": amount.hint or ""}
+            ) from None
+        try:
+            q = parse_quantity(value, Dimension.MASS, field="amount")
+        except QuantityError:
+            try:
+                parse_quantity(value, Dimension.VOLUME, field="amount")
+                hint = f"for a volume write 'volume: {str(value).strip()}'"
+            except QuantityError:
+                hint = "an amount of substance ('50 umol') or a mass ('9.1 mg')"
+            raise PydanticCustomError(amount.code, amount.message, {"hint": hint}) from None
+    if q.value <= 0:
+        raise PydanticCustomError(
+            codes.DF205.code, "amount must be greater than 0", {"hint": "e.g. '50 umol'"}
+        )
+    return q
+
+
+AmountOrMass = Annotated[
+    Quantity,
+    PlainValidator(validate_amount_or_mass),
+    PlainSerializer(_serialize_quantity, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "an amount of substance ('50 umol') or a mass to weigh ('9.1 mg')",
+            "examples": ["50 umol", "9.1 mg"],
+        }
+    ),
+]
+
+
 def _validate_wells(value: Any, info: ValidationInfo) -> tuple[Well, ...]:
     if isinstance(value, tuple) and all(isinstance(w, Well) for w in value):
         return value
@@ -356,13 +536,20 @@ class Scale(_Model):
 
 
 class Stock(_Model):
-    concentration: Concentration | None = Field(
+    concentration: StockConcentration | None = Field(
         None, description="omit for a solution used by volume only"
     )
     solvent: Text
     source: Identifier | None = Field(
         None, description="a labware whose wells hold this stock well-for-well"
     )
+
+
+class Supplied(_Model):
+    """A commercial solution used as bought ("4 M HCl in dioxane"): nothing is weighed or made up."""
+
+    concentration: StockConcentration
+    solvent: Text
 
 
 class Solid(_Model):
@@ -378,9 +565,20 @@ class Reagent(_Model):
     library: Identifier | None = Field(None, description="identity varies per well: a library name")
     stock: Stock | None = None
     neat: bool = Field(
-        False, description="pipetted as the pure liquid (density from property data)"
+        False, description="pipetted as the pure liquid (density from property data or 'density')"
+    )
+    supplied: Supplied | None = Field(
+        None, description="a commercial solution used as supplied: no weighing, volume per well"
     )
     solid: Solid | None = None
+    density: Density | None = Field(
+        None, description="g/mL of the neat liquid (overrides the property data)"
+    )
+    purity: Purity | None = Field(
+        None,
+        description="mass fraction of the substance in what is weighed or measured: '95 %', "
+        "a 60 % NaH dispersion in oil '60 %'; amounts are corrected for it",
+    )
     preloaded: bool = Field(
         False, description="already in the wells when the stage starts (put there by the operator)"
     )
@@ -397,6 +595,7 @@ class Reagent(_Model):
             for f, on in (
                 ("stock", self.stock is not None),
                 ("neat", self.neat),
+                ("supplied", self.supplied is not None),
                 ("solid", self.solid is not None),
                 ("preloaded", self.preloaded),
             )
@@ -406,7 +605,7 @@ class Reagent(_Model):
             if not forms:
                 raise PydanticCustomError(
                     codes.DF116.code,
-                    "a reagent needs exactly one form: 'stock', 'neat: true', 'solid' or 'preloaded: true'",
+                    "a reagent needs exactly one form: 'stock', 'neat: true', 'supplied', 'solid' or 'preloaded: true'",
                     {"hint": "e.g. 'stock: {concentration: 0.5 M, solvent: DCE}' for a solution"},
                 )
             raise PydanticCustomError(
@@ -420,6 +619,7 @@ class Reagent(_Model):
                 "a reagent needs a 'name' (and usually 'smiles'), or 'library'",
                 {"hint": "e.g. 'name: acetic acid' and 'smiles: CC(=O)O'"},
             )
+        self._form_keys_apply()
         if self.library is not None and (self.smiles is not None or self.mw is not None):
             raise PydanticCustomError(
                 codes.DF116.code,
@@ -428,12 +628,41 @@ class Reagent(_Model):
             )
         return self
 
+    def _form_keys_apply(self) -> None:
+        """DF119: 'density' and 'purity' only where they change an amount."""
+        if self.density is not None and not self.neat:
+            raise PydanticCustomError(
+                codes.DF119.code,
+                "'density' is for a neat liquid ('neat: true'); it changes no amount of another form",
+                {"hint": "remove 'density', or declare the reagent 'neat: true'"},
+            )
+        if self.purity is not None and (
+            self.preloaded
+            or self.supplied is not None
+            or (self.stock and not self.stock.concentration)
+        ):
+            form = (
+                "a preloaded reagent"
+                if self.preloaded
+                else "a solution used as supplied (its concentration is the assay)"
+                if self.supplied is not None
+                else "a stock used by volume only"
+            )
+            raise PydanticCustomError(
+                codes.DF119.code,
+                f"'purity' changes nothing for {form}",
+                {"hint": "remove 'purity'; give the assay as the solution's concentration"},
+            )
+
 
 class LibraryItem(_Model):
     name: Text
     smiles: Text | None = None
     mw: MolarMass | None = None
     equiv: Equiv | None = None
+    concentration: StockConcentration | None = Field(
+        None, description="this member's stock concentration (overrides the reagent's stock)"
+    )
 
 
 class Library(_Model):
@@ -484,6 +713,11 @@ class Settings(_Model):
         description="warn when evaporation changes a delivered amount or a well's volume by "
         "more than this many percent (DF610, DF611)",
     )
+    acknowledge: dict[Annotated[str, StringConstraints(pattern=r"^DF\d{3}$")], Text] = Field(
+        default_factory=dict,
+        description="warnings this protocol acknowledges, code → the reason: "
+        "{DF304: 'glass troughs in use'}; kept out of the findings, listed in the summary",
+    )
 
 
 # --------------------------------------------------------------------------- steps
@@ -497,7 +731,7 @@ class PortionwiseSpec(_Model):
 class AddParams(_Model):
     reagent: Identifier
     equiv: Equiv | None = None
-    amount: Amount | None = None
+    amount: AmountOrMass | None = None
     volume: Volume | None = None
     dropwise: DurationOrRange | None = Field(
         None, description="spread each well's volume over this time as even aliquots"
@@ -534,6 +768,9 @@ class AddSolventParams(_Model):
     pipette_like: Text | None = Field(
         None,
         description="pipette the solvent with the liquid class of another liquid diazflow knows",
+    )
+    wells: WellSelection | None = Field(
+        None, description="only these reaction wells (default: every reaction well)"
     )
 
     @model_validator(mode="after")
@@ -586,6 +823,9 @@ class QuenchParams(_Model):
     equiv: Equiv | None = None
     dropwise: DurationOrRange | None = None
     stir: DurationOrRange | None = None
+    wells: WellSelection | None = Field(
+        None, description="only these reaction wells (default: every reaction well)"
+    )
 
     @model_validator(mode="after")
     def _one(self) -> QuenchParams:
@@ -603,6 +843,9 @@ class SampleParams(_Model):
     into: Identifier
     at: list[Duration] | None = None
     every: Duration | None = None
+    wells: WellSelection | None = Field(
+        None, description="only these reaction wells (default: every reaction well)"
+    )
 
     @model_validator(mode="after")
     def _one(self) -> SampleParams:
@@ -1036,6 +1279,14 @@ StepParams = (
 
 ReagentStepParams = AddParams | AdjustPhParams | QuenchParams
 """The parameters of a step that adds a declared reagent (``params.reagent``) to the wells."""
+
+
+def step_wells(params: StepParams) -> tuple[Well, ...] | None:
+    """The reaction wells a step acts on when it names them (``wells:``); None: every well."""
+    match params:
+        case AddParams() | AddSolventParams() | QuenchParams() | SampleParams():
+            return params.wells
+    return None
 
 
 def step_params(step: BaseModel) -> tuple[str, StepParams]:

@@ -34,6 +34,7 @@ class Dimension(str, Enum):
     DURATION = "duration"  # s
     TEMPERATURE = "temperature"  # °C
     CONCENTRATION = "concentration"  # mol/L
+    MASS_CONCENTRATION = "mass concentration"  # mg/mL (= g/L): a stock given by assay
     SPEED = "speed"  # rpm
     FLOW = "flow"  # µL/s
     RATE = "rate"  # °C/min (heating or cooling rate)
@@ -56,6 +57,7 @@ _CANONICAL = {
     Dimension.DURATION: "s",
     Dimension.TEMPERATURE: "degC",
     Dimension.CONCENTRATION: "M",
+    Dimension.MASS_CONCENTRATION: "mg/mL",
     Dimension.SPEED: "rpm",
     Dimension.FLOW: "uL/s",
     Dimension.RATE: "delta_degC/min",
@@ -70,6 +72,7 @@ _EXAMPLES = {
     Dimension.DURATION: "30 min",
     Dimension.TEMPERATURE: "0 degC",
     Dimension.CONCENTRATION: "0.2 M",
+    Dimension.MASS_CONCENTRATION: "152 mg/mL",
     Dimension.SPEED: "600 rpm",
     Dimension.FLOW: "100 uL/s",
     Dimension.RATE: "2 degC/min",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -286,6 +287,9 @@ def _syntax_diagnostic(filename: str, text: str, exc: yaml.MarkedYAMLError) -> D
         hint = "a value containing ': ' must be quoted"
     elif "found undefined alias" in problem:
         hint = "define the anchor (&name) before using it (*name)"
+    elif re.search(r"smiles:\s*[^\s\"']*[\[\]{},]", bad_line):
+        # '[Na+]' starts a YAML list and ',' ends a flow-mapping value
+        hint = 'quote SMILES: smiles: "[Na+].[H-]"'
     return _error(filename, line, column, codes.DF100, f"YAML syntax error: {problem}", hint)
 
 

@@ -27,6 +27,7 @@ from diazflow.compiler.plan import (
     SetClosure,
     SetTemperature,
     Shake,
+    StockPlan,
     StopShaking,
     Wait,
     WaitTemperature,
@@ -494,36 +495,7 @@ class Report:
             s = items[0]
             labware = s.location.split(":", 1)[0]
             n = len(items)
-            if s.form == "solid":
-                prepare = f"weigh {fmt_mg(s.weigh_mg)} mg in total" + (
-                    " into the powder dispenser's hopper"
-                    if "operator" not in s.location
-                    else ", to be weighed into the wells by hand (see the operator's timeline)"
-                )
-            elif s.form == "solvent":
-                prepare = f"fill with {s.substance}"
-            elif s.form == "neat":
-                prepare = f"neat {s.substance}"
-            elif s.weigh_mg and s.measure_uL:  # a liquid solute: measured by volume
-                conc = f"{s.concentration_M:g} M " if s.concentration_M else ""
-                prepare = f"measure {fmt_volume(s.measure_uL)} ({fmt_mg(s.weigh_mg)} mg), make up to {fmt_volume(s.volume_uL)} with {s.solvent} ({conc}in {s.solvent})"
-                if n > 1:
-                    prepare = f"per well: {prepare}; or one batch for all {n}: measure {fmt_volume(s.measure_uL * n)}, make up to {fmt_volume(s.volume_uL * n)} and put {fmt_volume(s.volume_uL)} into each"
-            elif s.weigh_mg:
-                conc = f"{s.concentration_M:g} M " if s.concentration_M else ""
-                prepare = f"weigh {fmt_mg(s.weigh_mg)} mg, dissolve in {s.solvent} and make up to {fmt_volume(s.volume_uL)} ({conc}in {s.solvent})"
-                if n > 1:
-                    prepare = f"per well: {prepare}; or one batch for all {n}: weigh {fmt_mg(s.weigh_mg * n)} mg, make up to {fmt_volume(s.volume_uL * n)} and put {fmt_volume(s.volume_uL)} into each"
-            elif s.concentration_M:
-                prepare = f"{s.concentration_M:g} M in {s.solvent}, {fmt_volume(s.volume_uL)}"
-            else:
-                prepare = f"{s.substance}" + (f" ({s.solvent})" if s.solvent else "")
-            if s.stage:  # not before the start: a later stage (often from an earlier one's product)
-                prepare += (
-                    f"; for stage {s.stage + 1}, first needed at {fmt_duration(s.first_use_s)}"
-                )
-            if s.placed_s:  # at its stage's prompt or a 'place:' step: open from then
-                prepare += f"; put out at {fmt_duration(s.placed_s)}"
+            prepare = _prepare_text(s, n)
             positions = tuple(x.location for x in items)
             label = (
                 s.location
@@ -972,3 +944,41 @@ def _dedupe(points: list[list[float]]) -> list[list[float]]:
             continue
         out.append(p)
     return out
+
+
+def _prepare_text(s: StockPlan, n: int) -> str:
+    """What the operator does to make a stock (``n`` identical neighbouring wells share it)."""
+    if s.form == "solid":
+        prepare = f"weigh {fmt_mg(s.weigh_mg)} mg in total" + (
+            " into the powder dispenser's hopper"
+            if "operator" not in s.location
+            else ", to be weighed into the wells by hand (see the operator's timeline)"
+        )
+    elif s.form == "solvent":
+        prepare = f"fill with {s.substance}"
+    elif s.form == "supplied":
+        conc = f"{s.concentration_M:.4g} M " if s.concentration_M else ""
+        prepare = f"use as supplied ({conc}in {s.solvent}): {fmt_volume(s.volume_uL)} on hand, nothing to weigh"
+    elif s.form == "neat":
+        prepare = f"neat {s.substance}"
+    elif s.weigh_mg and s.measure_uL:  # a liquid solute: measured by volume
+        conc = f"{s.concentration_M:.4g} M " if s.concentration_M else ""
+        prepare = f"measure {fmt_volume(s.measure_uL)} ({fmt_mg(s.weigh_mg)} mg), make up to {fmt_volume(s.volume_uL)} with {s.solvent} ({conc}in {s.solvent})"
+        if n > 1:
+            prepare = f"per well: {prepare}; or one batch for all {n}: measure {fmt_volume(s.measure_uL * n)}, make up to {fmt_volume(s.volume_uL * n)} and put {fmt_volume(s.volume_uL)} into each"
+    elif s.weigh_mg:
+        conc = f"{s.concentration_M:.4g} M " if s.concentration_M else ""
+        prepare = f"weigh {fmt_mg(s.weigh_mg)} mg, dissolve in {s.solvent} and make up to {fmt_volume(s.volume_uL)} ({conc}in {s.solvent})"
+        if n > 1:
+            prepare = f"per well: {prepare}; or one batch for all {n}: weigh {fmt_mg(s.weigh_mg * n)} mg, make up to {fmt_volume(s.volume_uL * n)} and put {fmt_volume(s.volume_uL)} into each"
+    elif s.concentration_M:
+        prepare = f"{s.concentration_M:.4g} M in {s.solvent}, {fmt_volume(s.volume_uL)}"
+    else:
+        prepare = f"{s.substance}" + (f" ({s.solvent})" if s.solvent else "")
+    if s.purity:
+        prepare += f" (of {s.purity * 100:g} % material: amounts corrected)"
+    if s.stage:  # not before the start: a later stage (often from an earlier one's product)
+        prepare += f"; for stage {s.stage + 1}, first needed at {fmt_duration(s.first_use_s)}"
+    if s.placed_s:  # at its stage's prompt or a 'place:' step: open from then
+        prepare += f"; put out at {fmt_duration(s.placed_s)}"
+    return prepare
