@@ -17,7 +17,7 @@ from diazflow.chemistry.hazards import (
     solvent_tags,
 )
 from diazflow.pipeline import check
-from helpers import write_protocol
+from helpers import line_of, write_protocol
 
 # --------------------------------------------------------------------------- real reagents
 
@@ -869,3 +869,157 @@ def test_stab_stock_in_methanol_is_df313_at_the_stock_solvent(tmp_path):
     line = path.read_text(encoding="utf-8").splitlines()[found[0].line - 1]
     assert "solvent: MeOH" in line
     assert line.index("solvent:") == found[0].column - 1  # at the key, as every hazard finding
+
+
+# --------------------------------------------------------------------------- where a finding is
+
+
+def _at(path: Path, diagnostic) -> str:
+    """The source line a diagnostic points at, from its column on (so the key it names leads)."""
+    line = path.read_text(encoding="utf-8").splitlines()[diagnostic.line - 1]
+    return line[diagnostic.column - 1 :]
+
+
+CYANO_AMINATION = """\
+diazflow: 1
+name: Reductive amination with NaBH3CN in MeOH
+deck: {deck:starlet_chem}
+vessels: {labware: reaction_block, wells: A1:A8}
+scale: {limiting: amine, amount: 50 umol, concentration: 0.2 M, solvent: MeOH}
+reagents:
+  amine:
+    name: 1-methyl-1,4-diazepane
+    smiles: CN1CCCNCC1
+    stock: {concentration: 1.0 M, solvent: MeOH}
+  aldehyde:
+    name: benzaldehyde
+    smiles: O=Cc1ccccc1
+    stock: {concentration: 1.0 M, solvent: MeOH}
+  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}
+  nabh3cn:
+    name: sodium cyanoborohydride
+    smiles: "[Na+].[BH3-]C#N"
+    stock: {concentration: 1.0 M, solvent: MeOH}
+  nahco3:
+    name: saturated aqueous sodium bicarbonate
+    stock: {solvent: water}
+steps:
+  - add: {reagent: amine, equiv: 1.0}
+  - add: {reagent: aldehyde, equiv: 1.05}
+  - add: {reagent: acoh, equiv: 1.5}
+  - add: {reagent: nabh3cn, equiv: 1.5}
+  - stir: {duration: 12 h, temperature: rt}
+  - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}
+"""
+
+
+def test_hcn_warning_is_at_the_add_that_brings_cyanoborohydride_and_acid_together(tmp_path):
+    path, result = _pipeline(tmp_path, CYANO_AMINATION)
+    found = [d for d in result.diagnostics if d.code == "DF401"]
+    assert len(found) == 1, [str(d) for d in result.diagnostics]
+    # the NaBH3CN comes second: its add step, at the 'reagent:' key
+    assert _at(path, found[0]).startswith("reagent: nabh3cn, equiv: 1.5}")
+    # the other way round, the acid's addition is where they meet
+    swapped = CYANO_AMINATION.replace(
+        "  - add: {reagent: acoh, equiv: 1.5}\n  - add: {reagent: nabh3cn, equiv: 1.5}\n",
+        "  - add: {reagent: nabh3cn, equiv: 1.5}\n  - add: {reagent: acoh, equiv: 1.5}\n",
+    )
+    path, result = _pipeline(tmp_path, swapped)
+    found = [d for d in result.diagnostics if d.code == "DF401"]
+    assert len(found) == 1 and _at(path, found[0]).startswith("reagent: acoh, equiv: 1.5}")
+    assert found[0].line == line_of(path, "- add: {reagent: acoh")
+
+
+def test_a_quench_hazard_is_at_the_quench_step(tmp_path):
+    text = NAH_ALKYLATION + "  - quench: {reagent: water, volume: 200 uL, stir: 10 min}\n"
+    text = text.replace(
+        "steps:\n", "  water: {name: water, smiles: O, stock: {solvent: water}}\nsteps:\n"
+    )
+    path, result = _pipeline(tmp_path, text)
+    found = [d for d in result.diagnostics if d.code == "DF402"]
+    assert len(found) == 1, [str(d) for d in result.diagnostics]
+    assert found[0].line == line_of(path, "- quench: {reagent: water")
+    assert _at(path, found[0]).startswith("reagent: water")
+
+
+def test_a_protic_solvent_added_to_sodium_hydride_is_reported_at_add_solvent(tmp_path):
+    text = NAH_ALKYLATION.replace(
+        "  - add: {reagent: halide, equiv: 1.1}\n",
+        "  - add_solvent: {solvent: MeOH, volume: 50 uL}\n  - add: {reagent: halide, equiv: 1.1}\n",
+    )
+    path, result = _pipeline(tmp_path, text)
+    found = [d for d in result.diagnostics if d.code == "DF402"]
+    assert len(found) == 1, [str(d) for d in result.diagnostics]
+    assert _at(path, found[0]).startswith("solvent: MeOH")
+
+
+BOC_LIBRARY_DEPROTECTION = """\
+diazflow: 1
+name: TFA deprotection of a small amine library in capped vials
+deck: {deck:starlet_chem}
+vessels: {labware: reaction_block, wells: A1:A3}
+scale: {limiting: amine, amount: 50 umol, concentration: 0.2 M, solvent: DCM}
+reagents:
+  amine:
+    library: amines
+    stock: {concentration: 0.5 M, solvent: DCM}
+  tfa: {name: trifluoroacetic acid, smiles: OC(=O)C(F)(F)F, neat: true}
+libraries:
+  amines:
+    by: well
+    items:
+      A1: {name: 1-methylpiperazine, smiles: CN1CCNCC1}
+      A2: {name: tert-butyl piperazine-1-carboxylate, smiles: CC(C)(C)OC(=O)N1CCNCC1}
+      A3: {name: morpholine, smiles: C1COCCN1}
+steps:
+  - add: {reagent: amine, equiv: 1.0}
+  - add_solvent: {solvent: DCM, volume: 100 uL}
+  - add: {reagent: tfa, equiv: 10}
+  - seal: Cap the vials.
+  - stir: {duration: 2 h, temperature: rt}
+"""
+
+
+def test_a_library_finding_names_the_member_that_triggers_it(tmp_path):
+    path, result = _pipeline(tmp_path, BOC_LIBRARY_DEPROTECTION)
+    found = [d for d in result.diagnostics if d.code == "DF403"]
+    assert len(found) == 1, [str(d) for d in result.diagnostics]
+    assert found[0].line == line_of(path, "- seal: Cap the vials.")
+    assert "member 'A2' (tert-butyl piperazine-1-carboxylate)" in found[0].message
+    assert "library 'amines'" in found[0].message
+    assert "morpholine" not in found[0].message and "methylpiperazine" not in found[0].message
+    # without the Boc member no well makes gas: no finding at all
+    quiet = BOC_LIBRARY_DEPROTECTION.replace(
+        "tert-butyl piperazine-1-carboxylate, smiles: CC(C)(C)OC(=O)N1CCNCC1",
+        "piperidine, smiles: C1CCNCC1",
+    )
+    _, result = _pipeline(tmp_path, quiet)
+    assert "DF403" not in [d.code for d in result.diagnostics]
+
+
+def test_members_in_different_wells_do_not_make_a_hazard_together():
+    # a library of amines, one Boc-protected and one as its hydrochloride: no well holds both,
+    # so capping them is no Boc deprotection (the union of the library's tags said it was)
+    boc = classify(BOC_DIAZEPANE, "1-Boc-1,4-diazepane")
+    salt = classify("Cl.CN1CCNCC1", "1-methylpiperazine hydrochloride")
+    assert "boc_protected" in boc and "strong_acid" in salt
+    ctx = HazardContext(
+        reagents={"amine": boc | salt},
+        members={"amine": {"'A1' (Boc)": boc, "'A2' (HCl salt)": salt}},
+        solvents=solvent_tags("DCM"),
+        vessel_sealed=True,
+        deck_inert=True,
+    )
+    assert evaluate(ctx) == []
+    # with TFA from outside the library the Boc member alone is named
+    both = HazardContext(
+        reagents={"amine": boc | salt, "tfa": classify(TFA, None)},
+        members=ctx.members,
+        solvents=solvent_tags("DCM"),
+        vessel_sealed=True,
+        deck_inert=True,
+    )
+    (finding,) = evaluate(both)
+    assert finding.rule == "sealed_tert_butyl_deprotection"
+    assert finding.members == (("amine", ("'A1' (Boc)",)),)
+    assert "member 'A1' (Boc)" in finding.message
