@@ -107,7 +107,8 @@ def hazard_checks(
                 walk.evaluate(seen, loaded.step_path(i, arrival))
             temperature = _step_temperature(params)
             if temperature is not None:
-                walk.evaluate_hot(seen, temperature, loaded.step_path(i))
+                capped = closures.at(i) == CAPPED
+                walk.evaluate_hot(seen, temperature, loaded.step_path(i), capped)
             capped_through = closures.at(i) == CAPPED and (
                 closure_change(params) is None or i == len(p.steps) - 1
             )
@@ -234,12 +235,15 @@ class _HazardWalk:
             ):
                 self.report(finding, ("reagents", rid, "stock", "solvent"))
 
-    def evaluate_hot(self, seen: _Seen, temperature_c: float, step_path: tuple) -> None:
+    def evaluate_hot(
+        self, seen: _Seen, temperature_c: float, step_path: tuple, capped: bool
+    ) -> None:
         """The findings that hold only because of the temperature this step reaches, reported at
-        the step (open vessels: the sealed-vessel rules are evaluated while capped)."""
-        cold_rules = {f.rule for f in hazards.evaluate(self.context(seen, sealed=False))}
+        the step, with the vessels as capped or not as they are then (a peroxide former heated
+        open is a hazard, capped it is not)."""
+        cold_rules = {f.rule for f in hazards.evaluate(self.context(seen, sealed=capped))}
         for finding in hazards.evaluate(
-            self.context(seen, sealed=False, temperature_c=temperature_c)
+            self.context(seen, sealed=capped, temperature_c=temperature_c)
         ):
             if finding.rule not in cold_rules:
                 self.report(finding, step_path)

@@ -92,6 +92,9 @@ class HazardFinding:
     title: str = ""
     why: str = ""
     severity: str = "warning"
+    toxic_gas: str | None = None
+    """The toxic gas the hazard releases into the vessel's headspace (``toxic_gas:`` in
+    hazards.yaml), or None."""
     members: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """(library reagent id, labels of the members that trigger the finding), sorted by id."""
 
@@ -193,6 +196,7 @@ class HazardRule:
     message: str
     why: str
     hint: str
+    toxic_gas: str | None = None
 
     @property
     def about_stock(self) -> bool:
@@ -339,7 +343,7 @@ def _parse_rule(index: int, spec: Any, tags: Mapping[str, TagDefinition]) -> Haz
     _check_keys(
         where,
         spec,
-        {"id", "code", "title", "severity", "when", "message", "why", "hint"},
+        {"id", "code", "title", "severity", "when", "message", "why", "hint", "toxic_gas"},
         {"id", "code", "title", "when", "message", "why", "hint"},
     )
     where = f"rule '{spec['id']}'"
@@ -371,6 +375,7 @@ def _parse_rule(index: int, spec: Any, tags: Mapping[str, TagDefinition]) -> Haz
         message=str(spec["message"]),
         why=" ".join(str(spec["why"]).split()),
         hint=" ".join(str(spec["hint"]).split()),
+        toxic_gas=None if spec.get("toxic_gas") is None else str(spec["toxic_gas"]),
     )
 
 
@@ -626,6 +631,7 @@ def evaluate(ctx: HazardContext, data: HazardData | None = None) -> list[HazardF
                 title=rule.title,
                 why=rule.why,
                 severity=rule.severity,
+                toxic_gas=rule.toxic_gas,
                 members=tuple(sorted(ordered.items())),
             )
         )
