@@ -503,6 +503,38 @@ EXAMPLES: list[Example] = [
         snippet='reagents:\n  bleach:\n    name: sodium hypochlorite\n    smiles: "[Na+].[O-]Cl"\n    stock: {concentration: 1.0 M, solvent: water}\n  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}\n  - add: {reagent: acoh, equiv: 1.0}\n  - add: {reagent: bleach, equiv: 1.2}\n',
     ),
     Example(
+        "DF430",
+        OT2,
+        (
+            (
+                "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+                "  - hold: {duration: 2-12 h, temperature: 70 degC}\n  - sample: {volume: 10 uL, into: sample_plate, at: [1 h], diluent: 100 uL MeCN}\n",
+            ),
+        ),
+        severity="warning",
+        snippet="scale: {limiting: diazepane, amount: 100 umol, concentration: 0.5 M, solvent: MeOH}\n  - hold: {duration: 2-12 h, temperature: 70 degC}\n  - sample: {volume: 10 uL, into: sample_plate, at: [1 h], diluent: 100 uL MeCN}\n",
+    ),
+    Example(
+        "DF431",
+        OT2,
+        (
+            (
+                "  acrylate:\n",
+                '  nabh3cn:\n    name: sodium cyanoborohydride\n    smiles: "[Na+].[BH3-]C#N"\n    stock: {concentration: 1.0 M, solvent: MeOH}\n  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}\n  acrylate:\n',
+            ),
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - add: {reagent: acrylate, equiv: 1.05}\n  - add: {reagent: acoh, equiv: 1.0}\n  - add: {reagent: nabh3cn, equiv: 1.5}\n",
+            ),
+            (
+                "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+                "  - hold: {duration: 2-12 h, temperature: 25 degC}\n  - sample: {volume: 5 uL, into: sample_plate, at: [1 h]}\n",
+            ),
+        ),
+        severity="warning",
+        snippet="  - add: {reagent: acoh, equiv: 1.0}\n  - add: {reagent: nabh3cn, equiv: 1.5}\n  - hold: {duration: 2-12 h, temperature: 25 degC}\n  - sample: {volume: 5 uL, into: sample_plate, at: [1 h]}\n",
+    ),
+    Example(
         "DF404",
         STARLET,
         (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -1285,3 +1286,77 @@ def test_thf_heated_open_is_df417_at_the_heating_step_and_capped_is_quiet(tmp_pa
     found = [d for d in open_.diagnostics if d.code == "DF417"]
     assert len(found) == 1, [str(d) for d in open_.diagnostics]
     assert found[0].line == line_of(path, "- stir: {duration: 6 h, temperature: 60 degC}")
+
+
+# --------------------------------------------------------------------------- samples (DF430, DF431)
+
+HEATED_SAMPLED = """\
+diazflow: 1
+name: Michael addition in MeOH, warmed and sampled
+deck: {deck:ot2_tempmodule}
+vessels: {labware: reaction_block, wells: A1:A3}
+scale: {limiting: amine, amount: 100 umol, concentration: 0.5 M, solvent: MeOH}
+reagents:
+  amine:
+    name: 1-methyl-1,4-diazepane
+    smiles: CN1CCCNCC1
+    stock: {concentration: 1.0 M, solvent: MeOH}
+  acrylate:
+    name: methyl acrylate
+    smiles: C=CC(=O)OC
+    stock: {concentration: 1.0 M, solvent: MeOH}
+steps:
+  - add: {reagent: amine, equiv: 1.0}
+  - add: {reagent: acrylate, equiv: 1.05}
+  - hold: {duration: 4 h, temperature: 50 degC}
+  - sample: {volume: 10 uL, into: sample_plate, at: [2 h], diluent: 100 uL MeCN}
+"""
+
+
+def test_a_sample_from_a_vessel_above_its_solvents_boiling_point_is_df430(tmp_path):
+    _, warm = _pipeline(tmp_path, HEATED_SAMPLED)  # MeOH boils at 64.7 °C
+    assert "DF430" not in [d.code for d in warm.diagnostics], [str(d) for d in warm.diagnostics]
+    path, hot = _pipeline(tmp_path, HEATED_SAMPLED.replace("50 degC", "70 degC"))
+    found = [d for d in hot.diagnostics if d.code == "DF430"]
+    assert len(found) == 1 and not found[0].is_error, [str(d) for d in hot.diagnostics]
+    assert found[0].line == line_of(path, "- sample: {volume: 10 uL")
+    assert "at 70 °C" in found[0].message
+    # methanol boils at 64.7 °C (CRC Handbook); the figure comes from property data
+    figure = re.search(r"MeOH boils at ([\d.]+) °C", found[0].message)
+    assert figure and abs(float(figure.group(1)) - 64.7) < 0.5
+    assert "the sample wells hold 100 uL MeCN" in found[0].message
+
+
+def test_a_sample_while_hcn_is_released_is_df431_and_before_the_cyanide_is_quiet(tmp_path):
+    sampled = CYANO_AMINATION.replace(
+        "  - stir: {duration: 12 h, temperature: rt}\n",
+        "  - stir: {duration: 12 h, temperature: rt}\n"
+        "  - sample: {volume: 5 uL, into: sample_plate, at: [2 h], diluent: 50 uL sat. aq. NaHCO3}\n",
+    )
+    path, result = _pipeline(tmp_path, sampled)
+    found = [d for d in result.diagnostics if d.code == "DF431"]
+    assert len(found) == 1, [str(d) for d in result.diagnostics]
+    assert found[0].line == line_of(path, "- sample: {volume: 5 uL")
+    assert "hydrogen cyanide (HCN) (DF401)" in found[0].message
+    assert "50 uL sat. aq. NaHCO3" in found[0].message
+    # the imine formation sampled before the cyanoborohydride goes in releases nothing
+    early = CYANO_AMINATION.replace(
+        "  - add: {reagent: acoh, equiv: 1.5}\n",
+        "  - add: {reagent: acoh, equiv: 1.5}\n"
+        "  - stir: {duration: 1 h, temperature: rt}\n"
+        "  - sample: {volume: 5 uL, into: sample_plate, at: [30 min]}\n",
+    )
+    _, result = _pipeline(tmp_path, early)
+    assert "DF431" not in [d.code for d in result.diagnostics], [str(d) for d in result.diagnostics]
+
+
+def test_the_sample_diluent_is_on_the_plan_and_the_report(tmp_path):
+    from diazflow.compiler.plan import Sample
+    from diazflow.report import report_for
+
+    path, result = _pipeline(tmp_path, HEATED_SAMPLED)
+    assert result.plan is not None, [str(d) for d in result.diagnostics]
+    samples = [op for op in result.plan.operations if isinstance(op, Sample)]
+    assert samples and {op.diluent for op in samples} == {"100 uL MeCN"}
+    events = [e for e in report_for(str(path)).operator_events() if e.kind == "samples"]
+    assert events and all("holding 100 uL MeCN" in e.detail for e in events)

@@ -171,6 +171,10 @@ DF418 = _register(
     "DF418", Stage.HAZARDS, WARNING, "a strong oxidant with a reducing agent or oxidisable solvent"
 )
 DF419 = _register("DF419", Stage.HAZARDS, WARNING, "hypochlorite with amines, ammonium or acid")
+DF430 = _register(
+    "DF430", Stage.HAZARDS, WARNING, "a sample taken above its solvent's boiling point"
+)
+DF431 = _register("DF431", Stage.HAZARDS, WARNING, "a sample taken while a toxic gas is released")
 # DF420: numbered apart from the hazard rules' DF40x and DF41x, which grow with the rule data
 DF420 = _register(
     "DF420", Stage.HAZARDS, WARNING, "closed-vessel pressure above the vessel's rating"

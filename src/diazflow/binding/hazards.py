@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from diazflow import errorcodes as codes
 from diazflow.binding.closure import CAPPED, ClosureTimeline, closure_change
 from diazflow.chemistry import hazards
-from diazflow.chemistry.checks import solvent_components
+from diazflow.chemistry.checks import solvent_components, solvent_facts
 from diazflow.diagnostics import Severity
 from diazflow.language import models as m
 from diazflow.language.quantities import QuantityRange
@@ -93,6 +94,7 @@ def hazard_checks(
     what the stage holds by then, and reported at that step."""
     walk = _HazardWalk(loaded, facts, tags, member_tags(loaded, chem), reporter)
     p = loaded.protocol
+    vessel_c = p.room_temperature_c  # the block holds the last temperature set
     walk.evaluate_stocks()
     for n, stage in enumerate(chem.stages):
         end = chem.stages[n + 1].first_step if n + 1 < len(chem.stages) else len(p.steps)
@@ -109,6 +111,9 @@ def hazard_checks(
             if temperature is not None:
                 capped = closures.at(i) == CAPPED
                 walk.evaluate_hot(seen, temperature, loaded.step_path(i), capped)
+                vessel_c = temperature
+            if isinstance(params, m.SampleParams):
+                walk.check_sample(seen, vessel_c, params, loaded.step_path(i))
             capped_through = closures.at(i) == CAPPED and (
                 closure_change(params) is None or i == len(p.steps) - 1
             )
@@ -185,6 +190,7 @@ class _HazardWalk:
                 self.labels[rid] = f"library '{r.library}'"
         self.stage = 0
         self.covered: dict[tuple[int, str], set[str]] = {}  # (stage, rule) → reagents reported
+        self.toxic_gases: dict[int, dict[str, str]] = {}  # stage → toxic gas → its code
 
     def start_stage(self, index: int) -> None:
         self.stage = index
@@ -212,9 +218,66 @@ class _HazardWalk:
 
     def evaluate(self, seen: _Seen, step_path: tuple) -> None:
         """The rules on what the stage holds after a step added to it, in vessels that are not
-        capped, reported at that step."""
+        capped, reported at that step; the toxic gases they release are remembered for the
+        stage's samples."""
         for finding in hazards.evaluate(self.context(seen, sealed=False)):
+            if finding.toxic_gas:
+                self.toxic_gases.setdefault(self.stage, {})[finding.toxic_gas] = finding.code
             self.report(finding, step_path)
+
+    def check_sample(
+        self, seen: _Seen, vessel_c: float, params: m.SampleParams, step_path: tuple
+    ) -> None:
+        """DF430: a sample drawn from a vessel at or above its solvent's boiling point; DF431: a
+        sample drawn while the stage releases a toxic gas (the aliquot carries it out of the
+        vessel into an open plate)."""
+        held = f"; the sample wells hold {params.diluent}" if params.diluent else ""
+        boiling = self.lowest_boiling(seen)
+        if boiling is not None and vessel_c >= boiling[1]:
+            at = "at reflux" if math.isinf(vessel_c) else f"at {vessel_c:g} °C"
+            self.reporter.report(
+                step_path,
+                codes.DF430,
+                f"sampling {at} from a vessel whose {boiling[0]} boils at {boiling[1]:.1f} °C "
+                "(property data): the aliquot boils in the tip, so the volume drawn is short "
+                f"and solvent vapour escapes{held}",
+                f"sample during a step below {boiling[1] - 10:.0f} °C (cool first, or sample the "
+                "step before the heating), or dilute each aliquot into a cold solvent ("
+                "'diluent: 100 uL cold MeCN')",
+                severity=Severity.WARNING,
+                key=True,
+            )
+        gases = self.toxic_gases.get(self.stage, {})
+        if gases:
+            what = ", ".join(f"{gas} ({code})" for gas, code in sorted(gases.items()))
+            self.reporter.report(
+                step_path,
+                codes.DF431,
+                f"sampling while the vessel releases {what}: each aliquot carries the gas out "
+                f"of the vessel into an open sample plate{held}",
+                "quench each aliquot where it lands ('diluent:' naming a quench that destroys "
+                "the gas's source, e.g. '50 uL sat. aq. NaHCO3' for HCN or HN3 from acid, "
+                "aqueous thiosulfate for hypochlorite), and handle the plate in a fume hood; "
+                "or sample before the hazardous reagent goes in",
+                severity=Severity.WARNING,
+                key=True,
+            )
+
+    def lowest_boiling(self, seen: _Seen) -> tuple[str, float] | None:
+        """(name, °C) of the lowest-boiling solvent in the vessel: the reaction solvent, added
+        solvents and the stock solvents of the reagents added (not the quench solutions)."""
+        names = set(seen.solvents)
+        for rid in seen.used - seen.quench:
+            stock = self.p.reagents[rid].stock if rid in self.p.reagents else None
+            if stock is not None:
+                names.update(solvent_components(stock.solvent))
+        known = [
+            (name, f.boiling_point_c)
+            for name in sorted(names)
+            for f in solvent_facts(name)
+            if f.boiling_point_c is not None
+        ]
+        return min(known, key=lambda item: item[1]) if known else None
 
     def evaluate_capped(self, seen: _Seen, seal_path: tuple) -> None:
         """The findings that hold only because the vessels are capped, reported at the

@@ -598,6 +598,11 @@ class SampleParams(_Model):
     into: Identifier
     at: list[Duration] | None = None
     every: Duration | None = None
+    diluent: Text | None = Field(
+        None,
+        description="what each sample well holds before the aliquot goes in, the diluent or "
+        "quench (e.g. '100 uL MeCN', '50 uL sat. aq. NaHCO3'); printed on the plan and the report",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> SampleParams:

@@ -647,7 +647,7 @@ class Report:
                     OperatorEvent(
                         r[-1].end,
                         f"Samples ready in {r[0].into or 'sample plate'}",
-                        f"{n} sample(s) taken (step {step + 1}, line {r[0].line}); take them for LC-MS / TLC if you monitor the run (optional, the run goes on)",
+                        f"{n} sample(s) taken (step {step + 1}, line {r[0].line}){_held_in(r[0])}; take them for LC-MS / TLC if you monitor the run (optional, the run goes on)",
                         "samples",
                         False,
                         step,
@@ -970,3 +970,8 @@ def _dedupe(points: list[list[float]]) -> list[list[float]]:
             continue
         out.append(p)
     return out
+
+
+def _held_in(op: Sample) -> str:
+    """What the sample wells hold before the aliquot goes in, as the protocol says."""
+    return f" into sample wells holding {op.diluent}" if op.diluent else ""
