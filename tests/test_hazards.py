@@ -1360,3 +1360,23 @@ def test_the_sample_diluent_is_on_the_plan_and_the_report(tmp_path):
     assert samples and {op.diluent for op in samples} == {"100 uL MeCN"}
     events = [e for e in report_for(str(path)).operator_events() if e.kind == "samples"]
     assert events and all("holding 100 uL MeCN" in e.detail for e in events)
+
+
+def test_a_by_column_library_member_is_named_by_its_first_well_and_its_wells(tmp_path):
+    # by column over A1:B3: the Boc member fills column 2 (A2 and B2)
+    text = BOC_LIBRARY_DEPROTECTION.replace("wells: A1:A3", "wells: A1:B3").replace(
+        """    by: well
+    items:
+      A1: {name: 1-methylpiperazine, smiles: CN1CCNCC1}
+      A2: {name: tert-butyl piperazine-1-carboxylate, smiles: CC(C)(C)OC(=O)N1CCNCC1}
+      A3: {name: morpholine, smiles: C1COCCN1}""",
+        """    by: column
+    items:
+      - {name: 1-methylpiperazine, smiles: CN1CCNCC1}
+      - {name: tert-butyl piperazine-1-carboxylate, smiles: CC(C)(C)OC(=O)N1CCNCC1}
+      - {name: morpholine, smiles: C1COCCN1}""",
+    )
+    _, result = _pipeline(tmp_path, text)
+    found = [d for d in result.diagnostics if d.code == "DF403"]
+    assert len(found) == 1, [str(d) for d in result.diagnostics]
+    assert "member 'A2' (tert-butyl piperazine-1-carboxylate, 2 wells)" in found[0].message
