@@ -428,6 +428,130 @@ EXAMPLES: list[Example] = [
         "  - add: {reagent: grubbs, equiv: 0.05}\n",
     ),
     Example(
+        "DF414",
+        OT2,
+        (
+            (
+                "  acrylate:\n",
+                '  nan3:\n    name: sodium azide\n    smiles: "[Na+].[N-]=[N+]=[N-]"\n    solid: {dispense: manual}\n  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}\n  acrylate:\n',
+            ),
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - add: {reagent: acrylate, equiv: 1.05}\n  - add: {reagent: nan3, equiv: 1.5}\n  - add: {reagent: acoh, equiv: 1.0}\n",
+            ),
+        ),
+        severity="warning",
+        snippet='reagents:\n  nan3:\n    name: sodium azide\n    smiles: "[Na+].[N-]=[N+]=[N-]"\n    solid: {dispense: manual}\n  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}\n  - add: {reagent: nan3, equiv: 1.5}\n  - add: {reagent: acoh, equiv: 1.0}\n',
+    ),
+    Example(
+        "DF415",
+        OT2,
+        (
+            (
+                "  acrylate:\n",
+                '  nan3:\n    name: sodium azide\n    smiles: "[Na+].[N-]=[N+]=[N-]"\n    solid: {dispense: manual}\n  acrylate:\n',
+            ),
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - add: {reagent: acrylate, equiv: 1.05}\n  - add: {reagent: nan3, equiv: 1.5}\n  - add_solvent: {solvent: DCM, volume: 50 uL}\n",
+            ),
+        ),
+        severity="error",
+        snippet='reagents:\n  nan3:\n    name: sodium azide\n    smiles: "[Na+].[N-]=[N+]=[N-]"\n    solid: {dispense: manual}\n  - add: {reagent: nan3, equiv: 1.5}\n  - add_solvent: {solvent: DCM, volume: 50 uL}\n',
+    ),
+    Example(
+        "DF416",
+        OT2,
+        (
+            ("solvent: MeOH", "solvent: DMSO"),
+            (
+                "  acrylate:\n",
+                '  azide:\n    name: benzyl azide\n    smiles: "[N-]=[N+]=NCc1ccccc1"\n    stock: {concentration: 1.0 M, solvent: DMSO}\n  acrylate:\n',
+            ),
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - add: {reagent: acrylate, equiv: 1.05}\n  - add: {reagent: azide, equiv: 1.0}\n",
+            ),
+            ("temperature: 25 degC", "temperature: 90 degC"),
+        ),
+        severity="warning",
+        snippet='scale: {limiting: diazepane, amount: 100 umol, concentration: 0.5 M, solvent: DMSO}\nreagents:\n  azide:\n    name: benzyl azide\n    smiles: "[N-]=[N+]=NCc1ccccc1"\n    stock: {concentration: 1.0 M, solvent: DMSO}\n  - add: {reagent: azide, equiv: 1.0}\n  - hold: {duration: 2-12 h, temperature: 90 degC}\n',
+    ),
+    Example(
+        "DF417",
+        OT2,
+        (
+            ("solvent: MeOH", "solvent: THF"),
+            ("temperature: 25 degC", "temperature: 50 degC"),
+        ),
+        severity="warning",
+        snippet="scale: {limiting: diazepane, amount: 100 umol, concentration: 0.5 M, solvent: THF}\n  - hold: {duration: 2-12 h, temperature: 50 degC}\n",
+    ),
+    Example(
+        "DF418",
+        OT2,
+        (
+            (
+                "  acrylate:\n",
+                '  nabh4:\n    name: sodium borohydride\n    smiles: "[Na+].[BH4-]"\n    solid: {dispense: manual}\n  mcpba:\n    name: 3-chloroperbenzoic acid (mCPBA)\n    smiles: O=C(OO)c1cccc(Cl)c1\n    solid: {dispense: manual}\n  acrylate:\n',
+            ),
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - add: {reagent: acrylate, equiv: 1.05}\n  - add: {reagent: nabh4, equiv: 1.0}\n  - add: {reagent: mcpba, equiv: 1.2}\n",
+            ),
+        ),
+        severity="warning",
+        snippet='reagents:\n  nabh4:\n    name: sodium borohydride\n    smiles: "[Na+].[BH4-]"\n    solid: {dispense: manual}\n  mcpba:\n    name: 3-chloroperbenzoic acid (mCPBA)\n    smiles: O=C(OO)c1cccc(Cl)c1\n    solid: {dispense: manual}\n  - add: {reagent: nabh4, equiv: 1.0}\n  - add: {reagent: mcpba, equiv: 1.2}\n',
+    ),
+    Example(
+        "DF419",
+        OT2,
+        (
+            (
+                "  acrylate:\n",
+                '  bleach:\n    name: sodium hypochlorite\n    smiles: "[Na+].[O-]Cl"\n    stock: {concentration: 1.0 M, solvent: water}\n  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}\n  acrylate:\n',
+            ),
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - add: {reagent: acrylate, equiv: 1.05}\n  - add: {reagent: acoh, equiv: 1.0}\n  - add: {reagent: bleach, equiv: 1.2}\n",
+            ),
+        ),
+        severity="warning",
+        snippet='reagents:\n  bleach:\n    name: sodium hypochlorite\n    smiles: "[Na+].[O-]Cl"\n    stock: {concentration: 1.0 M, solvent: water}\n  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}\n  - add: {reagent: acoh, equiv: 1.0}\n  - add: {reagent: bleach, equiv: 1.2}\n',
+    ),
+    Example(
+        "DF430",
+        OT2,
+        (
+            (
+                "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+                "  - hold: {duration: 2-12 h, temperature: 70 degC}\n  - sample: {volume: 10 uL, into: sample_plate, at: [1 h], diluent: 100 uL MeCN}\n",
+            ),
+        ),
+        severity="warning",
+        snippet="scale: {limiting: diazepane, amount: 100 umol, concentration: 0.5 M, solvent: MeOH}\n  - hold: {duration: 2-12 h, temperature: 70 degC}\n  - sample: {volume: 10 uL, into: sample_plate, at: [1 h], diluent: 100 uL MeCN}\n",
+    ),
+    Example(
+        "DF431",
+        OT2,
+        (
+            (
+                "  acrylate:\n",
+                '  nabh3cn:\n    name: sodium cyanoborohydride\n    smiles: "[Na+].[BH3-]C#N"\n    stock: {concentration: 1.0 M, solvent: MeOH}\n  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}\n  acrylate:\n',
+            ),
+            (
+                "  - add: {reagent: acrylate, equiv: 1.05}\n",
+                "  - add: {reagent: acrylate, equiv: 1.05}\n  - add: {reagent: acoh, equiv: 1.0}\n  - add: {reagent: nabh3cn, equiv: 1.5}\n",
+            ),
+            (
+                "  - hold: {duration: 2-12 h, temperature: 25 degC}\n",
+                "  - hold: {duration: 2-12 h, temperature: 25 degC}\n  - sample: {volume: 5 uL, into: sample_plate, at: [1 h]}\n",
+            ),
+        ),
+        severity="warning",
+        snippet="  - add: {reagent: acoh, equiv: 1.0}\n  - add: {reagent: nabh3cn, equiv: 1.5}\n  - hold: {duration: 2-12 h, temperature: 25 degC}\n  - sample: {volume: 5 uL, into: sample_plate, at: [1 h]}\n",
+    ),
+    Example(
         "DF404",
         STARLET,
         (

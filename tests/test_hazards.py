@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from diazflow.chemistry.hazards import (
     solvent_tags,
 )
 from diazflow.pipeline import check
-from helpers import write_protocol
+from helpers import line_of, write_protocol
 
 # --------------------------------------------------------------------------- real reagents
 
@@ -70,7 +71,7 @@ BENZYL_BROMIDE = "BrCc1ccccc1"
         ("CO", {"protic_solvent"}),
         ("CC(C)(C)O", {"protic_solvent"}),
         ("OCCN1CCCNCC1", set()),  # a substrate with an OH is not a protic solvent
-        ("ClCCl", set()),  # DCM
+        ("ClCCl", {"halomethane_solvent"}),  # DCM
         (BENZYL_BROMIDE, {"alkylating_agent"}),
         ("CI", {"alkylating_agent"}),
         (DMG, {"acid"}),
@@ -97,8 +98,8 @@ def test_classify_real_smiles(smiles, expected):
         ("sat. aq. NaHCO3", {"bicarbonate", "aqueous", "protic_solvent"}),
         ("sodium hydrogen carbonate", {"bicarbonate"}),
         ("saturated aqueous sodium carbonate", {"carbonate", "aqueous", "protic_solvent"}),
-        ("saturated aqueous ammonium chloride", {"aqueous", "protic_solvent"}),
-        ("4 M HCl in 1,4-dioxane", {"acid", "strong_acid"}),
+        ("saturated aqueous ammonium chloride", {"aqueous", "protic_solvent", "nh_amine"}),
+        ("4 M HCl in 1,4-dioxane", {"acid", "strong_acid", "peroxide_former"}),
         ("trifluoroacetic acid", {"acid", "strong_acid", "tfa"}),
         ("glacial acetic acid", {"acid"}),
         ("Boc2O", {"boc_anhydride"}),
@@ -138,12 +139,13 @@ def test_classify_unions_smiles_and_name_and_survives_a_bad_smiles():
 
 
 def test_solvent_tags():
-    assert solvent_tags(["MeOH/CHCl3 1:1"]) == {"protic_solvent"}
+    assert solvent_tags(["MeOH/CHCl3 1:1"]) == {"protic_solvent", "halomethane_solvent"}
     assert solvent_tags(["DMF"]) == {"dmf_dmac"}
-    assert solvent_tags(["THF"]) == frozenset()
+    assert solvent_tags(["THF"]) == {"peroxide_former"}
+    assert solvent_tags(["toluene"]) == frozenset()
     assert solvent_tags(["DCE", "water"]) == {"aqueous", "protic_solvent"}
     assert solvent_tags("water") == {"aqueous", "protic_solvent"}  # one name, not its characters
-    assert solvent_tags("MeOH/CHCl3 1:1") == {"protic_solvent"}
+    assert solvent_tags("MeOH/CHCl3 1:1") == {"protic_solvent", "halomethane_solvent"}
 
 
 WATER_REACTIVE = {"water_reactive", "needs_inert_atmosphere"}
@@ -169,9 +171,9 @@ WATER_REACTIVE = {"water_reactive", "needs_inert_atmosphere"}
         ("O=C1CCC(=O)O1", None, {"carboxylic_anhydride"}),  # succinic anhydride
         ("O=S(=O)(OS(=O)(=O)C(F)(F)F)C(F)(F)F", None, {"carboxylic_anhydride"}),  # Tf2O
         (BOC2O, None, {"boc_anhydride"}),  # a dicarbonate, not an acylating anhydride
-        ("[Na+].[N-]=[N+]=[N-]", None, {"azide"}),
-        ("[N-]=[N+]=NCc1ccccc1", None, {"azide"}),  # benzyl azide
-        ("C[Si](C)(C)N=[N+]=[N-]", None, {"azide"}),  # TMSN3
+        ("[Na+].[N-]=[N+]=[N-]", None, {"azide", "azide_salt"}),
+        ("[N-]=[N+]=NCc1ccccc1", None, {"azide", "covalent_azide"}),  # benzyl azide
+        ("C[Si](C)(C)N=[N+]=[N-]", None, {"azide", "azide_salt"}),  # TMSN3
         ("CC(C)(C)N=C=O", None, {"isocyanate"}),
         ("S=C=Nc1ccccc1", None, {"isocyanate"}),  # phenyl isothiocyanate
         ("CN(C)C=O", None, {"dmf_dmac"}),
@@ -190,9 +192,39 @@ WATER_REACTIVE = {"water_reactive", "needs_inert_atmosphere"}
         (None, "benzoyl chloride", {"acid_halide"}),
         (None, "acetic anhydride", {"carboxylic_anhydride"}),
         (None, "Boc anhydride", {"boc_anhydride"}),
-        (None, "sodium azide", {"azide"}),
+        (None, "sodium azide", {"azide", "azide_salt"}),
         (None, "phenyl isocyanate", {"isocyanate"}),
         (None, "DMSO", {"dmso"}),
+        # issue 15: azides, peroxide formers, oxidants (SMILES first, names as the fallback)
+        ("O=P(N=[N+]=[N-])(Oc1ccccc1)Oc1ccccc1", None, {"azide", "covalent_azide"}),  # DPPA
+        ("Cc1ccc(S(=O)(=O)N=[N+]=[N-])cc1", None, {"azide", "covalent_azide"}),  # TsN3
+        (None, "benzyl azide", {"azide", "covalent_azide"}),
+        (None, "trimethylsilyl azide", {"azide", "azide_salt"}),
+        ("C1CCOC1", None, {"peroxide_former"}),  # THF
+        ("C1COCCO1", None, {"peroxide_former"}),  # 1,4-dioxane
+        ("CCOCC", None, {"peroxide_former"}),
+        ("CC(C)OC(C)C", None, {"peroxide_former"}),  # diisopropyl ether
+        ("COC(C)(C)C", None, set()),  # MTBE forms no peroxides to speak of
+        ("NC1CCOC1", None, set()),  # tetrahydrofuran-3-amine: a substrate, not the solvent
+        (None, "diethyl ether", {"peroxide_former"}),
+        ("OO", None, {"strong_oxidant"}),  # H2O2
+        ("O=C(OO)c1cccc(Cl)c1", None, {"strong_oxidant"}),  # mCPBA
+        ("[K+].[O-]S(=O)(=O)OO", None, {"strong_oxidant"}),  # oxone's KHSO5
+        ("[K+].[O-][Mn](=O)(=O)=O", None, {"strong_oxidant"}),  # KMnO4
+        ("[Na+].[O-]Cl", None, {"strong_oxidant", "hypochlorite"}),  # NaOCl
+        ("CC(C)(C)OO", None, {"strong_oxidant"}),  # TBHP: its OH is on O, no alcohol
+        ("[Na+].[O-]Cl(=O)(=O)=O", None, set()),  # perchlorate: not a hypochlorite SMARTS
+        ("ClC1=CC=CC=C1", None, set()),  # an aryl chloride is nothing here
+        (
+            None,
+            "sodium hypochlorite (bleach, 10-15 % aq.)",
+            {"strong_oxidant", "hypochlorite", "aqueous", "protic_solvent"},
+        ),
+        (None, "mCPBA", {"strong_oxidant"}),
+        ("[NH4+].[Cl-]", None, {"nh_amine"}),  # NH4Cl
+        ("N", None, {"nh_amine"}),  # ammonia
+        ("CC(C)=O", None, {"ketone_solvent"}),  # acetone
+        ("ClC(Cl)Cl", None, {"halomethane_solvent"}),  # chloroform
     ],
 )
 def test_classify_reactive_reagent_classes(smiles, name, expected):
@@ -578,9 +610,11 @@ def test_shipped_rules_cover_their_codes():
     assert {r.code for r in data.rules} == {
         *("DF313", "DF401", "DF402", "DF403", "DF404"),
         *("DF410", "DF411", "DF412", "DF413"),
+        *("DF414", "DF415", "DF416", "DF417", "DF418", "DF419"),
     }
-    # the stage rules warn; a reagent that reacts with its own stock solvent is an error
-    assert all(r.severity == "warning" for r in data.rules if not r.about_stock)
+    # the stage rules warn, but for diazidomethane (DF415: no safe way to run it on a deck);
+    # a reagent that reacts with its own stock solvent is an error
+    assert {r.code for r in data.rules if not r.about_stock and r.severity == "error"} == {"DF415"}
     assert {(r.code, r.severity) for r in data.rules if r.about_stock} == {("DF313", "error")}
     # every SMARTS in the file compiles
     assert hazards._compiled_smarts()
@@ -691,7 +725,8 @@ class TestDF412SodiumHydrideInDmfOrDmsoHeated:
         assert evaluate(self.ctx("DMF", 50.0)) == []  # "above 50 °C"
         assert evaluate(self.ctx("DMF", 4.0)) == []
         assert evaluate(self.ctx("DMF", None)) == []  # temperature not considered
-        assert evaluate(self.ctx("THF", 66.0)) == []  # NaH in refluxing THF is ordinary
+        # NaH in refluxing THF is ordinary (heating THF open is DF417, another matter)
+        assert "DF412" not in codes(evaluate(self.ctx("THF", 66.0)))
 
 
 def test_grubbs_catalyst_in_dmso_is_df413_and_in_dcm_is_quiet():
@@ -869,3 +904,479 @@ def test_stab_stock_in_methanol_is_df313_at_the_stock_solvent(tmp_path):
     line = path.read_text(encoding="utf-8").splitlines()[found[0].line - 1]
     assert "solvent: MeOH" in line
     assert line.index("solvent:") == found[0].column - 1  # at the key, as every hazard finding
+
+
+# --------------------------------------------------------------------------- where a finding is
+
+
+def _at(path: Path, diagnostic) -> str:
+    """The source line a diagnostic points at, from its column on (so the key it names leads)."""
+    line = path.read_text(encoding="utf-8").splitlines()[diagnostic.line - 1]
+    return line[diagnostic.column - 1 :]
+
+
+CYANO_AMINATION = """\
+diazflow: 1
+name: Reductive amination with NaBH3CN in MeOH
+deck: {deck:starlet_chem}
+vessels: {labware: reaction_block, wells: A1:A8}
+scale: {limiting: amine, amount: 50 umol, concentration: 0.2 M, solvent: MeOH}
+reagents:
+  amine:
+    name: 1-methyl-1,4-diazepane
+    smiles: CN1CCCNCC1
+    stock: {concentration: 1.0 M, solvent: MeOH}
+  aldehyde:
+    name: benzaldehyde
+    smiles: O=Cc1ccccc1
+    stock: {concentration: 1.0 M, solvent: MeOH}
+  acoh: {name: acetic acid, smiles: CC(=O)O, neat: true}
+  nabh3cn:
+    name: sodium cyanoborohydride
+    smiles: "[Na+].[BH3-]C#N"
+    stock: {concentration: 1.0 M, solvent: MeOH}
+  nahco3:
+    name: saturated aqueous sodium bicarbonate
+    stock: {solvent: water}
+steps:
+  - add: {reagent: amine, equiv: 1.0}
+  - add: {reagent: aldehyde, equiv: 1.05}
+  - add: {reagent: acoh, equiv: 1.5}
+  - add: {reagent: nabh3cn, equiv: 1.5}
+  - stir: {duration: 12 h, temperature: rt}
+  - quench: {reagent: nahco3, volume: 1 reaction volume, stir: 20 min}
+"""
+
+
+def test_hcn_warning_is_at_the_add_that_brings_cyanoborohydride_and_acid_together(tmp_path):
+    path, result = _pipeline(tmp_path, CYANO_AMINATION)
+    found = [d for d in result.diagnostics if d.code == "DF401"]
+    assert len(found) == 1, [str(d) for d in result.diagnostics]
+    # the NaBH3CN comes second: its add step, at the 'reagent:' key
+    assert _at(path, found[0]).startswith("reagent: nabh3cn, equiv: 1.5}")
+    # the other way round, the acid's addition is where they meet
+    swapped = CYANO_AMINATION.replace(
+        "  - add: {reagent: acoh, equiv: 1.5}\n  - add: {reagent: nabh3cn, equiv: 1.5}\n",
+        "  - add: {reagent: nabh3cn, equiv: 1.5}\n  - add: {reagent: acoh, equiv: 1.5}\n",
+    )
+    path, result = _pipeline(tmp_path, swapped)
+    found = [d for d in result.diagnostics if d.code == "DF401"]
+    assert len(found) == 1 and _at(path, found[0]).startswith("reagent: acoh, equiv: 1.5}")
+    assert found[0].line == line_of(path, "- add: {reagent: acoh")
+
+
+def test_a_quench_hazard_is_at_the_quench_step(tmp_path):
+    text = NAH_ALKYLATION + "  - quench: {reagent: water, volume: 200 uL, stir: 10 min}\n"
+    text = text.replace(
+        "steps:\n", "  water: {name: water, smiles: O, stock: {solvent: water}}\nsteps:\n"
+    )
+    path, result = _pipeline(tmp_path, text)
+    found = [d for d in result.diagnostics if d.code == "DF402"]
+    assert len(found) == 1, [str(d) for d in result.diagnostics]
+    assert found[0].line == line_of(path, "- quench: {reagent: water")
+    assert _at(path, found[0]).startswith("reagent: water")
+
+
+def test_a_protic_solvent_added_to_sodium_hydride_is_reported_at_add_solvent(tmp_path):
+    text = NAH_ALKYLATION.replace(
+        "  - add: {reagent: halide, equiv: 1.1}\n",
+        "  - add_solvent: {solvent: MeOH, volume: 50 uL}\n  - add: {reagent: halide, equiv: 1.1}\n",
+    )
+    path, result = _pipeline(tmp_path, text)
+    found = [d for d in result.diagnostics if d.code == "DF402"]
+    assert len(found) == 1, [str(d) for d in result.diagnostics]
+    assert _at(path, found[0]).startswith("solvent: MeOH")
+
+
+BOC_LIBRARY_DEPROTECTION = """\
+diazflow: 1
+name: TFA deprotection of a small amine library in capped vials
+deck: {deck:starlet_chem}
+vessels: {labware: reaction_block, wells: A1:A3}
+scale: {limiting: amine, amount: 50 umol, concentration: 0.2 M, solvent: DCM}
+reagents:
+  amine:
+    library: amines
+    stock: {concentration: 0.5 M, solvent: DCM}
+  tfa: {name: trifluoroacetic acid, smiles: OC(=O)C(F)(F)F, neat: true}
+libraries:
+  amines:
+    by: well
+    items:
+      A1: {name: 1-methylpiperazine, smiles: CN1CCNCC1}
+      A2: {name: tert-butyl piperazine-1-carboxylate, smiles: CC(C)(C)OC(=O)N1CCNCC1}
+      A3: {name: morpholine, smiles: C1COCCN1}
+steps:
+  - add: {reagent: amine, equiv: 1.0}
+  - add_solvent: {solvent: DCM, volume: 100 uL}
+  - add: {reagent: tfa, equiv: 10}
+  - seal: Cap the vials.
+  - stir: {duration: 2 h, temperature: rt}
+"""
+
+
+def test_a_library_finding_names_the_member_that_triggers_it(tmp_path):
+    path, result = _pipeline(tmp_path, BOC_LIBRARY_DEPROTECTION)
+    found = [d for d in result.diagnostics if d.code == "DF403"]
+    assert len(found) == 1, [str(d) for d in result.diagnostics]
+    assert found[0].line == line_of(path, "- seal: Cap the vials.")
+    assert "member 'A2' (tert-butyl piperazine-1-carboxylate)" in found[0].message
+    assert "library 'amines'" in found[0].message
+    assert "morpholine" not in found[0].message and "methylpiperazine" not in found[0].message
+    # without the Boc member no well makes gas: no finding at all
+    quiet = BOC_LIBRARY_DEPROTECTION.replace(
+        "tert-butyl piperazine-1-carboxylate, smiles: CC(C)(C)OC(=O)N1CCNCC1",
+        "piperidine, smiles: C1CCNCC1",
+    )
+    _, result = _pipeline(tmp_path, quiet)
+    assert "DF403" not in [d.code for d in result.diagnostics]
+
+
+def test_members_in_different_wells_do_not_make_a_hazard_together():
+    # a library of amines, one Boc-protected and one as its hydrochloride: no well holds both,
+    # so capping them is no Boc deprotection (the union of the library's tags said it was)
+    boc = classify(BOC_DIAZEPANE, "1-Boc-1,4-diazepane")
+    salt = classify("Cl.CN1CCNCC1", "1-methylpiperazine hydrochloride")
+    assert "boc_protected" in boc and "strong_acid" in salt
+    ctx = HazardContext(
+        reagents={"amine": boc | salt},
+        members={"amine": {"'A1' (Boc)": boc, "'A2' (HCl salt)": salt}},
+        solvents=solvent_tags("DCM"),
+        vessel_sealed=True,
+        deck_inert=True,
+    )
+    assert evaluate(ctx) == []
+    # with TFA from outside the library the Boc member alone is named
+    both = HazardContext(
+        reagents={"amine": boc | salt, "tfa": classify(TFA, None)},
+        members=ctx.members,
+        solvents=solvent_tags("DCM"),
+        vessel_sealed=True,
+        deck_inert=True,
+    )
+    (finding,) = evaluate(both)
+    assert finding.rule == "sealed_tert_butyl_deprotection"
+    assert finding.members == (("amine", ("'A1' (Boc)",)),)
+    assert "member 'A1' (Boc)" in finding.message
+
+
+# --------------------------------------------------------------------------- DF414-DF419
+
+
+NAN3 = "[Na+].[N-]=[N+]=[N-]"
+BENZYL_AZIDE = "[N-]=[N+]=NCc1ccccc1"
+MCPBA = "O=C(OO)c1cccc(Cl)c1"
+NAOCL = "[Na+].[O-]Cl"
+
+
+class TestAzides:
+    def test_sodium_azide_with_acid_is_df414_hydrazoic_acid(self):
+        findings = evaluate(
+            HazardContext(
+                reagents=reagents(nan3=(NAN3, "sodium azide"), nh4cl=("[NH4+].[Cl-]", None)),
+                solvents=solvent_tags("DMF"),
+            )
+        )
+        assert findings == []  # the usual SN2 azidation with NH4Cl as buffer: no free acid
+        findings = evaluate(
+            HazardContext(
+                reagents=reagents(nan3=(NAN3, "sodium azide"), acoh=(ACOH, "acetic acid")),
+                solvents=solvent_tags("DMF"),
+            )
+        )
+        assert [(f.code, f.rule, f.toxic_gas) for f in findings] == [
+            ("DF414", "azide_with_acid", "hydrazoic acid (HN3)")
+        ]
+
+    @pytest.mark.parametrize("solvent", ["DCM", "CH2Cl2", "chloroform", "DMF/DCM 1:1"])
+    def test_sodium_azide_in_dcm_or_chloroform_is_a_df415_error(self, solvent):
+        ctx = HazardContext(reagents=reagents(nan3=(NAN3, None)), solvents=solvent_tags(solvent))
+        assert [(f.code, f.severity) for f in evaluate(ctx)] == [("DF415", "error")]
+
+    @pytest.mark.parametrize("solvent", ["DMF", "DMSO", "MeCN", "DCE"])
+    def test_sodium_azide_in_an_ordinary_azidation_solvent_is_quiet(self, solvent):
+        ctx = HazardContext(reagents=reagents(nan3=(NAN3, None)), solvents=solvent_tags(solvent))
+        assert evaluate(ctx) == []
+
+    def test_organic_azide_heated_above_80_is_df416(self):
+        def ctx(t):
+            return HazardContext(
+                reagents=reagents(
+                    azide=(BENZYL_AZIDE, "benzyl azide"), alkyne=("C#Cc1ccccc1", None)
+                ),
+                solvents=solvent_tags("toluene"),
+                temperature_c=t,
+            )
+
+        assert codes(evaluate(ctx(110.0))) == ["DF416"]
+        assert evaluate(ctx(60.0)) == []  # a CuAAC click at 60 °C
+        assert evaluate(ctx(None)) == []
+
+
+class TestPeroxideFormers:
+    @pytest.mark.parametrize(
+        "solvent", ["THF", "1,4-dioxane", "diethyl ether", "diisopropyl ether"]
+    )
+    def test_heated_open_is_df417(self, solvent):
+        ctx = HazardContext(
+            reagents=reagents(amine=(METHYL_DIAZEPANE, None)),
+            solvents=solvent_tags(solvent),
+            temperature_c=60.0,
+        )
+        assert codes(evaluate(ctx)) == ["DF417"]
+
+    def test_capped_cool_or_not_an_ether_is_quiet(self):
+        base = dict(reagents=reagents(amine=(METHYL_DIAZEPANE, None)))
+        assert (
+            evaluate(HazardContext(**base, solvents=solvent_tags("THF"), temperature_c=22.0)) == []
+        )
+        capped = HazardContext(
+            **base, solvents=solvent_tags("THF"), temperature_c=60.0, vessel_sealed=True
+        )
+        assert evaluate(capped) == []
+        toluene = HazardContext(**base, solvents=solvent_tags("toluene"), temperature_c=100.0)
+        assert evaluate(toluene) == []
+
+
+class TestOxidants:
+    def test_mcpba_with_a_borohydride_is_df418(self):
+        ctx = HazardContext(
+            reagents=reagents(mcpba=(MCPBA, "mCPBA"), nabh4=(NABH4, "NaBH4")),
+            solvents=solvent_tags("DCM"),
+        )
+        assert [f.rule for f in evaluate(ctx)] == ["oxidant_with_reducing_agent"]
+
+    @pytest.mark.parametrize(
+        "oxidant,solvent",
+        [("OO", "acetone"), ("[K+].[O-][Mn](=O)(=O)=O", "DMSO"), (MCPBA, "DMF")],
+    )
+    def test_oxidant_in_an_oxidisable_solvent_is_df418(self, oxidant, solvent):
+        ctx = HazardContext(reagents=reagents(ox=(oxidant, None)), solvents=solvent_tags(solvent))
+        assert [f.rule for f in evaluate(ctx)] == ["oxidant_with_oxidisable_solvent"]
+
+    def test_mcpba_n_oxidation_in_dcm_is_quiet(self):
+        ctx = HazardContext(
+            reagents=reagents(mcpba=(MCPBA, "mCPBA"), amine=(METHYL_DIAZEPANE, None)),
+            solvents=solvent_tags("DCM"),
+            quench_reagents=frozenset({"thio"}),
+        )
+        assert evaluate(ctx) == []
+
+    def test_bleach_with_ammonium_chloride_or_acid_is_df419(self):
+        amine = HazardContext(
+            reagents=reagents(bleach=(NAOCL, "bleach"), nh4cl=("[NH4+].[Cl-]", None)),
+            solvents=solvent_tags("water"),
+        )
+        (finding,) = evaluate(amine)
+        assert (finding.code, finding.rule) == ("DF419", "hypochlorite_with_amine")
+        assert finding.toxic_gas and "NCl3" in finding.toxic_gas
+        acid = HazardContext(
+            reagents=reagents(bleach=(NAOCL, "bleach"), acoh=(ACOH, None)),
+            solvents=solvent_tags("water"),
+        )
+        assert [(f.code, f.rule) for f in evaluate(acid)] == [("DF419", "hypochlorite_with_acid")]
+
+    def test_buffered_tempo_bleach_oxidation_is_quiet(self):
+        # the Anelli oxidation: NaOCl, TEMPO, KBr, NaHCO3 buffer, DCM/water
+        ctx = HazardContext(
+            reagents=reagents(
+                bleach=(NAOCL, None),
+                tempo=("CC1(C)CCCC(C)(C)N1[O]", "TEMPO"),
+                kbr=("[K+].[Br-]", None),
+                nahco3=(NAHCO3, None),
+                alcohol=("OCc1ccccc1", "benzyl alcohol"),
+            ),
+            solvents=solvent_tags(["DCM", "water"]),
+        )
+        assert evaluate(ctx) == []
+
+
+def test_isocyanate_with_water_in_a_sealed_vessel_is_df403_and_open_is_quiet():
+    protocol = dict(
+        reagents=reagents(
+            nco=("O=C=Nc1ccccc1", "phenyl isocyanate"),
+            amine=(METHYL_DIAZEPANE, None),
+            water=("O", "water"),
+        ),
+        quench_reagents=frozenset({"water"}),
+        solvents=solvent_tags("DCM"),
+    )
+    sealed = evaluate(HazardContext(**protocol, vessel_sealed=True))
+    assert [(f.code, f.rule) for f in sealed] == [("DF403", "sealed_isocyanate_with_water")]
+    assert evaluate(HazardContext(**protocol)) == []
+    # the urea formation itself, capped and without water, gives no gas
+    dry = dict(protocol, reagents={k: v for k, v in protocol["reagents"].items() if k != "water"})
+    assert evaluate(HazardContext(**dry, vessel_sealed=True)) == []
+
+
+AZIDATION = """\
+diazflow: 1
+name: SN2 azidation of benzyl bromides with sodium azide
+deck: {deck:starlet_chem}
+vessels: {labware: reaction_block, wells: A1:A8}
+scale: {limiting: halide, amount: 50 umol, concentration: 0.2 M, solvent: DMF}
+reagents:
+  halide:
+    name: benzyl bromide
+    smiles: BrCc1ccccc1
+    stock: {concentration: 1.0 M, solvent: DMF}
+  nan3:
+    name: sodium azide
+    smiles: "[Na+].[N-]=[N+]=[N-]"
+    solid: {dispense: powder}
+steps:
+  - add: {reagent: halide, equiv: 1.0}
+  - add_solvent: {solvent: DMF, volume: 200 uL}
+  - add: {reagent: nan3, equiv: 1.5}
+  - stir: {duration: 4 h, temperature: 60 degC}
+"""
+
+
+def test_sodium_azide_meets_dcm_at_the_step_that_brings_it(tmp_path):
+    path, fine = _pipeline(tmp_path, AZIDATION)
+    assert not [d for d in fine.diagnostics if d.code.startswith("DF41")], [
+        str(d) for d in fine.diagnostics
+    ]
+    path, bad = _pipeline(
+        tmp_path,
+        AZIDATION.replace(
+            "  - stir: {duration: 4 h",
+            "  - add_solvent: {solvent: DCM, volume: 100 uL}\n  - stir: {duration: 4 h",
+        ),
+    )
+    found = [d for d in bad.diagnostics if d.code == "DF415"]
+    assert len(found) == 1 and found[0].is_error
+    assert _at(path, found[0]).startswith("solvent: DCM")
+
+
+THF_HEATED = """\
+diazflow: 1
+name: Amide coupling heated in THF
+deck: {deck:starlet_chem}
+vessels: {labware: reaction_block, wells: A1:A8}
+scale: {limiting: amine, amount: 50 umol, concentration: 0.2 M, solvent: THF}
+reagents:
+  amine:
+    name: 1-methyl-1,4-diazepane
+    smiles: CN1CCCNCC1
+    stock: {concentration: 1.0 M, solvent: THF}
+  ester:
+    name: methyl benzoate
+    smiles: COC(=O)c1ccccc1
+    stock: {concentration: 1.0 M, solvent: THF}
+steps:
+  - add: {reagent: amine, equiv: 1.0}
+  - add: {reagent: ester, equiv: 1.2}
+  - add_solvent: {solvent: THF, volume: 130 uL}
+  - seal: Cap the vials.
+  - stir: {duration: 6 h, temperature: 60 degC}
+  - unseal: Take the caps off.
+"""
+
+
+def test_thf_heated_open_is_df417_at_the_heating_step_and_capped_is_quiet(tmp_path):
+    _, capped = _pipeline(tmp_path, THF_HEATED)
+    assert "DF417" not in [d.code for d in capped.diagnostics], [str(d) for d in capped.diagnostics]
+    path, open_ = _pipeline(
+        tmp_path,
+        THF_HEATED.replace("  - seal: Cap the vials.\n", "").replace(
+            "  - unseal: Take the caps off.\n", ""
+        ),
+    )
+    found = [d for d in open_.diagnostics if d.code == "DF417"]
+    assert len(found) == 1, [str(d) for d in open_.diagnostics]
+    assert found[0].line == line_of(path, "- stir: {duration: 6 h, temperature: 60 degC}")
+
+
+# --------------------------------------------------------------------------- samples (DF430, DF431)
+
+HEATED_SAMPLED = """\
+diazflow: 1
+name: Michael addition in MeOH, warmed and sampled
+deck: {deck:ot2_tempmodule}
+vessels: {labware: reaction_block, wells: A1:A3}
+scale: {limiting: amine, amount: 100 umol, concentration: 0.5 M, solvent: MeOH}
+reagents:
+  amine:
+    name: 1-methyl-1,4-diazepane
+    smiles: CN1CCCNCC1
+    stock: {concentration: 1.0 M, solvent: MeOH}
+  acrylate:
+    name: methyl acrylate
+    smiles: C=CC(=O)OC
+    stock: {concentration: 1.0 M, solvent: MeOH}
+steps:
+  - add: {reagent: amine, equiv: 1.0}
+  - add: {reagent: acrylate, equiv: 1.05}
+  - hold: {duration: 4 h, temperature: 50 degC}
+  - sample: {volume: 10 uL, into: sample_plate, at: [2 h], diluent: 100 uL MeCN}
+"""
+
+
+def test_a_sample_from_a_vessel_above_its_solvents_boiling_point_is_df430(tmp_path):
+    _, warm = _pipeline(tmp_path, HEATED_SAMPLED)  # MeOH boils at 64.7 °C
+    assert "DF430" not in [d.code for d in warm.diagnostics], [str(d) for d in warm.diagnostics]
+    path, hot = _pipeline(tmp_path, HEATED_SAMPLED.replace("50 degC", "70 degC"))
+    found = [d for d in hot.diagnostics if d.code == "DF430"]
+    assert len(found) == 1 and not found[0].is_error, [str(d) for d in hot.diagnostics]
+    assert found[0].line == line_of(path, "- sample: {volume: 10 uL")
+    assert "at 70 °C" in found[0].message
+    # methanol boils at 64.7 °C (CRC Handbook); the figure comes from property data
+    figure = re.search(r"MeOH boils at ([\d.]+) °C", found[0].message)
+    assert figure and abs(float(figure.group(1)) - 64.7) < 0.5
+    assert "the sample wells hold 100 uL MeCN" in found[0].message
+
+
+def test_a_sample_while_hcn_is_released_is_df431_and_before_the_cyanide_is_quiet(tmp_path):
+    sampled = CYANO_AMINATION.replace(
+        "  - stir: {duration: 12 h, temperature: rt}\n",
+        "  - stir: {duration: 12 h, temperature: rt}\n"
+        "  - sample: {volume: 5 uL, into: sample_plate, at: [2 h], diluent: 50 uL sat. aq. NaHCO3}\n",
+    )
+    path, result = _pipeline(tmp_path, sampled)
+    found = [d for d in result.diagnostics if d.code == "DF431"]
+    assert len(found) == 1, [str(d) for d in result.diagnostics]
+    assert found[0].line == line_of(path, "- sample: {volume: 5 uL")
+    assert "hydrogen cyanide (HCN) (DF401)" in found[0].message
+    assert "50 uL sat. aq. NaHCO3" in found[0].message
+    # the imine formation sampled before the cyanoborohydride goes in releases nothing
+    early = CYANO_AMINATION.replace(
+        "  - add: {reagent: acoh, equiv: 1.5}\n",
+        "  - add: {reagent: acoh, equiv: 1.5}\n"
+        "  - stir: {duration: 1 h, temperature: rt}\n"
+        "  - sample: {volume: 5 uL, into: sample_plate, at: [30 min]}\n",
+    )
+    _, result = _pipeline(tmp_path, early)
+    assert "DF431" not in [d.code for d in result.diagnostics], [str(d) for d in result.diagnostics]
+
+
+def test_the_sample_diluent_is_on_the_plan_and_the_report(tmp_path):
+    from diazflow.compiler.plan import Sample
+    from diazflow.report import report_for
+
+    path, result = _pipeline(tmp_path, HEATED_SAMPLED)
+    assert result.plan is not None, [str(d) for d in result.diagnostics]
+    samples = [op for op in result.plan.operations if isinstance(op, Sample)]
+    assert samples and {op.diluent for op in samples} == {"100 uL MeCN"}
+    events = [e for e in report_for(str(path)).operator_events() if e.kind == "samples"]
+    assert events and all("holding 100 uL MeCN" in e.detail for e in events)
+
+
+def test_a_by_column_library_member_is_named_by_its_first_well_and_its_wells(tmp_path):
+    # by column over A1:B3: the Boc member fills column 2 (A2 and B2)
+    text = BOC_LIBRARY_DEPROTECTION.replace("wells: A1:A3", "wells: A1:B3").replace(
+        """    by: well
+    items:
+      A1: {name: 1-methylpiperazine, smiles: CN1CCNCC1}
+      A2: {name: tert-butyl piperazine-1-carboxylate, smiles: CC(C)(C)OC(=O)N1CCNCC1}
+      A3: {name: morpholine, smiles: C1COCCN1}""",
+        """    by: column
+    items:
+      - {name: 1-methylpiperazine, smiles: CN1CCNCC1}
+      - {name: tert-butyl piperazine-1-carboxylate, smiles: CC(C)(C)OC(=O)N1CCNCC1}
+      - {name: morpholine, smiles: C1COCCN1}""",
+    )
+    _, result = _pipeline(tmp_path, text)
+    found = [d for d in result.diagnostics if d.code == "DF403"]
+    assert len(found) == 1, [str(d) for d in result.diagnostics]
+    assert "member 'A2' (tert-butyl piperazine-1-carboxylate, 2 wells)" in found[0].message

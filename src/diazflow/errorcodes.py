@@ -164,6 +164,20 @@ DF412 = _register(
     "DF412", Stage.HAZARDS, WARNING, "sodium hydride in DMF, DMAc or DMSO above 50 °C"
 )
 DF413 = _register("DF413", Stage.HAZARDS, WARNING, "a ruthenium metathesis catalyst in DMSO")
+DF414 = _register("DF414", Stage.HAZARDS, WARNING, "an azide salt with acid (hydrazoic acid)")
+DF415 = _register("DF415", Stage.HAZARDS, ERROR, "an azide salt with dichloromethane or chloroform")
+DF416 = _register("DF416", Stage.HAZARDS, WARNING, "an organic azide heated above 80 °C")
+DF417 = _register(
+    "DF417", Stage.HAZARDS, WARNING, "a peroxide-forming ether heated in an open vessel"
+)
+DF418 = _register(
+    "DF418", Stage.HAZARDS, WARNING, "a strong oxidant with a reducing agent or oxidisable solvent"
+)
+DF419 = _register("DF419", Stage.HAZARDS, WARNING, "hypochlorite with amines, ammonium or acid")
+DF430 = _register(
+    "DF430", Stage.HAZARDS, WARNING, "a sample taken above its solvent's boiling point"
+)
+DF431 = _register("DF431", Stage.HAZARDS, WARNING, "a sample taken while a toxic gas is released")
 # DF420: numbered apart from the hazard rules' DF40x and DF41x, which grow with the rule data
 DF420 = _register(
     "DF420", Stage.HAZARDS, WARNING, "closed-vessel pressure above the vessel's rating"

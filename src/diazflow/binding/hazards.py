@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from diazflow import errorcodes as codes
 from diazflow.binding.closure import CAPPED, ClosureTimeline, closure_change
 from diazflow.chemistry import hazards
-from diazflow.chemistry.checks import solvent_components
+from diazflow.chemistry.checks import solvent_components, solvent_facts
 from diazflow.diagnostics import Severity
 from diazflow.language import models as m
 from diazflow.language.quantities import QuantityRange
+from diazflow.language.wells import Well
 
 if TYPE_CHECKING:
     from diazflow.chemistry.resolve import ResolvedChemistry, Stage
@@ -30,16 +32,36 @@ if TYPE_CHECKING:
 def hazard_tags(loaded: LoadedProtocol, chem: ResolvedChemistry) -> dict[str, frozenset[str]]:
     """Reagent id → hazard tags; a library reagent has the tags of all its members."""
     tags: dict[str, frozenset[str]] = {}
+    members = member_tags(loaded, chem)
     for rid, r in loaded.protocol.reagents.items():
         if r.library:
-            member_tags: set[str] = set()
-            for (lib, _well), sub in chem.members.items():
-                if lib == r.library:
-                    member_tags |= hazards.classify(sub.smiles, sub.name)
-            tags[rid] = frozenset(member_tags)
+            tags[rid] = frozenset().union(*members.get(rid, {}).values())
         else:
             tags[rid] = frozenset(hazards.classify(r.smiles, r.name))
     return tags
+
+
+def member_tags(
+    loaded: LoadedProtocol, chem: ResolvedChemistry
+) -> dict[str, dict[str, frozenset[str]]]:
+    """Library reagent id → member label → the member's tags, in well order.  A member that sits
+    in several wells (a by-row or by-column library) is one label, named by its first well:
+    ``'B7' (tert-butyl piperazine-1-carboxylate)`` or ``'A7' (..., 8 wells)``."""
+    out: dict[str, dict[str, frozenset[str]]] = {}
+    for rid, r in loaded.protocol.reagents.items():
+        if not r.library:
+            continue
+        wells_of: dict[tuple[str, str | None], list[Well]] = {}
+        for (lib, well), sub in sorted(chem.members.items(), key=lambda item: item[0][1]):
+            if lib == r.library:
+                wells_of.setdefault((sub.name, sub.smiles), []).append(well)
+        labels: dict[str, frozenset[str]] = {}
+        for (name, smiles), wells in sorted(wells_of.items(), key=lambda item: min(item[1])):
+            first = min(wells, key=lambda w: (w.row, w.column))
+            extent = f", {len(wells)} wells" if len(wells) > 1 else ""
+            labels[f"'{first.name}' ({name}{extent})"] = hazards.classify(smiles, name)
+        out[rid] = labels
+    return out
 
 
 @dataclass
@@ -59,8 +81,10 @@ def hazard_checks(
     tags: Mapping[str, frozenset[str]],
     reporter: Reporter,
 ) -> None:
-    """Evaluate the hazard rules at the end of each stage, and the sealed-vessel rules (DF403) at
-    every step the vessels spend capped with what is in them by then.
+    """Evaluate the hazard rules step by step, each stage on what it has put in the vessel so
+    far, and report each finding at the step where it happens: the ``add`` (or ``quench``,
+    ``add_solvent``) that brings its parties together, the step that heats past a temperature,
+    or the ``seal:`` that traps a gas.
 
     A mixture that evolves gas is a hazard only while capped: a ``seal:`` directly followed by
     ``vent:`` or ``unseal:`` holds the gas for no time at all, so the closure steps themselves
@@ -68,33 +92,58 @@ def hazard_checks(
     that needs the seal is reported at the ``seal:`` step that capped the vessels.  The rules
     that need heat (``above_celsius``) are evaluated at every step that sets a temperature, on
     what the stage holds by then, and reported at that step."""
-    walk = _HazardWalk(loaded, facts, tags, reporter)
+    walk = _HazardWalk(loaded, facts, tags, member_tags(loaded, chem), reporter)
     p = loaded.protocol
+    vessel_c = p.room_temperature_c  # the block holds the last temperature set
     walk.evaluate_stocks()
     for n, stage in enumerate(chem.stages):
         end = chem.stages[n + 1].first_step if n + 1 < len(chem.stages) else len(p.steps)
         seen = _stage_start(loaded, stage)
+        walk.start_stage(n)
+        if seen.used:  # a preloaded limiting reagent meets the stage's solvent
+            walk.evaluate(seen, _stage_solvent_path(loaded, stage))
         for i in range(stage.first_step, end):
             _, params = m.step_params(p.steps[i])
-            match params:
-                case m.AddParams(reagent=rid) | m.AdjustPhParams(reagent=rid):
-                    if rid in p.reagents:
-                        seen.used.add(rid)
-                case m.QuenchParams(reagent=rid):
-                    if rid in p.reagents:
-                        seen.used.add(rid)
-                        seen.quench.add(rid)
-                case m.AddSolventParams(solvent=solvent):
-                    seen.solvents.update(solvent_components(solvent))
+            arrival = _arrival(params, seen, p.reagents)
+            if arrival is not None:
+                walk.evaluate(seen, loaded.step_path(i, arrival))
             temperature = _step_temperature(params)
             if temperature is not None:
-                walk.evaluate_hot(seen, temperature, loaded.step_path(i))
+                capped = closures.at(i) == CAPPED
+                walk.evaluate_hot(seen, temperature, loaded.step_path(i), capped)
+                vessel_c = temperature
+            if isinstance(params, m.SampleParams):
+                walk.check_sample(seen, vessel_c, params, loaded.step_path(i))
             capped_through = closures.at(i) == CAPPED and (
                 closure_change(params) is None or i == len(p.steps) - 1
             )
             if capped_through:
                 walk.evaluate_capped(seen, loaded.step_path(closures.changed_at[i] or 0))
-        walk.evaluate(seen)
+
+
+def _arrival(params: object, seen: _Seen, reagents: Mapping[str, m.Reagent]) -> str | None:
+    """Record what the step puts in the vessel; the key of the step to report a finding at
+    (``reagent`` or ``solvent``), or None when the step adds nothing."""
+    match params:
+        case m.AddParams(reagent=rid) | m.AdjustPhParams(reagent=rid):
+            if rid in reagents:
+                seen.used.add(rid)
+                return "reagent"
+        case m.QuenchParams(reagent=rid):
+            if rid in reagents:
+                seen.used.add(rid)
+                seen.quench.add(rid)
+                return "reagent"
+        case m.AddSolventParams(solvent=solvent):
+            seen.solvents.update(solvent_components(solvent))
+            return "solvent"
+    return None
+
+
+def _stage_solvent_path(loaded: LoadedProtocol, stage: Stage) -> tuple:
+    if stage.index == 0:
+        return ("scale", "solvent")
+    return loaded.step_path(stage.first_step, "scale", "solvent")
 
 
 def _step_temperature(params: object) -> float | None:
@@ -118,21 +167,33 @@ def _stage_start(loaded: LoadedProtocol, stage: Stage) -> _Seen:
 
 
 class _HazardWalk:
-    """Evaluates the hazard rules on what a stage has seen so far; reports each finding once."""
+    """Evaluates the hazard rules on what a stage has seen so far and reports each finding once,
+    at the first step where it holds: a later step reports the same rule again only when it
+    brings in a reagent the rule's earlier report in this stage did not name."""
 
     def __init__(
         self,
         loaded: LoadedProtocol,
         facts: DeckFacts,
         tags: Mapping[str, frozenset[str]],
+        members: Mapping[str, Mapping[str, frozenset[str]]],
         reporter: Reporter,
     ):
         self.p = loaded.protocol
         self.facts = facts
         self.reporter = reporter
         self.tags = tags
+        self.members = members
         self.labels = {rid: r.name for rid, r in self.p.reagents.items() if r.name}
-        self.reported: set[tuple[str, str]] = set()
+        for rid, r in self.p.reagents.items():
+            if r.library:
+                self.labels[rid] = f"library '{r.library}'"
+        self.stage = 0
+        self.covered: dict[tuple[int, str], set[str]] = {}  # (stage, rule) → reagents reported
+        self.toxic_gases: dict[int, dict[str, str]] = {}  # stage → toxic gas → its code
+
+    def start_stage(self, index: int) -> None:
+        self.stage = index
 
     def context(
         self, seen: _Seen, sealed: bool, temperature_c: float | None = None
@@ -153,21 +214,78 @@ class _HazardWalk:
             atmosphere_requested_inert=self.p.atmosphere == "inert",
             labels=self.labels,
             temperature_c=temperature_c,
+            members={rid: self.members[rid] for rid in seen.used if rid in self.members},
         )
 
-    def evaluate(self, seen: _Seen) -> None:
-        """The rules on what the stage has seen, in vessels that are not capped; each finding
-        is reported at the reagent it blames."""
+    def evaluate(self, seen: _Seen, step_path: tuple) -> None:
+        """The rules on what the stage holds after a step added to it, in vessels that are not
+        capped, reported at that step; the toxic gases they release are remembered for the
+        stage's samples."""
         for finding in hazards.evaluate(self.context(seen, sealed=False)):
-            blamed = next((r for r in finding.reagents if r in self.p.reagents), None)
-            self.report(finding, ("reagents", blamed) if blamed else ("name",))
+            if finding.toxic_gas:
+                self.toxic_gases.setdefault(self.stage, {})[finding.toxic_gas] = finding.code
+            self.report(finding, step_path)
+
+    def check_sample(
+        self, seen: _Seen, vessel_c: float, params: m.SampleParams, step_path: tuple
+    ) -> None:
+        """DF430: a sample drawn from a vessel at or above its solvent's boiling point; DF431: a
+        sample drawn while the stage releases a toxic gas (the aliquot carries it out of the
+        vessel into an open plate)."""
+        held = f"; the sample wells hold {params.diluent}" if params.diluent else ""
+        boiling = self.lowest_boiling(seen)
+        if boiling is not None and vessel_c >= boiling[1]:
+            at = "at reflux" if math.isinf(vessel_c) else f"at {vessel_c:g} °C"
+            self.reporter.report(
+                step_path,
+                codes.DF430,
+                f"sampling {at} from a vessel whose {boiling[0]} boils at {boiling[1]:.1f} °C "
+                "(property data): the aliquot boils in the tip, so the volume drawn is short "
+                f"and solvent vapour escapes{held}",
+                f"sample during a step below {boiling[1] - 10:.0f} °C (cool first, or sample the "
+                "step before the heating), or dilute each aliquot into a cold solvent ("
+                "'diluent: 100 uL cold MeCN')",
+                severity=Severity.WARNING,
+                key=True,
+            )
+        gases = self.toxic_gases.get(self.stage, {})
+        if gases:
+            what = ", ".join(f"{gas} ({code})" for gas, code in sorted(gases.items()))
+            self.reporter.report(
+                step_path,
+                codes.DF431,
+                f"sampling while the vessel releases {what}: each aliquot carries the gas out "
+                f"of the vessel into an open sample plate{held}",
+                "quench each aliquot where it lands ('diluent:' naming a quench that destroys "
+                "the gas's source, e.g. '50 uL sat. aq. NaHCO3' for HCN or HN3 from acid, "
+                "aqueous thiosulfate for hypochlorite), and handle the plate in a fume hood; "
+                "or sample before the hazardous reagent goes in",
+                severity=Severity.WARNING,
+                key=True,
+            )
+
+    def lowest_boiling(self, seen: _Seen) -> tuple[str, float] | None:
+        """(name, °C) of the lowest-boiling solvent in the vessel: the reaction solvent, added
+        solvents and the stock solvents of the reagents added (not the quench solutions)."""
+        names = set(seen.solvents)
+        for rid in seen.used - seen.quench:
+            stock = self.p.reagents[rid].stock if rid in self.p.reagents else None
+            if stock is not None:
+                names.update(solvent_components(stock.solvent))
+        known = [
+            (name, f.boiling_point_c)
+            for name in sorted(names)
+            for f in solvent_facts(name)
+            if f.boiling_point_c is not None
+        ]
+        return min(known, key=lambda item: item[1]) if known else None
 
     def evaluate_capped(self, seen: _Seen, seal_path: tuple) -> None:
         """The findings that hold only because the vessels are capped, reported at the
         ``seal:`` step that capped them."""
-        open_findings = set(hazards.evaluate(self.context(seen, sealed=False)))
+        open_rules = {f.rule for f in hazards.evaluate(self.context(seen, sealed=False))}
         for finding in hazards.evaluate(self.context(seen, sealed=True)):
-            if finding not in open_findings:
+            if finding.rule not in open_rules:
                 self.report(finding, seal_path)
 
     def evaluate_stocks(self) -> None:
@@ -176,23 +294,29 @@ class _HazardWalk:
             if reagent.stock is None or rid not in self.tags:
                 continue
             components = solvent_components(reagent.stock.solvent)
-            for finding in hazards.evaluate_stock(rid, self.tags[rid], components, self.labels):
+            for finding in hazards.evaluate_stock(
+                rid, self.tags[rid], components, self.labels, members=self.members.get(rid)
+            ):
                 self.report(finding, ("reagents", rid, "stock", "solvent"))
 
-    def evaluate_hot(self, seen: _Seen, temperature_c: float, step_path: tuple) -> None:
+    def evaluate_hot(
+        self, seen: _Seen, temperature_c: float, step_path: tuple, capped: bool
+    ) -> None:
         """The findings that hold only because of the temperature this step reaches, reported at
-        the step (open vessels: the sealed-vessel rules are evaluated while capped)."""
-        cold_findings = set(hazards.evaluate(self.context(seen, sealed=False)))
+        the step, with the vessels as capped or not as they are then (a peroxide former heated
+        open is a hazard, capped it is not)."""
+        cold_rules = {f.rule for f in hazards.evaluate(self.context(seen, sealed=capped))}
         for finding in hazards.evaluate(
-            self.context(seen, sealed=False, temperature_c=temperature_c)
+            self.context(seen, sealed=capped, temperature_c=temperature_c)
         ):
-            if finding not in cold_findings:
+            if finding.rule not in cold_rules:
                 self.report(finding, step_path)
 
     def report(self, finding: hazards.HazardFinding, path: tuple) -> None:
-        if (finding.code, finding.message) in self.reported:
+        covered = self.covered.get((self.stage, finding.rule))
+        if covered is not None and set(finding.reagents) <= covered:
             return
-        self.reported.add((finding.code, finding.message))
+        self.covered[(self.stage, finding.rule)] = (covered or set()) | set(finding.reagents)
         self.reporter.report(
             path,
             finding.code,

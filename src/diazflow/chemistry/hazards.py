@@ -22,6 +22,7 @@ compiled once.
 
 from __future__ import annotations
 
+import itertools
 import re
 import string
 import unicodedata
@@ -73,6 +74,12 @@ class HazardContext:
     temperature_c: float | None = None
     """The vessel's temperature at the step evaluated; ``None`` when temperature is not
     considered (then no ``above_celsius`` condition holds)."""
+    members: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
+    """Library reagent id → member label (e.g. ``"'B7' (tert-butyl piperazine-1-carboxylate)"``)
+    → that member's tags.  A rule is then evaluated with one member of each library at a time,
+    so a finding holds only for a combination of members, and names the members that trigger it
+    (a well holds one member of each library; every combination of the libraries' members is
+    taken to meet in some well, as in a row-by-column grid)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -85,6 +92,11 @@ class HazardFinding:
     title: str = ""
     why: str = ""
     severity: str = "warning"
+    toxic_gas: str | None = None
+    """The toxic gas the hazard releases into the vessel's headspace (``toxic_gas:`` in
+    hazards.yaml), or None."""
+    members: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(library reagent id, labels of the members that trigger the finding), sorted by id."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +196,7 @@ class HazardRule:
     message: str
     why: str
     hint: str
+    toxic_gas: str | None = None
 
     @property
     def about_stock(self) -> bool:
@@ -330,7 +343,7 @@ def _parse_rule(index: int, spec: Any, tags: Mapping[str, TagDefinition]) -> Haz
     _check_keys(
         where,
         spec,
-        {"id", "code", "title", "severity", "when", "message", "why", "hint"},
+        {"id", "code", "title", "severity", "when", "message", "why", "hint", "toxic_gas"},
         {"id", "code", "title", "when", "message", "why", "hint"},
     )
     where = f"rule '{spec['id']}'"
@@ -362,6 +375,7 @@ def _parse_rule(index: int, spec: Any, tags: Mapping[str, TagDefinition]) -> Haz
         message=str(spec["message"]),
         why=" ".join(str(spec["why"]).split()),
         hint=" ".join(str(spec["hint"]).split()),
+        toxic_gas=None if spec.get("toxic_gas") is None else str(spec["toxic_gas"]),
     )
 
 
@@ -501,14 +515,52 @@ def solvent_tags(solvents: str | Iterable[str]) -> frozenset[str]:
 # --------------------------------------------------------------------------- evaluation
 
 
-def _describe(ids: Iterable[str], labels: Mapping[str, str]) -> str:
+def _describe(
+    ids: Iterable[str], labels: Mapping[str, str], members: Mapping[str, tuple[str, ...]]
+) -> str:
     parts = []
     for rid in sorted(ids):
         label = labels.get(rid)
-        parts.append(f"'{rid}' ({label})" if label and label != rid else f"'{rid}'")
+        details = [label] if label and label != rid else []
+        if members.get(rid):
+            details.append(_describe_members(members[rid]))
+        parts.append(f"'{rid}' ({', '.join(details)})" if details else f"'{rid}'")
     if len(parts) <= 1:
         return "".join(parts)
     return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+_MEMBERS_NAMED = 3  # more members than this are counted, not listed
+
+
+def _describe_members(labels: tuple[str, ...]) -> str:
+    if len(labels) == 1:
+        return f"member {labels[0]}"
+    named = ", ".join(labels[:_MEMBERS_NAMED])
+    more = len(labels) - _MEMBERS_NAMED
+    return f"members {named}" + (f" and {more} more" if more > 0 else "")
+
+
+def _variants(
+    ctx: HazardContext, reagents: Mapping[str, frozenset[str]]
+) -> list[tuple[dict[str, frozenset[str]], dict[str, tuple[str, ...]]]]:
+    """Each combination of library members, as (reagent id → tags, library reagent id → the
+    labels of the members that share those tags).  Members with the same tags are one choice."""
+    choices = []
+    for rid in sorted(r for r in ctx.members if r in reagents and ctx.members[r]):
+        groups: dict[frozenset[str], list[str]] = {}
+        for label, tags in ctx.members[rid].items():
+            groups.setdefault(implied_closure(tags), []).append(label)
+        choices.append([(rid, tags, tuple(labels)) for tags, labels in groups.items()])
+    variants = []
+    for combination in itertools.product(*choices):
+        tags_now = dict(reagents)
+        who: dict[str, tuple[str, ...]] = {}
+        for rid, tags, labels in combination:
+            tags_now[rid] = tags
+            who[rid] = labels
+        variants.append((tags_now, who))
+    return variants
 
 
 def evaluate_stock(
@@ -517,6 +569,7 @@ def evaluate_stock(
     stock_solvent: str | Iterable[str],
     labels: Mapping[str, str] | None = None,
     data: HazardData | None = None,
+    members: Mapping[str, frozenset[str]] | None = None,
 ) -> list[HazardFinding]:
     """The findings of the ``stock_solution`` rules (DF3xx errors) for one reagent dissolved in
     its stock solvent: a reagent that reacts with the solvent it is kept in."""
@@ -527,6 +580,7 @@ def evaluate_stock(
         solvents=solvent_tags(stock_solvent),
         stock_solution=True,
         labels=labels or {},
+        members={reagent_id: members} if members else {},
     )
     return evaluate(ctx, stock_rules)
 
@@ -535,17 +589,38 @@ def evaluate(ctx: HazardContext, data: HazardData | None = None) -> list[HazardF
     """Every rule that applies to ``ctx``, sorted by code, reagents and message."""
     data = data or hazard_data()
     reagents = {rid: implied_closure(tags) for rid, tags in ctx.reagents.items()}
-    tags_of = {
-        "reagents": reagents,
-        "quench": {rid: tags for rid, tags in reagents.items() if rid in ctx.quench_reagents},
-        "solvents": {"": implied_closure(ctx.solvents)},
-    }
+    solvents = {"": implied_closure(ctx.solvents)}
+    variants = [
+        (
+            {
+                "reagents": tags_now,
+                "quench": {rid: t for rid, t in tags_now.items() if rid in ctx.quench_reagents},
+                "solvents": solvents,
+            },
+            who,
+        )
+        for tags_now, who in _variants(ctx, reagents)
+    ]
     findings = set()
     for rule in data.rules:
-        ok, bindings = rule.when.evaluate(ctx, tags_of)
-        if not ok:
+        held = False
+        bindings: dict[str, set[str]] = {}
+        members: dict[str, list[str]] = {}
+        for tags_of, who in variants:
+            ok, variant_bindings = rule.when.evaluate(ctx, tags_of)
+            if not ok:
+                continue
+            held = True
+            _merge(bindings, variant_bindings)
+            for rid, labels in who.items():
+                if rid in variant_bindings.get("reagents", ()):
+                    members.setdefault(rid, []).extend(
+                        label for label in labels if label not in members[rid]
+                    )
+        if not held:
             continue
-        words = {name: _describe(ids, ctx.labels) for name, ids in bindings.items()}
+        ordered = {rid: _in_member_order(ctx, rid, labels) for rid, labels in members.items()}
+        words = {name: _describe(ids, ctx.labels, ordered) for name, ids in bindings.items()}
         findings.add(
             HazardFinding(
                 code=rule.code,
@@ -556,6 +631,13 @@ def evaluate(ctx: HazardContext, data: HazardData | None = None) -> list[HazardF
                 title=rule.title,
                 why=rule.why,
                 severity=rule.severity,
+                toxic_gas=rule.toxic_gas,
+                members=tuple(sorted(ordered.items())),
             )
         )
     return sorted(findings)
+
+
+def _in_member_order(ctx: HazardContext, rid: str, labels: list[str]) -> tuple[str, ...]:
+    chosen = set(labels)
+    return tuple(label for label in ctx.members[rid] if label in chosen)

@@ -159,6 +159,9 @@ class Sample(OperationBase):
     volumes_uL: list[float]
     message: str = Field(description="the sample positions, LABWARE:WELL, comma-separated")
     into: str = Field(description="the labware the samples go into")
+    diluent: str | None = Field(
+        None, description="what each sample well holds before the aliquot: diluent or quench"
+    )
 
     @property
     def targets(self) -> list[str]:

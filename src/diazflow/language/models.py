@@ -846,6 +846,11 @@ class SampleParams(_Model):
     wells: WellSelection | None = Field(
         None, description="only these reaction wells (default: every reaction well)"
     )
+    diluent: Text | None = Field(
+        None,
+        description="what each sample well holds before the aliquot goes in, the diluent or "
+        "quench (e.g. '100 uL MeCN', '50 uL sat. aq. NaHCO3'); printed on the plan and the report",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> SampleParams:

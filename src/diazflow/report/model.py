@@ -621,7 +621,7 @@ class Report:
                     OperatorEvent(
                         r[-1].end,
                         f"Samples ready in {r[0].into or 'sample plate'}",
-                        f"{n} sample(s) taken (step {step + 1}, line {r[0].line}); take them for LC-MS / TLC if you monitor the run (optional, the run goes on)",
+                        f"{n} sample(s) taken (step {step + 1}, line {r[0].line}){_held_in(r[0])}; take them for LC-MS / TLC if you monitor the run (optional, the run goes on)",
                         "samples",
                         False,
                         step,
@@ -982,3 +982,8 @@ def _prepare_text(s: StockPlan, n: int) -> str:
     if s.placed_s:  # at its stage's prompt or a 'place:' step: open from then
         prepare += f"; put out at {fmt_duration(s.placed_s)}"
     return prepare
+
+
+def _held_in(op: Sample) -> str:
+    """What the sample wells hold before the aliquot goes in, as the protocol says."""
+    return f" into sample wells holding {op.diluent}" if op.diluent else ""
