@@ -20,14 +20,13 @@ it the finding is a warning, above twice it an error.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from diazflow import errorcodes as codes
 from diazflow.binding.closure import CAPPED
 from diazflow.chemistry import properties
-from diazflow.chemistry.checks import reflux_temperature, solvent_components
+from diazflow.chemistry.checks import mole_fractions, reflux_temperature
 from diazflow.language import models as m
 from diazflow.language.quantities import QuantityRange
 
@@ -42,8 +41,6 @@ AMBIENT_BAR = 1.01325
 ERROR_FACTOR = 2.0
 """An overpressure above this many times the rating is an error, not a warning."""
 
-_RATIO = re.compile(r"^\d+(?:\.\d+)?(?::\d+(?:\.\d+)?)+$")
-
 
 @dataclass(frozen=True)
 class VesselPressure:
@@ -56,26 +53,6 @@ class VesselPressure:
     @property
     def over_ambient_bar(self) -> float:
         return self.total_bar - AMBIENT_BAR
-
-
-def mole_fractions(solvent: str) -> dict[str, float] | None:
-    """Component → mole fraction of a solvent as written ("DMSO/water 1:1" by volume); None
-    when a component's density or molar mass is not known."""
-    parts = solvent_components(solvent)
-    words = solvent.strip().split()
-    volumes = [1.0] * len(parts)
-    if len(parts) > 1 and len(words) > 1 and _RATIO.match(words[1]):
-        ratio = [float(v) for v in words[1].split(":")]
-        if len(ratio) == len(parts):
-            volumes = ratio
-    moles: dict[str, float] = {}
-    for part, volume in zip(parts, volumes, strict=True):
-        props = properties.lookup(part)
-        if props is None or props.density_g_ml is None or props.mw is None:
-            return None
-        moles[part] = moles.get(part, 0.0) + volume * props.density_g_ml / props.mw
-    total = sum(moles.values())
-    return {part: n / total for part, n in moles.items()}
 
 
 def solvent_vapour_bar(solvent: str, celsius: float) -> float | None:
