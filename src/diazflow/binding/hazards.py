@@ -76,16 +76,7 @@ def hazard_checks(
         seen = _stage_start(loaded, stage)
         for i in range(stage.first_step, end):
             _, params = m.step_params(p.steps[i])
-            match params:
-                case m.AddParams(reagent=rid) | m.AdjustPhParams(reagent=rid):
-                    if rid in p.reagents:
-                        seen.used.add(rid)
-                case m.QuenchParams(reagent=rid):
-                    if rid in p.reagents:
-                        seen.used.add(rid)
-                        seen.quench.add(rid)
-                case m.AddSolventParams(solvent=solvent):
-                    seen.solvents.update(solvent_components(solvent))
+            _see(seen, params, p.reagents)
             temperature = _step_temperature(params)
             if temperature is not None:
                 walk.evaluate_hot(seen, temperature, loaded.step_path(i))
@@ -95,6 +86,20 @@ def hazard_checks(
             if capped_through:
                 walk.evaluate_capped(seen, loaded.step_path(closures.changed_at[i] or 0))
         walk.evaluate(seen)
+
+
+def _see(seen: _Seen, params: object, reagents: Mapping[str, object]) -> None:
+    """What a step puts in the vessel."""
+    match params:
+        case m.AddParams(reagent=rid) | m.AdjustPhParams(reagent=rid):
+            if rid in reagents:
+                seen.used.add(rid)
+        case m.QuenchParams(reagent=rid):
+            if rid in reagents:
+                seen.used.add(rid)
+                seen.quench.add(rid)
+        case m.AddSolventParams(solvent=solvent):
+            seen.solvents.update(solvent_components(solvent))
 
 
 def _step_temperature(params: object) -> float | None:
@@ -125,7 +130,7 @@ class _HazardWalk:
         loaded: LoadedProtocol,
         facts: DeckFacts,
         tags: Mapping[str, frozenset[str]],
-        reporter: Reporter,
+        reporter: Reporter | None,
     ):
         self.p = loaded.protocol
         self.facts = facts
@@ -192,6 +197,7 @@ class _HazardWalk:
         if (finding.code, finding.message) in self.reported:
             return
         self.reported.add((finding.code, finding.message))
+        assert self.reporter is not None, "a walk without a reporter only computes"
         self.reporter.report(
             path,
             finding.code,
@@ -200,3 +206,26 @@ class _HazardWalk:
             severity=Severity.ERROR if finding.severity == "error" else Severity.WARNING,
             key=True,
         )
+
+
+def gases_by_step(
+    loaded: LoadedProtocol,
+    chem: ResolvedChemistry,
+    facts: DeckFacts,
+    tags: Mapping[str, frozenset[str]],
+) -> dict[int, list[hazards.EvolvedGas]]:
+    """Step index → the gases of the rules (``gas:`` in hazards.yaml) that hold on what the
+    step's stage has put in the vessel by the end of that step, evaluated as if capped (the
+    sealed-vessel rules are the gas rules) at the step's temperature."""
+    walk = _HazardWalk(loaded, facts, tags, reporter=None)
+    p = loaded.protocol
+    out: dict[int, list[hazards.EvolvedGas]] = {}
+    for n, stage in enumerate(chem.stages):
+        end = chem.stages[n + 1].first_step if n + 1 < len(chem.stages) else len(p.steps)
+        seen = _stage_start(loaded, stage)
+        for i in range(stage.first_step, end):
+            _, params = m.step_params(p.steps[i])
+            _see(seen, params, p.reagents)
+            ctx = walk.context(seen, sealed=True, temperature_c=_step_temperature(params))
+            out[i] = hazards.evolved_gases(ctx)
+    return out
