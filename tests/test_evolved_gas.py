@@ -116,3 +116,31 @@ def test_less_acid_less_gas_below_the_rating(tmp_path):
     _, result = run(tmp_path, text)
     assert df420(result) == []
     assert 100e-6 * R * ROOM_K / ((vial_ul(result) - 500.0) * 1e-9) / 1e5 < 3.0 - 0.2
+
+
+def test_each_stage_releases_its_own_gas(tmp_path):
+    """Stage 1 runs vented, stage 2 repeats the reduction capped: stage 2's hydrogen counts (the
+    gas is followed per stage, not only the first time its rule holds)."""
+    vented = PROTOCOL.replace("  - seal:\n", "  - vent:\n").replace(
+        "  - offdeck: Concentrate.\n", ""
+    )
+    stage_two = """\
+  - offdeck:
+      message: Concentrate; redissolve each crude in THF and put the vials back, open.
+      duration: 1 h
+  - stage:
+      name: second reduction
+      scale: {limiting: aldehyde, amount: 100 umol, concentration: 0.2 M, solvent: THF}
+  - add: {reagent: aldehyde, equiv: 1.0}
+  - add: {reagent: acoh, equiv: 3.0}
+  - add_solvent: {solvent: THF, to_concentration: 0.2 M}
+  - add: {reagent: nabh4, equiv: 1.0}
+  - seal:
+  - stir: {duration: 2 h}
+  - unseal:
+  - offdeck: Concentrate.
+"""
+    path, result = run(tmp_path, vented + stage_two)
+    (finding,) = df420(result)
+    assert finding.line == line_of(path, "stir: {duration: 2 h}")
+    assert "H2 3.89 bar (300 µmol" in finding.message

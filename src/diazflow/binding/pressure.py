@@ -132,7 +132,7 @@ def _takes_time(params: m.StepParams) -> bool:
     return False
 
 
-GasKey = tuple[str, str]  # (rule id, species)
+GasKey = tuple[int, str, str]  # (stage index, rule id, species)
 
 
 class EvolvedGasModel:
@@ -165,7 +165,7 @@ class EvolvedGasModel:
             ]
             for i in range(stage.first_step, end):
                 for gas in gases.get(i, ()):
-                    key = (gas.rule, gas.species)
+                    key = (stage.index, gas.rule, gas.species)
                     if key not in self.released_at:
                         self.released_at[key] = next((k for k in timed if k >= i), i)
 
@@ -174,10 +174,11 @@ class EvolvedGasModel:
     ) -> tuple[tuple[GasShare, ...], str | None, float | None]:
         """The gases released since ``capped_from`` up to ``step``, in the well where their
         pressure at ``celsius`` is highest, with that well and its headspace (µL)."""
+        stage = self.chem.stage_of_step(step).index
         present = [
             gas
             for gas in self.gases.get(step, ())
-            if capped_from <= self.released_at.get((gas.rule, gas.species), -1) <= step
+            if capped_from <= self.released_at.get((stage, gas.rule, gas.species), -1) <= step
         ]
         if not present:
             return (), None, None
