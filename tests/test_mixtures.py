@@ -106,10 +106,10 @@ def test_bubble_points_against_thermo_and_the_literature(solvent, azeotrope_c):
 
 
 def test_a_sample_of_the_table_is_rederived_from_thermo():
-    """Every 7th pair, at x = 0.25 and 0.75: the shipped number is what thermo computes."""
+    """Every 13th pair, at x = 0.25 and 0.75: the shipped number is what thermo computes."""
     keys = sorted(k for k, v in TABLE["pairs"].items() if not v.get("partially_miscible"))
     grid = TABLE["x_first"]
-    for key in keys[::7]:
+    for key in keys[::13]:
         cas = key.split("|")
         for x in (0.25, 0.75):
             i = grid.index(x)

@@ -6,9 +6,9 @@ for every pair of the solvents in properties.json, over mole fractions 0, 0.05, 
 ``data/mixtures.json``; this module interpolates linearly between grid points and never imports
 thermo (``validate`` stays fast and needs no optional extra)::
 
-    >>> points = binary_points({"MeOH": 0.667, "CHCl3": 0.333})
-    >>> round(points.bubble_point_c, 1)   # the azeotrope boils at 53.5 °C, MeOH at 64.5 °C
-    53.8
+    >>> round(binary_points({"MeOH": 0.35, "CHCl3": 0.65}).bubble_point_c, 1)
+    53.7
+    >>> # the azeotrope (x MeOH 0.35) boils at 53.5 °C (CRC), MeOH at 64.5 °C, CHCl3 at 61.2 °C
 
 None means *no figure*: a component unknown to properties.json, three or more components, or a
 pair the model finds only partially miscible (the table then has no figures: a single-liquid
