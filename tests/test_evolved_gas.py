@@ -144,3 +144,44 @@ def test_each_stage_releases_its_own_gas(tmp_path):
     (finding,) = df420(result)
     assert finding.line == line_of(path, "stir: {duration: 2 h}")
     assert "H2 3.89 bar (300 µmol" in finding.message
+
+
+BOC_DEPROTECTION = """\
+diazflow: 1
+name: Boc deprotection, capped
+deck: {deck:starlet_chem}
+vessels: {labware: reaction_block, wells: A1:H2}
+scale: {limiting: boc_amine, amount: 150 umol, concentration: 0.2 M, solvent: DCM}
+reagents:
+  boc_amine:
+    name: tert-butyl 1,4-diazepane-1-carboxylate
+    smiles: CC(C)(C)OC(=O)N1CCCNCC1
+    preloaded: true
+  tfa:
+    name: trifluoroacetic acid
+    smiles: OC(=O)C(F)(F)F
+    neat: true
+steps:
+  - add_solvent: {solvent: DCM, to_concentration: 0.2 M}
+  - add: {reagent: tfa, equiv: 10}
+  - seal:
+  - stir: {duration: 1 h}
+  - unseal:
+  - offdeck: Concentrate.
+"""
+
+
+def test_preloaded_boc_substrate_gives_isobutylene_and_co2(tmp_path):
+    """The preloaded limiting reagent has no addition step: its µmol come from the scale."""
+    path, result = run(tmp_path, BOC_DEPROTECTION)
+    (finding,) = df420(result)
+    assert finding.line == line_of(path, "stir: {duration: 1 h}")
+    # 150 µmol Boc: 150 µmol isobutylene + 150 µmol CO2; the liquid is the 750 µL made up to
+    # 0.2 M, then 10 equiv neat TFA (1500 µmol, 114.02 g/mol, 1.489 g/mL: CRC handbook)
+    liquid_ul = 750.0 + 1500e-6 * 114.02 / 1.489 * 1e3
+    share = 150e-6 * R * ROOM_K / ((vial_ul(result) - liquid_ul) * 1e-9) / 1e5
+    assert f"CO2 {share:.2f} bar (150 µmol from 'boc_amine'" in finding.message
+    assert f"isobutylene {share:.2f} bar (150 µmol from 'boc_amine'" in finding.message
+    # vented, the same deprotection is quiet
+    _, vented = run(tmp_path, BOC_DEPROTECTION.replace("  - seal:\n", "  - vent:\n"))
+    assert df420(vented) == []

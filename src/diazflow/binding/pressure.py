@@ -153,6 +153,7 @@ class EvolvedGasModel:
         gases: Mapping[int, Sequence[EvolvedGas]],
     ):
         self.chem = chem
+        self.preloaded = {rid for rid, r in loaded.protocol.reagents.items() if r.preloaded}
         self.gases = gases
         self.labels = {rid: r.name for rid, r in loaded.protocol.reagents.items() if r.name}
         self.volume_ul = vessel.geometry.max_volume_ul if vessel.geometry else vessel.max_volume_ul
@@ -219,16 +220,20 @@ class EvolvedGasModel:
         """µmol of gas in ``well``: the smallest of (mol/mol × the group's µmol) over the known
         groups (the limiting partner); None when no group's amount is known."""
         amounts = []
-        stage_start = self.chem.stage_of_step(step).first_step
+        stage = self.chem.stage_of_step(step)
         for group, per_mol in gas.per:
             additions = [
                 a
                 for a in self.chem.additions
-                if a.reagent in group and a.well == well and stage_start <= a.step <= step
+                if a.reagent in group and a.well == well and stage.first_step <= a.step <= step
             ]
-            if not additions or any(a.umol is None for a in additions):
+            if any(a.umol is None for a in additions):
                 continue
-            amounts.append(per_mol * sum(a.umol or 0.0 for a in additions))
+            umol = sum(a.umol or 0.0 for a in additions)
+            if stage.scale.limiting in group and stage.scale.limiting in self.preloaded:
+                umol += stage.limiting_umol  # in the vial before the stage starts, not added
+            if umol > 0:
+                amounts.append(per_mol * umol)
         return min(amounts) if amounts else None
 
 
