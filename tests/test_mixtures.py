@@ -71,6 +71,7 @@ def test_ratio_parser_and_mole_fractions_by_hand():
     assert volume_ratio("MeOH/CHCl3 3:1") == [3.0, 1.0]
     assert volume_ratio("MeOH/CHCl3") == [1.0, 1.0]
     assert volume_ratio("MeOH/CHCl3 1:2:3") == [1.0, 1.0]  # wrong length: equal volumes
+    assert mole_fractions("MeOH/CHCl3 0:0") is None  # no liquid at all: no fractions
     # DMSO/water 1:1 by volume, with the densities and molar masses of the data file
     dmso, water = properties.lookup("DMSO"), properties.lookup("water")
     n_dmso = dmso.density_g_ml / dmso.mw  # type: ignore[union-attr,operator]

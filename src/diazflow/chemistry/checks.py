@@ -55,6 +55,8 @@ def mole_fractions(solvent: str) -> dict[str, float] | None:
             return None
         moles[part] = moles.get(part, 0.0) + volume * props.density_g_ml / props.mw
     total = sum(moles.values())
+    if total <= 0:  # "MeOH/CHCl3 0:0"
+        return None
     return {part: n / total for part, n in moles.items()}
 
 
