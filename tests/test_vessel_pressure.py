@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from diazflow.binding.pressure import mole_fractions
+from diazflow.chemistry.checks import mole_fractions
 from diazflow.pipeline import check
 from helpers import line_of, write_protocol
 

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from diazflow.binding.closure import ClosureTimeline, closure_checks
-from diazflow.binding.hazards import hazard_checks, hazard_tags
+from diazflow.binding.hazards import gases_by_step, hazard_checks, hazard_tags
 from diazflow.binding.materials import SolventUse, material_checks, solvent_uses
 from diazflow.binding.pressure import pressure_checks
 from diazflow.binding.vessel import bind_vessel
@@ -64,7 +64,8 @@ def bind(
     material_checks(uses, reporter)
     tags = hazard_tags(loaded, chem)
     hazard_checks(loaded, chem, facts, closures, tags, reporter)
-    pressure_checks(loaded, chem, vessel, closures, reporter)
+    gases = gases_by_step(loaded, chem, facts, tags)
+    pressure_checks(loaded, chem, vessel, closures, reporter, gases)
     return Binding(
         facts=facts,
         vessel=vessel,

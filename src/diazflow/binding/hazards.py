@@ -177,7 +177,7 @@ class _HazardWalk:
         facts: DeckFacts,
         tags: Mapping[str, frozenset[str]],
         members: Mapping[str, Mapping[str, frozenset[str]]],
-        reporter: Reporter,
+        reporter: Reporter | None,
     ):
         self.p = loaded.protocol
         self.facts = facts
@@ -232,6 +232,7 @@ class _HazardWalk:
         """DF430: a sample drawn from a vessel at or above its solvent's boiling point; DF431: a
         sample drawn while the stage releases a toxic gas (the aliquot carries it out of the
         vessel into an open plate)."""
+        assert self.reporter is not None, "a walk without a reporter only computes"
         held = f"; the sample wells hold {params.diluent}" if params.diluent else ""
         boiling = self.lowest_boiling(seen)
         if boiling is not None and vessel_c >= boiling[1]:
@@ -317,6 +318,7 @@ class _HazardWalk:
         if covered is not None and set(finding.reagents) <= covered:
             return
         self.covered[(self.stage, finding.rule)] = (covered or set()) | set(finding.reagents)
+        assert self.reporter is not None, "a walk without a reporter only computes"
         self.reporter.report(
             path,
             finding.code,
@@ -325,3 +327,26 @@ class _HazardWalk:
             severity=Severity.ERROR if finding.severity == "error" else Severity.WARNING,
             key=True,
         )
+
+
+def gases_by_step(
+    loaded: LoadedProtocol,
+    chem: ResolvedChemistry,
+    facts: DeckFacts,
+    tags: Mapping[str, frozenset[str]],
+) -> dict[int, list[hazards.EvolvedGas]]:
+    """Step index → the gases of the rules (``gas:`` in hazards.yaml) that hold on what the
+    step's stage has put in the vessel by the end of that step, evaluated as if capped (the
+    sealed-vessel rules are the gas rules) at the step's temperature."""
+    walk = _HazardWalk(loaded, facts, tags, member_tags(loaded, chem), reporter=None)
+    p = loaded.protocol
+    out: dict[int, list[hazards.EvolvedGas]] = {}
+    for n, stage in enumerate(chem.stages):
+        end = chem.stages[n + 1].first_step if n + 1 < len(chem.stages) else len(p.steps)
+        seen = _stage_start(loaded, stage)
+        for i in range(stage.first_step, end):
+            _, params = m.step_params(p.steps[i])
+            _arrival(params, seen, p.reagents)  # records what the step puts in the vessel
+            ctx = walk.context(seen, sealed=True, temperature_c=_step_temperature(params))
+            out[i] = hazards.evolved_gases(ctx)
+    return out

@@ -7,11 +7,12 @@ means the boiling point of the stage's solvent.  A temperature range is checked 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from diazflow import errorcodes as codes
-from diazflow.chemistry import properties
+from diazflow.chemistry import mixtures, properties
 from diazflow.chemistry.resolve import ResolvedChemistry
 from diazflow.diagnostics import Reporter, did_you_mean
 from diazflow.language import models as m
@@ -28,14 +29,75 @@ def solvent_components(solvent: str) -> list[str]:
     return [p for p in parts if p]
 
 
+_RATIO = re.compile(r"^\d+(?:\.\d+)?(?::\d+(?:\.\d+)?)+$")
+
+
+def volume_ratio(solvent: str) -> list[float]:
+    """``MeOH/CHCl3 3:1`` → ``[3.0, 1.0]``, one volume per component of
+    :func:`solvent_components`; equal volumes when no ratio (or one of the wrong length) is
+    written."""
+    parts = solvent_components(solvent)
+    words = solvent.strip().split()
+    if len(parts) > 1 and len(words) > 1 and _RATIO.match(words[1]):
+        ratio = [float(v) for v in words[1].split(":")]
+        if len(ratio) == len(parts):
+            return ratio
+    return [1.0] * len(parts)
+
+
+def mole_fractions(solvent: str) -> dict[str, float] | None:
+    """Component → mole fraction of a solvent as written ("DMSO/water 1:1" by volume, with the
+    components' densities at 20 °C and molar masses); None when one of them is not known."""
+    moles: dict[str, float] = {}
+    for part, volume in zip(solvent_components(solvent), volume_ratio(solvent), strict=True):
+        props = properties.lookup(part)
+        if props is None or props.density_g_ml is None or props.mw is None:
+            return None
+        moles[part] = moles.get(part, 0.0) + volume * props.density_g_ml / props.mw
+    total = sum(moles.values())
+    if total <= 0:  # "MeOH/CHCl3 0:0"
+        return None
+    return {part: n / total for part, n in moles.items()}
+
+
 @dataclass(frozen=True)
 class SolventFacts:
+    """The freezing and boiling point of a solvent, or of one component of a mixture the table
+    has no figures for; for a mixture's own figures (bubble point and solid-liquid equilibrium)
+    the composition and where each figure comes from."""
+
     name: str
     melting_point_c: float | None
     boiling_point_c: float | None
+    composition: str | None = None  # a mixture's mole fractions, for the message
+    melting_source: str | None = None
+    boiling_source: str | None = None
+
+
+def mixture_facts(solvent: str) -> SolventFacts | None:
+    """One SolventFacts for a binary mixture the table knows (DF301/DF302 then judge the mixture,
+    not its components); None otherwise."""
+    if len(solvent_components(solvent)) < 2:
+        return None
+    fractions = mole_fractions(solvent)
+    points = mixtures.binary_points(fractions) if fractions is not None else None
+    if points is None:
+        return None
+    return SolventFacts(
+        solvent,
+        points.freezing_point_c,
+        points.bubble_point_c,
+        points.composition(),
+        points.freezing_source,
+        points.bubble_source,
+    )
 
 
 def solvent_facts(solvent: str) -> list[SolventFacts]:
+    """The mixture as one, when the mixture table knows it; otherwise each component."""
+    mixture = mixture_facts(solvent)
+    if mixture is not None:
+        return [mixture]
     out = []
     for part in solvent_components(solvent):
         props = properties.lookup(part)
@@ -50,7 +112,8 @@ def solvent_facts(solvent: str) -> list[SolventFacts]:
 
 
 def reflux_temperature(solvent: str) -> float | None:
-    """A mixture refluxes at (about) its lowest-boiling component's boiling point."""
+    """A mixture refluxes at its bubble point; one the table does not know, at (about) its
+    lowest-boiling component's boiling point."""
     bps = [f.boiling_point_c for f in solvent_facts(solvent) if f.boiling_point_c is not None]
     return min(bps) if bps else None
 
@@ -130,6 +193,16 @@ def temperature_checks(
                 walk.reflux(i)
 
 
+def _source(facts: SolventFacts, *, bubble: bool = False) -> str:
+    """ ", bubble point at x(methanol) 0.66, x(chloroform) 0.34: thermo ..." after a mixture's
+    figure."""
+    if facts.composition is None:
+        return ""
+    if bubble:
+        return f", bubble point at {facts.composition}: {facts.boiling_source}"
+    return f", solid-liquid equilibrium at {facts.composition}: {facts.melting_source}"
+
+
 def _ends(q: Quantity | QuantityRange) -> list[float]:
     """Both ends of a temperature range; a single temperature once."""
     return [q.low.value, q.high.value] if isinstance(q, QuantityRange) else [q.value]
@@ -177,7 +250,7 @@ class _TemperatureWalk:
                     self.reporter.error(
                         path,
                         codes.DF301,
-                        f"{what} at {t:g} °C is at or below the freezing point of {facts.name} ({facts.melting_point_c:.1f} °C)",
+                        f"{what} at {t:g} °C is at or below the freezing point of {facts.name} ({facts.melting_point_c:.1f} °C{_source(facts)})",
                         f"use a solvent that stays liquid (DMF mp -61 °C, MeCN mp -45 °C), or stay above {facts.melting_point_c:.0f} °C",
                     )
                     break
@@ -189,7 +262,7 @@ class _TemperatureWalk:
                     self.reporter.error(
                         path,
                         codes.DF302,
-                        f"{what} at {t:g} °C is at or above the boiling point of {facts.name} ({facts.boiling_point_c:.1f} °C) in '{self.vessel}', which is {self.closures[step]} at this step and has no condenser",
+                        f"{what} at {t:g} °C is at or above the boiling point of {facts.name} ({facts.boiling_point_c:.1f} °C{_source(facts, bubble=True)}) in '{self.vessel}', which is {self.closures[step]} at this step and has no condenser",
                         f"stay below {facts.boiling_point_c:.0f} °C, or {self.boil_hint(step)}",
                     )
                     break

@@ -186,6 +186,29 @@ def _merge(into: dict[str, set[str]], other: Mapping[str, set[str]]) -> None:
         into.setdefault(name, set()).update(ids)
 
 
+GAS_SPECIES = ("H2", "CO2", "isobutylene", "ethylene", "CH4")
+
+
+@dataclass(frozen=True)
+class GasRelease:
+    """A rule's ``gas:`` entry: ``species`` evolved, ``per`` maps an ``as`` name of the rule to
+    the moles of gas per mole of the reagents bound to it; with several names the smallest
+    product is the gas (the limiting partner: H2 from NaBH4 and AcOH is bounded by both)."""
+
+    species: str
+    per: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class EvolvedGas:
+    """A gas a rule that holds releases: ``per`` pairs each bound group of reagent ids with its
+    moles of gas per mole (see :class:`GasRelease`)."""
+
+    rule: str
+    species: str
+    per: tuple[tuple[tuple[str, ...], float], ...]
+
+
 @dataclass(frozen=True)
 class HazardRule:
     id: str
@@ -197,6 +220,7 @@ class HazardRule:
     why: str
     hint: str
     toxic_gas: str | None = None
+    gas: tuple[GasRelease, ...] = ()
 
     @property
     def about_stock(self) -> bool:
@@ -343,7 +367,7 @@ def _parse_rule(index: int, spec: Any, tags: Mapping[str, TagDefinition]) -> Haz
     _check_keys(
         where,
         spec,
-        {"id", "code", "title", "severity", "when", "message", "why", "hint", "toxic_gas"},
+        {"id", "code", "title", "severity", "when", "message", "why", "hint", "toxic_gas", "gas"},
         {"id", "code", "title", "when", "message", "why", "hint"},
     )
     where = f"rule '{spec['id']}'"
@@ -376,7 +400,32 @@ def _parse_rule(index: int, spec: Any, tags: Mapping[str, TagDefinition]) -> Haz
         why=" ".join(str(spec["why"]).split()),
         hint=" ".join(str(spec["hint"]).split()),
         toxic_gas=None if spec.get("toxic_gas") is None else str(spec["toxic_gas"]),
+        gas=_parse_gas(where, spec.get("gas", []), bound - {"reagents"}),
     )
+
+
+def _parse_gas(where: str, spec: Any, bound: set[str]) -> tuple[GasRelease, ...]:
+    """``gas: [{species: H2, per: {hydride: 4, acids: 1}}, ...]``."""
+    if not isinstance(spec, list):
+        raise HazardDataError(f"{where}.gas: expected a list")
+    out = []
+    for n, entry in enumerate(spec):
+        here = f"{where}.gas[{n}]"
+        _check_keys(here, entry, {"species", "per"}, {"species", "per"})
+        if entry["species"] not in GAS_SPECIES:
+            raise HazardDataError(f"{here}: species '{entry['species']}' not in {GAS_SPECIES}")
+        per = entry["per"]
+        if not isinstance(per, dict) or not per:
+            raise HazardDataError(f"{here}.per: expected a mapping of 'as' names to mol/mol")
+        for name, mol in per.items():
+            if name not in bound:
+                raise HazardDataError(f"{here}.per: '{name}' is not bound by any 'as'")
+            if isinstance(mol, bool) or not isinstance(mol, (int, float)) or mol <= 0:
+                raise HazardDataError(f"{here}.per.{name}: expected a positive number")
+        out.append(
+            GasRelease(str(entry["species"]), tuple((str(k), float(v)) for k, v in per.items()))
+        )
+    return tuple(out)
 
 
 def parse_hazard_data(text: str) -> HazardData:
@@ -583,6 +632,33 @@ def evaluate_stock(
         members={reagent_id: members} if members else {},
     )
     return evaluate(ctx, stock_rules)
+
+
+def _scopes(ctx: HazardContext) -> dict[str, dict[str, frozenset[str]]]:
+    reagents = {rid: implied_closure(tags) for rid, tags in ctx.reagents.items()}
+    return {
+        "reagents": reagents,
+        "quench": {rid: tags for rid, tags in reagents.items() if rid in ctx.quench_reagents},
+        "solvents": {"": implied_closure(ctx.solvents)},
+    }
+
+
+def evolved_gases(ctx: HazardContext, data: HazardData | None = None) -> list[EvolvedGas]:
+    """The gases of every rule with a ``gas:`` entry that holds in ``ctx``, with the reagent ids
+    each amount is counted from; sorted by rule and species."""
+    data = data or hazard_data()
+    tags_of = _scopes(ctx)
+    out = []
+    for rule in data.rules:
+        if not rule.gas:
+            continue
+        ok, bindings = rule.when.evaluate(ctx, tags_of)
+        if not ok:
+            continue
+        for release in rule.gas:
+            per = tuple((tuple(sorted(bindings.get(name, ()))), mol) for name, mol in release.per)
+            out.append(EvolvedGas(rule.id, release.species, per))
+    return sorted(out, key=lambda g: (g.rule, g.species))
 
 
 def evaluate(ctx: HazardContext, data: HazardData | None = None) -> list[HazardFinding]:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 from diazflow import errorcodes as codes
 from diazflow.chemistry import properties
-from diazflow.chemistry.checks import solvent_components
+from diazflow.chemistry.checks import mole_fractions, solvent_components
 from diazflow.compiler.plan import (
     Aspirate,
     Dispense,
@@ -84,8 +84,6 @@ def liquid_components(solvent: str) -> tuple[Evaporating, ...]:
     the data to evaporate: vapour pressure, diffusivity, density and molar mass.  A component
     without them (a salt solution's water is fine; an unknown solvent is not) is left out: it
     contributes no loss, so an unknown solvent is never a false alarm (DF308 reports it)."""
-    from diazflow.binding.pressure import mole_fractions
-
     fractions = mole_fractions(solvent) or {}
     out = []
     for part in solvent_components(solvent):
