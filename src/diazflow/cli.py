@@ -59,7 +59,9 @@ def _expand_inputs(paths: tuple[str, ...]) -> list[str]:
 
 
 def _use_color() -> bool:
-    return sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+    from diazflow.terminal import use_color
+
+    return use_color(sys.stdout)
 
 
 def _print_diagnostics(results: dict, output_format: str) -> None:
@@ -74,9 +76,10 @@ def _print_diagnostics(results: dict, output_format: str) -> None:
         if text:
             click.echo(text)
     else:
-        text = d.format_text([x for diags in results.values() for x in diags], color=_use_color())
+        color = _use_color()
+        text = d.format_text([x for diags in results.values() for x in diags], color=color)
         if text:
-            click.echo(text)
+            click.echo(text, color=color)  # click strips escapes off a pipe unless told
 
 
 def safe_check(path: str, deck: str | None):
@@ -314,6 +317,9 @@ def report_command(
     """
     from diazflow.report import JournalError, parse_start, render_html, report_for, write_pngs
 
+    if png_dir:
+        _require_extra("report")
+
     try:
         start_at = parse_start(start)
     except ValueError:
@@ -362,6 +368,7 @@ def _print_run_diagnostics(result, output_format: str) -> None:
     from diazflow import diagnostics as d
 
     diags = list(result.diagnostics)
+    color = False
     if output_format == "json":
         text = d.format_json({result.path: diags})
     elif output_format == "junit":
@@ -369,11 +376,12 @@ def _print_run_diagnostics(result, output_format: str) -> None:
     elif output_format == "github":
         text = d.format_github(diags)
     else:
-        text = d.format_text(
-            diags, color=sys.stderr.isatty() and os.environ.get("NO_COLOR") is None
-        )
+        from diazflow.terminal import use_color
+
+        color = use_color(sys.stderr)
+        text = d.format_text(diags, color=color)
     if text:
-        click.echo(text, err=True)
+        click.echo(text, err=True, color=color)
 
 
 def _finish_run(outcome, started: float) -> None:
@@ -513,6 +521,8 @@ def _run_command(
     inject_fault: tuple[str, ...],
 ) -> None:
     started = _perf()
+    if backend == "hardware":
+        _require_extra("hardware")
     from diazflow.pipeline import safe_check as check
 
     import_s = _perf() - started
@@ -607,6 +617,21 @@ def journal_command(journal: str, as_json: bool) -> None:
     sys.exit(EXIT_OK)
 
 
+def _require_extra(name: str) -> None:
+    """Stop before any work when an optional extra is missing (one line, exit 2)."""
+    from diazflow.extras import MissingExtra, require
+
+    try:
+        require(name)
+    except MissingExtra as exc:
+        _missing_extra(exc)
+
+
+def _missing_extra(exc: Exception) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
 def _refuse_output(exc: OutputError) -> NoReturn:
     click.echo(f"error: {exc}", err=True)
     if exc.hint:
@@ -659,9 +684,13 @@ def _utf8_console() -> None:
 
 
 def main() -> None:
+    from diazflow.extras import MissingExtra
+
     _utf8_console()
     try:
         cli.main(standalone_mode=False)
+    except MissingExtra as exc:  # found late (resuming a hardware run): the same one line
+        _missing_extra(exc)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:

@@ -768,6 +768,10 @@ def run_plan(
         raise UsageError(
             "--speed cannot be used with --backend hardware: a real robot runs in real time"
         )
+    if backend == "hardware":
+        from diazflow.extras import require
+
+        require("hardware")  # before the journal: nothing to resume from a run that cannot start
     # a signal from here on ends the command cleanly (journalled once the journal exists)
     with stop_signals():
         started = time.perf_counter()
@@ -955,6 +959,10 @@ def _resume_locked(
         return RunOutcome(EXIT_OK, path)
     if speed is not None and info.backend == "hardware" and speed != 1:
         raise UsageError("--speed cannot be used with a hardware run")
+    if info.backend == "hardware":
+        from diazflow.extras import require
+
+        require("hardware")  # MissingExtra: the CLI's one line, exit 2
     current = sha256_file(info.deck_path)
     if current is None:
         raise UsageError(f"the run's deck layout '{info.deck_path}' is gone")
