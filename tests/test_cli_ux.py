@@ -3,7 +3,9 @@ formats, the run log, clock times and volumes.  Every command runs as a real ``d
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -114,3 +116,78 @@ def test_colour_follows_no_color_and_force_color(invalid_protocol, env, coloured
     assert proc.returncode == 1
     assert "DF1" in proc.stdout
     assert (ESC in proc.stdout) is coloured
+
+
+# --------------------------------------------------------------------------- CI formats
+
+JUNIT_XSD = REPO / "tests" / "data" / "junit" / "surefire-constraints.xsd"
+
+
+@pytest.fixture(scope="module")
+def junit_schema():
+    import xmlschema
+
+    return xmlschema.XMLSchema(str(JUNIT_XSD))
+
+
+def _control_char_protocols(directory: Path) -> None:
+    """Protocols whose diagnostics quote control characters from YAML escapes."""
+    text = BASE_PROTOCOL.read_text(encoding="utf-8")
+    # an unknown key spelt with ESC, BEL and DEL: DF101 quotes it
+    (directory / "escape_key.yaml").write_text(
+        text.replace("scale:\n", 'scale:\n  "\\e[31mred\\a\\x7f\\x01": 1\n', 1), encoding="utf-8"
+    )
+    # an undeclared reagent whose name holds NUL, a form feed and a tab
+    (directory / "escape_reagent.yaml").write_text(
+        text.replace("reagent: acoh", 'reagent: "ac\\0oh\\f\\t<&>"', 1), encoding="utf-8"
+    )
+
+
+def test_junit_is_valid_xml_and_meets_the_surefire_constraints(tmp_path, junit_schema):
+    import xml.etree.ElementTree as ET
+
+    _control_char_protocols(tmp_path)
+    valid = (REPO / "workflows" / "n4_michael_addition.yaml").read_text(encoding="utf-8")
+    (tmp_path / "valid.yaml").write_text(
+        valid.replace("deck: ../deck_layouts/ot2_tempmodule.yaml", "deck: ot2_tempmodule", 1),
+        encoding="utf-8",
+    )
+    shutil.copytree(REPO / "workflows" / "libraries", tmp_path / "libraries")
+    proc = diazflow("validate", ".", "--format", "junit", cwd=tmp_path)
+    assert proc.returncode == 1
+    junit_schema.validate(proc.stdout)  # raises with the reason when it is not valid
+    suite = ET.fromstring(proc.stdout)
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "2", "0")
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert set(cases) == {"escape_key.yaml", "escape_reagent.yaml", "valid.yaml"}
+    assert cases["valid.yaml"].find("failure") is None
+    assert float(cases["valid.yaml"].get("time")) > 0  # the time spent checking it
+    key_failure = cases["escape_key.yaml"].find("failure")
+    assert key_failure.get("type") == "DF101"
+    # the control characters are shown, not dropped and not raw (raw is not XML)
+    assert "\\x1b[31mred\\x07\\x7f\\x01" in key_failure.get("message")
+    reagent = cases["escape_reagent.yaml"].find("failure")
+    assert "ac\\x00oh\\x0c\t<&>" in reagent.text  # tab, <, & survive as themselves
+
+
+def test_the_junit_constraints_have_teeth(junit_schema):
+    """Without this the test above would pass against a schema that accepts anything."""
+    ok = '<testsuite name="s" tests="1" failures="1" errors="0" skipped="0"><testcase name="a" time="0.010"><failure type="DF101">x</failure></testcase></testsuite>'
+    assert junit_schema.is_valid(ok)
+    for broken in (
+        ok.replace(' time="0.010"', ""),  # testcase@time
+        ok.replace(' skipped="0"', ""),  # testsuite@skipped
+        ok.replace(' type="DF101"', ""),  # failure@type
+        ok.replace('time="0.010"', 'time="1e-3"'),  # SUREFIRE_TIME has no exponent
+    ):
+        assert not junit_schema.is_valid(broken), broken
+
+
+def test_json_output_has_a_format_version(tmp_path):
+    _control_char_protocols(tmp_path)
+    proc = diazflow("validate", "escape_key.yaml", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 1
+    document = json.loads(proc.stdout)
+    assert document["version"] == 1
+    (entry,) = document["files"]
+    assert entry["valid"] is False and entry["diagnostics"][0]["code"] == "DF101"

@@ -64,13 +64,15 @@ def _use_color() -> bool:
     return use_color(sys.stdout)
 
 
-def _print_diagnostics(results: dict, output_format: str) -> None:
+def _print_diagnostics(
+    results: dict, output_format: str, times: dict[str, float] | None = None
+) -> None:
     from diazflow import diagnostics as d
 
     if output_format == "json":
         click.echo(d.format_json(results))
     elif output_format == "junit":
-        click.echo(d.format_junit(results))
+        click.echo(d.format_junit(results, times))
     elif output_format == "github":
         text = d.format_github([x for diags in results.values() for x in diags])
         if text:
@@ -103,10 +105,13 @@ def validate(workflows: tuple[str, ...], deck: str | None, output_format: str) -
     """Check protocol files (or every *.yaml in a directory): exit 0 if all are valid, 1 if not."""
     files = _expand_inputs(workflows)
     results = {}
+    times: dict[str, float] = {}
     for path in files:
+        started = _perf()
         result = safe_check(path, deck)
         results[result.path] = list(result.diagnostics)
-    _print_diagnostics(results, output_format)
+        times[result.path] = _perf() - started
+    _print_diagnostics(results, output_format, times)
     invalid = [name for name, diags in results.items() if any(x.is_error for x in diags)]
     if output_format == "text":
         valid = len(results) - len(invalid)
