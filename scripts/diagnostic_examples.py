@@ -66,6 +66,7 @@ class Example:
     deck_base: str = "ot2_tempmodule"  # ... this one,
     deck_name: str = "my_ot2"  # ... written as deck_layouts/<deck_name>.yaml
     files: dict[str, str] = field(default_factory=dict)  # more files next to the protocol
+    command: tuple[str, ...] = ("validate",)  # the diazflow command and options run on it
 
     @property
     def code(self) -> str:
@@ -709,6 +710,13 @@ EXAMPLES: list[Example] = [
             ),
         ),
     ),
+    Example(
+        "DF620",
+        STARLET,
+        severity="warning",
+        command=("compile", "--quiet", "--start", "2026-12-07 16:00"),
+        snippet='# diazflow compile workflows/amination_starlet.yaml --start "2026-12-07 16:00"  (a Monday)\nsettings:  # the defaults\n  working_hours: "08:00-18:00"\n  working_days: [Mon, Tue, Wed, Thu, Fri]\n',
+    ),
 ]
 
 
@@ -740,10 +748,10 @@ def in_workflows(text: str) -> str:
     return text.replace("deck: ../../../../deck_layouts/", "deck: ../deck_layouts/")
 
 
-def validate(root: Path, relative: str) -> str:
+def validate(root: Path, relative: str, command: tuple[str, ...] = ("validate",)) -> str:
     env = dict(os.environ, NO_COLOR="1", PYTHONIOENCODING="utf-8", COLUMNS="200")
     proc = subprocess.run(
-        [*diazflow_command(), "validate", relative],
+        [*diazflow_command(), command[0], relative, *command[1:]],
         cwd=root,
         env=env,
         capture_output=True,
@@ -752,7 +760,9 @@ def validate(root: Path, relative: str) -> str:
         timeout=300,
     )
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"diazflow validate {relative} failed ({proc.returncode}):\n{proc.stderr}")
+        raise SystemExit(
+            f"diazflow {command[0]} {relative} failed ({proc.returncode}):\n{proc.stderr}"
+        )
     return proc.stdout
 
 
@@ -792,7 +802,7 @@ def run_example(example: Example) -> tuple[str, str]:
             (root / "workflows" / name).write_text(content, encoding="utf-8")
         relative = f"workflows/{example.base}"
         (root / relative).write_text(text, encoding="utf-8")
-        output = validate(root, relative)
+        output = validate(root, relative, example.command)
         for prefix in {
             str(root),
             os.path.realpath(root),

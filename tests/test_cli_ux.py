@@ -191,3 +191,166 @@ def test_json_output_has_a_format_version(tmp_path):
     assert document["version"] == 1
     (entry,) = document["files"]
     assert entry["valid"] is False and entry["diagnostics"][0]["code"] == "DF101"
+
+
+# --------------------------------------------------------------------------- the run log
+
+OPERATOR_OPS = ("prompt", "set_closure")
+
+
+def _operator_ops(plan: dict) -> list[dict]:
+    return [
+        op
+        for op in plan["operations"]
+        if op["op"] in OPERATOR_OPS or (op["op"] == "dispense_powder" and op.get("manual"))
+    ]
+
+
+def test_run_log_read_from_a_pipe(tmp_path):
+    plan_path = tmp_path / "plan.json"
+    compiled = diazflow("compile", WORKFLOW, "-o", plan_path, cwd=tmp_path)
+    assert compiled.returncode == 0, compiled.stderr
+    plan = json.loads(plan_path.read_text(encoding="utf-8"))
+    proc = diazflow("run", WORKFLOW, "--journal", tmp_path / "j.sqlite", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    steps = [line for line in lines if "  step " in line]
+    # one line per step, in the order the run reaches them, each at the plan time of its first
+    # operation
+    first_op = {}
+    for op in plan["operations"]:
+        first_op.setdefault(op["step"], op)
+    order = sorted(first_op, key=lambda s: (first_op[s]["t"], first_op[s]["id"]))
+    assert len(steps) == len(plan["steps"]) == len(order)
+    for line, step in zip(steps, order, strict=True):
+        minutes = int(first_op[step]["t"] // 60)
+        assert line.startswith(f"T+{minutes // 60}:{minutes % 60:02d} "), line
+        assert f"step {step + 1} (line {first_op[step]['line']}):" in line
+    # the dropwise halide: its aliquot count and window, from the plan's dispenses
+    halide = [
+        op for op in plan["operations"] if op["op"] == "dispense" and op["reagent"] == "halide"
+    ]
+    aliquots = max(op["aliquots"] for op in halide)
+    (halide_line,) = [line for line in steps if "add halide" in line]
+    assert f"add halide dropwise to 96 wells, {aliquots} aliquots over 30 min" in halide_line
+    (solvent_line,) = [line for line in steps if "add_solvent" in line]
+    assert "add_solvent MeCN to 96 wells" in solvent_line
+    assert any("stir 12 h, 600 rpm" in line for line in steps)
+    # every operator action is shown with its message, and said to be confirmed by the simulator
+    operator = _operator_ops(plan)
+    assert operator
+    for op in operator:
+        assert f"operator: {op['message']}" in proc.stdout
+    assert proc.stdout.count("confirmed automatically (simulation)") == len(operator)
+    assert lines[-1].startswith("run complete")
+
+
+def test_run_quiet_prints_no_log(tmp_path):
+    proc = diazflow("run", WORKFLOW, "--journal", tmp_path / "j.sqlite", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "step " not in proc.stdout and "operator:" not in proc.stdout
+
+
+def test_progress_line_names_the_reagent_and_the_hold_with_its_time_left(tmp_path):
+    from diazflow.compiler.plan import Dispense, Plan
+    from diazflow.runtime.progress import RunProgress
+
+    plan_path = tmp_path / "plan.json"
+    assert diazflow("compile", WORKFLOW, "-o", plan_path, cwd=tmp_path).returncode == 0
+    plan = Plan.from_json(plan_path.read_text(encoding="utf-8"))
+    bar = RunProgress(plan, "virtual")
+    halide = next(
+        op for op in plan.operations if isinstance(op, Dispense) and op.reagent == "halide"
+    )
+    bar.current = (halide, halide.id, len(plan.operations))
+    assert bar._description(halide.t).startswith(f"step {halide.step + 1}: add halide dropwise")
+    stir = next(s for s in plan.steps if s.kind == "stir")
+    # one hour into the 12 h stir, whatever operation (a sample) started last
+    text = bar._description(stir.start + 3600)
+    left = stir.end - (stir.start + 3600)
+    h, rest = divmod(int(round(left)), 3600)
+    assert (
+        text
+        == f"step {stir.step + 1}: stir 12 h, 600 rpm, {h}:{rest // 60:02d}:{rest % 60:02d} left"
+    )
+
+
+# --------------------------------------------------------------------------- the operator's day
+
+
+def _operator_window(plan: dict) -> tuple[float, float]:
+    """(first start, last end) of the operator actions, in plan seconds."""
+    ops = _operator_ops(plan)
+    return min(op["t"] for op in ops), max(op["t"] + op["duration"] for op in ops)
+
+
+def _diagnostics_of(proc: subprocess.CompletedProcess, code: str) -> list[str]:
+    lines = proc.stdout.splitlines()
+    return [
+        line + "\n" + (lines[i + 1] if i + 1 < len(lines) else "")
+        for i, line in enumerate(lines)
+        if f" {code}: " in line
+    ]
+
+
+def test_start_warns_about_operator_actions_outside_working_hours(tmp_path):
+    import datetime as dt
+
+    shutil.copytree(BASE_PROTOCOL.parent / "libraries", tmp_path / "libraries")
+    protocol = tmp_path / "protocol.yaml"
+    protocol.write_text(BASE_PROTOCOL.read_text(encoding="utf-8"), encoding="utf-8")
+    plan_path = tmp_path / "plan.json"
+    args = ("compile", protocol, "--deck", "starlet_chem", "-o", plan_path)
+    late = diazflow(*args, "--start", "2026-12-07 16:00", cwd=tmp_path)  # a Monday
+    assert late.returncode == 0, late.stdout + late.stderr
+    plan = json.loads(plan_path.read_text(encoding="utf-8"))
+    first, last = _operator_window(plan)
+    warnings = _diagnostics_of(late, "DF620")
+    assert len(warnings) == len(_operator_ops(plan)) == 2  # the weigh-in ends after 18:00
+    # the earliest quarter hour from which the first action starts after 08:00 and the last ends
+    # by 18:00 (the window fits in a day: 8 h 10 min of plan)
+    tuesday = dt.datetime(2026, 12, 8)
+    lowest = tuesday + dt.timedelta(hours=8) - dt.timedelta(seconds=first)
+    earliest = tuesday + dt.timedelta(minutes=15 * -(-(lowest - tuesday).total_seconds() // 900))
+    assert earliest + dt.timedelta(seconds=last) <= tuesday + dt.timedelta(hours=18)
+    for warning in warnings:
+        assert "outside working hours (08:00-18:00 Mon-Fri)" in warning
+        assert f'--start "{earliest:%Y-%m-%d %H:%M}"' in warning
+    # the clock times of the operator's actions are in the summary
+    assert (
+        f"at {dt.datetime(2026, 12, 7, 16) + dt.timedelta(seconds=first):%a %Y-%m-%d %H:%M}"
+        in late.stdout
+    )
+    good = diazflow(*args, "--start", f"{earliest:%Y-%m-%d %H:%M}", cwd=tmp_path)
+    assert good.returncode == 0 and "DF620" not in good.stdout
+
+
+def test_working_hours_come_from_the_settings(tmp_path):
+    shutil.copytree(BASE_PROTOCOL.parent / "libraries", tmp_path / "libraries")
+    text = BASE_PROTOCOL.read_text(encoding="utf-8")
+    protocol = tmp_path / "protocol.yaml"
+    settings = "settings:\n  room_temperature: 22 degC\n"
+    assert settings in text
+    always = '  working_hours: "00:00-23:59"\n  working_days: [Mon, Tue, Wed, Thu, Fri, Sat, Sun]\n'
+    protocol.write_text(text.replace(settings, settings + always), encoding="utf-8")
+    proc = diazflow(
+        "compile",
+        protocol,
+        "--deck",
+        "starlet_chem",
+        "--start",
+        "2026-12-07 16:00",
+        "--quiet",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0 and "DF620" not in proc.stdout
+    protocol.write_text(
+        text.replace(settings, settings + "  working_hours: 8-18\n"), encoding="utf-8"
+    )
+    bad = diazflow("validate", protocol, "--deck", "starlet_chem", cwd=tmp_path)
+    assert bad.returncode == 1 and "working_hours" in bad.stdout
+
+
+def test_start_that_is_not_a_date_is_a_usage_error(tmp_path):
+    proc = diazflow("compile", WORKFLOW, "--start", "monday", cwd=tmp_path)
+    assert proc.returncode == 2 and "--start" in proc.stderr and "Traceback" not in proc.stderr

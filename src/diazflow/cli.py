@@ -8,6 +8,8 @@ stays fast in a cold process.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime
 import glob
 import json
 import os
@@ -39,6 +41,45 @@ _deck_option = click.option(
     default=None,
     help="deck layout to use instead of the protocol's own",
 )
+
+
+_start_option = click.option(
+    "--start",
+    "start",
+    default=None,
+    metavar="DATETIME",
+    help='clock time of the start, e.g. "2026-12-07 09:00": clock times for the operator actions, and a warning (DF620) for those outside working hours (settings.working_hours, working_days)',
+)
+_quiet_option = click.option(
+    "--quiet", "-q", is_flag=True, help="print only diagnostics and errors"
+)
+
+
+def _parse_start(text: str | None) -> datetime.datetime | None:
+    from diazflow.compiler.working_hours import parse_start
+
+    if not text:
+        return None
+    try:
+        return parse_start(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"'{text}' is not a date and time like \"2026-12-07 09:00\"", param_hint="--start"
+        ) from None
+
+
+def _working_hours(plan: Plan, start: datetime.datetime | None, loaded: Any, path: str) -> list:
+    """DF620 findings for a plan started at ``start`` (none without a start): positioned in the
+    protocol when it was loaded, with its settings; else (a plan or journal) the defaults."""
+    if start is None:
+        return []
+    from diazflow.compiler.working_hours import check_working_hours
+    from diazflow.diagnostics import Reporter
+    from diazflow.language.models import Settings
+
+    if loaded is not None:
+        return check_working_hours(plan, start, loaded.protocol.settings, loaded.reporter())
+    return check_working_hours(plan, start, Settings(), Reporter(path))
 
 
 def _expand_inputs(paths: tuple[str, ...]) -> list[str]:
@@ -190,8 +231,17 @@ def _format_seconds(seconds: float) -> str:
     return f"{h}h{mnt:02d}m{s:02d}s" if h else f"{mnt}m{s:02d}s"
 
 
-def plan_summary(plan: Plan) -> str:
-    """The human summary of a plan: makespan, operations by kind, tips, stocks, warnings."""
+def _when(seconds: float, start: datetime.datetime | None) -> str:
+    """``1h02m03s`` from the start, with the clock time when the start is known."""
+    if start is None:
+        return _format_seconds(seconds)
+    at = start + datetime.timedelta(seconds=seconds)
+    return f"{at:%a %Y-%m-%d %H:%M} (+{_format_seconds(seconds)})"
+
+
+def plan_summary(plan: Plan, start: datetime.datetime | None = None) -> str:
+    """The human summary of a plan: makespan, operations by kind, tips, stocks, warnings; with
+    ``start``, clock times for the stages and the operator's actions."""
     from collections import Counter
 
     from diazflow.compiler.plan import DispensePowder, Prompt, SetClosure
@@ -222,7 +272,7 @@ def plan_summary(plan: Plan) -> str:
             lines.append(
                 "prepare before start:"
                 if stage == 0
-                else f"prepare for stage {stage + 1} (first needed at {_format_seconds(first)}):"
+                else f"prepare for stage {stage + 1} (first needed at {_when(first, start)}):"
             )
         if s.form == "solid":
             lines.append(f"  - {s.substance}: {s.weigh_mg:.1f} mg in total → {s.location}")
@@ -247,10 +297,14 @@ def plan_summary(plan: Plan) -> str:
         for op in plan.operations
         if isinstance(op, (Prompt, SetClosure, DispensePowder)) and op.device == "operator"
     ]
+    if start is not None:
+        lines.insert(
+            4, f"start      {start:%a %Y-%m-%d %H:%M}; ends {_when(plan.makespan_s, start)}"
+        )
     if prompts:
         lines.append("operator:")
         for op in prompts:
-            lines.append(f"  - at {_format_seconds(op.t)}: {op.message}")
+            lines.append(f"  - at {_when(op.t, start)}: {op.message}")
     return "\n".join(lines)
 
 
@@ -261,20 +315,31 @@ def plan_summary(plan: Plan) -> str:
 )
 @_deck_option
 @_format_option
+@_start_option
+@_quiet_option
 def compile_command(
-    workflow: str, output: str | None, deck: str | None, output_format: str
+    workflow: str,
+    output: str | None,
+    deck: str | None,
+    output_format: str,
+    start: str | None,
+    quiet: bool,
 ) -> None:
     """Compile a protocol into a timed plan and print a summary (makespan, operations, tips, stocks)."""
+    start_at = _parse_start(start)
     if output:
         _check_output(output, (workflow,) + ((deck,) if deck else ()))
     result = safe_check(workflow, deck)
-    _print_diagnostics({result.path: list(result.diagnostics)}, output_format)
+    diags = list(result.diagnostics)
+    if result.plan is not None:
+        diags += _working_hours(result.plan, start_at, result.loaded, result.path)
+    _print_diagnostics({result.path: diags}, output_format)
     if result.plan is None:
         sys.exit(EXIT_INVALID)
     if output:
         _write_output(output, result.plan.to_json(), _inputs_of(result))
-    if output_format == "text":
-        click.echo(plan_summary(result.plan))
+    if output_format == "text" and not quiet:
+        click.echo(plan_summary(result.plan, start_at))
         if output:
             click.echo(f"plan written to {output}")
     sys.exit(EXIT_OK)
@@ -302,10 +367,11 @@ def compile_command(
     "start",
     default=None,
     metavar="DATETIME",
-    help="clock time of the start, e.g. 2026-11-22T09:00 (a journal's own start is used otherwise)",
+    help='clock time of the start, e.g. "2026-12-07 09:00" (a journal\'s own start is used otherwise); operator actions outside working hours are warned about (DF620)',
 )
 @_deck_option
 @_format_option
+@_quiet_option
 def report_command(
     source: str,
     output: str,
@@ -313,6 +379,7 @@ def report_command(
     start: str | None,
     deck: str | None,
     output_format: str,
+    quiet: bool,
 ) -> None:
     """Write ONE self-contained HTML report for a protocol (WORKFLOW), a plan JSON or a run JOURNAL.
 
@@ -320,30 +387,29 @@ def report_command(
     needed, diagnostics and, for a journal, planned vs actual times.  Exit 1 if the protocol
     does not compile (the report then shows its diagnostics).
     """
-    from diazflow.report import JournalError, parse_start, render_html, report_for, write_pngs
+    from diazflow.report import JournalError, render_html, report_for, write_pngs
 
     if png_dir:
         _require_extra("report")
 
-    try:
-        start_at = parse_start(start)
-    except ValueError:
-        raise click.BadParameter(
-            f"'{start}' is not a date and time like 2026-11-22T09:00", param_hint="--start"
-        ) from None
+    start_at = _parse_start(start)
     inputs = (source,) + ((deck,) if deck else ())
     _check_output(output, inputs)
     try:
         rep = report_for(source, deck_override=deck, start=start_at)
     except JournalError as exc:
         raise click.UsageError(str(exc)) from None
+    if rep.plan is not None and start_at is not None:
+        rep.diagnostics.extend(
+            _working_hours(rep.plan, start_at, _protocol_of(rep), rep.source_path)
+        )
     if rep.diagnostics:
         _print_diagnostics({rep.source_path: list(rep.diagnostics)}, output_format)
     _write_output(output, render_html(rep), inputs)
     written = [output]
     if png_dir and rep.plan is not None:
         written += write_pngs(rep, png_dir)
-    if output_format == "text":
+    if output_format == "text" and not quiet:
         for path in written:
             click.echo(f"report written to {path}")
     sys.exit(EXIT_OK if rep.plan is not None else EXIT_INVALID)
@@ -368,11 +434,11 @@ def _faults(specs: tuple[str, ...]):
         raise click.UsageError(str(exc)) from None
 
 
-def _print_run_diagnostics(result, output_format: str) -> None:
+def _print_run_diagnostics(result, output_format: str, extra: list | None = None) -> None:
     """Like ``validate`` prints them, but on stderr: a run's stdout starts with the journal path."""
     from diazflow import diagnostics as d
 
-    diags = list(result.diagnostics)
+    diags = list(result.diagnostics) + list(extra or [])
     color = False
     if output_format == "json":
         text = d.format_json({result.path: diags})
@@ -442,6 +508,14 @@ def _process_seconds() -> float:
         return 0.0
 
 
+_log_option = click.option(
+    "--log",
+    "log",
+    is_flag=True,
+    help="write the run log (a line per step and per operator action) instead of the progress bar; the default when stdout is not a terminal",
+)
+
+
 @cli.command()
 @click.argument("workflow", type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -464,7 +538,8 @@ def _process_seconds() -> float:
     default=None,
     help="the run journal (SQLite); default runs/<protocol>-<time>.journal.sqlite",
 )
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--quiet", is_flag=True, help="no progress bar, no run log")
+@_log_option
 @click.option(
     "--visualize",
     is_flag=True,
@@ -472,6 +547,7 @@ def _process_seconds() -> float:
 )
 @_deck_option
 @_format_option
+@_start_option
 @_inject_fault_option
 def run(
     workflow: str,
@@ -479,9 +555,11 @@ def run(
     speed: float | None,
     journal_path: str | None,
     quiet: bool,
+    log: bool,
     visualize: bool,
     deck: str | None,
     output_format: str,
+    start: str | None,
     inject_fault: tuple[str, ...],
 ) -> None:
     """Validate, compile and run a protocol; every operation is journalled (exit 3 if the run
@@ -494,12 +572,22 @@ def run(
             backend,
             speed,
             journal_path,
-            quiet,
+            RunDisplay(quiet, log, _parse_start(start)),
             visualize,
             deck,
             output_format,
             inject_fault,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class RunDisplay:
+    """What ``run`` shows while it runs: nothing (``--quiet``), the run log (``--log``, or stdout
+    not a terminal) or the progress bar; ``start``: the clock time of plan time 0 (``--start``)."""
+
+    quiet: bool = False
+    log: bool = False
+    start: datetime.datetime | None = None
 
 
 @contextlib.contextmanager
@@ -519,15 +607,14 @@ def _run_command(
     backend: str,
     speed: float | None,
     journal_path: str | None,
-    quiet: bool,
+    display: RunDisplay,
     visualize: bool,
     deck: str | None,
     output_format: str,
     inject_fault: tuple[str, ...],
 ) -> None:
     started = _perf()
-    if backend == "hardware":
-        _require_extra("hardware")
+    _check_run_options(backend, speed)  # before the protocol is checked: exit 2 at once
     from diazflow.pipeline import safe_check as check
 
     import_s = _perf() - started
@@ -535,7 +622,12 @@ def _run_command(
     t = _perf()
     result = check(workflow, deck_override=deck)
     check_s = _perf() - t
-    _print_run_diagnostics(result, output_format)
+    extra = (
+        _working_hours(result.plan, display.start, result.loaded, result.path)
+        if result.plan is not None
+        else []
+    )
+    _print_run_diagnostics(result, output_format, extra)
     if result.plan is None:
         sys.exit(EXIT_INVALID)
     from diazflow.runtime.runner import UsageError, run_plan
@@ -546,7 +638,9 @@ def _run_command(
             backend=backend,
             speed=speed,
             journal_path=journal_path,
-            quiet=quiet,
+            quiet=display.quiet,
+            log=display.log,
+            start=display.start,
             faults=faults,
             visualize=visualize,
         )
@@ -565,7 +659,8 @@ def _run_command(
     default=None,
     help="override the run's speed (default: as the run was started)",
 )
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--quiet", is_flag=True, help="no progress bar, no run log")
+@_log_option
 @click.option(
     "--use-recorded-plan",
     is_flag=True,
@@ -576,6 +671,7 @@ def resume(
     journal: str,
     speed: float | None,
     quiet: bool,
+    log: bool,
     use_recorded_plan: bool,
     inject_fault: tuple[str, ...],
 ) -> None:
@@ -591,6 +687,7 @@ def resume(
                 journal,
                 speed=speed,
                 quiet=quiet,
+                log=log,
                 faults=faults,
                 use_recorded_plan=use_recorded_plan,
             )
@@ -620,6 +717,28 @@ def journal_command(journal: str, as_json: bool) -> None:
     else:
         click.echo(format_state(state))
     sys.exit(EXIT_OK)
+
+
+def _protocol_of(rep: Any) -> Any:
+    """The loaded protocol a report was made from (its settings, its positions), or None for a
+    plan or a journal."""
+    if rep.source_kind != "workflow":
+        return None
+    from diazflow.language.loader import load_protocol
+
+    return load_protocol(rep.source_path).loaded
+
+
+def _check_run_options(backend: str, speed: float | None) -> None:
+    from diazflow.extras import MissingExtra
+    from diazflow.runtime.runner import UsageError, check_run_options
+
+    try:
+        check_run_options(backend, speed)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    except MissingExtra as exc:
+        _missing_extra(exc)
 
 
 def _require_extra(name: str) -> None:

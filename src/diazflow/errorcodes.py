@@ -202,3 +202,4 @@ DF603 = _register("DF603", Stage.COMPILER, ERROR, "temperature ramp faster than 
 DF604 = _register("DF604", Stage.COMPILER, ERROR, "sampling or dropwise timing impossible")
 DF605 = _register("DF605", Stage.COMPILER, ERROR, "`keep_below` without cooling")
 DF606 = _register("DF606", Stage.COMPILER, ERROR, "a solid added dropwise")
+DF620 = _register("DF620", Stage.COMPILER, WARNING, "the operator is needed outside working hours")

@@ -472,12 +472,28 @@ class Library(_Model):
         return self
 
 
+WorkingHours = Annotated[
+    str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
+]
+Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+WEEK_WORKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri")
+
+
 class Settings(_Model):
     room_temperature: Temperature | None = Field(
         None, description="what 'rt' means (default 22 degC)"
     )
     duration_policy: Literal["upper", "lower"] = Field(
         "upper", description="how a stir/hold range like 1-4 h is resolved"
+    )
+    working_hours: WorkingHours = Field(
+        "08:00-18:00",
+        description="when an operator is at the robot, HH:MM-HH:MM; with --start, operator actions outside them are warned about (DF620)",
+    )
+    working_days: list[Weekday] = Field(
+        default_factory=lambda: list(WEEK_WORKDAYS),
+        min_length=1,
+        description="the days an operator is at the robot",
     )
 
 

@@ -356,7 +356,9 @@ class RunOptions:
 
     backend: str = "simulate"
     speed: float | None = None  # None: a virtual clock (simulations), real time (hardware)
-    quiet: bool = False  # no progress bar
+    quiet: bool = False  # no progress bar, no run log
+    log: bool = False  # the run log (runtime.runlog) even on a terminal, instead of the bar
+    start: _dt.datetime | None = None  # clock time of plan time 0: the run log says clock times
     faults: FaultPlan = field(default_factory=FaultPlan)
     resume: bool = False  # the journal has a run to continue: replay it, then settle in-flight ops
     clock_start: float = 0.0  # plan time the clock starts at (a resume: where the run stopped)
@@ -478,7 +480,14 @@ class Run:
             if self.clock.virtual
             else ("real" if hardware or speed == 1 else f"×{speed:g}")
         )
-        self._progress = make_progress(self.plan, clock_label, self.options.quiet)
+        self._progress = make_progress(
+            self.plan,
+            clock_label,
+            self.options.quiet,
+            log=self.options.log,
+            simulated=not hardware,
+            start=self.options.start,
+        )
         return Executor(
             self.plan,
             devices,
@@ -748,18 +757,10 @@ def check_faults(faults: FaultPlan | None, plan: Plan) -> None:
             )
 
 
-def run_plan(
-    result: Any,
-    *,
-    backend: str = "simulate",
-    speed: float | None = None,
-    journal_path: str | None = None,
-    quiet: bool = False,
-    faults: FaultPlan | None = None,
-    notify: Callable[[str], None] = _print,
-    visualize: bool = False,
-) -> RunOutcome:
-    """Run a checked protocol (:class:`diazflow.pipeline.CheckResult` with a plan)."""
+def check_run_options(backend: str, speed: float | None) -> None:
+    """Refuse a backend and speed that cannot run (:class:`UsageError`), then a hardware run
+    without the ``hardware`` extra (:class:`~diazflow.extras.MissingExtra`): both before any
+    journal exists, since a run that cannot start leaves nothing to resume."""
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
     if speed is not None and not speed > 0:
@@ -771,7 +772,24 @@ def run_plan(
     if backend == "hardware":
         from diazflow.extras import require
 
-        require("hardware")  # before the journal: nothing to resume from a run that cannot start
+        require("hardware")
+
+
+def run_plan(
+    result: Any,
+    *,
+    backend: str = "simulate",
+    speed: float | None = None,
+    journal_path: str | None = None,
+    quiet: bool = False,
+    faults: FaultPlan | None = None,
+    notify: Callable[[str], None] = _print,
+    visualize: bool = False,
+    log: bool = False,
+    start: _dt.datetime | None = None,
+) -> RunOutcome:
+    """Run a checked protocol (:class:`diazflow.pipeline.CheckResult` with a plan)."""
+    check_run_options(backend, speed)
     # a signal from here on ends the command cleanly (journalled once the journal exists)
     with stop_signals():
         started = time.perf_counter()
@@ -814,6 +832,8 @@ def run_plan(
                 backend=backend,
                 speed=speed,
                 quiet=quiet,
+                log=log,
+                start=start,
                 faults=faults or FaultPlan(),
                 visualize=visualize,
                 notify=notify,
@@ -854,6 +874,7 @@ def resume_run(
     faults: FaultPlan | None = None,
     notify: Callable[[str], None] = _print,
     use_recorded_plan: bool = False,
+    log: bool = False,
 ) -> RunOutcome:
     """Continue the run of a journal (``diazflow resume``).
 
@@ -862,7 +883,7 @@ def resume_run(
     as it was compiled; the deck layout must still be the one the run started with).
     """
     with stop_signals():
-        return _resume(path, speed, quiet, faults, notify, use_recorded_plan)
+        return _resume(path, speed, quiet, faults, notify, use_recorded_plan, log)
 
 
 def _resume(
@@ -872,6 +893,7 @@ def _resume(
     faults: FaultPlan | None,
     notify: Callable[[str], None],
     use_recorded_plan: bool,
+    log: bool = False,
 ) -> RunOutcome:
     try:
         journal = Journal.open(path)
@@ -895,6 +917,7 @@ def _resume(
                 faults=faults,
                 notify=notify,
                 use_recorded_plan=use_recorded_plan,
+                log=log,
             )
         except JournalWriteError as exc:  # before the run's event loop: nothing was done
             outcome = RunOutcome(EXIT_RUN_FAILED, path, str(exc))
@@ -950,6 +973,7 @@ def _resume_locked(
     faults: FaultPlan | None,
     notify: Callable[[str], None],
     use_recorded_plan: bool,
+    log: bool = False,
 ) -> RunOutcome:
     from diazflow.deck import DeckLayoutError, load_deck
 
@@ -1001,6 +1025,7 @@ def _resume_locked(
         backend=info.backend,
         speed=run_speed,
         quiet=quiet,
+        log=log,
         faults=faults or FaultPlan(),
         resume=True,
         clock_start=clock_start,
