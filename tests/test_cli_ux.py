@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -354,3 +355,101 @@ def test_working_hours_come_from_the_settings(tmp_path):
 def test_start_that_is_not_a_date_is_a_usage_error(tmp_path):
     proc = diazflow("compile", WORKFLOW, "--start", "monday", cwd=tmp_path)
     assert proc.returncode == 2 and "--start" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- the JSON Schema in editors
+
+# Common single mistakes in a quantity, each a text edit of the base protocol.
+QUANTITY_MISTAKES = {
+    "amount-as-volume": ("amount: 50 umol", "amount: 50 mL"),
+    "concentration-as-volume": ("  concentration: 0.2 M\n", "  concentration: 0.2 mL\n"),
+    "duration-as-mass": ("duration: 15 min,", "duration: 15 kg,"),
+    "duration-range-unit": ("duration: 1-4 h", "duration: 1-4 kg"),
+    "equiv-as-volume": ("equiv: 1.05}", "equiv: 1.05 mL}"),
+    "speed-as-duration": ("speed: 600 rpm", "speed: 600 min"),
+    "temperature-in-coulomb": ("temperature: rt,", "temperature: 25 C,"),
+    "stock-concentration-as-mass": ("concentration: 1.0 M", "concentration: 1.0 mg"),
+    "quench-volume-as-mass": ("volume: 1 reaction volume", "volume: 1 kg"),
+    "room-temperature-as-mass": ("room_temperature: 22 degC", "room_temperature: 22 kg"),
+}
+
+
+@pytest.fixture(scope="module")
+def schema_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("schema") / "diazflow.schema.json"
+    assert diazflow("schema", "-o", path).returncode == 0
+    return path
+
+
+def check_jsonschema(schema: Path, *files: Path) -> subprocess.CompletedProcess:
+    import sys
+
+    script = Path(sys.executable).with_name("check-jsonschema")
+    return subprocess.run(
+        [str(script), "--schemafile", str(schema), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_jsonschema_catches_every_wrong_unit_that_validate_catches(tmp_path, schema_file):
+    shutil.copytree(BASE_PROTOCOL.parent / "libraries", tmp_path / "libraries")
+    text = BASE_PROTOCOL.read_text(encoding="utf-8")
+    good = tmp_path / "good.yaml"
+    good.write_text(text, encoding="utf-8")
+    assert check_jsonschema(schema_file, good).returncode == 0
+    for name, (old, new) in QUANTITY_MISTAKES.items():
+        assert text.count(old) == 1, name
+        bad = tmp_path / f"{name}.yaml"
+        bad.write_text(text.replace(old, new), encoding="utf-8")
+        checked = check_jsonschema(schema_file, bad)
+        assert checked.returncode == 1, (name, checked.stdout)
+        validated = diazflow(
+            "validate", bad, "--deck", "starlet_chem", "--format", "json", cwd=tmp_path
+        )
+        codes = {d["code"] for d in json.loads(validated.stdout)["files"][0]["diagnostics"]}
+        assert validated.returncode == 1 and codes & {"DF202", "DF203"}, (name, codes)
+
+
+def test_the_shipped_workflows_pass_the_schema(schema_file):
+    workflows = sorted((REPO / "workflows").glob("*.yaml"))
+    assert len(workflows) >= 12
+    checked = check_jsonschema(schema_file, *workflows)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize(
+    ("dimension", "good", "bad"),
+    [
+        ("amount", ["50 umol", "50umol", "0.05 mmol", "50 µmol"], ["50 mL", "50", "50 zorkmol"]),
+        (
+            "duration",
+            ["30 min", "30-60 min", "30 – 60 min", "30 min to 2 h", "2 hours"],
+            ["30 kg", "30-60"],
+        ),
+        ("temperature", ["0 degC", "-10 to -5 degC", "25 °C", "300 K"], ["25 C", "0 kg"]),
+        ("speed", ["600 rpm", "10 Hz"], ["600 min"]),
+    ],
+)
+def test_the_schema_pattern_and_the_parser_agree(dimension, good, bad):
+    """The pattern comes from the unit table the parser checks against: same verdicts."""
+    from diazflow.language.quantities import Dimension, QuantityError, parse_quantity_or_range
+    from diazflow.language.units import quantity_pattern
+
+    pattern = re.compile(quantity_pattern(dimension, allow_range=True))
+    for text in good:
+        assert pattern.match(text), text
+        parse_quantity_or_range(text, Dimension(dimension))
+    for text in bad:
+        assert not pattern.match(text), text
+        with pytest.raises(QuantityError):
+            parse_quantity_or_range(text, Dimension(dimension))
+
+
+def test_step_completions_are_the_step_keys(schema_file):
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    steps = schema["properties"]["steps"]["items"]["oneOf"]
+    titles = {schema["$defs"][ref["$ref"].split("/")[-1]]["title"] for ref in steps}
+    assert "add" in titles and "offdeck" in titles
+    assert not any(title.endswith("Step") for title in titles)
