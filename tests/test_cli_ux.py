@@ -453,3 +453,42 @@ def test_step_completions_are_the_step_keys(schema_file):
     titles = {schema["$defs"][ref["$ref"].split("/")[-1]]["title"] for ref in steps}
     assert "add" in titles and "offdeck" in titles
     assert not any(title.endswith("Step") for title in titles)
+
+
+# --------------------------------------------------------------------------- volumes and --quiet
+
+
+def test_compile_and_report_write_a_stock_volume_the_same_way(tmp_path):
+    plan_path = tmp_path / "plan.json"
+    compiled = diazflow("compile", WORKFLOW, "-o", plan_path, cwd=tmp_path)
+    assert compiled.returncode == 0
+    plan = json.loads(plan_path.read_text(encoding="utf-8"))
+    stock = next(s for s in plan["stocks"] if s.get("weigh_mg") and s["volume_uL"] < 1000)
+    expected = f"make up to {stock['volume_uL']:.0f} µL"  # whole µL from 100 µL (145, not 0.14 mL)
+    assert 100 <= stock["volume_uL"] and expected in compiled.stdout
+    html = tmp_path / "report.html"
+    assert diazflow("report", WORKFLOW, "-o", html, "--quiet", cwd=tmp_path).returncode == 0
+    assert expected in html.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(145.2, "145"), (12600.0, "12600"), (55.04, "55.0"), (9.504, "9.50"), (0.126, "0.13")],
+)
+def test_one_rounding_rule_for_volumes(value, text):
+    from diazflow.language.units import format_volume, microlitres
+
+    assert microlitres(value) == text and format_volume(value) == f"{text} µL"
+    # never more than 0.5 % off (a stock made up to the printed volume)
+    assert abs(float(text) - value) / value <= 0.005 or value < 1
+
+
+def test_quiet_prints_only_diagnostics(tmp_path, invalid_protocol):
+    compiled = diazflow("compile", WORKFLOW, "--quiet", cwd=tmp_path)
+    assert compiled.returncode == 0 and compiled.stdout.strip() == ""
+    validated = diazflow("validate", invalid_protocol, "-q", cwd=tmp_path)
+    assert validated.returncode == 1 and "DF101" in validated.stdout
+    assert validated.stderr.strip() == ""  # no "1 protocol(s): ..." summary
+    html = tmp_path / "r.html"
+    reported = diazflow("report", WORKFLOW, "-o", html, "--quiet", cwd=tmp_path)
+    assert reported.returncode == 0 and reported.stdout.strip() == "" and html.exists()

@@ -142,7 +142,8 @@ def cli() -> None:
 @click.argument("workflows", nargs=-1, required=True)
 @_deck_option
 @_format_option
-def validate(workflows: tuple[str, ...], deck: str | None, output_format: str) -> None:
+@_quiet_option
+def validate(workflows: tuple[str, ...], deck: str | None, output_format: str, quiet: bool) -> None:
     """Check protocol files (or every *.yaml in a directory): exit 0 if all are valid, 1 if not."""
     files = _expand_inputs(workflows)
     results = {}
@@ -154,7 +155,7 @@ def validate(workflows: tuple[str, ...], deck: str | None, output_format: str) -
         times[result.path] = _perf() - started
     _print_diagnostics(results, output_format, times)
     invalid = [name for name, diags in results.items() if any(x.is_error for x in diags)]
-    if output_format == "text":
+    if output_format == "text" and not quiet:
         valid = len(results) - len(invalid)
         click.echo(f"{len(results)} protocol(s): {valid} valid, {len(invalid)} invalid", err=True)
     sys.exit(EXIT_INVALID if invalid else EXIT_OK)
@@ -245,6 +246,7 @@ def plan_summary(plan: Plan, start: datetime.datetime | None = None) -> str:
     from collections import Counter
 
     from diazflow.compiler.plan import DispensePowder, Prompt, SetClosure
+    from diazflow.language.units import format_volume as vol
 
     lines = [
         f"protocol   {plan.protocol}",
@@ -283,13 +285,13 @@ def plan_summary(plan: Plan, start: datetime.datetime | None = None) -> str:
             else (s.solvent or s.form)
         )
         if s.measure_uL and s.weigh_mg:  # a liquid solute: by volume, its mass as a check
-            extra = f"; measure {s.measure_uL:.1f} µL ({s.weigh_mg:.1f} mg), make up to {s.volume_uL / 1000:.2f} mL"
+            extra = f"; measure {vol(s.measure_uL)} ({s.weigh_mg:.1f} mg), make up to {vol(s.volume_uL)}"
         elif s.weigh_mg:
-            extra = f"; weigh {s.weigh_mg:.1f} mg, make up to {s.volume_uL / 1000:.2f} mL"
+            extra = f"; weigh {s.weigh_mg:.1f} mg, make up to {vol(s.volume_uL)}"
         else:
             extra = ""
         lines.append(
-            f"  - {s.location}: {s.substance} ({what}), {s.volume_uL:.0f} µL incl. {s.dead_volume_uL:.0f} µL dead volume{extra}"
+            f"  - {s.location}: {s.substance} ({what}), {vol(s.volume_uL)} incl. {vol(s.dead_volume_uL)} dead volume{extra}"
         )
     # what the operator does: prompts, caps on and off, powders weighed in by hand, with messages
     prompts = [

@@ -178,3 +178,20 @@ def quantity_pattern(
 
 REACTION_VOLUMES_PATTERN = r"^\s*(?:(?:\d+\.?\d*|\.\d+)\s*)?(?:x\s*)?[Rr][Ee][Aa][Cc][Tt][Ii][Oo][Nn][ _][Vv][Oo][Ll][Uu][Mm][Ee][Ss]?\s*$"
 """``1 reaction volume``, ``0.5 x reaction volumes`` (the parser reads them case-insensitively)."""
+
+
+def microlitres(ul: float) -> str:
+    """How diazflow writes a volume, everywhere (compile, report, run log): in µL, to the
+    precision a pipette or a volumetric flask gives, at most 0.5 % off: whole µL from 100 µL,
+    0.1 µL from 10 µL, 0.01 µL below (``145``, ``55.0``, ``9.50``).  The number only."""
+    size = abs(ul)
+    if size >= 100:
+        return f"{ul:.0f}"
+    if size >= 10:
+        return f"{ul:.1f}"
+    return f"{ul:.2f}"
+
+
+def format_volume(ul: float) -> str:
+    """:func:`microlitres` with its unit: ``145 µL``."""
+    return f"{microlitres(ul)} µL"
