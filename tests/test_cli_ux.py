@@ -71,6 +71,36 @@ def test_hardware_backend_without_the_hardware_extra_is_one_line_and_exit_2(tmp_
     assert not journal.exists()  # refused before anything was started
 
 
+def test_an_ot2_needs_only_the_opentrons_client_of_the_hardware_extra(tmp_path):
+    from diazflow.extras import hardware_drivers
+
+    ot2 = [
+        "diazflow.deck.plr_hardware.OT2Backend",
+        "diazflow.deck.plr_hardware.OT2TemperatureModuleBackend",
+    ]
+    assert hardware_drivers(ot2) == ("ot_api",)
+    starlet = [
+        "pylabrobot.liquid_handling.backends.hamilton.STAR_backend.STARBackend",
+        "diazflow.deck.plr_hardware.ThermoshakeBackend",
+        "pylabrobot.temperature_controlling.InhecoTECControlBox",
+    ]
+    assert set(hardware_drivers(starlet)) == {"usb", "libusb_package", "hid"}
+    journal = tmp_path / "run.journal.sqlite"
+    workflow = REPO / "workflows" / "n4_michael_addition.yaml"  # on the OT-2
+    proc = diazflow(
+        "run",
+        workflow,
+        "--backend",
+        "hardware",
+        "--journal",
+        journal,
+        cwd=tmp_path,
+        hide=("ot_api",),
+    )
+    assert proc.returncode == 2 and "module 'ot_api'" in proc.stderr.splitlines()[-1]
+    assert not journal.exists()
+
+
 def test_report_png_without_matplotlib_is_one_line_and_exit_2(tmp_path):
     html = tmp_path / "report.html"
     proc = diazflow(

@@ -589,7 +589,7 @@ def test_hardware_without_its_driver_fails_cleanly(ot2, tmp_path, monkeypatch):
     from pylabrobot.liquid_handling.backends import opentrons_backend
 
     # the extra's modules import (as if installed), but PLR's backend still finds no driver
-    monkeypatch.setattr("diazflow.extras.require", lambda name: None)
+    monkeypatch.setattr("diazflow.extras.require", lambda name, modules=None: None)
 
     # what PyLabRobot does when the Opentrons client (the hardware extra) is not installed
     monkeypatch.setattr(opentrons_backend, "USE_OT", False)

@@ -10,6 +10,7 @@ looked up, because an installed package can still fail at import (``hid`` withou
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -48,11 +49,36 @@ class MissingExtra(Exception):
         )
 
 
-def require(name: str) -> None:
-    """Raise :class:`MissingExtra` unless every module of the extra ``name`` imports."""
+def require(name: str, modules: Iterable[str] | None = None) -> None:
+    """Raise :class:`MissingExtra` unless every module of the extra ``name`` imports (or only
+    ``modules`` of it: what one deck's drivers need)."""
     extra = EXTRAS[name]
-    for module in extra.modules:
+    for module in extra.modules if modules is None else modules:
         try:
             importlib.import_module(module)
         except ImportError:
             raise MissingExtra(extra, module) from None
+
+
+# Which driver modules a hardware backend class needs, by a word in its class path (PyLabRobot's
+# or diazflow's subclass of it).  A class matching none needs none of the extra: its own import
+# error, if any, stops the run at set-up (exit 3, the journal says why).
+_DRIVERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("opentrons", ("ot_api",)),  # OpentronsOT2Backend, OpentronsTemperatureModuleBackend
+    ("OT2", ("ot_api",)),  # diazflow.deck.plr_hardware.OT2Backend, OT2TemperatureModuleBackend
+    ("Inheco", ("hid",)),  # the TEC control box
+    ("Thermoshake", ("hid",)),
+    ("hamilton", ("usb", "libusb_package")),  # STARBackend, the heater-shaker box
+    ("Hamilton", ("usb", "libusb_package")),
+    ("tecan", ("usb", "libusb_package")),  # EVOBackend talks through PLR's USB layer
+)
+
+
+def hardware_drivers(class_paths: Iterable[str]) -> tuple[str, ...]:
+    """The modules of the ``hardware`` extra that backends of these classes import."""
+    needed: dict[str, None] = {}
+    for path in class_paths:
+        for word, modules in _DRIVERS:
+            if word in path:
+                needed.update(dict.fromkeys(modules))
+    return tuple(needed)

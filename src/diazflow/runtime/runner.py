@@ -757,10 +757,26 @@ def check_faults(faults: FaultPlan | None, plan: Plan) -> None:
             )
 
 
+def require_drivers(deck_spec: DeckSpec) -> None:
+    """:class:`~diazflow.extras.MissingExtra` when a module of the ``hardware`` extra that this
+    deck's hardware backends import is missing (an OT-2 needs the Opentrons client, not USB)."""
+    from diazflow.deck.spec import BackendRecipe
+    from diazflow.extras import hardware_drivers, require
+
+    recipes: list[BackendRecipe | None] = [deck_spec.robot.backends.get("hardware")]
+    recipes += [m.backends.get("hardware") for m in deck_spec.modules.values()]
+    paths: list[str] = []
+    while recipes:
+        recipe = recipes.pop()
+        if recipe is None:
+            continue
+        paths.append(recipe.class_path)
+        recipes += [v for v in recipe.args.values() if isinstance(v, BackendRecipe)]
+    require("hardware", hardware_drivers(paths))
+
+
 def check_run_options(backend: str, speed: float | None) -> None:
-    """Refuse a backend and speed that cannot run (:class:`UsageError`), then a hardware run
-    without the ``hardware`` extra (:class:`~diazflow.extras.MissingExtra`): both before any
-    journal exists, since a run that cannot start leaves nothing to resume."""
+    """Refuse a backend and speed that cannot run (:class:`UsageError`), before anything is done."""
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
     if speed is not None and not speed > 0:
@@ -769,10 +785,6 @@ def check_run_options(backend: str, speed: float | None) -> None:
         raise UsageError(
             "--speed cannot be used with --backend hardware: a real robot runs in real time"
         )
-    if backend == "hardware":
-        from diazflow.extras import require
-
-        require("hardware")
 
 
 def run_plan(
@@ -790,6 +802,8 @@ def run_plan(
 ) -> RunOutcome:
     """Run a checked protocol (:class:`diazflow.pipeline.CheckResult` with a plan)."""
     check_run_options(backend, speed)
+    if backend == "hardware":  # before the journal: a run that cannot start leaves nothing
+        require_drivers(result.deck)
     # a signal from here on ends the command cleanly (journalled once the journal exists)
     with stop_signals():
         started = time.perf_counter()
@@ -983,10 +997,6 @@ def _resume_locked(
         return RunOutcome(EXIT_OK, path)
     if speed is not None and info.backend == "hardware" and speed != 1:
         raise UsageError("--speed cannot be used with a hardware run")
-    if info.backend == "hardware":
-        from diazflow.extras import require
-
-        require("hardware")  # MissingExtra: the CLI's one line, exit 2
     current = sha256_file(info.deck_path)
     if current is None:
         raise UsageError(f"the run's deck layout '{info.deck_path}' is gone")
@@ -999,6 +1009,8 @@ def _resume_locked(
     except DeckLayoutError as exc:
         raise UsageError(f"the run's deck layout cannot be read: {exc}") from None
     _refuse_changed_inputs(journal, deck_spec, use_recorded_plan)
+    if info.backend == "hardware":
+        require_drivers(deck_spec)  # MissingExtra: the CLI's one line, exit 2
     check_faults(faults, plan)
     run_speed = speed if speed is not None else info.speed
     clock_start = info.clock_t
