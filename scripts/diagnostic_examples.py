@@ -941,6 +941,13 @@ EXAMPLES: list[Example] = [
             ),
         ),
     ),
+    Example(
+        "DF620",
+        STARLET,
+        severity="warning",
+        command=("compile", "--quiet", "--start", "2026-12-07 16:00"),
+        snippet='# diazflow compile workflows/amination_starlet.yaml --start "2026-12-07 16:00"  (a Monday)\nsettings:  # the defaults\n  working_hours: "08:00-18:00"\n  working_days: [Mon, Tue, Wed, Thu, Fri]\n',
+    ),
 ]
 
 

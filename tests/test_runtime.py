@@ -582,8 +582,20 @@ def test_hardware_backends_are_built_and_gated_without_connecting(starlet, tmp_p
     assert not setup.liquid_handler.setup_finished
 
 
+def test_hardware_without_its_extra_is_refused_before_the_journal(ot2, tmp_path, monkeypatch):
+    from diazflow.extras import MissingExtra
+
+    monkeypatch.setitem(sys.modules, "ot_api", None)  # None in sys.modules: import fails
+    with pytest.raises(MissingExtra, match=r"pip install 'diazflow\[hardware\]'"):
+        run_in_process(ot2, tmp_path, backend="hardware")
+    assert not list(tmp_path.glob("*.sqlite"))
+
+
 def test_hardware_without_its_driver_fails_cleanly(ot2, tmp_path, monkeypatch):
     from pylabrobot.liquid_handling.backends import opentrons_backend
+
+    # the extra's modules import (as if installed), but PLR's backend still finds no driver
+    monkeypatch.setattr("diazflow.extras.require", lambda name, modules=None: None)
 
     # what PyLabRobot does when the Opentrons client (the hardware extra) is not installed
     monkeypatch.setattr(opentrons_backend, "USE_OT", False)

@@ -8,6 +8,8 @@ stays fast in a cold process.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime
 import glob
 import json
 import os
@@ -41,6 +43,45 @@ _deck_option = click.option(
 )
 
 
+_start_option = click.option(
+    "--start",
+    "start",
+    default=None,
+    metavar="DATETIME",
+    help='clock time of the start, e.g. "2026-12-07 09:00": clock times for the operator actions, and a warning (DF620) for those outside working hours (settings.working_hours, working_days)',
+)
+_quiet_option = click.option(
+    "--quiet", "-q", is_flag=True, help="print only diagnostics and errors"
+)
+
+
+def _parse_start(text: str | None) -> datetime.datetime | None:
+    from diazflow.compiler.working_hours import parse_start
+
+    if not text:
+        return None
+    try:
+        return parse_start(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"'{text}' is not a date and time like \"2026-12-07 09:00\"", param_hint="--start"
+        ) from None
+
+
+def _working_hours(plan: Plan, start: datetime.datetime | None, loaded: Any, path: str) -> list:
+    """DF620 findings for a plan started at ``start`` (none without a start): positioned in the
+    protocol when it was loaded, with its settings; else (a plan or journal) the defaults."""
+    if start is None:
+        return []
+    from diazflow.compiler.working_hours import check_working_hours
+    from diazflow.diagnostics import Reporter
+    from diazflow.language.models import Settings
+
+    if loaded is not None:
+        return check_working_hours(plan, start, loaded.protocol.settings, loaded.reporter())
+    return check_working_hours(plan, start, Settings(), Reporter(path))
+
+
 def _expand_inputs(paths: tuple[str, ...]) -> list[str]:
     files: list[str] = []
     for path in paths:
@@ -59,24 +100,29 @@ def _expand_inputs(paths: tuple[str, ...]) -> list[str]:
 
 
 def _use_color() -> bool:
-    return sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+    from diazflow.terminal import use_color
+
+    return use_color(sys.stdout)
 
 
-def _print_diagnostics(results: dict, output_format: str) -> None:
+def _print_diagnostics(
+    results: dict, output_format: str, times: dict[str, float] | None = None
+) -> None:
     from diazflow import diagnostics as d
 
     if output_format == "json":
         click.echo(d.format_json(results))
     elif output_format == "junit":
-        click.echo(d.format_junit(results))
+        click.echo(d.format_junit(results, times))
     elif output_format == "github":
         text = d.format_github([x for diags in results.values() for x in diags])
         if text:
             click.echo(text)
     else:
-        text = d.format_text([x for diags in results.values() for x in diags], color=_use_color())
+        color = _use_color()
+        text = d.format_text([x for diags in results.values() for x in diags], color=color)
         if text:
-            click.echo(text)
+            click.echo(text, color=color)  # click strips escapes off a pipe unless told
 
 
 def safe_check(path: str, deck: str | None):
@@ -96,16 +142,20 @@ def cli() -> None:
 @click.argument("workflows", nargs=-1, required=True)
 @_deck_option
 @_format_option
-def validate(workflows: tuple[str, ...], deck: str | None, output_format: str) -> None:
+@_quiet_option
+def validate(workflows: tuple[str, ...], deck: str | None, output_format: str, quiet: bool) -> None:
     """Check protocol files (or every *.yaml in a directory): exit 0 if all are valid, 1 if not."""
     files = _expand_inputs(workflows)
     results = {}
+    times: dict[str, float] = {}
     for path in files:
+        started = _perf()
         result = safe_check(path, deck)
         results[result.path] = list(result.diagnostics)
-    _print_diagnostics(results, output_format)
+        times[result.path] = _perf() - started
+    _print_diagnostics(results, output_format, times)
     invalid = [name for name, diags in results.items() if any(x.is_error for x in diags)]
-    if output_format == "text":
+    if output_format == "text" and not quiet:
         valid = len(results) - len(invalid)
         click.echo(f"{len(results)} protocol(s): {valid} valid, {len(invalid)} invalid", err=True)
     sys.exit(EXIT_INVALID if invalid else EXIT_OK)
@@ -182,11 +232,21 @@ def _format_seconds(seconds: float) -> str:
     return f"{h}h{mnt:02d}m{s:02d}s" if h else f"{mnt}m{s:02d}s"
 
 
-def plan_summary(plan: Plan) -> str:
-    """The human summary of a plan: makespan, operations by kind, tips, stocks, warnings."""
+def _when(seconds: float, start: datetime.datetime | None) -> str:
+    """``1h02m03s`` from the start, with the clock time when the start is known."""
+    if start is None:
+        return _format_seconds(seconds)
+    at = start + datetime.timedelta(seconds=seconds)
+    return f"{at:%a %Y-%m-%d %H:%M} (+{_format_seconds(seconds)})"
+
+
+def plan_summary(plan: Plan, start: datetime.datetime | None = None) -> str:
+    """The human summary of a plan: makespan, operations by kind, tips, stocks, warnings; with
+    ``start``, clock times for the stages and the operator's actions."""
     from collections import Counter
 
     from diazflow.compiler.plan import DispensePowder, Prompt, SetClosure
+    from diazflow.language.units import format_volume as vol
 
     lines = [
         f"protocol   {plan.protocol}",
@@ -214,7 +274,7 @@ def plan_summary(plan: Plan) -> str:
             lines.append(
                 "prepare before start:"
                 if stage == 0
-                else f"prepare for stage {stage + 1} (first needed at {_format_seconds(first)}):"
+                else f"prepare for stage {stage + 1} (first needed at {_when(first, start)}):"
             )
         material = f" of {s.purity * 100:g} % material" if s.purity else ""
         if s.form == "solid":
@@ -230,9 +290,9 @@ def plan_summary(plan: Plan) -> str:
         if s.form == "supplied":
             extra = "; use as supplied (nothing to weigh)"
         elif s.measure_uL and s.weigh_mg:  # a liquid solute: by volume, its mass as a check
-            extra = f"; measure {s.measure_uL:.1f} µL ({s.weigh_mg:.1f} mg{material}), make up to {s.volume_uL / 1000:.2f} mL"
+            extra = f"; measure {vol(s.measure_uL)} ({s.weigh_mg:.1f} mg{material}), make up to {vol(s.volume_uL)}"
         elif s.weigh_mg:
-            extra = f"; weigh {s.weigh_mg:.1f} mg{material}, make up to {s.volume_uL / 1000:.2f} mL"
+            extra = f"; weigh {s.weigh_mg:.1f} mg{material}, make up to {vol(s.volume_uL)}"
         elif s.purity:
             extra = f"; {s.purity * 100:g} % material (volumes corrected)"
         else:
@@ -241,7 +301,7 @@ def plan_summary(plan: Plan) -> str:
         if s.placed_s is not None and s.placed_s > set_out:  # a 'place:' step puts it out later
             extra += f"; put out at {_format_seconds(s.placed_s)} ('place:' step)"
         lines.append(
-            f"  - {s.location}: {s.substance} ({what}), {s.volume_uL:.0f} µL incl. {s.dead_volume_uL:.0f} µL dead volume{extra}"
+            f"  - {s.location}: {s.substance} ({what}), {vol(s.volume_uL)} incl. {vol(s.dead_volume_uL)} dead volume{extra}"
         )
     # what the operator does: prompts, caps on and off, powders weighed in by hand, with messages
     prompts = [
@@ -249,10 +309,14 @@ def plan_summary(plan: Plan) -> str:
         for op in plan.operations
         if isinstance(op, (Prompt, SetClosure, DispensePowder)) and op.device == "operator"
     ]
+    if start is not None:
+        lines.insert(
+            4, f"start      {start:%a %Y-%m-%d %H:%M}; ends {_when(plan.makespan_s, start)}"
+        )
     if prompts:
         lines.append("operator:")
         for op in prompts:
-            lines.append(f"  - at {_format_seconds(op.t)}: {op.message}")
+            lines.append(f"  - at {_when(op.t, start)}: {op.message}")
     return "\n".join(lines)
 
 
@@ -263,20 +327,31 @@ def plan_summary(plan: Plan) -> str:
 )
 @_deck_option
 @_format_option
+@_start_option
+@_quiet_option
 def compile_command(
-    workflow: str, output: str | None, deck: str | None, output_format: str
+    workflow: str,
+    output: str | None,
+    deck: str | None,
+    output_format: str,
+    start: str | None,
+    quiet: bool,
 ) -> None:
     """Compile a protocol into a timed plan and print a summary (makespan, operations, tips, stocks)."""
+    start_at = _parse_start(start)
     if output:
         _check_output(output, (workflow,) + ((deck,) if deck else ()))
     result = safe_check(workflow, deck)
-    _print_diagnostics({result.path: list(result.diagnostics)}, output_format)
+    diags = list(result.diagnostics)
+    if result.plan is not None:
+        diags += _working_hours(result.plan, start_at, result.loaded, result.path)
+    _print_diagnostics({result.path: diags}, output_format)
     if result.plan is None:
         sys.exit(EXIT_INVALID)
     if output:
         _write_output(output, result.plan.to_json(), _inputs_of(result))
-    if output_format == "text":
-        click.echo(plan_summary(result.plan))
+    if output_format == "text" and not quiet:
+        click.echo(plan_summary(result.plan, start_at))
         if output:
             click.echo(f"plan written to {output}")
     sys.exit(EXIT_OK)
@@ -304,10 +379,11 @@ def compile_command(
     "start",
     default=None,
     metavar="DATETIME",
-    help="clock time of the start, e.g. 2026-11-22T09:00 (a journal's own start is used otherwise)",
+    help='clock time of the start, e.g. "2026-12-07 09:00" (a journal\'s own start is used otherwise); operator actions outside working hours are warned about (DF620)',
 )
 @_deck_option
 @_format_option
+@_quiet_option
 def report_command(
     source: str,
     output: str,
@@ -315,6 +391,7 @@ def report_command(
     start: str | None,
     deck: str | None,
     output_format: str,
+    quiet: bool,
 ) -> None:
     """Write ONE self-contained HTML report for a protocol (WORKFLOW), a plan JSON or a run JOURNAL.
 
@@ -322,27 +399,29 @@ def report_command(
     needed, diagnostics and, for a journal, planned vs actual times.  Exit 1 if the protocol
     does not compile (the report then shows its diagnostics).
     """
-    from diazflow.report import JournalError, parse_start, render_html, report_for, write_pngs
+    from diazflow.report import JournalError, render_html, report_for, write_pngs
 
-    try:
-        start_at = parse_start(start)
-    except ValueError:
-        raise click.BadParameter(
-            f"'{start}' is not a date and time like 2026-11-22T09:00", param_hint="--start"
-        ) from None
+    if png_dir:
+        _require_extra("report")
+
+    start_at = _parse_start(start)
     inputs = (source,) + ((deck,) if deck else ())
     _check_output(output, inputs)
     try:
         rep = report_for(source, deck_override=deck, start=start_at)
     except JournalError as exc:
         raise click.UsageError(str(exc)) from None
+    if rep.plan is not None and start_at is not None:
+        rep.diagnostics.extend(
+            _working_hours(rep.plan, start_at, _protocol_of(rep), rep.source_path)
+        )
     if rep.diagnostics:
         _print_diagnostics({rep.source_path: list(rep.diagnostics)}, output_format)
     _write_output(output, render_html(rep), inputs)
     written = [output]
     if png_dir and rep.plan is not None:
         written += write_pngs(rep, png_dir)
-    if output_format == "text":
+    if output_format == "text" and not quiet:
         for path in written:
             click.echo(f"report written to {path}")
     sys.exit(EXIT_OK if rep.plan is not None else EXIT_INVALID)
@@ -406,11 +485,12 @@ def _faults(specs: tuple[str, ...]):
         raise click.UsageError(str(exc)) from None
 
 
-def _print_run_diagnostics(result, output_format: str) -> None:
+def _print_run_diagnostics(result, output_format: str, extra: list | None = None) -> None:
     """Like ``validate`` prints them, but on stderr: a run's stdout starts with the journal path."""
     from diazflow import diagnostics as d
 
-    diags = list(result.diagnostics)
+    diags = list(result.diagnostics) + list(extra or [])
+    color = False
     if output_format == "json":
         text = d.format_json({result.path: diags})
     elif output_format == "junit":
@@ -418,11 +498,12 @@ def _print_run_diagnostics(result, output_format: str) -> None:
     elif output_format == "github":
         text = d.format_github(diags)
     else:
-        text = d.format_text(
-            diags, color=sys.stderr.isatty() and os.environ.get("NO_COLOR") is None
-        )
+        from diazflow.terminal import use_color
+
+        color = use_color(sys.stderr)
+        text = d.format_text(diags, color=color)
     if text:
-        click.echo(text, err=True)
+        click.echo(text, err=True, color=color)
 
 
 def _finish_run(outcome, started: float) -> None:
@@ -478,6 +559,14 @@ def _process_seconds() -> float:
         return 0.0
 
 
+_log_option = click.option(
+    "--log",
+    "log",
+    is_flag=True,
+    help="write the run log (a line per step and per operator action) instead of the progress bar; the default when stdout is not a terminal",
+)
+
+
 @cli.command()
 @click.argument("workflow", type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -500,7 +589,8 @@ def _process_seconds() -> float:
     default=None,
     help="the run journal (SQLite); default runs/<protocol>-<time>.journal.sqlite",
 )
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--quiet", is_flag=True, help="no progress bar, no run log")
+@_log_option
 @click.option(
     "--visualize",
     is_flag=True,
@@ -508,6 +598,7 @@ def _process_seconds() -> float:
 )
 @_deck_option
 @_format_option
+@_start_option
 @_inject_fault_option
 def run(
     workflow: str,
@@ -515,9 +606,11 @@ def run(
     speed: float | None,
     journal_path: str | None,
     quiet: bool,
+    log: bool,
     visualize: bool,
     deck: str | None,
     output_format: str,
+    start: str | None,
     inject_fault: tuple[str, ...],
 ) -> None:
     """Validate, compile and run a protocol; every operation is journalled (exit 3 if the run
@@ -530,12 +623,22 @@ def run(
             backend,
             speed,
             journal_path,
-            quiet,
+            RunDisplay(quiet, log, _parse_start(start)),
             visualize,
             deck,
             output_format,
             inject_fault,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class RunDisplay:
+    """What ``run`` shows while it runs: nothing (``--quiet``), the run log (``--log``, or stdout
+    not a terminal) or the progress bar; ``start``: the clock time of plan time 0 (``--start``)."""
+
+    quiet: bool = False
+    log: bool = False
+    start: datetime.datetime | None = None
 
 
 @contextlib.contextmanager
@@ -555,13 +658,14 @@ def _run_command(
     backend: str,
     speed: float | None,
     journal_path: str | None,
-    quiet: bool,
+    display: RunDisplay,
     visualize: bool,
     deck: str | None,
     output_format: str,
     inject_fault: tuple[str, ...],
 ) -> None:
     started = _perf()
+    _check_run_options(backend, speed)  # before the protocol is checked: exit 2 at once
     from diazflow.pipeline import safe_check as check
 
     import_s = _perf() - started
@@ -569,7 +673,12 @@ def _run_command(
     t = _perf()
     result = check(workflow, deck_override=deck)
     check_s = _perf() - t
-    _print_run_diagnostics(result, output_format)
+    extra = (
+        _working_hours(result.plan, display.start, result.loaded, result.path)
+        if result.plan is not None
+        else []
+    )
+    _print_run_diagnostics(result, output_format, extra)
     if result.plan is None:
         sys.exit(EXIT_INVALID)
     from diazflow.runtime.runner import UsageError, run_plan
@@ -580,7 +689,9 @@ def _run_command(
             backend=backend,
             speed=speed,
             journal_path=journal_path,
-            quiet=quiet,
+            quiet=display.quiet,
+            log=display.log,
+            start=display.start,
             faults=faults,
             visualize=visualize,
         )
@@ -599,7 +710,8 @@ def _run_command(
     default=None,
     help="override the run's speed (default: as the run was started)",
 )
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--quiet", is_flag=True, help="no progress bar, no run log")
+@_log_option
 @click.option(
     "--use-recorded-plan",
     is_flag=True,
@@ -610,6 +722,7 @@ def resume(
     journal: str,
     speed: float | None,
     quiet: bool,
+    log: bool,
     use_recorded_plan: bool,
     inject_fault: tuple[str, ...],
 ) -> None:
@@ -625,6 +738,7 @@ def resume(
                 journal,
                 speed=speed,
                 quiet=quiet,
+                log=log,
                 faults=faults,
                 use_recorded_plan=use_recorded_plan,
             )
@@ -654,6 +768,43 @@ def journal_command(journal: str, as_json: bool) -> None:
     else:
         click.echo(format_state(state))
     sys.exit(EXIT_OK)
+
+
+def _protocol_of(rep: Any) -> Any:
+    """The loaded protocol a report was made from (its settings, its positions), or None for a
+    plan or a journal."""
+    if rep.source_kind != "workflow":
+        return None
+    from diazflow.language.loader import load_protocol
+
+    return load_protocol(rep.source_path).loaded
+
+
+def _check_run_options(backend: str, speed: float | None) -> None:
+    from diazflow.extras import MissingExtra
+    from diazflow.runtime.runner import UsageError, check_run_options
+
+    try:
+        check_run_options(backend, speed)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    except MissingExtra as exc:
+        _missing_extra(exc)
+
+
+def _require_extra(name: str) -> None:
+    """Stop before any work when an optional extra is missing (one line, exit 2)."""
+    from diazflow.extras import MissingExtra, require
+
+    try:
+        require(name)
+    except MissingExtra as exc:
+        _missing_extra(exc)
+
+
+def _missing_extra(exc: Exception) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(EXIT_USAGE)
 
 
 def _refuse_output(exc: OutputError) -> NoReturn:
@@ -716,9 +867,13 @@ def _single_threaded_blas() -> None:
 
 def main() -> None:
     _single_threaded_blas()
+    from diazflow.extras import MissingExtra
+
     _utf8_console()
     try:
         cli.main(standalone_mode=False)
+    except MissingExtra as exc:  # found late (resuming a hardware run): the same one line
+        _missing_extra(exc)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:

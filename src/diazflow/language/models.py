@@ -41,6 +41,12 @@ from diazflow.language.quantities import (
     parse_quantity_or_range,
     parse_reaction_volumes,
 )
+from diazflow.language.units import (
+    REACTION_VOLUMES_PATTERN,
+    ROOM_TEMPERATURE_WORDS,
+    quantity_pattern,
+)
+from diazflow.language.units import accepted as accepted_units
 from diazflow.language.wells import Well, WellError, parse_well_selection
 
 LANGUAGE_VERSION = 1
@@ -137,6 +143,23 @@ def _serialize_quantity(q: Quantity | QuantityRange) -> str:
 _QUANTITY_PATTERN = r"^\s*[-+]?[0-9.]"
 
 
+def quantity_json_schema(dimension: Dimension, allow_range: bool = False) -> JsonSchemaValue:
+    """A quantity field's JSON Schema: a string whose ``pattern`` admits exactly the units of the
+    unit table (:mod:`diazflow.language.units`) for its dimension, as the parser does."""
+    shape = "a quantity or a range" if allow_range else "a quantity"
+    unit_list = ", ".join(accepted_units(dimension.value))
+    described: dict[str, Any] = {
+        "type": "string",
+        "description": f"{shape} of {dimension.value} with a unit ({unit_list}), e.g. '{dimension.example}'",
+        "examples": [dimension.example],
+        "pattern": quantity_pattern(dimension.value, allow_range=allow_range),
+    }
+    if dimension is Dimension.TEMPERATURE:
+        words = {"type": "string", "enum": list(ROOM_TEMPERATURE_WORDS)}
+        return {"anyOf": [words, described]}
+    return described
+
+
 @dataclass(frozen=True)
 class QuantityField:
     """Pydantic metadata for a quantity field: how it validates, serialises and documents itself.
@@ -161,16 +184,7 @@ class QuantityField:
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        shape = "a quantity or a range" if self.allow_range else "a quantity"
-        dimension = self.dimension
-        described: dict[str, Any] = {
-            "type": "string",
-            "description": f"{shape} of {dimension.value} with a unit, e.g. '{dimension.example}'",
-            "examples": [dimension.example],
-        }
-        if dimension is Dimension.TEMPERATURE:
-            return {"anyOf": [{"type": "string", "enum": ["rt"]}, described]}
-        return described
+        return quantity_json_schema(self.dimension, self.allow_range)
 
 
 Amount = Annotated[Quantity, QuantityField(Dimension.AMOUNT)]
@@ -231,7 +245,13 @@ Equiv = Annotated[
     PlainSerializer(_serialize_quantity, return_type=str),
     WithJsonSchema(
         {
-            "anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string"}],
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {
+                    "type": "string",
+                    "pattern": quantity_pattern("equiv", allow_range=True, unit_optional=True),
+                },
+            ],
             "description": "equivalents of the limiting reagent: 1.05, '1.05 equiv' or a range '0.9-1.0'",
         }
     ),
@@ -701,6 +721,13 @@ class Library(_Model):
         return self
 
 
+WorkingHours = Annotated[
+    str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
+]
+Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+WEEK_WORKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri")
+
+
 class Settings(_Model):
     room_temperature: Temperature | None = Field(
         None, description="what 'rt' means (default 22 degC)"
@@ -717,6 +744,15 @@ class Settings(_Model):
         default_factory=dict,
         description="warnings this protocol acknowledges, code → the reason: "
         "{DF304: 'glass troughs in use'}; kept out of the findings, listed in the summary",
+    )
+    working_hours: WorkingHours = Field(
+        "08:00-18:00",
+        description="when an operator is at the robot, HH:MM-HH:MM; with --start, operator actions outside them are warned about (DF620)",
+    )
+    working_days: list[Weekday] = Field(
+        default_factory=lambda: list(WEEK_WORKDAYS),
+        min_length=1,
+        description="the days an operator is at the robot",
     )
 
 
@@ -813,7 +849,10 @@ class QuenchParams(_Model):
             PlainValidator(_validate_volume_or_reaction_volumes),
             WithJsonSchema(
                 {
-                    "type": "string",
+                    "anyOf": [
+                        quantity_json_schema(Dimension.VOLUME),
+                        {"type": "string", "pattern": REACTION_VOLUMES_PATTERN},
+                    ],
                     "description": "a volume ('200 uL') or a multiple of the reaction volume ('1 reaction volume')",
                 }
             ),

@@ -23,6 +23,7 @@ from functools import lru_cache
 from diazflow import errorcodes as codes
 from diazflow.diagnostics import did_you_mean
 from diazflow.errorcodes import ErrorCode
+from diazflow.language import units
 
 
 class Dimension(str, Enum):
@@ -78,43 +79,6 @@ _EXAMPLES = {
     Dimension.RATE: "2 degC/min",
     Dimension.EQUIV: "1.05 equiv",
     Dimension.PRESSURE: "3 bar",
-}
-
-# Lab spellings pint does not know, mapped to ones it does.  Only spelling, never data.
-_UNIT_SPELLINGS = {
-    "°C": "degC",
-    "℃": "degC",
-    "°c": "degC",
-    "C°": "degC",
-    "µL": "uL",
-    "μL": "uL",
-    "µl": "uL",
-    "μl": "uL",
-    "ul": "uL",
-    "ml": "mL",
-    "nl": "nL",
-    "µmol": "umol",
-    "μmol": "umol",
-    "µM": "uM",
-    "μM": "uM",
-    "µg": "ug",
-    "μg": "ug",
-    "eq": "equiv",
-    "eq.": "equiv",
-    "equiv.": "equiv",
-    "equivs": "equiv",
-    "equivalents": "equiv",
-    "equivalent": "equiv",
-    "hrs": "h",
-    "hr": "h",
-    "mins": "min",
-    "sec": "s",
-    "secs": "s",
-    "°C/min": "delta_degC/min",
-    "degC/min": "delta_degC/min",
-    "K/min": "delta_degC/min",
-    "°C/h": "delta_degC/h",
-    "degC/h": "delta_degC/h",
 }
 
 # Units pint would accept but which in a protocol are almost always a typo for something else.
@@ -227,12 +191,14 @@ _RANGE_DASH = re.compile(
 
 
 def _normalise_unit(unit: str) -> str:
+    """How pint reads a unit as written: from the unit table (:mod:`diazflow.language.units`)
+    when any dimension lists it, else with µ and °C spelt as pint spells them (only to say which
+    dimension a unit the table does not list has)."""
     unit = unit.strip()
-    if unit in _UNIT_SPELLINGS:
-        return _UNIT_SPELLINGS[unit]
-    # "N reaction volume(s)" is handled by the caller; here only spelling of compound units.
-    unit = unit.replace("µ", "u").replace("μ", "u").replace("°C", "degC").replace("℃", "degC")
-    return unit
+    listed = units.dimension_of(unit)
+    if listed is not None:
+        return units.UNITS[listed][unit]
+    return unit.replace("µ", "u").replace("μ", "u").replace("°C", "degC").replace("℃", "degC")
 
 
 def _to_canonical(
@@ -246,7 +212,9 @@ def _to_canonical(
             f"{field}: '{original}' has no unit",
             f"write it with a unit of {dimension.value}, e.g. '{dimension.example}'",
         )
-    unit_name = _normalise_unit(unit_text)
+    unit_text = unit_text.strip()
+    table = units.accepted(dimension.value)
+    unit_name = table.get(unit_text) or _normalise_unit(unit_text)
     if unit_name in _SUSPICIOUS:
         meant = _SUSPICIOUS[unit_name]
         if _unit(meant).dimensionality == _canonical_unit(dimension).dimensionality:
@@ -269,6 +237,12 @@ def _to_canonical(
             codes.DF202,
             f"{field}: '{original}' is not {_article(dimension.value)}",
             f"{field} needs {_article(dimension.value)}, e.g. '{dimension.example}'",
+        )
+    if unit_text not in table:  # pint knows it, but a protocol does not write it (units.py)
+        raise QuantityError(
+            codes.DF203,
+            f"{field}: unit '{unit_text}' in '{original}' is not one a protocol may use for {_article(dimension.value)}",
+            f"use one of {', '.join(table)}; e.g. '{dimension.example}'",
         )
     ureg = unit_registry()
     if dimension is Dimension.SPEED:
@@ -317,7 +291,7 @@ def _unit_hint(unit_text: str, dimension: Dimension) -> str:
     if "-" in unit_text and any(ch.isdigit() for ch in unit_text):
         return "a range with negative numbers is written with 'to', e.g. '-10 to -5 degC'"
 
-    candidates = sorted({v for v in _UNIT_SPELLINGS.values()} | {_CANONICAL[dimension]})
+    candidates = sorted(units.accepted(dimension.value))
     close = did_you_mean(unit_text, candidates, cutoff=0.5)
     if close:
         return f"did you mean '{close}'? e.g. '{dimension.example}'"

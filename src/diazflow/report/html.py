@@ -23,6 +23,7 @@ from diazflow.report.model import (
     fmt_mg,
     fmt_num,
     fmt_offset,
+    fmt_ul,
 )
 
 
@@ -183,7 +184,7 @@ def _plate(add, report: Report, plan: Plan) -> None:
                 x
                 for x in (
                     f"{fmt_num(a.umol)} µmol" if a.umol is not None else "",
-                    f"{fmt_num(a.uL)} µL" if a.uL is not None else "",
+                    f"{fmt_ul(a.uL)} µL" if a.uL is not None else "",
                     f"{fmt_num(a.mg, 2)} mg" if a.mg is not None else "",
                 )
                 if x
@@ -199,7 +200,7 @@ def _plate(add, report: Report, plan: Plan) -> None:
             else ""
         )
         add(
-            f'<tr><td>{_e(name)}</td>{"".join(cells)}<td class="num">{fmt_num(wp.final_volume_uL)}</td><td class="num">{_e(fmt_duration(wp.reaction_time_s))}</td>{st_cell}</tr>'
+            f'<tr><td>{_e(name)}</td>{"".join(cells)}<td class="num">{fmt_ul(wp.final_volume_uL)}</td><td class="num">{_e(fmt_duration(wp.reaction_time_s))}</td>{st_cell}</tr>'
         )
     add("</tbody></table></details></section>")
 
@@ -253,8 +254,8 @@ def _stocks(add, report: Report, plan: Plan) -> None:
             f'<tbody><tr class="group"><th colspan="7">{_e(labware)}{" — " + _e(place) if place else ""} ({n} position{"s" if n != 1 else ""})</th></tr>'
         )
         for r in items:
-            vol = fmt_num(r.volume_uL) if r.form != "solid" else "–"
-            dead = fmt_num(r.dead_volume_uL) if r.form != "solid" else "–"
+            vol = fmt_ul(r.volume_uL) if r.form != "solid" else "–"
+            dead = fmt_ul(r.dead_volume_uL) if r.form != "solid" else "–"
             each = f' <span class="hint">({r.count} wells, each)</span>' if r.count > 1 else ""
             add(
                 f'<tr class="stock" data-n="{r.count}"><td><code>{_e(r.location)}</code>{each}</td><td>{_e(r.substance)}</td><td>{_e(r.reagent)}</td><td>{_e(r.prepare)}</td><td class="num">{vol}</td><td class="num">{dead}</td><td class="num">{fmt_mg(r.weigh_mg) if r.weigh_mg else "–"}</td></tr>'

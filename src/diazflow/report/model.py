@@ -184,8 +184,17 @@ def fmt_mg(x: float | None) -> str:
 
 
 def fmt_volume(ul: float) -> str:
-    """``155 µL``, ``1.24 mL``."""
-    return f"{ul:.0f} µL" if ul < 1000 else f"{ul / 1000:.2f} mL"
+    """``155 µL``: the one rule for volumes (:func:`diazflow.language.units.format_volume`)."""
+    from diazflow.language.units import format_volume
+
+    return format_volume(ul)
+
+
+def fmt_ul(ul: float | None) -> str:
+    """A volume in a µL column: the same rule, without the unit."""
+    from diazflow.language.units import microlitres
+
+    return "–" if ul is None else microlitres(ul)
 
 
 def compress_wells(names: list[str]) -> str:

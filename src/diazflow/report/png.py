@@ -36,15 +36,12 @@ PALETTE = [
 ]
 
 
-class PngUnavailable(RuntimeError):
-    pass
-
-
 def _plt():
-    try:
-        import matplotlib
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise PngUnavailable("PNG output needs matplotlib: pip install 'diazflow[report]'") from exc
+    from diazflow.extras import require
+
+    require("report")  # MissingExtra: one line with the install command (the CLI: exit 2)
+    import matplotlib
+
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 

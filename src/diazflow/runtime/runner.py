@@ -356,7 +356,9 @@ class RunOptions:
 
     backend: str = "simulate"
     speed: float | None = None  # None: a virtual clock (simulations), real time (hardware)
-    quiet: bool = False  # no progress bar
+    quiet: bool = False  # no progress bar, no run log
+    log: bool = False  # the run log (runtime.runlog) even on a terminal, instead of the bar
+    start: _dt.datetime | None = None  # clock time of plan time 0: the run log says clock times
     faults: FaultPlan = field(default_factory=FaultPlan)
     resume: bool = False  # the journal has a run to continue: replay it, then settle in-flight ops
     clock_start: float = 0.0  # plan time the clock starts at (a resume: where the run stopped)
@@ -483,7 +485,14 @@ class Run:
             if self.clock.virtual
             else ("real" if hardware or speed == 1 else f"×{speed:g}")
         )
-        self._progress = make_progress(self.plan, clock_label, self.options.quiet)
+        self._progress = make_progress(
+            self.plan,
+            clock_label,
+            self.options.quiet,
+            log=self.options.log,
+            simulated=not hardware,
+            start=self.options.start,
+        )
         return Executor(
             self.plan,
             devices,
@@ -753,6 +762,36 @@ def check_faults(faults: FaultPlan | None, plan: Plan) -> None:
             )
 
 
+def require_drivers(deck_spec: DeckSpec) -> None:
+    """:class:`~diazflow.extras.MissingExtra` when a module of the ``hardware`` extra that this
+    deck's hardware backends import is missing (an OT-2 needs the Opentrons client, not USB)."""
+    from diazflow.deck.spec import BackendRecipe
+    from diazflow.extras import hardware_drivers, require
+
+    recipes: list[BackendRecipe | None] = [deck_spec.robot.backends.get("hardware")]
+    recipes += [m.backends.get("hardware") for m in deck_spec.modules.values()]
+    paths: list[str] = []
+    while recipes:
+        recipe = recipes.pop()
+        if recipe is None:
+            continue
+        paths.append(recipe.class_path)
+        recipes += [v for v in recipe.args.values() if isinstance(v, BackendRecipe)]
+    require("hardware", hardware_drivers(paths))
+
+
+def check_run_options(backend: str, speed: float | None) -> None:
+    """Refuse a backend and speed that cannot run (:class:`UsageError`), before anything is done."""
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
+    if speed is not None and not speed > 0:
+        raise UsageError("--speed must be a positive number")
+    if backend == "hardware" and speed not in (None, 1, 1.0):
+        raise UsageError(
+            "--speed cannot be used with --backend hardware: a real robot runs in real time"
+        )
+
+
 def run_plan(
     result: Any,
     *,
@@ -763,16 +802,13 @@ def run_plan(
     faults: FaultPlan | None = None,
     notify: Callable[[str], None] = _print,
     visualize: bool = False,
+    log: bool = False,
+    start: _dt.datetime | None = None,
 ) -> RunOutcome:
     """Run a checked protocol (:class:`diazflow.pipeline.CheckResult` with a plan)."""
-    if backend not in BACKENDS:
-        raise UsageError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
-    if speed is not None and not speed > 0:
-        raise UsageError("--speed must be a positive number")
-    if backend == "hardware" and speed not in (None, 1, 1.0):
-        raise UsageError(
-            "--speed cannot be used with --backend hardware: a real robot runs in real time"
-        )
+    check_run_options(backend, speed)
+    if backend == "hardware":  # before the journal: a run that cannot start leaves nothing
+        require_drivers(result.deck)
     # a signal from here on ends the command cleanly (journalled once the journal exists)
     with stop_signals():
         started = time.perf_counter()
@@ -815,6 +851,8 @@ def run_plan(
                 backend=backend,
                 speed=speed,
                 quiet=quiet,
+                log=log,
+                start=start,
                 faults=faults or FaultPlan(),
                 visualize=visualize,
                 notify=notify,
@@ -855,6 +893,7 @@ def resume_run(
     faults: FaultPlan | None = None,
     notify: Callable[[str], None] = _print,
     use_recorded_plan: bool = False,
+    log: bool = False,
 ) -> RunOutcome:
     """Continue the run of a journal (``diazflow resume``).
 
@@ -863,7 +902,7 @@ def resume_run(
     as it was compiled; the deck layout must still be the one the run started with).
     """
     with stop_signals():
-        return _resume(path, speed, quiet, faults, notify, use_recorded_plan)
+        return _resume(path, speed, quiet, faults, notify, use_recorded_plan, log)
 
 
 def _resume(
@@ -873,6 +912,7 @@ def _resume(
     faults: FaultPlan | None,
     notify: Callable[[str], None],
     use_recorded_plan: bool,
+    log: bool = False,
 ) -> RunOutcome:
     try:
         journal = Journal.open(path)
@@ -896,6 +936,7 @@ def _resume(
                 faults=faults,
                 notify=notify,
                 use_recorded_plan=use_recorded_plan,
+                log=log,
             )
         except JournalWriteError as exc:  # before the run's event loop: nothing was done
             outcome = RunOutcome(EXIT_RUN_FAILED, path, str(exc))
@@ -951,6 +992,7 @@ def _resume_locked(
     faults: FaultPlan | None,
     notify: Callable[[str], None],
     use_recorded_plan: bool,
+    log: bool = False,
 ) -> RunOutcome:
     from diazflow.deck import DeckLayoutError, load_deck
 
@@ -972,6 +1014,8 @@ def _resume_locked(
     except DeckLayoutError as exc:
         raise UsageError(f"the run's deck layout cannot be read: {exc}") from None
     _refuse_changed_inputs(journal, deck_spec, use_recorded_plan)
+    if info.backend == "hardware":
+        require_drivers(deck_spec)  # MissingExtra: the CLI's one line, exit 2
     check_faults(faults, plan)
     run_speed = speed if speed is not None else info.speed
     clock_start = info.clock_t
@@ -998,6 +1042,7 @@ def _resume_locked(
         backend=info.backend,
         speed=run_speed,
         quiet=quiet,
+        log=log,
         faults=faults or FaultPlan(),
         resume=True,
         clock_start=clock_start,
