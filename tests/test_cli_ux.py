@@ -266,7 +266,7 @@ def test_run_log_read_from_a_pipe(tmp_path):
     assert f"add halide dropwise to 96 wells, {aliquots} aliquots over 30 min" in halide_line
     (solvent_line,) = [line for line in steps if "add_solvent" in line]
     assert "add_solvent MeCN to 96 wells" in solvent_line
-    assert any("stir 12 h, 600 rpm" in line for line in steps)
+    assert any("stir 8 h, 600 rpm" in line for line in steps)  # the stir after the 4 h sample
     # every operator action is shown with its message, and said to be confirmed by the simulator
     operator = _operator_ops(plan)
     assert operator
@@ -296,13 +296,13 @@ def test_progress_line_names_the_reagent_and_the_hold_with_its_time_left(tmp_pat
     bar.current = (halide, halide.id, len(plan.operations))
     assert bar._description(halide.t).startswith(f"step {halide.step + 1}: add halide dropwise")
     stir = next(s for s in plan.steps if s.kind == "stir")
-    # one hour into the 12 h stir, whatever operation (a sample) started last
+    # one hour into the 4 h stir (the vials capped), whatever operation started last
     text = bar._description(stir.start + 3600)
     left = stir.end - (stir.start + 3600)
     h, rest = divmod(int(round(left)), 3600)
     assert (
         text
-        == f"step {stir.step + 1}: stir 12 h, 600 rpm, {h}:{rest // 60:02d}:{rest % 60:02d} left"
+        == f"step {stir.step + 1}: stir 4 h, 600 rpm, {h}:{rest // 60:02d}:{rest % 60:02d} left"
     )
 
 
