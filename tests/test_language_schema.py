@@ -625,3 +625,98 @@ def test_validation_never_mutates_or_depends_on_the_working_directory(
     v = variant("x", "x", base=PROTOCOLS / "boc_diazepane_csv_library.yaml")
     monkeypatch.chdir(tmp_path.parent)
     assert load_protocol(str(v.path)).ok
+
+
+# A stock concentration's JSON Schema pattern (issue 16): editors underline a wrong unit.
+STOCK_CONCENTRATIONS_READ = [
+    "0.5 M",
+    "0.5M",
+    "200 mM",
+    "1.5 mmol/mL",
+    "0.25 mol/L",
+    "152 mg/mL",
+    "152 mg/ml",
+    "50 g/L",
+    "10 %",
+    "10%",
+    "10 % w/v",
+    "10 % (w/v)",
+    "0.4 N",
+    "0.4N",
+]
+STOCK_CONCENTRATIONS_REFUSED = [
+    "0.5 mol",  # an amount, not a concentration
+    "152 mg",  # a mass
+    "0.5 mL",
+    "0.4 n",
+    "10 percent",
+    "M",
+    "0.5 kg/L",
+    "0.5 M in DCE",
+]
+
+
+def _parser_reads(text: str) -> bool:
+    from pydantic_core import PydanticCustomError
+
+    from diazflow.language.models import validate_stock_concentration
+
+    try:
+        validate_stock_concentration(text)
+    except PydanticCustomError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [(t, True) for t in STOCK_CONCENTRATIONS_READ]
+    + [(t, False) for t in STOCK_CONCENTRATIONS_REFUSED],
+)
+def test_the_stock_concentration_pattern_and_the_parser_agree(text, read):
+    import re
+
+    from diazflow.language.models import STOCK_CONCENTRATION_PATTERN
+
+    assert _parser_reads(text) is read
+    assert (re.search(STOCK_CONCENTRATION_PATTERN, text) is not None) is read
+
+
+def test_check_jsonschema_underlines_a_wrong_stock_concentration_unit(tmp_path):
+    """The schema ``diazflow schema`` writes, run through check-jsonschema (what editors and
+    pre-commit use) on the base protocol with each form of a stock concentration."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from diazflow.language.schema import protocol_json_schema
+
+    schema = tmp_path / "diazflow.schema.json"
+    schema.write_text(json.dumps(protocol_json_schema()), encoding="utf-8")
+    shutil.copytree(BASE_PROTOCOL.parent / "libraries", tmp_path / "libraries")
+    text = BASE_PROTOCOL.read_text(encoding="utf-8")
+    old = "stock: {concentration: 1.0 M, solvent: DCE}"
+    assert text.count(old) == 1
+
+    def written(concentration: str) -> Path:
+        path = tmp_path / f"stock_{len(list(tmp_path.glob('stock_*')))}.yaml"
+        new = f'stock: {{concentration: "{concentration}", solvent: DCE}}'
+        path.write_text(text.replace(old, new), encoding="utf-8")
+        return path
+
+    good = [written(c) for c in ("152 mg/mL", "10 %", "0.4 N", "200 mM")]
+    bad = [written(c) for c in ("0.5 mol", "152 mg")]
+    script = Path(sys.executable).with_name("check-jsonschema")
+
+    def check(*files: Path) -> subprocess.CompletedProcess:
+        command = [str(script), "--schemafile", str(schema), *map(str, files)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    passed = check(*good)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    for path in bad:
+        failed = check(path)
+        assert failed.returncode == 1, failed.stdout
+        assert "does not match" in failed.stdout, failed.stdout

@@ -113,3 +113,25 @@ def test_every_solvent_in_the_property_data_is_rated():
     data = json.loads((DATA / "materials.json").read_text(encoding="utf-8"))
     solvents = {p.cas for p in properties.all_compounds() if p.kind == "solvent"}
     assert solvents == set(data["solvents"])
+
+
+def test_df304_once_per_material_and_solvent_naming_every_labware():
+    """The DCE reductive amination puts DCE in a reagent trough (its common stocks) and on the
+    building-block plate (the aldehyde library), both polypropylene on the STARlet deck: one
+    DF304 naming both, not one per labware (issue 16: the warnings buried the hazards)."""
+    import yaml
+
+    from diazflow.pipeline import check
+
+    repo = DATA.parents[3]
+    deck = yaml.safe_load((repo / "deck_layouts" / "starlet_chem.yaml").read_text())["labware"]
+    assert deck["reagent_trough_1"]["material"] == "polypropylene"
+    assert deck["building_blocks"]["material"] == "polypropylene"
+
+    result = check(str(repo / "workflows" / "n4_reductive_amination_stab.yaml"))
+    df304 = [d for d in result.diagnostics if d.code == "DF304"]
+    assert len(df304) == 1
+    assert df304[0].message.startswith(
+        "polypropylene ('reagent_trough_1' and 'building_blocks') tolerates only briefly DCE"
+    )
+    assert not df304[0].is_error and result.plan is not None

@@ -24,6 +24,7 @@ from diazflow.exitcodes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from diazflow.compiler.plan import Plan
+    from diazflow.diagnostics import WarningPolicy
     from diazflow.outputs import OutputError
 
 _format_option = click.option(
@@ -53,6 +54,83 @@ _start_option = click.option(
 _quiet_option = click.option(
     "--quiet", "-q", is_flag=True, help="print only diagnostics and errors"
 )
+
+
+_CODE_HELP = "a code (DF304) or a prefix (DF3: every DF3xx warning); repeatable"
+_ignore_option = click.option(
+    "--ignore", "ignore", multiple=True, metavar="CODE", help=f"hide these warnings: {_CODE_HELP}"
+)
+_select_option = click.option(
+    "--select",
+    "select",
+    multiple=True,
+    metavar="CODE",
+    help=f"show only these warnings (errors are always shown): {_CODE_HELP}",
+)
+_error_option = click.option(
+    "--error",
+    "as_errors",
+    multiple=True,
+    metavar="CODE",
+    help=f"treat these warnings as errors (exit 1): {_CODE_HELP}",
+)
+_warnings_as_errors_option = click.option(
+    "--warnings-as-errors",
+    "all_as_errors",
+    is_flag=True,
+    help="treat every warning as an error (exit 1), like --error DF; acknowledged ones too",
+)
+
+
+def _warning_options(command: Any) -> Any:
+    """--ignore, --select, --error and --warnings-as-errors, in that order in --help."""
+    for option in (_warnings_as_errors_option, _error_option, _select_option, _ignore_option):
+        command = option(command)
+    return command
+
+
+def _code_patterns(option: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    """``values`` upper-cased; a usage error (exit 2) for one that is not ``DF`` and digits or
+    names a code nobody registered, so that a typo never silently hides nothing."""
+    from diazflow.errorcodes import REGISTRY
+
+    patterns = []
+    for value in values:
+        code = value.strip().upper()
+        well_formed = code.startswith("DF") and (code[2:].isdigit() or code == "DF")
+        if not well_formed or not any(name.startswith(code) for name in REGISTRY):
+            raise click.BadParameter(
+                f"'{value}' is not a diagnostic code or prefix such as DF304 or DF3"
+                " (docs/diagnostics.md lists them)",
+                param_hint=option,
+            )
+        patterns.append(code)
+    return tuple(patterns)
+
+
+def _warning_policy(
+    ignore: tuple[str, ...],
+    select: tuple[str, ...],
+    as_errors: tuple[str, ...],
+    all_as_errors: bool,
+) -> WarningPolicy:
+    """The policy the warning options ask for (checked before any protocol is read)."""
+    from diazflow.diagnostics import WarningPolicy
+
+    promoted = _code_patterns("--error", as_errors) + (("DF",) if all_as_errors else ())
+    return WarningPolicy(
+        select=_code_patterns("--select", select),
+        ignore=_code_patterns("--ignore", ignore),
+        as_errors=promoted,
+    )
+
+
+def _apply_policy(diagnostics: list, policy: WarningPolicy) -> list:
+    """The policy applied to findings made after the check (DF620 working hours)."""
+    from diazflow.diagnostics import apply_warning_policy
+
+    kept, _ = apply_warning_policy(diagnostics, policy)
+    return kept
 
 
 def _parse_start(text: str | None) -> datetime.datetime | None:
@@ -125,11 +203,11 @@ def _print_diagnostics(
             click.echo(text, color=color)  # click strips escapes off a pipe unless told
 
 
-def safe_check(path: str, deck: str | None):
+def safe_check(path: str, deck: str | None, warnings: WarningPolicy | None = None):
     """:func:`diazflow.pipeline.safe_check`: a bug in diazflow is DF000, never a traceback."""
     from diazflow.pipeline import safe_check as checked
 
-    return checked(path, deck_override=deck)
+    return checked(path, deck_override=deck, warnings=warnings)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -143,14 +221,25 @@ def cli() -> None:
 @_deck_option
 @_format_option
 @_quiet_option
-def validate(workflows: tuple[str, ...], deck: str | None, output_format: str, quiet: bool) -> None:
+@_warning_options
+def validate(
+    workflows: tuple[str, ...],
+    deck: str | None,
+    output_format: str,
+    quiet: bool,
+    ignore: tuple[str, ...],
+    select: tuple[str, ...],
+    as_errors: tuple[str, ...],
+    all_as_errors: bool,
+) -> None:
     """Check protocol files (or every *.yaml in a directory): exit 0 if all are valid, 1 if not."""
+    policy = _warning_policy(ignore, select, as_errors, all_as_errors)
     files = _expand_inputs(workflows)
     results = {}
     times: dict[str, float] = {}
     for path in files:
         started = _perf()
-        result = safe_check(path, deck)
+        result = safe_check(path, deck, policy)
         results[result.path] = list(result.diagnostics)
         times[result.path] = _perf() - started
     _print_diagnostics(results, output_format, times)
@@ -329,6 +418,7 @@ def plan_summary(plan: Plan, start: datetime.datetime | None = None) -> str:
 @_format_option
 @_start_option
 @_quiet_option
+@_warning_options
 def compile_command(
     workflow: str,
     output: str | None,
@@ -336,17 +426,24 @@ def compile_command(
     output_format: str,
     start: str | None,
     quiet: bool,
+    ignore: tuple[str, ...],
+    select: tuple[str, ...],
+    as_errors: tuple[str, ...],
+    all_as_errors: bool,
 ) -> None:
     """Compile a protocol into a timed plan and print a summary (makespan, operations, tips, stocks)."""
+    policy = _warning_policy(ignore, select, as_errors, all_as_errors)
     start_at = _parse_start(start)
     if output:
         _check_output(output, (workflow,) + ((deck,) if deck else ()))
-    result = safe_check(workflow, deck)
+    result = safe_check(workflow, deck, policy)
     diags = list(result.diagnostics)
     if result.plan is not None:
-        diags += _working_hours(result.plan, start_at, result.loaded, result.path)
+        diags += _apply_policy(
+            _working_hours(result.plan, start_at, result.loaded, result.path), policy
+        )
     _print_diagnostics({result.path: diags}, output_format)
-    if result.plan is None:
+    if result.plan is None or any(x.is_error for x in diags):
         sys.exit(EXIT_INVALID)
     if output:
         _write_output(output, result.plan.to_json(), _inputs_of(result))
@@ -384,6 +481,7 @@ def compile_command(
 @_deck_option
 @_format_option
 @_quiet_option
+@_warning_options
 def report_command(
     source: str,
     output: str,
@@ -392,6 +490,10 @@ def report_command(
     deck: str | None,
     output_format: str,
     quiet: bool,
+    ignore: tuple[str, ...],
+    select: tuple[str, ...],
+    as_errors: tuple[str, ...],
+    all_as_errors: bool,
 ) -> None:
     """Write ONE self-contained HTML report for a protocol (WORKFLOW), a plan JSON or a run JOURNAL.
 
@@ -404,17 +506,19 @@ def report_command(
     if png_dir:
         _require_extra("report")
 
+    policy = _warning_policy(ignore, select, as_errors, all_as_errors)
     start_at = _parse_start(start)
     inputs = (source,) + ((deck,) if deck else ())
     _check_output(output, inputs)
     try:
-        rep = report_for(source, deck_override=deck, start=start_at)
+        rep = report_for(source, deck_override=deck, start=start_at, warnings=policy)
     except JournalError as exc:
         raise click.UsageError(str(exc)) from None
     if rep.plan is not None and start_at is not None:
         rep.diagnostics.extend(
             _working_hours(rep.plan, start_at, _protocol_of(rep), rep.source_path)
         )
+    rep.diagnostics[:] = _apply_policy(list(rep.diagnostics), policy)
     if rep.diagnostics:
         _print_diagnostics({rep.source_path: list(rep.diagnostics)}, output_format)
     _write_output(output, render_html(rep), inputs)
@@ -424,7 +528,8 @@ def report_command(
     if output_format == "text" and not quiet:
         for path in written:
             click.echo(f"report written to {path}")
-    sys.exit(EXIT_OK if rep.plan is not None else EXIT_INVALID)
+    promoted = any(x.is_error for x in rep.diagnostics)
+    sys.exit(EXIT_OK if rep.plan is not None and not promoted else EXIT_INVALID)
 
 
 @cli.command(name="export")
@@ -599,6 +704,7 @@ _log_option = click.option(
 @_deck_option
 @_format_option
 @_start_option
+@_warning_options
 @_inject_fault_option
 def run(
     workflow: str,
@@ -611,19 +717,24 @@ def run(
     deck: str | None,
     output_format: str,
     start: str | None,
+    ignore: tuple[str, ...],
+    select: tuple[str, ...],
+    as_errors: tuple[str, ...],
+    all_as_errors: bool,
     inject_fault: tuple[str, ...],
 ) -> None:
     """Validate, compile and run a protocol; every operation is journalled (exit 3 if the run
     fails, 128 + the signal's number if a signal stopped it: 130 for Ctrl-C, 143 for SIGTERM)."""
     from diazflow.runtime.signals import stop_signals
 
+    policy = _warning_policy(ignore, select, as_errors, all_as_errors)
     with stop_signals(), _interruptible():
         _run_command(
             workflow,
             backend,
             speed,
             journal_path,
-            RunDisplay(quiet, log, _parse_start(start)),
+            RunDisplay(quiet, log, _parse_start(start), policy),
             visualize,
             deck,
             output_format,
@@ -639,6 +750,7 @@ class RunDisplay:
     quiet: bool = False
     log: bool = False
     start: datetime.datetime | None = None
+    warnings: WarningPolicy | None = None  # --ignore, --select, --error, --warnings-as-errors
 
 
 @contextlib.contextmanager
@@ -671,15 +783,17 @@ def _run_command(
     import_s = _perf() - started
     faults = _faults(inject_fault)
     t = _perf()
-    result = check(workflow, deck_override=deck)
+    result = check(workflow, deck_override=deck, warnings=display.warnings)
     check_s = _perf() - t
     extra = (
         _working_hours(result.plan, display.start, result.loaded, result.path)
         if result.plan is not None
         else []
     )
+    if display.warnings is not None:
+        extra = _apply_policy(extra, display.warnings)
     _print_run_diagnostics(result, output_format, extra)
-    if result.plan is None:
+    if result.plan is None or any(x.is_error for x in extra):
         sys.exit(EXIT_INVALID)
     from diazflow.runtime.runner import UsageError, run_plan
 

@@ -55,7 +55,9 @@ class CheckResult:
         return not has_errors(self.diagnostics)
 
 
-def safe_check(path: str, *, deck_override: str | None = None) -> CheckResult:
+def safe_check(
+    path: str, *, deck_override: str | None = None, warnings: WarningPolicy | None = None
+) -> CheckResult:
     """:func:`check`, with a bug in diazflow reported as DF000 on the file, never a traceback.
 
     The last line of defence for every command that reads a protocol (validate, compile, run,
@@ -64,7 +66,7 @@ def safe_check(path: str, *, deck_override: str | None = None) -> CheckResult:
     from diazflow.diagnostics import WHOLE_FILE
 
     try:
-        return check(path, deck_override=deck_override)
+        return check(path, deck_override=deck_override, warnings=warnings)
     except Exception as exc:  # noqa: BLE001 - any bug at all
         shown = display_path(path)
         reporter = Reporter(shown)

@@ -87,28 +87,51 @@ def _in_reservoir(facts: DeckFacts, path: tuple, solvent: str) -> Iterator[Solve
             yield SolventUse(path, lw.name, lw.material, solvent)
 
 
+@dataclass
+class _MaterialFinding:
+    """One material that does not (or only briefly) tolerates one solvent, and where."""
+
+    first: SolventUse
+    """The first use: the DF304 points at it."""
+    solvent: str
+    verdict: materials.Compatibility
+    labware: list[str]
+    """Every labware of this material the solvent sits in, in the order of first use."""
+
+
 def material_checks(uses: Iterable[SolventUse], reporter: Reporter) -> None:
-    """DF304 for each labware and solvent its material does not (or only briefly) tolerate;
-    reported once per labware and solvent, at the first use."""
-    seen: set[tuple[str, str]] = set()
+    """DF304 for each material and solvent it does not (or only briefly) tolerate: one finding
+    naming every labware of that material the solvent sits in, at the first use (a DCE protocol
+    puts DCE in a trough and on the stock plate: one warning, not two)."""
+    found: dict[tuple[str, str], _MaterialFinding] = {}
     for use in uses:
         if not use.material:
             continue
         for part in solvent_components(use.solvent):
-            if (use.labware, part.lower()) in seen:
+            key = (use.material.lower(), part.lower())
+            if key in found:
+                if use.labware not in found[key].labware:
+                    found[key].labware.append(use.labware)
                 continue
             verdict = materials.compatibility(use.material, part)
-            if verdict is None or verdict.rating == "ok":
-                continue
-            seen.add((use.labware, part.lower()))
-            severity = Severity.ERROR if verdict.rating == "incompatible" else Severity.WARNING
-            word = "does not tolerate" if severity is Severity.ERROR else "tolerates only briefly"
-            reporter.report(
-                use.path,
-                codes.DF304,
-                f"{use.material} ('{use.labware}') {word} {part} ({verdict.source})",
-                "use glass or PTFE labware for this solvent, or another solvent"
-                if severity is Severity.ERROR
-                else "keep contact short, or use glass labware",
-                severity=severity,
-            )
+            if verdict is not None and verdict.rating != "ok":
+                found[key] = _MaterialFinding(use, part, verdict, [use.labware])
+    for finding in found.values():
+        severity = Severity.ERROR if finding.verdict.rating == "incompatible" else Severity.WARNING
+        word = "does not tolerate" if severity is Severity.ERROR else "tolerates only briefly"
+        reporter.report(
+            finding.first.path,
+            codes.DF304,
+            f"{finding.first.material} ({_quoted_names(finding.labware)}) {word} {finding.solvent}"
+            f" ({finding.verdict.source})",
+            "use glass or PTFE labware for this solvent, or another solvent"
+            if severity is Severity.ERROR
+            else "keep contact short, or use glass labware",
+            severity=severity,
+        )
+
+
+def _quoted_names(names: list[str]) -> str:
+    """'a', 'a' and 'b', 'a', 'b' and 'c'."""
+    quoted = [f"'{name}'" for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]

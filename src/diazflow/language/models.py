@@ -389,8 +389,22 @@ Purity = Annotated[
     ),
 ]
 
-_NORMALITY = re.compile(r"^\s*(?P<num>[0-9]*\.?[0-9]+)\s*N\s*$")
-_PERCENT = re.compile(r"^\s*(?P<num>[0-9]*\.?[0-9]+)\s*%\s*(?:\(?w/v\)?)?\s*$")
+# No named groups: the same text is the JSON Schema's pattern (ECMA-262 spells them differently)
+_NORMALITY_PATTERN = r"^\s*([0-9]*\.?[0-9]+)\s*N\s*$"
+_PERCENT_PATTERN = r"^\s*([0-9]*\.?[0-9]+)\s*%\s*(?:\(?w/v\)?)?\s*$"
+_NORMALITY = re.compile(_NORMALITY_PATTERN)
+_PERCENT = re.compile(_PERCENT_PATTERN)
+STOCK_CONCENTRATION_PATTERN = "|".join(
+    f"(?:{pattern})"
+    for pattern in (
+        quantity_pattern(Dimension.CONCENTRATION.value),
+        quantity_pattern(Dimension.MASS_CONCENTRATION.value),
+        _NORMALITY_PATTERN,
+        _PERCENT_PATTERN,
+    )
+)
+"""A stock ``concentration`` as :func:`validate_stock_concentration` reads it: molar or by mass
+with a unit of the unit table, normal (``0.4 N``) or w/v (``10 %``); each branch anchored."""
 
 
 def validate_stock_concentration(value: Any, info: ValidationInfo | None = None) -> Quantity:
@@ -402,10 +416,10 @@ def validate_stock_concentration(value: Any, info: ValidationInfo | None = None)
     if isinstance(value, str):
         normal = _NORMALITY.match(value)
         if normal:
-            return _positive(Quantity(float(normal["num"]), Dimension.CONCENTRATION, value.strip()))
+            return _positive(Quantity(float(normal[1]), Dimension.CONCENTRATION, value.strip()))
         percent = _PERCENT.match(value)
         if percent:
-            grams_per_100_ml = float(percent["num"])
+            grams_per_100_ml = float(percent[1])
             return _positive(
                 Quantity(grams_per_100_ml * 10.0, Dimension.MASS_CONCENTRATION, value.strip())
             )
@@ -459,6 +473,7 @@ StockConcentration = Annotated[
             "pattern": _STOCK_CONCENTRATION_PATTERN,
             "description": "molar ('0.5 M'), normal ('0.4 N'), by mass ('152 mg/mL') or w/v ('10 %')",
             "examples": ["0.5 M", "152 mg/mL", "10 %", "0.4 N"],
+            "pattern": STOCK_CONCENTRATION_PATTERN,
         }
     ),
 ]

@@ -11,6 +11,7 @@ import os
 from datetime import datetime
 
 from diazflow.compiler.plan import Plan
+from diazflow.diagnostics import WarningPolicy
 from diazflow.report.journal import JournalView, is_journal, load_journal
 from diazflow.report.model import Report, plate_format_for
 
@@ -30,8 +31,14 @@ def detect_kind(path: str) -> str:
 
 
 def report_for(
-    path: str, *, deck_override: str | None = None, start: datetime | None = None
+    path: str,
+    *,
+    deck_override: str | None = None,
+    start: datetime | None = None,
+    warnings: WarningPolicy | None = None,
 ) -> Report:
+    """The report of a protocol, a plan JSON or a journal; ``warnings`` (``--ignore``,
+    ``--select``, ``--error``) applies to the checks of a protocol."""
     kind = detect_kind(path)
     if kind == "journal":
         return report_from_journal(load_journal(path), deck_override=deck_override, start=start)
@@ -41,15 +48,19 @@ def report_for(
         return report_from_plan(
             plan, source_path=path, source_kind="plan", deck_override=deck_override, start=start
         )
-    return report_from_workflow(path, deck_override=deck_override, start=start)
+    return report_from_workflow(path, deck_override=deck_override, start=start, warnings=warnings)
 
 
 def report_from_workflow(
-    path: str, *, deck_override: str | None = None, start: datetime | None = None
+    path: str,
+    *,
+    deck_override: str | None = None,
+    start: datetime | None = None,
+    warnings: WarningPolicy | None = None,
 ) -> Report:
     from diazflow.pipeline import safe_check
 
-    result = safe_check(path, deck_override=deck_override)
+    result = safe_check(path, deck_override=deck_override, warnings=warnings)
     report = Report(
         title=_title(result.loaded, result.path),
         source_kind="workflow",
