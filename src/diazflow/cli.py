@@ -360,6 +360,8 @@ def plan_summary(plan: Plan, start: datetime.datetime | None = None) -> str:
                 (x.first_use_s for x in plan.stocks if x.stage == stage and x.first_use_s),
                 default=0.0,
             )
+            # when the stage's stocks go out; a 'place:' step puts some out later
+            set_out = min((x.placed_s or 0.0 for x in plan.stocks if x.stage == stage), default=0.0)
             lines.append(
                 "prepare before start:"
                 if stage == 0
@@ -386,8 +388,7 @@ def plan_summary(plan: Plan, start: datetime.datetime | None = None) -> str:
             extra = f"; {s.purity * 100:g} % material (volumes corrected)"
         else:
             extra = ""
-        set_out = min((x.placed_s or 0.0 for x in plan.stocks if x.stage == stage), default=0.0)
-        if s.placed_s is not None and s.placed_s > set_out:  # a 'place:' step puts it out later
+        if s.placed_s is not None and s.placed_s > set_out:
             extra += f"; put out at {_format_seconds(s.placed_s)} ('place:' step)"
         lines.append(
             f"  - {s.location}: {s.substance} ({what}), {vol(s.volume_uL)} incl. {vol(s.dead_volume_uL)} dead volume{extra}"

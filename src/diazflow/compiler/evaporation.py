@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 from diazflow import errorcodes as codes
 from diazflow.chemistry import properties
 from diazflow.chemistry.checks import mole_fractions, solvent_components
+from diazflow.compiler.heights import labware_and_key
 from diazflow.compiler.plan import (
     Aspirate,
     Dispense,
@@ -393,16 +394,14 @@ class _Walk:
         self.wells: dict[str, _Liquid] = {}
         self.finished: list[tuple[_Liquid, float]] = []  # an earlier stage's wells, and their end
         self.workups = self.workup_steps(loaded)
-        self.starts: list[float] = []  # the operations' start times, for step_at
+        self.starts = [op.t for op in plan.operations]  # for step_at
         self.vessels_open = True
         self.tips: dict[int, _Carried] = {}
         # (reagent, stock key, well) → [planned µL, delivered µL-equivalents, last draw t, step]
         self.received: dict[tuple[str, str, str], list[float]] = {}
-        self.worst_at_step: dict[str, tuple[float, int]] = {}
 
     def key(self, ref: str) -> str:
-        _, sep, _ = ref.partition(":")
-        return ref if sep else f"{self.vessel}:{ref}"
+        return labware_and_key(ref, self.vessel)[1]
 
     def labware(self, key: str):
         return self.facts.labware.get(key.partition(":")[0])
@@ -593,8 +592,6 @@ class _Walk:
     def step_at(self, t: float) -> int:
         """The step of the plan's last operation started by ``t``."""
         ops = self.plan.operations
-        if len(self.starts) != len(ops):
-            self.starts = [op.t for op in ops]
         before = bisect.bisect_right(self.starts, t)
         return ops[before - 1].step if before else 0
 

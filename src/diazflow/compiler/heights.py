@@ -20,7 +20,8 @@ from diazflow.compiler.plan import Aspirate, Dispense, Operation, Sample, StockP
 from diazflow.deck.geometry import WellGeometry
 
 
-def _labware_and_key(ref: str, vessel: str) -> tuple[str, str]:
+def labware_and_key(ref: str, vessel: str) -> tuple[str, str]:
+    """(labware, LABWARE:WELL) of a plan position; a bare well name is a reaction well."""
     labware, sep, _ = ref.partition(":")
     return (labware, ref) if sep else (vessel, f"{vessel}:{ref}")
 
@@ -40,7 +41,7 @@ class _Levels:
 
     def take(self, ref: str, volume: float) -> float:
         """Aspirate ``volume`` from ``ref``: the height the tip goes to."""
-        labware, key = _labware_and_key(ref, self.vessel)
+        labware, key = labware_and_key(ref, self.vessel)
         left = self.volume.get(key, 0.0) - volume
         self.volume[key] = left
         clearance = self.deck.pipetting.bottom_clearance_mm
@@ -51,7 +52,7 @@ class _Levels:
 
     def give(self, ref: str, volume: float) -> float:
         """Dispense ``volume`` into ``ref``: the height the tip dispenses from."""
-        labware, key = _labware_and_key(ref, self.vessel)
+        labware, key = labware_and_key(ref, self.vessel)
         after = self.volume.get(key, 0.0) + volume
         self.volume[key] = after
         g = self.geometry(labware)
