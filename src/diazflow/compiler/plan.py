@@ -206,6 +206,14 @@ class WellPlan(BaseModel):
     reaction_time_s: float | None = Field(
         None, description="from the well's last addition to its quench (or the end)"
     )
+    condition_id: str | None = Field(
+        None,
+        description="the design's id of the condition this well runs (a conditions table's "
+        "condition_id), which results are reported against",
+    )
+    conditions: dict[str, str] | None = Field(
+        None, description="the design's factors and this well's level of each (factor -> level)"
+    )
 
 
 class StockPlan(BaseModel):
