@@ -227,6 +227,7 @@ def test_export_passes_opentrons_analyzer_and_matches_the_plan(
     ]
     assert len(set(picked)) == sum(plan.tips_used.values())
     _check_temperatures(commands, plan)
+    _check_stocks_loaded_when_put_out(commands, labels, plan)
     assert [c["params"]["message"] for c in commands if c["commandType"] == "waitForResume"] == [
         op.message for op in plan.operations if isinstance(op, (Prompt, SetClosure, DispensePowder))
     ]
@@ -240,6 +241,31 @@ def test_export_passes_opentrons_analyzer_and_matches_the_plan(
     # metadata: what the lab sees in the App, and the plan it came from
     assert analysis["metadata"]["planSha256"] == hashlib.sha256(plan_path.read_bytes()).hexdigest()
     assert analysis["metadata"]["source"] == plan.protocol
+
+
+def _check_stocks_loaded_when_put_out(
+    commands: list[dict], labels: dict[str, str], plan: Plan
+) -> None:
+    """Each stock is an Opentrons liquid loaded when the operator puts it out: a stock out from
+    the start before the first command that moves anything, one put out later (``placed_s``)
+    after every aspiration the plan makes before that time and before the first one after it."""
+    loaded: dict[str, int] = {}
+    for index, c in enumerate(commands):
+        if c["commandType"] == "loadLiquid":
+            for well in c["params"]["volumeByWell"]:
+                loaded[f"{labels[c['params']['labwareId']]}:{well}"] = index
+    aspirations = [i for i, c in enumerate(commands) if c["commandType"] == "aspirate"]
+    first_move = min(i for i, c in enumerate(commands) if c["commandType"] == "pickUpTip")
+    plan_aspirations = [op.t for op in plan.operations if isinstance(op, Aspirate)]
+    liquids = [s for s in plan.stocks if s.form != "solid" and ":" in s.location]
+    assert set(loaded) == {s.location for s in liquids}
+    for stock in liquids:
+        at = loaded[stock.location]
+        if not stock.placed_s:
+            assert at < first_move, stock.reagent
+            continue
+        before = sum(1 for t in plan_aspirations if t < stock.placed_s)
+        assert sum(1 for i in aspirations if i < at) == before, stock.reagent
 
 
 def _check_temperatures(commands: list[dict], plan: Plan) -> None:

@@ -39,6 +39,7 @@ from diazflow.compiler.plan import (
     SetClosure,
     SetTemperature,
     Shake,
+    StockPlan,
     StopShaking,
     Wait,
     WaitTemperature,
@@ -257,8 +258,24 @@ class _Writer:
     # ------------------------------------------------------------------ the file
 
     def text(self) -> str:
-        body = list(self._deck_lines()) + list(self._liquid_lines())
+        liquids = [st for st in self.plan.stocks if st.form != "solid" and ":" in st.location]
+        # What stands on the deck at the start is loaded with the labware; a stock put out later
+        # (a 'place:' step, a later stage's prompt) is loaded when it is put out, after the
+        # operator's pause, so the App's liquid set-up does not list it among the start's.
+        at_start = [st for st in liquids if not st.placed_s]
+        later = sorted(
+            ((st.placed_s or 0.0, i) for i, st in enumerate(liquids) if st.placed_s),
+            reverse=True,
+        )
+        body = list(self._deck_lines()) + list(self._liquid_lines(liquids, at_start))
         for op in self.plan.operations:
+            # a pause at the moment of placing comes first; anything else at that moment after
+            placed_now = []
+            while later and (
+                later[-1][0] < op.t or (later[-1][0] == op.t and not isinstance(op, Prompt))
+            ):
+                placed_now.append(liquids[later.pop()[1]])
+            body += self._liquid_lines(liquids, placed_now)
             body += self._operation(op)
         end = self._delay_until(self.plan.makespan_s)  # a hold that ends the plan
         if end:
@@ -370,14 +387,21 @@ class _Writer:
                 where = "" if parent else f", {lw.location.slot}"
                 return f"{on}.load_labware({load_name!r}{where}, label={label!r})"
 
-    def _liquid_lines(self) -> Iterator[str]:
-        """The stocks as Opentrons liquids: the App's set-up shows what goes into which well."""
-        stocks = [s for s in self.plan.stocks if s.form != "solid" and ":" in s.location]
-        if not stocks:
-            return
-        yield ""
-        yield "# Stocks the operator puts on the deck before the start (plan 'stocks')"
-        for i, stock in enumerate(stocks):
+    def _liquid_lines(self, liquids: list[StockPlan], loaded: list[StockPlan]) -> list[str]:
+        """Stocks as Opentrons liquids, so the App shows what goes into which well: ``liquids``
+        numbers them (the same liquid id and colour wherever one is loaded), ``loaded`` are the
+        ones put on the deck at this point."""
+        if not loaded:
+            return []
+        first = loaded[0].placed_s
+        lines = [
+            "",
+            "# Stocks the operator puts on the deck before the start (plan 'stocks')"
+            if not first
+            else f"# Stocks the operator has just put on the deck (plan 'stocks', at {first:g} s)",
+        ]
+        for stock in loaded:
+            i = liquids.index(stock)
             labware, _, well = stock.location.partition(":")
             what = stock.substance + (
                 f" ({stock.concentration_M:g} M in {stock.solvent})"
@@ -385,14 +409,15 @@ class _Writer:
                 else f" ({stock.form})"
             )
             colour = LIQUID_COLOURS[i % len(LIQUID_COLOURS)]
-            yield (
+            lines.append(
                 f"liquid_{i} = protocol.define_liquid({what!r}, "
                 f"description={stock.reagent!r}, display_color={colour!r})"
             )
-            yield (
+            lines.append(
                 f"{self.labware[labware]}[{well!r}].load_liquid(liquid_{i}, "
                 f"{_num(stock.volume_uL)})"
             )
+        return lines
 
     # ------------------------------------------------------------------ operations
 
