@@ -314,14 +314,17 @@ class _Scheduler:
         return self.deck.timings.drop_s + self.deck.timings.move_s
 
     def groups(self, wells: list[Well]) -> list[list[Well]]:
-        """Column by column, at most one well per channel per cycle."""
+        """Column by column, at most one well per channel per cycle.  On a plate whose rows are
+        closer than the channels can be (384 wells, 4.5 mm), a column is taken in interleaved
+        passes, one per residue of the row stride: rows A, C, ..., O, then B, D, ..., P."""
         channels = max(1, self.deck.channels)
+        stride = self.deck.row_stride(self.p.vessels.labware)
         out: list[list[Well]] = []
-        by_column: dict[int, list[Well]] = {}
+        by_pass: dict[tuple[int, int], list[Well]] = {}
         for w in wells:
-            by_column.setdefault(w.column, []).append(w)
-        for column in sorted(by_column):
-            ws = sorted(by_column[column])
+            by_pass.setdefault((w.column, w.row % stride), []).append(w)
+        for key in sorted(by_pass):
+            ws = sorted(by_pass[key])
             for i in range(0, len(ws), channels):
                 out.append(ws[i : i + channels])
         return out
