@@ -148,3 +148,30 @@ def test_without_the_interleaving_the_star_backend_refuses_the_column(tmp_path, 
     )
     assert outcome.exit_code != 0
     assert "Minimum distance between two y positions is <9mm" in outcome.message
+
+
+def test_a_library_by_row_on_16_rows_takes_one_building_block_well_per_member(tmp_path):
+    """Sixteen amines by row: a 96-well source column has only 8 rows, so each member is one
+    building-block well, drawn one channel at a time; the STAR accepts every command."""
+    from diazflow.runtime.runner import run_plan
+
+    path = PROTOCOL.with_name("nanomole_384_amines.yaml")
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    r = check(str(path))
+    assert r.plan is not None, [str(d) for d in r.diagnostics if d.is_error]
+    amines = [item["name"] for item in doc["libraries"]["amines"]["items"]]
+    on_block = [s for s in r.plan.stocks if s.location.startswith("building_blocks:")]
+    assert sorted(s.substance for s in on_block) == sorted(amines)
+    assert all(s.location.split(":")[1][0] in "ABCDEFGH" for s in on_block)  # a 96-well plate
+
+    umol = float(doc["scale"]["amount"].split()[0])
+    got = delivered(r, simulate(r, tmp_path))
+    assert len(got) == 96
+    for well, per in got.items():
+        member = amines[ROWS.index(well[0])]
+        assert per[member] == pytest.approx(1.2 * umol / 0.24, abs=1e-6), well  # 5 µL
+        assert sum(per.values()) == pytest.approx(20.0, abs=1e-6), well
+
+    journal = tmp_path / "star.sqlite"
+    outcome = run_plan(r, backend="chatterbox", journal_path=str(journal), quiet=True)
+    assert outcome.exit_code == 0, outcome.message
