@@ -334,7 +334,7 @@ def plan_summary(plan: Plan, start: datetime.datetime | None = None) -> str:
     ``start``, clock times for the stages and the operator's actions."""
     from collections import Counter
 
-    from diazflow.compiler.plan import DispensePowder, Prompt, SetClosure
+    from diazflow.compiler.plan import DispensePowder, Prompt, SetClosure, co_solutes_text
     from diazflow.language.units import format_volume as vol
 
     lines = [
@@ -388,6 +388,7 @@ def plan_summary(plan: Plan, start: datetime.datetime | None = None) -> str:
             extra = f"; {s.purity * 100:g} % material (volumes corrected)"
         else:
             extra = ""
+        extra += co_solutes_text(s.solutes)  # a premixed stock: what else to weigh
         if s.placed_s is not None and s.placed_s > set_out:
             extra += f"; put out at {_format_seconds(s.placed_s)} ('place:' step)"
         lines.append(
