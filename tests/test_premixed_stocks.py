@@ -91,6 +91,16 @@ def test_the_cli_stock_list_names_the_other_solutes(tmp_path):
     out = run.stdout
     line = next(x for x in out.splitlines() if "XPhos Pd G3 (0.02 M" in x)
     assert "with XPhos (0.02 M): weigh 38.5 mg of 98 % material, dissolved together" in line
+    # the report's stock table says the same
+    html = tmp_path / "report.html"
+    report = subprocess.run(
+        [sys.executable, "-m", "diazflow.cli", "report", str(path), "-o", str(html)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert report.returncode == 0, report.stderr
+    assert "with XPhos (0.02 M): weigh 38.5 mg of 98 % material" in html.read_text("utf-8")
 
 
 BASE = """diazflow: 1
