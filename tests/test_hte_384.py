@@ -1,4 +1,4 @@
-"""Nanomole scale on a 384-well plate (issue 16): the starlet_384 deck, its well geometry, the
+"""Nanomole scale on a 384-well plate (issue 16): the starlet_chem_384 deck, its well geometry, the
 interleaved 8-channel passes a 4.5 mm pitch needs, and the amounts in every well.
 
 Expected amounts are recomputed from the protocol's YAML text (equiv × limiting amount /
