@@ -270,6 +270,67 @@ EXAMPLES: list[Example] = [
         ),
         snippet='  stab:\n    name: sodium triacetoxyborohydride\n    smiles: "[Na+].CC(=O)O[BH-](OC(C)=O)OC(C)=O"\n    stock: {concentration: 0.5 M, solvent: MeOH}\n',
     ),
+    # premixed stocks (stock.solutes): the acetic acid stock of the base protocol with a second solute
+    Example(
+        "DF321",
+        STARLET,
+        (
+            (
+                "    stock: {concentration: 2.0 M, solvent: DCE}\n  stab:\n",
+                "    stock:\n      concentration: 2.0 M\n      solvent: DCE\n      solutes:\n"
+                "        acetic: {name: glacial acetic acid, smiles: OC(C)=O, concentration: 1.0 M}\n"
+                "  stab:\n",
+            ),
+        ),
+    ),
+    Example(
+        "DF322",
+        STARLET,
+        (
+            (
+                "    stock: {solvent: water}\n",
+                "    stock:\n      solvent: water\n      solutes:\n"
+                '        nacl: {name: sodium chloride, smiles: "[Na+].[Cl-]", concentration: 0.5 M}\n',
+            ),
+        ),
+    ),
+    Example(
+        "DF323",
+        STARLET,
+        (
+            (
+                "    stock: {concentration: 2.0 M, solvent: DCE}\n  stab:\n",
+                "    stock:\n      concentration: 2.0 M\n      solvent: DCE\n      solutes:\n"
+                '        nabh3cn: {name: sodium cyanoborohydride, smiles: "[Na+].[BH3-]C#N", concentration: 1.0 M}\n'
+                "  stab:\n",
+            ),
+        ),
+    ),
+    Example(
+        "DF324",
+        STARLET,
+        (
+            (
+                "    stock: {concentration: 2.0 M, solvent: DCE}\n  stab:\n",
+                "    stock:\n      concentration: 10 M\n      solvent: DCE\n      solutes:\n"
+                "        tea: {name: triethylamine, smiles: CCN(CC)CC, concentration: 6.0 M}\n"
+                "  stab:\n",
+            ),
+        ),
+    ),
+    Example(
+        "DF325",
+        STARLET,
+        (
+            (
+                "    stock: {concentration: 1.0 M, solvent: DCE}\n  aldehyde:\n",
+                "    stock:\n      concentration: 1.0 M\n      solvent: DCE\n      solutes:\n"
+                "        acid: {name: AcOH, smiles: CC(=O)O, concentration: 1.0 M}\n"
+                "  aldehyde:\n",
+            ),
+        ),
+        severity="warning",
+    ),
     # ------------------------------------------------------------------ DF4xx hazards
     Example(
         "DF401",

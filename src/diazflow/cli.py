@@ -24,7 +24,7 @@ from diazflow.exitcodes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from diazflow.compiler.plan import Plan
-    from diazflow.diagnostics import WarningPolicy
+    from diazflow.diagnostics import Acknowledged, WarningPolicy
     from diazflow.outputs import OutputError
 
 _format_option = click.option(
@@ -237,17 +237,35 @@ def validate(
     files = _expand_inputs(workflows)
     results = {}
     times: dict[str, float] = {}
+    acknowledged: dict[str, list[Acknowledged]] = {}
     for path in files:
         started = _perf()
         result = safe_check(path, deck, policy)
         results[result.path] = list(result.diagnostics)
+        acknowledged[result.path] = list(result.acknowledged)
         times[result.path] = _perf() - started
     _print_diagnostics(results, output_format, times)
     invalid = [name for name, diags in results.items() if any(x.is_error for x in diags)]
     if output_format == "text" and not quiet:
         valid = len(results) - len(invalid)
         click.echo(f"{len(results)} protocol(s): {valid} valid, {len(invalid)} invalid", err=True)
+        for line in _acknowledged_lines(acknowledged):
+            click.echo(line, err=True)
     sys.exit(EXIT_INVALID if invalid else EXIT_OK)
+
+
+def _acknowledged_lines(acknowledged: dict[str, list[Acknowledged]]) -> list[str]:
+    """The warnings each protocol acknowledged (``settings.acknowledge``), one line per code
+    with how many findings it covered and the reason given: accepted, but not hidden."""
+    lines: list[str] = []
+    for path, items in acknowledged.items():
+        by_code: dict[str, list[Acknowledged]] = {}
+        for a in items:
+            by_code.setdefault(a.diagnostic.code, []).append(a)
+        for code, found in sorted(by_code.items()):
+            count = f"{len(found)} warning{'s' if len(found) > 1 else ''}"
+            lines.append(f"  {path}: {code} ({count}): {found[0].reason}")
+    return ["acknowledged (settings.acknowledge):", *lines] if lines else []
 
 
 @cli.command()
@@ -334,7 +352,7 @@ def plan_summary(plan: Plan, start: datetime.datetime | None = None) -> str:
     ``start``, clock times for the stages and the operator's actions."""
     from collections import Counter
 
-    from diazflow.compiler.plan import DispensePowder, Prompt, SetClosure
+    from diazflow.compiler.plan import DispensePowder, Prompt, SetClosure, co_solutes_text
     from diazflow.language.units import format_volume as vol
 
     lines = [
@@ -388,6 +406,7 @@ def plan_summary(plan: Plan, start: datetime.datetime | None = None) -> str:
             extra = f"; {s.purity * 100:g} % material (volumes corrected)"
         else:
             extra = ""
+        extra += co_solutes_text(s.solutes)  # a premixed stock: what else to weigh
         if s.placed_s is not None and s.placed_s > set_out:
             extra += f"; put out at {_format_seconds(s.placed_s)} ('place:' step)"
         lines.append(

@@ -143,6 +143,17 @@ DF320 = _register("DF320", Stage.CHEMISTRY, WARNING, "a given density far from t
 DF313 = _register(
     "DF313", Stage.CHEMISTRY, ERROR, "a reagent that reacts with its own stock solvent"
 )
+DF321 = _register("DF321", Stage.CHEMISTRY, ERROR, "a premixed stock lists the same compound twice")
+DF322 = _register(
+    "DF322", Stage.CHEMISTRY, ERROR, "other solutes in a stock without its own concentration"
+)
+DF323 = _register("DF323", Stage.CHEMISTRY, ERROR, "two solutes of one stock react together")
+DF324 = _register(
+    "DF324", Stage.CHEMISTRY, ERROR, "a premixed stock's liquid solutes fill more than its volume"
+)
+DF325 = _register(
+    "DF325", Stage.CHEMISTRY, WARNING, "a premixed solute is also added as a reagent of its own"
+)
 
 # --------------------------------------------------------------------------- DF4xx hazards (rules in
 # chemistry/data/hazards.yaml name these codes)

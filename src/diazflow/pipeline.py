@@ -144,7 +144,10 @@ def _check(path: str, deck_override: str | None) -> CheckResult:
     result = load_protocol(shown)
     loaded = result.loaded
     if loaded is None or has_errors(result.diagnostics):
-        return CheckResult(shown, tuple(sort_unique(result.diagnostics)), loaded)
+        diagnostics = list(result.diagnostics)
+        if loaded is not None and any(d.code == codes.DF113.code for d in diagnostics):
+            diagnostics = _wells_before_libraries(loaded, deck_override, diagnostics)
+        return CheckResult(shown, tuple(sort_unique(diagnostics)), loaded)
     reporter = loaded.reporter()
     reporter.extend(result.diagnostics)
 
@@ -185,6 +188,28 @@ def _check(path: str, deck_override: str | None) -> CheckResult:
     plan, compile_diags = compile_plan(loaded, chem, binding.facts, deck_path)
     reporter.extend(compile_diags)
     return stop(chem, deck, deck_path, facts, None if reporter.has_errors else plan)
+
+
+def _wells_before_libraries(
+    loaded: LoadedProtocol, deck_override: str | None, diagnostics: list[Diagnostic]
+) -> list[Diagnostic]:
+    """Reaction wells the deck's labware does not have (DF524) instead of the library members
+    missing for them (DF113): ``A1:H13`` on a 96-well block is one mistake in ``vessels.wells``,
+    not eight in the library.  The deck is read only for this; its own problems are reported
+    when the protocol gets that far."""
+    from diazflow.binding.vessel import wells_outside
+    from diazflow.compiler.facts import deck_facts
+
+    deck_path = resolve_deck_path(loaded, deck_override)
+    scratch = loaded.reporter()
+    deck = _load_deck(deck_path, deck_override, scratch) if deck_path else None
+    vessel = deck_facts(deck).labware.get(loaded.protocol.vessels.labware) if deck else None
+    if vessel is None:
+        return diagnostics
+    reporter = loaded.reporter()
+    if not wells_outside(loaded, vessel, reporter):
+        return diagnostics
+    return [d for d in diagnostics if d.code != codes.DF113.code] + reporter.diagnostics
 
 
 def _deck_path(loaded: LoadedProtocol, deck_override: str | None, reporter: Reporter) -> str | None:

@@ -38,7 +38,15 @@ def hazard_tags(loaded: LoadedProtocol, chem: ResolvedChemistry) -> dict[str, fr
             tags[rid] = frozenset().union(*members.get(rid, {}).values())
         else:
             tags[rid] = frozenset(hazards.classify(r.smiles, r.name))
+        # a premixed stock brings its other solutes into every well it goes to
+        tags[rid] = tags[rid].union(*co_solute_tags(r).values())
     return tags
+
+
+def co_solute_tags(r: m.Reagent) -> dict[str, frozenset[str]]:
+    """A premixed stock's other solutes (``stock.solutes``): id → hazard tags."""
+    solutes = r.stock.solutes if r.stock is not None and r.stock.solutes else {}
+    return {sid: frozenset(hazards.classify(cs.smiles, cs.name)) for sid, cs in solutes.items()}
 
 
 def member_tags(
@@ -295,10 +303,53 @@ class _HazardWalk:
             if reagent.stock is None or rid not in self.tags:
                 continue
             components = solvent_components(reagent.stock.solvent)
+            solutes = co_solute_tags(reagent)
+            own = (
+                frozenset().union(*self.members.get(rid, {}).values())
+                if reagent.library
+                else frozenset(hazards.classify(reagent.smiles, reagent.name))
+            )
             for finding in hazards.evaluate_stock(
-                rid, self.tags[rid], components, self.labels, members=self.members.get(rid)
+                rid, own, components, self.labels, members=self.members.get(rid)
             ):
                 self.report(finding, ("reagents", rid, "stock", "solvent"))
+            if not solutes:
+                continue
+            labels = dict(self.labels)
+            assert reagent.stock.solutes is not None  # co_solute_tags found some
+            labels.update({sid: cs.name for sid, cs in reagent.stock.solutes.items()})
+            for sid, tags in solutes.items():  # each solute against the solvent, as the reagent
+                for finding in hazards.evaluate_stock(sid, tags, components, labels):
+                    self.report(finding, ("reagents", rid, "stock", "solutes", sid))
+            self.solutes_react(rid, own, solutes, components, labels)
+
+    def solutes_react(
+        self,
+        rid: str,
+        own: frozenset[str],
+        solutes: Mapping[str, frozenset[str]],
+        components: list[str],
+        labels: Mapping[str, str],
+    ) -> None:
+        """DF323: a hazard rule that holds between two solutes of one premixed stock means they
+        react in the bottle, before the stock is ever dispensed."""
+        ctx = hazards.HazardContext(
+            reagents={rid: own, **solutes},
+            solvents=hazards.solvent_tags(components),
+            labels=labels,
+            members={rid: self.members[rid]} if rid in self.members else {},
+        )
+        for finding in hazards.evaluate(ctx):
+            if len(finding.reagents) < 2:
+                continue  # one solute and the solvent: the stock rules' (DF313) business
+            assert self.reporter is not None, "a walk without a reporter only computes"
+            self.reporter.error(
+                ("reagents", rid, "stock", "solutes"),
+                codes.DF323,
+                f"the stock of '{rid}' holds solutes that react together in the bottle: "
+                f"{finding.message}",
+                "make them up as separate stocks and add them one after the other",
+            )
 
     def evaluate_hot(
         self, seen: _Seen, temperature_c: float, step_path: tuple, capped: bool

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from diazflow import errorcodes as codes
 from diazflow.diagnostics import listing
-from diazflow.language.wells import check_in_format
+from diazflow.language.wells import check_in_format, row_letter
 
 if TYPE_CHECKING:
     from diazflow.chemistry.resolve import ResolvedChemistry
@@ -31,14 +31,7 @@ def bind_vessel(
             f"labware on this deck: {', '.join(sorted(facts.labware))}",
         )
         return None
-    outside = check_in_format(p.vessels.wells, vessel.rows, vessel.columns)
-    if outside:
-        reporter.error(
-            ("vessels", "wells"),
-            codes.DF524,
-            f"well(s) {listing([w.name for w in outside])} do not exist on '{vessel.name}' ({vessel.rows}×{vessel.columns})",
-            f"wells run from A1 to {chr(ord('A') + vessel.rows - 1)}{vessel.columns}",
-        )
+    if wells_outside(loaded, vessel, reporter):
         return None
     if p.atmosphere == "inert" and facts.atmosphere != "inert":
         reporter.error(
@@ -73,3 +66,16 @@ def fill_check(
                 key=True,
             )
             return
+
+
+def wells_outside(loaded: LoadedProtocol, vessel: LabwareFacts, reporter: Reporter) -> bool:
+    """DF524 at ``vessels.wells`` for reaction wells the labware does not have; True if any."""
+    outside = check_in_format(loaded.protocol.vessels.wells, vessel.rows, vessel.columns)
+    if outside:
+        reporter.error(
+            ("vessels", "wells"),
+            codes.DF524,
+            f"well(s) {listing([w.name for w in outside])} do not exist on '{vessel.name}' ({vessel.rows}×{vessel.columns})",
+            f"wells run from A1 to {row_letter(vessel.rows - 1)}{vessel.columns}",
+        )
+    return bool(outside)

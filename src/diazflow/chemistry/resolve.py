@@ -51,6 +51,17 @@ class Substance:
 
 
 @dataclass(frozen=True)
+class StockSolute:
+    """One of a premixed stock's other solutes (``stock.solutes``)."""
+
+    id: str
+    substance: Substance
+    concentration_m: float | None  # None: not computable (reported)
+    purity: float = 1.0
+    liquid_density_g_ml: float | None = None  # a liquid at room temperature: measured by volume
+
+
+@dataclass(frozen=True)
 class ResolvedReagent:
     id: str
     form: str  # "stock" | "neat" | "solid" | "preloaded"
@@ -66,6 +77,7 @@ class ResolvedReagent:
     supplied: bool = False  # a commercial solution used as supplied: nothing to weigh
     # library member name → its own stock concentration (M), where it differs from the reagent's
     member_concentration_m: Mapping[str, float] = field(default_factory=dict)
+    co_solutes: tuple[StockSolute, ...] = ()  # a premixed stock's other solutes
 
     def concentration_for(self, substance: str) -> float | None:
         """The stock concentration (M) of this reagent, or of one library member's stock."""
@@ -83,6 +95,7 @@ class Addition:
     ul: float  # 0 for solids
     mg: float | None  # solids
     substance: str  # the name of what is added (the library member for library reagents)
+    co_umol: tuple[tuple[str, float], ...] = ()  # a premixed stock's other solutes: (name, µmol)
 
 
 @dataclass(frozen=True)
@@ -224,12 +237,13 @@ class _Resolver:
                 if r.supplied
                 else None
             )
+            molar = self.molar(path, given, substance) if given else None
             out[rid] = ResolvedReagent(
                 id=rid,
                 form=form,
                 substance=substance,
                 library=r.library,
-                concentration_m=self.molar(path, given, substance) if given else None,
+                concentration_m=molar,
                 solvent=r.stock.solvent if r.stock else r.supplied.solvent if r.supplied else None,
                 density_g_ml=density,
                 dispense=r.solid.dispense if r.solid else None,
@@ -238,8 +252,103 @@ class _Resolver:
                 purity=r.purity if r.purity is not None else 1.0,
                 supplied=r.supplied is not None,
                 member_concentration_m=self.member_concentrations(rid, r, given),
+                co_solutes=self.co_solutes(rid, r, substance, molar, solute_density),
             )
+        self.solutes_added_alone(out)
         return out
+
+    def co_solutes(
+        self,
+        rid: str,
+        r: m.Reagent,
+        substance: Substance | None,
+        molar: float | None,
+        density: float | None,
+    ) -> tuple[StockSolute, ...]:
+        """A premixed stock's other solutes, each checked as a stock's solute is (SMILES, molar
+        mass, not more concentrated than the neat liquid), and the stock as a whole: no compound
+        twice (DF321), a concentration of its own (DF322), room for its liquids (DF324)."""
+        if r.stock is None or not r.stock.solutes:
+            return ()
+        path = ("reagents", rid, "stock", "solutes")
+        if r.stock.concentration is None:
+            self.reporter.error(
+                path,
+                codes.DF322,
+                f"'{rid}' is a stock used by volume only, so its other solutes have nothing to be "
+                "measured against: the amount of each per well is not known",
+                "give the stock's 'concentration:' (of the reagent itself), or describe the "
+                "solution as one reagent used by volume",
+            )
+            return ()
+        seen: dict[str, str] = {}
+        if substance is not None:
+            seen[_identity(substance)] = f"the reagent '{rid}' itself"
+        out: list[StockSolute] = []
+        for sid, cs in r.stock.solutes.items():
+            sub = self.substance(path + (sid,), cs.name, cs.smiles, cs.mw)
+            key = _identity(sub)
+            if key in seen:
+                self.reporter.error(
+                    path + (sid,),
+                    codes.DF321,
+                    f"'{sid}' ({sub.name}) is {seen[key]} again: a stock holds each compound once",
+                    "list it once, with the concentration the stock has of it",
+                )
+                continue
+            seen[key] = f"'{sid}'"
+            cs_molar = self.molar(path + (sid, "concentration"), cs.concentration, sub)
+            cs_density = self.solute_density(
+                path + (sid, "concentration"), cs.name, cs.smiles, cs.concentration, sub
+            )
+            purity = cs.purity if cs.purity is not None else 1.0
+            out.append(StockSolute(sid, sub, cs_molar, purity, cs_density))
+        primary = (
+            StockSolute(rid, substance, molar, r.purity or 1.0, density) if substance else None
+        )
+        self.liquid_solutes_fit(rid, ([primary] if primary else []) + out)
+        return tuple(out)
+
+    def liquid_solutes_fit(self, rid: str, solutes: list[StockSolute]) -> None:
+        """DF324: the liquid solutes' own volumes (M × MW / density) must leave room for the
+        solvent: together they cannot be more than the stock."""
+        parts: list[tuple[str, float]] = []
+        for cs in solutes:
+            if cs.liquid_density_g_ml and cs.concentration_m and cs.substance.mw:
+                fraction = (
+                    cs.concentration_m * cs.substance.mw / cs.liquid_density_g_ml / 1000.0
+                ) / cs.purity
+                parts.append((cs.substance.name, fraction))
+        total = sum(f for _, f in parts)
+        if len(parts) > 1 and total > 1.0:
+            each = ", ".join(f"{name} {100 * f:.0f} %" for name, f in parts)
+            self.reporter.error(
+                ("reagents", rid, "stock", "solutes"),
+                codes.DF324,
+                f"the liquids of '{rid}' alone would be {100 * total:.0f} % of its volume ({each}): "
+                "there is no room for the solvent",
+                "lower the concentrations, or add the liquids neat as reagents of their own",
+            )
+
+    def solutes_added_alone(self, reagents: Mapping[str, ResolvedReagent]) -> None:
+        """DF325: a premixed solute that another reagent of the protocol also adds: each well
+        gets it from both (intended for a top-up, a mistake when the premix was meant instead)."""
+        alone = {
+            _identity(r.substance): rid
+            for rid, r in reagents.items()
+            if r.substance is not None and r.library is None
+        }
+        for rid, r in reagents.items():
+            for cs in r.co_solutes:
+                other = alone.get(_identity(cs.substance))
+                if other is not None and other != rid:
+                    self.reporter.warn(
+                        ("reagents", rid, "stock", "solutes", cs.id),
+                        codes.DF325,
+                        f"'{cs.id}' ({cs.substance.name}) in the stock of '{rid}' is also the "
+                        f"reagent '{other}': wells that get both get it twice",
+                        f"drop '{other}' or the solute, or acknowledge DF325 if the top-up is meant",
+                    )
 
     def neat_density(self, path: tuple, r: m.Reagent, props) -> float | None:
         """g/mL of a neat liquid: the reagent's own 'density', else the property data (DF307)."""
@@ -311,13 +420,27 @@ class _Resolver:
         """The density of a stock's solute when it is a liquid at room temperature (the operator
         measures it by volume), after checking that the stock is not more concentrated than the
         neat liquid itself (DF312: "weigh 3846 mg, make up to 3.20 mL" for 4.29 mL of liquid)."""
-        props = properties.lookup(r.name) if r.name else None
-        if props is None and r.smiles:
-            props = properties.lookup_smiles(r.smiles)
+        concentration = r.stock.concentration if r.stock else None
+        return self.solute_density(
+            path + ("stock", "concentration"), r.name, r.smiles, concentration, substance
+        )
+
+    def solute_density(
+        self,
+        path: tuple,
+        name: str | None,
+        smiles: str | None,
+        concentration: Quantity | None,
+        substance: Substance | None,
+    ) -> float | None:
+        """The density of a stock solute that is a liquid at room temperature; DF312 at ``path``
+        when the stock is more concentrated than the neat liquid."""
+        props = properties.lookup(name) if name else None
+        if props is None and smiles:
+            props = properties.lookup_smiles(smiles)
         if props is None or not props.density_g_ml or props.is_solid_at(self.p.room_temperature_c):
             return None
         mw = substance.mw if substance is not None and substance.mw else props.mw
-        concentration = r.stock.concentration if r.stock else None
         if mw and concentration is not None:
             neat_molarity = props.density_g_ml * 1000.0 / mw
             molar = (
@@ -327,7 +450,7 @@ class _Resolver:
             )
             if molar > neat_molarity:
                 self.reporter.error(
-                    path + ("stock", "concentration"),
+                    path,
                     codes.DF312,
                     f"{concentration.text} is more concentrated than neat {props.name} ({neat_molarity:.2f} M at {props.density_g_ml:g} g/mL)",
                     "pipette it neat ('neat: true'), or use a lower concentration",
@@ -460,7 +583,12 @@ class _Resolver:
             if result is None:
                 break  # one diagnostic per step, not one per well
             a_umol, a_ul, a_mg = result
-            out.append(Addition(i, reagent.id, well, a_umol, a_ul, a_mg, sub.name))
+            co = tuple(
+                (cs.substance.name, a_ul * cs.concentration_m)  # µL × M = µmol
+                for cs in reagent.co_solutes
+                if cs.concentration_m is not None
+            )
+            out.append(Addition(i, reagent.id, well, a_umol, a_ul, a_mg, sub.name, co))
             volume[well] += a_ul
         return out
 
@@ -601,3 +729,13 @@ def _by_mass(params: m.ReagentStepParams) -> bool:
         and params.amount is not None
         and params.amount.dimension is Dimension.MASS
     )
+
+
+def _identity(substance: Substance) -> str:
+    """What makes two solutes the same compound: the canonical SMILES, else the name."""
+    if substance.smiles:
+        try:
+            return parse_smiles(substance.smiles).canonical_smiles
+        except SmilesError:
+            pass  # DF300 is reported where the SMILES is
+    return substance.name.strip().lower()

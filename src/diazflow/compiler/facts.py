@@ -6,12 +6,15 @@ the compiler never touches the layout model or PyLabRobot directly.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from diazflow.chemistry.liquid_classes import LiquidClass
 from diazflow.deck.geometry import WellGeometry, well_geometry
 from diazflow.deck.spec import HAMILTON_ROBOT_KINDS, PipettingSpec
+
+MIN_CHANNEL_SPACING_MM = 9.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,12 @@ class LabwareFacts:
     module: str | None  # the module it sits on
     geometry: WellGeometry | None = None  # of its wells (None: tips, waste, builtin resources)
     pressure_rating_bar: float | None = None  # overpressure the capped vessels stand (bar)
+
+    @property
+    def row_pitch_mm(self) -> float:
+        """Centre-to-centre distance of its rows: an SBS plate's rows span 72 mm (ANSI/SLAS
+        4-2004: 9 mm for 8 rows, 4.5 mm for 16, 2.25 mm for 32)."""
+        return 72.0 / self.rows if self.rows > 1 else 72.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,17 @@ class DeckFacts:
     fill_limit: float
     timings: Timings
     pipetting: PipettingSpec = PipettingSpec()
+    # the closest two channels may be in y: PyLabRobot's STARBackend refuses less than 9 mm, and
+    # a Tecan LiHa's tips are 9 mm apart at their closest
+    min_channel_spacing_mm: float = MIN_CHANNEL_SPACING_MM
+
+    def row_stride(self, labware: str) -> int:
+        """Take every ``n``-th row of ``labware`` in one pass, so adjacent channels are at least
+        :attr:`min_channel_spacing_mm` apart (1 on a 96-well plate, 2 on a 384-well plate)."""
+        lw = self.labware.get(labware)
+        if lw is None or self.channels <= 1:
+            return 1
+        return max(1, math.ceil(self.min_channel_spacing_mm / lw.row_pitch_mm - 1e-9))
 
     def flow_rates(self, lc: LiquidClass, tip_max_ul: float) -> tuple[float, float]:
         """(aspirate, dispense) µL/s for this class on this robot (docs/liquid-classes.md)."""

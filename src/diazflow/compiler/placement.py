@@ -170,7 +170,15 @@ class _Placer:
         reserved = max(0, len(commons) - len(self.deck.reservoirs))
         budget = max(0, len(self.slots) - reserved)
         needed = sum(len(lay.columns) for lay in layouts)
+        # a source column holds one member per reaction row: a plate with more rows than the
+        # building-block plate (384 wells: 16 against 8) can only be served one well per member
+        for lay in layouts:
+            if max(w.row for w in self.drawn[lay.rid]) >= bb.rows:
+                self.single_channel.add(lay.rid)
+                needed -= lay.saving
         for lay in sorted(layouts, key=lambda x: -x.saving):
+            if lay.rid in self.single_channel:
+                continue
             if needed <= budget or lay.saving <= 0:
                 break
             self.single_channel.add(lay.rid)

@@ -195,6 +195,9 @@ class WellAmount(BaseModel):
     uL: float | None = None
     mg: float | None = None
     substance: str | None = None
+    solutes: dict[str, float] | None = Field(
+        None, description="a premixed stock's other solutes: substance -> µmol in the well"
+    )
 
 
 class WellPlan(BaseModel):
@@ -214,6 +217,39 @@ class WellPlan(BaseModel):
     conditions: dict[str, str] | None = Field(
         None, description="the design's factors and this well's level of each (factor -> level)"
     )
+
+
+class StockSolutePlan(BaseModel):
+    """One of a premixed stock's other solutes: what to weigh (or measure) of it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    solute: str  # its id under the reagent's stock.solutes
+    substance: str
+    concentration_M: float
+    weigh_mg: float | None = Field(None, description="to weigh for the stock's volume_uL")
+    measure_uL: float | None = Field(
+        None, description="a liquid: the volume to measure (weigh_mg is its mass, a check)"
+    )
+    purity: float | None = None
+
+    def describe(self) -> str:
+        """``XPhos (0.02 M): weigh 17.1 mg`` for the stock list."""
+        material = f" of {self.purity * 100:g} % material" if self.purity else ""
+        if self.measure_uL and self.weigh_mg:
+            what = f"measure {self.measure_uL:.1f} µL ({self.weigh_mg:.1f} mg{material})"
+        elif self.weigh_mg:
+            what = f"weigh {self.weigh_mg:.1f} mg{material}"
+        else:
+            what = "no molar mass: amount unknown"
+        return f"{self.substance} ({self.concentration_M:.4g} M): {what}"
+
+
+def co_solutes_text(solutes: list[StockSolutePlan] | None) -> str:
+    """The other solutes of a premixed stock, to append to its line in a stock list."""
+    if not solutes:
+        return ""
+    return "; with " + "; ".join(s.describe() for s in solutes) + ", dissolved together"
 
 
 class StockPlan(BaseModel):
@@ -254,6 +290,9 @@ class StockPlan(BaseModel):
     placed_s: float | None = Field(
         None,
         description="when the operator puts it on the deck (s): it stands open from then",
+    )
+    solutes: list[StockSolutePlan] | None = Field(
+        None, description="a premixed stock's other solutes (the substance is the first)"
     )
 
 

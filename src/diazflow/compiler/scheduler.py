@@ -30,7 +30,12 @@ from diazflow.chemistry.liquid_classes import (
 )
 from diazflow.chemistry.liquid_classes import choose as choose_liquid_class
 from diazflow.chemistry.properties import lookup
-from diazflow.chemistry.resolve import SOLVENT_PREFIX, Addition, ResolvedChemistry
+from diazflow.chemistry.resolve import (
+    SOLVENT_PREFIX,
+    Addition,
+    ResolvedChemistry,
+    ResolvedReagent,
+)
 from diazflow.compiler.facts import DeckFacts, ModuleFacts, TipType
 from diazflow.compiler.heights import assign_heights
 from diazflow.compiler.placement import Placement, SourceSpot
@@ -49,6 +54,7 @@ from diazflow.compiler.plan import (
     Shake,
     StepSummary,
     StockPlan,
+    StockSolutePlan,
     StopShaking,
     Wait,
     WaitTemperature,
@@ -314,14 +320,17 @@ class _Scheduler:
         return self.deck.timings.drop_s + self.deck.timings.move_s
 
     def groups(self, wells: list[Well]) -> list[list[Well]]:
-        """Column by column, at most one well per channel per cycle."""
+        """Column by column, at most one well per channel per cycle.  On a plate whose rows are
+        closer than the channels can be (384 wells, 4.5 mm), a column is taken in interleaved
+        passes, one per residue of the row stride: rows A, C, ..., O, then B, D, ..., P."""
         channels = max(1, self.deck.channels)
+        stride = self.deck.row_stride(self.p.vessels.labware)
         out: list[list[Well]] = []
-        by_column: dict[int, list[Well]] = {}
+        by_pass: dict[tuple[int, int], list[Well]] = {}
         for w in wells:
-            by_column.setdefault(w.column, []).append(w)
-        for column in sorted(by_column):
-            ws = sorted(by_column[column])
+            by_pass.setdefault((w.column, w.row % stride), []).append(w)
+        for key in sorted(by_pass):
+            ws = sorted(by_pass[key])
             for i in range(0, len(ws), channels):
                 out.append(ws[i : i + channels])
         return out
@@ -1523,6 +1532,7 @@ class _Total:
     umol: float | None = None
     ul: float = 0.0
     mg: float | None = None
+    solutes: dict[str, float] = field(default_factory=dict)  # a premixed stock's others: µmol
 
 
 def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
@@ -1551,6 +1561,8 @@ def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
             in_last_stage[a.well] = in_last_stage.get(a.well, 0.0) + r3(a.ul)
         if a.mg is not None:
             total.mg = (total.mg or 0.0) + a.mg
+        for name, umol in a.co_umol:
+            total.solutes[name] = total.solutes.get(name, 0.0) + umol
     for well in s.chem.wells:
         reagents = {}
         for rid, e in sorted(per_well.get(well, {}).items()):
@@ -1559,6 +1571,7 @@ def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
                 uL=r3(e.ul) if e.ul else None,
                 mg=r3(e.mg) if e.mg is not None else None,
                 substance=e.substance,
+                solutes={k: r3(v) for k, v in e.solutes.items()} if e.solutes else None,
             )
         reaction_time = None
         if well.name in last_add:
@@ -1620,6 +1633,12 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
             if reagent.solute_density_g_ml:
                 measure = weigh / reagent.solute_density_g_ml  # mg / (g/mL) = µL
                 solvent_ul = volume - measure  # about: volumes of mixing liquids do not add
+        co_solutes = (
+            _co_solute_plans(reagent, volume)
+            if reagent.form == "stock" and not reagent.supplied
+            else []
+        )
+        co_liquid_ul = sum(c.measure_uL or 0.0 for c in co_solutes)  # room they take up
         out.append(
             StockPlan(
                 reagent=rid,
@@ -1637,7 +1656,8 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
                 dead_volume_uL=r3(dead),
                 weigh_mg=r3(weigh) if weigh is not None else None,
                 measure_uL=r3(measure) if measure is not None else None,
-                solvent_uL=r3(solvent_ul) if solvent_ul is not None else None,
+                solvent_uL=r3(solvent_ul - co_liquid_ul) if solvent_ul is not None else None,
+                solutes=co_solutes or None,
             )
         )
     # solids: what to weigh for the powder dispenser or by hand
@@ -1663,6 +1683,31 @@ def _stocks(s: _Scheduler) -> list[StockPlan]:
                 dead_volume_uL=0.0,
                 weigh_mg=r3(mg),
                 purity=reagent.purity if reagent.purity < 1.0 else None,
+            )
+        )
+    return out
+
+
+def _co_solute_plans(reagent: ResolvedReagent, volume_ul: float) -> list[StockSolutePlan]:
+    """What to weigh (or measure) of each of a premixed stock's other solutes for its volume."""
+    out = []
+    for cs in reagent.co_solutes:
+        if cs.concentration_m is None:
+            continue
+        weigh = measure = None
+        if cs.substance.mw:
+            # µmol → mg of the compound; of a 95 % material, 1/0.95 of that
+            weigh = cs.concentration_m * volume_ul * cs.substance.mw / 1000.0 / cs.purity
+            if cs.liquid_density_g_ml:
+                measure = weigh / cs.liquid_density_g_ml  # mg / (g/mL) = µL
+        out.append(
+            StockSolutePlan(
+                solute=cs.id,
+                substance=cs.substance.name,
+                concentration_M=cs.concentration_m,
+                weigh_mg=r3(weigh) if weigh is not None else None,
+                measure_uL=r3(measure) if measure is not None else None,
+                purity=cs.purity if cs.purity < 1.0 else None,
             )
         )
     return out

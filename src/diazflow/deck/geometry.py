@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from diazflow.deck.derived_geometry import attach_height_functions
+
 GEOMETRY_FILE = os.path.join(os.path.dirname(__file__), "plr_geometry.json")
 
 SAMPLES = 96
@@ -68,7 +70,9 @@ def sample_factory(factory: str) -> WellGeometry | None:
     make = getattr(plr, factory, None)
     if make is None:
         return None
-    container = _first_container(make(name="geometry"))
+    resource = make(name="geometry")
+    attach_height_functions(resource, factory)  # PLR has none for it: diazflow's model
+    container = _first_container(resource)
     if container is None or not container.max_volume or container.max_volume == math.inf:
         return None
     depth = float(container.get_size_z())

@@ -24,6 +24,7 @@ from typing import Any
 
 from diazflow import errorcodes as codes
 from diazflow.deck import plr_names
+from diazflow.deck.derived_geometry import attach_height_functions
 from diazflow.deck.errors import DeckLayoutError
 from diazflow.deck.spec import MODES, BackendRecipe, DeckSpec, Location, ModuleSpec
 from diazflow.diagnostics import Diagnostic, Severity, did_you_mean
@@ -640,6 +641,7 @@ class _Builder:
                 lw.yaml_path + ("factory",), f"create labware '{name}' ({lw.plr_factory})"
             ):
                 resource = factory(name)
+            attach_height_functions(resource, lw.plr_factory)  # where PLR defines none
             self.resources[name] = resource
             if lw.location.kind == "carrier":
                 assert lw.location.carrier is not None  # a carrier location names its carrier

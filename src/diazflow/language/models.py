@@ -570,6 +570,20 @@ class Scale(_Model):
     )
 
 
+class CoSolute(_Model):
+    """Another compound dissolved in the same stock (a premixed catalyst and ligand, a base and
+    an additive): the stock holds it at its own concentration, so each well gets what the
+    stock's volume carries."""
+
+    name: Text
+    smiles: Text | None = None
+    mw: MolarMass | None = Field(None, description="molar mass override in g/mol")
+    concentration: StockConcentration = Field(description="its concentration in the stock")
+    purity: Purity | None = Field(
+        None, description="mass fraction of the compound in what is weighed or measured"
+    )
+
+
 class Stock(_Model):
     concentration: StockConcentration | None = Field(
         None, description="omit for a solution used by volume only"
@@ -577,6 +591,11 @@ class Stock(_Model):
     solvent: Text
     source: Identifier | None = Field(
         None, description="a labware whose wells hold this stock well-for-well"
+    )
+    solutes: dict[Identifier, CoSolute] | None = Field(
+        None,
+        description="the stock's other solutes, by id, each with its own concentration (a "
+        "premixed stock); equiv and amounts of the step are of the reagent itself",
     )
 
 

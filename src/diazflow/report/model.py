@@ -31,6 +31,7 @@ from diazflow.compiler.plan import (
     StopShaking,
     Wait,
     WaitTemperature,
+    co_solutes_text,
 )
 from diazflow.diagnostics import Diagnostic
 from diazflow.language.wells import well_key
@@ -986,6 +987,7 @@ def _prepare_text(s: StockPlan, n: int) -> str:
         prepare = f"{s.substance}" + (f" ({s.solvent})" if s.solvent else "")
     if s.purity:
         prepare += f" (of {s.purity * 100:g} % material: amounts corrected)"
+    prepare += co_solutes_text(s.solutes)  # a premixed stock: what else to weigh
     if s.stage:  # not before the start: a later stage (often from an earlier one's product)
         prepare += f"; for stage {s.stage + 1}, first needed at {fmt_duration(s.first_use_s)}"
     if s.placed_s:  # at its stage's prompt or a 'place:' step: open from then
