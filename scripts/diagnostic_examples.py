@@ -44,6 +44,7 @@ HAZARDS = REPO / "src" / "diazflow" / "chemistry" / "data" / "hazards.yaml"
 STARLET = "amination_starlet.yaml"  # 96-well reductive amination (STAB) on the STARlet
 OT2 = "michael_ot2.yaml"  # 24-well Michael addition in MeOH on the OT-2
 DROPWISE = "amination_dropwise.yaml"  # the amination with a dropwise aldehyde addition at 4 °C (the STARlet block floor)
+DESIGN = "design_screen.yaml"  # an 8-condition base x solvent screen declared by factors (STARlet)
 PROJECT = "/path/to/project"  # shown instead of the scratch directory where diazflow prints an absolute path
 
 EXAMPLE_BEGIN = re.compile(
@@ -94,6 +95,92 @@ ADDITIVE_STEPS = "".join(
     for i, (rid, _, _) in enumerate(ADDITIVES)
     for k, (tag, _) in enumerate(ADDITIVE_LEVELS)
 )
+
+FACTOR_DESIGN = "design:\n  factors:\n    base: {dbu: A1:D2, tea: E1:H2}\n    solvent: {MeCN: A1:H1, DMF: A2:H2}\n"
+TABLE_DESIGN = "design:\n  table: conditions.csv\n  values: {base: {DBU: dbu, TEA: tea}}\n"
+
+
+def table_example(
+    ident: str, csv_text: str, edits: tuple[tuple[str, str], ...] = (), **kwargs
+) -> Example:
+    """A design example whose conditions come from ``conditions.csv`` (shown under the YAML)."""
+    shown = "".join(f"#   {line}\n" for line in csv_text.splitlines())
+    yaml_lines = TABLE_DESIGN + "".join(new for _, new in edits if new.strip())
+    return Example(
+        ident,
+        DESIGN,
+        ((FACTOR_DESIGN, TABLE_DESIGN), *edits),
+        snippet=yaml_lines + "# conditions.csv:\n" + shown,
+        files={"conditions.csv": csv_text},
+        **kwargs,
+    )
+
+
+TEMPERATURE_STEP = (
+    "  - stir: {duration: 4 h, temperature: rt}\n",
+    "  - stir: {duration: 4 h, temperature: {factor: temp}}\n",
+)
+BASE_EQUIV_STEP = (
+    "  - add: {reagent: {factor: base}, equiv: 2.0}\n",
+    "  - add: {reagent: {factor: base}, equiv: {factor: base_equiv}}\n",
+)
+DESIGN_EXAMPLES: list[Example] = [
+    Example("DF120", DESIGN, (("{factor: base}, equiv", "{factor: bases}, equiv"),)),
+    Example("DF121", DESIGN, (("tea: E1:H2}", "tea: E1:G2}"),)),
+    Example("DF122", DESIGN, (("tea: E1:H2}", "tea: D1:H2}"),)),
+    table_example(
+        "DF123",
+        "condition_id,base,solvent,temp\nc1,DBU,MeCN,25 degC\nc2,TEA,DMF,25 degC\nc3,DBU,DMF,60 degC\n",
+        (TEMPERATURE_STEP,),
+    ),
+    table_example(
+        "DF124",
+        "condition_id,base,solvent\nc1,DBU,MeCN\nc2,TEA,DMF\nc2,DBU,DMF\n",
+        severity="error",
+    ),
+    table_example(
+        "DF125",
+        "condition_id,base,solvent\n"
+        + "".join(f"c{i},{'DBU' if i % 2 else 'TEA'},MeCN\n" for i in range(1, 6)),
+        (
+            (
+                "vessels: {labware: reaction_block, wells: A1:H2}\n",
+                "vessels: {labware: reaction_block, wells: A1:A4}\n",
+            ),
+        ),
+    ),
+    Example(
+        "DF126",
+        DESIGN,
+        (("volume: 300 uL}", "volume: 300 uL, wells: {factor: solvent}}"),),
+    ),
+    Example(
+        "DF127",
+        DESIGN,
+        (("    solvent: {MeCN", "    stirring: {slow: A1:H1, fast: A2:H2}\n    solvent: {MeCN"),),
+        severity="warning",
+    ),
+    table_example(
+        "DF128",
+        "condition_id,base,solvent,base_equiv\nc1,DBU,MeCN,2.0\nc2,TEA,DMF,two\n",
+        (BASE_EQUIV_STEP,),
+    ),
+    table_example(
+        "DF528",
+        "condition_id,base,solvent,base_equiv\nc1,DBU,MeCN,2.0\nc2,TEA,DMF,0.01\n",
+        (BASE_EQUIV_STEP,),
+    ),
+    table_example(
+        "DF529",
+        "condition_id,base,solvent,solvent_volume\nc1,DBU,MeCN,300 uL\nc2,TEA,DMF,1600 uL\n",
+        (
+            (
+                "  - add_solvent: {solvent: {factor: solvent}, volume: 300 uL}\n",
+                "  - add_solvent: {solvent: {factor: solvent}, volume: {factor: solvent_volume}}\n",
+            ),
+        ),
+    ),
+]
 
 EXAMPLES: list[Example] = [
     # ------------------------------------------------------------------ DF3xx chemistry
@@ -949,6 +1036,7 @@ EXAMPLES: list[Example] = [
         snippet='# diazflow compile workflows/amination_starlet.yaml --start "2026-12-07 16:00"  (a Monday)\nsettings:  # the defaults\n  working_hours: "08:00-18:00"\n  working_days: [Mon, Tue, Wed, Thu, Fri]\n',
     ),
 ]
+EXAMPLES += DESIGN_EXAMPLES  # issue 16/20: condition screens by factors, conditions tables
 
 
 # --------------------------------------------------------------------------- running

@@ -107,6 +107,18 @@ DF116 = _register("DF116", Stage.LANGUAGE, ERROR, "exactly one of")
 DF117 = _register("DF117", Stage.LANGUAGE, ERROR, "preloaded reagent misused")
 DF118 = _register("DF118", Stage.LANGUAGE, ERROR, "library file problem")
 DF119 = _register("DF119", Stage.LANGUAGE, ERROR, "a reagent key that does not apply to its form")
+# DF120-DF129: designs (condition screens by factors, conditions tables; docs/language.md "Designs")
+DF120 = _register(
+    "DF120", Stage.LANGUAGE, ERROR, "a step names a factor the design does not declare"
+)
+DF121 = _register("DF121", Stage.LANGUAGE, ERROR, "a factor's levels do not cover the step's wells")
+DF122 = _register("DF122", Stage.LANGUAGE, ERROR, "a well in two levels of one factor")
+DF123 = _register("DF123", Stage.LANGUAGE, ERROR, "a block-wide setting varies between wells")
+DF124 = _register("DF124", Stage.LANGUAGE, ERROR, "conditions table problem")
+DF125 = _register("DF125", Stage.LANGUAGE, ERROR, "more conditions than reaction wells")
+DF126 = _register("DF126", Stage.LANGUAGE, ERROR, "a factor where a step field cannot take one")
+DF127 = _register("DF127", Stage.LANGUAGE, WARNING, "a factor no step uses")
+DF128 = _register("DF128", Stage.LANGUAGE, ERROR, "a level's value is not valid where it is used")
 
 # --------------------------------------------------------------------------- DF2xx units and quantities
 
@@ -210,6 +222,8 @@ DF527 = _register("DF527", Stage.COMPILER, ERROR, "samples into labware that is 
 DF530 = _register("DF530", Stage.BINDING, ERROR, "an addition into a capped or vented vessel")
 DF531 = _register("DF531", Stage.BINDING, ERROR, "a closure step on labware that takes no caps")
 DF532 = _register("DF532", Stage.BINDING, WARNING, "a closure step that changes nothing")
+DF528 = _register("DF528", Stage.BINDING, ERROR, "a condition's volume too small to pipette")
+DF529 = _register("DF529", Stage.BINDING, ERROR, "a condition overfills its well")
 # DF540 onwards: `diazflow export --to opentrons` (diazflow.export; DF54x is kept for exports)
 DF540 = _register("DF540", Stage.EXPORT, ERROR, "an Opentrons export of a deck that is not an OT-2")
 DF541 = _register("DF541", Stage.EXPORT, ERROR, "labware with no Opentrons definition")
