@@ -244,7 +244,8 @@ class _Table:
         if len(set(header)) != len(header) or "" in header:
             self.error(1, "the conditions table's columns must have distinct, non-empty names")
             return None
-        factors = [h for h in header if h not in ("condition_id", "well")]
+        skipped = {"condition_id", "well", *(self.design.ignore or ())}
+        factors = [h for h in header if h not in skipped]
         body = [(n, row) for n, row in rows[1:] if any(cell.strip() for cell in row)]
         return self._conditions(header, factors, body)
 

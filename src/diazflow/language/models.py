@@ -773,6 +773,12 @@ class Design(_Model):
         "degC, cat_loading: equiv}",
     )
 
+    ignore: list[Text] | None = Field(
+        None,
+        description="with a table: columns that are not factors (an optimiser's objective or "
+        "priority columns), left out of each well's conditions",
+    )
+
     @model_validator(mode="after")
     def _factors_or_table(self) -> Design:
         if (self.factors is None) == (self.table is None):
@@ -781,10 +787,10 @@ class Design(_Model):
                 "a design has either 'factors' or 'table'",
                 {"hint": "e.g. 'factors: {base: {K2CO3: A1:D12, Cs2CO3: E1:H12}}'"},
             )
-        if self.factors is not None and (self.values or self.units):
+        if self.factors is not None and (self.values or self.units or self.ignore):
             raise PydanticCustomError(
                 codes.DF116.code,
-                "'values' and 'units' go with a conditions 'table'",
+                "'values', 'units' and 'ignore' go with a conditions 'table'",
                 {"hint": "give a level's value as {wells: ..., value: ...}"},
             )
         return self
