@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -485,3 +486,88 @@ def test_check_jsonschema_accepts_designs_and_refuses_a_misspelt_factor(tmp_path
         timeout=120,
     )
     assert failed.returncode == 1, failed.stdout
+
+
+# --------------------------------------------------------------------------- the optimiser loop
+
+
+def docs_example() -> dict:
+    """The Python block of docs/optimisers.md, executed as written."""
+    text = (REPO / "docs" / "optimisers.md").read_text(encoding="utf-8")
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "docs/optimisers.md", "exec"), namespace)
+    return namespace
+
+
+def test_the_optimiser_loop_of_the_docs_round_trips_a_batch_by_condition_id(tmp_path, monkeypatch):
+    """Conditions table in → validate → run (simulated) → the analyst's results → the results
+    table out, keyed by condition_id, with each condition's levels."""
+    loop = docs_example()
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    monkeypatch.chdir(tmp_path)
+    protocol = (DESIGN / "baybe_table.yaml").read_text(encoding="utf-8")
+    protocol = protocol.replace("table: baybe_conditions.csv", "table: conditions.csv")
+    protocol = protocol.replace("wells: A1:A8", "wells: A1:H12")
+    protocol = protocol.replace("../../../../deck_layouts/", str(REPO / "deck_layouts") + "/")
+    Path("screen.yaml").write_text(protocol, encoding="utf-8")
+    proposals = [
+        {"base": base, "solvent": solvent, "base_equiv": equiv, "temperature": 25.0}
+        for base, solvent, equiv in [
+            ("DBU", "MeCN", 1.5),
+            ("TEA", "DMF", 2.0),
+            ("DBU", "DMSO", 3.0),
+            ("TEA", "MeCN", 2.5),
+            ("DBU", "DMF", 1.0),
+            ("TEA", "DMSO", 1.5),
+        ]
+    ]
+    ids = loop["write_conditions"](Path("conditions.csv"), 1, proposals)
+    assert ids == [f"b1-0{i}" for i in range(1, 7)]
+    loop["run_batch"](Path("screen.yaml"), Path("batch1.sqlite"))
+    # the analyst's LC-MS export: wells as the instrument writes them (A01), in its own order
+    yields = {f"A{i}": 11.0 * i for i in range(1, 7)}  # reading order: condition i in A{i}
+    Path("results.csv").write_text(
+        "Well,Yield (%)\n" + "".join(f"A0{w[1:]},{y}\n" for w, y in sorted(yields.items())[::-1]),
+        encoding="utf-8",
+    )
+    got = loop["read_results"](Path("batch1.sqlite"), Path("results.csv"), Path("out.csv"))
+    assert got == {cid: 11.0 * (i + 1) for i, cid in enumerate(ids)}
+    rows = read_table(Path("out.csv"))
+    for row in rows:
+        proposal = proposals[ids.index(row["condition_id"])]
+        assert row["well"] == f"A{ids.index(row['condition_id']) + 1}"
+        assert row["base"] == proposal["base"] and row["solvent"] == proposal["solvent"]
+        assert float(row["base_equiv"]) == proposal["base_equiv"]
+    # the journal's plan carries the ids and the amounts each condition asked for
+    from diazflow.runtime.journal import Journal
+
+    journal = Journal.open("batch1.sqlite", read_only=True)
+    try:
+        plan = json.loads(journal.info().plan_json)
+    finally:
+        journal.close()
+    for i, proposal in enumerate(proposals):
+        wp = plan["wells"][f"A{i + 1}"]
+        rid = {"DBU": "dbu", "TEA": "tea"}[proposal["base"]]
+        assert wp["condition_id"] == ids[i]
+        assert wp["reagents"][rid]["umol"] == pytest.approx(proposal["base_equiv"] * 50.0)
+
+
+def test_the_docs_loop_names_an_infeasible_condition_before_anything_runs(tmp_path, monkeypatch):
+    loop = docs_example()
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    monkeypatch.chdir(tmp_path)
+    protocol = (DESIGN / "baybe_table.yaml").read_text(encoding="utf-8")
+    protocol = protocol.replace("table: baybe_conditions.csv", "table: conditions.csv")
+    protocol = protocol.replace("../../../../deck_layouts/", str(REPO / "deck_layouts") + "/")
+    Path("screen.yaml").write_text(protocol, encoding="utf-8")
+    proposals = [
+        {"base": "DBU", "solvent": "MeCN", "base_equiv": 2.0, "temperature": 25.0},
+        {"base": "TEA", "solvent": "DMF", "base_equiv": 2.0, "temperature": 60.0},
+    ]
+    loop["write_conditions"](Path("conditions.csv"), 2, proposals)
+    with pytest.raises(SystemExit) as stopped:
+        loop["run_batch"](Path("screen.yaml"), Path("batch2.sqlite"))
+    assert "DF123" in str(stopped.value) and "b2-02" in str(stopped.value)
+    assert not Path("batch2.sqlite").exists()
