@@ -571,3 +571,47 @@ def test_the_docs_loop_names_an_infeasible_condition_before_anything_runs(tmp_pa
         loop["run_batch"](Path("screen.yaml"), Path("batch2.sqlite"))
     assert "DF123" in str(stopped.value) and "b2-02" in str(stopped.value)
     assert not Path("batch2.sqlite").exists()
+
+
+def test_a_factor_without_a_design_is_df120(tmp_path):
+    path, text = variant(tmp_path, [(FACTOR_DESIGN, "")])
+    result = load_protocol(str(path))
+    found = [d for d in result.diagnostics if d.code == "DF120"]
+    # the base and the solvent step, each at its own line
+    assert len(found) == 2, format_text(result.diagnostics)
+    assert all("declares no design" in d.message for d in found)
+    assert sorted(d.line for d in found) == [
+        position(text, "{factor: base}")[0],
+        position(text, "{factor: solvent}")[0],
+    ]
+
+
+def test_a_quench_by_factor_is_added_level_by_level_then_stirred_once(tmp_path):
+    path, _ = variant(
+        tmp_path,
+        [
+            (
+                "  - stir: {duration: 4 h, temperature: rt}\n",
+                "  - stir: {duration: 4 h, temperature: rt}\n  - unseal:\n"
+                "  - quench: {reagent: {factor: quench}, volume: 200 uL, stir: 10 min}\n",
+            ),
+            ("    solvent: {MeCN", "    quench: {nh4cl: A1:D2, water: E1:H2}\n    solvent: {MeCN"),
+            (
+                "reagents:\n",
+                "reagents:\n  nh4cl: {name: saturated aqueous ammonium chloride, stock: {solvent: water}}\n"
+                "  water: {name: water, stock: {solvent: water}}\n",
+            ),
+        ],
+    )
+    loaded = load_protocol(str(path)).loaded
+    assert loaded is not None
+    quenches = [s.quench for s in loaded.protocol.steps if s.kind == "quench"]
+    assert [(q.reagent, q.stir is not None) for q in quenches] == [
+        ("nh4cl", False),
+        ("water", True),
+    ]
+    assert quenches[-1].stir.value == 600.0
+    result = checked(path)
+    for well, wp in result.plan.wells.items():
+        rid = "nh4cl" if well[0] in "ABCD" else "water"
+        assert wp.reagents[rid].uL == pytest.approx(200.0)

@@ -34,10 +34,18 @@ WELL_STEPS = frozenset({"add", "add_solvent", "quench", "sample"})
 """The steps that take ``wells:``: only their per-well fields can vary from well to well."""
 
 BLOCK_WIDE_FIELDS = frozenset(
-    {("add", "keep_below"), ("quench", "stir"), ("sample", "at"), ("sample", "every")}
+    {
+        ("add", "keep_below"),
+        ("quench", "stir"),
+        ("sample", "at"),
+        ("sample", "every"),
+        ("sample", "volume"),
+        ("sample", "diluent"),
+    }
 )
 """Fields of a per-well step that still belong to the whole block: a temperature asserted during
-an addition, the stir after a quench, the sampling times (one sample round for the plate)."""
+an addition, the stir after a quench, the sample round (a sample step samples during the step
+before it, so it cannot be split into several steps)."""
 
 NOT_A_FACTOR = frozenset({"wells", "into", "portionwise"})
 """Fields a factor can never fill: the wells are what a level gives, the sample plate is one."""
@@ -501,6 +509,7 @@ class _Expander:
         wells: list[Well],
     ) -> None:
         names = list(dict.fromkeys(per_well.values()))  # each factor once, in field order
+        first = len(self.steps)
         for combo in itertools.product(*(self.factors.levels[n] for n in names)):
             chosen = [w for w in wells if all(w in level.wells for level in combo)]
             if not chosen:
@@ -513,6 +522,10 @@ class _Expander:
             if self.value_errors(index, kind, step, per_well, by_factor):
                 continue
             self.keep(index, {kind: step})
+        if kind == "quench" and "stir" in params:
+            # the stir after a quench is the block's: once, after the last level is added
+            for expanded in self.steps[first:-1]:
+                expanded[kind].pop("stir", None)
 
     def value_errors(
         self,
@@ -635,3 +648,24 @@ def expand_design(
         tuple(expander.origins),
     )
     return expanded, loaded
+
+
+def factor_steps_without_design(source: SourceDocument, reporter: Reporter) -> bool:
+    """DF120 for every ``{factor: NAME}`` in a protocol that declares no design; whether any."""
+    steps = source.data.get("steps") if isinstance(source.data, dict) else None
+    found = False
+    for index, step in enumerate(steps if isinstance(steps, list) else []):
+        if not (isinstance(step, dict) and len(step) == 1):
+            continue
+        kind, params = next(iter(step.items()))
+        for fname, value in params.items() if isinstance(params, dict) else ():
+            factor = _factor_ref(value)
+            if factor is not None:
+                found = True
+                reporter.error(
+                    ("steps", index, kind, fname, "factor"),
+                    codes.DF120,
+                    f"factor '{factor}' is used, but the protocol declares no design",
+                    "declare the factor under 'design: {factors: ...}' or 'design: {table: ...}'",
+                )
+    return found

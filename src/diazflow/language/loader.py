@@ -31,7 +31,7 @@ from diazflow.diagnostics import (
 )
 from diazflow.errorcodes import ErrorCode
 from diazflow.language import models as m
-from diazflow.language.design import LoadedDesign, expand_design
+from diazflow.language.design import LoadedDesign, expand_design, factor_steps_without_design
 from diazflow.language.quantities import Dimension, Quantity, QuantityError, parse_quantity
 from diazflow.language.source import (
     SourceDocument,
@@ -952,6 +952,8 @@ def _load(source: SourceDocument, path: str, reporter: Reporter) -> LoadedProtoc
             return None
         source, design = expanded
         reporter = reporter.for_file(source.filename, source)  # the same list, expanded steps
+    elif factor_steps_without_design(source, reporter):
+        return None
     try:
         protocol = m.Protocol.model_validate(
             source.data, context=_room_temperature_context(source.data)
