@@ -615,3 +615,16 @@ def test_a_quench_by_factor_is_added_level_by_level_then_stirred_once(tmp_path):
     for well, wp in result.plan.wells.items():
         rid = "nh4cl" if well[0] in "ABCD" else "water"
         assert wp.reagents[rid].uL == pytest.approx(200.0)
+
+
+def test_the_report_well_table_shows_each_wells_condition_and_levels():
+    from diazflow.report import render_html, report_for
+
+    rows = read_table(DESIGN / "baybe_conditions.csv")
+    html = render_html(report_for(str(DESIGN / "baybe_table.yaml")))
+    table = html[html.index('id="well-table"') :]
+    table = table[: table.index("</table>")]
+    assert "<th>condition</th><th>base</th><th>solvent</th><th>base_equiv</th>" in table
+    for i, row in enumerate(rows, start=1):
+        levels = "".join(f"<td>{row[f]}</td>" for f in ("base", "solvent", "base_equiv"))
+        assert f"<tr><td>A{i}</td><td>{row['condition_id']}</td>{levels}" in table
