@@ -25,7 +25,7 @@ MAX_RESULTS_BYTES = 16 * 1024 * 1024
 """A 1536-well plate's results are well under 1 MiB; anything larger is the wrong file."""
 
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
-    "well": ("well", "Well", "Well ID", "Well Position", "Position", "Vial", "Vial Position"),
+    "well": ("well", "Well ID", "Well Position", "Position", "Vial", "Vial Position"),
     "conversion_pct": ("conversion_pct", "Conversion (%)", "Conversion %", "Conversion", "Conv."),
     "yield_pct": ("yield_pct", "Yield (%)", "Yield %", "Yield", "Assay yield (%)"),
     "area_pct": (
@@ -38,7 +38,7 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "purity_pct": ("purity_pct", "Purity (%)", "Purity %", "Purity", "UV purity (%)"),
     "mz": ("mz", "m/z", "Observed mass", "Observed m/z", "Found mass", "Mass found"),
-    "comment": ("comment", "Comment", "Comments", "Notes", "Note", "Remark"),
+    "comment": ("comment", "Comments", "Notes", "Note", "Remark"),
 }
 """THE table of column names a results CSV may use, by the field each one fills (documented in
 docs/results.md, which a test keeps equal to this).  A header matches a spelling whatever its case,
