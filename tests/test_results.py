@@ -462,3 +462,20 @@ def test_results_out_are_keyed_by_condition_id_with_a_design(simulated_run: Path
     assert by_level["25 degC"].mean["yield_pct"] == 20.0
     assert by_level["25 degC"].best["yield_pct"] == 30.0
     assert [o.level for o in outcomes["condition"]] == ["c2", "c1"]  # best mean first
+
+
+def test_report_with_results_in_the_browser_and_as_png(journal: Path, tmp_path: Path):
+    """The page's own self-test still passes with the results section, the screenshot is not
+    blank, and --png adds results.png."""
+    from test_report import assert_nonblank_png, dump_dom, screenshot
+
+    write_analysis(tmp_path / "results.csv", analysis())
+    assert cli("results", str(journal), "results.csv", cwd=tmp_path).returncode == 0
+    out = cli("report", str(journal), "-o", "report.html", "--png", "png", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert sorted(os.listdir(tmp_path / "png")) == ["platemap.png", "results.png", "timeline.png"]
+    dom = dump_dom(tmp_path / "report.html", tmp_path, "#selftest")
+    assert 'data-selftest="ok"' in dom
+    assert dom.count('<table class="heatmap"') == 4
+    assert_nonblank_png(screenshot(tmp_path / "report.html", tmp_path, tmp_path / "report.png"))
+    assert_nonblank_png(tmp_path / "png" / "results.png")
