@@ -479,3 +479,23 @@ def test_report_with_results_in_the_browser_and_as_png(journal: Path, tmp_path: 
     assert dom.count('<table class="heatmap"') == 4
     assert_nonblank_png(screenshot(tmp_path / "report.html", tmp_path, tmp_path / "report.png"))
     assert_nonblank_png(tmp_path / "png" / "results.png")
+
+
+def test_results_of_a_run_that_failed_are_imported_with_a_warning(tmp_path: Path):
+    out = cli(
+        "run",
+        str(WORKFLOW),
+        "--quiet",
+        "--journal",
+        "failed.sqlite",
+        "--inject-fault",
+        "40:connection_lost",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 3, out.stdout + out.stderr
+    (tmp_path / "results.csv").write_text("Well,Yield (%)\nA1,55\n", encoding="utf-8")
+    imported = cli("results", "failed.sqlite", "results.csv", cwd=tmp_path)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert "warning DF712" in imported.stdout and "did not complete (failed" in imported.stdout
+    stored = load_results(str(tmp_path / "failed.sqlite"))
+    assert stored is not None and stored.wells["A1"].yield_pct == 55.0

@@ -1,6 +1,6 @@
 """Reading a results CSV as LC-MS software exports it, and checking it against a run.
 
-Everything wrong is a diagnostic at the CSV's own line and column (DF700-DF711), never an
+Everything wrong is a diagnostic at the CSV's own line and column (DF700-DF712), never an
 exception; nothing is stored unless the whole file is right (``import_results``).
 """
 
@@ -383,9 +383,20 @@ def check_results(journal_path: str, csv_path: str, reporter: Reporter) -> RunRe
 
     with Journal.open(journal_path, read_only=True) as journal:
         plan = Plan.from_json(journal.info().plan_json)
+        state = journal.state()
     wells, raw = read_results_csv(csv_path, plan.wells, reporter, shown=csv_path)
     if wells is None:
         return None
+    if state.status != "complete":
+        # results of a run that stopped are still results (of what the wells got): kept, said
+        done = len(state.completed)
+        reporter.for_file(csv_path).warn(
+            WHOLE_FILE,
+            codes.DF712,
+            f"the run in '{journal_path}' did not complete ({state.status}: {done} of "
+            f"{state.operations} operations done); its wells may not have had every addition",
+            f"'diazflow journal {journal_path}' and the report say which operations completed",
+        )
     return RunResults(
         source=os.path.basename(csv_path),
         sha256=hashlib.sha256(raw).hexdigest(),
