@@ -499,3 +499,9 @@ def test_results_of_a_run_that_failed_are_imported_with_a_warning(tmp_path: Path
     assert "warning DF712" in imported.stdout and "did not complete (failed" in imported.stdout
     stored = load_results(str(tmp_path / "failed.sqlite"))
     assert stored is not None and stored.wells["A1"].yield_pct == 55.0
+    # the journal with results still resumes (the fault was this process's), and keeps them
+    resumed = cli("resume", "failed.sqlite", "--quiet", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    state = cli("journal", "failed.sqlite", "--json", cwd=tmp_path)
+    assert '"status": "complete"' in state.stdout
+    assert load_results(str(tmp_path / "failed.sqlite")) == stored

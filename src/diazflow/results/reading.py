@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from diazflow import errorcodes as codes
 from diazflow.diagnostics import WHOLE_FILE, Position, Reporter, did_you_mean, listing
 from diazflow.language.wells import well_key
-from diazflow.results.models import PERCENT_METRICS, RunResults, WellResult
+from diazflow.results.models import METRICS, PERCENT_METRICS, RunResults, WellResult
 
 MAX_RESULTS_BYTES = 16 * 1024 * 1024
 """A 1536-well plate's results are well under 1 MiB; anything larger is the wrong file."""
@@ -265,19 +265,16 @@ class ResultsReader:
         well = self._well(line, cell["well"], columns.by_field["well"])
         if well is None:
             return None
-        values: dict[str, float | str | None] = {}
+        numbers: dict[str, float | None] = {}
         ok = True
-        for field in RESULT_FIELDS:
-            text = cell.get(field, "")
-            if field == "comment":
-                values[field] = text or None
-                continue
-            number = self._number(line, columns, field, text)
+        for field in METRICS:
+            number = self._number(line, columns, field, cell.get(field, ""))
             ok = ok and number is not False
-            values[field] = number if isinstance(number, float) else None
+            numbers[field] = number if isinstance(number, float) else None
         if not ok:
             return None
-        if all(v is None for v in values.values()):
+        comment = cell.get("comment", "") or None
+        if comment is None and all(v is None for v in numbers.values()):
             self.reporter.warn(
                 Position(line, self._column_of(line, columns.by_field["well"])),
                 codes.DF711,
@@ -285,7 +282,16 @@ class ResultsReader:
                 "leave the well out of the file, or write why in a comment column",
             )
             return None
-        return WellResult(well=well, csv_line=line, **values)  # type: ignore[arg-type]
+        return WellResult(
+            well=well,
+            conversion_pct=numbers["conversion_pct"],
+            yield_pct=numbers["yield_pct"],
+            area_pct=numbers["area_pct"],
+            purity_pct=numbers["purity_pct"],
+            mz=numbers["mz"],
+            comment=comment,
+            csv_line=line,
+        )
 
     def _well(self, line: int, text: str, index: int) -> str | None:
         at = Position(line, self._column_of(line, index))
