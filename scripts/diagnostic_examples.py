@@ -70,6 +70,7 @@ class Example:
     command: tuple[str, ...] = ("validate",)  # the diazflow command run on the protocol
     # DF7xx: the base is run (simulated) and this results CSV checked against its journal
     results_csv: str | None = None
+    run_args: tuple[str, ...] = ()  # more options for that run (a fault to make it fail)
 
     @property
     def code(self) -> str:
@@ -1064,6 +1065,13 @@ EXAMPLES: list[Example] = [
         results_csv="Well,Yield (%),Comment\nA1,55,\nB1,,\n",
         severity="warning",
     ),
+    Example(
+        "DF712",
+        STARLET,
+        results_csv="Well,Yield (%)\nA1,55\n",
+        run_args=("--inject-fault", "40:connection_lost"),
+        severity="warning",
+    ),
 ]
 EXAMPLES += DESIGN_EXAMPLES  # issue 16/20: condition screens by factors, conditions tables
 
@@ -1132,7 +1140,12 @@ JOURNAL = "run.journal.sqlite"  # where a results example's simulated run is jou
 
 def run_results(root: Path, relative: str, example: Example) -> str:
     """Run the base protocol (simulated), then ``diazflow results --check`` its journal."""
-    validate(root, relative, ("run", "--quiet", "--journal", JOURNAL))
+    run = [*diazflow_command(), "run", "--quiet", "--journal", JOURNAL, *example.run_args, relative]
+    proc = subprocess.run(run, cwd=root, capture_output=True, text=True, timeout=300)
+    if proc.returncode not in (0, 3):  # 3: a run that failed, as an example may ask for
+        raise SystemExit(
+            f"{example.id}: {' '.join(run)} failed ({proc.returncode}):\n{proc.stderr}"
+        )
     (root / "results.csv").write_text(example.results_csv or "", encoding="utf-8")
     return validate(root, "results.csv", ("results", "--check", JOURNAL))
 
@@ -1216,7 +1229,8 @@ def example_block(example: Example, snippet: str, shown: str) -> str:
     if example.results_csv is not None:
         return (
             f"<!-- example: {example.id} -->\n"
-            f"After a simulated run of {base} (`diazflow run --journal {JOURNAL}`), "
+            f"After a simulated run of {base} "
+            f"(`diazflow run --journal {JOURNAL}{''.join(' ' + a for a in example.run_args)}`), "
             f"`diazflow results --check {JOURNAL} results.csv` with this `results.csv`:\n\n"
             f"```csv\n{snippet}```\n\n"
             f"```\n{shown}\n```\n"

@@ -262,3 +262,4 @@ DF708 = _register("DF708", Stage.RESULTS, ERROR, "a result that is not a finite 
 DF709 = _register("DF709", Stage.RESULTS, ERROR, "a percentage outside 0-100")
 DF710 = _register("DF710", Stage.RESULTS, ERROR, "a row with more cells than the header")
 DF711 = _register("DF711", Stage.RESULTS, WARNING, "a well without any result")
+DF712 = _register("DF712", Stage.RESULTS, WARNING, "results for a run that did not complete")

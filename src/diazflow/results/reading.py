@@ -1,6 +1,6 @@
 """Reading a results CSV as LC-MS software exports it, and checking it against a run.
 
-Everything wrong is a diagnostic at the CSV's own line and column (DF700-DF711), never an
+Everything wrong is a diagnostic at the CSV's own line and column (DF700-DF712), never an
 exception; nothing is stored unless the whole file is right (``import_results``).
 """
 
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from diazflow import errorcodes as codes
 from diazflow.diagnostics import WHOLE_FILE, Position, Reporter, did_you_mean, listing
 from diazflow.language.wells import well_key
-from diazflow.results.models import PERCENT_METRICS, RunResults, WellResult
+from diazflow.results.models import METRICS, PERCENT_METRICS, RunResults, WellResult
 
 MAX_RESULTS_BYTES = 16 * 1024 * 1024
 """A 1536-well plate's results are well under 1 MiB; anything larger is the wrong file."""
 
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
-    "well": ("well", "Well", "Well ID", "Well Position", "Position", "Vial", "Vial Position"),
+    "well": ("well", "Well ID", "Well Position", "Position", "Vial", "Vial Position"),
     "conversion_pct": ("conversion_pct", "Conversion (%)", "Conversion %", "Conversion", "Conv."),
     "yield_pct": ("yield_pct", "Yield (%)", "Yield %", "Yield", "Assay yield (%)"),
     "area_pct": (
@@ -38,7 +38,7 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "purity_pct": ("purity_pct", "Purity (%)", "Purity %", "Purity", "UV purity (%)"),
     "mz": ("mz", "m/z", "Observed mass", "Observed m/z", "Found mass", "Mass found"),
-    "comment": ("comment", "Comment", "Comments", "Notes", "Note", "Remark"),
+    "comment": ("comment", "Comments", "Notes", "Note", "Remark"),
 }
 """THE table of column names a results CSV may use, by the field each one fills (documented in
 docs/results.md, which a test keeps equal to this).  A header matches a spelling whatever its case,
@@ -265,19 +265,16 @@ class ResultsReader:
         well = self._well(line, cell["well"], columns.by_field["well"])
         if well is None:
             return None
-        values: dict[str, float | str | None] = {}
+        numbers: dict[str, float | None] = {}
         ok = True
-        for field in RESULT_FIELDS:
-            text = cell.get(field, "")
-            if field == "comment":
-                values[field] = text or None
-                continue
-            number = self._number(line, columns, field, text)
+        for field in METRICS:
+            number = self._number(line, columns, field, cell.get(field, ""))
             ok = ok and number is not False
-            values[field] = number if isinstance(number, float) else None
+            numbers[field] = number if isinstance(number, float) else None
         if not ok:
             return None
-        if all(v is None for v in values.values()):
+        comment = cell.get("comment", "") or None
+        if comment is None and all(v is None for v in numbers.values()):
             self.reporter.warn(
                 Position(line, self._column_of(line, columns.by_field["well"])),
                 codes.DF711,
@@ -285,7 +282,16 @@ class ResultsReader:
                 "leave the well out of the file, or write why in a comment column",
             )
             return None
-        return WellResult(well=well, csv_line=line, **values)  # type: ignore[arg-type]
+        return WellResult(
+            well=well,
+            conversion_pct=numbers["conversion_pct"],
+            yield_pct=numbers["yield_pct"],
+            area_pct=numbers["area_pct"],
+            purity_pct=numbers["purity_pct"],
+            mz=numbers["mz"],
+            comment=comment,
+            csv_line=line,
+        )
 
     def _well(self, line: int, text: str, index: int) -> str | None:
         at = Position(line, self._column_of(line, index))
@@ -383,9 +389,20 @@ def check_results(journal_path: str, csv_path: str, reporter: Reporter) -> RunRe
 
     with Journal.open(journal_path, read_only=True) as journal:
         plan = Plan.from_json(journal.info().plan_json)
+        state = journal.state()
     wells, raw = read_results_csv(csv_path, plan.wells, reporter, shown=csv_path)
     if wells is None:
         return None
+    if state.status != "complete":
+        # results of a run that stopped are still results (of what the wells got): kept, said
+        done = len(state.completed)
+        reporter.for_file(csv_path).warn(
+            WHOLE_FILE,
+            codes.DF712,
+            f"the run in '{journal_path}' did not complete ({state.status}: {done} of "
+            f"{state.operations} operations done); its wells may not have had every addition",
+            f"'diazflow journal {journal_path}' and the report say which operations completed",
+        )
     return RunResults(
         source=os.path.basename(csv_path),
         sha256=hashlib.sha256(raw).hexdigest(),

@@ -38,6 +38,7 @@ _SCHEMA = (
     " conversion_pct REAL, yield_pct REAL, area_pct REAL, purity_pct REAL, mz REAL, comment TEXT)",
 )
 _COLUMNS = ("conversion_pct", "yield_pct", "area_pct", "purity_pct", "mz", "comment")
+"""The result columns of the ``results`` table, in the order of its schema (and of the rows)."""
 
 
 def load_results(journal_path: str) -> RunResults | None:
@@ -97,7 +98,12 @@ def store_results(journal_path: str, results: RunResults) -> None:
                 position,
                 r.well,
                 r.csv_line,
-                *(getattr(r, column) for column in _COLUMNS),
+                r.conversion_pct,
+                r.yield_pct,
+                r.area_pct,
+                r.purity_pct,
+                r.mz,
+                r.comment,
             )
             for position, r in enumerate(results.wells.values())
         ]
