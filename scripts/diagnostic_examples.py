@@ -1,4 +1,4 @@
-"""Produce the DF3xx-DF6xx examples of docs/diagnostics.md by running the real checks.
+"""Produce the DF3xx-DF7xx examples of docs/diagnostics.md by running the real checks.
 
     python scripts/diagnostic_examples.py            # print every example block (markdown)
     python scripts/diagnostic_examples.py DF301 DF6  # only these ids (a prefix selects several)
@@ -44,6 +44,7 @@ HAZARDS = REPO / "src" / "diazflow" / "chemistry" / "data" / "hazards.yaml"
 STARLET = "amination_starlet.yaml"  # 96-well reductive amination (STAB) on the STARlet
 OT2 = "michael_ot2.yaml"  # 24-well Michael addition in MeOH on the OT-2
 DROPWISE = "amination_dropwise.yaml"  # the amination with a dropwise aldehyde addition at 4 °C (the STARlet block floor)
+DESIGN = "design_screen.yaml"  # an 8-condition base x solvent screen declared by factors (STARlet)
 PROJECT = "/path/to/project"  # shown instead of the scratch directory where diazflow prints an absolute path
 
 EXAMPLE_BEGIN = re.compile(
@@ -67,6 +68,9 @@ class Example:
     deck_name: str = "my_ot2"  # ... written as deck_layouts/<deck_name>.yaml
     files: dict[str, str] = field(default_factory=dict)  # more files next to the protocol
     command: tuple[str, ...] = ("validate",)  # the diazflow command run on the protocol
+    # DF7xx: the base is run (simulated) and this results CSV checked against its journal
+    results_csv: str | None = None
+    run_args: tuple[str, ...] = ()  # more options for that run (a fault to make it fail)
 
     @property
     def code(self) -> str:
@@ -94,6 +98,92 @@ ADDITIVE_STEPS = "".join(
     for i, (rid, _, _) in enumerate(ADDITIVES)
     for k, (tag, _) in enumerate(ADDITIVE_LEVELS)
 )
+
+FACTOR_DESIGN = "design:\n  factors:\n    base: {dbu: A1:D2, tea: E1:H2}\n    solvent: {MeCN: A1:H1, DMF: A2:H2}\n"
+TABLE_DESIGN = "design:\n  table: conditions.csv\n  values: {base: {DBU: dbu, TEA: tea}}\n"
+
+
+def table_example(
+    ident: str, csv_text: str, edits: tuple[tuple[str, str], ...] = (), **kwargs
+) -> Example:
+    """A design example whose conditions come from ``conditions.csv`` (shown under the YAML)."""
+    shown = "".join(f"#   {line}\n" for line in csv_text.splitlines())
+    yaml_lines = TABLE_DESIGN + "".join(new for _, new in edits if new.strip())
+    return Example(
+        ident,
+        DESIGN,
+        ((FACTOR_DESIGN, TABLE_DESIGN), *edits),
+        snippet=yaml_lines + "# conditions.csv:\n" + shown,
+        files={"conditions.csv": csv_text},
+        **kwargs,
+    )
+
+
+TEMPERATURE_STEP = (
+    "  - stir: {duration: 4 h, temperature: rt}\n",
+    "  - stir: {duration: 4 h, temperature: {factor: temp}}\n",
+)
+BASE_EQUIV_STEP = (
+    "  - add: {reagent: {factor: base}, equiv: 2.0}\n",
+    "  - add: {reagent: {factor: base}, equiv: {factor: base_equiv}}\n",
+)
+DESIGN_EXAMPLES: list[Example] = [
+    Example("DF120", DESIGN, (("{factor: base}, equiv", "{factor: bases}, equiv"),)),
+    Example("DF121", DESIGN, (("tea: E1:H2}", "tea: E1:G2}"),)),
+    Example("DF122", DESIGN, (("tea: E1:H2}", "tea: D1:H2}"),)),
+    table_example(
+        "DF123",
+        "condition_id,base,solvent,temp\nc1,DBU,MeCN,25 degC\nc2,TEA,DMF,25 degC\nc3,DBU,DMF,60 degC\n",
+        (TEMPERATURE_STEP,),
+    ),
+    table_example(
+        "DF124",
+        "condition_id,base,solvent\nc1,DBU,MeCN\nc2,TEA,DMF\nc2,DBU,DMF\n",
+        severity="error",
+    ),
+    table_example(
+        "DF125",
+        "condition_id,base,solvent\n"
+        + "".join(f"c{i},{'DBU' if i % 2 else 'TEA'},MeCN\n" for i in range(1, 6)),
+        (
+            (
+                "vessels: {labware: reaction_block, wells: A1:H2}\n",
+                "vessels: {labware: reaction_block, wells: A1:A4}\n",
+            ),
+        ),
+    ),
+    Example(
+        "DF126",
+        DESIGN,
+        (("volume: 300 uL}", "volume: 300 uL, wells: {factor: solvent}}"),),
+    ),
+    Example(
+        "DF127",
+        DESIGN,
+        (("    solvent: {MeCN", "    stirring: {slow: A1:H1, fast: A2:H2}\n    solvent: {MeCN"),),
+        severity="warning",
+    ),
+    table_example(
+        "DF128",
+        "condition_id,base,solvent,base_equiv\nc1,DBU,MeCN,2.0\nc2,TEA,DMF,two\n",
+        (BASE_EQUIV_STEP,),
+    ),
+    table_example(
+        "DF528",
+        "condition_id,base,solvent,base_equiv\nc1,DBU,MeCN,2.0\nc2,TEA,DMF,0.01\n",
+        (BASE_EQUIV_STEP,),
+    ),
+    table_example(
+        "DF529",
+        "condition_id,base,solvent,solvent_volume\nc1,DBU,MeCN,300 uL\nc2,TEA,DMF,1600 uL\n",
+        (
+            (
+                "  - add_solvent: {solvent: {factor: solvent}, volume: 300 uL}\n",
+                "  - add_solvent: {solvent: {factor: solvent}, volume: {factor: solvent_volume}}\n",
+            ),
+        ),
+    ),
+]
 
 EXAMPLES: list[Example] = [
     # ------------------------------------------------------------------ DF3xx chemistry
@@ -1009,7 +1099,42 @@ EXAMPLES: list[Example] = [
         command=("compile", "--quiet", "--start", "2026-12-07 16:00"),
         snippet='# diazflow compile workflows/amination_starlet.yaml --start "2026-12-07 16:00"  (a Monday)\nsettings:  # the defaults\n  working_hours: "08:00-18:00"\n  working_days: [Mon, Tue, Wed, Thu, Fri]\n',
     ),
+    # ------------------------------------------------------------------ DF7xx results
+    Example("DF700", STARLET, results_csv=""),
+    Example("DF701", STARLET, results_csv="Sample,Yield (%)\nA1,55\n"),
+    Example("DF702", STARLET, results_csv="Well,Retention time (min)\nA1,1.42\n", show=("DF703",)),
+    Example(
+        "DF703",
+        STARLET,
+        results_csv="Well,Yield (%),Retention time (min)\nA1,55,1.42\n",
+        severity="warning",
+    ),
+    Example("DF704", STARLET, results_csv="Well,Yield (%),yield_pct\nA1,55,55\n"),
+    Example("DF705", STARLET, results_csv="Well,Yield (%)\nA1,55\nblank 1,0\n"),
+    Example("DF706", STARLET, results_csv="Well,Yield (%)\nA1,55\nI1,40\n"),
+    Example("DF707", STARLET, results_csv="Well ID,Yield (%)\nA01,55\nB01,61\nA1,57\n"),
+    Example(
+        "DF708",
+        STARLET,
+        results_csv='Well,Conversion (%),Yield (%)\nA1,n.d.,\nB1,95,"71,5"\n',
+    ),
+    Example("DF709", STARLET, results_csv="Well,Yield (%)\nA1,55\nB1,104.2\n"),
+    Example("DF710", STARLET, results_csv="Well,Yield (%),Comment\nA1,55,dark, viscous\n"),
+    Example(
+        "DF711",
+        STARLET,
+        results_csv="Well,Yield (%),Comment\nA1,55,\nB1,,\n",
+        severity="warning",
+    ),
+    Example(
+        "DF712",
+        STARLET,
+        results_csv="Well,Yield (%)\nA1,55\n",
+        run_args=("--inject-fault", "40:connection_lost"),
+        severity="warning",
+    ),
 ]
+EXAMPLES += DESIGN_EXAMPLES  # issue 16/20: condition screens by factors, conditions tables
 
 
 # --------------------------------------------------------------------------- running
@@ -1071,6 +1196,21 @@ def diagnostics(output: str) -> list[tuple[str, str, str]]:
     return out
 
 
+JOURNAL = "run.journal.sqlite"  # where a results example's simulated run is journalled
+
+
+def run_results(root: Path, relative: str, example: Example) -> str:
+    """Run the base protocol (simulated), then ``diazflow results --check`` its journal."""
+    run = [*diazflow_command(), "run", "--quiet", "--journal", JOURNAL, *example.run_args, relative]
+    proc = subprocess.run(run, cwd=root, capture_output=True, text=True, timeout=300)
+    if proc.returncode not in (0, 3):  # 3: a run that failed, as an example may ask for
+        raise SystemExit(
+            f"{example.id}: {' '.join(run)} failed ({proc.returncode}):\n{proc.stderr}"
+        )
+    (root / "results.csv").write_text(example.results_csv or "", encoding="utf-8")
+    return validate(root, "results.csv", ("results", "--check", JOURNAL))
+
+
 def run_example(example: Example) -> tuple[str, str]:
     """(YAML snippet, the diagnostics shown) for one example."""
     with tempfile.TemporaryDirectory(prefix="diazflow-example-") as tmp:
@@ -1094,7 +1234,10 @@ def run_example(example: Example) -> tuple[str, str]:
             (root / "workflows" / name).write_text(content, encoding="utf-8")
         relative = f"workflows/{example.base}"
         (root / relative).write_text(text, encoding="utf-8")
-        output = validate(root, relative, example.command)
+        if example.results_csv is not None:
+            output = run_results(root, relative, example)
+        else:
+            output = validate(root, relative, example.command)
         for prefix in {
             str(root),
             os.path.realpath(root),
@@ -1111,6 +1254,8 @@ def run_example(example: Example) -> tuple[str, str]:
             f"{example.id}: expected {example.code} as {example.severity}, got {[s for _, s, _ in wanted]}"
         )
     shown = [d[2] for d in found if d[0] == example.code or d[0] in example.show]
+    if example.results_csv is not None:
+        return example.results_csv, "\n".join(shown)
     return example.snippet or changed_lines(base, text), "\n".join(shown)
 
 
@@ -1142,6 +1287,16 @@ def _indent(line: str) -> int:
 
 def example_block(example: Example, snippet: str, shown: str) -> str:
     base = f"[`{example.base}`](../tests/data/protocols/examples/{example.base})"
+    if example.results_csv is not None:
+        return (
+            f"<!-- example: {example.id} -->\n"
+            f"After a simulated run of {base} "
+            f"(`diazflow run --journal {JOURNAL}{''.join(' ' + a for a in example.run_args)}`), "
+            f"`diazflow results --check {JOURNAL} results.csv` with this `results.csv`:\n\n"
+            f"```csv\n{snippet}```\n\n"
+            f"```\n{shown}\n```\n"
+            "<!-- /example -->\n"
+        )
     return (
         f"<!-- example: {example.id} -->\n"
         f"In {base}:\n\n"
@@ -1207,7 +1362,7 @@ def registry_problems() -> list[str]:
     problems += [
         f"{code} is registered but has no example"
         for code in sorted(REGISTRY)
-        if code[2] in "3456" and code not in shown
+        if code[2] in "34567" and code not in shown
     ]
     return problems
 

@@ -41,6 +41,7 @@ class Stage(str, Enum):
     BINDING = "binding"  # the protocol against the deck: labware, wells, atmosphere, fill
     COMPILER = "compiler"  # placing the stocks and scheduling
     EXPORT = "export"  # writing a compiled plan in another robot's format (diazflow export)
+    RESULTS = "results"  # analytical results imported onto a run (diazflow results)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,18 @@ DF116 = _register("DF116", Stage.LANGUAGE, ERROR, "exactly one of")
 DF117 = _register("DF117", Stage.LANGUAGE, ERROR, "preloaded reagent misused")
 DF118 = _register("DF118", Stage.LANGUAGE, ERROR, "library file problem")
 DF119 = _register("DF119", Stage.LANGUAGE, ERROR, "a reagent key that does not apply to its form")
+# DF120-DF129: designs (condition screens by factors, conditions tables; docs/language.md "Designs")
+DF120 = _register(
+    "DF120", Stage.LANGUAGE, ERROR, "a step names a factor the design does not declare"
+)
+DF121 = _register("DF121", Stage.LANGUAGE, ERROR, "a factor's levels do not cover the step's wells")
+DF122 = _register("DF122", Stage.LANGUAGE, ERROR, "a well in two levels of one factor")
+DF123 = _register("DF123", Stage.LANGUAGE, ERROR, "a block-wide setting varies between wells")
+DF124 = _register("DF124", Stage.LANGUAGE, ERROR, "conditions table problem")
+DF125 = _register("DF125", Stage.LANGUAGE, ERROR, "more conditions than reaction wells")
+DF126 = _register("DF126", Stage.LANGUAGE, ERROR, "a factor where a step field cannot take one")
+DF127 = _register("DF127", Stage.LANGUAGE, WARNING, "a factor no step uses")
+DF128 = _register("DF128", Stage.LANGUAGE, ERROR, "a level's value is not valid where it is used")
 
 # --------------------------------------------------------------------------- DF2xx units and quantities
 
@@ -221,6 +234,8 @@ DF527 = _register("DF527", Stage.COMPILER, ERROR, "samples into labware that is 
 DF530 = _register("DF530", Stage.BINDING, ERROR, "an addition into a capped or vented vessel")
 DF531 = _register("DF531", Stage.BINDING, ERROR, "a closure step on labware that takes no caps")
 DF532 = _register("DF532", Stage.BINDING, WARNING, "a closure step that changes nothing")
+DF528 = _register("DF528", Stage.BINDING, ERROR, "a condition's volume too small to pipette")
+DF529 = _register("DF529", Stage.BINDING, ERROR, "a condition overfills its well")
 # DF540 onwards: `diazflow export --to opentrons` (diazflow.export; DF54x is kept for exports)
 DF540 = _register("DF540", Stage.EXPORT, ERROR, "an Opentrons export of a deck that is not an OT-2")
 DF541 = _register("DF541", Stage.EXPORT, ERROR, "labware with no Opentrons definition")
@@ -241,3 +256,21 @@ DF610 = _register("DF610", Stage.COMPILER, WARNING, "a stock drifts by evaporati
 DF611 = _register("DF611", Stage.COMPILER, WARNING, "reaction wells lose liquid to evaporation")
 DF612 = _register("DF612", Stage.COMPILER, ERROR, "a 'place:' step the plan cannot honour")
 DF620 = _register("DF620", Stage.COMPILER, WARNING, "the operator is needed outside working hours")
+
+# --------------------------------------------------------------------------- DF70x results
+# DF700-DF719: `diazflow results JOURNAL results.csv` (diazflow.results), at the CSV's lines
+DF700 = _register("DF700", Stage.RESULTS, ERROR, "the results file cannot be read")
+DF701 = _register("DF701", Stage.RESULTS, ERROR, "no well column in the results")
+DF702 = _register("DF702", Stage.RESULTS, ERROR, "no result columns in the results")
+DF703 = _register("DF703", Stage.RESULTS, WARNING, "an unknown column in the results")
+DF704 = _register("DF704", Stage.RESULTS, ERROR, "two columns for the same result")
+DF705 = _register("DF705", Stage.RESULTS, ERROR, "not a well name")
+DF706 = _register(
+    "DF706", Stage.RESULTS, ERROR, "a well that is not one of the run's reaction wells"
+)
+DF707 = _register("DF707", Stage.RESULTS, ERROR, "a well listed twice")
+DF708 = _register("DF708", Stage.RESULTS, ERROR, "a result that is not a finite number")
+DF709 = _register("DF709", Stage.RESULTS, ERROR, "a percentage outside 0-100")
+DF710 = _register("DF710", Stage.RESULTS, ERROR, "a row with more cells than the header")
+DF711 = _register("DF711", Stage.RESULTS, WARNING, "a well without any result")
+DF712 = _register("DF712", Stage.RESULTS, WARNING, "results for a run that did not complete")

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from diazflow.binding.closure import ClosureTimeline, closure_checks
+from diazflow.binding.design import design_checks
 from diazflow.binding.hazards import gases_by_step, hazard_checks, hazard_tags
 from diazflow.binding.materials import SolventUse, material_checks, solvent_uses
 from diazflow.binding.pressure import pressure_checks
@@ -49,6 +50,7 @@ def bind(
     vessel = bind_vessel(loaded, chem, facts, reporter)
     if vessel is None:
         return None
+    design_checks(loaded, chem, facts, vessel, reporter)
     checks.unknown_solvent_checks(loaded, chem, reporter)
     closures = closure_checks(loaded, vessel, reporter, facts.powder_by_operator)
     checks.temperature_checks(

@@ -1563,6 +1563,7 @@ def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
             total.mg = (total.mg or 0.0) + a.mg
         for name, umol in a.co_umol:
             total.solutes[name] = total.solutes.get(name, 0.0) + umol
+    design = s.loaded.design.by_well if s.loaded.design is not None else {}
     for well in s.chem.wells:
         reagents = {}
         for rid, e in sorted(per_well.get(well, {}).items()):
@@ -1584,6 +1585,8 @@ def _well_plans(s: _Scheduler, makespan: float) -> dict[str, WellPlan]:
             final_volume_uL=r3(in_last_stage.get(well, 0.0) - s.sampled_ul.get(well, 0.0)),
             max_volume_uL=r3(s.chem.max_volume(well)),
             reaction_time_s=reaction_time,
+            condition_id=design[well].id if well in design else None,
+            conditions=dict(design[well].levels) if well in design else None,
         )
     return out
 

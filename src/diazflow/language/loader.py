@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from pydantic import BaseModel, Tag, ValidationError
+from pydantic import BaseModel, ConfigDict, Tag, ValidationError
 from pydantic_core import PydanticCustomError
 
 from diazflow import errorcodes as codes
@@ -31,6 +31,7 @@ from diazflow.diagnostics import (
 )
 from diazflow.errorcodes import ErrorCode
 from diazflow.language import models as m
+from diazflow.language.design import LoadedDesign, expand_design, factor_steps_without_design
 from diazflow.language.quantities import Dimension, Quantity, QuantityError, parse_quantity
 from diazflow.language.source import (
     SourceDocument,
@@ -71,6 +72,9 @@ class LoadedProtocol:
     source: SourceDocument
     protocol: m.Protocol
     libraries: Mapping[str, LoadedLibrary] = field(default_factory=dict)
+    design: LoadedDesign | None = None
+    """A design's conditions by well (docs/language.md "Designs"); ``source`` then holds the
+    expanded steps, each positioned at the step of the file it came from."""
 
     def diagnostic(
         self,
@@ -940,15 +944,26 @@ def _load(source: SourceDocument, path: str, reporter: Reporter) -> LoadedProtoc
             "start with 'diazflow: 1' and 'name: ...'",
         )
         return None
+    directory = os.path.dirname(os.path.abspath(path))
+    design: LoadedDesign | None = None
+    if "design" in data:
+        expanded = _expand_design(source, directory, reporter)
+        if expanded is None:
+            return None
+        source, design = expanded
+        reporter = reporter.for_file(source.filename, source)  # the same list, expanded steps
+    elif factor_steps_without_design(source, reporter):
+        return None
     try:
-        protocol = m.Protocol.model_validate(data, context=_room_temperature_context(data))
+        protocol = m.Protocol.model_validate(
+            source.data, context=_room_temperature_context(source.data)
+        )
     except ValidationError as exc:
         # still report undeclared names, so one run shows every error (spec §5), not only the schema's
         reporter.extend(_validation_diagnostics(source, exc))
         _raw_reference_checks(source, reporter)
         return None
-    directory = os.path.dirname(os.path.abspath(path))
-    loaded = LoadedProtocol(path, directory, source, protocol)
+    loaded = LoadedProtocol(path, directory, source, protocol, design=design)
     _reference_checks(loaded, reporter)
     libraries: dict[str, LoadedLibrary] = {}
     for name, lib in protocol.libraries.items():
@@ -957,7 +972,33 @@ def _load(source: SourceDocument, path: str, reporter: Reporter) -> LoadedProtoc
         loaded_lib = _load_library(directory, source, name, lib, used, reporter)
         if loaded_lib is not None:
             libraries[name] = loaded_lib
-    return LoadedProtocol(path, directory, source, protocol, libraries)
+    return LoadedProtocol(path, directory, source, protocol, libraries, design)
+
+
+class _DesignOnly(BaseModel):
+    """The protocol's ``design`` alone, checked before the steps that use it are expanded."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, arbitrary_types_allowed=True)
+    design: m.Design
+
+
+def _expand_design(
+    source: SourceDocument, directory: str, reporter: Reporter
+) -> tuple[SourceDocument, LoadedDesign] | None:
+    """The document with its design's steps expanded; None after reporting why it cannot be (a
+    wrong design stops the load: the steps that name its factors mean nothing without it)."""
+    try:
+        _DesignOnly.model_validate(source.data)
+    except ValidationError as exc:
+        reporter.extend(_validation_diagnostics(source, exc))
+        _raw_reference_checks(source, reporter)
+        return None
+    mark = reporter.count()
+    context = _room_temperature_context(source.data)
+    expanded = expand_design(source, directory, reporter, context)
+    if expanded is None or reporter.errors_since(mark):
+        return None
+    return expanded
 
 
 def _wells_using(protocol: m.Protocol, reagent_ids: list[str]) -> tuple[Well, ...]:

@@ -755,6 +755,66 @@ class Library(_Model):
         return self
 
 
+class DesignLevel(_Model):
+    """A level of a factor whose value differs from its label: ``{wells: A1:D12, value: k2co3}``."""
+
+    wells: WellSelection
+    value: Text = Field(
+        description="what a step field given as {factor: NAME} becomes in these wells: a reagent "
+        "id, a solvent name or a quantity ('2.0', '400 uL')"
+    )
+
+
+class Design(_Model):
+    """A condition screen (docs/language.md "Designs"): factors whose levels are sets of wells, or
+    a conditions table (one row per well, as an optimiser writes it).  Step fields written as
+    ``{factor: NAME}`` expand to one step per level, each with ``wells:`` its level's wells."""
+
+    factors: dict[Identifier, dict[Text, WellSelection | DesignLevel]] | None = Field(
+        None,
+        description="factor -> {level label: wells, or {wells, value}}; a well is in at most one "
+        "level of a factor",
+    )
+    table: Text | None = Field(
+        None,
+        description="a CSV of conditions, relative to this file: condition_id, optional well, "
+        "one column per factor; rows go to the reaction wells in order A1, A2, ... without a "
+        "well column",
+    )
+    values: dict[Identifier, dict[Text, Text]] | None = Field(
+        None,
+        description="with a table: factor -> {level as written in the table: the value it stands "
+        "for}, e.g. {base: {K2CO3: k2co3_stock}}",
+    )
+    units: dict[Identifier, Text] | None = Field(
+        None,
+        description="with a table: the unit a factor's bare numbers are in, e.g. {temperature: "
+        "degC, cat_loading: equiv}",
+    )
+
+    ignore: list[Text] | None = Field(
+        None,
+        description="with a table: columns that are not factors (an optimiser's objective or "
+        "priority columns), left out of each well's conditions",
+    )
+
+    @model_validator(mode="after")
+    def _factors_or_table(self) -> Design:
+        if (self.factors is None) == (self.table is None):
+            raise PydanticCustomError(
+                codes.DF116.code,
+                "a design has either 'factors' or 'table'",
+                {"hint": "e.g. 'factors: {base: {K2CO3: A1:D12, Cs2CO3: E1:H12}}'"},
+            )
+        if self.factors is not None and (self.values or self.units or self.ignore):
+            raise PydanticCustomError(
+                codes.DF116.code,
+                "'values', 'units' and 'ignore' go with a conditions 'table'",
+                {"hint": "give a level's value as {wells: ..., value: ...}"},
+            )
+        return self
+
+
 WorkingHours = Annotated[
     str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
 ]
@@ -1329,6 +1389,11 @@ class Protocol(_Model):
     libraries: dict[Identifier, Library] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
     settings: Settings = Field(default_factory=Settings)
+    design: Design | None = Field(
+        None,
+        description="a condition screen: factors or a conditions table; steps use a factor's "
+        "levels as '{factor: NAME}' (expanded into one step per level)",
+    )
 
     @property
     def room_temperature_c(self) -> float:

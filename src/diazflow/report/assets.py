@@ -536,6 +536,7 @@ JS = r"""
   }
   function wellText(w) {
     var x = P.wells[w], lines = [w];
+    if (x.cid !== undefined || x.cond) lines.push("condition " + (x.cid || "") + (x.cond ? " (" + Object.keys(x.cond).map(function (f) { return f + "=" + x.cond[f]; }).join(", ") + ")" : ""));
     for (var rid in x.reagents) { var a = x.reagents[rid]; lines.push(rid + ": " + (a.substance || "") + (a.umol !== undefined ? " " + num(a.umol) + " µmol" : "") + (a.uL !== undefined ? " " + num(a.uL) + " µL" : "") + (a.mg !== undefined ? " " + num(a.mg, 2) + " mg" : "")); }
     lines.push("final volume " + num(x.final) + " µL; reaction time " + fmtDur(x.rt));
     if (J) lines.push("status: " + D.statusLabels[x.status]);
@@ -570,6 +571,7 @@ JS = r"""
   function wellDetails(w) {
     var x = P.wells[w], el = $("well-details");
     var h = "<b>" + esc(P.labware) + " " + esc(w) + "</b>" + (J ? ' <span class="st st-' + x.status + '">' + esc(D.statusLabels[x.status]) + "</span>" : "");
+    if (x.cid !== undefined || x.cond) h += "<br>condition <b>" + esc(x.cid || "") + "</b>" + (x.cond ? " " + esc(Object.keys(x.cond).map(function (f) { return f + "=" + x.cond[f]; }).join(", ")) : "");
     h += '<table><tr><th>reagent</th><th>substance</th><th class="num">µmol</th><th class="num">µL</th><th class="num">mg</th>' + (J ? '<th class="num">µL reported</th>' : "") + "</tr>";
     for (var rid in x.reagents) { var a = x.reagents[rid]; h += "<tr><td>" + esc(rid) + "</td><td>" + esc(a.substance || "") + '</td><td class="num">' + num(a.umol) + '</td><td class="num">' + num(a.uL) + '</td><td class="num">' + num(a.mg, 2) + "</td>" + (J ? '<td class="num">' + num(x.actual[rid]) + "</td>" : "") + "</tr>"; }
     h += "</table>final volume <b>" + num(x.final) + " µL</b> (at most " + num(x.max) + " µL during the run) · reaction time <b>" + fmtDur(x.rt) + "</b> (from its last addition to its quench)";

@@ -96,12 +96,19 @@ def render_html(report: Report) -> str:
         ("steps", "Steps"),
         ("diagnostics", "Diagnostics"),
     ]
+    results = report.journal.results if report.journal is not None else None
+    if results is not None and plan is not None:
+        sections.insert(0, ("results", "Results"))
     if plan is None:
         sections = [("diagnostics", "Diagnostics")]
     add(
         "<nav>" + "".join(f'<a href="#{sid}">{_e(label)}</a>' for sid, label in sections) + "</nav>"
     )
 
+    if plan is not None and results is not None:
+        from diazflow.report.results_section import render_results
+
+        render_results(add, plan, results, report.plate_rows, report.plate_cols)
     if plan is not None:
         _timeline(add, report)
         _plate(add, report, plan)
@@ -168,13 +175,20 @@ def _plate(add, report: Report, plan: Plan) -> None:
     rids = sorted({rid for w in plan.wells.values() for rid in w.reagents})
     status = report.well_status()
     add(f"<details><summary>Table: every well ({len(names)})</summary>")
-    head = "".join(f"<th>{_e(r)}</th>" for r in rids)
+    # a designed plate: each well's condition id and its level of each factor (issue 16/20)
+    factors = list(dict.fromkeys(f for w in plan.wells.values() for f in (w.conditions or {})))
+    designed = any(w.condition_id is not None for w in plan.wells.values())
+    design_head = ("<th>condition</th>" if designed else "") + "".join(
+        f"<th>{_e(f)}</th>" for f in factors
+    )
+    head = design_head + "".join(f"<th>{_e(r)}</th>" for r in rids)
     add(
         f'<table class="data" id="well-table"><thead><tr><th>well</th>{head}<th class="num">final µL</th><th class="num">reaction time</th>{"<th>status</th>" if report.journal else ""}</tr></thead><tbody>'
     )
     for name in names:
         wp = plan.wells[name]
-        cells = []
+        cells = [f"<td>{_e(wp.condition_id or '')}</td>"] if designed else []
+        cells += [f"<td>{_e((wp.conditions or {}).get(f, ''))}</td>" for f in factors]
         for rid in rids:
             a = wp.reagents.get(rid)
             if a is None:

@@ -31,6 +31,7 @@ from diazflow.compiler.plan import (
     StopShaking,
     Wait,
     WaitTemperature,
+    WellPlan,
     co_solutes_text,
 )
 from diazflow.diagnostics import Diagnostic
@@ -843,6 +844,7 @@ class Report:
                 "max": wp.max_volume_uL,
                 "rt": wp.reaction_time_s,
             }
+            w.update(_design_fields(wp))
             if self.journal is not None:
                 w["status"] = status.get(name, "not_run")
                 w["actual"] = self.journal.dispensed_uL.get(name, {})
@@ -998,3 +1000,13 @@ def _prepare_text(s: StockPlan, n: int) -> str:
 def _held_in(op: Sample) -> str:
     """What the sample wells hold before the aliquot goes in, as the protocol says."""
     return f" into sample wells holding {op.diluent}" if op.diluent else ""
+
+
+def _design_fields(wp: WellPlan) -> dict[str, Any]:
+    """A designed well's condition id (``cid``) and levels (``cond``) for the page; none else."""
+    out: dict[str, Any] = {}
+    if wp.condition_id is not None:
+        out["cid"] = wp.condition_id
+    if wp.conditions:
+        out["cond"] = wp.conditions
+    return out

@@ -82,11 +82,15 @@ def deck_files(deck_spec: DeckSpec) -> list[str]:
 
 
 def input_files(result: Any) -> list[str]:
-    """Every file a checked protocol was compiled from: the protocol, its CSV libraries, the deck
-    layout and the deck's simulator profiles (``resume`` compares their hashes)."""
+    """Every file a checked protocol was compiled from: the protocol, its CSV libraries and
+    conditions table, the deck layout and the deck's simulator profiles (``resume`` compares
+    their hashes)."""
     paths = [result.path]
     if result.loaded is not None:
         paths += [lib.source_file for lib in result.loaded.libraries.values() if lib.source_file]
+        design = result.loaded.design
+        if design is not None and design.table_file:  # a conditions table is an input too
+            paths.append(design.table_file)
     if result.deck_path:
         paths.append(result.deck_path)
     if result.deck is not None:
