@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from diazflow.compiler.plan import Plan, SetTemperature, Shake, StopShaking, Wait
-from diazflow.results.models import RunResults
+
+if TYPE_CHECKING:  # the results package reads journals (runtime.journal): imported when used
+    from diazflow.results.models import RunResults
 
 OpStatus = Literal["completed", "in_flight", "failed", "pending"]
 RunStatus = Literal["complete", "interrupted", "failed", "running"]
