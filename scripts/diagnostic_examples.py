@@ -46,6 +46,16 @@ OT2 = "michael_ot2.yaml"  # 24-well Michael addition in MeOH on the OT-2
 DROPWISE = "amination_dropwise.yaml"  # the amination with a dropwise aldehyde addition at 4 °C (the STARlet block floor)
 PROJECT = "/path/to/project"  # shown instead of the scratch directory where diazflow prints an absolute path
 
+ORD_EXPORT = (  # `diazflow export --to ord` of an example run's journal
+    "export",
+    "--to",
+    "ord",
+    "-o",
+    "dataset.pbtxt",
+    "--creator",
+    "Ada Lovelace <ada@example.org>",
+)
+
 EXAMPLE_BEGIN = re.compile(
     r"^<!-- example: (\S+) -->\n.*?^<!-- /example -->\n", re.MULTILINE | re.DOTALL
 )
@@ -67,6 +77,10 @@ class Example:
     deck_name: str = "my_ot2"  # ... written as deck_layouts/<deck_name>.yaml
     files: dict[str, str] = field(default_factory=dict)  # more files next to the protocol
     command: tuple[str, ...] = ("validate",)  # the diazflow command run on the protocol
+    # `diazflow run` the protocol first with these further arguments (None: no run); the command
+    # then runs on the run's journal, after the edits of `after_run` to the protocol
+    run: tuple[str, ...] | None = None
+    after_run: tuple[tuple[str, str], ...] = ()
 
     @property
     def code(self) -> str:
@@ -842,6 +856,46 @@ EXAMPLES: list[Example] = [
         snippet="deck: ../deck_layouts/my_ot2.yaml   # a copy of examples/ot2_heater_shaker.yaml\n"
         "  - stir: {duration: 2-12 h, temperature: 40 degC}\n",
     ),
+    # DF543-DF546: `diazflow export --to ord` of the journal of a run of the protocol
+    Example(
+        "DF543",
+        STARLET,
+        run=("--inject-fault", "20:connection_lost"),
+        command=ORD_EXPORT,
+        snippet="# diazflow run workflows/amination_starlet.yaml --journal runs/run.journal.sqlite\n"
+        "#   (the robot's connection lost at operation 20: the run fails, exit 3)\n"
+        "# diazflow export --to ord runs/run.journal.sqlite -o dataset.pbtxt --creator ...\n",
+    ),
+    Example(
+        "DF544",
+        STARLET,
+        run=(),
+        after_run=(("amount: 50 umol", "amount: 40 umol"),),
+        command=ORD_EXPORT,
+        snippet="# diazflow run workflows/amination_starlet.yaml --journal runs/run.journal.sqlite\n"
+        "# then, before the export, the protocol is edited:\n"
+        "scale: {limiting: diazepane, amount: 40 umol, ...}   # was 50 umol in the run\n",
+    ),
+    Example(
+        "DF545",
+        STARLET,
+        run=(),
+        severity="warning",
+        command=ORD_EXPORT,
+        snippet="# diazflow run workflows/amination_starlet.yaml --journal runs/run.journal.sqlite\n"
+        "# diazflow export --to ord runs/run.journal.sqlite -o dataset.pbtxt --creator ...\n"
+        "#   (no 'diazflow results' import in between)\n",
+    ),
+    Example(
+        "DF546",
+        STARLET,
+        run=(),
+        severity="warning",
+        command=ORD_EXPORT,
+        snippet="# diazflow run workflows/amination_starlet.yaml --journal runs/run.journal.sqlite\n"
+        "#   (--backend simulate, the default)\n"
+        "# diazflow export --to ord runs/run.journal.sqlite -o dataset.pbtxt --creator ...\n",
+    ),
     # ------------------------------------------------------------------ DF6xx timing
     Example("DF601", DROPWISE, (("dropwise: 30-60 min", "dropwise: 2-3 min"),)),
     Example(
@@ -979,7 +1033,15 @@ def in_workflows(text: str) -> str:
     return text.replace("deck: ../../../../deck_layouts/", "deck: ../deck_layouts/")
 
 
-def validate(root: Path, relative: str, command: tuple[str, ...] = ("validate",)) -> str:
+JOURNAL = "runs/run.journal.sqlite"  # where an example's run (Example.run) keeps its journal
+
+
+def validate(
+    root: Path,
+    relative: str,
+    command: tuple[str, ...] = ("validate",),
+    ok: tuple[int, ...] = (0, 1),
+) -> str:
     env = dict(os.environ, NO_COLOR="1", PYTHONIOENCODING="utf-8", COLUMNS="200")
     proc = subprocess.run(
         [*diazflow_command(), *command, relative],
@@ -990,7 +1052,7 @@ def validate(root: Path, relative: str, command: tuple[str, ...] = ("validate",)
         encoding="utf-8",
         timeout=300,
     )
-    if proc.returncode not in (0, 1):
+    if proc.returncode not in ok:
         raise SystemExit(
             f"diazflow {' '.join(command)} {relative} failed ({proc.returncode}):\n{proc.stderr}"
         )
@@ -1033,7 +1095,15 @@ def run_example(example: Example) -> tuple[str, str]:
             (root / "workflows" / name).write_text(content, encoding="utf-8")
         relative = f"workflows/{example.base}"
         (root / relative).write_text(text, encoding="utf-8")
-        output = validate(root, relative, example.command)
+        if example.run is not None:
+            # a run that fails (an injected fault) exits 3 and keeps its journal
+            validate(root, relative, ("run", "--quiet", "--journal", JOURNAL, *example.run), (0, 3))
+            (root / relative).write_text(
+                apply(text, example.after_run, example.id), encoding="utf-8"
+            )
+            output = validate(root, JOURNAL, example.command)
+        else:
+            output = validate(root, relative, example.command)
         for prefix in {
             str(root),
             os.path.realpath(root),
