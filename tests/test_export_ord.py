@@ -438,3 +438,52 @@ def test_validate_and_run_never_import_ord_schema(command, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "PROBE False" in out.stderr
+
+
+def test_a_dataset_ord_rejects_is_caught_before_it_is_written():
+    from diazflow.export.ord import validation_errors
+
+    dataset = dataset_pb2.Dataset(name="x", description="y")
+    dataset.reactions.add()  # no inputs, no outcomes, no provenance
+    errors = validation_errors(dataset)
+    assert any("at least 1 reaction input" in e for e in errors)
+    assert any("requires provenance" in e for e in errors)
+
+
+# The shipped workflows whose chemistry the two plates above do not cover: a copper catalyst at
+# 100 °C, a ruthenium catalyst at 105 °C, a reflux in capped vials, a two-stage protocol with NaH.
+# (All twelve exported with zero errors on 2026-12-01; four keep the suite's time down.)
+OTHER_WORKFLOWS = (
+    "buchwald_hartwig_cyclisation.yaml",
+    "ring_closing_metathesis.yaml",
+    "diazepan_2_one.yaml",
+    "ugi_diazepanone.yaml",
+)
+
+
+@pytest.mark.parametrize("workflow", OTHER_WORKFLOWS)
+def test_other_chemistries_export_a_valid_dataset(workflow, tmp_path):
+    """Catalysts, reflux and stages export too; the export itself refuses a dataset ord_schema
+    rejects (DF000), and the dataset read back validates with the explained warnings only."""
+    root = project(tmp_path)
+    journal = simulate(root, workflow, "runs/run.journal.sqlite")
+    out = export(root, journal, "dataset.pb")
+    assert out.returncode == 0, out.stdout + out.stderr
+    dataset = dataset_pb2.Dataset.FromString((root / "dataset.pb").read_bytes())
+    conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    wells = json.loads(conn.execute("SELECT plan_json FROM run").fetchone()[0])["wells"]
+    conn.close()
+    assert [r.setup.vessel.position for r in dataset.reactions] == list(wells)
+    output = validations.validate_message(dataset, raise_on_error=False)
+    assert output.errors == []
+    assert set(warning_kinds(output.warnings)) <= set(ALLOWED_WARNINGS)
+    roles = {
+        c.reaction_role
+        for r in dataset.reactions[:1]
+        for i in r.inputs.values()
+        for c in i.components
+    }
+    if workflow in ("buchwald_hartwig_cyclisation.yaml", "ring_closing_metathesis.yaml"):
+        assert reaction_pb2.ReactionRole.CATALYST in roles  # CuI at 0.1 equiv, Grubbs II
+    if workflow == "diazepan_2_one.yaml":
+        assert dataset.reactions[0].conditions.reflux

@@ -310,7 +310,27 @@ def _export(journal_path: str, shown: str, creator: Creator) -> OrdExport:
         return OrdExport(shown, None, tuple(reporter.sorted()), inputs)
     loaded, chem, deck = sources
     dataset = build_dataset(run, loaded, chem, deck, creator, os.path.basename(journal_path))
+    errors = validation_errors(dataset)
+    if errors:
+        # the run and its files passed every check above: a dataset ORD rejects is a gap in
+        # this mapping, never written (its warnings are expected: docs/ord-export.md)
+        reporter.error(
+            WHOLE_FILE,
+            codes.DF000,
+            f"internal error: ord_schema rejects the dataset ({len(errors)} errors), e.g. "
+            + "; ".join(errors[:3]),
+            "this is a bug in diazflow's ORD export, not in your run; please report it with the "
+            "journal",
+        )
+        return OrdExport(shown, None, tuple(reporter.sorted()), inputs)
     return OrdExport(shown, dataset, tuple(reporter.sorted()), inputs)
+
+
+def validation_errors(dataset: Any) -> list[str]:
+    """What ``ord_schema.validations`` finds wrong with the dataset (its warnings are left out)."""
+    from ord_schema import validations
+
+    return list(validations.validate_message(dataset, raise_on_error=False).errors)
 
 
 def _sources(
