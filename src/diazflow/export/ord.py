@@ -239,7 +239,7 @@ def check_run(run: RunRecord, journal_shown: str, reporter: Reporter) -> None:
             "dataset records finished reactions only",
             f"finish it with 'diazflow resume {journal_shown}', then export it",
         )
-    for path in changed_inputs(run.inputs):
+    for path in changed_inputs(_read_again(run)):
         what = "is missing" if not os.path.exists(path) else "changed since the run"
         reporter.for_file(_shown(path)).error(
             WHOLE_FILE,
@@ -266,6 +266,17 @@ def check_run(run: RunRecord, journal_shown: str, reporter: Reporter) -> None:
             "export the journal of a run with --backend hardware for a dataset of real "
             "reactions; this one is marked as simulated in every reaction's metadata",
         )
+
+
+def _read_again(run: RunRecord) -> dict[str, str | None]:
+    """The recorded inputs the export reads again: the protocol, its library CSVs and the deck
+    layout (not the simulator profiles: their timings are not in the dataset)."""
+    wanted = {os.path.abspath(run.protocol_path), os.path.abspath(run.deck_path)}
+    return {
+        path: digest
+        for path, digest in run.inputs.items()
+        if path in wanted or path.lower().endswith(".csv")
+    }
 
 
 def _shown(path: str) -> str:
