@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO
 
@@ -473,7 +474,9 @@ def test_other_chemistries_export_a_valid_dataset(workflow, tmp_path):
     conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
     wells = json.loads(conn.execute("SELECT plan_json FROM run").fetchone()[0])["wells"]
     conn.close()
-    assert [r.setup.vessel.position for r in dataset.reactions] == list(wells)
+    stages = 2 if workflow == "ugi_diazepanone.yaml" else 1  # a two-stage route
+    positions = [r.setup.vessel.position for r in dataset.reactions]
+    assert positions == [w for w in wells for _ in range(stages)]
     output = validations.validate_message(dataset, raise_on_error=False)
     assert output.errors == []
     assert set(warning_kinds(output.warnings)) <= set(ALLOWED_WARNINGS)
@@ -487,3 +490,15 @@ def test_other_chemistries_export_a_valid_dataset(workflow, tmp_path):
         assert reaction_pb2.ReactionRole.CATALYST in roles  # CuI at 0.1 equiv, Grubbs II
     if workflow == "diazepan_2_one.yaml":
         assert dataset.reactions[0].conditions.reflux
+    if stages == 2:
+        # stage 2 starts from the worked-up Ugi adduct the operator puts back: 50 µmol
+        # (the stage's scale), made by the same well's stage 1 reaction
+        protocol = yaml.safe_load((root / "workflows" / workflow).read_text())
+        stage = next(s["stage"] for s in protocol["steps"] if "stage" in s)
+        assert stage["scale"]["amount"] == "50 umol"
+        for first, second in zip(dataset.reactions[::2], dataset.reactions[1::2], strict=True):
+            assert first.setup.vessel.position == second.setup.vessel.position
+            adduct = second.inputs[stage["scale"]["limiting"]].components[0]
+            assert adduct.is_limiting and adduct.amount.moles.value == pytest.approx(50.0)
+            assert adduct.preparations[0].reaction_id == first.reaction_id != second.reaction_id
+            assert adduct.identifiers[0].type == reaction_pb2.CompoundIdentifier.SMILES

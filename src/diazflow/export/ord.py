@@ -403,7 +403,7 @@ def build_dataset(
         ).strip(),
     )
     for well in run.plan.wells:
-        dataset.reactions.append(context.reaction(well))
+        dataset.reactions.extend(context.reactions(well))
     return dataset
 
 
@@ -487,19 +487,66 @@ class _Context:
 
     # ---- the reaction
 
-    def reaction(self, well: str) -> Any:
+    def reactions(self, well: str) -> list[Any]:
+        """The well's reactions: one per stage of the protocol that did something in it (one for
+        a protocol without ``stage:`` steps).  A stage whose limiting reagent is preloaded (the
+        operator put back the worked-up product of the stage before) names the earlier stage's
+        reaction as where that compound was made."""
+        out: list[Any] = []
+        previous: str | None = None
+        for n in range(len(self.chem.stages)):
+            steps = self._stage_steps(n)
+            additions = [a for a in self.run.additions.get(well, []) if a.step in steps]
+            preloaded = self._preloaded(n)
+            if not additions and preloaded is None:
+                continue
+            final = n + 1 == len(self.chem.stages)
+            reaction = self.reaction(well, n, additions, preloaded, previous, final)
+            if len(self.chem.stages) > 1:
+                reaction.reaction_id = _reaction_id(self.run.plan_sha256, well, n)
+                previous = reaction.reaction_id
+            out.append(reaction)
+        return out
+
+    def _preloaded(self, stage: int) -> str | None:
+        """The stage's limiting reagent when it is preloaded (no device puts it in the wells)."""
+        reagent = self.chem.reagents.get(self.chem.stages[stage].scale.limiting)
+        return reagent.id if reagent is not None and reagent.form == "preloaded" else None
+
+    def _stage_start(self, stage: int) -> float:
+        """When the stage begins: its ``stage`` step's prompt (0 for the protocol's own)."""
+        first = self.chem.stages[stage].first_step
+        starts = {s.step: s.start for s in self.run.plan.steps}
+        return starts.get(first, 0.0) if stage else 0.0
+
+    def _stage_steps(self, stage: int) -> range:
+        stages = self.chem.stages
+        last = stages[stage + 1].first_step if stage + 1 < len(stages) else len(self.steps)
+        return range(stages[stage].first_step, last)
+
+    def reaction(
+        self,
+        well: str,
+        stage: int,
+        additions: list[WellAddition],
+        preloaded: str | None,
+        previous: str | None,
+        final: bool,
+    ) -> Any:
         from ord_schema.proto import reaction_pb2
 
         reaction = reaction_pb2.Reaction()
-        additions = self.run.additions.get(well, [])
-        start = additions[0].first_s if additions else 0.0
+        start = self._stage_start(stage) if preloaded else additions[0].first_s
         quench_steps = {i for i, (kind, _) in enumerate(self.steps) if kind == "quench"}
+        offset = 1 if preloaded else 0
         order = {
-            step: n + 1
+            step: n + 1 + offset
             for n, step in enumerate(
                 sorted({a.step for a in additions if a.step not in quench_steps})
             )
         }
+        if preloaded:
+            self.preloaded_input(reaction, preloaded, stage, well, previous)
         counts: dict[str, int] = {}
         for add in additions:
             counts[add.reagent] = counts.get(add.reagent, 0) + 1
@@ -508,23 +555,74 @@ class _Context:
                 continue
             key = _input_key(add, counts)
             reaction.inputs[key].CopyFrom(self.reaction_input(add, well, start, order[add.step]))
-        end = self._reaction_end(additions, quench_steps)
+        end = self._reaction_end(additions, quench_steps, stage)
         self.setup(reaction.setup, well)
         self.conditions(reaction.conditions, start, end)
-        self.notes(reaction.notes)
+        self.notes(reaction.notes, stage)
         for add in additions:
             if add.step in quench_steps:
                 self.quench(reaction, add, well)
-        self.offdeck_workups(reaction, start)
-        self.observations(reaction, well, start)
-        self.outcome(reaction.outcomes.add(), well)
+        self.offdeck_workups(reaction, start, self._stage_steps(stage))
+        self.observations(reaction, well, start, self._stage_steps(stage))
+        added = [a.last_s for a in additions if a.step not in quench_steps]
+        self.outcome(
+            reaction.outcomes.add(), well, None if final else end - max(added, default=start)
+        )
         self.provenance(reaction.provenance)
         return reaction
 
-    def _reaction_end(self, additions: list[WellAddition], quench_steps: set[int]) -> float:
-        """The start of the quench, else the end of the plan."""
+    def preloaded_input(
+        self, reaction: Any, reagent: str, stage: int, well: str, previous: str | None
+    ) -> None:
+        """The preloaded limiting reagent: the stage's amount, placed by the operator."""
+        from ord_schema.proto import reaction_pb2
+
+        resolved = self.chem.reagents[reagent]
+        member = (
+            self.chem.members.get((resolved.library, self.wells[well]))
+            if resolved.library
+            else resolved.substance
+        )
+        name = member.name if member is not None else reagent
+        smiles = member.smiles if member is not None else None
+        item = reaction.inputs[reagent]
+        item.addition_order = 1
+        compound = _compound(item, name, smiles, reaction_pb2.ReactionRole.REACTANT)
+        compound.is_limiting = True
+        compound.amount.moles.CopyFrom(_moles_umol(self.chem.stages[stage].limiting_umol))
+        if previous is not None:
+            compound.preparations.add(
+                type=reaction_pb2.CompoundPreparation.SYNTHESIZED,
+                reaction_id=previous,
+                details="the product of the stage before, worked up and put back into this "
+                "vial by the operator (the amount the protocol says: no device weighed it)",
+            )
+        item.addition_time.CopyFrom(_time_min(0.0))
+        item.addition_device.type = item.addition_device.CUSTOM
+        item.addition_device.details = "placed in the vial by the operator before the stage"
+
+    def _reaction_end(
+        self, additions: list[WellAddition], quench_steps: set[int], stage: int
+    ) -> float:
+        """The start of the quench, else of the stage's first off-deck step after its additions
+        (the work-up), else of the next stage, else the end of the plan."""
+        from diazflow.language import models as m
+
         quenched = [a.first_s for a in additions if a.step in quench_steps]
-        return min(quenched) if quenched else self.run.plan.makespan_s
+        if quenched:
+            return min(quenched)
+        last = max((a.last_s for a in additions), default=0.0)
+        starts = {s.step: s.start for s in self.run.plan.steps}
+        workups = [
+            starts[i]
+            for i in self._stage_steps(stage)
+            if isinstance(self.steps[i][1], m.OffdeckParams) and starts.get(i, -1.0) >= last
+        ]
+        if workups:
+            return min(workups)
+        if stage + 1 < len(self.chem.stages):
+            return self._stage_start(stage + 1)
+        return self.run.plan.makespan_s
 
     def reaction_input(self, add: WellAddition, well: str, start: float, order: int) -> Any:
         from ord_schema.proto import reaction_pb2
@@ -713,12 +811,16 @@ class _Context:
         else:
             control.type = control.AMBIENT
 
-    def notes(self, notes: Any) -> None:
+    def notes(self, notes: Any, stage: int) -> None:
+        from diazflow.language import models as m
+
         protocol = self.loaded.protocol
+        params = self.steps[self.chem.stages[stage].first_step][1] if stage else None
         notes.procedure_details = " ".join(
             x
             for x in (
                 f"diazflow protocol '{protocol.name}'.",
+                f"Stage {params.name}." if isinstance(params, m.StageParams) else "",
                 f"Reference: {protocol.reference}." if protocol.reference else "",
             )
             if x
@@ -748,14 +850,16 @@ class _Context:
                 if shakes[0].rpm:
                     stir.stirring.rate.rpm = int(round(shakes[0].rpm))
 
-    def offdeck_workups(self, reaction: Any, start: float) -> None:
-        """The operator's off-deck steps after the first addition, in order: ORD's workups."""
+    def offdeck_workups(self, reaction: Any, start: float, steps: range) -> None:
+        """The operator's off-deck steps of the stage after its first addition, in order: ORD's
+        workups."""
         from ord_schema.proto import reaction_pb2
 
         from diazflow.language import models as m
 
         step_start = {s.step: s.start for s in self.run.plan.steps}
-        for i, (_kind, params) in enumerate(self.steps):
+        for i in steps:
+            _kind, params = self.steps[i]
             if not isinstance(params, m.OffdeckParams) or step_start.get(i, 0.0) < start:
                 continue
             workup = reaction.workups.add(type=reaction_pb2.ReactionWorkup.CUSTOM)
@@ -764,14 +868,12 @@ class _Context:
             if params.duration is not None:
                 workup.duration.CopyFrom(_time_min(params.duration.value))
 
-    def observations(self, reaction: Any, well: str, start: float) -> None:
-        """Samples taken from the well during the run (for monitoring): an observation each."""
+    def observations(self, reaction: Any, well: str, start: float, steps: range) -> None:
+        """Samples taken from the well during the stage (for monitoring): an observation each."""
         for op in self.ops:
-            if (
-                not isinstance(op, Sample)
-                or well not in op.wells
-                or op.id not in self.run.completed
-            ):
+            if not isinstance(op, Sample) or op.step not in steps or well not in op.wells:
+                continue
+            if op.id not in self.run.completed:
                 continue
             index = op.wells.index(well)
             target = op.targets[index] if index < len(op.targets) else op.into
@@ -782,9 +884,14 @@ class _Context:
                 + (f" ({op.diluent})" if op.diluent else "")
             )
 
-    def outcome(self, outcome: Any, well: str) -> None:
+    def outcome(self, outcome: Any, well: str, stage_time_s: float | None) -> None:
+        """The reaction time; the imported results for the well's last (or only) stage, which
+        ``stage_time_s`` None marks (an earlier stage's time is computed from its records)."""
         from ord_schema.proto import reaction_pb2
 
+        if stage_time_s is not None:
+            outcome.reaction_time.CopyFrom(_time_h(stage_time_s))
+            return
         reaction_time = self.run.plan.wells[well].reaction_time_s
         if reaction_time is not None:
             outcome.reaction_time.CopyFrom(_time_h(reaction_time))
@@ -853,6 +960,15 @@ def _metadata(run: RunRecord) -> Mapping[str, str]:
 
 
 # --------------------------------------------------------------------------- small pieces
+
+
+def _reaction_id(plan_sha256: str, well: str, stage: int) -> str:
+    """A stable ``ord-`` + 32 hex digits id (ORD's format) for one stage of one well, so that a
+    later stage can name the reaction that made its starting material."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{plan_sha256}:{well}:{stage}".encode()).hexdigest()
+    return f"ord-{digest[:32]}"
 
 
 def _input_key(add: WellAddition, counts: Mapping[str, int]) -> str:
