@@ -1,4 +1,4 @@
-"""Produce the DF3xx-DF6xx examples of docs/diagnostics.md by running the real checks.
+"""Produce the DF3xx-DF7xx examples of docs/diagnostics.md by running the real checks.
 
     python scripts/diagnostic_examples.py            # print every example block (markdown)
     python scripts/diagnostic_examples.py DF301 DF6  # only these ids (a prefix selects several)
@@ -81,6 +81,8 @@ class Example:
     # then runs on the run's journal, after the edits of `after_run` to the protocol
     run: tuple[str, ...] | None = None
     after_run: tuple[tuple[str, str], ...] = ()
+    # DF7xx: the base is run (simulated) and this results CSV checked against its journal
+    results_csv: str | None = None
 
     @property
     def code(self) -> str:
@@ -1002,6 +1004,33 @@ EXAMPLES: list[Example] = [
         command=("compile", "--quiet", "--start", "2026-12-07 16:00"),
         snippet='# diazflow compile workflows/amination_starlet.yaml --start "2026-12-07 16:00"  (a Monday)\nsettings:  # the defaults\n  working_hours: "08:00-18:00"\n  working_days: [Mon, Tue, Wed, Thu, Fri]\n',
     ),
+    # ------------------------------------------------------------------ DF7xx results
+    Example("DF700", STARLET, results_csv=""),
+    Example("DF701", STARLET, results_csv="Sample,Yield (%)\nA1,55\n"),
+    Example("DF702", STARLET, results_csv="Well,Retention time (min)\nA1,1.42\n", show=("DF703",)),
+    Example(
+        "DF703",
+        STARLET,
+        results_csv="Well,Yield (%),Retention time (min)\nA1,55,1.42\n",
+        severity="warning",
+    ),
+    Example("DF704", STARLET, results_csv="Well,Yield (%),yield_pct\nA1,55,55\n"),
+    Example("DF705", STARLET, results_csv="Well,Yield (%)\nA1,55\nblank 1,0\n"),
+    Example("DF706", STARLET, results_csv="Well,Yield (%)\nA1,55\nI1,40\n"),
+    Example("DF707", STARLET, results_csv="Well ID,Yield (%)\nA01,55\nB01,61\nA1,57\n"),
+    Example(
+        "DF708",
+        STARLET,
+        results_csv='Well,Conversion (%),Yield (%)\nA1,n.d.,\nB1,95,"71,5"\n',
+    ),
+    Example("DF709", STARLET, results_csv="Well,Yield (%)\nA1,55\nB1,104.2\n"),
+    Example("DF710", STARLET, results_csv="Well,Yield (%),Comment\nA1,55,dark, viscous\n"),
+    Example(
+        "DF711",
+        STARLET,
+        results_csv="Well,Yield (%),Comment\nA1,55,\nB1,,\n",
+        severity="warning",
+    ),
 ]
 
 
@@ -1072,6 +1101,16 @@ def diagnostics(output: str) -> list[tuple[str, str, str]]:
     return out
 
 
+JOURNAL = "run.journal.sqlite"  # where a results example's simulated run is journalled
+
+
+def run_results(root: Path, relative: str, example: Example) -> str:
+    """Run the base protocol (simulated), then ``diazflow results --check`` its journal."""
+    validate(root, relative, ("run", "--quiet", "--journal", JOURNAL))
+    (root / "results.csv").write_text(example.results_csv or "", encoding="utf-8")
+    return validate(root, "results.csv", ("results", "--check", JOURNAL))
+
+
 def run_example(example: Example) -> tuple[str, str]:
     """(YAML snippet, the diagnostics shown) for one example."""
     with tempfile.TemporaryDirectory(prefix="diazflow-example-") as tmp:
@@ -1102,6 +1141,8 @@ def run_example(example: Example) -> tuple[str, str]:
                 apply(text, example.after_run, example.id), encoding="utf-8"
             )
             output = validate(root, JOURNAL, example.command)
+        elif example.results_csv is not None:
+            output = run_results(root, relative, example)
         else:
             output = validate(root, relative, example.command)
         for prefix in {
@@ -1120,6 +1161,8 @@ def run_example(example: Example) -> tuple[str, str]:
             f"{example.id}: expected {example.code} as {example.severity}, got {[s for _, s, _ in wanted]}"
         )
     shown = [d[2] for d in found if d[0] == example.code or d[0] in example.show]
+    if example.results_csv is not None:
+        return example.results_csv, "\n".join(shown)
     return example.snippet or changed_lines(base, text), "\n".join(shown)
 
 
@@ -1151,6 +1194,15 @@ def _indent(line: str) -> int:
 
 def example_block(example: Example, snippet: str, shown: str) -> str:
     base = f"[`{example.base}`](../tests/data/protocols/examples/{example.base})"
+    if example.results_csv is not None:
+        return (
+            f"<!-- example: {example.id} -->\n"
+            f"After a simulated run of {base} (`diazflow run --journal {JOURNAL}`), "
+            f"`diazflow results --check {JOURNAL} results.csv` with this `results.csv`:\n\n"
+            f"```csv\n{snippet}```\n\n"
+            f"```\n{shown}\n```\n"
+            "<!-- /example -->\n"
+        )
     return (
         f"<!-- example: {example.id} -->\n"
         f"In {base}:\n\n"
@@ -1216,7 +1268,7 @@ def registry_problems() -> list[str]:
     problems += [
         f"{code} is registered but has no example"
         for code in sorted(REGISTRY)
-        if code[2] in "3456" and code not in shown
+        if code[2] in "34567" and code not in shown
     ]
     return problems
 

@@ -65,7 +65,7 @@ NAMED = named_codes()
 
 def test_the_registry_holds_every_family():
     families = {code.code[:3] for code in codes.REGISTRY.values()}
-    assert families == {"DF0", "DF1", "DF2", "DF3", "DF4", "DF5", "DF6"}
+    assert families == {"DF0", "DF1", "DF2", "DF3", "DF4", "DF5", "DF6", "DF7"}
     assert codes.DF511.code == "DF511" and str(codes.DF511) == "DF511"
     assert codes.DF511.stage is codes.Stage.COMPILER
     assert codes.DF403.default_severity is Severity.WARNING

@@ -952,6 +952,62 @@ def journal_command(journal: str, as_json: bool) -> None:
     sys.exit(EXIT_OK)
 
 
+@cli.command(name="results")
+@click.argument("journal", type=click.Path(exists=True, dir_okay=False))
+@click.argument("results_csv", metavar="RESULTS.csv", type=click.Path(dir_okay=False))
+@click.option("--check", is_flag=True, help="check the results against the run; store nothing")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE.csv",
+    help="also write the results joined with the plan's design (condition_id, factors, well, "
+    "library members, results)",
+)
+@_format_option
+@_quiet_option
+def results_command(
+    journal: str, results_csv: str, check: bool, out: str | None, output_format: str, quiet: bool
+) -> None:
+    """Attach per-well analytical results (an LC-MS export: well, conversion, yield, area %,
+    purity, m/z, comment) to a run's JOURNAL; `diazflow report JOURNAL` then draws them.
+
+    The CSV is checked against the run's reaction wells first: any error (exit 1) stores
+    nothing.  A new import replaces the previous one; what was recorded about the run is never
+    changed.  See docs/results.md for the columns and spellings accepted.
+    """
+    from diazflow.diagnostics import Reporter
+    from diazflow.results import import_results
+    from diazflow.runtime.journal import JournalError
+
+    if out:
+        _check_output(out, (journal, results_csv))
+    reporter = Reporter(results_csv)
+    try:
+        results = import_results(journal, results_csv, reporter, store=not check)
+    except JournalError as exc:
+        raise click.UsageError(str(exc)) from None
+    diagnostics = reporter.sorted()
+    if diagnostics or output_format != "text":
+        _print_diagnostics({results_csv: diagnostics}, output_format)
+    if results is None:
+        sys.exit(EXIT_INVALID)
+    if out:
+        from diazflow.compiler.plan import Plan
+        from diazflow.results.table import design_csv
+        from diazflow.runtime.journal import Journal
+
+        with Journal.open(journal, read_only=True) as opened:
+            plan = Plan.from_json(opened.info().plan_json)
+        _write_output(out, design_csv(plan, results), (journal, results_csv))
+    if output_format == "text" and not quiet:
+        from diazflow.results.summary import print_summary
+
+        print_summary(results, journal, stored=not check, out=out)
+    sys.exit(EXIT_OK)
+
+
 def _protocol_of(rep: Any) -> Any:
     """The loaded protocol a report was made from (its settings, its positions), or None for a
     plan or a journal."""

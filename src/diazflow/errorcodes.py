@@ -41,6 +41,7 @@ class Stage(str, Enum):
     BINDING = "binding"  # the protocol against the deck: labware, wells, atmosphere, fill
     COMPILER = "compiler"  # placing the stocks and scheduling
     EXPORT = "export"  # writing a compiled plan in another robot's format (diazflow export)
+    RESULTS = "results"  # analytical results imported onto a run (diazflow results)
 
 
 @dataclass(frozen=True)
@@ -237,3 +238,20 @@ DF610 = _register("DF610", Stage.COMPILER, WARNING, "a stock drifts by evaporati
 DF611 = _register("DF611", Stage.COMPILER, WARNING, "reaction wells lose liquid to evaporation")
 DF612 = _register("DF612", Stage.COMPILER, ERROR, "a 'place:' step the plan cannot honour")
 DF620 = _register("DF620", Stage.COMPILER, WARNING, "the operator is needed outside working hours")
+
+# --------------------------------------------------------------------------- DF70x results
+# DF700-DF719: `diazflow results JOURNAL results.csv` (diazflow.results), at the CSV's lines
+DF700 = _register("DF700", Stage.RESULTS, ERROR, "the results file cannot be read")
+DF701 = _register("DF701", Stage.RESULTS, ERROR, "no well column in the results")
+DF702 = _register("DF702", Stage.RESULTS, ERROR, "no result columns in the results")
+DF703 = _register("DF703", Stage.RESULTS, WARNING, "an unknown column in the results")
+DF704 = _register("DF704", Stage.RESULTS, ERROR, "two columns for the same result")
+DF705 = _register("DF705", Stage.RESULTS, ERROR, "not a well name")
+DF706 = _register(
+    "DF706", Stage.RESULTS, ERROR, "a well that is not one of the run's reaction wells"
+)
+DF707 = _register("DF707", Stage.RESULTS, ERROR, "a well listed twice")
+DF708 = _register("DF708", Stage.RESULTS, ERROR, "a result that is not a finite number")
+DF709 = _register("DF709", Stage.RESULTS, ERROR, "a percentage outside 0-100")
+DF710 = _register("DF710", Stage.RESULTS, ERROR, "a row with more cells than the header")
+DF711 = _register("DF711", Stage.RESULTS, WARNING, "a well without any result")

@@ -96,12 +96,19 @@ def render_html(report: Report) -> str:
         ("steps", "Steps"),
         ("diagnostics", "Diagnostics"),
     ]
+    results = report.journal.results if report.journal is not None else None
+    if results is not None and plan is not None:
+        sections.insert(0, ("results", "Results"))
     if plan is None:
         sections = [("diagnostics", "Diagnostics")]
     add(
         "<nav>" + "".join(f'<a href="#{sid}">{_e(label)}</a>' for sid, label in sections) + "</nav>"
     )
 
+    if plan is not None and results is not None:
+        from diazflow.report.results_section import render_results
+
+        render_results(add, plan, results, report.plate_rows, report.plate_cols)
     if plan is not None:
         _timeline(add, report)
         _plate(add, report, plan)

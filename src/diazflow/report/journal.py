@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from diazflow.compiler.plan import Plan, SetTemperature, Shake, StopShaking, Wait
+from diazflow.results.models import RunResults
 
 OpStatus = Literal["completed", "in_flight", "failed", "pending"]
 RunStatus = Literal["complete", "interrupted", "failed", "running"]
@@ -52,6 +53,7 @@ class JournalView:
     vessel_labware: str | None = None
     protocol_path: str | None = None  # absolute, as recorded when the run started
     deck_path: str | None = None
+    results: RunResults | None = None  # analytical results imported with `diazflow results`
 
     def status_of(self, op_id: int) -> OpStatus:
         rec = self.records.get(op_id)
@@ -97,6 +99,8 @@ BACKGROUND_OPS = (Shake, Wait, SetTemperature, StopShaking)
 
 
 def _view(j, path: str) -> JournalView:
+    from diazflow.results.store import read_results
+
     state = j.state()  # first: it reads (and so checks) the plan, the events and the device log
     info = j.info()
     plan = Plan.from_json(info.plan_json)
@@ -151,4 +155,5 @@ def _view(j, path: str) -> JournalView:
         vessel_labware=info.vessel_labware,
         protocol_path=info.protocol_path,
         deck_path=info.deck_path,
+        results=read_results(j.conn, path),
     )

@@ -75,6 +75,8 @@ def write_pngs(report: Report, directory: str) -> list[str]:
         timeline_png(report, os.path.join(directory, "timeline.png"), plt),
         platemap_png(report, os.path.join(directory, "platemap.png"), plt),
     ]
+    if report.journal is not None and report.journal.results is not None:
+        out.append(results_png(report, os.path.join(directory, "results.png"), plt))
     return out
 
 
@@ -348,6 +350,59 @@ def platemap_png(report: Report, path: str, plt=None) -> str:
             handlelength=1.0,
             labelspacing=0.25,
         )
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def results_png(report: Report, path: str, plt=None) -> str:
+    """The plate as a heat map of the run's main result metric (yield, else conversion, ...),
+    on the report's fixed 0-100 % viridis scale; wells without a value are grey."""
+    plt = plt or _plt()
+    from matplotlib.patches import Rectangle
+
+    from diazflow.report.results_section import heat_color
+    from diazflow.results import METRIC_LABELS
+
+    plan = _plan_of(report)
+    results = report.journal.results if report.journal is not None else None
+    if results is None or results.main_metric is None:
+        raise ValueError("the run has no percentage results to draw")
+    metric = results.main_metric
+    rows, cols = report.plate_rows, report.plate_cols
+    fig, ax = plt.subplots(figsize=(max(6.0, cols * 0.62 + 2.4), rows * 0.62 + 1.4), dpi=110)
+    for r in range(rows):
+        for c in range(cols):
+            name = f"{row_letter(r)}{c + 1}"
+            result = results.wells.get(name)
+            value = result.value(metric) if result else None
+            if name not in plan.wells:
+                face, text, label = "#ffffff", "#999", ""
+            elif value is None:
+                face, text, label = "#eeeeee", "#999", "–"
+            else:
+                face, text = heat_color(value / 100.0)
+                label = f"{value:.0f}"
+            ax.add_patch(
+                Rectangle((c - 0.46, r - 0.46), 0.92, 0.92, facecolor=face, edgecolor="#ffffff")
+            )
+            if label and cols <= 24:
+                ax.text(c, r, label, ha="center", va="center", fontsize=7, color=text)
+    ax.set_xlim(-0.6, cols - 0.4)
+    ax.set_ylim(rows - 0.4, -0.6)
+    ax.set_aspect("equal")
+    ax.set_xticks(range(cols))
+    ax.set_xticklabels([str(c + 1) for c in range(cols)], fontsize=8)
+    ax.set_yticks(range(rows))
+    ax.set_yticklabels([row_letter(r) for r in range(rows)], fontsize=8)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(
+        f"{report.plate_labware} — {METRIC_LABELS[metric]} (0-100 %, {results.source})",
+        fontsize=10,
+        loc="left",
+    )
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -10,9 +10,21 @@ per-well design. See docs/results.md.
 """
 
 from diazflow.results.models import METRIC_LABELS, METRICS, PERCENT_METRICS, RunResults, WellResult
+from diazflow.results.reading import (
+    HEADER_ALIASES,
+    check_results,
+    import_results,
+    normalise_well,
+    read_results_csv,
+)
 from diazflow.results.store import load_results, read_results, store_results
 
 __all__ = [
+    "HEADER_ALIASES",
+    "check_results",
+    "import_results",
+    "normalise_well",
+    "read_results_csv",
     "METRICS",
     "METRIC_LABELS",
     "PERCENT_METRICS",
