@@ -6,8 +6,6 @@ outcomes against the results CSV.  docs/ord-export.md explains the warnings allo
 from __future__ import annotations
 
 import csv
-import datetime
-import hashlib
 import json
 import os
 import re
@@ -108,36 +106,6 @@ def results_rows() -> list[dict[str, str]]:
     return rows
 
 
-def import_results(journal: Path, csv_path: Path) -> None:
-    """Store the CSV in the journal with the results store of diazflow.results (the CSV
-    reading of ``diazflow results`` is another branch's; the values here are the CSV's)."""
-    from diazflow.results import RunResults, WellResult, store_results
-
-    with csv_path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    wells = {
-        row["well"]: WellResult(
-            well=row["well"],
-            csv_line=n + 2,
-            comment=row["comment"] or None,
-            **{
-                k: float(row[k]) if row[k] else None
-                for k in ("conversion_pct", "yield_pct", "area_pct", "purity_pct", "mz")
-            },
-        )
-        for n, row in enumerate(rows)
-    }
-    store_results(
-        str(journal),
-        RunResults(
-            source=csv_path.name,
-            sha256=hashlib.sha256(csv_path.read_bytes()).hexdigest(),
-            imported=datetime.datetime.now(datetime.timezone.utc),
-            wells=wells,
-        ),
-    )
-
-
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -153,7 +121,8 @@ def stab(tmp_path_factory) -> tuple[Path, Path, Path, list[dict[str, str]]]:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    import_results(journal, csv_path)
+    imported = diazflow("results", str(journal), str(csv_path), cwd=root)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
     out = export(root, journal, "dataset.pbtxt")
     assert out.returncode == 0, out.stderr
     return root, journal, root / "dataset.pbtxt", rows
