@@ -864,9 +864,9 @@ EXAMPLES: list[Example] = [
         STARLET,
         run=("--inject-fault", "20:connection_lost"),
         command=ORD_EXPORT,
-        snippet="# diazflow run workflows/amination_starlet.yaml --journal runs/run.journal.sqlite\n"
+        snippet="# diazflow run workflows/amination_starlet.yaml --journal run.journal.sqlite\n"
         "#   (the robot's connection lost at operation 20: the run fails, exit 3)\n"
-        "# diazflow export --to ord runs/run.journal.sqlite -o dataset.pbtxt --creator ...\n",
+        "# diazflow export --to ord run.journal.sqlite -o dataset.pbtxt --creator ...\n",
     ),
     Example(
         "DF544",
@@ -874,7 +874,7 @@ EXAMPLES: list[Example] = [
         run=(),
         after_run=(("amount: 50 umol", "amount: 40 umol"),),
         command=ORD_EXPORT,
-        snippet="# diazflow run workflows/amination_starlet.yaml --journal runs/run.journal.sqlite\n"
+        snippet="# diazflow run workflows/amination_starlet.yaml --journal run.journal.sqlite\n"
         "# then, before the export, the protocol is edited:\n"
         "scale: {limiting: diazepane, amount: 40 umol, ...}   # was 50 umol in the run\n",
     ),
@@ -884,8 +884,8 @@ EXAMPLES: list[Example] = [
         run=(),
         severity="warning",
         command=ORD_EXPORT,
-        snippet="# diazflow run workflows/amination_starlet.yaml --journal runs/run.journal.sqlite\n"
-        "# diazflow export --to ord runs/run.journal.sqlite -o dataset.pbtxt --creator ...\n"
+        snippet="# diazflow run workflows/amination_starlet.yaml --journal run.journal.sqlite\n"
+        "# diazflow export --to ord run.journal.sqlite -o dataset.pbtxt --creator ...\n"
         "#   (no 'diazflow results' import in between)\n",
     ),
     Example(
@@ -894,9 +894,9 @@ EXAMPLES: list[Example] = [
         run=(),
         severity="warning",
         command=ORD_EXPORT,
-        snippet="# diazflow run workflows/amination_starlet.yaml --journal runs/run.journal.sqlite\n"
+        snippet="# diazflow run workflows/amination_starlet.yaml --journal run.journal.sqlite\n"
         "#   (--backend simulate, the default)\n"
-        "# diazflow export --to ord runs/run.journal.sqlite -o dataset.pbtxt --creator ...\n",
+        "# diazflow export --to ord run.journal.sqlite -o dataset.pbtxt --creator ...\n",
     ),
     # ------------------------------------------------------------------ DF6xx timing
     Example("DF601", DROPWISE, (("dropwise: 30-60 min", "dropwise: 2-3 min"),)),
@@ -1062,9 +1062,6 @@ def in_workflows(text: str) -> str:
     return text.replace("deck: ../../../../deck_layouts/", "deck: ../deck_layouts/")
 
 
-JOURNAL = "runs/run.journal.sqlite"  # where an example's run (Example.run) keeps its journal
-
-
 def validate(
     root: Path,
     relative: str,
@@ -1101,7 +1098,7 @@ def diagnostics(output: str) -> list[tuple[str, str, str]]:
     return out
 
 
-JOURNAL = "run.journal.sqlite"  # where a results example's simulated run is journalled
+JOURNAL = "run.journal.sqlite"  # where an example's simulated run is journalled (results, ORD)
 
 
 def run_results(root: Path, relative: str, example: Example) -> str:
