@@ -1,6 +1,7 @@
 """An Open Reaction Database dataset from a run journal (``diazflow export --to ord``).
 
-One ``Reaction`` per reaction well, built from what the run *did*: the amounts are the device
+One ``Reaction`` per reaction well (and per stage of a multi-stage protocol), built from what
+the run *did*: the amounts are the device
 records of the journal (``device_log``: each dispense's µL per channel, each powder dose's mg),
 not the plan's; times are the plan times at which the devices acted.  The identities (SMILES,
 names) come from the protocol the run was compiled from, re-read from the path the journal
@@ -388,7 +389,8 @@ def build_dataset(
     journal_name: str,
     now: datetime.datetime | None = None,
 ) -> Any:
-    """The ``Dataset``: one ``Reaction`` per reaction well of the plan, in plate order."""
+    """The ``Dataset``: one ``Reaction`` per reaction well of the plan (and stage), in plate
+    order."""
     from ord_schema.proto import dataset_pb2
 
     context = _Context(run, loaded, chem, deck, creator, journal_name, now)
@@ -396,7 +398,7 @@ def build_dataset(
     dataset = dataset_pb2.Dataset(
         name=protocol.name,
         description=(
-            f"{len(run.plan.wells)} reactions of the diazflow protocol "
+            f"The reactions of {len(run.plan.wells)} wells of the diazflow protocol "
             f"'{os.path.basename(run.protocol_path)}' run on {deck.name} (backend "
             f"'{run.backend}', journal {journal_name}). "
             + " ".join((protocol.description or "").split())
