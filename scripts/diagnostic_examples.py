@@ -47,6 +47,16 @@ DROPWISE = "amination_dropwise.yaml"  # the amination with a dropwise aldehyde a
 DESIGN = "design_screen.yaml"  # an 8-condition base x solvent screen declared by factors (STARlet)
 PROJECT = "/path/to/project"  # shown instead of the scratch directory where diazflow prints an absolute path
 
+ORD_EXPORT = (  # `diazflow export --to ord` of an example run's journal
+    "export",
+    "--to",
+    "ord",
+    "-o",
+    "dataset.pbtxt",
+    "--creator",
+    "Ada Lovelace <ada@example.org>",
+)
+
 EXAMPLE_BEGIN = re.compile(
     r"^<!-- example: (\S+) -->\n.*?^<!-- /example -->\n", re.MULTILINE | re.DOTALL
 )
@@ -68,6 +78,10 @@ class Example:
     deck_name: str = "my_ot2"  # ... written as deck_layouts/<deck_name>.yaml
     files: dict[str, str] = field(default_factory=dict)  # more files next to the protocol
     command: tuple[str, ...] = ("validate",)  # the diazflow command run on the protocol
+    # `diazflow run` the protocol first with these further arguments (None: no run); the command
+    # then runs on the run's journal, after the edits of `after_run` to the protocol
+    run: tuple[str, ...] | None = None
+    after_run: tuple[tuple[str, str], ...] = ()
     # DF7xx: the base is run (simulated) and this results CSV checked against its journal
     results_csv: str | None = None
     run_args: tuple[str, ...] = ()  # more options for that run (a fault to make it fail)
@@ -993,6 +1007,46 @@ EXAMPLES: list[Example] = [
         snippet="deck: ../deck_layouts/my_ot2.yaml   # a copy of examples/ot2_heater_shaker.yaml\n"
         "  - stir: {duration: 2-12 h, temperature: 40 degC}\n",
     ),
+    # DF543-DF546: `diazflow export --to ord` of the journal of a run of the protocol
+    Example(
+        "DF543",
+        STARLET,
+        run=("--inject-fault", "20:connection_lost"),
+        command=ORD_EXPORT,
+        snippet="# diazflow run workflows/amination_starlet.yaml --journal run.journal.sqlite\n"
+        "#   (the robot's connection lost at operation 20: the run fails, exit 3)\n"
+        "# diazflow export --to ord run.journal.sqlite -o dataset.pbtxt --creator ...\n",
+    ),
+    Example(
+        "DF544",
+        STARLET,
+        run=(),
+        after_run=(("amount: 50 umol", "amount: 40 umol"),),
+        command=ORD_EXPORT,
+        snippet="# diazflow run workflows/amination_starlet.yaml --journal run.journal.sqlite\n"
+        "# then, before the export, the protocol is edited:\n"
+        "scale: {limiting: diazepane, amount: 40 umol, ...}   # was 50 umol in the run\n",
+    ),
+    Example(
+        "DF545",
+        STARLET,
+        run=(),
+        severity="warning",
+        command=ORD_EXPORT,
+        snippet="# diazflow run workflows/amination_starlet.yaml --journal run.journal.sqlite\n"
+        "# diazflow export --to ord run.journal.sqlite -o dataset.pbtxt --creator ...\n"
+        "#   (no 'diazflow results' import in between)\n",
+    ),
+    Example(
+        "DF546",
+        STARLET,
+        run=(),
+        severity="warning",
+        command=ORD_EXPORT,
+        snippet="# diazflow run workflows/amination_starlet.yaml --journal run.journal.sqlite\n"
+        "#   (--backend simulate, the default)\n"
+        "# diazflow export --to ord run.journal.sqlite -o dataset.pbtxt --creator ...\n",
+    ),
     # ------------------------------------------------------------------ DF6xx timing
     Example("DF601", DROPWISE, (("dropwise: 30-60 min", "dropwise: 2-3 min"),)),
     Example(
@@ -1165,7 +1219,12 @@ def in_workflows(text: str) -> str:
     return text.replace("deck: ../../../../deck_layouts/", "deck: ../deck_layouts/")
 
 
-def validate(root: Path, relative: str, command: tuple[str, ...] = ("validate",)) -> str:
+def validate(
+    root: Path,
+    relative: str,
+    command: tuple[str, ...] = ("validate",),
+    ok: tuple[int, ...] = (0, 1),
+) -> str:
     env = dict(os.environ, NO_COLOR="1", PYTHONIOENCODING="utf-8", COLUMNS="200")
     proc = subprocess.run(
         [*diazflow_command(), *command, relative],
@@ -1176,7 +1235,7 @@ def validate(root: Path, relative: str, command: tuple[str, ...] = ("validate",)
         encoding="utf-8",
         timeout=300,
     )
-    if proc.returncode not in (0, 1):
+    if proc.returncode not in ok:
         raise SystemExit(
             f"diazflow {' '.join(command)} {relative} failed ({proc.returncode}):\n{proc.stderr}"
         )
@@ -1196,7 +1255,7 @@ def diagnostics(output: str) -> list[tuple[str, str, str]]:
     return out
 
 
-JOURNAL = "run.journal.sqlite"  # where a results example's simulated run is journalled
+JOURNAL = "run.journal.sqlite"  # where an example's simulated run is journalled (results, ORD)
 
 
 def run_results(root: Path, relative: str, example: Example) -> str:
@@ -1234,7 +1293,14 @@ def run_example(example: Example) -> tuple[str, str]:
             (root / "workflows" / name).write_text(content, encoding="utf-8")
         relative = f"workflows/{example.base}"
         (root / relative).write_text(text, encoding="utf-8")
-        if example.results_csv is not None:
+        if example.run is not None:
+            # a run that fails (an injected fault) exits 3 and keeps its journal
+            validate(root, relative, ("run", "--quiet", "--journal", JOURNAL, *example.run), (0, 3))
+            (root / relative).write_text(
+                apply(text, example.after_run, example.id), encoding="utf-8"
+            )
+            output = validate(root, JOURNAL, example.command)
+        elif example.results_csv is not None:
             output = run_results(root, relative, example)
         else:
             output = validate(root, relative, example.command)

@@ -557,24 +557,49 @@ def report_command(
 @click.option(
     "--to",
     "target",
-    type=click.Choice(["opentrons"]),
+    type=click.Choice(["opentrons", "ord"]),
     required=True,
-    help="the format: opentrons (an Opentrons Protocol API v2 file for the OT-2)",
+    help="the format: opentrons (an Opentrons Protocol API v2 file for the OT-2), ord (an Open Reaction Database dataset of a run JOURNAL)",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), required=True, help="the file to write"
 )
+@click.option(
+    "--binary",
+    is_flag=True,
+    help="--to ord: protobuf binary (the default for -o NAME.pb), not text format (.pbtxt)",
+)
+@click.option(
+    "--creator",
+    envvar="DIAZFLOW_ORD_CREATOR",
+    default=None,
+    metavar="'NAME <EMAIL>'",
+    help="--to ord: who writes the record (ORD requires a name and an e-mail); also DIAZFLOW_ORD_CREATOR",
+)
 @_deck_option
 @_format_option
 def export_command(
-    source: str, target: str, output: str, deck: str | None, output_format: str
+    source: str,
+    target: str,
+    output: str,
+    binary: bool,
+    creator: str | None,
+    deck: str | None,
+    output_format: str,
 ) -> None:
-    """Write a workflow (compiled here) or a plan JSON as another robot's protocol file.
+    """Write a workflow (compiled here) or a plan JSON as another robot's protocol file, or a run
+    journal as an Open Reaction Database dataset.
 
     --to opentrons: an Opentrons Protocol API v2 Python file for an OT-2 deck, to import into the
     Opentrons App (docs/opentrons-export.md).  Exit 1 if the protocol does not compile or the
     deck is not an OT-2.
+
+    --to ord: SOURCE is a run JOURNAL; one ORD Reaction per reaction well, with the amounts the
+    devices recorded, the conditions, work-ups and imported results (docs/ord-export.md).  Exit
+    1 if the run is not complete or its protocol changed since.
     """
+    if target == "ord":
+        _export_ord(source, output, binary, creator, deck, output_format)
     from diazflow.export.source import PlanFileError, opentrons_from_source
 
     _check_output(output, (source,) + ((deck,) if deck else ()))
@@ -588,6 +613,48 @@ def export_command(
     _write_output(output, result.text, result.inputs)
     if output_format == "text":
         click.echo(f"Opentrons protocol written to {output}")
+    sys.exit(EXIT_OK)
+
+
+def _export_ord(
+    source: str,
+    output: str,
+    binary: bool,
+    creator: str | None,
+    deck: str | None,
+    output_format: str,
+) -> NoReturn:
+    """``export --to ord JOURNAL``: the dataset, or the diagnostics that stop it (exit 1)."""
+    if deck:
+        raise click.UsageError("--deck does not apply to --to ord: the run's own deck is used")
+    if not creator:
+        raise click.UsageError(
+            "--to ord needs --creator 'Name <e-mail>' (or DIAZFLOW_ORD_CREATOR): ORD requires "
+            "who created each record"
+        )
+    _require_extra("ord")
+    from diazflow.export.ord import Creator, CreatorError, ord_from_journal
+    from diazflow.runtime.journal import JournalError
+
+    try:
+        who = Creator.parse(creator)
+    except CreatorError as exc:
+        raise click.UsageError(str(exc)) from None
+    _check_output(output, (source,))
+    try:
+        result = ord_from_journal(source, who)
+    except JournalError as exc:
+        raise click.UsageError(str(exc)) from None
+    _print_diagnostics({result.path: list(result.diagnostics)}, output_format)
+    if result.dataset is None:
+        sys.exit(EXIT_INVALID)
+    as_binary = binary or output.endswith((".pb", ".binpb"))
+    _write_output(output, result.encoded(as_binary), result.inputs)
+    if output_format == "text":
+        kind = "binary" if as_binary else "text format"
+        click.echo(
+            f"ORD dataset ({len(result.dataset.reactions)} reactions, {kind}) written to {output}"
+        )
     sys.exit(EXIT_OK)
 
 
@@ -1014,7 +1081,7 @@ def _check_output(path: str, inputs: tuple[str, ...]) -> None:
         _refuse_output(exc)
 
 
-def _write_output(path: str, text: str, inputs: tuple[str, ...]) -> None:
+def _write_output(path: str, text: str | bytes, inputs: tuple[str, ...]) -> None:
     """:func:`diazflow.outputs.write_output`; a refusal or I/O error is exit 2, never a traceback."""
     from diazflow.outputs import OutputError, write_output
 

@@ -242,6 +242,13 @@ DF541 = _register("DF541", Stage.EXPORT, ERROR, "labware with no Opentrons defin
 DF542 = _register(
     "DF542", Stage.EXPORT, ERROR, "a module or operation an Opentrons protocol cannot express"
 )
+# DF543 onwards: `diazflow export --to ord` (an Open Reaction Database dataset from a run journal)
+DF543 = _register("DF543", Stage.EXPORT, ERROR, "an ORD export of a run that is not complete")
+DF544 = _register(
+    "DF544", Stage.EXPORT, ERROR, "a file the run was compiled from is missing or changed"
+)
+DF545 = _register("DF545", Stage.EXPORT, WARNING, "an ORD export without results")
+DF546 = _register("DF546", Stage.EXPORT, WARNING, "an ORD export of a simulated run")
 
 # --------------------------------------------------------------------------- DF6xx timing
 

@@ -33,6 +33,8 @@ EXTRAS: dict[str, Extra] = {
         # HTTP client for the OT-2 and its modules.  One extra for every robot: all or nothing.
         Extra("hardware", "--backend hardware", ("usb", "libusb_package", "hid", "ot_api")),
         Extra("report", "PNG output (report --png)", ("matplotlib",)),
+        # ord-schema needs Python 3.11+: on 3.10 the extra installs nothing and this still fails
+        Extra("ord", "export --to ord (Python 3.11 or later)", ("ord_schema",)),
     )
 }
 

@@ -635,7 +635,10 @@ def _load_library(
     else:
         members = _members_by_row_or_column(source, name, lib, used_wells)
     _check_coverage(name, lib, members, invalid, used_wells, reporter)
-    return LoadedLibrary(name, lib.by, members, lib.csv)
+    # the CSV's path from here (as _CsvLibrary opens it), not as the protocol writes it (relative
+    # to the protocol's folder): run journals record and resume compares the file's hash by it
+    source_file = os.path.normpath(os.path.join(directory, lib.csv)) if lib.csv else None
+    return LoadedLibrary(name, lib.by, members, source_file)
 
 
 def _members_by_well(
