@@ -1,5 +1,6 @@
-"""What a command imports and starts (issue 19): ``validate`` never imports PyLabRobot, and the
-command line starts no OpenBLAS threads for the numpy that pint brings in."""
+"""What a command imports and starts (issue 19): ``validate`` never imports PyLabRobot, pint or
+numpy (the unit table converts every unit a valid protocol writes), and the command line starts no
+OpenBLAS threads for the numpy that PyLabRobot brings into a run."""
 
 from __future__ import annotations
 
@@ -13,17 +14,21 @@ PROBE = """
 import atexit, os, sys
 def report():
     threads = len(os.listdir('/proc/self/task'))
-    sys.stderr.write('PROBE %s %s %d\\n' % ('pylabrobot' in sys.modules, 'numpy' in sys.modules, threads))
+    loaded = ','.join(m for m in ('pylabrobot', 'pint', 'numpy') if m in sys.modules)
+    sys.stderr.write('PROBE %s %d\\n' % (loaded or '-', threads))
 atexit.register(report)
-sys.argv = ['diazflow', 'validate', sys.argv[1]]
+sys.argv = ['diazflow'] + sys.argv[1:]
 from diazflow.cli import main
 main()
 """
 
+PLATE = str(REPO / "workflows" / "n4_direct_alkylation.yaml")
 
-def _probe(env: dict[str, str]) -> tuple[bool, bool, int]:
+
+def _probe(args: list[str], env: dict[str, str]) -> tuple[set[str], int]:
+    """The modules of interest a command loaded and the threads it had at exit."""
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, str(REPO / "workflows" / "n4_direct_alkylation.yaml")],
+        [sys.executable, "-c", PROBE, *args],
         capture_output=True,
         text=True,
         env=env,
@@ -31,19 +36,36 @@ def _probe(env: dict[str, str]) -> tuple[bool, bool, int]:
     )
     assert out.returncode == 0, out.stderr
     line = next(x for x in out.stderr.splitlines() if x.startswith("PROBE "))
-    plr, numpy, threads = line.split()[1:]
-    return plr == "True", numpy == "True", int(threads)
+    loaded, threads = line.split()[1:]
+    return set(loaded.split(",")) - {"-"}, int(threads)
 
 
-def test_validate_imports_no_pylabrobot_and_starts_no_blas_threads():
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    plr, numpy, threads = _probe(env)
-    assert not plr
-    assert numpy  # pint imports it: the thread setting matters
+def _without_blas_setting() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+
+
+def test_validate_imports_no_pylabrobot_no_pint_no_numpy():
+    loaded, threads = _probe(["validate", PLATE], _without_blas_setting())
+    assert loaded == set()
     assert threads == 1
 
 
-def test_a_users_blas_thread_setting_is_kept():
+def test_compile_imports_no_pylabrobot_no_pint_no_numpy(tmp_path):
+    loaded, _ = _probe(["compile", PLATE, "-o", str(tmp_path / "plan.json")], os.environ.copy())
+    assert loaded == set()
+
+
+def test_a_simulated_run_starts_no_blas_threads(tmp_path):
+    journal = str(tmp_path / "run.sqlite")
+    args = ["run", PLATE, "--backend", "simulate", "--journal", journal, "--quiet"]
+    loaded, threads = _probe(args, _without_blas_setting())
+    assert loaded == {"pylabrobot", "numpy"}  # PyLabRobot imports numpy; pint stays out
+    assert threads == 1
+
+
+def test_a_users_blas_thread_setting_is_kept(tmp_path):
     # two threads asked for: the command line does not override the user's choice
-    plr, numpy, threads = _probe({**os.environ, "OPENBLAS_NUM_THREADS": "2"})
-    assert numpy and threads == 2
+    journal = str(tmp_path / "run.sqlite")
+    args = ["run", PLATE, "--backend", "simulate", "--journal", journal, "--quiet"]
+    loaded, threads = _probe(args, {**os.environ, "OPENBLAS_NUM_THREADS": "2"})
+    assert "numpy" in loaded and threads == 2

@@ -45,6 +45,11 @@ def _geometry(root) -> dict:
         entry.append(node.get_absolute_size_z())
         if isinstance(node, Liddable):
             entry.append(None if node.lid is None else node.lid.name)
+        # relative locations (the STAR backend's firmware positions are wrt the deck)
+        entry.append(node.get_location_wrt(root))
+        entry.append(node.get_location_wrt(root, "c", "c", "t"))
+        if node.parent is not None and node.parent.location is not None:
+            entry.append(node.get_location_wrt(node.parent, "r", "b", "t"))
         seen[node.name] = entry
     return seen
 

@@ -19,6 +19,7 @@ Every backend gets ``liquid_height`` (the plan's ``height_mm``: above the cavity
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from diazflow.chemistry.liquid_classes import LiquidClass, pre_wetting_ul
@@ -27,22 +28,29 @@ from diazflow.deck.spec import HAMILTON_ROBOT_KINDS
 
 def hamilton_class(lc: LiquidClass, tip: Any) -> Any:
     """PyLabRobot's Hamilton class that ``lc`` is (or derives from), for this tip."""
+    return _hamilton_class(lc, bool(getattr(tip, "has_filter", False)))
+
+
+@lru_cache(maxsize=256)
+def _hamilton_class(lc: LiquidClass, has_filter: bool) -> Any:
+    # PLR's table look-up is a dictionary read that returns its own shared class object: asked
+    # once per (class, filter) instead of once per channel of every aspirate and dispense
     from pylabrobot.liquid_handling.liquid_classes.hamilton import get_star_liquid_class
     from pylabrobot.resources.liquid import Liquid
 
-    def find(has_filter: bool) -> Any:
+    def find(with_filter: bool) -> Any:
         return get_star_liquid_class(
             tip_volume=lc.tip_ul,
             is_core=False,
             is_tip=True,
-            has_filter=has_filter,
+            has_filter=with_filter,
             liquid=Liquid[lc.basis],
             jet=True,
             blow_out=lc.blow_out,
         )
 
     # a filter tip uses its own class where the table has one, the standard tip's otherwise
-    found = find(bool(getattr(tip, "has_filter", False))) or find(False)
+    found = find(has_filter) or find(False)
     if found is None:
         raise LookupError(f"PyLabRobot has no Hamilton class {lc.plr_class} for {lc.name}")
     return found

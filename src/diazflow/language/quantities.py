@@ -1,9 +1,13 @@
-"""Quantities with units, parsed by pint and stored as plain floats in one canonical unit.
+"""Quantities with units, converted by the unit table and stored as plain floats in one canonical
+unit.
 
-A protocol writes ``50 umol``, ``0.2 M``, ``30-60 min``, ``0 °C``, ``rt``.  pint does the unit
-algebra; diazflow keeps the result as an immutable :class:`Quantity` whose ``value`` is in the
-canonical unit of its :class:`Dimension` (µmol, µL, s, °C, M, ...), so later stages do arithmetic
-on floats and never touch pint.
+A protocol writes ``50 umol``, ``0.2 M``, ``30-60 min``, ``0 °C``, ``rt``.  The unit table
+(:mod:`diazflow.language.units`) lists every unit a field may write with its factor (and offset)
+to the canonical unit of its :class:`Dimension` (µmol, µL, s, °C, M, ...); diazflow keeps the
+result as an immutable :class:`Quantity`, so later stages do arithmetic on floats.  pint is the
+reference the table is tested against and is loaded only to explain a unit the table does not
+list (ambiguous, unknown, of another dimension, or not one a protocol writes): a valid protocol
+never imports it, nor the numpy it brings.
 
 pint traps handled here (see docs/libraries.md): ``Q_("0 degC")`` raises for offset units, so the
 number and unit are split first; ``rt`` would parse as a rontometric ton and ``25 C`` as coulombs,
@@ -19,6 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from typing import NoReturn
 
 from diazflow import errorcodes as codes
 from diazflow.diagnostics import did_you_mean
@@ -213,8 +218,19 @@ def _to_canonical(
             f"write it with a unit of {dimension.value}, e.g. '{dimension.example}'",
         )
     unit_text = unit_text.strip()
+    value = units.to_canonical(number, unit_text, dimension.value)
+    if value is None:
+        _refuse_unlisted_unit(unit_text, dimension, original, field)
+    return Quantity(_canonical_float(value), dimension, original.strip())
+
+
+def _refuse_unlisted_unit(
+    unit_text: str, dimension: Dimension, original: str, field: str
+) -> NoReturn:
+    """A unit the table does not list for ``dimension``: pint (loaded only here) tells an
+    ambiguous or unknown unit from one of another dimension or one a protocol may not write."""
     table = units.accepted(dimension.value)
-    unit_name = table.get(unit_text) or _normalise_unit(unit_text)
+    unit_name = _normalise_unit(unit_text)
     if unit_name in _SUSPICIOUS:
         meant = _SUSPICIOUS[unit_name]
         if _unit(meant).dimensionality == _canonical_unit(dimension).dimensionality:
@@ -231,43 +247,18 @@ def _to_canonical(
         raise QuantityError(
             codes.DF203, f"{field}: unknown unit '{unit_text}' in '{original}'", hint
         ) from None
-    target = _canonical_unit(dimension)
-    if unit.dimensionality != target.dimensionality:
+    if unit.dimensionality != _canonical_unit(dimension).dimensionality:
         raise QuantityError(
             codes.DF202,
             f"{field}: '{original}' is not {_article(dimension.value)}",
             f"{field} needs {_article(dimension.value)}, e.g. '{dimension.example}'",
         )
-    if unit_text not in table:  # pint knows it, but a protocol does not write it (units.py)
-        raise QuantityError(
-            codes.DF203,
-            f"{field}: unit '{unit_text}' in '{original}' is not one a protocol may use for {_article(dimension.value)}",
-            f"use one of {', '.join(table)}; e.g. '{dimension.example}'",
-        )
-    ureg = unit_registry()
-    if dimension is Dimension.SPEED:
-        value = _revolutions_per_minute(ureg.Quantity(number, unit))
-    else:
-        from pint.errors import DimensionalityError  # pint is loaded by unit_registry()
-
-        try:
-            value = ureg.Quantity(number, unit).to(target).magnitude
-        except DimensionalityError:  # '25 delta_degC': a difference, not a temperature
-            raise QuantityError(
-                codes.DF202,
-                f"{field}: '{original}' is a temperature difference, not {_article(dimension.value)}",
-                f"{field} needs {_article(dimension.value)}, e.g. '{dimension.example}'",
-            ) from None
-    return Quantity(_canonical_float(value), dimension, original.strip())
-
-
-def _revolutions_per_minute(speed) -> float:
-    """A shaking speed in rpm.  A frequency without an angle (``10 Hz``, ``1/s``) counts cycles:
-    10 Hz is 600 rpm.  pint relates them through radians (its rpm is 2π rad/min), which would
-    make 10 Hz 95.5 rpm; only units that carry an angle (rpm, rad/s) convert through it."""
-    if "radian" in str(speed.to_base_units().units):
-        return float(speed.to("turn / minute").magnitude)
-    return float(speed.to("1 / minute").magnitude)
+    # pint knows it and it measures the right thing, but a protocol does not write it (units.py)
+    raise QuantityError(
+        codes.DF203,
+        f"{field}: unit '{unit_text}' in '{original}' is not one a protocol may use for {_article(dimension.value)}",
+        f"use one of {', '.join(table)}; e.g. '{dimension.example}'",
+    )
 
 
 def _canonical_float(value: float) -> float:

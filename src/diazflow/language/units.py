@@ -1,15 +1,16 @@
 """The units a protocol may write, per dimension: ONE table for the parser and the JSON Schema.
 
 :func:`diazflow.language.quantities.parse_quantity` accepts a unit only when it is listed here for
-the field's dimension (pint then converts it; pint is never asked to guess), and
+the field's dimension (converted by this table's factors; pint is never asked to guess), and
 :func:`quantity_pattern` turns the same table into the regular expression the JSON Schema gives
 every quantity field, so that an editor underlines ``amount: 50 mL`` exactly when ``validate``
 rejects it.  The two cannot drift: there is nothing else to edit.
 
-Plain data with no pint import: a fast path can check or convert units without loading pint.
-Each entry is the unit as written (case matters: ``M`` is molar, ``m`` is not accepted) mapped to
-the spelling pint reads.  ``tests/test_language_units.py`` checks that pint converts every entry
-to its dimension.
+Plain data with no pint import: the parser converts every unit listed here with
+:data:`CONVERSIONS` (a factor and an offset to the canonical unit) and loads pint only to explain a
+unit the table does not list.  Each entry is the unit as written (case matters: ``M`` is molar,
+``m`` is not accepted) mapped to the spelling pint reads.  ``tests/test_language_units.py`` checks
+that pint converts every entry to its dimension, and to the value the table gives.
 """
 
 from __future__ import annotations
@@ -142,6 +143,79 @@ UNITS: Mapping[str, Mapping[str, str]] = MappingProxyType(
         },
     }
 )
+
+# value in the dimension's canonical unit = number x factor + offset, per unit as pint spells it
+# (the values of UNITS).  The canonical units are quantities.Dimension's: µmol, µL, mg, s, °C, M,
+# mg/mL, rpm, µL/s, °C/min, equiv, bar.  A speed counts cycles (10 Hz is 600 rpm, not pint's 95.5:
+# see quantities._revolutions_per_minute).  tests/test_language_units.py converts every entry with
+# pint too and requires the same value, so parsing needs no pint for a unit listed here.
+_MINUTE = 60.0
+_HOUR = 3600.0
+CONVERSIONS: Mapping[str, Mapping[str, tuple[float, float]]] = MappingProxyType(
+    {
+        "amount": {"mol": (1e6, 0.0), "mmol": (1e3, 0.0), "umol": (1.0, 0.0), "nmol": (1e-3, 0.0)},
+        "volume": {"L": (1e6, 0.0), "mL": (1e3, 0.0), "uL": (1.0, 0.0), "nL": (1e-3, 0.0)},
+        "mass": {"kg": (1e6, 0.0), "g": (1e3, 0.0), "mg": (1.0, 0.0), "ug": (1e-3, 0.0)},
+        "duration": {
+            "s": (1.0, 0.0),
+            "min": (_MINUTE, 0.0),
+            "h": (_HOUR, 0.0),
+            "day": (86400.0, 0.0),
+        },
+        "temperature": {"degC": (1.0, 0.0), "K": (1.0, -273.15)},
+        "concentration": {
+            "M": (1.0, 0.0),
+            "mM": (1e-3, 0.0),
+            "uM": (1e-6, 0.0),
+            "nM": (1e-9, 0.0),
+            "mol/L": (1.0, 0.0),
+            "mmol/L": (1e-3, 0.0),
+            "mmol/mL": (1.0, 0.0),
+        },
+        "mass concentration": {
+            "mg/mL": (1.0, 0.0),
+            "g/L": (1.0, 0.0),
+            "ug/uL": (1.0, 0.0),
+            "ug/mL": (1e-3, 0.0),
+        },
+        "speed": {
+            "rpm": (1.0, 0.0),
+            "Hz": (_MINUTE, 0.0),
+            "1/s": (_MINUTE, 0.0),
+            "1/min": (1.0, 0.0),
+        },
+        "flow": {
+            "uL/s": (1.0, 0.0),
+            "uL/min": (1 / _MINUTE, 0.0),
+            "mL/s": (1e3, 0.0),
+            "mL/min": (1e3 / _MINUTE, 0.0),
+            "mL/h": (1e3 / _HOUR, 0.0),
+        },
+        "rate": {"delta_degC/min": (1.0, 0.0), "delta_degC/h": (_MINUTE / _HOUR, 0.0)},
+        "equiv": {"equiv": (1.0, 0.0)},
+        "pressure": {
+            "bar": (1.0, 0.0),
+            "mbar": (1e-3, 0.0),
+            "Pa": (1e-5, 0.0),
+            "kPa": (1e-2, 0.0),
+            "MPa": (10.0, 0.0),
+            "atm": (1.01325, 0.0),
+            # pint: pound-force (4.4482216152605 N) per square inch (0.0254 m squared)
+            "psi": (4.4482216152605 / 0.0254**2 * 1e-5, 0.0),
+        },
+    }
+)
+
+
+def to_canonical(number: float, unit: str, dimension: str) -> float | None:
+    """``number`` of ``unit`` (as written) in the canonical unit of ``dimension``, when the table
+    lists the unit for that dimension; else None (the caller asks pint, to say what is wrong)."""
+    spelt = UNITS[dimension].get(unit)
+    if spelt is None:
+        return None
+    factor, offset = CONVERSIONS[dimension][spelt]
+    return number * factor + offset
+
 
 ROOM_TEMPERATURE_WORDS = ("rt", "RT", "room temperature", "ambient")
 """What a temperature field may say instead of a number (``settings.room_temperature``)."""
