@@ -71,6 +71,21 @@ def test_hardware_backend_without_the_hardware_extra_is_one_line_and_exit_2(tmp_
     assert not journal.exists()  # refused before anything was started
 
 
+def test_the_ord_extra_on_a_python_it_does_not_support_says_so_not_pip_install():
+    from diazflow.extras import EXTRAS, MissingExtra, python_version
+
+    ord_extra = EXTRAS["ord"]
+    old = MissingExtra(ord_extra, "ord_schema", python=(3, 10))
+    assert str(old) == (
+        "export --to ord needs Python 3.11 or later (the 'ord' extra's packages support no "
+        "older Python); this is Python 3.10"
+    )
+    new = MissingExtra(ord_extra, "ord_schema", python=(3, 11))
+    assert str(new).endswith("pip install 'diazflow[ord]'")
+    if python_version() >= (3, 11):  # the lock installs ord-schema wherever it can
+        import ord_schema  # noqa: F401
+
+
 def test_an_ot2_needs_only_the_opentrons_client_of_the_hardware_extra(tmp_path):
     from diazflow.extras import hardware_drivers
 

@@ -10,6 +10,7 @@ looked up, because an installed package can still fail at import (``hid`` withou
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -19,6 +20,9 @@ class Extra:
     name: str
     purpose: str  # what the user asked for that needs it, for the message
     modules: tuple[str, ...]  # importable names the extra's packages provide
+    # the oldest Python its packages support: below it the extra installs nothing, and the
+    # install command would not help
+    min_python: tuple[int, int] | None = None
 
     @property
     def install_command(self) -> str:
@@ -33,8 +37,8 @@ EXTRAS: dict[str, Extra] = {
         # HTTP client for the OT-2 and its modules.  One extra for every robot: all or nothing.
         Extra("hardware", "--backend hardware", ("usb", "libusb_package", "hid", "ot_api")),
         Extra("report", "PNG output (report --png)", ("matplotlib",)),
-        # ord-schema needs Python 3.11+: on 3.10 the extra installs nothing and this still fails
-        Extra("ord", "export --to ord (Python 3.11 or later)", ("ord_schema",)),
+        # ord-schema 0.9 supports Python 3.11+ only (its pyproject's requires-python)
+        Extra("ord", "export --to ord", ("ord_schema",), min_python=(3, 11)),
     )
 }
 
@@ -42,13 +46,21 @@ EXTRAS: dict[str, Extra] = {
 class MissingExtra(Exception):
     """An optional extra a command needs is not installed (exit 2)."""
 
-    def __init__(self, extra: Extra, module: str):
+    def __init__(self, extra: Extra, module: str, python: tuple[int, int] | None = None):
         self.extra = extra
         self.module = module
-        super().__init__(
-            f"{extra.purpose} needs the '{extra.name}' extra (module '{module}' cannot be "
-            f"imported): {extra.install_command}"
-        )
+        if python is not None and extra.min_python is not None and python < extra.min_python:
+            oldest = ".".join(map(str, extra.min_python))
+            message = (
+                f"{extra.purpose} needs Python {oldest} or later (the '{extra.name}' extra's "
+                f"packages support no older Python); this is Python {python[0]}.{python[1]}"
+            )
+        else:
+            message = (
+                f"{extra.purpose} needs the '{extra.name}' extra (module '{module}' cannot be "
+                f"imported): {extra.install_command}"
+            )
+        super().__init__(message)
 
 
 def require(name: str, modules: Iterable[str] | None = None) -> None:
@@ -59,7 +71,12 @@ def require(name: str, modules: Iterable[str] | None = None) -> None:
         try:
             importlib.import_module(module)
         except ImportError:
-            raise MissingExtra(extra, module) from None
+            raise MissingExtra(extra, module, python=python_version()) from None
+
+
+def python_version() -> tuple[int, int]:
+    """The running Python's (major, minor)."""
+    return sys.version_info[0], sys.version_info[1]
 
 
 # Which driver modules a hardware backend class needs, by a word in its class path (PyLabRobot's
