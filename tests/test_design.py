@@ -356,6 +356,7 @@ def test_df123_a_factor_on_a_stir_duration_in_a_factor_design(tmp_path):
         ),
         ("condition_id,well,base,solvent\nc1,Z9,DBU,MeCN\n", 2, "Z9 is not a reaction well"),
         ("condition_id,base,solvent\n,DBU,MeCN\n", 2, "without a condition_id"),
+        ("condition_id,base,solvent\nc1,DBU,MeCN\nc2,D\x00BU,DMF\n", 3, "contains NUL bytes"),
     ],
 )
 def test_df124_conditions_table_problems_at_the_csv_line(tmp_path, table, line, fragment):
@@ -363,6 +364,15 @@ def test_df124_conditions_table_problems_at_the_csv_line(tmp_path, table, line, 
     d = only(check(str(path)), "DF124")
     assert d.file.endswith("conditions.csv") and (d.line, d.column) == (line, 1)
     assert fragment in d.message
+
+
+def test_df124_a_table_that_is_not_utf8_names_the_line_and_byte(tmp_path):
+    path, _ = variant(tmp_path, [], table="")
+    raw = b"condition_id,base,solvent\nc1,DBU,MeCN\nc2,TEA,DMF\nc3,K\xe9,DMF\n"  # Latin-1 'é'
+    (path.parent / "conditions.csv").write_bytes(raw)
+    d = only(check(str(path)), "DF124")
+    assert d.file.endswith("conditions.csv") and d.line == 4
+    assert f"not UTF-8 text (invalid continuation byte at byte {raw.index(0xE9)})" in d.message
 
 
 def test_df124_a_missing_table_is_reported_at_the_protocol(tmp_path):

@@ -24,7 +24,14 @@ from pydantic import ValidationError
 from diazflow import errorcodes as codes
 from diazflow.diagnostics import Position, Reporter, did_you_mean, listing
 from diazflow.language import models as m
-from diazflow.language.source import SourceDocument, open_regular_file
+from diazflow.language.source import (
+    HasNul,
+    NotUtf8,
+    SourceDocument,
+    TooLarge,
+    Unreadable,
+    read_text_file,
+)
 from diazflow.language.wells import Well, WellError, parse_well, parse_well_selection
 
 MAX_TABLE_BYTES = 4 * 1024 * 1024
@@ -198,35 +205,37 @@ class _Table:
 
     def text(self) -> str | None:
         where = ("design", "table")
-        try:
-            with open_regular_file(self.path) as fh:
-                raw = fh.read(MAX_TABLE_BYTES + 1)
-        except OSError as exc:
-            self.protocol_reporter.error(
-                where,
-                codes.DF124,
-                f"cannot read the conditions table '{self.name}': {exc.strerror or exc}",
-                "the path is relative to the protocol file",
-            )
-            return None
-        if len(raw) > MAX_TABLE_BYTES:
-            self.protocol_reporter.error(
-                where,
-                codes.DF124,
-                f"the conditions table '{self.name}' is larger than "
-                f"{MAX_TABLE_BYTES // 1024 // 1024} MiB",
-                "a conditions table is one row per well",
-            )
-            return None
-        try:
-            return raw.decode("utf-8-sig")  # Excel and pandas (encoding='utf-8-sig') write a BOM
-        except UnicodeDecodeError as exc:
-            self.error(
-                raw[: exc.start].count(b"\n") + 1,
-                f"the conditions table is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                "save it as UTF-8 CSV",
-            )
-            return None
+        match read_text_file(self.path, MAX_TABLE_BYTES):
+            case str() as text:
+                return text
+            case Unreadable(reason):
+                self.protocol_reporter.error(
+                    where,
+                    codes.DF124,
+                    f"cannot read the conditions table '{self.name}': {reason}",
+                    "the path is relative to the protocol file",
+                )
+            case TooLarge(limit):
+                self.protocol_reporter.error(
+                    where,
+                    codes.DF124,
+                    f"the conditions table '{self.name}' is larger than "
+                    f"{limit // 1024 // 1024} MiB",
+                    "a conditions table is one row per well",
+                )
+            case NotUtf8(line, reason, byte):
+                self.error(
+                    line,
+                    f"the conditions table is not UTF-8 text ({reason} at byte {byte})",
+                    "save it as UTF-8 CSV",
+                )
+            case HasNul(line):
+                self.error(
+                    line,
+                    "the conditions table is not a text CSV (it contains NUL bytes)",
+                    "save it as CSV (comma-separated text)",
+                )
+        return None
 
     def read(self) -> _Factors | None:
         text = self.text()

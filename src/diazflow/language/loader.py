@@ -34,10 +34,14 @@ from diazflow.language import models as m
 from diazflow.language.design import LoadedDesign, expand_design, factor_steps_without_design
 from diazflow.language.quantities import Dimension, Quantity, QuantityError, parse_quantity
 from diazflow.language.source import (
+    HasNul,
+    NotUtf8,
     SourceDocument,
+    TooLarge,
+    Unreadable,
     YamlSourceError,
     load_yaml_file,
-    open_regular_file,
+    read_text_file,
 )
 from diazflow.language.validation_errors import TYPE_WORDS as _TYPE_WORDS
 from diazflow.language.validation_errors import describe_value as _describe
@@ -760,44 +764,38 @@ class _CsvLibrary:
 
     def _text(self) -> str | None:
         path = ("libraries", self.name, "csv")
-        try:
-            with open_regular_file(self.csv_path) as fh:
-                raw = fh.read(MAX_CSV_BYTES + 1)
-        except OSError as exc:
-            self.protocol_reporter.error(
-                path,
-                codes.DF118,
-                f"cannot read library file '{self.csv_name}': {exc.strerror or exc}",
-                "paths are relative to the protocol file",
-            )
-            return None
-        if len(raw) > MAX_CSV_BYTES:
-            self.protocol_reporter.error(
-                path,
-                codes.DF106,
-                f"library file '{self.csv_name}' is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB",
-                "a library is one row per well",
-            )
-            return None
-        try:
-            text = raw.decode("utf-8-sig")  # Excel writes a byte-order mark
-        except UnicodeDecodeError as exc:
-            self.reporter.error(
-                Position(raw[: exc.start].count(b"\n") + 1, 1),
-                codes.DF118,
-                f"library '{self.name}': file is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                "save the CSV as UTF-8 (in Excel: 'CSV UTF-8')",
-            )
-            return None
-        if "\x00" in text:
-            self.reporter.error(
-                Position(text[: text.index("\x00")].count("\n") + 1, 1),
-                codes.DF118,
-                f"library '{self.name}': file is not a text CSV (it contains NUL bytes)",
-                "save the library as CSV (comma-separated text)",
-            )
-            return None
-        return text
+        match read_text_file(self.csv_path, MAX_CSV_BYTES):
+            case str() as text:
+                return text
+            case Unreadable(reason):
+                self.protocol_reporter.error(
+                    path,
+                    codes.DF118,
+                    f"cannot read library file '{self.csv_name}': {reason}",
+                    "paths are relative to the protocol file",
+                )
+            case TooLarge(limit):
+                self.protocol_reporter.error(
+                    path,
+                    codes.DF106,
+                    f"library file '{self.csv_name}' is larger than {limit // 1024 // 1024} MiB",
+                    "a library is one row per well",
+                )
+            case NotUtf8(line, reason, byte):
+                self.reporter.error(
+                    Position(line, 1),
+                    codes.DF118,
+                    f"library '{self.name}': file is not UTF-8 text ({reason} at byte {byte})",
+                    "save the CSV as UTF-8 (in Excel: 'CSV UTF-8')",
+                )
+            case HasNul(line):
+                self.reporter.error(
+                    Position(line, 1),
+                    codes.DF118,
+                    f"library '{self.name}': file is not a text CSV (it contains NUL bytes)",
+                    "save the library as CSV (comma-separated text)",
+                )
+        return None
 
     def _header_ok(self, reader: csv.DictReader) -> bool:
         try:

@@ -392,6 +392,58 @@ def open_regular_file(path: str) -> BinaryIO:
         raise
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """The file cannot be opened or read; ``reason`` is the OS's words."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class TooLarge:
+    limit_bytes: int
+
+
+@dataclass(frozen=True)
+class NotUtf8:
+    """Not UTF-8 text: the first bad byte is on ``line``."""
+
+    line: int
+    reason: str
+    byte: int
+
+
+@dataclass(frozen=True)
+class HasNul:
+    """Binary, not text: the first NUL character is on ``line``."""
+
+    line: int
+
+
+TextProblem = Unreadable | TooLarge | NotUtf8 | HasNul
+
+
+def read_text_file(path: str, limit_bytes: int) -> str | TextProblem:
+    """A CSV-like input as text, or what is wrong with it, for the caller to report with its own
+    code and words: a regular file (:func:`open_regular_file`), at most ``limit_bytes``, UTF-8
+    with or without the byte-order mark Excel and pandas (``encoding='utf-8-sig'``) write, and
+    no NUL characters."""
+    try:
+        with open_regular_file(path) as fh:
+            raw = fh.read(limit_bytes + 1)
+    except OSError as exc:
+        return Unreadable(str(exc.strerror or exc))
+    if len(raw) > limit_bytes:
+        return TooLarge(limit_bytes)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return NotUtf8(raw[: exc.start].count(b"\n") + 1, exc.reason, exc.start)
+    if "\x00" in text:
+        return HasNul(text[: text.index("\x00")].count("\n") + 1)
+    return text
+
+
 def load_yaml_file(path: str, display_name: str | None = None) -> SourceDocument:
     """Read and parse a file; unreadable files become a DF100 diagnostic, never a traceback."""
     name = display_name or path

@@ -255,6 +255,20 @@ def _plot_temperatures(
     axt.tick_params(labelsize=8)
 
 
+def _plate_axes(ax, rows: int, cols: int) -> None:
+    """Axes drawn as a plate: one unit per well, row letters down, column numbers across."""
+    ax.set_xlim(-0.6, cols - 0.4)
+    ax.set_ylim(rows - 0.4, -0.6)
+    ax.set_aspect("equal")
+    ax.set_xticks(range(cols))
+    ax.set_xticklabels([str(c + 1) for c in range(cols)], fontsize=8)
+    ax.set_yticks(range(rows))
+    ax.set_yticklabels([row_letter(r) for r in range(rows)], fontsize=8)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
 def platemap_png(report: Report, path: str, plt=None) -> str:
     plt = plt or _plt()
     from matplotlib.patches import Circle, Patch
@@ -327,16 +341,7 @@ def platemap_png(report: Report, path: str, plt=None) -> str:
                     color="#ffffff" if journal_mode or lib else "#222",
                     fontweight="bold" if label != name else "normal",
                 )
-    ax.set_xlim(-0.6, cols - 0.4)
-    ax.set_ylim(rows - 0.4, -0.6)
-    ax.set_aspect("equal")
-    ax.set_xticks(range(cols))
-    ax.set_xticklabels([str(c + 1) for c in range(cols)], fontsize=8)
-    ax.set_yticks(range(rows))
-    ax.set_yticklabels([row_letter(r) for r in range(rows)], fontsize=8)
-    ax.tick_params(length=0)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
+    _plate_axes(ax, rows, cols)
     ax.set_title(f"{report.plate_labware} — {what}", fontsize=10, loc="left")
     if handles:
         ncol = max(1, -(-len(handles) // 34))
@@ -388,16 +393,7 @@ def results_png(report: Report, path: str, plt=None) -> str:
             )
             if label and cols <= 24:
                 ax.text(c, r, label, ha="center", va="center", fontsize=7, color=text)
-    ax.set_xlim(-0.6, cols - 0.4)
-    ax.set_ylim(rows - 0.4, -0.6)
-    ax.set_aspect("equal")
-    ax.set_xticks(range(cols))
-    ax.set_xticklabels([str(c + 1) for c in range(cols)], fontsize=8)
-    ax.set_yticks(range(rows))
-    ax.set_yticklabels([row_letter(r) for r in range(rows)], fontsize=8)
-    ax.tick_params(length=0)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
+    _plate_axes(ax, rows, cols)
     ax.set_title(
         f"{report.plate_labware} — {METRIC_LABELS[metric]} (0-100 %, {results.source})",
         fontsize=10,
