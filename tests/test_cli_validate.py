@@ -233,3 +233,22 @@ def test_schema_accepts_the_example_protocols(run_diazflow):
     for path in sorted(PROTOCOLS.glob("*.yaml")):
         errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
         assert not errors, f"{path.name}: {[e.message for e in errors]}"
+
+
+def test_a_bug_in_diazflow_is_df000_on_the_file_never_a_traceback(monkeypatch):
+    """safe_check is every command's last line of defence: an exception inside the pipeline
+    becomes one DF000 error on the protocol, saying it is diazflow's fault, not the user's."""
+    from diazflow import pipeline
+
+    def broken(*args, **kwargs):
+        raise KeyError("stage")
+
+    monkeypatch.setattr(pipeline, "check", broken)
+    result = pipeline.safe_check(str(BASE_PROTOCOL))
+    [d] = result.diagnostics
+    assert (d.code, d.severity, d.line, d.column) == ("DF000", "error", 0, 0)
+    assert d.message == "internal error: KeyError: 'stage'"
+    assert d.hint == (
+        "this is a bug in diazflow, not in your protocol; please report it with the file"
+    )
+    assert d.file.endswith("reductive_amination.yaml")

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from html import escape as _html_escape
 from typing import Protocol
 
-from diazflow.errorcodes import ErrorCode, Severity, lookup
+from diazflow.errorcodes import DF000, ErrorCode, Severity, lookup
 
 
 def did_you_mean(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str | None:
@@ -251,6 +251,21 @@ class Reporter:
 
     def sorted(self) -> list[Diagnostic]:
         return sort_unique(self.diagnostics)
+
+
+def internal_error(
+    shown: str, exc: BaseException, *, yours: str = "your protocol", send: str = "the file"
+) -> tuple[Diagnostic, ...]:
+    """A bug in diazflow caught by a command's last line of defence: DF000 on the whole of
+    ``shown``, never a traceback, so the user sees which file and that it is not their fault."""
+    reporter = Reporter(shown)
+    reporter.error(
+        WHOLE_FILE,
+        DF000,
+        f"internal error: {type(exc).__name__}: {exc}",
+        f"this is a bug in diazflow, not in {yours}; please report it with {send}",
+    )
+    return tuple(reporter.diagnostics)
 
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:

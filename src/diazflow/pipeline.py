@@ -63,20 +63,13 @@ def safe_check(
     The last line of defence for every command that reads a protocol (validate, compile, run,
     report): the user sees which file and that it is not their fault.
     """
-    from diazflow.diagnostics import WHOLE_FILE
+    from diazflow.diagnostics import internal_error
 
     try:
         return check(path, deck_override=deck_override, warnings=warnings)
     except Exception as exc:  # noqa: BLE001 - any bug at all
         shown = display_path(path)
-        reporter = Reporter(shown)
-        reporter.error(
-            WHOLE_FILE,
-            codes.DF000,
-            f"internal error: {type(exc).__name__}: {exc}",
-            "this is a bug in diazflow, not in your protocol; please report it with the file",
-        )
-        return CheckResult(shown, tuple(reporter.diagnostics))
+        return CheckResult(shown, internal_error(shown, exc))
 
 
 def display_path(path: str) -> str:

@@ -36,7 +36,7 @@ from diazflow.compiler.plan import (
     StockPlan,
     WaitTemperature,
 )
-from diazflow.diagnostics import WHOLE_FILE, Diagnostic, Reporter, has_errors
+from diazflow.diagnostics import WHOLE_FILE, Diagnostic, Reporter, has_errors, internal_error
 
 if TYPE_CHECKING:
     from diazflow.chemistry.resolve import ResolvedChemistry
@@ -300,14 +300,8 @@ def ord_from_journal(journal_path: str, creator: Creator) -> OrdExport:
     except JournalError:
         raise
     except Exception as exc:  # noqa: BLE001 - any bug at all
-        reporter = Reporter(shown)
-        reporter.error(
-            WHOLE_FILE,
-            codes.DF000,
-            f"internal error: {type(exc).__name__}: {exc}",
-            "this is a bug in diazflow, not in your run; please report it with the journal",
-        )
-        return OrdExport(shown, None, tuple(reporter.diagnostics), (journal_path,))
+        diagnostics = internal_error(shown, exc, yours="your run", send="the journal")
+        return OrdExport(shown, None, diagnostics, (journal_path,))
 
 
 def _export(journal_path: str, shown: str, creator: Creator) -> OrdExport:

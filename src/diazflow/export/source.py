@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from diazflow import errorcodes as codes
 from diazflow.compiler.plan import Plan
 from diazflow.deck.spec import DeckSpec
-from diazflow.diagnostics import WHOLE_FILE, Diagnostic, Reporter, has_errors
+from diazflow.diagnostics import WHOLE_FILE, Diagnostic, Reporter, has_errors, internal_error
 from diazflow.export.opentrons import export_opentrons
 
 
@@ -34,14 +34,7 @@ def opentrons_from_source(path: str, deck_override: str | None = None) -> Export
         raise
     except Exception as exc:  # noqa: BLE001 - any bug at all
         shown = display_path(path)
-        reporter = Reporter(shown)
-        reporter.error(
-            WHOLE_FILE,
-            codes.DF000,
-            f"internal error: {type(exc).__name__}: {exc}",
-            "this is a bug in diazflow, not in your protocol; please report it with the file",
-        )
-        return ExportResult(shown, None, tuple(reporter.diagnostics), (path,))
+        return ExportResult(shown, None, internal_error(shown, exc), (path,))
 
 
 def _export(path: str, deck_override: str | None) -> ExportResult:
