@@ -143,7 +143,6 @@ def read_run(journal_path: str) -> RunRecord:
         state = journal.state()
         info = journal.info()
         plan = Plan.from_json(info.plan_json)
-        sha = journal.conn.execute("SELECT plan_sha256 FROM run WHERE id = 1").fetchone()[0]
         record = RunRecord(
             plan=plan,
             vessel=info.vessel_labware,
@@ -151,7 +150,7 @@ def read_run(journal_path: str) -> RunRecord:
             backend=info.backend,
             created=info.created,
             updated=info.updated,
-            plan_sha256=sha,
+            plan_sha256=info.plan_sha256,
             protocol_path=info.protocol_path,
             deck_path=info.deck_path,
             inputs=journal.recorded_inputs(),

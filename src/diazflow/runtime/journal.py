@@ -255,6 +255,7 @@ class RunInfo:
     backend: str
     speed: float | None
     plan_json: str
+    plan_sha256: str
     commands_path: str | None
     clock_t: float
     offset_s: float
@@ -724,7 +725,7 @@ class Journal:
         """The run record; ``clock_t`` is how far the run got in plan time (events and heartbeats),
         ``offset_s`` the delay carried by its last started operation."""
         row = self.conn.execute(
-            "SELECT status, message, protocol_path, deck_path, deck_sha256, vessel_labware, backend, speed, plan_json, commands_path, clock_t, offset_s, created, updated FROM run WHERE id = 1"
+            "SELECT status, message, protocol_path, deck_path, deck_sha256, vessel_labware, backend, speed, plan_json, plan_sha256, commands_path, clock_t, offset_s, created, updated FROM run WHERE id = 1"
         ).fetchone()
         info = RunInfo(*row)
         last = self.conn.execute("SELECT MAX(clock_t) FROM events").fetchone()[0]
