@@ -234,4 +234,6 @@ def test_a_later_stage_refills_the_stocks_it_draws_on_again(tmp_path):
         op for op in result.plan.operations if isinstance(op, Prompt) and "Stage 'B'" in op.message
     )
     assert "refill with fresh stock" in stage_prompt.message
+    # the plan names the refilled positions on the prompt (what the evaporation walk reads)
+    assert stage_prompt.refill and stage_prompt.message.endswith(", ".join(stage_prompt.refill))
     assert "DF610" not in codes(result), [str(d) for d in result.diagnostics]

@@ -48,6 +48,7 @@ from diazflow.compiler.plan import (
     Aspirate,
     Dispense,
     Plan,
+    Prompt,
     Sample,
     SetClosure,
     SetTemperature,
@@ -454,13 +455,14 @@ class _Walk:
                 self.temps.add(op)
         for stock in self.plan.stocks:
             self.put_out(stock)
-        restocks = self.restocks()
         for op in self.plan.operations:
-            for key in restocks.get(op.id, ()):
-                self.refill(key, op.end)
             if op.step in self.workups and self.wells:
                 self.take_away(op.t)
             match op:
+                case Prompt(refill=[*refilled]):
+                    # a later stage's prompt: the stocks it names are set out again, fresh
+                    for ref in refilled:
+                        self.refill(self.key(ref), op.end)
                 case Aspirate():
                     self.draw(op)
                 case Dispense():
@@ -485,27 +487,6 @@ class _Walk:
         if liquid is not None:
             self.stocks[key] = liquid
             self.stock_plans[key] = stock
-
-    def restocks(self) -> dict[int, list[str]]:
-        """Stage prompts (by operation id) → the stocks refilled fresh there: those an earlier
-        stage drew on and the stage draws on again (the scheduler's prompt says so)."""
-        stage_prompt: dict[int, int] = {}  # stage index → its prompt's operation id
-        first_steps = {st.first_step: st.index for st in self.chem.stages if st.index}
-        for op in self.plan.operations:
-            if op.step in first_steps and op.op == "prompt":
-                stage_prompt.setdefault(first_steps[op.step], op.id)
-        drawn: dict[str, set[int]] = {}
-        for op in self.plan.operations:
-            if isinstance(op, Aspirate):
-                stage = self.chem.stage_of_step(op.step).index
-                for ref in op.wells:
-                    drawn.setdefault(self.key(ref), set()).add(stage)
-        out: dict[int, list[str]] = {}
-        for key, stages in drawn.items():
-            for stage in sorted(stages)[1:]:
-                if stage in stage_prompt:
-                    out.setdefault(stage_prompt[stage], []).append(key)
-        return out
 
     def refill(self, key: str, t: float) -> None:
         """A stock set out again, freshly made, with what is left to draw."""

@@ -138,6 +138,11 @@ class Wait(OperationBase):
 class Prompt(OperationBase):
     op: Literal["prompt"] = "prompt"
     message: str
+    refill: list[str] | None = Field(
+        None,
+        description="stock positions an earlier stage drew on that the operator sets out again, "
+        "freshly made, at this (a later stage's) prompt",
+    )
 
 
 class SetClosure(OperationBase):

@@ -590,7 +590,9 @@ class _Scheduler:
             )
         )
 
-    def prompt(self, step: int, duration: float, message: str) -> float:
+    def prompt(
+        self, step: int, duration: float, message: str, refill: list[str] | None = None
+    ) -> float:
         return self.emit(
             Prompt(
                 id=UNNUMBERED,
@@ -600,6 +602,7 @@ class _Scheduler:
                 step=step,
                 line=self.line(step),
                 message=message,
+                refill=refill,
             )
         )
 
@@ -1298,7 +1301,7 @@ class _Scheduler:
             # a stock an earlier stage drew on has stood open since: the operator sets it out
             # again, freshly made (the evaporation model counts from here, DF610)
             message += f"; refill with fresh stock: {', '.join(fresh)}"
-        self.now = self.prompt(step, 0.0, message)
+        self.now = self.prompt(step, 0.0, message, refill=fresh or None)
 
     def restocked_at(self, step: int) -> list[str]:
         """The source positions an earlier stage drew on that the stage starting at ``step``
