@@ -1123,6 +1123,9 @@ def _single_threaded_blas() -> None:
 
 
 def main() -> None:
+    from diazflow import collection
+
+    collection.defer()  # until the run starts: see diazflow/collection.py
     _single_threaded_blas()
     from diazflow.extras import MissingExtra
 

@@ -464,7 +464,10 @@ class Run:
             return self._build_failed(exc)
         self.timings["build_plr_s"] = time.perf_counter() - t
         self._executor = self._make_executor(self.devices)
+        from diazflow import collection
         from diazflow.deck.plr_cache import cached_geometry
+
+        collection.settle()  # the deck is built: what start-up made lives to the end
 
         # PLR recomputes every absolute location from scratch (rotation matrices up to the deck):
         # remember them while the resource tree does not change (docs/pylabrobot.md, "Speed")
