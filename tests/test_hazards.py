@@ -596,6 +596,7 @@ def test_above_celsius_holds_only_strictly_above_a_known_temperature():
             ("when: {reagents: {any_of: [acid]}, as: acids}", "when: {vessel_sealed: yes please}"),
             "true or false",
         ),
+        (("description: acids,", r"description: acids, names: ['(a)cid \1'],"), "back-reference"),
     ],
 )
 def test_malformed_rule_files_are_rejected(change, error):
@@ -603,6 +604,20 @@ def test_malformed_rule_files_are_rejected(change, error):
     assert old in _MINIMAL
     with pytest.raises(HazardDataError, match=error):
         parse_hazard_data(_MINIMAL.replace(old, new))
+
+
+def test_a_name_matches_a_tag_when_any_of_its_patterns_matches():
+    # the patterns are searched as one alternation: each still keeps its own scoped flags
+    data = parse_hazard_data(
+        _MINIMAL.replace(
+            "description: acids,", "description: acids, names: ['(?-i:AcOH)', 'acid'],"
+        )
+    )
+    (acid,) = data.tags.values()
+    assert acid.any_name is not None
+    for text, expected in (("AcOH", True), ("acoh", False), ("Acetic ACID", True), ("base", False)):
+        assert bool(acid.any_name.search(text)) is expected
+        assert any(p.search(text) for p in acid.names) is expected
 
 
 def test_shipped_rules_cover_their_codes():
@@ -628,7 +643,9 @@ def test_hazards_module_depends_on_no_other_diazflow_module():
             imported.add(node.module)
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
-    assert {m for m in imported if m.startswith("diazflow")} <= {"diazflow.diagnostics"}
+    # molecules is a leaf (RDKit only): the SMILES the amounts parse is the one hazards classify
+    allowed = {"diazflow.diagnostics", "diazflow.chemistry.molecules"}
+    assert {m for m in imported if m.startswith("diazflow")} <= allowed
 
 
 # --------------------------------------------------------------------------- DF410-DF413

@@ -35,6 +35,8 @@ from typing import Any
 
 import yaml
 
+from diazflow.chemistry.molecules import rdkit_molecule
+
 CONTEXT_FLAGS = ("vessel_sealed", "deck_inert", "atmosphere_requested_inert", "stock_solution")
 SCOPES = ("reagents", "quench", "solvents")
 SEVERITIES = ("warning", "error")
@@ -107,6 +109,9 @@ class TagDefinition:
     names: tuple[re.Pattern[str], ...]
     implies: tuple[str, ...]
     max_heavy_atoms: int | None
+    # the name patterns as one alternation: a single search per name instead of one per pattern
+    # (the patterns hold no numbered groups or back-references, and their flags are scoped)
+    any_name: re.Pattern[str] | None = None
 
 
 # --------------------------------------------------------------------------- conditions
@@ -277,6 +282,9 @@ def _check_keys(
         raise HazardDataError(f"{where}: missing key(s) {sorted(missing)}")
 
 
+_BACK_REFERENCE = re.compile(r"\\[1-9]|\(\?P=")
+
+
 def _parse_tag(name: str, spec: Any) -> TagDefinition:
     where = f"tag '{name}'"
     _check_keys(
@@ -287,6 +295,8 @@ def _parse_tag(name: str, spec: Any) -> TagDefinition:
     )
     patterns = []
     for regex in spec.get("names", ()):
+        if _BACK_REFERENCE.search(regex):  # they would point at the wrong group in any_name
+            raise HazardDataError(f"{where}: name pattern {regex!r} uses a back-reference")
         try:
             patterns.append(re.compile(regex, re.IGNORECASE))
         except re.error as exc:
@@ -296,6 +306,11 @@ def _parse_tag(name: str, spec: Any) -> TagDefinition:
         description=str(spec["description"]),
         smarts=tuple(spec.get("smarts", ())),
         names=tuple(patterns),
+        any_name=(
+            re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.IGNORECASE)
+            if patterns
+            else None
+        ),
         implies=tuple(spec.get("implies", ())),
         max_heavy_atoms=spec.get("max_heavy_atoms"),
     )
@@ -468,22 +483,11 @@ def hazard_data() -> HazardData:
 
 
 @lru_cache(maxsize=1)
-def _rdkit():
-    from rdkit import Chem, rdBase
-
-    rdBase.DisableLog("rdApp.*")  # what RDLogger.DisableLog re-exports, without its partial stubs
-    # RDKit's generated type information gives every SmilesParserParams attribute the class's own
-    # type, so the flags below would not type-check as bool
-    params: Any = Chem.SmilesParserParams()
-    params.parseName = False  # "CCO junk" is not ethanol
-    params.allowCXSMILES = False
-    return Chem, rdBase, params
-
-
-@lru_cache(maxsize=1)
 def _compiled_smarts() -> tuple[tuple[str, tuple[Any, ...], int | None], ...]:
     """(tag, compiled SMARTS patterns, max heavy atoms) for every tag that has SMARTS."""
-    Chem, _, _ = _rdkit()
+    from rdkit import Chem, rdBase
+
+    rdBase.DisableLog("rdApp.*")  # a bad pattern is our error below, not a line on stderr
     out = []
     for tag in hazard_data().tags.values():
         if not tag.smarts:
@@ -513,9 +517,7 @@ def implied_closure(tags: Iterable[str]) -> frozenset[str]:
 
 
 def _tags_from_smiles(smiles: str) -> set[str]:
-    Chem, rdBase, params = _rdkit()
-    with rdBase.BlockLogs():
-        mol = Chem.MolFromSmiles(smiles.strip(), params)
+    mol = rdkit_molecule(smiles.strip())  # parsed once for the amounts and the hazards alike
     if mol is None:
         return set()  # an invalid SMILES is reported elsewhere (DF300); the name may still classify
     heavy_atoms = mol.GetNumHeavyAtoms()
@@ -530,7 +532,9 @@ def _tags_from_smiles(smiles: str) -> set[str]:
 def _tags_from_name(name: str) -> set[str]:
     text = unicodedata.normalize("NFKC", name).translate(_DASHES)
     return {
-        tag.name for tag in hazard_data().tags.values() if any(p.search(text) for p in tag.names)
+        tag.name
+        for tag in hazard_data().tags.values()
+        if tag.any_name is not None and tag.any_name.search(text)
     }
 
 

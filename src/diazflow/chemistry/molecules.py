@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -38,19 +39,31 @@ def _parser():
 
 
 @lru_cache(maxsize=4096)
-def parse_smiles(smiles: str) -> Molecule:
-    """A :class:`Molecule`, or :class:`SmilesError` with RDKit's reason."""
+def rdkit_molecule(text: str) -> Any | None:
+    """RDKit's molecule for a stripped SMILES, parsed strictly, once per process; ``None`` when
+    RDKit refuses it or it is longer than :data:`MAX_SMILES_CHARS` (RDKit takes quadratic time on
+    long SMILES and crashed on a 20,000-character one).  Callers only read the molecule."""
+    if not text or len(text) > MAX_SMILES_CHARS:
+        return None
     Chem, params = _parser()
     from rdkit import rdBase
+
+    with rdBase.BlockLogs():
+        return Chem.MolFromSmiles(text, params)
+
+
+@lru_cache(maxsize=4096)
+def parse_smiles(smiles: str) -> Molecule:
+    """A :class:`Molecule`, or :class:`SmilesError` with RDKit's reason."""
+    Chem, _ = _parser()
     from rdkit.Chem import rdMolDescriptors  # not Descriptors: it imports 15 ms of Python
 
     text = smiles.strip()
     if not text:
         raise SmilesError("empty SMILES")
-    if len(text) > MAX_SMILES_CHARS:  # RDKit: quadratic time, and a crash at 20,000 characters
+    if len(text) > MAX_SMILES_CHARS:
         raise SmilesError(f"{len(text)} characters: longer than {MAX_SMILES_CHARS}")
-    with rdBase.BlockLogs():
-        mol = Chem.MolFromSmiles(text, params)
+    mol = rdkit_molecule(text)
     if mol is None:
         reason = _reason(text, Chem)
         raise SmilesError(reason)
