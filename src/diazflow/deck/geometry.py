@@ -67,10 +67,13 @@ def sample_factory(factory: str) -> WellGeometry | None:
     """Sample a PyLabRobot factory's container (imports PyLabRobot); None if it has none."""
     import pylabrobot.resources as plr
 
+    from diazflow.deck.plr import fast_name_checks
+
     make = getattr(plr, factory, None)
     if make is None:
         return None
-    resource = make(name="geometry")
+    with fast_name_checks():  # PLR's own check is quadratic: 1536 wells took ~1 s
+        resource = make(name="geometry")
     attach_height_functions(resource, factory)  # PLR has none for it: diazflow's model
     container = _first_container(resource)
     if container is None or not container.max_volume or container.max_volume == math.inf:
