@@ -140,10 +140,10 @@ def _apply_policy(diagnostics: list, policy: WarningPolicy) -> list:
 
 
 def _parse_start(text: str | None) -> datetime.datetime | None:
-    from diazflow.compiler.working_hours import parse_start
-
     if not text:
         return None
+    from diazflow.compiler.working_hours import parse_start  # the compiler's models: only if used
+
     try:
         return parse_start(text)
     except ValueError:
