@@ -510,3 +510,21 @@ def test_the_entry_rebuilds_the_written_plan_and_the_journal_inputs(workflow):
     assert entry.written_plan() == result.plan.to_json()
     assert Plan.from_json(compact).to_journal_json() == compact
     assert input_files(result) == runner_input_files(result)
+
+
+def test_a_cache_folder_others_can_write_to_is_neither_read_nor_written(tmp_path):
+    from diazflow.cache.store import EntryStore
+
+    store = EntryStore(str(tmp_path))
+    store.write("a" * 64, {"deps": [], "result": {}})
+    assert store.read("a" * 64) is not None
+    os.chmod(store.root, 0o777)  # as a folder someone else prepared in /tmp would be
+    assert store.read("a" * 64) is None
+    store.write("b" * 64, {"deps": [], "result": {}})
+    assert not Path(store.path("b" * 64)).exists()
+    os.chmod(store.root, 0o700)
+    os.chmod(tmp_path, 0o777)  # its parent writable by anyone, and not sticky
+    assert store.read("a" * 64) is None
+    os.chmod(tmp_path, 0o1777)  # sticky, like /tmp: the folder cannot be replaced
+    assert store.read("a" * 64) is not None
+    os.chmod(tmp_path, 0o700)

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from typing import Any
 
@@ -51,9 +52,30 @@ class EntryStore:
     def path(self, key: str) -> str:
         return os.path.join(self.root, key + ".json")
 
+    def trusted(self) -> bool:
+        """Whether only this user can have written the entries: the entries' folder is this
+        user's and nobody else may write to it, nor replace it (its parent is this user's too, or
+        sticky like /tmp).  A hit runs its plan on a robot: a folder someone else prepared in a
+        shared temporary directory is never read nor written."""
+        if not hasattr(os, "getuid"):
+            return True
+        try:
+            folder, parent = os.stat(self.root), os.stat(os.path.dirname(self.root))
+        except OSError:
+            return False
+        mine = os.getuid()
+
+        def private(st: os.stat_result) -> bool:
+            return st.st_uid == mine and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+        return private(folder) and (private(parent) or bool(parent.st_mode & stat.S_ISVTX))
+
     def read(self, key: str) -> dict[str, Any] | None:
-        """The entry's body, or None when there is none or it is damaged in any way."""
+        """The entry's body, or None when there is none, it is damaged in any way, or the folder
+        is not :meth:`trusted`."""
         path = self.path(key)
+        if not self.trusted():
+            return None
         try:
             with open(path, "rb") as fh:
                 raw = fh.read()
@@ -74,7 +96,9 @@ class EntryStore:
         body = json.dumps({**entry, "key": key}, ensure_ascii=False).encode("utf-8")
         data = hashlib.sha256(body).hexdigest().encode() + b"\n" + body
         try:
-            os.makedirs(self.root, exist_ok=True)
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
+            if not self.trusted():
+                return
             fd, temp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".json")
         except OSError:
             return
