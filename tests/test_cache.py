@@ -528,3 +528,15 @@ def test_a_cache_folder_others_can_write_to_is_neither_read_nor_written(tmp_path
     os.chmod(tmp_path, 0o1777)  # sticky, like /tmp: the folder cannot be replaced
     assert store.read("a" * 64) is not None
     os.chmod(tmp_path, 0o700)
+
+
+def test_a_missing_deck_layout_that_appears_is_a_miss(project):
+    layout = project / "deck_layouts" / "starlet_chem.yaml"
+    moved = project / "deck_layouts" / "kept.yaml"
+    layout.rename(moved)
+    missing = diazflow(project, "validate", PROTOCOL, "--format", "json")
+    assert missing.returncode == 1 and "DF525" in missing.stdout
+    assert diazflow(project, "validate", PROTOCOL).cached
+    moved.rename(layout)
+    found = diazflow(project, "validate", PROTOCOL)
+    assert not found.cached and found.returncode == 0
