@@ -540,3 +540,27 @@ def test_a_missing_deck_layout_that_appears_is_a_miss(project):
     moved.rename(layout)
     found = diazflow(project, "validate", PROTOCOL)
     assert not found.cached and found.returncode == 0
+
+
+def test_acknowledged_warnings_are_listed_on_a_hit_as_on_a_miss(project):
+    _edit(
+        project / PROTOCOL,
+        "  room_temperature: 22 degC",
+        "  room_temperature: 22 degC\n  acknowledge:\n    DF304: glass troughs for the DCE stocks",
+    )
+    miss = diazflow(project, "validate", PROTOCOL)
+    hit = diazflow(project, "validate", PROTOCOL)
+    assert not miss.cached and hit.cached
+    assert "DF304 (1 warning): glass troughs for the DCE stocks" in miss.stderr
+    assert (hit.returncode, hit.stdout, hit.stderr) == (miss.returncode, miss.stdout, miss.stderr)
+
+
+@pytest.mark.parametrize("output_format", ["text", "github", "junit"])
+def test_a_run_hit_prints_what_a_miss_prints(project, output_format):
+    common = ("--quiet", "--format", output_format)
+    miss = diazflow(project, "run", PROTOCOL, "--journal", "miss.sqlite", *common)
+    hit = diazflow(project, "run", PROTOCOL, "--journal", "hit.sqlite", *common)
+    assert not miss.cached and hit.cached
+    assert (hit.returncode, hit.stderr) == (miss.returncode, miss.stderr)
+    assert "DF304" in hit.stderr
+    assert hit.stdout.replace("hit.sqlite", "J") == miss.stdout.replace("miss.sqlite", "J")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from diazflow.cache.fingerprint import (
+    DIRECTORY,
     MISSING,
     SPECIAL,
     code_fingerprint,
@@ -214,7 +215,7 @@ def _cacheable_state(path: str) -> str | None:
     """The protocol's state for the key, or None when it is no regular file (a FIFO must not be
     read twice; a missing or unreadable file is reported by the check, not cached)."""
     state = file_state(path)
-    if state in (MISSING, SPECIAL) or state == "dir" or state.startswith("error:"):
+    if state in (MISSING, SPECIAL, DIRECTORY) or state.startswith("error:"):
         return None
     return state
 
