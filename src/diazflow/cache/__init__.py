@@ -225,7 +225,10 @@ def _lookup(kind: str, path: str, options: dict[str, Any]) -> tuple[str, dict[st
     state = _cacheable_state(path)
     if state is None:
         return "", None
-    key = _key(kind, path, state, options)
+    try:
+        key = _key(kind, path, state, options)
+    except OSError:  # the working directory was deleted: the check reports what it can
+        return "", None
     entry = EntryStore().read(key)
     if entry is None:
         return key, None
