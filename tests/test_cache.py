@@ -564,3 +564,18 @@ def test_a_run_hit_prints_what_a_miss_prints(project, output_format):
     assert (hit.returncode, hit.stderr) == (miss.returncode, miss.stderr)
     assert "DF304" in hit.stderr
     assert hit.stdout.replace("hit.sqlite", "J") == miss.stdout.replace("miss.sqlite", "J")
+
+
+def test_a_cache_folder_inside_the_project_still_sees_the_projects_files(project):
+    """DIAZFLOW_CACHE_DIR may be the project itself: only the cache's own folders are left out
+    of an entry's dependencies."""
+    env = cache_env(project)
+    csv = project / "workflows" / "libraries" / "aldehydes_96.csv"
+    kept = csv.read_bytes()
+    csv.unlink()
+    assert diazflow(project, "validate", PROTOCOL, env=env).returncode == 1
+    assert diazflow(project, "validate", PROTOCOL, env=env).cached
+    csv.write_bytes(kept)
+    found = diazflow(project, "validate", PROTOCOL, env=env)
+    assert not found.cached and found.returncode == 0
+    assert len(entries(project)) == 1

@@ -63,17 +63,20 @@ def recording_reads() -> Iterator[set[str]]:
 def _excluded_roots(cache_dir: str) -> tuple[str, ...]:
     """Where a file is no input of the user's: the Python installation and its libraries
     (their versions are in the key), diazflow's own code and data (hashed in the key), the
-    cache itself (pint's unit cache lives there), and the kernel's pseudo file systems."""
+    cache's entries and pint's unit cache, and the kernel's pseudo file systems."""
     import site
     import sysconfig
 
     from diazflow.cache.fingerprint import package_data_roots
+    from diazflow.cache.store import RESULTS
 
     paths = sysconfig.get_paths()
     roots = [paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths]
     roots += site.getsitepackages() if hasattr(site, "getsitepackages") else []
     roots.append(site.getusersitepackages())
-    roots += [os.path.dirname(os.__file__), cache_dir, *package_data_roots()]
+    # the cache's own folders only, not all of DIAZFLOW_CACHE_DIR: it may be the project itself
+    cache_folders = [os.path.join(cache_dir, name) for name in (RESULTS, "pint")]
+    roots += [os.path.dirname(os.__file__), *cache_folders, *package_data_roots()]
     roots += ["/proc", "/sys", "/dev"]
     return tuple(os.path.abspath(r) + os.sep for r in roots if r)
 
