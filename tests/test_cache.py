@@ -579,3 +579,13 @@ def test_a_cache_folder_inside_the_project_still_sees_the_projects_files(project
     found = diazflow(project, "validate", PROTOCOL, env=env)
     assert not found.cached and found.returncode == 0
     assert len(entries(project)) == 1
+
+
+def test_a_protocol_whose_check_loads_pint_is_stored_on_the_first_run(project):
+    """An unknown unit loads pint, which makes its unit cache in the cache folder during the
+    check: a folder that changed is no reason not to store (only a file that changed is)."""
+    _edit(project / PROTOCOL, "amount: 50 umol", "amount: 50 furlongs")
+    first = diazflow(project, "validate", PROTOCOL)
+    assert first.returncode == 1 and "DF202" in first.stdout
+    again = diazflow(project, "validate", PROTOCOL)
+    assert again.cached and again.stdout == first.stdout

@@ -23,6 +23,7 @@ from diazflow import __version__
 from diazflow.exitcodes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
+    from diazflow.cache import CheckedPlan
     from diazflow.compiler.plan import Plan
     from diazflow.diagnostics import Acknowledged, WarningPolicy
     from diazflow.outputs import OutputError
@@ -482,7 +483,7 @@ def _checked_plan(
     policy: WarningPolicy | None,
     start_at: datetime.datetime | None,
     no_cache: bool,
-):
+) -> CheckedPlan:
     """The check ``compile`` and ``run`` start from, through the result cache (docs/cache.md):
     the findings, the working-hours findings for ``--start`` and, if valid, the plan."""
     from diazflow.cache import cache_enabled, check_plan

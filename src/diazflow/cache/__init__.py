@@ -252,7 +252,9 @@ def _store(
     deps = []
     for p in paths:
         state = file_state(p)
-        if state == SPECIAL or _touched_since(p, started_ns):
+        # a folder's modification time moves with any file made in it (pint's cache, a temporary
+        # file): only its being a folder is a dependency
+        if state == SPECIAL or (state != DIRECTORY and _touched_since(p, started_ns)):
             return
         deps.append([p, state])
     EntryStore(folder).write(key, {"deps": deps, "result": result.to_data()})
