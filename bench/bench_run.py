@@ -11,7 +11,11 @@ load of a shared machine falls on both sides alike:
    simulate`` (validate + compile + simulated run + journal), ``diazflow validate``, and
    ``opentrons_simulate`` of the same liquid handling written as an Opentrons protocol
    (bench/ot_protocol.py), with the ratio diazflow / Opentrons of each pair; where the diazflow
-   run's time goes (``DIAZFLOW_TIMINGS``);
+   run's time goes (``DIAZFLOW_TIMINGS``).  Those rows are *cold*: the result cache is off
+   (``DIAZFLOW_NO_CACHE=1``), every process checks and compiles from scratch.  Beside them, in
+   the same alternation, ``validate`` and ``run`` with the cache on: a *miss* (an empty cache
+   folder for every process: the first check of a protocol, which also stores its entry) and a
+   *hit* (a cache folder filled by one untimed run: nothing changed since, docs/cache.md);
 2. the STAR chatterbox run (PyLabRobot's firmware strings) of the largest shipped workflow;
 3. simulated runs of one protocol on plates of 24, 96, 384 and 1536 wells (the STARlet layout with
    its reaction block swapped for a PyLabRobot plate of that format): wall time, peak memory and
@@ -125,16 +129,33 @@ def plate_96(n: int, work: Path, opentrons: Path | None) -> dict:
     measure([*diazflow(), "validate", str(PLATE_96)])
     if opentrons:
         measure([str(opentrons), str(ot_file)], ot_env, cwd=work)
+    cold = {"DIAZFLOW_NO_CACHE": "1"}
+    warm = {"DIAZFLOW_NO_CACHE": "0", "DIAZFLOW_CACHE_DIR": str(work / "warm-cache")}
+    validate_argv = [*diazflow(), "validate", str(PLATE_96)]
+    measure(validate_argv, warm)  # fills the warm cache: the hits below find their entries
+    measure(run_argv(PLATE_96, work / "plate96-warm.sqlite"), warm)
     runs, validates, ots, ratios, timings = [], [], [], [], []
+    cache: dict[str, list[dict]] = {k: [] for k in ("validate_miss", "validate_hit")}
+    cache.update({k: [] for k in ("run_miss", "run_hit")})
+    warm_ratios = []
     for i in range(n):
-        run = measure(run_argv(PLATE_96, work / f"plate96-{i}.sqlite"), {"DIAZFLOW_TIMINGS": "1"})
+        run = measure(
+            run_argv(PLATE_96, work / f"plate96-{i}.sqlite"), {"DIAZFLOW_TIMINGS": "1", **cold}
+        )
         runs.append(run)
         timings.append(timings_of(run["stderr"]))
-        validates.append(measure([*diazflow(), "validate", str(PLATE_96)]))
+        validates.append(measure(validate_argv, cold))
+        miss = {"DIAZFLOW_NO_CACHE": "0", "DIAZFLOW_CACHE_DIR": str(work / f"miss-{i}")}
+        cache["validate_miss"].append(measure(validate_argv, miss))
+        cache["validate_hit"].append(measure(validate_argv, warm))
+        run_miss = {**miss, "DIAZFLOW_CACHE_DIR": str(work / f"run-miss-{i}")}  # empty: a miss
+        cache["run_miss"].append(measure(run_argv(PLATE_96, work / f"miss-{i}.sqlite"), run_miss))
+        cache["run_hit"].append(measure(run_argv(PLATE_96, work / f"hit-{i}.sqlite"), warm))
         if opentrons:
             ot = measure([str(opentrons), str(ot_file)], ot_env, cwd=work)
             ots.append(ot)
             ratios.append(run["wall_s"] / ot["wall_s"])
+            warm_ratios.append(cache["run_hit"][-1]["wall_s"] / ot["wall_s"])
     keys = sorted({k for t in timings for k in t})
     return {
         "operations": len(plan.operations),
@@ -148,6 +169,15 @@ def plate_96(n: int, work: Path, opentrons: Path | None) -> dict:
         "opentrons_rss_mib": median([r["rss_mib"] for r in ots]) if ots else None,
         "ratio_per_pair": sorted(ratios),
         "ratio_median": median(ratios) if ratios else None,
+        "cache": {
+            name: {
+                "wall_s": median([r["wall_s"] for r in rows]),
+                "cpu_s": median([r["cpu_s"] for r in rows]),
+                "rss_mib": median([r["rss_mib"] for r in rows]),
+            }
+            for name, rows in cache.items()
+        },
+        "hit_ratio_median": median(warm_ratios) if warm_ratios else None,
         "phases_s": {k: median([t.get(k, 0.0) for t in timings]) for k in keys},
     }
 
@@ -236,17 +266,28 @@ def report(result: dict) -> None:
     p = result["plate_96"]
     print(f"\n1) 96-well dropwise plate ({p['operations']} operations), alternating")
     print(
-        f"   diazflow run --backend simulate  {p['run_s']:6.2f} s   peak {p['run_rss_mib']:.0f} MiB   CPU {p['run_cpu_s']:.2f} s"
+        f"   diazflow run --backend simulate  {p['run_s']:6.2f} s   peak {p['run_rss_mib']:.0f} MiB   CPU {p['run_cpu_s']:.2f} s   (cold: no cache)"
     )
     print(
-        f"   diazflow validate                {p['validate_s']:6.2f} s   peak {p['validate_rss_mib']:.0f} MiB   CPU {p['validate_cpu_s']:.2f} s"
+        f"   diazflow validate                {p['validate_s']:6.2f} s   peak {p['validate_rss_mib']:.0f} MiB   CPU {p['validate_cpu_s']:.2f} s   (cold: no cache)"
     )
+    for name, label in (
+        ("validate_miss", "validate, cache miss (stores)"),
+        ("validate_hit", "validate, cache hit (warm)"),
+        ("run_miss", "run, cache miss (stores)"),
+        ("run_hit", "run, cache hit (warm)"),
+    ):
+        row = p["cache"][name]
+        print(
+            f"   {label:<32} {row['wall_s']:6.2f} s   peak {row['rss_mib']:.0f} MiB   CPU {row['cpu_s']:.2f} s"
+        )
     if p["opentrons_s"] is not None:
         print(
             f"   opentrons_simulate (same work)   {p['opentrons_s']:6.2f} s   peak {p['opentrons_rss_mib']:.0f} MiB"
         )
         pairs = " ".join(f"{r:.2f}" for r in p["ratio_per_pair"])
         print(f"   ratio diazflow / opentrons: median {p['ratio_median']:.2f} (pairs {pairs})")
+        print(f"   ratio warm run (cache hit) / opentrons: median {p['hit_ratio_median']:.2f}")
     else:
         print("   opentrons_simulate: not found (--opentrons PATH), no ratio")
     print("   where the run's time goes (in process, medians):")
@@ -280,6 +321,8 @@ def main() -> None:
     parser.add_argument("--skip-chatterbox", action="store_true", help="leave out part 2")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
+    # every figure is cold (checked from scratch) unless it says it is a cache miss or hit
+    os.environ["DIAZFLOW_NO_CACHE"] = "1"
     opentrons = args.opentrons or (DEFAULT_OPENTRONS if DEFAULT_OPENTRONS.exists() else None)
     # an installed wheel has diazflow's bytecode (pip compiles it); an editable install writes it
     # on first import unless PYTHONDONTWRITEBYTECODE is set, and then compiles ~40 modules on

@@ -17,6 +17,10 @@ TESTS = Path(__file__).resolve().parent
 # to test: test_cli_ux.py checks the one-line refusal a 3.10 user gets instead.
 collect_ignore = ["test_export_ord.py"] if sys.version_info < (3, 11) else []
 REPO = TESTS.parent
+
+# The suite tests the real pipeline: the result cache (docs/cache.md) is off for every command the
+# tests run, in process or in a subprocess; tests/test_cache.py switches it on where it tests it.
+os.environ["DIAZFLOW_NO_CACHE"] = "1"
 PROTOCOLS = TESTS / "data" / "protocols"
 BASE_PROTOCOL = PROTOCOLS / "reductive_amination.yaml"  # valid; inline library by column
 

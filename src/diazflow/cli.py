@@ -23,6 +23,7 @@ from diazflow import __version__
 from diazflow.exitcodes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
+    from diazflow.cache import CheckedPlan
     from diazflow.compiler.plan import Plan
     from diazflow.diagnostics import Acknowledged, WarningPolicy
     from diazflow.outputs import OutputError
@@ -53,6 +54,12 @@ _start_option = click.option(
 )
 _quiet_option = click.option(
     "--quiet", "-q", is_flag=True, help="print only diagnostics and errors"
+)
+_no_cache_option = click.option(
+    "--no-cache",
+    "no_cache",
+    is_flag=True,
+    help="check from scratch: neither read nor write the result cache (also DIAZFLOW_NO_CACHE=1; docs/cache.md)",
 )
 
 
@@ -134,10 +141,10 @@ def _apply_policy(diagnostics: list, policy: WarningPolicy) -> list:
 
 
 def _parse_start(text: str | None) -> datetime.datetime | None:
-    from diazflow.compiler.working_hours import parse_start
-
     if not text:
         return None
+    from diazflow.compiler.working_hours import parse_start  # the compiler's models: only if used
+
     try:
         return parse_start(text)
     except ValueError:
@@ -203,13 +210,6 @@ def _print_diagnostics(
             click.echo(text, color=color)  # click strips escapes off a pipe unless told
 
 
-def safe_check(path: str, deck: str | None, warnings: WarningPolicy | None = None):
-    """:func:`diazflow.pipeline.safe_check`: a bug in diazflow is DF000, never a traceback."""
-    from diazflow.pipeline import safe_check as checked
-
-    return checked(path, deck_override=deck, warnings=warnings)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="diazflow")
 def cli() -> None:
@@ -222,6 +222,7 @@ def cli() -> None:
 @_format_option
 @_quiet_option
 @_warning_options
+@_no_cache_option
 def validate(
     workflows: tuple[str, ...],
     deck: str | None,
@@ -231,6 +232,7 @@ def validate(
     select: tuple[str, ...],
     as_errors: tuple[str, ...],
     all_as_errors: bool,
+    no_cache: bool,
 ) -> None:
     """Check protocol files (or every *.yaml in a directory): exit 0 if all are valid, 1 if not."""
     policy = _warning_policy(ignore, select, as_errors, all_as_errors)
@@ -238,9 +240,12 @@ def validate(
     results = {}
     times: dict[str, float] = {}
     acknowledged: dict[str, list[Acknowledged]] = {}
+    from diazflow.cache import cache_enabled, check_file
+
+    use_cache = cache_enabled(no_cache)
     for path in files:
         started = _perf()
-        result = safe_check(path, deck, policy)
+        result = check_file(path, deck, policy, use_cache=use_cache)
         results[result.path] = list(result.diagnostics)
         acknowledged[result.path] = list(result.acknowledged)
         times[result.path] = _perf() - started
@@ -439,6 +444,7 @@ def plan_summary(plan: Plan, start: datetime.datetime | None = None) -> str:
 @_start_option
 @_quiet_option
 @_warning_options
+@_no_cache_option
 def compile_command(
     workflow: str,
     output: str | None,
@@ -450,28 +456,51 @@ def compile_command(
     select: tuple[str, ...],
     as_errors: tuple[str, ...],
     all_as_errors: bool,
+    no_cache: bool,
 ) -> None:
     """Compile a protocol into a timed plan and print a summary (makespan, operations, tips, stocks)."""
     policy = _warning_policy(ignore, select, as_errors, all_as_errors)
     start_at = _parse_start(start)
     if output:
         _check_output(output, (workflow,) + ((deck,) if deck else ()))
-    result = safe_check(workflow, deck, policy)
-    diags = list(result.diagnostics)
-    if result.plan is not None:
-        diags += _apply_policy(
-            _working_hours(result.plan, start_at, result.loaded, result.path), policy
-        )
-    _print_diagnostics({result.path: diags}, output_format)
-    if result.plan is None or any(x.is_error for x in diags):
+    checked = _checked_plan(workflow, deck, policy, start_at, no_cache)
+    diags = list(checked.diagnostics) + list(checked.extra)
+    _print_diagnostics({checked.path: diags}, output_format)
+    if checked.failed or any(x.is_error for x in diags):
         sys.exit(EXIT_INVALID)
     if output:
-        _write_output(output, result.plan.to_json(), _inputs_of(result))
+        _write_output(output, checked.written_plan(), checked.output_inputs)
     if output_format == "text" and not quiet:
-        click.echo(plan_summary(result.plan, start_at))
+        click.echo(checked.summary)
         if output:
             click.echo(f"plan written to {output}")
     sys.exit(EXIT_OK)
+
+
+def _checked_plan(
+    workflow: str,
+    deck: str | None,
+    policy: WarningPolicy | None,
+    start_at: datetime.datetime | None,
+    no_cache: bool,
+) -> CheckedPlan:
+    """The check ``compile`` and ``run`` start from, through the result cache (docs/cache.md):
+    the findings, the working-hours findings for ``--start`` and, if valid, the plan."""
+    from diazflow.cache import cache_enabled, check_plan
+
+    def working_hours(result) -> list:
+        found = _working_hours(result.plan, start_at, result.loaded, result.path)
+        return _apply_policy(found, policy) if policy is not None else found
+
+    return check_plan(
+        workflow,
+        deck,
+        policy,
+        start_at.isoformat() if start_at is not None else None,
+        use_cache=cache_enabled(no_cache),
+        extra=working_hours,
+        summary=lambda plan: plan_summary(plan, start_at),
+    )
 
 
 @cli.command(name="report")
@@ -793,6 +822,7 @@ _log_option = click.option(
 @_start_option
 @_warning_options
 @_inject_fault_option
+@_no_cache_option
 def run(
     workflow: str,
     backend: str,
@@ -809,6 +839,7 @@ def run(
     as_errors: tuple[str, ...],
     all_as_errors: bool,
     inject_fault: tuple[str, ...],
+    no_cache: bool,
 ) -> None:
     """Validate, compile and run a protocol; every operation is journalled (exit 3 if the run
     fails, 128 + the signal's number if a signal stopped it: 130 for Ctrl-C, 143 for SIGTERM)."""
@@ -821,7 +852,7 @@ def run(
             backend,
             speed,
             journal_path,
-            RunDisplay(quiet, log, _parse_start(start), policy),
+            RunDisplay(quiet, log, _parse_start(start), policy, no_cache),
             visualize,
             deck,
             output_format,
@@ -838,6 +869,7 @@ class RunDisplay:
     log: bool = False
     start: datetime.datetime | None = None
     warnings: WarningPolicy | None = None  # --ignore, --select, --error, --warnings-as-errors
+    no_cache: bool = False  # --no-cache: check from scratch (docs/cache.md)
 
 
 @contextlib.contextmanager
@@ -865,23 +897,15 @@ def _run_command(
 ) -> None:
     started = _perf()
     _check_run_options(backend, speed)  # before the protocol is checked: exit 2 at once
-    from diazflow.pipeline import safe_check as check
-
     import_s = _perf() - started
     faults = _faults(inject_fault)
     t = _perf()
-    result = check(workflow, deck_override=deck, warnings=display.warnings)
-    check_s = _perf() - t
-    extra = (
-        _working_hours(result.plan, display.start, result.loaded, result.path)
-        if result.plan is not None
-        else []
-    )
-    if display.warnings is not None:
-        extra = _apply_policy(extra, display.warnings)
-    _print_run_diagnostics(result, output_format, extra)
-    if result.plan is None or any(x.is_error for x in extra):
+    checked = _checked_plan(workflow, deck, display.warnings, display.start, display.no_cache)
+    _print_run_diagnostics(checked, output_format, list(checked.extra))
+    if checked.failed:
         sys.exit(EXIT_INVALID)
+    result = checked.run_source()  # from the cache: the plan as resume reads a journal's
+    check_s = _perf() - t
     from diazflow.runtime.runner import UsageError, run_plan
 
     try:
@@ -895,6 +919,8 @@ def _run_command(
             start=display.start,
             faults=faults,
             visualize=visualize,
+            inputs=list(checked.run_inputs),
+            vessel_labware=checked.vessel_labware,
         )
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
@@ -1089,16 +1115,6 @@ def _write_output(path: str, text: str | bytes, inputs: tuple[str, ...]) -> None
         write_output(path, text, inputs=inputs)
     except OutputError as exc:
         _refuse_output(exc)
-
-
-def _inputs_of(result) -> tuple[str, ...]:
-    """The files a checked protocol was read from: the protocol, its CSV libraries, its deck."""
-    paths = [result.path]
-    if result.deck_path:
-        paths.append(result.deck_path)
-    if result.loaded is not None:
-        paths += [lib.source_file for lib in result.loaded.libraries.values() if lib.source_file]
-    return tuple(paths)
 
 
 def _utf8_console() -> None:

@@ -811,8 +811,14 @@ def run_plan(
     visualize: bool = False,
     log: bool = False,
     start: _dt.datetime | None = None,
+    inputs: list[str] | None = None,
+    vessel_labware: str | None = None,
 ) -> RunOutcome:
-    """Run a checked protocol (:class:`diazflow.pipeline.CheckResult` with a plan)."""
+    """Run a checked protocol (:class:`diazflow.pipeline.CheckResult` with a plan).
+
+    ``inputs`` and ``vessel_labware``: given when the check came from the result cache
+    (:mod:`diazflow.cache`), which keeps the plan and deck but not the loaded protocol; else
+    taken from ``result``."""
     check_run_options(backend, speed)
     if backend == "hardware":  # before the journal: a run that cannot start leaves nothing
         require_drivers(result.deck)
@@ -829,7 +835,7 @@ def run_plan(
                 plan_json=plan.to_journal_json(),
                 protocol_path=result.path,
                 deck_path=result.deck_path,
-                vessel_labware=result.loaded.protocol.vessels.labware,
+                vessel_labware=vessel_labware or result.loaded.protocol.vessels.labware,
                 backend=backend,
                 speed=speed,
                 commands_path=commands,
@@ -851,7 +857,7 @@ def run_plan(
                     "speed": speed,
                     "faults": {str(k): v for k, v in (faults or FaultPlan()).faults.items()},
                     "pid": os.getpid(),
-                    "inputs": {f: sha256_file(f) for f in input_files(result)},
+                    "inputs": {f: sha256_file(f) for f in inputs or input_files(result)},
                 },
             )
             options = RunOptions(
