@@ -537,3 +537,18 @@ def test_quiet_prints_only_diagnostics(tmp_path, invalid_protocol):
     html = tmp_path / "r.html"
     reported = diazflow("report", WORKFLOW, "-o", html, "--quiet", cwd=tmp_path)
     assert reported.returncode == 0 and reported.stdout.strip() == "" and html.exists()
+
+
+def test_a_deleted_working_directory_is_one_line_and_exit_2(tmp_path):
+    # a shell left in a folder another process deleted: every path is relative to it
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    command = " ".join(f"'{part}'" for part in diazflow_command())
+    proc = subprocess.run(
+        ["sh", "-c", f"cd '{gone}' && rmdir '{gone}' && exec {command} validate '{WORKFLOW}'"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "working directory cannot be read" in one_line_error(proc)

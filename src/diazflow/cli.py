@@ -1138,11 +1138,25 @@ def _single_threaded_blas() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
+def _require_working_directory() -> None:
+    """Protocols, libraries and decks are named relative to the working directory: one deleted
+    under a shell still in it makes every command fail, so say so once (as git does)."""
+    try:
+        os.getcwd()
+    except OSError as exc:
+        click.echo(
+            f"error: the working directory cannot be read ({exc.strerror}): cd to another one",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
+
+
 def main() -> None:
     from diazflow import collection
 
     collection.defer()  # until the run starts: see diazflow/collection.py
     _single_threaded_blas()
+    _require_working_directory()
     from diazflow.extras import MissingExtra
 
     _utf8_console()

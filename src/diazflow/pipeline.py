@@ -76,7 +76,7 @@ def display_path(path: str) -> str:
     """Paths in diagnostics and plans: relative to the working directory when inside it."""
     try:
         rel = os.path.relpath(path)
-    except ValueError:
+    except (ValueError, OSError):  # another drive (Windows); a working directory since deleted
         return path
     return path if rel.startswith("..") else rel
 
