@@ -143,7 +143,7 @@ def _apply_policy(diagnostics: list, policy: WarningPolicy) -> list:
 def _parse_start(text: str | None) -> datetime.datetime | None:
     if not text:
         return None
-    from diazflow.compiler.working_hours import parse_start  # the compiler's models: only if used
+    from diazflow.wallclock import parse_start
 
     try:
         return parse_start(text)

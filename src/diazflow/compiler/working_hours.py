@@ -27,11 +27,6 @@ SEARCH_STEP = _dt.timedelta(minutes=15)  # candidate start times: on the quarter
 SEARCH_SPAN = _dt.timedelta(days=14)  # how far ahead the earliest good start is looked for
 
 
-def parse_start(text: str) -> _dt.datetime:
-    """``2026-12-07 09:00`` or ``2026-12-07T09:00`` (seconds allowed); ``ValueError`` otherwise."""
-    return _dt.datetime.fromisoformat(text.strip().replace(" ", "T", 1))
-
-
 @dataclass(frozen=True)
 class WorkingTime:
     opens: _dt.time

@@ -215,10 +215,10 @@ def compress_wells(names: list[str]) -> str:
 
 
 def parse_start(text: str | None) -> datetime | None:
-    """``2026-11-22T09:00`` (or with seconds / a space instead of T)."""
-    if not text:
-        return None
-    return datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+    """``2026-11-22T09:00`` (or with seconds / a space instead of T); ``None`` for no text."""
+    from diazflow.wallclock import parse_start as parse
+
+    return parse(text) if text else None
 
 
 def plate_format_for(wells: Iterable[str]) -> tuple[int, int]:
