@@ -111,6 +111,8 @@ def test_cached_answers_are_plrs_before_and_after_the_tree_changes(starlet):
         assert well.get_absolute_location().z == given.z - 100
         assert _geometry(root) == uncached_before
         assert cache.invalidations >= 6
+        # rotation matrices are remembered by angle: none and a quarter turn were both seen
+        assert {key[:3] for key in cache.matrices} >= {(0, 0, 0), (0, 0, 90)}
 
     # the same changes without the cache give the same answers
     block.assign_child_resource(caps)
@@ -244,3 +246,79 @@ def test_containers_are_plrs_wells_looked_up_once(starlet):
     assert starlet.container(trough) is starlet.labware(trough)
     with pytest.raises(KeyError, match="only position is A1"):
         starlet.container(trough, "B1")
+
+
+def _simulated_run_log(workflow: Path, directory: Path) -> list[str]:
+    """The DEBUG messages PyLabRobot's 'pylabrobot' logger emits during a simulated run."""
+    import logging
+
+    from diazflow.pipeline import check
+    from diazflow.runtime.runner import run_plan
+
+    class Keep(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(level=logging.DEBUG)
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    result = check(str(workflow))
+    assert result.plan is not None
+    logger = logging.getLogger("pylabrobot")
+    keep, level = Keep(), logger.level
+    logger.addHandler(keep)
+    logger.setLevel(logging.DEBUG)
+    try:
+        outcome = run_plan(
+            result, journal_path=str(directory / "run.sqlite"), quiet=True, notify=lambda _: None
+        )
+    finally:
+        logger.removeHandler(keep)
+        logger.setLevel(level)
+    assert outcome.exit_code == 0, outcome.message
+    return keep.messages
+
+
+def test_command_log_reads_the_same_when_formatted_late(tmp_path, monkeypatch):
+    import diazflow.deck.plr_cache as plr_cache
+
+    workflow = REPO / "workflows" / "n4_reductive_amination_stab.yaml"
+    (tmp_path / "lazy").mkdir()
+    (tmp_path / "eager").mkdir()
+    lazy = _simulated_run_log(workflow, tmp_path / "lazy")
+    monkeypatch.setattr(plr_cache, "lazy_command_log", contextlib.nullcontext)
+    eager = _simulated_run_log(workflow, tmp_path / "eager")
+    assert lazy == eager
+    aspirations = [m for m in lazy if m.startswith("aspirate(")]
+    assert aspirations and "resources=['" in aspirations[0] and "vols=[" in aspirations[0]
+
+
+def test_command_log_is_not_formatted_when_nobody_reads_it(starlet, monkeypatch):
+    import asyncio
+
+    from pylabrobot.liquid_handling import LiquidHandler
+
+    from diazflow.deck.plr_cache import lazy_command_log
+
+    formatted: list[object] = []
+    original = LiquidHandler._format_param
+
+    def counting(self, value):
+        formatted.append(value)
+        return original(self, value)
+
+    monkeypatch.setattr(LiquidHandler, "_format_param", counting)
+    lh = starlet.liquid_handler
+    rack = next(r for r in starlet.resources.values() if type(r).__name__ == "TipRack")
+
+    async def pick_up_and_drop() -> None:
+        await lh.setup()
+        await lh.pick_up_tips([rack.get_item("A1")], use_channels=[0])
+        await lh.drop_tips([rack.get_item("A1")], use_channels=[0])
+
+    with lazy_command_log():
+        asyncio.run(pick_up_and_drop())
+    assert formatted == []
+    asyncio.run(lh.pick_up_tips([rack.get_item("A1")], use_channels=[0]))
+    assert formatted  # PLR's own _log_command formats at once

@@ -464,11 +464,12 @@ class Run:
             return self._build_failed(exc)
         self.timings["build_plr_s"] = time.perf_counter() - t
         self._executor = self._make_executor(self.devices)
-        from diazflow.deck.plr_cache import cached_geometry
+        from diazflow.deck.plr_cache import cached_geometry, lazy_command_log
 
         # PLR recomputes every absolute location from scratch (rotation matrices up to the deck):
-        # remember them while the resource tree does not change (docs/pylabrobot.md, "Speed")
-        with cached_geometry(self.devices.deck):
+        # remember them while the resource tree does not change, and format its debug log of
+        # each command only if something reads it (docs/pylabrobot.md, "Speed")
+        with cached_geometry(self.devices.deck), lazy_command_log():
             return asyncio.run(self._run_guarded())
 
     def _make_executor(self, devices: PlrSetup) -> Executor:
