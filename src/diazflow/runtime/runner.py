@@ -29,6 +29,7 @@ from diazflow.runtime.journal import (
     Journal,
     JournalError,
     JournalWriteError,
+    commit_interval_for,
     sha256_file,
     synchronous_for,
 )
@@ -835,6 +836,7 @@ def run_plan(
             )
         except JournalError as exc:
             raise UsageError(str(exc)) from None
+        journal.set_commit_interval(commit_interval_for(backend))
         timings: dict[str, float] = {"journal_create_s": time.perf_counter() - started}
         try:
             notify(f"journal: {path}")
@@ -928,6 +930,7 @@ def _resume(
             journal.lock()
             plan, info = _readable_plan(journal)
             journal.set_synchronous(synchronous_for(info.backend))
+            journal.set_commit_interval(commit_interval_for(info.backend))
         except JournalError as exc:
             raise UsageError(str(exc)) from None
         try:
