@@ -322,3 +322,44 @@ def test_command_log_is_not_formatted_when_nobody_reads_it(starlet, monkeypatch)
     assert formatted == []
     asyncio.run(lh.pick_up_tips([rack.get_item("A1")], use_channels=[0]))
     assert formatted  # PLR's own _log_command formats at once
+
+
+def test_every_well_and_tip_spot_is_plrs_own_item(starlet):
+    from diazflow.runtime.runner import build_labels
+
+    spec = starlet.deck_spec
+    checked = 0
+    for name, lw in spec.labware.items():
+        resource = starlet.resources.get(name)
+        if resource is None or not hasattr(resource, "get_item"):
+            continue
+        for well in lw.well_names():
+            if lw.role == "tips":
+                assert starlet.tip_spot(f"{name}:{well}") is resource.get_item(well)
+            else:
+                assert starlet.container(name, well) is resource.get_well(well)
+            checked += 1
+    assert checked > 900
+    with pytest.raises(IndexError, match="Z99"):
+        starlet.container("reaction_block", "Z99")  # not a well: PLR's own error
+    labels = build_labels(starlet)
+    assert labels[id(starlet.labware("reaction_block").get_well("H12"))] == "reaction_block:H12"
+
+
+def test_rotation_matrices_are_plrs_for_every_angle():
+    from pylabrobot.resources.rotation import Rotation
+
+    from diazflow.deck.plr_cache import remembered_rotation_matrices
+
+    angles = [(0, 0, 0), (0.0, -0.0, 0), (-0.0, -0.0, -0.0), (0, 0, 90), (10, 20, 45.5), (0, 0, 90)]
+    plrs = [Rotation(*a).get_rotation_matrix() for a in angles]
+    original = Rotation.get_rotation_matrix
+    with remembered_rotation_matrices() as memo:
+        for _ in range(2):
+            remembered = [Rotation(*a).get_rotation_matrix() for a in angles]
+            # equal including the signs of zeros (repr shows -0.0)
+            assert repr(remembered) == repr(plrs)
+        remembered[0][0][0] = 5.0  # a caller's change stays its own
+        assert Rotation(0, 0, 0).get_rotation_matrix()[0][0] == 1.0
+        assert len(memo) == 5  # -0.0 angles have entries of their own
+    assert Rotation.get_rotation_matrix is original

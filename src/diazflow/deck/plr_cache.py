@@ -64,7 +64,7 @@ class GeometryCache:
     sizes: dict[tuple[int, str], tuple[Any, float]] = field(default_factory=dict)
     # id(resource) -> (resource, Rotation): get_absolute_rotation
     rotations: dict[int, tuple[Any, Any]] = field(default_factory=dict)
-    # the three angles and their signs -> rotation matrix (a pure function of them: never cleared)
+    # the three angles and their signs -> rotation matrix (remembered_rotation_matrices)
     matrices: dict[tuple[float, ...], list[list[float]]] = field(default_factory=dict)
     hits: int = 0
     misses: int = 0
@@ -112,21 +112,32 @@ def _location_wrt(cache: GeometryCache, original_wrt: Any) -> Any:
     return get_location_wrt
 
 
-def _rotation_matrix(cache: GeometryCache, original_matrix: Any) -> Any:
-    """``Rotation.get_rotation_matrix`` remembered by the angles' values (with their signs, so
-    that a ``-0.0`` angle gets the matrix PLR would build for it)."""
+@contextlib.contextmanager
+def remembered_rotation_matrices() -> Iterator[dict[tuple[float, ...], list[list[float]]]]:
+    """Within the block, ``Rotation.get_rotation_matrix`` is computed once per value of the
+    three angles (with their signs, so that a ``-0.0`` angle gets the matrix PLR would build for
+    it) and handed out as a copy.  A pure function of the angles: nothing can make an answer
+    stale, so this is safe while a deck is being built, too.  Yields the memo (for tests)."""
+    from pylabrobot.resources.rotation import Rotation
+
+    matrices: dict[tuple[float, ...], list[list[float]]] = {}
+    original = Rotation.get_rotation_matrix
 
     def get_rotation_matrix(self: Any) -> list[list[float]]:
         x, y, z = self.x, self.y, self.z
         key = (x, y, z, math.copysign(1.0, x), math.copysign(1.0, y), math.copysign(1.0, z))
-        matrix = cache.matrices.get(key)
+        matrix = matrices.get(key)
         if matrix is None:
-            matrix = original_matrix(self)
-            cache.matrices[key] = [list(row) for row in matrix]
+            matrix = original(self)
+            matrices[key] = [list(row) for row in matrix]
             return matrix
         return [list(row) for row in matrix]
 
-    return get_rotation_matrix
+    Rotation.get_rotation_matrix = get_rotation_matrix
+    try:
+        yield matrices
+    finally:
+        Rotation.get_rotation_matrix = original
 
 
 def _absolute_rotation(cache: GeometryCache, original_rotation: Any) -> Any:
@@ -153,10 +164,8 @@ def cached_geometry(deck: Any) -> Iterator[GeometryCache]:
     computed once per state of that tree (see the module's docstring)."""
     from pylabrobot.resources.lid import Liddable
     from pylabrobot.resources.resource import Resource
-    from pylabrobot.resources.rotation import Rotation
 
     cache = GeometryCache(deck.get_root())
-    original_matrix = Rotation.get_rotation_matrix
     original_rotation = Resource.get_absolute_rotation
     original_location = Resource.get_absolute_location
     original_wrt = Resource.get_location_wrt
@@ -207,9 +216,10 @@ def cached_geometry(deck: Any) -> Iterator[GeometryCache]:
             cache.lids[id(self)] = (self, value)
         return value
 
+    stack = contextlib.ExitStack()
+    cache.matrices = stack.enter_context(remembered_rotation_matrices())
     cache.root.register_did_assign_resource_callback(cache.invalidate)
     cache.root.register_did_unassign_resource_callback(cache.invalidate)
-    Rotation.get_rotation_matrix = _rotation_matrix(cache, original_matrix)
     Resource.get_absolute_rotation = _absolute_rotation(cache, original_rotation)
     Resource.get_absolute_location = get_absolute_location
     Resource.get_location_wrt = get_location_wrt
@@ -220,7 +230,7 @@ def cached_geometry(deck: Any) -> Iterator[GeometryCache]:
     try:
         yield cache
     finally:
-        Rotation.get_rotation_matrix = original_matrix
+        stack.close()
         Resource.get_absolute_rotation = original_rotation
         Resource.get_absolute_location = original_location
         Resource.get_location_wrt = original_wrt
