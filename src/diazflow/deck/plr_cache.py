@@ -8,11 +8,13 @@ firmware positions, z heights), which made that one function ~70 % of a chatterb
 rotation matrices for a 1,000-operation workflow); its firmware positions are
 ``get_location_wrt`` the deck, two absolute locations and a new rounded ``Coordinate`` each
 time.  Its ``get_absolute_size_x/y/z`` rotate the eight corners of the resource the same way.
-PLR's lid check (``_lidded_ancestor`` before each aspirate and dispense) reads ``Liddable.lid``,
+``Resource.__hash__`` is ``hash(repr(self))``, and ``LiquidHandler.aspirate``/``dispense`` hash
+every container of every operation to see whether they are all one.  PLR's lid check
+(``_lidded_ancestor`` before each aspirate and dispense) reads ``Liddable.lid``,
 which scans every child of the plate: every well of a 1536-well plate for each container of each
 operation.
 
-:func:`cached_geometry` keeps these answers while the resource tree under the deck does not
+:func:`cached_geometry` keeps these answers (and the hashes) while the resource tree under the deck does not
 change.  It does not change what PLR computes, only how often: a miss calls PLR's own method, and
 every change to the tree — PLR's did-assign / did-unassign callbacks, which PLR propagates from any
 descendant up to the deck, and ``Resource.rotate`` — forgets everything.  Only resources that sit
@@ -62,6 +64,8 @@ class GeometryCache:
     )
     # (id(resource), axis) -> (resource, size along that deck axis after rotation)
     sizes: dict[tuple[int, str], tuple[Any, float]] = field(default_factory=dict)
+    # id(resource) -> (resource, hash): Resource.__hash__ (hash of the repr)
+    hashes: dict[int, tuple[Any, int]] = field(default_factory=dict)
     # id(resource) -> (resource, Rotation): get_absolute_rotation
     rotations: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     # the three angles and their signs -> rotation matrix (remembered_rotation_matrices)
@@ -76,6 +80,7 @@ class GeometryCache:
         self.lids.clear()
         self.sizes.clear()
         self.rotations.clear()
+        self.hashes.clear()
         self.invalidations += 1
 
     def on_deck(self, resource: Any) -> bool:
@@ -140,6 +145,24 @@ def remembered_rotation_matrices() -> Iterator[dict[tuple[float, ...], list[list
         Rotation.get_rotation_matrix = original
 
 
+def _hash(cache: GeometryCache, original_hash: Any) -> Any:
+    """``Resource.__hash__`` (``hash(repr(self))``: the name, location, sizes and category
+    formatted into a string on every call) answered from ``cache`` for resources on the deck.
+    ``LiquidHandler.aspirate``/``dispense`` hash every container of every operation
+    (``len(set(resources)) == 1``: 9,216 reprs for the 1536-well plate)."""
+
+    def __hash__(self: Any) -> int:
+        entry = cache.hashes.get(id(self))
+        if entry is not None:
+            return entry[1]
+        value: int = original_hash(self)
+        if cache.on_deck(self):
+            cache.hashes[id(self)] = (self, value)
+        return value
+
+    return __hash__
+
+
 def _absolute_rotation(cache: GeometryCache, original_rotation: Any) -> Any:
     """``Resource.get_absolute_rotation`` (a new ``Rotation`` summed up to the root on every
     call) answered from ``cache`` for resources on the deck; a new ``Rotation`` each time."""
@@ -166,6 +189,7 @@ def cached_geometry(deck: Any) -> Iterator[GeometryCache]:
     from pylabrobot.resources.resource import Resource
 
     cache = GeometryCache(deck.get_root())
+    original_hash = Resource.__dict__["__hash__"]
     original_rotation = Resource.get_absolute_rotation
     original_location = Resource.get_absolute_location
     original_wrt = Resource.get_location_wrt
@@ -220,6 +244,7 @@ def cached_geometry(deck: Any) -> Iterator[GeometryCache]:
     cache.matrices = stack.enter_context(remembered_rotation_matrices())
     cache.root.register_did_assign_resource_callback(cache.invalidate)
     cache.root.register_did_unassign_resource_callback(cache.invalidate)
+    Resource.__hash__ = _hash(cache, original_hash)
     Resource.get_absolute_rotation = _absolute_rotation(cache, original_rotation)
     Resource.get_absolute_location = get_absolute_location
     Resource.get_location_wrt = get_location_wrt
@@ -231,6 +256,7 @@ def cached_geometry(deck: Any) -> Iterator[GeometryCache]:
         yield cache
     finally:
         stack.close()
+        Resource.__hash__ = original_hash
         Resource.get_absolute_rotation = original_rotation
         Resource.get_absolute_location = original_location
         Resource.get_location_wrt = original_wrt
