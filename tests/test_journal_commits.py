@@ -7,6 +7,7 @@ tests/test_runtime.py's random-kill test.)"""
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 from pathlib import Path
 
@@ -61,10 +62,91 @@ def test_kept_back_records_give_the_same_journal_in_fewer_transactions(tmp_path,
     assert kept < every / 10
 
 
-def test_only_simulated_devices_keep_records_back():
+def test_only_devices_that_live_in_the_process_keep_records_back():
     assert commit_interval_for("simulate") > 0
-    assert commit_interval_for("chatterbox") == 0
+    assert commit_interval_for("chatterbox") > 0  # with its transcript written before commits
     assert commit_interval_for("hardware") == 0
+
+
+def test_a_chatterbox_transcript_holds_every_command_before_its_records_commit(
+    tmp_path, monkeypatch
+):
+    """Before every commit, every command the chatterbox produced is in the transcript's file."""
+    import diazflow.runtime.runner as runner
+    from diazflow.pipeline import check
+
+    commits = 0
+    original = runner.CommandTranscript.flush
+
+    def flush(self) -> None:
+        nonlocal commits
+        original(self)
+        commits += 1
+        with open(self.path, encoding="utf-8") as fh:
+            assert sum(1 for _ in fh) == self.lines
+
+    monkeypatch.setattr(runner.CommandTranscript, "flush", flush)
+    result = check(str(WORKFLOW))
+    assert result.plan is not None
+    journal = tmp_path / "cb.sqlite"
+    outcome = runner.run_plan(
+        result, backend="chatterbox", journal_path=str(journal), quiet=True, notify=lambda _: None
+    )
+    assert outcome.exit_code == 0, outcome.message
+    assert commits > 5
+    transcript = Path(runner.commands_path_for(str(journal))).read_text(encoding="utf-8")
+    assert transcript.count("C0AS") > 50
+
+
+PIPETTING = ("C0TP", "C0TR", "C0AS", "C0DS")  # tip pick-up and drop, aspirate, dispense
+
+
+def _chatterbox(tmp_path: Path, name: str, crash: str | None) -> tuple[list[str], list[tuple]]:
+    """A STAR chatterbox run of the 16-well dropwise plate (killed with SIGKILL at ``crash``
+    and resumed): its pipetting commands in order, and its device records."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    plate = REPO / "tests" / "data" / "runtime" / "starlet_dropwise_16.yaml"
+    journal = tmp_path / f"{name}.sqlite"
+
+    def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "diazflow.cli", *args, "--quiet"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, **env},
+        )
+
+    env = {"DIAZFLOW_TEST_CRASH": crash} if crash else {}
+    out = cli("run", str(plate), "--backend", "chatterbox", "--journal", str(journal), env=env)
+    if crash:
+        assert out.returncode == -signal.SIGKILL, out.stderr
+        out = cli("resume", str(journal), env={})
+    assert out.returncode == 0, out.stderr
+    lines = Path(f"{journal}.commands.txt").read_text(encoding="utf-8").splitlines()
+    _, records = _rows(journal)
+    # the firmware's command ids (idNNNN) count from the start of each process, and so do the
+    # STAR's tip type numbers (ttNN, a table filled as tip types are first used)
+    commands = [re.sub(r"tt\d\d", "tt", re.sub(r"^(C0..)id\d{4}", r"\1", x)) for x in lines]
+    return [c for c in commands if c.startswith(PIPETTING)], [r[1:5] for r in records]
+
+
+def test_a_killed_chatterbox_run_resumes_with_every_command_once(tmp_path):
+    from diazflow.compiler.plan import Dispense
+    from diazflow.pipeline import check
+
+    plan = check(str(REPO / "tests" / "data" / "runtime" / "starlet_dropwise_16.yaml")).plan
+    assert plan is not None
+    dispenses = [op for op in plan.operations if isinstance(op, Dispense)]
+    whole = _chatterbox(tmp_path, "whole", None)
+    for where in (f"{dispenses[3].id}:action", f"{dispenses[-2].id}:started"):
+        resumed = _chatterbox(tmp_path, where.replace(":", "_"), where)
+        assert resumed == whole, where
 
 
 def test_reading_the_journal_commits_what_was_kept_back(tmp_path):

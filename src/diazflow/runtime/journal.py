@@ -256,11 +256,12 @@ SIMULATED_COMMIT_INTERVAL_S = 0.02
 
 def commit_interval_for(backend: str) -> float:
     """Wall seconds a run on ``backend`` may keep device records and events before committing
-    them (see :meth:`Journal.set_commit_interval`): only the simulated devices, whose state lives
-    in this process and dies with it, may lose the last rows (a resumed run does those operations
-    again, on new simulated devices).  A chatterbox writes its transcript outside the journal and
-    a real device acts outside it: every record is committed before the run goes on."""
-    return SIMULATED_COMMIT_INTERVAL_S if backend == "simulate" else 0.0
+    them (see :meth:`Journal.set_commit_interval`): only devices whose state lives in this process
+    and dies with it may lose the last rows (a resumed run does those operations again, on new
+    devices) — the simulated ones and the chatterboxes, whose command transcript is written out
+    just before each commit (``Journal.before_commit``).  A real device acts outside the journal:
+    every record is committed before the run goes on."""
+    return SIMULATED_COMMIT_INTERVAL_S if backend in ("simulate", "chatterbox") else 0.0
 
 
 @dataclass
@@ -329,6 +330,9 @@ class Journal:
             tuple
         ] = []  # op_completed waiting to share a transaction with the next op_started
         self._pending_log: list[tuple] = []  # device records kept back (set_commit_interval)
+        # called before every commit: a chatterbox's transcript is written out first, so that
+        # it always holds the commands of every committed record (runner.CommandTranscript)
+        self.before_commit: Callable[[], None] | None = None
         self._commit_interval_s = 0.0
         self._committed_at = time.monotonic()
 
@@ -604,8 +608,9 @@ class Journal:
     # ---- writing
 
     class _Tx:
-        def __init__(self, conn: sqlite3.Connection):
+        def __init__(self, conn: sqlite3.Connection, before_commit: Callable[[], None] | None):
             self.conn = conn
+            self.before_commit = before_commit
 
         def __enter__(self):
             self.conn.execute("BEGIN IMMEDIATE")
@@ -613,14 +618,24 @@ class Journal:
 
         def __exit__(self, exc_type, exc, tb):
             if exc_type is None:
+                try:
+                    if self.before_commit is not None:
+                        self.before_commit()
+                except BaseException:
+                    self._rollback()
+                    raise
                 self.conn.execute("COMMIT")
-            elif self.conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back itself
-                    self.conn.execute("ROLLBACK")
+            else:
+                self._rollback()
             return False
 
+        def _rollback(self) -> None:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back itself
+                    self.conn.execute("ROLLBACK")
+
     def transaction(self) -> _Tx:
-        return Journal._Tx(self.conn)
+        return Journal._Tx(self.conn, self.before_commit)
 
     def _event_row(self, op_id: int | None, event: str, clock_t: float, data: Any | None) -> tuple:
         return (
@@ -735,6 +750,8 @@ class Journal:
                 self._commit_kept()
             return
         if not self._pending:
+            if self.before_commit is not None:
+                self.before_commit()
             self.conn.execute(_INSERT_DEVICE_LOG, row)
             return
         rows, self._pending = self._pending, []

@@ -152,7 +152,10 @@ class CommandTranscript:
 
     def __init__(self, path: str):
         self.path = path
-        self.fh = open(path, "a", encoding="utf-8", buffering=1)
+        # written out by flush() before every journal commit (Journal.before_commit) and on
+        # close: the file holds the commands of every committed record, and of the records a
+        # killed run had not committed at most those of the commit it was making
+        self.fh = open(path, "a", encoding="utf-8")
         self.lines = 0
         self.handler: logging.Handler | None = None
         self._saved_levels: list[tuple[logging.Logger | logging.Handler, int]] = []
@@ -167,6 +170,9 @@ class CommandTranscript:
         for line in text.splitlines():
             self.fh.write(line + "\n")
             self.lines += 1
+
+    def flush(self) -> None:
+        self.fh.flush()
 
     def capture_plr_io(self) -> None:
         """PLR logs every command its chatterboxes build at level 5 (LOG_LEVEL_IO) on 'pylabrobot':
@@ -440,6 +446,9 @@ class Run:
             warnings.filterwarnings("ignore", category=UserWarning, module=r"pylabrobot\.")
             if self.options.backend == "chatterbox" and self.info.commands_path:
                 self.transcript = stack.enter_context(CommandTranscript(self.info.commands_path))
+                self.journal.before_commit = self.transcript.flush
+                # (the transcript is closed after this: no commit may call it then)
+                stack.callback(setattr, self.journal, "before_commit", None)
             self._process_state = stack.pop_all()
         return self
 
