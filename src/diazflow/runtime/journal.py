@@ -8,7 +8,9 @@ checkpoint).  The file is marked with SQLite's ``application_id`` so that a fore
 refused before SQLite touches it.  The executor writes an ``op_started`` event before each operation and an
 ``op_completed`` event (with what the devices reported) after it; each device action that moves
 liquid, tips or powder is written to ``device_log`` by the device gate the moment the device
-reports it.  So a run killed at any point leaves a journal from which ``diazflow resume`` knows,
+reports it (on simulated devices and chatterboxes, within 20 ms of wall time:
+:meth:`Journal.set_commit_interval`).  So a run killed at any point leaves a journal from which
+``diazflow resume`` knows,
 for every operation, whether it completed, never started, or was in flight — and for an
 in-flight one, which of its actions the device says it did.
 
@@ -733,7 +735,8 @@ class Journal:
         self, op_id: int, action: int, device: str, kind: str, clock_t: float, data: dict
     ) -> None:
         """The device's own record of one action, durable before the executor goes on (with any
-        pending events, which come first)."""
+        pending events, which come first) — or, with a commit interval, at the first record
+        made once the interval has passed (:meth:`set_commit_interval`)."""
         row = (
             op_id,
             action,
