@@ -104,12 +104,12 @@ class PlrSetup:
         ``i`` of the identifier in ``_ordering``; that pairing is made once per labware here,
         for the classes whose method is PLR's own (any other, and an identifier not in it,
         asks PLR)."""
-        from pylabrobot.resources.itemized_resource import ItemizedResource
-        from pylabrobot.resources.plate import Plate
-
         resource = self.resources[labware]
         items = self._items.get(labware)
         if items is None:
+            from pylabrobot.resources.itemized_resource import ItemizedResource
+            from pylabrobot.resources.plate import Plate
+
             plrs_own = getattr(type(resource), method, None) in (
                 ItemizedResource.get_item,
                 Plate.get_well,

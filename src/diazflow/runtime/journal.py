@@ -57,6 +57,10 @@ JOURNAL_TABLES = frozenset({"run", "events", "device_log"})
 # into a new journal): refused beside a journal that is being created
 SIDECARS = ("-journal", "-wal", "-shm")
 
+# json.dumps(data, separators=(",", ":")), without building a new encoder for every row (dumps
+# makes one per call when it is given any option): the same text
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+
 _INSERT_DEVICE_LOG = (
     "INSERT INTO device_log (op_id, action, device, kind, clock_t, wall, data)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -645,7 +649,7 @@ class Journal:
             event,
             float(clock_t),
             time.time(),
-            json.dumps(data, separators=(",", ":")) if data is not None else None,
+            _compact_json(data) if data is not None else None,
         )
 
     @_writing
@@ -744,7 +748,7 @@ class Journal:
             kind,
             float(clock_t),
             time.time(),
-            json.dumps(data, separators=(",", ":")),
+            _compact_json(data),
         )
         if self._commit_interval_s > 0:
             # a simulated device (set_commit_interval): commit every so often, at a record
