@@ -50,6 +50,10 @@ def _geometry(root) -> dict:
         entry.append(node.get_location_wrt(root, "c", "c", "t"))
         if node.parent is not None and node.parent.location is not None:
             entry.append(node.get_location_wrt(node.parent, "r", "b", "t"))
+        try:
+            entry.append(hash(node))  # hash(repr): the name, location and sizes
+        except TypeError:  # PLR's carriers define __eq__ without __hash__
+            entry.append(None)
         seen[node.name] = entry
     return seen
 
@@ -111,6 +115,8 @@ def test_cached_answers_are_plrs_before_and_after_the_tree_changes(starlet):
         assert well.get_absolute_location().z == given.z - 100
         assert _geometry(root) == uncached_before
         assert cache.invalidations >= 6
+        # rotation matrices are remembered by angle: none and a quarter turn were both seen
+        assert {key[:3] for key in cache.matrices} >= {(0, 0, 0), (0, 0, 90)}
 
     # the same changes without the cache give the same answers
     block.assign_child_resource(caps)
@@ -135,6 +141,7 @@ def test_the_cache_leaves_plr_as_it_was():
         Resource.get_absolute_size_x,
         Resource.get_absolute_size_z,
         Resource.rotate,
+        Resource.__hash__,
         Liddable.__dict__["lid"],
     )
     starlet = build_plr(load_deck(str(REPO / "deck_layouts" / "starlet_chem.yaml")), "simulate")
@@ -147,6 +154,7 @@ def test_the_cache_leaves_plr_as_it_was():
         Resource.get_absolute_size_x,
         Resource.get_absolute_size_z,
         Resource.rotate,
+        Resource.__hash__,
         Liddable.__dict__["lid"],
     ) == methods
     assert (
@@ -244,3 +252,120 @@ def test_containers_are_plrs_wells_looked_up_once(starlet):
     assert starlet.container(trough) is starlet.labware(trough)
     with pytest.raises(KeyError, match="only position is A1"):
         starlet.container(trough, "B1")
+
+
+def _simulated_run_log(workflow: Path, directory: Path) -> list[str]:
+    """The DEBUG messages PyLabRobot's 'pylabrobot' logger emits during a simulated run."""
+    import logging
+
+    from diazflow.pipeline import check
+    from diazflow.runtime.runner import run_plan
+
+    class Keep(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(level=logging.DEBUG)
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    result = check(str(workflow))
+    assert result.plan is not None
+    logger = logging.getLogger("pylabrobot")
+    keep, level = Keep(), logger.level
+    logger.addHandler(keep)
+    logger.setLevel(logging.DEBUG)
+    try:
+        outcome = run_plan(
+            result, journal_path=str(directory / "run.sqlite"), quiet=True, notify=lambda _: None
+        )
+    finally:
+        logger.removeHandler(keep)
+        logger.setLevel(level)
+    assert outcome.exit_code == 0, outcome.message
+    return keep.messages
+
+
+def test_command_log_reads_the_same_when_formatted_late(tmp_path, monkeypatch):
+    import diazflow.deck.plr_cache as plr_cache
+
+    workflow = REPO / "workflows" / "n4_reductive_amination_stab.yaml"
+    (tmp_path / "lazy").mkdir()
+    (tmp_path / "eager").mkdir()
+    lazy = _simulated_run_log(workflow, tmp_path / "lazy")
+    monkeypatch.setattr(plr_cache, "lazy_command_log", contextlib.nullcontext)
+    eager = _simulated_run_log(workflow, tmp_path / "eager")
+    assert lazy == eager
+    aspirations = [m for m in lazy if m.startswith("aspirate(")]
+    assert aspirations and "resources=['" in aspirations[0] and "vols=[" in aspirations[0]
+
+
+def test_command_log_is_not_formatted_when_nobody_reads_it(starlet, monkeypatch):
+    import asyncio
+
+    from pylabrobot.liquid_handling import LiquidHandler
+
+    from diazflow.deck.plr_cache import lazy_command_log
+
+    formatted: list[object] = []
+    original = LiquidHandler._format_param
+
+    def counting(self, value):
+        formatted.append(value)
+        return original(self, value)
+
+    monkeypatch.setattr(LiquidHandler, "_format_param", counting)
+    lh = starlet.liquid_handler
+    rack = next(r for r in starlet.resources.values() if type(r).__name__ == "TipRack")
+
+    async def pick_up_and_drop() -> None:
+        await lh.setup()
+        await lh.pick_up_tips([rack.get_item("A1")], use_channels=[0])
+        await lh.drop_tips([rack.get_item("A1")], use_channels=[0])
+
+    with lazy_command_log():
+        asyncio.run(pick_up_and_drop())
+    assert formatted == []
+    asyncio.run(lh.pick_up_tips([rack.get_item("A1")], use_channels=[0]))
+    assert formatted  # PLR's own _log_command formats at once
+
+
+def test_every_well_and_tip_spot_is_plrs_own_item(starlet):
+    from diazflow.runtime.runner import build_labels
+
+    spec = starlet.deck_spec
+    checked = 0
+    for name, lw in spec.labware.items():
+        resource = starlet.resources.get(name)
+        if resource is None or not hasattr(resource, "get_item"):
+            continue
+        for well in lw.well_names():
+            if lw.role == "tips":
+                assert starlet.tip_spot(f"{name}:{well}") is resource.get_item(well)
+            else:
+                assert starlet.container(name, well) is resource.get_well(well)
+            checked += 1
+    assert checked > 900
+    with pytest.raises(IndexError, match="Z99"):
+        starlet.container("reaction_block", "Z99")  # not a well: PLR's own error
+    labels = build_labels(starlet)
+    assert labels[id(starlet.labware("reaction_block").get_well("H12"))] == "reaction_block:H12"
+
+
+def test_rotation_matrices_are_plrs_for_every_angle():
+    from pylabrobot.resources.rotation import Rotation
+
+    from diazflow.deck.plr_cache import remembered_rotation_matrices
+
+    angles = [(0, 0, 0), (0.0, -0.0, 0), (-0.0, -0.0, -0.0), (0, 0, 90), (10, 20, 45.5), (0, 0, 90)]
+    plrs = [Rotation(*a).get_rotation_matrix() for a in angles]
+    original = Rotation.get_rotation_matrix
+    with remembered_rotation_matrices() as memo:
+        for _ in range(2):
+            remembered = [Rotation(*a).get_rotation_matrix() for a in angles]
+            # equal including the signs of zeros (repr shows -0.0)
+            assert repr(remembered) == repr(plrs)
+        remembered[0][0][0] = 5.0  # a caller's change stays its own
+        assert Rotation(0, 0, 0).get_rotation_matrix()[0][0] == 1.0
+        assert len(memo) == 5  # -0.0 angles have entries of their own
+    assert Rotation.get_rotation_matrix is original

@@ -58,6 +58,10 @@ class PlrSetup:
     _containers: dict[tuple[str, str], Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    # labware name -> {identifier: item}, made once per labware (see _item)
+    _items: dict[str, dict[str, Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def lh(self) -> Any:
@@ -73,7 +77,7 @@ class PlrSetup:
             return found
         resource = self.resources[labware]
         if hasattr(resource, "get_well"):
-            found = resource.get_well(well)
+            found = self._item(labware, well, "get_well")
         elif well != "A1":
             raise KeyError(
                 f"'{labware}' is a single container: its only position is A1, not {well}"
@@ -89,7 +93,32 @@ class PlrSetup:
     def tip_spot(self, position: str) -> Any:
         """``RACK:WELL`` (as in :meth:`TipTypeSpec.spots`) → PLR TipSpot."""
         rack, _, spot = position.partition(":")
-        return self.resources[rack].get_item(spot)
+        return self._item(rack, spot, "get_item")
+
+    def _item(self, labware: str, identifier: str, method: str) -> Any:
+        """``resources[labware].get_well(identifier)`` / ``.get_item(identifier)``.
+
+        PLR's ``ItemizedResource.get_item("B3")`` makes the list of every identifier of the
+        labware and searches it, on every call: labelling the 1536 wells of a plate (and each
+        tip spot of each rack) was quadratic.  Its answer is ``children[i]`` for the position
+        ``i`` of the identifier in ``_ordering``; that pairing is made once per labware here,
+        for the classes whose method is PLR's own (any other, and an identifier not in it,
+        asks PLR)."""
+        resource = self.resources[labware]
+        items = self._items.get(labware)
+        if items is None:
+            from pylabrobot.resources.itemized_resource import ItemizedResource
+            from pylabrobot.resources.plate import Plate
+
+            plrs_own = getattr(type(resource), method, None) in (
+                ItemizedResource.get_item,
+                Plate.get_well,
+            )
+            ordering = getattr(resource, "_ordering", None) if plrs_own else None
+            items = dict(zip(ordering, resource.children, strict=False)) if ordering else {}
+            self._items[labware] = items
+        found = items.get(identifier)
+        return found if found is not None else getattr(resource, method)(identifier)
 
     def module(self, name: str) -> Any:
         return self.machines[name]
@@ -167,7 +196,12 @@ def build_plr(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    return _Builder(deck, mode, dict(module_backends or {})).build()
+    from diazflow.deck.plr_cache import remembered_rotation_matrices
+
+    # carriers' and labware's absolute sizes and the Hamilton deck's checks rotate corners: the
+    # same few (zero) rotation matrices, built once (deck/plr_cache.py)
+    with remembered_rotation_matrices():
+        return _Builder(deck, mode, dict(module_backends or {})).build()
 
 
 # --------------------------------------------------------------------------- name resolution

@@ -8,11 +8,13 @@ firmware positions, z heights), which made that one function ~70 % of a chatterb
 rotation matrices for a 1,000-operation workflow); its firmware positions are
 ``get_location_wrt`` the deck, two absolute locations and a new rounded ``Coordinate`` each
 time.  Its ``get_absolute_size_x/y/z`` rotate the eight corners of the resource the same way.
-PLR's lid check (``_lidded_ancestor`` before each aspirate and dispense) reads ``Liddable.lid``,
+``Resource.__hash__`` is ``hash(repr(self))``, and ``LiquidHandler.aspirate``/``dispense`` hash
+every container of every operation to see whether they are all one.  PLR's lid check
+(``_lidded_ancestor`` before each aspirate and dispense) reads ``Liddable.lid``,
 which scans every child of the plate: every well of a 1536-well plate for each container of each
 operation.
 
-:func:`cached_geometry` keeps these answers while the resource tree under the deck does not
+:func:`cached_geometry` keeps these answers (and the hashes) while the resource tree under the deck does not
 change.  It does not change what PLR computes, only how often: a miss calls PLR's own method, and
 every change to the tree — PLR's did-assign / did-unassign callbacks, which PLR propagates from any
 descendant up to the deck, and ``Resource.rotate`` — forgets everything.  Only resources that sit
@@ -22,13 +24,27 @@ assign/unassign; PLR itself does that only while constructing resources, and dia
 building the deck, before the cache is entered.
 
 Answers are copied on the way out (PLR's ``Coordinate`` is a mutable dataclass), so a caller that
-changes the coordinate it was given cannot change the next caller's.  Upstream note:
-docs/pylabrobot.md ("Speed").
+changes the coordinate it was given cannot change the next caller's.
+
+A first look-up (every tip spot is used once) still walks to the deck, and PLR builds a rotation
+matrix for every level of it from sines and cosines (~0.1 ms each; ~4,000 per chatterbox run of
+the largest workflow, a tenth of its execution).  The matrix is a function of the rotation's three
+angles only, so it is remembered by value (``Rotation`` objects are mutable: ``Resource.rotate``
+changes them in place, so never by identity) and returned as a copy; the absolute rotation of a
+resource on the deck is remembered like its location.
+
+:func:`lazy_command_log` is the other run-scoped speed-up: ``LiquidHandler._log_command`` formats
+every argument of every command (the resources' names, coordinates, lists of volumes) into one
+string for a ``logger.debug`` that is almost always off.  Within the block the formatting happens
+when, and only if, a handler formats the record (``%s`` of an object that formats itself), so the
+message is the same string whenever anyone reads it.  Upstream note: docs/pylabrobot.md
+("Speed").
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +64,12 @@ class GeometryCache:
     )
     # (id(resource), axis) -> (resource, size along that deck axis after rotation)
     sizes: dict[tuple[int, str], tuple[Any, float]] = field(default_factory=dict)
+    # id(resource) -> (resource, hash): Resource.__hash__ (hash of the repr)
+    hashes: dict[int, tuple[Any, int]] = field(default_factory=dict)
+    # id(resource) -> (resource, Rotation): get_absolute_rotation
+    rotations: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    # the three angles and their signs -> rotation matrix (remembered_rotation_matrices)
+    matrices: dict[tuple[float, ...], list[list[float]]] = field(default_factory=dict)
     hits: int = 0
     misses: int = 0
     invalidations: int = 0
@@ -57,6 +79,8 @@ class GeometryCache:
         self.relative.clear()
         self.lids.clear()
         self.sizes.clear()
+        self.rotations.clear()
+        self.hashes.clear()
         self.invalidations += 1
 
     def on_deck(self, resource: Any) -> bool:
@@ -94,6 +118,69 @@ def _location_wrt(cache: GeometryCache, original_wrt: Any) -> Any:
 
 
 @contextlib.contextmanager
+def remembered_rotation_matrices() -> Iterator[dict[tuple[float, ...], list[list[float]]]]:
+    """Within the block, ``Rotation.get_rotation_matrix`` is computed once per value of the
+    three angles (with their signs, so that a ``-0.0`` angle gets the matrix PLR would build for
+    it) and handed out as a copy.  A pure function of the angles: nothing can make an answer
+    stale, so this is safe while a deck is being built, too.  Yields the memo (for tests)."""
+    from pylabrobot.resources.rotation import Rotation
+
+    matrices: dict[tuple[float, ...], list[list[float]]] = {}
+    original = Rotation.get_rotation_matrix
+
+    def get_rotation_matrix(self: Any) -> list[list[float]]:
+        x, y, z = self.x, self.y, self.z
+        key = (x, y, z, math.copysign(1.0, x), math.copysign(1.0, y), math.copysign(1.0, z))
+        matrix = matrices.get(key)
+        if matrix is None:
+            matrix = original(self)
+            matrices[key] = [list(row) for row in matrix]
+            return matrix
+        return [list(row) for row in matrix]
+
+    Rotation.get_rotation_matrix = get_rotation_matrix
+    try:
+        yield matrices
+    finally:
+        Rotation.get_rotation_matrix = original
+
+
+def _hash(cache: GeometryCache, original_hash: Any) -> Any:
+    """``Resource.__hash__`` (``hash(repr(self))``: the name, location, sizes and category
+    formatted into a string on every call) answered from ``cache`` for resources on the deck.
+    ``LiquidHandler.aspirate``/``dispense`` hash every container of every operation
+    (``len(set(resources)) == 1``: 9,216 reprs for the 1536-well plate)."""
+
+    def __hash__(self: Any) -> int:
+        entry = cache.hashes.get(id(self))
+        if entry is not None:
+            return entry[1]
+        value: int = original_hash(self)
+        if cache.on_deck(self):
+            cache.hashes[id(self)] = (self, value)
+        return value
+
+    return __hash__
+
+
+def _absolute_rotation(cache: GeometryCache, original_rotation: Any) -> Any:
+    """``Resource.get_absolute_rotation`` (a new ``Rotation`` summed up to the root on every
+    call) answered from ``cache`` for resources on the deck; a new ``Rotation`` each time."""
+
+    def get_absolute_rotation(self: Any) -> Any:
+        entry = cache.rotations.get(id(self))
+        if entry is not None:
+            rotation = entry[1]
+            return type(rotation)(x=rotation.x, y=rotation.y, z=rotation.z)
+        value = original_rotation(self)
+        if cache.on_deck(self):
+            cache.rotations[id(self)] = (self, type(value)(x=value.x, y=value.y, z=value.z))
+        return value
+
+    return get_absolute_rotation
+
+
+@contextlib.contextmanager
 def cached_geometry(deck: Any) -> Iterator[GeometryCache]:
     """Within the block, ``get_absolute_location``, ``get_location_wrt`` and ``lid`` of the
     resources in the tree that holds ``deck`` (PLR assigns the deck to its ``LiquidHandler``) are
@@ -102,6 +189,8 @@ def cached_geometry(deck: Any) -> Iterator[GeometryCache]:
     from pylabrobot.resources.resource import Resource
 
     cache = GeometryCache(deck.get_root())
+    original_hash = Resource.__dict__["__hash__"]
+    original_rotation = Resource.get_absolute_rotation
     original_location = Resource.get_absolute_location
     original_wrt = Resource.get_location_wrt
     get_location_wrt = _location_wrt(cache, original_wrt)
@@ -151,8 +240,12 @@ def cached_geometry(deck: Any) -> Iterator[GeometryCache]:
             cache.lids[id(self)] = (self, value)
         return value
 
+    stack = contextlib.ExitStack()
+    cache.matrices = stack.enter_context(remembered_rotation_matrices())
     cache.root.register_did_assign_resource_callback(cache.invalidate)
     cache.root.register_did_unassign_resource_callback(cache.invalidate)
+    Resource.__hash__ = _hash(cache, original_hash)
+    Resource.get_absolute_rotation = _absolute_rotation(cache, original_rotation)
     Resource.get_absolute_location = get_absolute_location
     Resource.get_location_wrt = get_location_wrt
     Resource.rotate = rotate
@@ -162,6 +255,9 @@ def cached_geometry(deck: Any) -> Iterator[GeometryCache]:
     try:
         yield cache
     finally:
+        stack.close()
+        Resource.__hash__ = original_hash
+        Resource.get_absolute_rotation = original_rotation
         Resource.get_absolute_location = original_location
         Resource.get_location_wrt = original_wrt
         Resource.rotate = original_rotate
@@ -170,3 +266,37 @@ def cached_geometry(deck: Any) -> Iterator[GeometryCache]:
         Liddable.lid = original_lid
         cache.root.deregister_did_assign_resource_callback(cache.invalidate)
         cache.root.deregister_did_unassign_resource_callback(cache.invalidate)
+
+
+class _CommandParameters:
+    """The ``name=value, ...`` text of ``LiquidHandler._log_command``, made when it is read."""
+
+    __slots__ = ("handler", "kwargs")
+
+    def __init__(self, handler: Any, kwargs: dict[str, Any]):
+        self.handler = handler
+        self.kwargs = kwargs
+
+    def __str__(self) -> str:
+        # PLR 0.2.2's own expression (liquid_handler.py, _log_command)
+        return ", ".join(f"{k}={self.handler._format_param(v)}" for k, v in self.kwargs.items())
+
+
+@contextlib.contextmanager
+def lazy_command_log() -> Iterator[None]:
+    """Within the block, ``LiquidHandler._log_command`` hands ``logger.debug`` its parameters
+    unformatted: the logging module formats ``"%s(%s)"`` only for a record a handler emits, and
+    the text is then what PLR would have made (see the module's docstring)."""
+    from pylabrobot.liquid_handling import liquid_handler
+
+    original = liquid_handler.LiquidHandler.__dict__["_log_command"]
+    logger = liquid_handler.logger
+
+    def _log_command(self: Any, name: str, **kwargs: Any) -> None:
+        logger.debug("%s(%s)", name, _CommandParameters(self, kwargs))
+
+    liquid_handler.LiquidHandler._log_command = _log_command
+    try:
+        yield
+    finally:
+        liquid_handler.LiquidHandler._log_command = original

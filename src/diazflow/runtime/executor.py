@@ -811,9 +811,7 @@ class Executor:
     def _setpoint(self, name: str, state: ModuleState) -> float:
         if state.ramp is None:
             return state.target  # type: ignore[return-value]
-        start, end, t0, ramp_s = state.ramp
-        frac = 1.0 if ramp_s <= 0 else min(1.0, max(0.0, (self.clock.now() - t0) / ramp_s))
-        return start + (end - start) * frac
+        return _ramp_setpoint(state.ramp, self.clock.now())
 
     async def _set_setpoint(self, machine: Any, celsius: float) -> None:
         current = await machine.get_temperature()
@@ -862,9 +860,18 @@ class Executor:
         poll = (
             self.options.poll_s if clock.virtual else max(self.options.poll_s, 0.01 * clock.speed)
         )
+        ramp_step = self.options.ramp_step_s
         last_setpoint = self._setpoint(op.device, state)
+        block: SimulatedTemperatureControllerBackend | None = None  # read directly (see below)
         while True:
             if state.ramp is not None:
+                if block is not None and clock.virtual:
+                    # the polls before the next set-point is due only read the block (unused
+                    # while the ramp runs): go to that poll (or the deadline) without them
+                    due = _quiet_ramp_polls(
+                        state.ramp, clock.now(), last_setpoint, target, deadline, poll, ramp_step
+                    )
+                    await clock.sleep_until(due)
                 setpoint = self._setpoint(op.device, state)
                 if abs(setpoint - last_setpoint) >= 0.1 or (
                     setpoint == target and last_setpoint != target
@@ -873,7 +880,18 @@ class Executor:
                     last_setpoint = setpoint
                 if setpoint == target:
                     state.ramp = None
-            temperature = await machine.get_temperature()
+            if block is None:
+                temperature = await machine.get_temperature()
+                block = _simulated_block(machine, clock)
+            elif state.ramp is None and clock.virtual:
+                # no set-point left to send: the polls up to the settled block (or the deadline)
+                # are a function of time alone, walked without the event loop
+                reached_at, temperature = _quiet_polls(
+                    block.state.at, clock.now(), target, tol, deadline, poll
+                )
+                await clock.sleep_until(reached_at)
+            else:
+                temperature = block.temperature()
             if state.ramp is None and abs(temperature - target) <= tol:
                 break
             now = clock.now()
@@ -884,7 +902,7 @@ class Executor:
                 )
             step = min(poll, deadline - now)
             if state.ramp is not None:
-                step = min(step, self.options.ramp_step_s)
+                step = min(step, ramp_step)
             if clock.virtual:
                 await clock.sleep(step)
             else:
@@ -1011,6 +1029,66 @@ class Executor:
                         f"{well} received {got:.4f} mg of {reagent}, the plan says {amount.mg:.4f} mg"
                     )
         return problems
+
+
+def _simulated_block(machine: Any, clock: Clock) -> SimulatedTemperatureControllerBackend | None:
+    """A simulated block whose temperature the wait may read without going through PLR, once a
+    first ``get_temperature`` of the operation has gone through it: its model at the clock's
+    time is the number ``get_current_temperature`` returns.  What that call does besides is the
+    link's check and the injected faults, which fire at the operation's first device call or
+    never, so the later polls of a wait (one per simulated second: ~4,500 for the 96-well plate)
+    skip PLR's frontend, the coroutine and the fault look-ups.  None for any other backend (or
+    one on another clock)."""
+    backend = getattr(machine, "backend", None)
+    if isinstance(backend, SimulatedTemperatureControllerBackend) and backend.clock is clock:
+        return backend
+    return None
+
+
+def _ramp_setpoint(ramp: tuple[float, float, float, float], now: float) -> float:
+    """The set-point of a controlled ramp ``(from °C, to °C, t0, ramp_s)`` at plan time ``now``."""
+    start, end, t0, ramp_s = ramp
+    frac = 1.0 if ramp_s <= 0 else min(1.0, max(0.0, (now - t0) / ramp_s))
+    return start + (end - start) * frac
+
+
+def _quiet_ramp_polls(
+    ramp: tuple[float, float, float, float],
+    t: float,
+    last_setpoint: float,
+    target: float,
+    deadline: float,
+    poll: float,
+    ramp_step: float,
+) -> float:
+    """The time of the first poll from ``t`` on at which ``_wait_temperature`` sends a set-point
+    or ends the ramp, or of the poll at the deadline; the polls before it only read the block,
+    whose temperature is not used while the ramp runs.  The same additions to the clock as the
+    loop's, so the same floating-point times."""
+    while True:
+        setpoint = _ramp_setpoint(ramp, t)
+        if abs(setpoint - last_setpoint) >= 0.1 or setpoint == target or t >= deadline:
+            return t
+        t += min(poll, deadline - t, ramp_step)
+
+
+def _quiet_polls(
+    temperature_at: Callable[[float], float],
+    t: float,
+    target: float,
+    tol: float,
+    deadline: float,
+    poll: float,
+) -> tuple[float, float]:
+    """``(time, temperature)`` of the first poll from ``t`` on that finds the block within
+    ``tol`` of ``target``, or of the poll at the deadline: the polls ``_wait_temperature`` makes
+    once no set-point is left to send, with the same additions to the clock (so the same
+    floating-point times), without awaiting a sleep for each."""
+    while True:
+        temperature = temperature_at(t)
+        if abs(temperature - target) <= tol or t >= deadline:
+            return t, temperature
+        t += min(poll, deadline - t)
 
 
 def _expected_actions(op: Operation) -> int:

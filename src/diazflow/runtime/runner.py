@@ -29,6 +29,7 @@ from diazflow.runtime.journal import (
     Journal,
     JournalError,
     JournalWriteError,
+    commit_interval_for,
     sha256_file,
     synchronous_for,
 )
@@ -151,7 +152,10 @@ class CommandTranscript:
 
     def __init__(self, path: str):
         self.path = path
-        self.fh = open(path, "a", encoding="utf-8", buffering=1)
+        # written out by flush() before every journal commit (Journal.before_commit) and on
+        # close: the file holds the commands of every committed record, and of the records a
+        # killed run had not committed at most those of the commit it was making
+        self.fh = open(path, "a", encoding="utf-8")
         self.lines = 0
         self.handler: logging.Handler | None = None
         self._saved_levels: list[tuple[logging.Logger | logging.Handler, int]] = []
@@ -166,6 +170,9 @@ class CommandTranscript:
         for line in text.splitlines():
             self.fh.write(line + "\n")
             self.lines += 1
+
+    def flush(self) -> None:
+        self.fh.flush()
 
     def capture_plr_io(self) -> None:
         """PLR logs every command its chatterboxes build at level 5 (LOG_LEVEL_IO) on 'pylabrobot':
@@ -439,6 +446,9 @@ class Run:
             warnings.filterwarnings("ignore", category=UserWarning, module=r"pylabrobot\.")
             if self.options.backend == "chatterbox" and self.info.commands_path:
                 self.transcript = stack.enter_context(CommandTranscript(self.info.commands_path))
+                self.journal.before_commit = self.transcript.flush
+                # (the transcript is closed after this: no commit may call it then)
+                stack.callback(setattr, self.journal, "before_commit", None)
             self._process_state = stack.pop_all()
         return self
 
@@ -465,13 +475,14 @@ class Run:
         self.timings["build_plr_s"] = time.perf_counter() - t
         self._executor = self._make_executor(self.devices)
         from diazflow import collection
-        from diazflow.deck.plr_cache import cached_geometry
+        from diazflow.deck.plr_cache import cached_geometry, lazy_command_log
 
         collection.settle()  # the deck is built: what start-up made lives to the end
 
         # PLR recomputes every absolute location from scratch (rotation matrices up to the deck):
-        # remember them while the resource tree does not change (docs/pylabrobot.md, "Speed")
-        with cached_geometry(self.devices.deck):
+        # remember them while the resource tree does not change, and format its debug log of
+        # each command only if something reads it (docs/pylabrobot.md, "Speed")
+        with cached_geometry(self.devices.deck), lazy_command_log():
             return asyncio.run(self._run_guarded())
 
     def _make_executor(self, devices: PlrSetup) -> Executor:
@@ -843,6 +854,7 @@ def run_plan(
             )
         except JournalError as exc:
             raise UsageError(str(exc)) from None
+        journal.set_commit_interval(commit_interval_for(backend))
         timings: dict[str, float] = {"journal_create_s": time.perf_counter() - started}
         try:
             notify(f"journal: {path}")
@@ -936,6 +948,7 @@ def _resume(
             journal.lock()
             plan, info = _readable_plan(journal)
             journal.set_synchronous(synchronous_for(info.backend))
+            journal.set_commit_interval(commit_interval_for(info.backend))
         except JournalError as exc:
             raise UsageError(str(exc)) from None
         try:
