@@ -98,6 +98,22 @@ def test_a_chatterbox_transcript_holds_every_command_before_its_records_commit(
     assert transcript.count("C0AS") > 50
 
 
+def test_a_transcript_reaches_its_file_only_when_flushed(tmp_path):
+    """More commands than a file buffer holds between two commits: none is on disk before the
+    flush that precedes the commit (a full buffer would write commands of uncommitted records,
+    which a killed run's resume then sends again)."""
+    from diazflow.runtime.runner import CommandTranscript
+
+    path = tmp_path / "cb.commands.txt"
+    with CommandTranscript(str(path)) as transcript:
+        transcript.write("\n".join(f"C0ASid{i:04d}xp{'0' * 300}" for i in range(400)))
+        assert path.read_text(encoding="utf-8") == ""
+        transcript.flush()
+        assert len(path.read_text(encoding="utf-8").splitlines()) == 400
+        transcript.write("C0DSid0401")
+    assert path.read_text(encoding="utf-8").splitlines()[-1] == "C0DSid0401"  # close flushes
+
+
 PIPETTING = ("C0TP", "C0TR", "C0AS", "C0DS")  # tip pick-up and drop, aspirate, dispense
 
 

@@ -152,10 +152,12 @@ class CommandTranscript:
 
     def __init__(self, path: str):
         self.path = path
-        # written out by flush() before every journal commit (Journal.before_commit) and on
-        # close: the file holds the commands of every committed record, and of the records a
-        # killed run had not committed at most those of the commit it was making
+        # held here and written out by flush() just before every journal commit
+        # (Journal.before_commit) and on close -- never by a full buffer in between: the file
+        # holds the commands of every committed record, and of the records a killed run had not
+        # committed at most those of the commit it was making (which resume does again)
         self.fh = open(path, "a", encoding="utf-8")
+        self._held: list[str] = []
         self.lines = 0
         self.handler: logging.Handler | None = None
         self._saved_levels: list[tuple[logging.Logger | logging.Handler, int]] = []
@@ -168,10 +170,13 @@ class CommandTranscript:
 
     def write(self, text: str) -> None:
         for line in text.splitlines():
-            self.fh.write(line + "\n")
+            self._held.append(line + "\n")
             self.lines += 1
 
     def flush(self) -> None:
+        if self._held:
+            self.fh.write("".join(self._held))
+            self._held.clear()
         self.fh.flush()
 
     def capture_plr_io(self) -> None:
@@ -196,7 +201,10 @@ class CommandTranscript:
         for target, level in reversed(self._saved_levels):
             target.setLevel(level)
         self._saved_levels.clear()
-        self.fh.close()
+        try:
+            self.flush()
+        finally:
+            self.fh.close()
 
     def printed(self) -> contextlib.AbstractContextManager[object]:
         """What a chatterbox prints (instead of logging) inside this context goes to the transcript."""
