@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import textwrap
 from pathlib import Path
 
@@ -93,3 +95,17 @@ def method_a_protocol(
         f"  aldehydes: {inline_library(ALDEHYDES_12)}\n"
         "steps:\n" + steps
     )
+
+
+def journal_rows(journal: Path | str) -> tuple[list[tuple], list[tuple]]:
+    """A run journal's events and device records, without the wall-clock column and the
+    ``run_started`` event (it holds the process id): what two equivalent runs share row by row."""
+    with contextlib.closing(sqlite3.connect(journal)) as conn:
+        events = conn.execute(
+            "SELECT seq, op_id, event, clock_t, data FROM events"
+            " WHERE event != 'run_started' ORDER BY seq"
+        ).fetchall()
+        records = conn.execute(
+            "SELECT seq, op_id, action, device, kind, clock_t, data FROM device_log ORDER BY seq"
+        ).fetchall()
+    return events, records

@@ -6,28 +6,15 @@ tests/test_runtime.py's random-kill test.)"""
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sqlite3
 from pathlib import Path
 
 from diazflow.runtime.journal import Journal, commit_interval_for
+from helpers import journal_rows
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / "workflows" / "n4_reductive_amination_stab.yaml"
-
-
-def _rows(journal: Path) -> tuple[list[tuple], list[tuple]]:
-    """Events and device records, without the wall-clock column (and the run's process id)."""
-    with contextlib.closing(sqlite3.connect(journal)) as conn:
-        events = conn.execute(
-            "SELECT seq, op_id, event, clock_t, data FROM events"
-            " WHERE event != 'run_started' ORDER BY seq"
-        ).fetchall()
-        records = conn.execute(
-            "SELECT seq, op_id, action, device, kind, clock_t, data FROM device_log ORDER BY seq"
-        ).fetchall()
-    return events, records
 
 
 def _simulated_run(journal: Path, monkeypatch, interval: float) -> int:
@@ -55,9 +42,9 @@ def _simulated_run(journal: Path, monkeypatch, interval: float) -> int:
 def test_kept_back_records_give_the_same_journal_in_fewer_transactions(tmp_path, monkeypatch):
     every = _simulated_run(tmp_path / "every.sqlite", monkeypatch, 0.0)
     kept = _simulated_run(tmp_path / "kept.sqlite", monkeypatch, 3600.0)
-    events, records = _rows(tmp_path / "every.sqlite")
+    events, records = journal_rows(tmp_path / "every.sqlite")
     assert len(records) > 100
-    assert _rows(tmp_path / "kept.sqlite") == (events, records)
+    assert journal_rows(tmp_path / "kept.sqlite") == (events, records)
     # an hour's interval: the run's events alone commit (start, prompts' neighbours, the end)
     assert kept < every / 10
 
@@ -145,7 +132,7 @@ def _chatterbox(tmp_path: Path, name: str, crash: str | None) -> tuple[list[str]
         out = cli("resume", str(journal), env={})
     assert out.returncode == 0, out.stderr
     lines = Path(f"{journal}.commands.txt").read_text(encoding="utf-8").splitlines()
-    _, records = _rows(journal)
+    _, records = journal_rows(journal)
     # the firmware's command ids (idNNNN) count from the start of each process, and so do the
     # STAR's tip type numbers (ttNN, a table filled as tip types are first used)
     commands = [re.sub(r"tt\d\d", "tt", re.sub(r"^(C0..)id\d{4}", r"\1", x)) for x in lines]

@@ -5,12 +5,11 @@ journal is the same as when every poll goes through PLR."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from pathlib import Path
 
 from diazflow.compiler.plan import WaitTemperature
 from diazflow.runtime.faults import FaultPlan
+from helpers import journal_rows
 
 REPO = Path(__file__).resolve().parents[1]
 # cools to 4 °C, then warms to 22 °C as a controlled ramp over 60 min
@@ -49,14 +48,7 @@ def _run(
         result, journal_path=str(journal), quiet=True, notify=lambda _: None, faults=faults
     )
     assert outcome.exit_code == (0 if fault is None else 3), outcome.message
-    with contextlib.closing(sqlite3.connect(journal)) as conn:
-        events = conn.execute(
-            "SELECT seq, op_id, event, clock_t, data FROM events"
-            " WHERE event != 'run_started' ORDER BY seq"
-        ).fetchall()
-        records = conn.execute(
-            "SELECT seq, op_id, action, device, kind, clock_t, data FROM device_log ORDER BY seq"
-        ).fetchall()
+    events, records = journal_rows(journal)
     return events, records, reads
 
 
