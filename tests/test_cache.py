@@ -233,6 +233,18 @@ def test_a_run_hit_imports_only_the_plan_models_and_the_deck(project):
     assert imported(hit, ("diazflow.compiler",)) == {"diazflow.compiler", "diazflow.compiler.plan"}
 
 
+def test_a_hardware_run_checks_the_protocol_from_scratch(project):
+    # an entry exists (a simulated run stored it); the real robot's run still checks afresh
+    args = ("run", PROTOCOL, "--quiet")
+    diazflow(project, *args, "--journal", "a.sqlite")
+    assert diazflow(project, *args, "--journal", "b.sqlite").cached
+    hardware = diazflow(project, *args, "--backend", "hardware", "--journal", "c.sqlite")
+    assert not hardware.cached
+    assert "Traceback" not in hardware.stderr
+    # no robot here: it stops at its drivers or its connection, after the fresh check
+    assert hardware.returncode in (2, 3), hardware.stderr
+
+
 # --------------------------------------------------------------------------- every input is in it
 
 
