@@ -60,6 +60,17 @@ def delivered(result, log) -> dict[str, dict[str, float]]:
     return out
 
 
+def assert_delivered(result, tmp_path: Path, expected: dict[str, dict[str, float]]) -> None:
+    """Simulate the plan and compare what reached each reaction well (from the device log) with
+    ``expected`` (well → substance → µL, recomputed from the protocol by the test), to 1 nL."""
+    got = delivered(result, simulate(result, tmp_path))
+    assert set(got) == set(expected)
+    for well, per in expected.items():
+        assert set(got[well]) == set(per), well
+        for substance, ul in per.items():
+            assert got[well][substance] == pytest.approx(ul, abs=1e-6), (well, substance)
+
+
 def wells_of(rows: str, columns: range) -> list[tuple[int, int]]:
     return [(r, c) for r in range(len(rows)) for c in columns]
 
@@ -98,12 +109,7 @@ def test_an_8_by_12_two_library_grid_places_20_source_wells_and_fills_every_well
                 names["acid"]: equiv["acid"] * umol / conc["acid"],
             }
 
-    got = delivered(result, simulate(result, tmp_path))
-    assert set(got) == set(expected)
-    for well, per in expected.items():
-        assert set(got[well]) == set(per), well
-        for substance, ul in per.items():
-            assert got[well][substance] == pytest.approx(ul, abs=1e-6), (well, substance)
+    assert_delivered(result, tmp_path, expected)
 
     # stocks per member: each isocyanide well holds its 8 reactions' volume plus dead volume
     for stock in block_stocks:
@@ -378,11 +384,7 @@ def test_a_base_by_catalyst_screen_with_more_liquids_than_troughs(tmp_path):
         per["1,4-dioxane"] = umol / 0.1 - sum(per.values())  # to_concentration 0.1 M
     assert len(expected) == 96
 
-    got = delivered(result, simulate(result, tmp_path))
-    for well, per in expected.items():
-        assert set(got[well]) == set(per), well
-        for substance, ul in per.items():
-            assert got[well][substance] == pytest.approx(ul, abs=1e-6), (well, substance)
+    assert_delivered(result, tmp_path, expected)
     # nine common liquids, eight troughs: one went to a building-block column, one well per row
     on_block = [s for s in result.plan.stocks if s.location.startswith("building_blocks:")]
     assert len(on_block) == 8 and len({s.reagent for s in on_block}) == 1

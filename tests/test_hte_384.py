@@ -17,7 +17,7 @@ import yaml
 from diazflow.compiler.plan import Dispense
 from diazflow.deck.geometry import well_geometry
 from diazflow.pipeline import check
-from test_hte import delivered, simulate
+from test_hte import assert_delivered, delivered, simulate
 
 REPO = Path(__file__).resolve().parents[1]
 PROTOCOL = REPO / "tests" / "data" / "protocols" / "hte" / "nanomole_384.yaml"
@@ -76,12 +76,7 @@ def test_every_well_of_the_384_plate_gets_what_the_yaml_says(result, tmp_path):
     assert len(expected) == 384
     assert all(sum(per.values()) == pytest.approx(20.0) for per in expected.values())
 
-    got = delivered(result, simulate(result, tmp_path))
-    assert set(got) == set(expected)
-    for well, per in expected.items():
-        assert set(got[well]) == set(per), well
-        for substance, ul in per.items():
-            assert got[well][substance] == pytest.approx(ul, abs=1e-6), (well, substance)
+    assert_delivered(result, tmp_path, expected)
     # nanomole scale: the 50 µL tips, 2.5-5 µL a transfer
     dispenses = [op for op in result.plan.operations if isinstance(op, Dispense)]
     assert {v for op in dispenses for v in op.volumes_uL} == {2.5, 5.0}
