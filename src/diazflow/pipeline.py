@@ -54,6 +54,22 @@ class CheckResult:
     def ok(self) -> bool:
         return not has_errors(self.diagnostics)
 
+    def input_files(self) -> list[str]:
+        """Every file the protocol was compiled from, as absolute paths: the protocol, its CSV
+        libraries and conditions table, the deck layout and its simulator profiles (what a run's
+        journal records and ``resume`` compares, and what a cache entry depends on)."""
+        paths = [self.path]
+        if self.loaded is not None:
+            paths += [lib.source_file for lib in self.loaded.libraries.values() if lib.source_file]
+            design = self.loaded.design
+            if design is not None and design.table_file:  # a conditions table is an input too
+                paths.append(design.table_file)
+        if self.deck_path:
+            paths.append(self.deck_path)
+        if self.deck is not None:
+            paths += self.deck.profile_files()
+        return list(dict.fromkeys(os.path.abspath(p) for p in paths))
+
 
 def safe_check(
     path: str, *, deck_override: str | None = None, warnings: WarningPolicy | None = None

@@ -280,27 +280,6 @@ def _recorded(compute: Callable[[], Any]) -> tuple[Any, set[str], int]:
 # --------------------------------------------------------------------------- the commands
 
 
-def input_files(result: CheckResult) -> list[str]:
-    """The files the run journal records as a run's inputs, as
-    :func:`diazflow.runtime.runner.input_files` lists them (the protocol, its CSV libraries and
-    conditions table, the deck layout and its simulator profiles; tests/test_cache.py compares
-    the two on every workflow): computed here because importing the runner costs ``compile``
-    and ``validate`` ~0.1 s."""
-    paths = [result.path]
-    if result.loaded is not None:
-        paths += [lib.source_file for lib in result.loaded.libraries.values() if lib.source_file]
-        design = result.loaded.design
-        if design is not None and design.table_file:
-            paths.append(design.table_file)
-    if result.deck_path:
-        paths.append(result.deck_path)
-    if result.deck is not None:
-        profiles = [result.deck.timings.path]
-        profiles += [m.profile_path for m in result.deck.modules.values()]
-        paths += [os.path.abspath(f) for f in profiles if f]
-    return list(dict.fromkeys(os.path.abspath(p) for p in paths))
-
-
 def check_file(
     path: str, deck: str | None, policy: WarningPolicy | None, *, use_cache: bool
 ) -> CheckedFile:
@@ -318,7 +297,7 @@ def check_file(
     def compute() -> tuple[CheckedFile, list[str]]:
         result = safe_check(path, deck_override=deck, warnings=policy)
         checked = CheckedFile(result.path, result.diagnostics, result.acknowledged)
-        return checked, input_files(result)
+        return checked, result.input_files()
 
     if not key:
         return compute()[0]
@@ -380,7 +359,7 @@ def _checked_plan(
         plan.to_journal_json() if plan is not None else None,
         summary(plan) if plan is not None else None,
         tuple(output_inputs),
-        tuple(input_files(result)) if plan is not None else (),
+        tuple(result.input_files()) if plan is not None else (),
         result.deck_path,
         result.loaded.protocol.vessels.labware if result.loaded is not None else None,
         result,

@@ -7,6 +7,7 @@ imports PyLabRobot.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -300,6 +301,12 @@ class DeckSpec:
     fill_limit: float
     pipetting: PipettingSpec = field(default_factory=PipettingSpec)
     source: SourceDocument | None = field(default=None, compare=False, repr=False)
+
+    def profile_files(self) -> list[str]:
+        """The simulator profiles the layout reads (its robot timings and each module's), as
+        absolute paths: inputs of a plan as much as the layout itself."""
+        files = [self.timings.path] + [m.profile_path for m in self.modules.values()]
+        return [os.path.abspath(f) for f in files if f]
 
     # ---- convenience views used by the compiler's checks
 

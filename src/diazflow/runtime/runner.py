@@ -76,29 +76,6 @@ def commands_path_for(journal_path: str) -> str:
     return journal_path + ".commands.txt"
 
 
-def deck_files(deck_spec: DeckSpec) -> list[str]:
-    """The simulator profiles a deck layout reads (its robot timings and each module's)."""
-    files = [deck_spec.timings.path] + [m.profile_path for m in deck_spec.modules.values()]
-    return [os.path.abspath(f) for f in files if f]
-
-
-def input_files(result: Any) -> list[str]:
-    """Every file a checked protocol was compiled from: the protocol, its CSV libraries and
-    conditions table, the deck layout and the deck's simulator profiles (``resume`` compares
-    their hashes)."""
-    paths = [result.path]
-    if result.loaded is not None:
-        paths += [lib.source_file for lib in result.loaded.libraries.values() if lib.source_file]
-        design = result.loaded.design
-        if design is not None and design.table_file:  # a conditions table is an input too
-            paths.append(design.table_file)
-    if result.deck_path:
-        paths.append(result.deck_path)
-    if result.deck is not None:
-        paths += deck_files(result.deck)
-    return list(dict.fromkeys(os.path.abspath(p) for p in paths))
-
-
 def changed_inputs(recorded: dict[str, str | None]) -> list[str]:
     """The recorded input files whose content is not what the run was compiled from."""
     return [path for path, digest in recorded.items() if sha256_file(path) != digest]
@@ -877,7 +854,7 @@ def run_plan(
                     "speed": speed,
                     "faults": {str(k): v for k, v in (faults or FaultPlan()).faults.items()},
                     "pid": os.getpid(),
-                    "inputs": {f: sha256_file(f) for f in inputs or input_files(result)},
+                    "inputs": {f: sha256_file(f) for f in inputs or result.input_files()},
                 },
             )
             options = RunOptions(
@@ -1005,7 +982,7 @@ def _refuse_changed_inputs(journal: Journal, deck_spec: DeckSpec, use_recorded_p
     # profiles the layout reads now but the run did not record (a journal from before inputs
     # were recorded records none: nothing to compare)
     if recorded:
-        changed += [p for p in deck_files(deck_spec) if p not in recorded]
+        changed += [p for p in deck_spec.profile_files() if p not in recorded]
     if changed and not use_recorded_plan:
         names = ", ".join(f"'{p}'" for p in changed[:5]) + (" …" if len(changed) > 5 else "")
         raise UsageError(
