@@ -517,13 +517,13 @@ def test_the_entry_rebuilds_the_written_plan_and_the_journal_inputs(workflow):
     result = check(str(workflow))
     assert result.plan is not None
     compact = result.plan.to_journal_json()
-    entry = CheckedPlan(result.path, (), (), compact, None, (), (), result.deck_path, None)
+    entry = CheckedPlan(result.path, (), (), compact, None, (), result.deck_path, None)
     assert entry.written_plan() == result.plan.to_json()
     assert Plan.from_json(compact).to_journal_json() == compact
     checked = check_plan(
         str(workflow), None, None, None, use_cache=False, extra=lambda r: [], summary=str
     )
-    assert list(checked.run_inputs) == result.input_files()
+    assert list(checked.inputs) == result.input_files()
 
 
 def test_a_cache_folder_others_can_write_to_is_neither_read_nor_written(tmp_path):

@@ -133,3 +133,17 @@ def test_cli_refuses_to_overwrite_inputs_and_special_files(workflow, run_diazflo
     good = run_diazflow("compile", str(workflow), "-o", str(tmp_path / "plan.json"), cwd=tmp_path)
     assert good.returncode == 0, good.stdout + good.stderr
     assert (tmp_path / "plan.json").read_text().startswith("{")
+
+
+def test_compile_refuses_to_overwrite_a_simulator_profile_the_deck_reads(run_diazflow, tmp_path):
+    # every file the plan was compiled from is an input -o must not replace, the deck's
+    # simulator profiles too (they shape its timings), not only the protocol, libraries and deck
+    for folder in ("workflows", "deck_layouts", "simulators"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    profile = tmp_path / "simulators" / "hamilton_starlet.yaml"
+    before = profile.read_text()
+    workflow = tmp_path / "workflows" / "n4_reductive_amination_stab.yaml"
+    proc = run_diazflow("compile", str(workflow), "-o", str(profile), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "is an input of this command" in proc.stderr
+    assert profile.read_text() == before

@@ -469,7 +469,7 @@ def compile_command(
     if checked.failed or any(x.is_error for x in diags):
         sys.exit(EXIT_INVALID)
     if output:
-        _write_output(output, checked.written_plan(), checked.output_inputs)
+        _write_output(output, checked.written_plan(), checked.inputs)
     if output_format == "text" and not quiet:
         click.echo(checked.summary)
         if output:
@@ -922,7 +922,7 @@ def _run_command(
             start=display.start,
             faults=faults,
             visualize=visualize,
-            inputs=list(checked.run_inputs),
+            inputs=list(checked.inputs),
             vessel_labware=checked.vessel_labware,
         )
     except UsageError as exc:

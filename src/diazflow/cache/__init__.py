@@ -113,8 +113,9 @@ class RunSource:
 class CheckedPlan:
     """What ``compile`` and ``run`` need of a check: the findings, the working-hours findings
     (``--start``, after the warning options), and for a valid protocol the plan as the journal
-    stores it (``Plan.to_journal_json``), the summary ``compile`` prints, the files ``-o`` must
-    not overwrite, the run journal's input files, the deck and the reaction labware.
+    stores it (``Plan.to_journal_json``), the summary ``compile`` prints, the files the plan was
+    compiled from (the run journal records them; ``-o`` must not overwrite them), the deck and
+    the reaction labware.
     ``result``: the live check on a miss (None on a hit)."""
 
     path: str
@@ -122,8 +123,7 @@ class CheckedPlan:
     extra: tuple[Diagnostic, ...]
     plan_json: str | None
     summary: str | None
-    output_inputs: tuple[str, ...]
-    run_inputs: tuple[str, ...]
+    inputs: tuple[str, ...]
     deck_path: str | None
     vessel_labware: str | None
     result: CheckResult | None = None
@@ -162,8 +162,7 @@ class CheckedPlan:
             "extra": [_diagnostic_data(d) for d in self.extra],
             "plan_json": self.plan_json,
             "summary": self.summary,
-            "output_inputs": list(self.output_inputs),
-            "run_inputs": list(self.run_inputs),
+            "inputs": list(self.inputs),
             "deck_path": self.deck_path,
             "vessel_labware": self.vessel_labware,
         }
@@ -176,8 +175,7 @@ class CheckedPlan:
             tuple(_diagnostic(d) for d in data["extra"]),
             data["plan_json"],
             data["summary"],
-            tuple(data["output_inputs"]),
-            tuple(data["run_inputs"]),
+            tuple(data["inputs"]),
             data["deck_path"],
             data["vessel_labware"],
         )
@@ -333,7 +331,7 @@ def check_plan(
     if not key:
         return compute()
     checked, seen, started_ns = _recorded(compute)
-    _store(key, seen, (path, *checked.run_inputs), checked, started_ns)
+    _store(key, seen, (path, *checked.inputs), checked, started_ns)
     return checked
 
 
@@ -348,17 +346,12 @@ def _checked_plan(
 
     result = safe_check(path, deck_override=deck, warnings=policy)
     plan = result.plan
-    output_inputs = [result.path] + ([result.deck_path] if result.deck_path else [])
-    if result.loaded is not None:
-        libraries = result.loaded.libraries.values()
-        output_inputs += [lib.source_file for lib in libraries if lib.source_file]
     return CheckedPlan(
         result.path,
         result.diagnostics,
         tuple(extra(result)) if plan is not None else (),
         plan.to_journal_json() if plan is not None else None,
         summary(plan) if plan is not None else None,
-        tuple(output_inputs),
         tuple(result.input_files()) if plan is not None else (),
         result.deck_path,
         result.loaded.protocol.vessels.labware if result.loaded is not None else None,
