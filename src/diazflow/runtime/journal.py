@@ -61,6 +61,7 @@ SIDECARS = ("-journal", "-wal", "-shm")
 # makes one per call when it is given any option): the same text
 _compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
+_INSERT_EVENTS = "INSERT INTO events (op_id, event, clock_t, wall, data) VALUES (?, ?, ?, ?, ?)"
 _INSERT_DEVICE_LOG = (
     "INSERT INTO device_log (op_id, action, device, kind, clock_t, wall, data)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -668,10 +669,7 @@ class Journal:
         rows = self._pending + [self._event_row(op_id, event, clock_t, data)]
         self._pending = []
         with self.transaction() as c:
-            c.executemany(
-                "INSERT INTO events (op_id, event, clock_t, wall, data) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+            c.executemany(_INSERT_EVENTS, rows)
             self._insert_kept_records(c)
             sets = ["updated = ?", "clock_t = MAX(clock_t, ?)"]
             args: list[float | str] = [time.time(), float(clock_t)]
@@ -724,10 +722,7 @@ class Journal:
             return
         rows, self._pending = self._pending, []
         with self.transaction() as c:
-            c.executemany(
-                "INSERT INTO events (op_id, event, clock_t, wall, data) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+            c.executemany(_INSERT_EVENTS, rows)
             self._insert_kept_records(c)
             c.execute(
                 "UPDATE run SET updated = ?, clock_t = MAX(clock_t, ?) WHERE id = 1",
@@ -763,10 +758,7 @@ class Journal:
             return
         rows, self._pending = self._pending, []
         with self.transaction() as c:
-            c.executemany(
-                "INSERT INTO events (op_id, event, clock_t, wall, data) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+            c.executemany(_INSERT_EVENTS, rows)
             c.execute(_INSERT_DEVICE_LOG, row)
 
     def _commit_kept(self) -> None:
@@ -775,10 +767,7 @@ class Journal:
         rows, self._pending = self._pending, []
         with self.transaction() as c:
             if rows:
-                c.executemany(
-                    "INSERT INTO events (op_id, event, clock_t, wall, data) VALUES (?, ?, ?, ?, ?)",
-                    rows,
-                )
+                c.executemany(_INSERT_EVENTS, rows)
             self._insert_kept_records(c)
 
     @_writing
