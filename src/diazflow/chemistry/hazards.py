@@ -106,12 +106,11 @@ class TagDefinition:
     name: str
     description: str
     smarts: tuple[str, ...]
-    names: tuple[re.Pattern[str], ...]
+    # the name patterns as one alternation (None: no names): a single search per name instead of
+    # one per pattern (the patterns hold no back-references, and their flags are scoped)
+    any_name: re.Pattern[str] | None
     implies: tuple[str, ...]
     max_heavy_atoms: int | None
-    # the name patterns as one alternation: a single search per name instead of one per pattern
-    # (the patterns hold no numbered groups or back-references, and their flags are scoped)
-    any_name: re.Pattern[str] | None = None
 
 
 # --------------------------------------------------------------------------- conditions
@@ -293,23 +292,21 @@ def _parse_tag(name: str, spec: Any) -> TagDefinition:
         {"description", "smarts", "names", "implies", "max_heavy_atoms"},
         {"description"},
     )
-    patterns = []
+    patterns: list[str] = []
     for regex in spec.get("names", ()):
         if _BACK_REFERENCE.search(regex):  # they would point at the wrong group in any_name
             raise HazardDataError(f"{where}: name pattern {regex!r} uses a back-reference")
-        try:
-            patterns.append(re.compile(regex, re.IGNORECASE))
+        try:  # each on its own first: an error names the pattern
+            re.compile(regex, re.IGNORECASE)
         except re.error as exc:
             raise HazardDataError(f"{where}: bad name pattern {regex!r}: {exc}") from None
+        patterns.append(regex)
     return TagDefinition(
         name=name,
         description=str(spec["description"]),
         smarts=tuple(spec.get("smarts", ())),
-        names=tuple(patterns),
         any_name=(
-            re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.IGNORECASE)
-            if patterns
-            else None
+            re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
         ),
         implies=tuple(spec.get("implies", ())),
         max_heavy_atoms=spec.get("max_heavy_atoms"),
